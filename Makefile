@@ -1,0 +1,63 @@
+# One task runner for people, pre-commit, CI and the README.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Stages run `python -m mlops_template`: put the project's environment first on PATH.
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export UV_PYTHON_DOWNLOADS := never
+HOST ?= 127.0.0.1
+PORT ?= 5000
+OVERRIDES ?=
+
+.PHONY: help env run repro params check-params test test-fast lint format lock ui bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.synced: uv.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --compile-bytecode
+	touch $@
+
+env: $(VENV)/.synced ## create .venv from uv.lock (exact pins)
+
+run: env ## run the pipeline (dvc repro) on the configured data
+	dvc repro
+
+params: env ## recompose params.yaml from conf/ (OVERRIDES="model=random_forest ...")
+	python -m mlops_template params compose $(OVERRIDES)
+
+check-params: env ## fail if params.yaml is stale against conf/
+	python -m mlops_template params check
+
+test: env ## pre-commit checks and the whole test suite, slow end-to-end tests included
+	pre-commit run --all-files --show-diff-on-failure
+	pytest
+
+test-fast: env ## unit tests only
+	pytest -m "not slow"
+
+lint: env ## ruff lint and format check
+	ruff check .
+	ruff format --check .
+
+format: env ## apply ruff fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+lock: ## re-resolve dependencies into uv.lock and regenerate conda.yaml from it
+	$(BIN)/uv lock
+	$(BIN)/python tools/conda_env.py
+
+ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
+	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT)
+
+bench: env ## print pipeline timings (benchmarks/pipeline.py)
+	python benchmarks/pipeline.py
+
+clean: ## remove the environment and local tracking store (DVC cache is kept)
+	rm -rf $(VENV) mlflow.db mlruns .pytest_cache .ruff_cache

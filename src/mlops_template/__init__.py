@@ -1,0 +1,1 @@
+"""A reproducible DVC + MLflow project template for tabular data."""

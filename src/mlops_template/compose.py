@@ -1,0 +1,61 @@
+"""`conf/` is the source, `params.yaml` its composition.
+
+Composition goes through DVC's own Hydra code (the one `dvc exp run -S` uses), so the
+file written here is byte for byte what DVC would write for the same overrides.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from pathlib import Path
+
+from mlops_template.config import PARAMS_FILE, load_config
+from mlops_template.errors import PipelineError
+
+CONF_DIR = "conf"
+CONFIG_NAME = "config"
+
+
+def compose_text(root: Path, overrides: list[str]) -> str:
+    """Return the composed config for `overrides` as the YAML DVC would write."""
+    from dvc.utils.hydra import compose_and_dump
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    conf_dir = (root / CONF_DIR).resolve()
+    if not conf_dir.is_dir():
+        raise PipelineError(f"{conf_dir}: config folder not found")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / PARAMS_FILE
+        try:
+            compose_and_dump(out, str(conf_dir), None, CONFIG_NAME, "", overrides)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise PipelineError(f"cannot compose {CONF_DIR}/ with {overrides}: {err}") from None
+        text = out.read_text(encoding="utf-8")
+        load_config(out)  # validates: a bad override fails here, naming the key
+    return text
+
+
+def write_params(root: Path, overrides: list[str]) -> Path:
+    """Recompose `params.yaml` from `conf/` (atomically) and return its path."""
+    from mlops_template.io.atomic import write_text
+
+    target = root / PARAMS_FILE
+    write_text(target, compose_text(root, overrides))
+    return target
+
+
+def stale_diff(root: Path) -> str:
+    """A unified diff of `params.yaml` against a fresh composition; empty when up to date."""
+    target = root / PARAMS_FILE
+    current = target.read_text(encoding="utf-8") if target.exists() else ""
+    fresh = compose_text(root, [])
+    return "".join(
+        difflib.unified_diff(
+            current.splitlines(keepends=True),
+            fresh.splitlines(keepends=True),
+            f"{PARAMS_FILE} (on disk)",
+            f"{PARAMS_FILE} (composed from {CONF_DIR}/)",
+        )
+    )

@@ -1,0 +1,194 @@
+"""Typed, validated view of the composed config (`params.yaml`).
+
+Every model is strict and frozen: an unknown key or a bad value fails at load time,
+before any work starts, with the dotted key in the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops_template.errors import PipelineError
+
+PARAMS_FILE = "params.yaml"
+
+Task = Literal["auto", "classification", "regression"]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(Strict):
+    raw: str
+    validation: str
+    train: str
+    test: str
+    model: str
+    schema_: str = Field(alias="schema")
+    metrics: str
+    plots: str
+    figures: str
+
+
+class _DataBase(Strict):
+    target: str = Field(min_length=1)
+    task: Task = "auto"
+    drop_columns: list[str] = []
+    watch: str
+
+
+class SklearnData(_DataBase):
+    source: Literal["sklearn"]
+    name: Literal["breast_cancer", "wine", "diabetes"]
+
+
+class FileData(_DataBase):
+    source: Literal["file"]
+    format: Literal["csv", "parquet"]
+    path: str = Field(min_length=1)
+    sep: str = Field(default=",", min_length=1)
+
+
+class SyntheticData(_DataBase):
+    source: Literal["synthetic"]
+    task: Literal["classification", "regression"]
+    n_rows: Annotated[int, Field(ge=10)]
+    seed: NonNegInt
+    n_numeric: PosInt
+    n_categorical: NonNegInt
+    n_classes: Annotated[int, Field(ge=2)] = 2
+    missing_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    noise: Annotated[float, Field(ge=0)] = 0.1
+
+
+Data = Annotated[SklearnData | FileData | SyntheticData, Field(discriminator="source")]
+
+
+class Validate(Strict):
+    min_rows: Annotated[int, Field(ge=2)]
+    max_classes: Annotated[int, Field(ge=2)]
+
+
+class Split(Strict):
+    test_size: Annotated[float, Field(gt=0, lt=1)]
+    seed: NonNegInt
+    stratify: bool = True
+
+
+class Features(Strict):
+    numeric_imputer: Literal["median", "mean"] = "median"
+    scale_numeric: bool = True
+    max_categories: Annotated[int, Field(ge=2)] | None = 20
+
+
+class LinearModel(Strict):
+    type: Literal["linear"]
+    alpha: Annotated[float, Field(gt=0)] = 1.0
+    max_iter: PosInt = 1000
+
+
+class RandomForestModel(Strict):
+    type: Literal["random_forest"]
+    n_estimators: PosInt = 200
+    max_depth: PosInt | None = None
+    min_samples_leaf: PosInt = 1
+    max_features: Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)] | None = "sqrt"
+
+
+class HistGradientBoostingModel(Strict):
+    type: Literal["hist_gradient_boosting"]
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
+    max_iter: PosInt = 200
+    max_leaf_nodes: Annotated[int, Field(ge=2)] | None = 31
+    max_depth: PosInt | None = None
+    min_samples_leaf: PosInt = 20
+    l2_regularization: Annotated[float, Field(ge=0)] = 0.0
+
+
+Model = Annotated[
+    LinearModel | RandomForestModel | HistGradientBoostingModel, Field(discriminator="type")
+]
+
+
+class Train(Strict):
+    seed: NonNegInt
+
+
+class Tracking(Strict):
+    experiment: str = Field(min_length=1)
+
+
+class Config(Strict):
+    paths: Paths
+    data: Data
+    validate_: Validate = Field(alias="validate")
+    split: Split
+    features: Features
+    model: Model
+    train: Train
+    tracking: Tracking
+
+
+def _error_key(loc: tuple[Any, ...], model_tags: set[str]) -> str:
+    # Pydantic puts the discriminator's value in the location of a tagged union
+    # ("model.random_forest.n_estimators"); users wrote "model.n_estimators".
+    parts = [str(p) for i, p in enumerate(loc) if not (i == 1 and str(p) in model_tags)]
+    return ".".join(parts)
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    tags = {"sklearn", "file", "synthetic", "linear", "random_forest", "hist_gradient_boosting"}
+    lines = [f"invalid config in {source}:"]
+    for e in err.errors():
+        key = _error_key(e["loc"], tags)
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        elif e["type"] == "missing":
+            lines.append(f"  {key}: required key is missing")
+        else:
+            lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any], source: str = PARAMS_FILE) -> Config:
+    """Validate a composed config mapping; raise PipelineError naming each bad key."""
+    unset = [key for key, value in flatten(raw).items() if value == "???"]
+    if unset:
+        keys = ", ".join(unset)
+        raise PipelineError(f"invalid config in {source}: no value for {keys} (set KEY=VALUE)")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise PipelineError(format_validation_error(err, source)) from None
+
+
+def load_config(path: str | Path = PARAMS_FILE) -> Config:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: not found (run `make params` to compose it)") from None
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path}: expected a mapping of config groups")
+    return parse_config(raw, str(path))
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'model': {'type': 'linear'}} -> {'model.type': 'linear'}, for MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

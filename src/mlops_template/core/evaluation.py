@@ -1,0 +1,82 @@
+"""Metrics and plot data from true and predicted values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+
+def _round(value: float) -> float:
+    # Fixed precision keeps metrics.json stable and readable; 6 digits is far below noise.
+    return round(float(value), 6)
+
+
+def classification_metrics(
+    y_true: pd.Series, y_pred: np.ndarray, proba: np.ndarray, classes: list[Any]
+) -> dict[str, float]:
+    scores = {
+        "accuracy": skm.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
+        "f1_macro": skm.f1_score(y_true, y_pred, average="macro", zero_division=0),
+        "precision_macro": skm.precision_score(y_true, y_pred, average="macro", zero_division=0),
+        "recall_macro": skm.recall_score(y_true, y_pred, average="macro", zero_division=0),
+        "log_loss": skm.log_loss(y_true, proba, labels=classes),
+    }
+    if y_true.nunique() == len(classes):  # AUC needs every class present in the test set
+        if len(classes) == 2:
+            scores["roc_auc"] = skm.roc_auc_score(y_true, proba[:, 1])
+        else:
+            scores["roc_auc"] = skm.roc_auc_score(
+                y_true, proba, multi_class="ovr", average="macro", labels=classes
+            )
+    return {k: _round(v) for k, v in scores.items()}
+
+
+def regression_metrics(y_true: pd.Series, y_pred: np.ndarray) -> dict[str, float]:
+    scores = {
+        "rmse": skm.root_mean_squared_error(y_true, y_pred),
+        "mae": skm.mean_absolute_error(y_true, y_pred),
+        "r2": skm.r2_score(y_true, y_pred),
+    }
+    return {k: _round(v) for k, v in scores.items()}
+
+
+def _one_vs_rest(y_true: pd.Series, proba: np.ndarray, classes: list[Any]):
+    """Binary: the positive (second) class. Multiclass: micro-average over classes."""
+    if len(classes) == 2:
+        return (y_true == classes[1]).to_numpy().astype(int), proba[:, 1]
+    onehot = np.column_stack([(y_true == c).to_numpy() for c in classes]).astype(int)
+    return onehot.ravel(), proba.ravel()
+
+
+def roc_points(y_true: pd.Series, proba: np.ndarray, classes: list[Any]) -> list[dict]:
+    truth, score = _one_vs_rest(y_true, proba, classes)
+    fpr, tpr, _ = skm.roc_curve(truth, score)
+    return [{"fpr": _round(f), "tpr": _round(t)} for f, t in zip(fpr, tpr, strict=True)]
+
+
+def precision_recall_points(y_true: pd.Series, proba: np.ndarray, classes: list[Any]) -> list[dict]:
+    truth, score = _one_vs_rest(y_true, proba, classes)
+    precision, recall, _ = skm.precision_recall_curve(truth, score)
+    return [
+        {"recall": _round(r), "precision": _round(p)}
+        for r, p in zip(recall, precision, strict=True)
+    ]
+
+
+def confusion_rows(y_true: pd.Series, y_pred: np.ndarray) -> list[dict]:
+    """One row per test example, the form `dvc plots` confusion templates take."""
+    return [
+        {"actual": str(a), "predicted": str(p)}
+        for a, p in zip(y_true.tolist(), y_pred.tolist(), strict=True)
+    ]
+
+
+def regression_rows(y_true: pd.Series, y_pred: np.ndarray) -> list[dict]:
+    return [
+        {"actual": _round(a), "predicted": _round(p), "residual": _round(a - p)}
+        for a, p in zip(y_true.tolist(), y_pred.tolist(), strict=True)
+    ]

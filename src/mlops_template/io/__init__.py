@@ -1,0 +1,1 @@
+"""Everything that touches the world: files, datasets, the model file, MLflow, DVC."""

@@ -1,0 +1,79 @@
+"""PNG figures a person can open offline (and `dvc plots show` renders as images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Fixed size and DPI: the same data gives the same bytes.
+_SIZE, _DPI = (5, 4), 100
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=_SIZE, dpi=_DPI)
+    return plt, fig, ax
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
+def _curve(path: Path, x: list[float], y: list[float], labels: tuple[str, str], title: str):
+    plt, fig, ax = _figure()
+    ax.plot(x, y, drawstyle="steps-post")
+    ax.set(xlabel=labels[0], ylabel=labels[1], title=title, xlim=(0, 1), ylim=(0, 1.02))
+    _save(plt, fig, path)
+
+
+def classification_figures(
+    folder: Path, plots: dict[str, list[dict]], y_true: Any, y_pred: Any, classes: list
+) -> None:
+    roc = plots["roc.json"]
+    _curve(
+        folder / "roc.png",
+        [p["fpr"] for p in roc],
+        [p["tpr"] for p in roc],
+        ("false positive rate", "true positive rate"),
+        "ROC",
+    )
+    pr = plots["precision_recall.json"]
+    _curve(
+        folder / "precision_recall.png",
+        [p["recall"] for p in pr],
+        [p["precision"] for p in pr],
+        ("recall", "precision"),
+        "Precision-recall",
+    )
+
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    plt, fig, ax = _figure()
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=classes, ax=ax, colorbar=False)
+    ax.set_title("Confusion matrix (test set)")
+    _save(plt, fig, folder / "confusion_matrix.png")
+
+
+def regression_figures(folder: Path, rows: list[dict]) -> None:
+    actual = np.array([r["actual"] for r in rows])
+    predicted = np.array([r["predicted"] for r in rows])
+    plt, fig, ax = _figure()
+    ax.scatter(actual, predicted, s=10, alpha=0.6)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test set)")
+    _save(plt, fig, folder / "predicted_vs_actual.png")
+
+    plt, fig, ax = _figure()
+    ax.scatter(predicted, actual - predicted, s=10, alpha=0.6)
+    ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="predicted", ylabel="residual (actual - predicted)", title="Residuals")
+    _save(plt, fig, folder / "residuals.png")

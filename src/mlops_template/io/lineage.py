@@ -1,0 +1,37 @@
+"""Where a run came from: the git commit, whether the tree was dirty, and input digests."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+LOCK_FILE = "dvc.lock"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def git_info() -> dict[str, str]:
+    """Commit and dirty flag. DVC rewrites dvc.lock while a pipeline runs, so it is ignored."""
+    commit = _git("rev-parse", "HEAD")
+    if not commit:
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{LOCK_FILE}")
+    return {"git_commit": commit, "git_dirty": str(bool(status)).lower()}
+
+
+def file_md5(path: str | Path) -> str:
+    """The digest DVC 3 records for a file: md5 of its bytes."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,179 @@
+"""MLflow tracking behind one small service: where runs go, how they nest, what they carry.
+
+One pipeline execution (one `dvc repro` or `dvc exp run` process) is one parent run;
+every stage that runs is a child of it, tagged with the git commit, dirty flag and
+stage name, with its inputs logged as datasets whose digests are DVC's md5s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops_template.io.lineage import file_md5, git_info
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+# Set by a wrapper (the MLproject `main` entry point) to nest stages under its own run.
+PARENT_RUN_ENV = "PIPELINE_PARENT_RUN_ID"
+INVOCATION_TAG = "pipeline.invocation"
+STAGE_TAG = "pipeline.stage"
+
+
+@dataclass
+class Input:
+    """A file a stage read. `frame` (if given) adds its schema and size to the dataset."""
+
+    path: str
+    context: str
+    frame: Any = None
+    target: str | None = None
+
+
+@dataclass
+class StageRecord:
+    """What a stage reports for tracking once its outputs are written."""
+
+    inputs: list[Input] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    log_model: Any = None  # a callable(run_id) that logs the model inside the run
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def invocation_key() -> str:
+    """Identify the pipeline execution this process belongs to.
+
+    DVC starts every stage as a child (via a shell) of one `dvc` process, so that
+    process's pid and start time name the execution. Run outside DVC, the stage is
+    an execution of its own.
+    """
+    import psutil
+
+    proc = psutil.Process()
+    for ancestor in proc.parents():
+        try:
+            argv = ancestor.cmdline()[:3]
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        if any(Path(a).name == "dvc" for a in argv) or "dvc" in argv[1:2] + argv[2:3]:
+            return f"dvc-{ancestor.pid}-{ancestor.create_time():.3f}"
+    return f"process-{proc.pid}-{proc.create_time():.3f}"
+
+
+class Tracker:
+    def __init__(self, experiment: str):
+        import warnings
+
+        import mlflow
+        from mlflow import MlflowClient
+
+        # MLflow hints that integer columns cannot hold NaN whenever it infers a schema
+        # (datasets, integer class labels); the model's inputs are declared as floats.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+
+        mlflow.set_tracking_uri(tracking_uri())
+        self.client = MlflowClient()
+        self.experiment_id = mlflow.set_experiment(experiment).experiment_id
+        self.git = git_info()
+
+    def parent_run(self, flat_params: dict[str, Any]) -> str:
+        """The parent run of this pipeline execution, created by its first stage."""
+        if run_id := os.environ.get(PARENT_RUN_ENV):
+            return run_id
+        key = invocation_key()
+        found = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{INVOCATION_TAG}` = '{key}'", max_results=1
+        )
+        if found:
+            return found[0].info.run_id
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name="pipeline",
+            tags={INVOCATION_TAG: key, **self._source_tags()},
+        )
+        self._log_params(run.info.run_id, flat_params)
+        return run.info.run_id
+
+    def log_stage(
+        self,
+        stage: str,
+        started_ms: int,
+        flat_params: dict[str, Any],
+        stage_params: dict[str, Any],
+        record: StageRecord,
+    ) -> str:
+        """Record one finished stage as a child run; returns its run id."""
+        import mlflow
+        from mlflow.entities import Metric
+
+        parent = self.parent_run(flat_params)
+        self.client.update_run(parent, status="RUNNING")
+        run = self.client.create_run(
+            self.experiment_id,
+            start_time=started_ms,
+            run_name=stage,
+            tags={
+                "mlflow.parentRunId": parent,
+                STAGE_TAG: stage,
+                **self._source_tags(),
+                **record.tags,
+            },
+        )
+        run_id = run.info.run_id
+        self._log_params(run_id, stage_params)
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
+        if metrics:
+            self.client.log_batch(run_id, metrics=metrics)
+        with mlflow.start_run(run_id=run_id, nested=True):
+            for item in record.inputs:
+                mlflow.log_input(_dataset(item), context=item.context)
+            for path in record.artifacts:
+                if Path(path).is_dir():
+                    mlflow.log_artifacts(path, artifact_path=Path(path).name)
+                else:
+                    mlflow.log_artifact(path)
+            if record.log_model is not None:
+                record.log_model(run_id)
+        self.client.set_terminated(run_id, "FINISHED")
+        self.client.set_terminated(parent, "FINISHED")
+        return run_id
+
+    def _source_tags(self) -> dict[str, str]:
+        return {
+            **{f"pipeline.{k}": v for k, v in self.git.items()},
+            "mlflow.source.git.commit": self.git["git_commit"],
+        }
+
+    def _log_params(self, run_id: str, flat: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        params = [Param(k, str(v)) for k, v in sorted(flat.items())]
+        for start in range(0, len(params), 100):  # MLflow's batch limit is 100 params
+            self.client.log_batch(run_id, params=params[start : start + 100])
+
+
+def _dataset(item: Input) -> Any:
+    import warnings
+
+    import mlflow.data
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    digest = file_md5(item.path)  # what DVC records for the file
+    with warnings.catch_warnings():
+        # A local path matches two equivalent MLflow source types; either is right.
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(item.path)
+    if item.frame is not None:
+        return mlflow.data.from_pandas(
+            item.frame, source=source, targets=item.target, name=item.path, digest=digest
+        )
+    return MetaDataset(source, name=item.path, digest=digest)

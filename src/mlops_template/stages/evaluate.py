@@ -1,0 +1,61 @@
+"""evaluate: score the model on the test set; write metrics, plot data and figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_template.config import Config
+from mlops_template.core import evaluation as ev
+from mlops_template.io.atomic import atomic_dir, write_json
+from mlops_template.io.figures import classification_figures, regression_figures
+from mlops_template.io.lineage import file_md5
+from mlops_template.io.model_file import load_model
+from mlops_template.io.tracking import Input, StageRecord
+
+PARAMS: tuple[str, ...] = ()
+PLOT_FILES = ("roc.json", "precision_recall.json", "confusion.json", "predictions.json")
+
+
+def run(cfg: Config) -> StageRecord:
+    schema = json.loads(Path(cfg.paths.schema_).read_text())
+    target = schema["target"]["name"]
+    model = load_model(cfg.paths.model)
+    test = pd.read_parquet(cfg.paths.test)
+    features, y = test.drop(columns=[target]), test[target]
+    predicted = model.predict(features)
+
+    if schema["task"] == "classification":
+        proba = model.predict_proba(features)
+        classes = model.classes_.tolist()
+        metrics = ev.classification_metrics(y, predicted, proba, classes)
+        plots = {
+            "roc.json": ev.roc_points(y, proba, classes),
+            "precision_recall.json": ev.precision_recall_points(y, proba, classes),
+            "confusion.json": ev.confusion_rows(y, predicted),
+        }
+        draw = lambda folder: classification_figures(folder, plots, y, predicted, classes)  # noqa: E731
+    else:
+        metrics = ev.regression_metrics(y, predicted)
+        plots = {"predictions.json": ev.regression_rows(y, predicted)}
+        draw = lambda folder: regression_figures(folder, plots["predictions.json"])  # noqa: E731
+
+    with atomic_dir(cfg.paths.plots) as folder:
+        # Every file dvc.yaml declares is written; the other task's plots stay empty,
+        # so `dvc plots show` renders without "failed to load" errors.
+        for name in PLOT_FILES:
+            write_json(folder / name, plots.get(name, []))
+    with atomic_dir(cfg.paths.figures) as folder:
+        draw(folder)
+    write_json(cfg.paths.metrics, metrics)
+    return StageRecord(
+        inputs=[
+            Input(cfg.paths.test, "evaluation", test, target),
+            Input(cfg.paths.model, "model"),
+        ],
+        metrics=metrics,
+        artifacts=[cfg.paths.metrics, cfg.paths.plots, cfg.paths.figures],
+        tags={"model_md5": file_md5(cfg.paths.model), "task": schema["task"]},
+    )

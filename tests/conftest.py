@@ -1,0 +1,112 @@
+"""Shared fixtures: temporary copies of the template, and the real tools run inside them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def template_files() -> list[str]:
+    """What a fresh clone would hold: tracked and new files, minus ignored ones."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    return [f for f in listed if f and (REPO / f).is_file()]
+
+
+def tool_env(root: Path) -> dict[str, str]:
+    """The environment the tools run in: the copy's code, its own tracking store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(root / "src"),
+        MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@localhost",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@localhost",
+    )
+    return env
+
+
+class Template:
+    """A temporary copy of the template, a git repo with one commit."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.env = tool_env(root)
+
+    @classmethod
+    def fresh(cls, root: Path) -> Template:
+        for rel in template_files():
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, target)
+        copy = cls(root)
+        copy.run("git", "init", "-q", "-b", "main")
+        copy.commit("template")
+        return copy
+
+    def clone_to(self, root: Path) -> Template:
+        """A copy with this one's git history, DVC cache and outputs, tracking store apart."""
+        shutil.copytree(self.root, root, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db"))
+        return Template(root)
+
+    def run(self, *cmd: str, check: bool = True, env: dict | None = None):
+        done = subprocess.run(
+            cmd,
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {done.returncode}\n"
+                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+            )
+        return done
+
+    def mlops(self, *args: str, check: bool = True):
+        return self.run(sys.executable, "-m", "mlops_template", *args, check=check)
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "--allow-empty", "-m", message)
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def ran_stages(output: str) -> list[str]:
+    """Stage names `dvc repro` / `dvc exp run` report as run, in order."""
+    return [
+        line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")
+    ]
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Template:
+    return Template.fresh(tmp_path / "template")
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """One copy with the default pipeline run once (`dvc repro`); treat it as read-only."""
+    copy = Template.fresh(tmp_path_factory.mktemp("reproduced") / "template")
+    copy.repro_output = copy.run("dvc", "repro").stdout
+    return copy

@@ -1,0 +1,93 @@
+"""`dvc repro` end to end in a temporary copy, and what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import ran_stages
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["collect", "validate", "prepare", "train", "evaluate"]
+
+
+def test_repro_runs_every_stage_and_writes_outputs(reproduced):
+    assert ran_stages(reproduced.repro_output) == STAGES
+    for rel in ["data/raw/dataset.parquet", "data/prepared/train.parquet", "models/model.skops"]:
+        assert reproduced.path(rel).stat().st_size > 0, rel
+    metrics = json.loads(reproduced.path("metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9  # breast cancer is an easy set for any of our models
+    assert set(metrics) >= {"f1_macro", "roc_auc", "log_loss", "balanced_accuracy"}
+    figures = sorted(p.name for p in reproduced.path("reports/figures").iterdir())
+    assert figures == ["confusion_matrix.png", "precision_recall.png", "roc.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in reproduced.path("reports/figures").iterdir())
+    schema = json.loads(reproduced.path("models/schema.json").read_text())
+    assert schema["task"] == "classification" and schema["target"]["classes"] == [0, 1]
+    assert len(schema["columns"]) == 30
+
+
+def test_second_repro_is_a_no_op(reproduced):
+    done = reproduced.run("dvc", "repro")
+    assert ran_stages(done.stdout) == []
+    status = reproduced.run("dvc", "status")
+    assert "up to date" in status.stdout
+
+
+def test_metrics_and_plots_are_readable_by_dvc(reproduced):
+    shown = json.loads(reproduced.run("dvc", "metrics", "show", "--json").stdout)
+    (entry,) = shown.values()
+    assert entry["data"]["metrics.json"]["data"]["accuracy"] > 0.9
+    plots = reproduced.run("dvc", "plots", "show", "--json")
+    rendered = json.loads(plots.stdout)
+    assert "errors" not in rendered, rendered["errors"]
+    assert {"ROC", "Precision-recall", "Confusion matrix"} <= set(rendered["data"])
+    assert rendered["data"]["reports/figures/roc.png"][0]["type"] == "image"
+
+
+def test_lock_records_every_stage_with_its_params(reproduced):
+    lock = yaml.safe_load(reproduced.path("dvc.lock").read_text())
+    assert list(lock["stages"]) == STAGES
+    assert set(lock["stages"]["train"]["params"]["params.yaml"]) == {"features", "model", "train"}
+    assert set(lock["stages"]["validate"]["params"]["params.yaml"]) == {
+        "data.target",
+        "data.task",
+        "validate",
+    }
+    assert "params" not in lock["stages"]["evaluate"]
+
+
+def test_train_only_param_reruns_train_and_after(reproduced, tmp_path):
+    copy = reproduced.clone_to(tmp_path / "copy")
+    copy.mlops("params", "compose", "model.learning_rate=0.05")
+    done = copy.run("dvc", "repro")
+    assert ran_stages(done.stdout) == ["train", "evaluate"]
+    for stage in ["collect", "validate", "prepare"]:
+        assert f"Stage '{stage}' didn't change, skipping" in done.stdout
+
+
+def test_exp_run_switches_model(reproduced, tmp_path):
+    copy = reproduced.clone_to(tmp_path / "copy")
+    copy.commit("pipeline run")
+    done = copy.run(
+        "dvc", "exp", "run", "-S", "model=random_forest", "-S", "model.n_estimators=25"
+    )
+    assert ran_stages(done.stdout) == ["train", "evaluate"]
+    params = yaml.safe_load(copy.path("params.yaml").read_text())
+    assert params["model"] == {
+        "type": "random_forest",
+        "n_estimators": 25,
+        "max_depth": None,
+        "min_samples_leaf": 1,
+        "max_features": "sqrt",
+    }
+    # DVC's Hydra composition and ours write the same file for the same overrides.
+    dvc_composed = copy.path("params.yaml").read_text()
+    copy.mlops("params", "compose", "model=random_forest", "model.n_estimators=25")
+    assert copy.path("params.yaml").read_text() == dvc_composed
+    metrics = json.loads(copy.path("metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9
+    shown = copy.run("dvc", "exp", "show", "--csv").stdout
+    assert "random_forest" in shown
