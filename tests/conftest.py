@@ -68,6 +68,7 @@ class Template:
     def run(self, *cmd: str, check: bool = True, env: dict | None = None):
         done = subprocess.run(
             cmd,
+            check=False,
             cwd=self.root,
             env={**self.env, **(env or {})},
             capture_output=True,

@@ -48,12 +48,21 @@ class SklearnData(_DataBase):
     source: Literal["sklearn"]
     name: Literal["breast_cancer", "wine", "diabetes"]
 
+    @property
+    def origin(self) -> str:
+        """Where the data comes from, for messages."""
+        return f"sklearn dataset {self.name}"
+
 
 class FileData(_DataBase):
     source: Literal["file"]
     format: Literal["csv", "parquet"]
     path: str = Field(min_length=1)
     sep: str = Field(default=",", min_length=1)
+
+    @property
+    def origin(self) -> str:
+        return self.path
 
 
 class SyntheticData(_DataBase):
@@ -66,6 +75,10 @@ class SyntheticData(_DataBase):
     n_classes: Annotated[int, Field(ge=2)] = 2
     missing_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
     noise: Annotated[float, Field(ge=0)] = 0.1
+
+    @property
+    def origin(self) -> str:
+        return f"synthetic data (seed {self.seed})"
 
 
 Data = Annotated[SklearnData | FileData | SyntheticData, Field(discriminator="source")]

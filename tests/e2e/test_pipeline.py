@@ -23,7 +23,8 @@ def test_repro_runs_every_stage_and_writes_outputs(reproduced):
     assert set(metrics) >= {"f1_macro", "roc_auc", "log_loss", "balanced_accuracy"}
     figures = sorted(p.name for p in reproduced.path("reports/figures").iterdir())
     assert figures == ["confusion_matrix.png", "precision_recall.png", "roc.png"]
-    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in reproduced.path("reports/figures").iterdir())
+    for png in reproduced.path("reports/figures").iterdir():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     schema = json.loads(reproduced.path("models/schema.json").read_text())
     assert schema["task"] == "classification" and schema["target"]["classes"] == [0, 1]
     assert len(schema["columns"]) == 30
@@ -71,9 +72,7 @@ def test_train_only_param_reruns_train_and_after(reproduced, tmp_path):
 def test_exp_run_switches_model(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
     copy.commit("pipeline run")
-    done = copy.run(
-        "dvc", "exp", "run", "-S", "model=random_forest", "-S", "model.n_estimators=25"
-    )
+    done = copy.run("dvc", "exp", "run", "-S", "model=random_forest", "-S", "model.n_estimators=25")
     assert ran_stages(done.stdout) == ["train", "evaluate"]
     params = yaml.safe_load(copy.path("params.yaml").read_text())
     assert params["model"] == {

@@ -33,23 +33,34 @@ def infer_task(target: pd.Series, requested: str, max_classes: int) -> str:
     return CLASSIFICATION if integral and values.nunique() <= max_classes else REGRESSION
 
 
+def require_target(frame: pd.DataFrame, target: str, source: str) -> None:
+    if target not in frame.columns:
+        raise PipelineError(
+            f"{source}: target column '{target}' (data.target) not found; "
+            f"columns are {list(frame.columns)}"
+        )
+
+
 def check_dataset(
-    frame: pd.DataFrame, target: str, task: str, min_rows: int, source: str
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    requested_task: str,
+    max_classes: int,
+    min_rows: int,
+    source: str,
 ) -> dict[str, Any]:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
-    Returns a report of what was checked (rows, columns, missing values, classes).
+    Returns a report of what was checked (task, rows, columns, missing values, classes).
     """
     if frame.shape[1] == 0 or frame.empty:
         raise PipelineError(f"{source}: the data set is empty ({frame.shape[0]} rows)")
     if frame.columns.duplicated().any():
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise PipelineError(f"{source}: duplicate column names {dupes}")
-    if target not in frame.columns:
-        raise PipelineError(
-            f"{source}: target column '{target}' (data.target) not found; "
-            f"columns are {list(frame.columns)}"
-        )
+    require_target(frame, target, source)
+    task = infer_task(frame[target], requested_task, max_classes)
     features = [c for c in frame.columns if c != target]
     if not features:
         raise PipelineError(f"{source}: no feature columns besides the target '{target}'")

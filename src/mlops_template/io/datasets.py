@@ -21,10 +21,9 @@ def load_source(data: Data) -> pd.DataFrame:
         frame = generate(data)
     else:
         raise TypeError(f"unknown data config {type(data).__name__}")
-    source = getattr(data, "path", data.source)
     missing = [c for c in data.drop_columns if c not in frame.columns]
     if missing:
-        raise PipelineError(f"{source}: data.drop_columns names unknown columns {missing}")
+        raise PipelineError(f"{data.origin}: data.drop_columns names unknown columns {missing}")
     frame = frame.drop(columns=data.drop_columns)
     # Mixed-type text columns become plain strings so encoders see one type.
     text = [c for c in frame.columns if frame[c].dtype == object]

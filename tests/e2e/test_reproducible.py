@@ -1,0 +1,33 @@
+"""Two clean runs of the same commit give byte-identical DVC outputs."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import Template
+
+pytestmark = pytest.mark.slow
+
+
+def _outputs(copy: Template) -> dict[str, bytes]:
+    lock = yaml.safe_load(copy.path("dvc.lock").read_text())
+    files = {}
+    for stage in lock["stages"].values():
+        for out in stage["outs"]:
+            path = copy.path(out["path"])
+            targets = sorted(path.rglob("*")) if path.is_dir() else [path]
+            for file in targets:
+                files[str(file.relative_to(copy.root))] = file.read_bytes()
+    return files
+
+
+def test_two_clean_runs_are_byte_identical(reproduced, tmp_path):
+    second = Template.fresh(tmp_path / "second")
+    second.run("dvc", "repro")
+    assert second.path("dvc.lock").read_text() == reproduced.path("dvc.lock").read_text()
+    first_files, second_files = _outputs(reproduced), _outputs(second)
+    assert "models/model.skops" in first_files and "metrics.json" in first_files
+    assert first_files.keys() == second_files.keys()
+    differing = [name for name in first_files if first_files[name] != second_files[name]]
+    assert differing == []
