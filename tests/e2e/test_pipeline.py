@@ -90,3 +90,24 @@ def test_exp_run_switches_model(reproduced, tmp_path):
     assert metrics["accuracy"] > 0.9
     shown = copy.run("dvc", "exp", "show", "--csv").stdout
     assert "random_forest" in shown
+
+
+def test_temp_experiment_tracks_into_the_projects_default_store(reproduced, tmp_path):
+    """`dvc exp run --temp` runs in .dvc/tmp/exps/; its runs still land in ./mlflow.db."""
+    copy = reproduced.clone_to(tmp_path / "copy")
+    copy.commit("pipeline run")
+    del copy.env["MLFLOW_TRACKING_URI"]  # the default local store
+    done = copy.run("dvc", "exp", "run", "--temp", "-S", "model.learning_rate=0.2")
+    assert ran_stages(done.stdout) == ["train", "evaluate"]
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{copy.path('mlflow.db')}")
+    try:
+        runs = mlflow.search_runs(experiment_names=["mlops-template"], output_format="list")
+        train = next(r for r in runs if r.info.run_name == "train")
+        assert train.data.params["model.learning_rate"] == "0.2"
+        assert train.info.artifact_uri.startswith(copy.path("mlruns").as_uri())
+        assert list(copy.path("mlruns").rglob("MLmodel"))
+    finally:
+        mlflow.set_tracking_uri(None)

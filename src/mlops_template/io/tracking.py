@@ -15,7 +15,6 @@ from typing import Any
 
 from mlops_template.io.lineage import file_md5, git_info
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 # Set by a wrapper (the MLproject `main` entry point) to nest stages under its own run.
 PARENT_RUN_ENV = "PIPELINE_PARENT_RUN_ID"
 INVOCATION_TAG = "pipeline.invocation"
@@ -43,8 +42,27 @@ class StageRecord:
     log_model: Any = None  # a callable(run_id) that logs the model inside the run
 
 
+def project_root(cwd: Path | None = None) -> Path:
+    """The repository whose local store a run goes to.
+
+    DVC runs queued and `--temp` experiments in a copy under `<root>/.dvc/tmp/exps/`;
+    their runs must land in `<root>`'s store, not in a folder DVC deletes afterwards.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    parts = cwd.parts
+    for i in range(len(parts) - 2):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return cwd
+
+
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """MLFLOW_TRACKING_URI, else the local SQLite store `mlflow.db` at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
 def invocation_key() -> str:
@@ -78,10 +96,24 @@ class Tracker:
         # (datasets, integer class labels); the model's inputs are declared as floats.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
 
-        mlflow.set_tracking_uri(tracking_uri())
+        uri = tracking_uri()
+        mlflow.set_tracking_uri(uri)
         self.client = MlflowClient()
-        self.experiment_id = mlflow.set_experiment(experiment).experiment_id
+        self.experiment_id = self._experiment_id(experiment, _is_local(uri))
+        mlflow.set_experiment(experiment_id=self.experiment_id)
         self.git = git_info()
+
+    def _experiment_id(self, name: str, local: bool) -> str:
+        from mlflow.exceptions import MlflowException
+
+        if found := self.client.get_experiment_by_name(name):
+            return found.experiment_id
+        # A local store keeps artifacts beside it; a server decides for itself.
+        location = (project_root() / "mlruns").as_uri() if local else None
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException:  # created by a concurrent stage in the meantime
+            return self.client.get_experiment_by_name(name).experiment_id
 
     def parent_run(self, flat_params: dict[str, Any]) -> str:
         """The parent run of this pipeline execution, created by its first stage."""

@@ -6,6 +6,8 @@ import, and a stage's own work should start at once.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,10 +34,16 @@ def stage_params(cfg: Config, keys: tuple[str, ...]) -> dict[str, Any]:
     return flat
 
 
+# If set, each stage appends a JSON line of its timings here (benchmarks/pipeline.py).
+TIMINGS_ENV = "MLOPS_TIMINGS"
+
+
 def run_stage(name: str, work: Work, params: tuple[str, ...]) -> None:
     started_ms = int(time.time() * 1000)
     cfg = load_config()
+    work_start = time.time()
     record = work(cfg)
+    work_end = time.time()
 
     from mlops_template.io.tracking import Tracker
 
@@ -47,3 +55,19 @@ def run_stage(name: str, work: Work, params: tuple[str, ...]) -> None:
         stage_params(cfg, params),
         record,
     )
+    if timings := os.environ.get(TIMINGS_ENV):
+        _record_timings(timings, name, work_start, work_end)
+
+
+def _record_timings(path: str, name: str, work_start: float, work_end: float) -> None:
+    import psutil
+
+    process_start = psutil.Process().create_time()
+    line = {
+        "stage": name,
+        "overhead_s": round(work_start - process_start, 3),
+        "work_s": round(work_end - work_start, 3),
+        "tracking_s": round(time.time() - work_end, 3),
+    }
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_template.compose import compose_text, stale_diff, write_params
+from mlops_template.config import load_config
+from mlops_template.errors import PipelineError
+
+from .conftest import REPO
+
+# Overrides a group option needs to compose: the file data sources leave path and target unset.
+NEEDS = {
+    "data/csv": ["data.path=x.csv", "data.target=y"],
+    "data/parquet": ["data.path=x.parquet", "data.target=y"],
+}
+OPTIONS = sorted(
+    f"{p.parent.name}/{p.stem}" for p in (REPO / "conf").glob("*/*.yaml") if p.is_file()
+)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    return tmp_path
+
+
+def test_fresh_params_are_not_stale(root):
+    assert stale_diff(root) == ""
+
+
+def test_edited_conf_shows_in_diff(root):
+    conf = root / "conf/split/default.yaml"
+    conf.write_text(conf.read_text().replace("test_size: 0.2", "test_size: 0.3"))
+    diff = stale_diff(root)
+    assert "-  test_size: 0.2" in diff
+    assert "+  test_size: 0.3" in diff
+
+
+def test_missing_params_is_stale(root):
+    (root / "params.yaml").unlink()
+    assert "+paths:" in stale_diff(root)
+
+
+def test_write_params_applies_override(root):
+    path = write_params(root, ["model=random_forest"])
+    assert path == root / "params.yaml"
+    assert yaml.safe_load(path.read_text())["model"]["type"] == "random_forest"
+    assert load_config(path).model.type == "random_forest"
+    assert stale_diff(root) != ""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=random_forest", "model.n_estimators=-1"], "model.n_estimators"),
+        (["model=nope"], "model/nope"),
+        (["data=csv"], "no value for data.path"),
+        (["split.nope=1"], "split.nope"),
+    ],
+)
+def test_bad_override_leaves_params_alone(root, overrides, message):
+    before = (root / "params.yaml").read_bytes()
+    with pytest.raises(PipelineError, match=message):
+        write_params(root, overrides)
+    assert (root / "params.yaml").read_bytes() == before
+    assert sorted(p.name for p in root.iterdir()) == ["conf", "params.yaml"]
+
+
+def test_missing_conf_folder(tmp_path):
+    with pytest.raises(PipelineError, match="config folder not found"):
+        compose_text(tmp_path, [])
+
+
+def test_options_found():
+    assert {"data/csv", "model/linear", "split/default"} <= set(OPTIONS)
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_every_group_option_composes(root, option):
+    group, name = option.split("/")
+    text = compose_text(root, [f"{group}={name}", *NEEDS.get(option, [])])
+    composed = yaml.safe_load(text)[group]
+    # Every literal value of the option file reaches the composition unchanged.
+    option_file = yaml.safe_load((root / "conf" / group / f"{name}.yaml").read_text())
+    literal = {k: v for k, v in option_file.items() if v != "???" and "${" not in str(v)}
+    assert literal
+    assert {k: composed[k] for k in literal} == literal

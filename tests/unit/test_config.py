@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from mlops_template.config import (
+    Config,
+    HistGradientBoostingModel,
+    flatten,
+    load_config,
+    parse_config,
+)
+from mlops_template.errors import PipelineError
+
+
+def test_repo_params_load(params):
+    cfg = parse_config(params)
+    assert isinstance(cfg, Config)
+    assert cfg.split.test_size == params["split"]["test_size"]
+    assert cfg.validate_.min_rows == params["validate"]["min_rows"]
+    assert cfg.paths.schema_ == params["paths"]["schema"]
+
+
+def test_load_config_from_file(tmp_path, params):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+    assert load_config(path) == parse_config(params)
+
+
+def test_unknown_key_is_named(params):
+    params["model"]["n_trees"] = 3
+    with pytest.raises(PipelineError, match=r"model\.n_trees: unknown key"):
+        parse_config(params)
+
+
+def test_bad_model_value_names_key_without_union_tag(params):
+    params["model"] = {"type": "hist_gradient_boosting", "max_iter": 0}
+    with pytest.raises(PipelineError) as err:
+        parse_config(params)
+    message = str(err.value)
+    assert "model.max_iter:" in message
+    assert "hist_gradient_boosting.max_iter" not in message
+
+
+def test_bad_data_value_names_key_without_union_tag(params):
+    params["data"] = {"source": "file", "format": "csv", "path": "", "target": "y", "watch": "x"}
+    with pytest.raises(PipelineError) as err:
+        parse_config(params)
+    assert "  data.path:" in str(err.value)
+    assert "data.file." not in str(err.value)
+
+
+def test_bad_split_value_is_named(params):
+    params["split"]["test_size"] = 1.5
+    with pytest.raises(PipelineError, match=r"split\.test_size: .*\(got 1\.5\)"):
+        parse_config(params)
+
+
+def test_missing_required_key_is_named(params):
+    del params["train"]["seed"]
+    with pytest.raises(PipelineError, match=r"train\.seed: required key is missing"):
+        parse_config(params)
+
+
+def test_unset_value_is_reported(params):
+    params["data"]["path"] = "???"
+    with pytest.raises(PipelineError, match=r"no value for data\.path \(set KEY=VALUE\)"):
+        parse_config(params)
+
+
+def test_config_is_frozen(params):
+    cfg = parse_config(params)
+    with pytest.raises(Exception, match="frozen"):
+        cfg.split.seed = 1
+
+
+def test_model_defaults_fill_in(params):
+    params["model"] = {"type": "hist_gradient_boosting"}
+    assert parse_config(params).model == HistGradientBoostingModel(type="hist_gradient_boosting")
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(PipelineError, match="not found"):
+        load_config(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just text\n", ""])
+def test_non_mapping_yaml(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PipelineError, match="expected a mapping"):
+        load_config(path)
+
+
+def test_invalid_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("a: [1, 2\n", encoding="utf-8")
+    with pytest.raises(PipelineError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_flatten_nested():
+    tree = {"a": {"b": {"c": 1}, "d": [1, 2]}, "e": None, "f": {}}
+    assert flatten(tree) == {"a.b.c": 1, "a.d": [1, 2], "e": None}
+
+
+def test_flatten_with_prefix():
+    assert flatten({"x": {"y": 2}}, "p.") == {"p.x.y": 2}
