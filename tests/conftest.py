@@ -62,7 +62,9 @@ class Template:
 
     def clone_to(self, root: Path) -> Template:
         """A copy with this one's git history, DVC cache and outputs; no tracking store."""
-        shutil.copytree(self.root, root, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "mlruns"))
+        shutil.copytree(
+            self.root, root, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "mlruns")
+        )
         return Template(root)
 
     def run(self, *cmd: str, check: bool = True, env: dict | None = None):

@@ -10,7 +10,9 @@ import difflib
 import tempfile
 from pathlib import Path
 
-from mlops_template.config import PARAMS_FILE, load_config
+import yaml
+
+from mlops_template.config import PARAMS_FILE, parse_config
 from mlops_template.errors import PipelineError
 
 CONF_DIR = "conf"
@@ -33,7 +35,8 @@ def compose_text(root: Path, overrides: list[str]) -> str:
         except (HydraException, OmegaConfBaseException) as err:
             raise PipelineError(f"cannot compose {CONF_DIR}/ with {overrides}: {err}") from None
         text = out.read_text(encoding="utf-8")
-        load_config(out)  # validates: a bad override fails here, naming the key
+    # Validate before anything is written: a bad override fails here, naming the key.
+    parse_config(yaml.safe_load(text), f"{CONF_DIR}/ with overrides {overrides}")
     return text
 
 

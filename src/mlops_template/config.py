@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_template.errors import PipelineError
 
@@ -79,6 +79,18 @@ class SyntheticData(_DataBase):
     @property
     def origin(self) -> str:
         return f"synthetic data (seed {self.seed})"
+
+    @model_validator(mode="after")
+    def _enough_features_for_classes(self) -> SyntheticData:
+        # make_classification puts two clusters per class on the corners of a hypercube
+        # over the informative features: 2 * n_classes must fit in 2 ** n_features.
+        n_features = self.n_numeric + self.n_categorical
+        if self.task == "classification" and 2 * self.n_classes > 2**n_features:
+            raise ValueError(
+                f"n_classes={self.n_classes} needs more features than "
+                f"n_numeric + n_categorical = {n_features}"
+            )
+        return self
 
 
 Data = Annotated[SklearnData | FileData | SyntheticData, Field(discriminator="source")]

@@ -105,7 +105,11 @@ def test_temp_experiment_tracks_into_the_projects_default_store(reproduced, tmp_
     mlflow.set_tracking_uri(f"sqlite:///{copy.path('mlflow.db')}")
     try:
         runs = mlflow.search_runs(experiment_names=["mlops-template"], output_format="list")
+        (parent,) = [r for r in runs if "dvc.experiment" in r.data.tags]
+        experiment = parent.data.tags["dvc.experiment"]
+        assert parent.info.run_name == experiment and experiment in done.stdout
         train = next(r for r in runs if r.info.run_name == "train")
+        assert train.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert train.data.params["model.learning_rate"] == "0.2"
         assert train.info.artifact_uri.startswith(copy.path("mlruns").as_uri())
         assert list(copy.path("mlruns").rglob("MLmodel"))

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from mlops_template.config import SyntheticData
+from mlops_template.config import SyntheticData, parse_config
 from mlops_template.core.synthetic import generate
 from mlops_template.errors import PipelineError
 
@@ -61,20 +62,21 @@ def test_regression_target_is_numeric():
     assert frame["label"].nunique() == 400
 
 
-@pytest.mark.xfail(
-    reason="bug: a config that validates (n_numeric=1, n_categorical=0, n_classes=2) makes "
-    "make_classification raise a raw ValueError instead of a PipelineError",
-    raises=ValueError,
-    strict=True,
-)
 @pytest.mark.parametrize(
     "changes",
     [{"n_numeric": 1, "n_categorical": 0, "n_classes": 2}, {"n_numeric": 2, "n_categorical": 0}],
 )
-def test_valid_config_generates_or_fails_cleanly(changes):
-    cfg = config(**changes)
-    try:
-        frame = generate(cfg)
-    except PipelineError:
-        return
-    assert len(frame) == cfg.n_rows
+def test_too_few_features_for_the_classes_fail_at_config_load(changes):
+    with pytest.raises(ValidationError, match=r"n_classes=.* needs more features"):
+        config(**changes)
+
+
+def test_too_few_features_reported_with_the_key(params):
+    params["data"] = {**config().model_dump(), "n_numeric": 1, "n_categorical": 0}
+    with pytest.raises(PipelineError, match=r"data: .*n_classes=3 needs more features"):
+        parse_config(params)
+
+
+def test_enough_features_generate():
+    frame = generate(config(n_numeric=2, n_categorical=0, n_classes=2))
+    assert frame["label"].nunique() == 2

@@ -42,18 +42,14 @@ class StageRecord:
     log_model: Any = None  # a callable(run_id) that logs the model inside the run
 
 
-def project_root(cwd: Path | None = None) -> Path:
+def project_root() -> Path:
     """The repository whose local store a run goes to.
 
-    DVC runs queued and `--temp` experiments in a copy under `<root>/.dvc/tmp/exps/`;
-    their runs must land in `<root>`'s store, not in a folder DVC deletes afterwards.
+    DVC runs queued and `--temp` experiments in a copy under `.dvc/tmp/exps/` and sets
+    DVC_ROOT to the original repository for every stage; runs must land there, not in
+    a folder DVC deletes afterwards.
     """
-    cwd = (cwd or Path.cwd()).resolve()
-    parts = cwd.parts
-    for i in range(len(parts) - 2):
-        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
-            return Path(*parts[:i])
-    return cwd
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
 
 
 def tracking_uri() -> str:
@@ -80,7 +76,7 @@ def invocation_key() -> str:
             argv = ancestor.cmdline()[:3]
         except (psutil.AccessDenied, psutil.NoSuchProcess):
             continue
-        if any(Path(a).name == "dvc" for a in argv) or "dvc" in argv[1:2] + argv[2:3]:
+        if any(Path(arg).name == "dvc" for arg in argv):  # dvc, .venv/bin/dvc, python -m dvc
             return f"dvc-{ancestor.pid}-{ancestor.create_time():.3f}"
     return f"process-{proc.pid}-{proc.create_time():.3f}"
 
@@ -125,10 +121,13 @@ class Tracker:
         )
         if found:
             return found[0].info.run_id
+        # DVC names each experiment (`dvc exp show`); the parent run takes that name.
+        experiment = os.environ.get("DVC_EXP_NAME")
+        tags = {INVOCATION_TAG: key, **self._source_tags()}
+        if experiment:
+            tags["dvc.experiment"] = experiment
         run = self.client.create_run(
-            self.experiment_id,
-            run_name="pipeline",
-            tags={INVOCATION_TAG: key, **self._source_tags()},
+            self.experiment_id, run_name=experiment or "pipeline", tags=tags
         )
         self._log_params(run.info.run_id, flat_params)
         return run.info.run_id
@@ -162,8 +161,9 @@ class Tracker:
         self._log_params(run_id, stage_params)
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
-        if metrics:
+        if metrics:  # on the parent too, so pipeline runs compare side by side in the UI
             self.client.log_batch(run_id, metrics=metrics)
+            self.client.log_batch(parent, metrics=metrics)
         with mlflow.start_run(run_id=run_id, nested=True):
             for item in record.inputs:
                 mlflow.log_input(_dataset(item), context=item.context)

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mlops_template.config import FileData, SklearnData, SyntheticData
+from mlops_template.errors import PipelineError
+from mlops_template.io.datasets import load_source
+
+
+def file_data(path, fmt="csv", **changes) -> FileData:
+    values = {"source": "file", "format": fmt, "path": str(path), "target": "y", "watch": "x"}
+    return FileData(**{**values, **changes})
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "n_classes"),
+    [("breast_cancer", (569, 31), 2), ("wine", (178, 14), 3), ("diabetes", (442, 11), None)],
+)
+def test_bundled_sets(name, shape, n_classes):
+    data = SklearnData(source="sklearn", name=name, target="target", watch="uv.lock")
+    frame = load_source(data)
+    assert frame.shape == shape
+    assert "target" in frame.columns
+    if n_classes:
+        assert frame["target"].nunique() == n_classes
+
+
+def test_bundled_drop_columns():
+    data = SklearnData(
+        source="sklearn", name="wine", target="target", watch="x", drop_columns=["alcohol"]
+    )
+    assert "alcohol" not in load_source(data).columns
+
+
+def test_synthetic_source():
+    data = SyntheticData(
+        source="synthetic",
+        task="regression",
+        n_rows=20,
+        seed=1,
+        n_numeric=2,
+        n_categorical=1,
+        target="y",
+        watch="x",
+    )
+    frame = load_source(data)
+    assert list(frame.columns) == ["num_0", "num_1", "cat_0", "y"]
+
+
+def test_csv_file(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a;b;y\n1;x;0\n2;z;1\n")
+    frame = load_source(file_data(path, sep=";"))
+    assert list(frame.columns) == ["a", "b", "y"]
+    assert frame["a"].tolist() == [1, 2]
+    assert frame["b"].tolist() == ["x", "z"]
+
+
+def test_parquet_file(tmp_path):
+    path = tmp_path / "data.parquet"
+    original = pd.DataFrame({"a": [1.5, None], "b": ["x", None], "y": [0, 1]})
+    original.to_parquet(path, index=False)
+    frame = load_source(file_data(path, "parquet"))
+    assert frame["a"].isna().tolist() == [False, True]
+    assert frame["b"].tolist()[0] == "x"
+    assert frame["y"].tolist() == [0, 1]
+
+
+def test_mixed_type_column_becomes_str(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("flag,y\nTrue,0\n,1\nFalse,0\n")  # booleans with a gap read as object
+    assert pd.read_csv(path)["flag"].dtype == object
+    frame = load_source(file_data(path))
+    assert frame["flag"].dtype == "str"
+    assert frame["flag"].tolist()[::2] == ["True", "False"]
+    assert frame["flag"].isna().tolist() == [False, True, False]
+
+
+def test_drop_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("id,a,y\n1,2,3\n")
+    assert list(load_source(file_data(path, drop_columns=["id"])).columns) == ["a", "y"]
+
+
+def test_drop_unknown_column(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,y\n1,2\n")
+    with pytest.raises(PipelineError, match=r"drop_columns names unknown columns \['nope'\]"):
+        load_source(file_data(path, drop_columns=["a", "nope"]))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PipelineError, match=r"data file not found \(data\.path\)"):
+        load_source(file_data(tmp_path / "nope.csv"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_empty_file(tmp_path, fmt):
+    path = tmp_path / f"data.{fmt}"
+    path.write_bytes(b"")
+    with pytest.raises(PipelineError, match="data file is empty"):
+        load_source(file_data(path, fmt))
+
+
+def test_blank_csv(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("\n\n")
+    with pytest.raises(PipelineError, match="no columns to read"):
+        load_source(file_data(path))
+
+
+def test_unparsable_csv(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,y\n1,2\n3,4,5,6\n")
+    with pytest.raises(PipelineError, match=r"cannot read as csv: .*Expected 2 fields"):
+        load_source(file_data(path))
+
+
+def test_unparsable_parquet(tmp_path):
+    path = tmp_path / "data.parquet"
+    path.write_text("a,y\n1,2\n")
+    with pytest.raises(PipelineError, match="cannot read as parquet"):
+        load_source(file_data(path, "parquet"))

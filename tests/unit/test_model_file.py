@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlops_template.errors import PipelineError
+from mlops_template.io.model_file import canonical_skops, dump_model, load_model, trusted_types
+
+X = np.arange(40, dtype=float).reshape(20, 2) % 7
+Y = np.array([0, 1] * 10)
+
+
+def fitted() -> Pipeline:
+    return Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(X, Y)
+
+
+class Foreign:
+    """A type from outside scikit-learn and numpy."""
+
+    def __init__(self):
+        self.value = 1
+
+
+def test_equal_models_give_equal_bytes():
+    first, second = sio.dumps(fitted()), sio.dumps(fitted())
+    assert first != second  # skops names members after object ids
+    assert canonical_skops(first) == canonical_skops(second)
+
+
+def test_different_models_give_different_bytes():
+    other = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(C=0.01))])
+    assert canonical_skops(sio.dumps(fitted())) != canonical_skops(sio.dumps(other.fit(X, Y)))
+
+
+def test_canonical_file_still_loads():
+    data = canonical_skops(sio.dumps(fitted()))
+    loaded = sio.loads(data, trusted=trusted_types(data))
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted().predict_proba(X))
+
+
+def test_dump_and_load_round_trip(tmp_path):
+    path = dump_model(fitted(), tmp_path / "models" / "model.skops")
+    assert path.is_file()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.skops"]
+    np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted().predict_proba(X))
+
+
+def test_dump_twice_same_bytes(tmp_path):
+    a = dump_model(fitted(), tmp_path / "a.skops").read_bytes()
+    b = dump_model(fitted(), tmp_path / "b.skops").read_bytes()
+    assert a == b
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(PipelineError, match="model file not found"):
+        load_model(tmp_path / "model.skops")
+
+
+def test_foreign_type_is_refused(tmp_path):
+    data = sio.dumps({"model": fitted(), "extra": Foreign()})
+    with pytest.raises(PipelineError, match=r"outside scikit-learn/numpy: \[.*Foreign'\]"):
+        trusted_types(data)
+    path = tmp_path / "model.skops"
+    path.write_bytes(canonical_skops(data))
+    with pytest.raises(PipelineError, match="Foreign"):
+        load_model(path)
+
+
+def test_trusted_types_are_ours():
+    assert all(t.startswith(("sklearn.", "numpy.")) for t in trusted_types(sio.dumps(fitted())))

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from mlops_template.config import parse_config
+from mlops_template.stages.runner import select, stage_params
+
+TREE = {"data": {"target": "y", "task": "auto", "extra": {"k": 1}}, "split": {"seed": 1}}
+
+
+def test_select_top_level():
+    assert select(TREE, "split") == {"split": {"seed": 1}}
+
+
+def test_select_dotted_keeps_full_path():
+    assert select(TREE, "data.target") == {"data": {"target": "y"}}
+    assert select(TREE, "data.extra.k") == {"data": {"extra": {"k": 1}}}
+
+
+def test_select_unknown_key():
+    with pytest.raises(KeyError):
+        select(TREE, "data.nope")
+
+
+def test_stage_params_flattens_declared_keys(params):
+    params["validate"] = {"min_rows": 5, "max_classes": 9}
+    params["data"]["target"] = "label"
+    cfg = parse_config(params)
+    assert stage_params(cfg, ("data.target", "validate")) == {
+        "data.target": "label",
+        "validate.min_rows": 5,
+        "validate.max_classes": 9,
+    }
+
+
+def test_stage_params_uses_aliases_and_defaults(params):
+    params["model"] = {"type": "linear"}
+    cfg = parse_config(params)
+    assert stage_params(cfg, ("model",)) == {
+        "model.type": "linear",
+        "model.alpha": 1.0,
+        "model.max_iter": 1000,
+    }
+    assert "paths.schema" in stage_params(cfg, ("paths",))
+
+
+def test_stage_params_empty(params):
+    assert stage_params(parse_config(params), ()) == {}
