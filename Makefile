@@ -10,7 +10,6 @@ export DVC_NO_ANALYTICS := 1
 export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 5000
-OVERRIDES ?=
 
 .PHONY: help env run repro params check-params test test-fast lint format lock ui bench clean
 
@@ -28,8 +27,8 @@ env: $(VENV)/.synced ## create .venv from uv.lock (exact pins)
 run: env ## run the pipeline (dvc repro) on the configured data
 	dvc repro
 
-params: env ## recompose params.yaml from conf/ (OVERRIDES="model=random_forest ...")
-	python -m mlops_template params compose $(OVERRIDES)
+params: env ## recompose params.yaml from conf/
+	python -m mlops_template params compose
 
 check-params: env ## fail if params.yaml is stale against conf/
 	python -m mlops_template params check

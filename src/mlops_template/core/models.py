@@ -19,15 +19,16 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops_template.config import (
-    Features,
-    HistGradientBoostingModel,
-    LinearModel,
-    Model,
-    RandomForestModel,
-)
+from mlops_template.config import Features, LinearModel, Model
 
 MISSING_CATEGORY = "__missing__"
+
+
+# Tree models: their config keys are the estimator's own parameter names.
+TREE_ESTIMATORS = {
+    "random_forest": (RandomForestClassifier, RandomForestRegressor),
+    "hist_gradient_boosting": (HistGradientBoostingClassifier, HistGradientBoostingRegressor),
+}
 
 
 def build_estimator(model: Model, task: str, seed: int) -> Any:
@@ -36,27 +37,9 @@ def build_estimator(model: Model, task: str, seed: int) -> Any:
         if classify:
             return LogisticRegression(C=1.0 / model.alpha, max_iter=model.max_iter)
         return Ridge(alpha=model.alpha, max_iter=model.max_iter)
-    if isinstance(model, RandomForestModel):
-        cls = RandomForestClassifier if classify else RandomForestRegressor
-        return cls(
-            n_estimators=model.n_estimators,
-            max_depth=model.max_depth,
-            min_samples_leaf=model.min_samples_leaf,
-            max_features=model.max_features,
-            random_state=seed,
-        )
-    if isinstance(model, HistGradientBoostingModel):
-        cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        return cls(
-            learning_rate=model.learning_rate,
-            max_iter=model.max_iter,
-            max_leaf_nodes=model.max_leaf_nodes,
-            max_depth=model.max_depth,
-            min_samples_leaf=model.min_samples_leaf,
-            l2_regularization=model.l2_regularization,
-            random_state=seed,
-        )
-    raise TypeError(f"unknown model config {type(model).__name__}")
+    classifier, regressor = TREE_ESTIMATORS[model.type]
+    cls = classifier if classify else regressor
+    return cls(**model.model_dump(exclude={"type"}), random_state=seed)
 
 
 def build_preprocessor(

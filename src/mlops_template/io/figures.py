@@ -27,9 +27,11 @@ def _save(plt: Any, fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def _curve(path: Path, x: list[float], y: list[float], labels: tuple[str, str], title: str):
+def _curve(
+    path: Path, points: list[dict], keys: tuple[str, str], labels: tuple[str, str], title: str
+) -> None:
     plt, fig, ax = _figure()
-    ax.plot(x, y, drawstyle="steps-post")
+    ax.plot([p[keys[0]] for p in points], [p[keys[1]] for p in points], drawstyle="steps-post")
     ax.set(xlabel=labels[0], ylabel=labels[1], title=title, xlim=(0, 1), ylim=(0, 1.02))
     _save(plt, fig, path)
 
@@ -37,19 +39,17 @@ def _curve(path: Path, x: list[float], y: list[float], labels: tuple[str, str], 
 def classification_figures(
     folder: Path, plots: dict[str, list[dict]], y_true: Any, y_pred: Any, classes: list
 ) -> None:
-    roc = plots["roc.json"]
     _curve(
         folder / "roc.png",
-        [p["fpr"] for p in roc],
-        [p["tpr"] for p in roc],
+        plots["roc.json"],
+        ("fpr", "tpr"),
         ("false positive rate", "true positive rate"),
         "ROC",
     )
-    pr = plots["precision_recall.json"]
     _curve(
         folder / "precision_recall.png",
-        [p["recall"] for p in pr],
-        [p["precision"] for p in pr],
+        plots["precision_recall.json"],
+        ("recall", "precision"),
         ("recall", "precision"),
         "Precision-recall",
     )

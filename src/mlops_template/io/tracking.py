@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class StageRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
-    log_model: Any = None  # a callable(run_id) that logs the model inside the run
+    log_model: Callable[[], None] | None = None  # logs the model inside the stage's run
 
 
 def project_root() -> Path:
@@ -164,17 +165,21 @@ class Tracker:
         if metrics:  # on the parent too, so pipeline runs compare side by side in the UI
             self.client.log_batch(run_id, metrics=metrics)
             self.client.log_batch(parent, metrics=metrics)
-        with mlflow.start_run(run_id=run_id, nested=True):
-            for item in record.inputs:
-                mlflow.log_input(_dataset(item), context=item.context)
-            for path in record.artifacts:
-                if Path(path).is_dir():
-                    mlflow.log_artifacts(path, artifact_path=Path(path).name)
-                else:
-                    mlflow.log_artifact(path)
-            if record.log_model is not None:
-                record.log_model(run_id)
-        self.client.set_terminated(run_id, "FINISHED")
+        try:
+            # The context ends the child run: FINISHED, or FAILED if logging raises.
+            with mlflow.start_run(run_id=run_id):
+                for item in record.inputs:
+                    mlflow.log_input(_dataset(item), context=item.context)
+                for path in record.artifacts:
+                    if Path(path).is_dir():
+                        mlflow.log_artifacts(path, artifact_path=Path(path).name)
+                    else:
+                        mlflow.log_artifact(path)
+                if record.log_model is not None:
+                    record.log_model()
+        except BaseException:
+            self.client.set_terminated(parent, "FAILED")
+            raise
         self.client.set_terminated(parent, "FINISHED")
         return run_id
 

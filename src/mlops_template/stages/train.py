@@ -41,7 +41,7 @@ def run(cfg: Config) -> StageRecord:
     write_json(cfg.paths.schema_, schema)
     model_md5 = file_md5(cfg.paths.model)
 
-    def log_model(_run_id: str) -> None:
+    def log_model() -> None:
         _log_mlflow_model(model, features, schema, cfg.paths.model, model_md5)
 
     return StageRecord(
