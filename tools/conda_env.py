@@ -14,7 +14,8 @@ from pathlib import Path
 HEADER = """\
 # Generated from uv.lock by `make lock` (tools/conda_env.py); do not edit by hand.
 # The environment for `mlflow run . --env-manager conda`: Python from conda,
-# every package pinned exactly as in uv.lock.
+# every package pinned exactly as in uv.lock, and this project installed editable
+# (conda runs pip in the folder of this file, the project root).
 name: mlops-template
 channels:
   - conda-forge
@@ -45,6 +46,7 @@ def render(root: Path) -> str:
         check=True,
     ).stdout
     pins = [line.strip() for line in exported.splitlines() if line.strip() and line[0] != "#"]
+    pins.append("-e .")
     return HEADER + "".join(
         f"      - {pin!r}\n" if ";" in pin else f"      - {pin}\n" for pin in pins
     )

@@ -7,6 +7,8 @@ pipeline runs the same code.
 from __future__ import annotations
 
 import argparse
+import shlex
+import subprocess
 import sys
 from importlib import import_module
 from pathlib import Path
@@ -24,12 +26,34 @@ STAGES = {
 }
 
 
+def _overrides(values: list[str]) -> list[str]:
+    """Hydra overrides from arguments. `mlflow run -P overrides="a=1 b=2"` passes one
+    argument holding several, so each argument is split like a shell would."""
+    return [item for value in values for item in shlex.split(value)]
+
+
+def _apply_overrides(values: list[str]) -> None:
+    """Recompose params.yaml with the overrides (as `dvc exp run -S` does), if any."""
+    if overrides := _overrides(values):
+        from mlops_template import compose
+
+        compose.write_params(Path.cwd(), overrides)
+        print(f"params.yaml recomposed with {' '.join(overrides)}", file=sys.stderr)
+
+
 def _run_stage(args: argparse.Namespace) -> int:
     from mlops_template.stages.runner import run_stage
 
+    _apply_overrides(args.overrides)
     module = import_module(f"mlops_template.stages.{args.command}")
     run_stage(args.command, module.run, module.PARAMS)
     return 0
+
+
+def _repro(args: argparse.Namespace) -> int:
+    """The whole DAG through DVC: unchanged stages are skipped, dvc.lock is updated."""
+    _apply_overrides(args.overrides)
+    return subprocess.run(["dvc", "repro"], check=False).returncode
 
 
 def _params(args: argparse.Namespace) -> int:
@@ -46,19 +70,37 @@ def _params(args: argparse.Namespace) -> int:
             )
         print("params.yaml is up to date with conf/")
         return 0
-    path = compose.write_params(root, args.overrides)
-    print(f"wrote {path.name} from conf/ {' '.join(args.overrides)}".rstrip())
+    overrides = _overrides(args.overrides)
+    path = compose.write_params(root, overrides)
+    print(f"wrote {path.name} from conf/ {' '.join(overrides)}".rstrip())
+    return 0
+
+
+def _check_entry_points(_args: argparse.Namespace) -> int:
+    from mlops_template.project_files import entry_point_mismatches
+
+    if problems := entry_point_mismatches(Path.cwd()):
+        raise PipelineError("\n".join(problems))
+    print("MLproject entry points match dvc.yaml stages")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    overrides_help = "Hydra overrides (model=random_forest model.n_estimators=50)"
     for stage, summary in STAGES.items():
-        commands.add_parser(stage, help=summary).set_defaults(func=_run_stage)
+        sub = commands.add_parser(stage, help=summary)
+        sub.add_argument("overrides", nargs="*", help=overrides_help)
+        sub.set_defaults(func=_run_stage)
+    parity = commands.add_parser("check-entry-points", help="MLproject matches dvc.yaml")
+    parity.set_defaults(func=_check_entry_points)
+    repro = commands.add_parser("repro", help="run the whole pipeline with dvc repro")
+    repro.add_argument("overrides", nargs="*", help=overrides_help)
+    repro.set_defaults(func=_repro)
     params = commands.add_parser("params", help="compose params.yaml from conf/, or check it")
     params.add_argument("action", choices=["compose", "check"])
-    params.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=random_forest")
+    params.add_argument("overrides", nargs="*", help=overrides_help)
     params.set_defaults(func=_params)
     return parser
 

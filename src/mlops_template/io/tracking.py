@@ -3,6 +3,10 @@
 One pipeline execution (one `dvc repro` or `dvc exp run` process) is one parent run;
 every stage that runs is a child of it, tagged with the git commit, dirty flag and
 stage name, with its inputs logged as datasets whose digests are DVC's md5s.
+
+Under `mlflow run`, the project's run (MLFLOW_RUN_ID) takes the parent's place: the
+`main` entry point's `dvc repro` nests its stages under it, and a single-stage entry
+point logs into it directly.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from typing import Any
 
 from mlops_template.io.lineage import file_md5, git_info
 
-# Set by a wrapper (the MLproject `main` entry point) to nest stages under its own run.
-PARENT_RUN_ENV = "PIPELINE_PARENT_RUN_ID"
+# Set by `mlflow run` for the entry point's command: the project's own run.
+PROJECT_RUN_ENV = "MLFLOW_RUN_ID"
+# Set by DVC for every stage command it runs.
+DVC_STAGE_ENV = "DVC_STAGE"
 INVOCATION_TAG = "pipeline.invocation"
 STAGE_TAG = "pipeline.stage"
 
@@ -96,7 +102,11 @@ class Tracker:
         uri = tracking_uri()
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient()
-        self.experiment_id = self._experiment_id(experiment, _is_local(uri))
+        self.project_run = os.environ.get(PROJECT_RUN_ENV)
+        if self.project_run:  # runs stay in the experiment `mlflow run` chose
+            self.experiment_id = self.client.get_run(self.project_run).info.experiment_id
+        else:
+            self.experiment_id = self._experiment_id(experiment, _is_local(uri))
         mlflow.set_experiment(experiment_id=self.experiment_id)
         self.git = git_info()
 
@@ -114,8 +124,9 @@ class Tracker:
 
     def parent_run(self, flat_params: dict[str, Any]) -> str:
         """The parent run of this pipeline execution, created by its first stage."""
-        if run_id := os.environ.get(PARENT_RUN_ENV):
-            return run_id
+        if self.project_run:
+            self._log_params(self.project_run, flat_params)  # idempotent: same values
+            return self.project_run
         key = invocation_key()
         found = self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.`{INVOCATION_TAG}` = '{key}'", max_results=1
@@ -141,30 +152,33 @@ class Tracker:
         stage_params: dict[str, Any],
         record: StageRecord,
     ) -> str:
-        """Record one finished stage as a child run; returns its run id."""
+        """Record one finished stage as a child run (or as the project's run); returns its id."""
         import mlflow
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric, RunTag
 
-        parent = self.parent_run(flat_params)
-        self.client.update_run(parent, status="RUNNING")
-        run = self.client.create_run(
-            self.experiment_id,
-            start_time=started_ms,
-            run_name=stage,
-            tags={
-                "mlflow.parentRunId": parent,
-                STAGE_TAG: stage,
-                **self._source_tags(),
-                **record.tags,
-            },
-        )
-        run_id = run.info.run_id
-        self._log_params(run_id, stage_params)
+        tags = {STAGE_TAG: stage, **self._source_tags(), **record.tags}
+        if self.project_run and DVC_STAGE_ENV not in os.environ:
+            # `mlflow run -e <stage>`: the project's run is this stage's run, and
+            # `mlflow run` sets its status when the command exits.
+            run_id = parent = self.project_run
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            self._log_params(run_id, flat_params)
+        else:
+            parent = self.parent_run(flat_params)
+            if parent != self.project_run:
+                self.client.update_run(parent, status="RUNNING")
+            tags["mlflow.parentRunId"] = parent
+            run = self.client.create_run(
+                self.experiment_id, start_time=started_ms, run_name=stage, tags=tags
+            )
+            run_id = run.info.run_id
+            self._log_params(run_id, stage_params)
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
         if metrics:  # on the parent too, so pipeline runs compare side by side in the UI
             self.client.log_batch(run_id, metrics=metrics)
-            self.client.log_batch(parent, metrics=metrics)
+            if parent != run_id:
+                self.client.log_batch(parent, metrics=metrics)
         try:
             # The context ends the child run: FINISHED, or FAILED if logging raises.
             with mlflow.start_run(run_id=run_id):
@@ -178,10 +192,14 @@ class Tracker:
                 if record.log_model is not None:
                     record.log_model()
         except BaseException:
-            self.client.set_terminated(parent, "FAILED")
+            self._end_parent(parent, "FAILED")
             raise
-        self.client.set_terminated(parent, "FINISHED")
+        self._end_parent(parent, "FINISHED")
         return run_id
+
+    def _end_parent(self, parent: str, status: str) -> None:
+        if parent != self.project_run:  # the project's run is ended by `mlflow run`
+            self.client.set_terminated(parent, status)
 
     def _source_tags(self) -> dict[str, str]:
         return {
