@@ -1,7 +1,7 @@
 # One task runner for people, pre-commit, CI and the README.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV_VERSION := 0.13.8
+UV_VERSION := 0.13.9  # the uv that uv.lock pins (a dev dependency)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m mlops_template`: put the project's environment first on PATH.
@@ -53,7 +53,7 @@ lock: ## re-resolve dependencies into uv.lock and regenerate conda.yaml from it
 	$(BIN)/python tools/conda_env.py
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
-	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT)
+	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1
 
 bench: env ## print pipeline timings (benchmarks/pipeline.py)
 	python benchmarks/pipeline.py

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.core.dataset_checks import check_dataset, infer_task
+from mlops_template.core.dataset_checks import check_dataset, id_like_columns, infer_task
 from mlops_template.errors import PipelineError
 
 
@@ -127,3 +127,21 @@ def test_duplicate_columns():
     frame = pd.DataFrame([[1, 2, 0], [3, 4, 1]], columns=["x", "x", "y"])
     with pytest.raises(PipelineError, match=r"duplicate column names \['x'\]"):
         check(frame)
+
+
+def test_id_like_columns_are_flagged():
+    n = 40
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "row": range(n),
+            "spend": [i * 1.5 for i in range(n)],  # unique floats are ordinary measurements
+            "plan": ["a", "b"] * (n // 2),
+            "y": [0, 1] * (n // 2),
+        }
+    )
+    assert id_like_columns(frame.drop(columns="y")) == ["customer_id", "row"]
+    report = check_dataset(
+        frame, "y", requested_task="auto", max_classes=20, min_rows=10, source="x.csv"
+    )
+    assert len(report["warnings"]) == 2 and "customer_id" in report["warnings"][0]

@@ -89,6 +89,11 @@ def check_dataset(
         "features": features,
         "categorical": [c for c in features if is_categorical(frame[c])],
         "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
+        "warnings": [
+            f"column '{c}' has a different value in every row, like an ID; "
+            "list it in data.drop_columns unless it carries signal"
+            for c in id_like_columns(frame[features])
+        ],
     }
     if task == CLASSIFICATION:
         counts = y.dropna().value_counts()
@@ -104,6 +109,17 @@ def check_dataset(
             "regression needs numbers (or set data.task=classification)"
         )
     return report
+
+
+def id_like_columns(features: pd.DataFrame) -> list[str]:
+    """Text or integer columns unique in every row: identifiers, which models memorise."""
+    return [
+        c
+        for c in features.columns
+        if len(features) >= 20
+        and (is_categorical(features[c]) or pd.api.types.is_integer_dtype(features[c]))
+        and features[c].nunique(dropna=False) == len(features)
+    ]
 
 
 def is_categorical_dtype_ok(series: pd.Series) -> bool:

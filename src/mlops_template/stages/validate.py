@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 
 from mlops_template.config import Config
@@ -24,6 +26,8 @@ def run(cfg: Config) -> StageRecord:
         source=cfg.data.origin,
     )
     write_json(cfg.paths.validation, report)
+    for warning in report["warnings"]:
+        print(f"warning: {cfg.data.origin}: {warning}", file=sys.stderr)
     return StageRecord(
         inputs=[Input(cfg.paths.raw, "validation", frame, target)],
         metrics={
