@@ -11,7 +11,8 @@ export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: help env run repro params check-params test test-fast lint format lock ui bench clean
+.PHONY: help env run params check-params test test-fast lint format lock ui bench clean \
+	promote promote-dry-run rollback retire
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +52,18 @@ format: env ## apply ruff fixes and formatting
 lock: ## re-resolve dependencies into uv.lock and regenerate conda.yaml from it
 	$(BIN)/uv lock
 	$(BIN)/python tools/conda_env.py
+
+promote: env ## register the dvc.lock model; champion if it passes the gate (exit 3: refused)
+	python -m mlops_template promote
+
+promote-dry-run: env ## decide the promotion without changing anything
+	python -m mlops_template promote --dry-run
+
+rollback: env ## move the champion alias back to the previous champion
+	python -m mlops_template rollback
+
+retire: env ## archive old versions without an alias (registry.keep_versions)
+	python -m mlops_template retire
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1

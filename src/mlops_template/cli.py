@@ -13,6 +13,7 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
+from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
 
 # Stage name -> what it does. Stage modules are imported only when run (they pull in
@@ -76,6 +77,24 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _promote(args: argparse.Namespace) -> int:
+    from mlops_template.release.promote import promote
+
+    return promote(load_config(), args.dry_run)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from mlops_template.release.rollback import rollback
+
+    return rollback(load_config(), args.to or None)
+
+
+def _retire(args: argparse.Namespace) -> int:
+    from mlops_template.release.retire import retire
+
+    return retire(load_config(), args.dry_run, args.delete)
+
+
 def _check_entry_points(_args: argparse.Namespace) -> int:
     from mlops_template.project_files import entry_point_mismatches
 
@@ -83,6 +102,15 @@ def _check_entry_points(_args: argparse.Namespace) -> int:
         raise PipelineError("\n".join(problems))
     print("MLproject entry points match dvc.yaml stages")
     return 0
+
+
+def _flag(value: str) -> bool:
+    """`--dry-run`, `--dry-run=true` and `--dry-run=false` (MLproject passes a value)."""
+    if value.lower() in {"true", "1", "yes"}:
+        return True
+    if value.lower() in {"false", "0", "no", ""}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(stage, help=summary)
         sub.add_argument("overrides", nargs="*", help=overrides_help)
         sub.set_defaults(func=_run_stage)
+    promote = commands.add_parser(
+        "promote",
+        help="register the dvc.lock model as challenger; champion if it passes the gate "
+        "(exit 0 promoted, 3 refused, 2 error)",
+    )
+    flag = {"type": _flag, "nargs": "?", "const": True, "default": False}
+    promote.add_argument("--dry-run", **flag, help="decide, change nothing")
+    promote.set_defaults(func=_promote)
+    rollback = commands.add_parser("rollback", help="move champion back to the previous one")
+    rollback.add_argument("--to", help="the version to make champion (default: previous)")
+    rollback.set_defaults(func=_rollback)
+    retire = commands.add_parser(
+        "retire", help="archive versions without an alias beyond registry.keep_versions"
+    )
+    retire.add_argument("--dry-run", **flag, help="list, change nothing")
+    retire.add_argument("--delete", **flag, help="delete them from the registry")
+    retire.set_defaults(func=_retire)
     parity = commands.add_parser("check-entry-points", help="MLproject matches dvc.yaml")
     parity.set_defaults(func=_check_entry_points)
     repro = commands.add_parser("repro", help="run the whole pipeline with dvc repro")

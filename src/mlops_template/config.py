@@ -150,6 +150,41 @@ class Tracking(Strict):
     experiment: str = Field(min_length=1)
 
 
+class Registry(Strict):
+    model_name: str = Field(min_length=1)
+    keep_versions: PosInt
+
+
+class Bound(Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class TaskGate(Strict):
+    metric: str
+    min_improvement: Annotated[float, Field(ge=0)] = 0.0
+    thresholds: dict[str, Bound] = {}
+
+
+def _check_metric_names(gate: TaskGate, known: frozenset[str], task: str) -> None:
+    unknown = sorted(({gate.metric} | set(gate.thresholds)) - known)
+    if unknown:
+        raise ValueError(f"unknown {task} metrics {unknown}; known: {sorted(known)}")
+
+
+class Gate(Strict):
+    classification: TaskGate
+    regression: TaskGate
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> Gate:
+        from mlops_template.core.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+        _check_metric_names(self.classification, CLASSIFICATION_METRICS, "classification")
+        _check_metric_names(self.regression, REGRESSION_METRICS, "regression")
+        return self
+
+
 class Config(Strict):
     paths: Paths
     data: Data
@@ -159,6 +194,8 @@ class Config(Strict):
     model: Model
     train: Train
     tracking: Tracking
+    registry: Registry
+    gate: Gate
 
 
 def _error_key(loc: tuple[Any, ...], model_tags: set[str]) -> str:

@@ -31,7 +31,7 @@ def test_repo_entry_points_match_stages():
     assert entry_point_mismatches(REPO) == []
     entry_points = yaml.safe_load((REPO / "MLproject").read_text())["entry_points"]
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert set(stages) | {"main"} <= set(entry_points)
+    assert set(stages) | {"main", "promote", "rollback", "retire"} <= set(entry_points)
 
 
 def test_stage_without_entry_point_is_reported(root):

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's predictions on a labelled frame, and the metrics they give."""
+
+    y: pd.Series
+    predicted: np.ndarray
+    metrics: dict[str, float]
+    proba: np.ndarray | None = None
+    classes: list[Any] | None = None
+
+
+def score(model: Any, frame: pd.DataFrame, schema: dict[str, Any]) -> Scored:
+    """Score `model` on `frame` (features and target, as in the training schema)."""
+    target = schema["target"]["name"]
+    features, y = frame.drop(columns=[target]), frame[target]
+    predicted = model.predict(features)
+    if schema["task"] != "classification":
+        return Scored(y, predicted, regression_metrics(y, predicted))
+    proba = model.predict_proba(features)
+    classes = model.classes_.tolist()
+    metrics = classification_metrics(y, predicted, proba, classes)
+    return Scored(y, predicted, metrics, proba, classes)
 
 
 def _round(value: float) -> float:

@@ -21,24 +21,17 @@ PLOT_FILES = ("roc.json", "precision_recall.json", "confusion.json", "prediction
 
 def run(cfg: Config) -> StageRecord:
     schema = json.loads(Path(cfg.paths.schema_).read_text())
-    target = schema["target"]["name"]
-    model = load_model(cfg.paths.model)
     test = pd.read_parquet(cfg.paths.test)
-    features, y = test.drop(columns=[target]), test[target]
-    predicted = model.predict(features)
-
-    if schema["task"] == "classification":
-        proba = model.predict_proba(features)
-        classes = model.classes_.tolist()
-        metrics = ev.classification_metrics(y, predicted, proba, classes)
+    scored = ev.score(load_model(cfg.paths.model), test, schema)
+    y, predicted = scored.y, scored.predicted
+    if scored.proba is not None:
         plots = {
-            "roc.json": ev.roc_points(y, proba, classes),
-            "precision_recall.json": ev.precision_recall_points(y, proba, classes),
+            "roc.json": ev.roc_points(y, scored.proba, scored.classes),
+            "precision_recall.json": ev.precision_recall_points(y, scored.proba, scored.classes),
             "confusion.json": ev.confusion_rows(y, predicted),
         }
-        draw = lambda folder: classification_figures(folder, plots, y, predicted, classes)  # noqa: E731
+        draw = lambda folder: classification_figures(folder, plots, y, predicted, scored.classes)  # noqa: E731
     else:
-        metrics = ev.regression_metrics(y, predicted)
         plots = {"predictions.json": ev.regression_rows(y, predicted)}
         draw = lambda folder: regression_figures(folder, plots["predictions.json"])  # noqa: E731
 
@@ -49,13 +42,13 @@ def run(cfg: Config) -> StageRecord:
             write_json(folder / name, plots.get(name, []))
     with atomic_dir(cfg.paths.figures) as folder:
         draw(folder)
-    write_json(cfg.paths.metrics, metrics)
+    write_json(cfg.paths.metrics, scored.metrics)
     return StageRecord(
         inputs=[
-            Input(cfg.paths.test, "evaluation", test, target),
+            Input(cfg.paths.test, "evaluation", test, schema["target"]["name"]),
             Input(cfg.paths.model, "model"),
         ],
-        metrics=metrics,
+        metrics=scored.metrics,
         artifacts=[cfg.paths.metrics, cfg.paths.plots, cfg.paths.figures],
         tags={"model_md5": file_md5(cfg.paths.model), "task": schema["task"]},
     )

@@ -1,0 +1,34 @@
+"""The champion's history from promotion and rollback events.
+
+Registry aliases keep no history, so every alias move is recorded as an event; replaying
+them gives the line of champions, and a rollback steps back along it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def champion_line(events: list[dict[str, Any]]) -> list[str]:
+    """Champion versions, oldest first, after replaying events in time order.
+
+    A promotion pushes its version; a rollback pops back to the version it names.
+    """
+    line: list[str] = []
+    for event in events:
+        if event["action"] == "promote":
+            line.append(event["version"])
+        elif event["action"] == "rollback":
+            if event["version"] not in line:  # rolled back to a version never champion
+                line.append(event["version"])
+            while line[-1] != event["version"]:
+                line.pop()
+    return line
+
+
+def rollback_target(events: list[dict[str, Any]], current: str | None) -> str | None:
+    """The champion before `current`, or None when there is nothing to go back to."""
+    line = champion_line(events)
+    if not line or line[-1] != current:
+        return None
+    return line[-2] if len(line) > 1 else None

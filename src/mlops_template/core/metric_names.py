@@ -1,0 +1,15 @@
+"""The metrics `evaluate` writes per task, and which way is better for each."""
+
+CLASSIFICATION_METRICS = frozenset(
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "precision_macro",
+        "recall_macro",
+        "log_loss",
+        "roc_auc",
+    }
+)
+REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})

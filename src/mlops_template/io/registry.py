@@ -1,0 +1,148 @@
+"""The MLflow model registry: versions, aliases, and the history aliases do not keep.
+
+Every alias move is recorded as an MLflow run (`registry.action` = promote | rollback)
+in the tracking experiment: who, what, when and the previous champion. A run that did
+not finish does not count, so an interrupted move leaves no false history.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mlops_template.errors import PipelineError
+from mlops_template.io.tracking import _is_local, project_root, tracking_uri
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+ACTION_TAG = "registry.action"
+MODEL_TAG = "registry.model"
+
+
+def actor() -> str:
+    """Who acts: the CI actor when there is one, else the local user."""
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def connect() -> Any:
+    """An MlflowClient on the configured store; a clear error if it cannot be reached."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    if not _is_local(uri):
+        _check_server(uri)
+    return MlflowClient()
+
+
+def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as answer:
+            answer.read()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise PipelineError(
+            f"tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {reason}; "
+            "nothing was changed"
+        ) from None
+
+
+def alias_version(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:  # no such model or alias
+        return None
+
+
+def version_of(client: Any, name: str, model_md5: str) -> str | None:
+    """The newest registered version of this exact model file, if any."""
+    versions = client.search_model_versions(
+        f"name = '{name}' and tags.`lineage.model_md5` = '{model_md5}'"
+    )
+    return max((str(v.version) for v in versions), key=int, default=None)
+
+
+def aliased_versions(client: Any, name: str) -> set[str]:
+    """Versions that hold an alias (search results do not carry aliases)."""
+    return {str(v) for v in client.get_registered_model(name).aliases.values()}
+
+
+@contextmanager
+def registry_lock() -> Iterator[None]:
+    """Serialise alias moves on a local store (processes on this machine share it).
+
+    A tracking server has no lock to take; `promote` re-checks the champion just before
+    moving the alias instead.
+    """
+    if not _is_local(tracking_uri()):
+        yield
+        return
+    path = project_root() / ".registry.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def events(client: Any, experiment_id: str, name: str) -> list[dict[str, Any]]:
+    """Finished promote/rollback events for model `name`, oldest first."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{MODEL_TAG}` = '{name}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time ASC"],
+        max_results=10_000,
+    )
+    return [
+        {
+            "action": run.data.tags[ACTION_TAG],
+            "version": run.data.tags["registry.version"],
+            "previous": run.data.tags.get("registry.previous_champion", ""),
+            "actor": run.data.tags.get("registry.actor", ""),
+            "time": run.info.start_time,
+            "run_id": run.info.run_id,
+        }
+        for run in runs
+        if run.data.tags.get(ACTION_TAG) in {"promote", "rollback"}
+    ]
+
+
+def move_champion(
+    client: Any, experiment_id: str, name: str, version: str, *, action: str, extra: dict
+) -> str:
+    """Point `champion` at `version`, recorded as an event run; returns the run id.
+
+    The event run is FINISHED only after the alias moved: an interruption leaves an
+    unfinished run, which the history ignores.
+    """
+    previous = alias_version(client, name, CHAMPION) or ""
+    run = client.create_run(
+        experiment_id,
+        run_name=f"{action} {name} v{version}",
+        tags={
+            ACTION_TAG: action,
+            MODEL_TAG: name,
+            "registry.version": version,
+            "registry.previous_champion": previous,
+            "registry.actor": actor(),
+            **{f"registry.{k}": str(v) for k, v in extra.items()},
+        },
+    )
+    try:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    except BaseException:
+        client.set_terminated(run.info.run_id, "FAILED")
+        raise
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id

@@ -1,0 +1,77 @@
+"""The candidate: the model and evaluation data that `dvc.lock` points to, and its run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops_template.config import Config
+from mlops_template.errors import PipelineError
+from mlops_template.io.lineage import LOCK_FILE, file_md5, git_info
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model_md5: str
+    test_md5: str
+    run_id: str  # the train run that logged this model
+    model_uri: str  # models:/<logged model id>
+    lineage: dict[str, str]  # what a registered version is tagged with
+
+
+def locked_outputs(lock_file: str = LOCK_FILE) -> dict[str, str]:
+    """path -> md5 of every output recorded in dvc.lock."""
+    try:
+        lock = yaml.safe_load(Path(lock_file).read_text()) or {}
+    except FileNotFoundError:
+        raise PipelineError(f"{lock_file}: not found; run `dvc repro` first") from None
+    return {
+        out["path"]: out["md5"]
+        for stage in lock.get("stages", {}).values()
+        for out in stage.get("outs", [])
+    }
+
+
+def _locked_file(outputs: dict[str, str], path: str) -> str:
+    """The md5 dvc.lock records for `path`, checked against the file on disk."""
+    if path not in outputs:
+        raise PipelineError(f"{LOCK_FILE} records no output {path}; run `dvc repro` first")
+    if not Path(path).is_file() or file_md5(path) != outputs[path]:
+        raise PipelineError(
+            f"{path} does not match {LOCK_FILE}; run `dvc repro` (or `dvc checkout`) first"
+        )
+    return outputs[path]
+
+
+def find_candidate(cfg: Config, client: Any) -> Candidate:
+    outputs = locked_outputs()
+    model_md5 = _locked_file(outputs, cfg.paths.model)
+    test_md5 = _locked_file(outputs, cfg.paths.test)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        experiments,
+        filter_string=f"tags.`pipeline.stage` = 'train' and tags.model_md5 = '{model_md5}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    logged = runs[0].outputs.model_outputs if runs else []
+    if not logged:
+        raise PipelineError(
+            f"no MLflow run at this tracking store logged the model in {LOCK_FILE} "
+            f"(md5 {model_md5}); run `dvc repro --force train` with this store"
+        )
+    run = runs[0]
+    lineage = {
+        "source_run_id": run.info.run_id,
+        "git_commit": run.data.tags.get("pipeline.git_commit", "unknown"),
+        "git_dirty": run.data.tags.get("pipeline.git_dirty", "unknown"),
+        "model_md5": model_md5,
+        "test_md5": test_md5,
+        "train_md5": outputs.get(cfg.paths.train, ""),
+        "model_type": run.data.tags.get("model_type", ""),
+        "promoted_from_commit": git_info()["git_commit"],
+    }
+    return Candidate(model_md5, test_md5, run.info.run_id, f"models:/{logged[0].model_id}", lineage)

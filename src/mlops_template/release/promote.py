@@ -1,0 +1,173 @@
+"""promote: register the candidate as `challenger`; make it `champion` if it passes the gate.
+
+Exit codes (for CI): 0 promoted, 3 refused by the gate, 2 bad input or unreachable store.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops_template.config import Config
+from mlops_template.core.evaluation import score
+from mlops_template.core.gate import decide, reasons
+from mlops_template.errors import PipelineError
+from mlops_template.io import registry
+from mlops_template.io.atomic import write_json
+from mlops_template.release.candidate import find_candidate
+
+GATE_REFUSED = 3
+REPORT = "reports/promotion.json"
+
+
+def _score_uri(uri: str, test: pd.DataFrame, schema: dict[str, Any]) -> dict[str, float]:
+    import mlflow.sklearn
+
+    return score(mlflow.sklearn.load_model(uri), test, schema).metrics
+
+
+def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
+    """Score candidate and champion on the same evaluation data; decide. Writes nothing."""
+    candidate = find_candidate(cfg, client)
+    schema = json.loads(Path(cfg.paths.schema_).read_text())
+    test = pd.read_parquet(cfg.paths.test)
+    gate = getattr(cfg.gate, schema["task"])
+    champion = registry.alias_version(client, name, registry.CHAMPION)
+    registered = registry.version_of(client, name, candidate.model_md5)
+    candidate_metrics = _score_uri(candidate.model_uri, test, schema)
+    champion_metrics = None
+    already_champion = champion is not None and champion == registered
+    if already_champion:
+        decision = {
+            "promote": True,
+            "checks": [{"check": "already_champion", "passed": True, "version": champion}],
+        }
+    elif champion is not None:
+        try:
+            champion_metrics = _score_uri(f"models:/{name}@champion", test, schema)
+        except (KeyError, ValueError) as err:
+            raise PipelineError(
+                f"champion {name} v{champion} cannot score the evaluation data "
+                f"{cfg.paths.test} ({err}); the data's columns changed: promote by hand "
+                "after review (`rollback --to VERSION` moves the alias)"
+            ) from None
+        decision = decide(gate, candidate_metrics, champion_metrics)
+    else:
+        decision = decide(gate, candidate_metrics, None)
+    return {
+        "model_name": name,
+        "registered_version": registered,
+        "already_champion": already_champion,
+        "task": schema["task"],
+        "candidate": {"model_uri": candidate.model_uri, **candidate.lineage},
+        "candidate_metrics": candidate_metrics,
+        "champion_version": champion,
+        "champion_metrics": champion_metrics,
+        "evaluation_data": {"path": cfg.paths.test, "md5": candidate.test_md5},
+        "gate": gate.model_dump(),
+        "decision": decision,
+    }
+
+
+def promote(cfg: Config, dry_run: bool) -> int:
+    client = registry.connect()
+    name = cfg.registry.model_name
+    if dry_run:
+        report = evaluate_gate(cfg, client, name)
+        report["dry_run"] = True
+        return _finish(report)
+    with registry.registry_lock():
+        report = evaluate_gate(cfg, client, name)
+        report["dry_run"] = False
+        if not report["already_champion"]:
+            report["registered_version"] = _register(cfg, client, name, report)
+    return _finish(report)
+
+
+def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> str:
+    import mlflow
+
+    from mlops_template.io.tracking import Tracker
+
+    decision = report["decision"]
+    tags = {f"lineage.{k}": v for k, v in report["candidate"].items() if k != "model_uri"}
+    tags["gate.decision"] = "promoted" if decision["promote"] else "refused"
+    for check in decision["checks"]:
+        tags[f"gate.{check['check']}"] = json.dumps(check, sort_keys=True)
+    # A model registered before (same md5) keeps its version: no duplicates.
+    version = report["registered_version"]
+    if version is None:
+        version = mlflow.register_model(report["candidate"]["model_uri"], name, tags=tags).version
+    else:
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, registry.CHALLENGER, version)
+    experiment_id = Tracker(cfg.tracking.experiment).experiment_id
+    if decision["promote"]:
+        if registry.alias_version(client, name, registry.CHAMPION) != report["champion_version"]:
+            raise PipelineError(
+                f"the champion of {name} changed while this promotion was deciding; "
+                "nothing was promoted: run promote again"
+            )
+        registry.move_champion(
+            client,
+            experiment_id,
+            name,
+            version,
+            action="promote",
+            extra={"gate": "passed", "metric": report["gate"]["metric"]},
+        )
+    _log_report_run(client, experiment_id, report, version)
+    return version
+
+
+def _log_report_run(client: Any, experiment_id: str, report: dict, version: str) -> None:
+    """The decision and every number behind it, as an MLflow run with the JSON report."""
+    from mlflow.entities import Metric, RunTag
+
+    run = client.create_run(
+        experiment_id,
+        run_name=f"gate {report['model_name']} v{version}",
+        tags={"pipeline.stage": "promote", "registry.model_version": version},
+    )
+    metrics = [
+        Metric(f"{side}.{k}", float(v), 0, 0)
+        for side in ("candidate", "champion")
+        for k, v in (report[f"{side}_metrics"] or {}).items()
+    ]
+    decision = "promoted" if report["decision"]["promote"] else "refused"
+    client.log_batch(run.info.run_id, metrics=metrics, tags=[RunTag("gate.decision", decision)])
+    client.log_dict(run.info.run_id, report, "promotion.json")
+    client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def _finish(report: dict[str, Any]) -> int:
+    decision = report["decision"]
+    if not report["dry_run"]:
+        write_json(REPORT, report)
+    print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    name = report["model_name"]
+    if report["registered_version"] and report["registered_version"] == report["champion_version"]:
+        print(
+            f"{name} v{report['champion_version']} is this model and already champion",
+            file=sys.stderr,
+        )
+    elif report["dry_run"]:
+        verdict = "would promote" if decision["promote"] else "would refuse"
+        print(f"dry run: {verdict} the candidate; nothing was changed", file=sys.stderr)
+    elif decision["promote"]:
+        print(f"promoted: {name} v{report['registered_version']} is champion", file=sys.stderr)
+    else:
+        print(
+            f"refused: {name} v{report['registered_version']} is challenger only",
+            file=sys.stderr,
+        )
+    if decision["promote"]:
+        return 0
+    for line in reasons(decision):
+        print(f"  {line}", file=sys.stderr)
+    return GATE_REFUSED

@@ -1,0 +1,51 @@
+"""retire: archive old registry versions that hold no alias.
+
+Archiving tags a version `archived=true`; `--delete` also deletes it from the registry.
+Deleting a version frees no storage by itself: its model stays with the run that logged
+it until that run is deleted and `mlflow gc` runs. DVC's copies of old model files stay
+in `.dvc/cache` until `dvc gc` removes what no kept commit or experiment refers to.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from mlops_template.config import Config
+from mlops_template.io import registry
+
+
+def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
+    client = registry.connect()
+    name = cfg.registry.model_name
+    keep = cfg.registry.keep_versions
+    with registry.registry_lock():
+        versions = sorted(
+            client.search_model_versions(f"name = '{name}'"),
+            key=lambda v: int(v.version),
+            reverse=True,
+        )
+        aliased = registry.aliased_versions(client, name) if versions else set()
+        retiring = [
+            v
+            for v in versions[keep:]
+            if str(v.version) not in aliased and (delete or v.tags.get("archived") != "true")
+        ]
+        if not dry_run:
+            for version in retiring:
+                client.set_model_version_tag(name, version.version, "archived", "true")
+                client.set_model_version_tag(
+                    name, version.version, "archived_at", str(int(time.time() * 1000))
+                )
+                client.set_model_version_tag(name, version.version, "archived_by", registry.actor())
+                if delete:
+                    client.delete_model_version(name, version.version)
+    summary = {
+        "model_name": name,
+        "keep_versions": keep,
+        "kept": [str(v.version) for v in versions if v not in retiring],
+        "deleted" if delete else "archived": [str(v.version) for v in retiring],
+        "dry_run": dry_run,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
