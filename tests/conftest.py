@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,11 +66,11 @@ class Template:
         copy.commit("template")
         return copy
 
-    def clone_to(self, root: Path) -> Template:
-        """A copy with this one's git history, DVC cache and outputs; no tracking store."""
-        shutil.copytree(
-            self.root, root, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "mlruns")
-        )
+    def clone_to(self, root: Path, with_store: bool = False) -> Template:
+        """A copy with this one's git history, DVC cache and outputs, and (if asked) its
+        tracking store, whose artifacts stay where this copy logged them."""
+        skip = None if with_store else shutil.ignore_patterns("mlflow.db", "mlruns")
+        shutil.copytree(self.root, root, symlinks=True, ignore=skip)
         return Template(root)
 
     def run(self, *cmd: str, check: bool = True, env: dict | None = None):
@@ -100,6 +106,54 @@ def ran_stages(output: str) -> list[str]:
     return [
         line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")
     ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def tracking_server(folder: Path) -> Iterator[str]:
+    """A real MLflow tracking server on loopback (SQLite store, proxied artifacts)."""
+    port = free_port()
+    log = open(folder / "server.log", "w")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((folder / "server.log").read_text()) from None
+                time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mlops_template.errors import PipelineError
-from mlops_template.io.tracking import _is_local, project_root, tracking_uri
+from mlops_template.io.tracking import _is_local, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -79,21 +79,18 @@ def aliased_versions(client: Any, name: str) -> set[str]:
 
 @contextmanager
 def registry_lock() -> Iterator[None]:
-    """Serialise alias moves on a local store (processes on this machine share it).
+    """Serialise promotions on a local store: a lock file beside the SQLite database.
 
     A tracking server has no lock to take; `promote` re-checks the champion just before
     moving the alias instead.
     """
-    if not _is_local(tracking_uri()):
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
         yield
         return
-    path = project_root() / ".registry.lock"
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with open(f"{uri.removeprefix('sqlite:///')}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def events(client: Any, experiment_id: str, name: str) -> list[dict[str, Any]]:

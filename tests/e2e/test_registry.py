@@ -1,0 +1,262 @@
+"""Promotion, rollback and retirement against a real MLflow registry in a temp store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mlflow
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from mlops_template.core.champion_history import champion_line
+from tests.conftest import Template, free_port, tracking_server
+
+pytestmark = pytest.mark.slow
+
+NAME = "mlops-template"
+REFUSED = 3
+# Candidates, weakest first on f1_macro (the gate's metric for classification).
+CANDIDATES = {
+    "weak": ["model=linear", "model.alpha=100"],
+    "default": [],
+    "forest": ["model=random_forest", "model.n_estimators=30", "model.max_depth=3"],
+}
+
+
+@pytest.fixture(scope="module")
+def trained(reproduced, tmp_path_factory) -> Template:
+    """A copy whose store holds a train run for each candidate; one git commit each."""
+    copy = reproduced.clone_to(tmp_path_factory.mktemp("trained") / "copy")
+    for name, overrides in CANDIDATES.items():
+        copy.mlops("params", "compose", *overrides)
+        copy.run("dvc", "repro", "--force", "-s", "train")
+        copy.run("dvc", "repro", "-s", "evaluate")
+        copy.commit(name)
+        copy.run("git", "tag", name)
+    return copy
+
+
+@pytest.fixture
+def copy(trained, tmp_path) -> Template:
+    return trained.clone_to(tmp_path / "copy", with_store=True)
+
+
+def use(copy: Template, candidate: str) -> None:
+    copy.run("git", "checkout", candidate, "--", "params.yaml", "dvc.lock", "metrics.json")
+    copy.run("dvc", "checkout")
+
+
+def promote(copy: Template, *args: str):
+    return copy.mlops("promote", *args, check=False)
+
+
+def client(copy: Template) -> MlflowClient:
+    mlflow.set_tracking_uri(copy.env["MLFLOW_TRACKING_URI"])
+    return MlflowClient()
+
+
+def aliases(copy: Template) -> dict[str, str]:
+    found = client(copy).search_registered_models()
+    if not found:
+        return {}
+    return {k: str(v) for k, v in client(copy).get_registered_model(NAME).aliases.items()}
+
+
+def versions(copy: Template) -> list[str]:
+    return sorted(str(v.version) for v in client(copy).search_model_versions(f"name = '{NAME}'"))
+
+
+def events(copy: Template) -> list[dict]:
+    runs = client(copy).search_runs(
+        [e.experiment_id for e in client(copy).search_experiments()],
+        filter_string="tags.`registry.action` != ''",
+        order_by=["attributes.start_time ASC"],
+    )
+    return [
+        {
+            "action": r.data.tags["registry.action"],
+            "version": r.data.tags["registry.version"],
+            "previous": r.data.tags["registry.previous_champion"],
+            "status": r.info.status,
+        }
+        for r in runs
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _reset_tracking_uri():
+    yield
+    mlflow.set_tracking_uri(None)
+
+
+def test_first_better_and_worse_candidates(copy):
+    use(copy, "weak")
+    first = promote(copy)
+    assert first.returncode == 0, first.stderr
+    assert aliases(copy) == {"champion": "1", "challenger": "1"}
+    report = json.loads(copy.path("reports/promotion.json").read_text())
+    assert report["champion_version"] is None and report["decision"]["promote"]
+    version = client(copy).get_model_version(NAME, "1")
+    # Trained before its params were committed: the commit before, and a dirty tree.
+    parent = copy.run("git", "rev-parse", "weak~1").stdout.strip()
+    assert version.tags["lineage.git_commit"] == parent
+    assert version.tags["lineage.git_dirty"] == "true"
+    assert version.tags["lineage.source_run_id"] == report["candidate"]["source_run_id"]
+    assert version.tags["lineage.model_md5"] == report["candidate"]["model_md5"]
+    assert version.tags["gate.decision"] == "promoted"
+
+    use(copy, "default")
+    better = promote(copy)
+    assert better.returncode == 0, better.stderr
+    assert aliases(copy) == {"champion": "2", "challenger": "2"}
+    report = json.loads(copy.path("reports/promotion.json").read_text())
+    (check,) = [c for c in report["decision"]["checks"] if c["check"] == "improvement:f1_macro"]
+    assert check["candidate"] > check["champion"]
+    # The champion was re-scored on this evaluation data, not read from its old run.
+    assert report["champion_metrics"]["f1_macro"] == check["champion"]
+
+    use(copy, "weak")
+    worse = promote(copy)
+    assert worse.returncode == REFUSED
+    assert "f1_macro: candidate" in worse.stderr
+    assert aliases(copy) == {"champion": "2", "challenger": "1"}
+    assert versions(copy) == ["1", "2"]  # the same model keeps its version
+    assert client(copy).get_model_version(NAME, "1").tags["gate.decision"] == "refused"
+
+    use(copy, "default")
+    again = promote(copy)
+    assert again.returncode == 0 and "already champion" in again.stderr
+    assert versions(copy) == ["1", "2"]
+
+
+def test_thresholds_refuse_even_without_a_champion(copy):
+    use(copy, "default")
+    copy.mlops("params", "compose", "gate.classification.thresholds.accuracy.min=0.999")
+    refused = promote(copy)
+    assert refused.returncode == REFUSED
+    assert "accuracy = " in refused.stderr and "outside min 0.999" in refused.stderr
+    assert aliases(copy) == {"challenger": "1"}
+
+
+def test_dry_run_changes_nothing(copy):
+    use(copy, "weak")
+    assert promote(copy).returncode == 0
+    copy.path("reports/promotion.json").unlink()
+    before = (aliases(copy), versions(copy), len(events(copy)))
+    use(copy, "default")
+    dry = promote(copy, "--dry-run")
+    assert dry.returncode == 0 and "would promote" in dry.stderr
+    assert json.loads(dry.stdout)["decision"]["promote"] is True
+    assert (aliases(copy), versions(copy), len(events(copy))) == before
+    assert not copy.path("reports/promotion.json").exists()
+    use(copy, "weak")
+    use(copy, "default")
+    copy.mlops("params", "compose", "gate.classification.min_improvement=0.5")
+    assert promote(copy, "--dry-run").returncode == REFUSED
+
+
+def test_rollback_follows_the_recorded_history(copy):
+    for candidate in ["weak", "default"]:
+        use(copy, candidate)
+        assert promote(copy).returncode == 0
+    assert aliases(copy)["champion"] == "2"
+    copy.mlops("rollback")
+    assert aliases(copy)["champion"] == "1"
+    history = events(copy)
+    assert [(e["action"], e["version"], e["previous"]) for e in history] == [
+        ("promote", "1", ""),
+        ("promote", "2", "1"),
+        ("rollback", "1", "2"),
+    ]
+    nothing_left = copy.mlops("rollback", check=False)
+    assert nothing_left.returncode == 2 and "no earlier champion" in nothing_left.stderr
+    assert aliases(copy)["champion"] == "1"
+    copy.mlops("rollback", "--to", "2")
+    assert aliases(copy)["champion"] == "2"
+
+
+def test_retire_archives_old_versions_without_an_alias(copy):
+    for candidate in CANDIDATES:
+        use(copy, candidate)
+        promote(copy)
+    assert versions(copy) == ["1", "2", "3"]
+    copy.mlops("params", "compose", "registry.keep_versions=1")
+    held = set(aliases(copy).values())
+    dry = json.loads(copy.mlops("retire", "--dry-run").stdout)
+    expected = sorted(v for v in ["1", "2"] if v not in held)
+    assert sorted(dry["archived"]) == expected and expected
+    assert not any(v.tags.get("archived") for v in client(copy).search_model_versions())
+    done = json.loads(copy.mlops("retire").stdout)
+    assert sorted(done["archived"]) == expected
+    for version in client(copy).search_model_versions(f"name = '{NAME}'"):
+        assert (version.tags.get("archived") == "true") == (str(version.version) in expected)
+    deleted = json.loads(copy.mlops("retire", "--delete").stdout)
+    assert sorted(deleted["deleted"]) == expected
+    assert versions(copy) == sorted(set(["1", "2", "3"]) - set(expected))
+    assert set(aliases(copy).values()) == held
+
+
+def test_concurrent_promotions_leave_consistent_aliases(trained, tmp_path):
+    """Two workspaces, one store, promoting at once: the better model ends champion."""
+    weak = trained.clone_to(tmp_path / "weak", with_store=True)
+    strong = Template(tmp_path / "strong")
+    subprocess.run(["cp", "-a", str(weak.root), str(strong.root)], check=True)
+    use(weak, "weak")
+    use(strong, "default")
+    store = weak.env["MLFLOW_TRACKING_URI"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlops_template", "promote"],
+            cwd=c.root,
+            env={**c.env, "MLFLOW_TRACKING_URI": store},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in (weak, strong)
+    ]
+    codes = [p.wait(timeout=600) for p in procs]
+    assert sorted(codes) in ([0, 0], [0, REFUSED]), [p.stderr.read() for p in procs]
+    current = aliases(weak)
+    lock = yaml.safe_load(strong.run("git", "show", "default:dvc.lock").stdout)
+    outs = lock["stages"]["train"]["outs"]
+    strong_md5 = next(o["md5"] for o in outs if o["path"] == "models/model.skops")
+    (strong_version,) = client(weak).search_model_versions(
+        f"name = '{NAME}' and tags.`lineage.model_md5` = '{strong_md5}'"
+    )
+    assert current["champion"] == str(strong_version.version)
+    assert versions(weak) == ["1", "2"]
+    history = [e for e in events(weak) if e["status"] == "FINISHED"]
+    assert champion_line(history)[-1] == current["champion"]
+
+
+def test_unreachable_store_is_a_clear_error(copy):
+    use(copy, "default")
+    down = copy.run(
+        sys.executable,
+        "-m",
+        "mlops_template",
+        "promote",
+        env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"},
+        check=False,
+    )
+    assert down.returncode == 2
+    assert "is unreachable" in down.stderr and "nothing was changed" in down.stderr
+    assert "Traceback" not in down.stderr
+
+
+def test_promotion_against_a_tracking_server(trained, tmp_path):
+    copy = trained.clone_to(tmp_path / "copy")
+    with tracking_server(tmp_path) as uri:
+        copy.env["MLFLOW_TRACKING_URI"] = uri
+        use(copy, "default")
+        copy.run("dvc", "repro", "--force", "-s", "train")  # logs the model to the server
+        done = promote(copy)
+        assert done.returncode == 0, done.stderr
+        assert aliases(copy) == {"champion": "1", "challenger": "1"}
+        served = mlflow.sklearn.load_model(f"models:/{NAME}@champion")
+        assert served.predict is not None
+        assert copy.mlops("rollback", check=False).returncode == 2  # nothing to go back to
