@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +77,12 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
 def promote(cfg: Config, dry_run: bool) -> int:
     client = registry.connect()
     name = cfg.registry.model_name
-    if dry_run:
+    # Deciding and moving the alias under one lock: a concurrent promotion waits and
+    # then competes against whichever champion this one leaves.
+    with nullcontext() if dry_run else registry.registry_lock():
         report = evaluate_gate(cfg, client, name)
-        report["dry_run"] = True
-        return _finish(report)
-    with registry.registry_lock():
-        report = evaluate_gate(cfg, client, name)
-        report["dry_run"] = False
-        if not report["already_champion"]:
+        report["dry_run"] = dry_run
+        if not dry_run and not report["already_champion"]:
             report["registered_version"] = _register(cfg, client, name, report)
     return _finish(report)
 
