@@ -95,6 +95,33 @@ def _retire(args: argparse.Namespace) -> int:
     return retire(load_config(), args.dry_run, args.delete)
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from mlops_template.operate.predict import predict
+
+    return predict(load_config(), args.batch, args.version, args.alias, args.table)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """`mlflow models serve` on the registry alias, on loopback unless told otherwise."""
+    cfg = load_config()
+    uri = f"models:/{cfg.registry.model_name}@{args.alias}"
+    cmd = [
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--env-manager",
+        "local",
+    ]
+    print(" ".join(cmd), file=sys.stderr)
+    return subprocess.run(cmd, check=False).returncode
+
+
 def _check_entry_points(_args: argparse.Namespace) -> int:
     from mlops_template.project_files import entry_point_mismatches
 
@@ -138,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--dry-run", **flag, help="list, change nothing")
     retire.add_argument("--delete", **flag, help="delete them from the registry")
     retire.set_defaults(func=_retire)
+    predict = commands.add_parser(
+        "predict", help="score a CSV or Parquet batch into the predictions Delta table"
+    )
+    predict.add_argument("batch", help="the batch file (.csv or .parquet)")
+    which = predict.add_mutually_exclusive_group()
+    which.add_argument("--version", help="registered version to score with")
+    which.add_argument("--alias", help="registry alias to score with (default predict.alias)")
+    predict.add_argument("--table", help="Delta table to append to (default predict.table)")
+    predict.set_defaults(func=_predict)
+    serve = commands.add_parser("serve", help="serve a registry alias over REST (loopback)")
+    serve.add_argument("--alias", default="champion")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5001)
+    serve.set_defaults(func=_serve)
     parity = commands.add_parser("check-entry-points", help="MLproject matches dvc.yaml")
     parity.set_defaults(func=_check_entry_points)
     repro = commands.add_parser("repro", help="run the whole pipeline with dvc repro")

@@ -185,6 +185,15 @@ class Gate(Strict):
         return self
 
 
+class Predict(Strict):
+    table: str = Field(min_length=1)
+    alias: str = Field(min_length=1)
+    chunk_rows: Annotated[int, Field(ge=100)]
+    passthrough_columns: list[str] = []
+    extra_columns: Literal["drop", "error"] = "drop"
+    unseen_categories: Literal["allow", "error"] = "allow"
+
+
 class Config(Strict):
     paths: Paths
     data: Data
@@ -196,6 +205,7 @@ class Config(Strict):
     tracking: Tracking
     registry: Registry
     gate: Gate
+    predict: Predict
 
 
 def _error_key(loc: tuple[Any, ...], model_tags: set[str]) -> str:

@@ -1,0 +1,87 @@
+"""Read a CSV or Parquet batch in chunks of bounded size, typed by the training schema."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlops_template.errors import PipelineError
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt"}:
+        return "csv"
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    raise PipelineError(f"{path}: unknown batch format {suffix!r}; use .csv or .parquet")
+
+
+def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
+    """Column -> holds numbers, read from the file's header or metadata only."""
+    if not path.is_file():
+        raise PipelineError(f"{path}: batch file not found")
+    if path.stat().st_size == 0:
+        raise PipelineError(f"{path}: batch file is empty")
+    try:
+        if _format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            arrow_schema = pq.read_schema(path)
+        else:
+            arrow_schema = next(iter(_csv_reader(path, schema, 1 << 16))).schema
+    except (pa.ArrowException, OSError, StopIteration) as err:
+        raise PipelineError(f"{path}: cannot read the batch: {_first_line(err, path)}") from None
+    return {
+        field.name: pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+        for field in arrow_schema
+    }
+
+
+def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batch as record batches of at most `rows` rows."""
+    try:
+        if _format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            yield from pq.ParquetFile(path).iter_batches(batch_size=rows)
+        else:
+            for batch in _csv_reader(path, schema, 1 << 20):
+                for start in range(0, batch.num_rows, rows):
+                    yield batch.slice(start, rows)
+    except pa.ArrowException as err:
+        raise PipelineError(f"{path}: cannot read the batch: {_first_line(err, path)}") from None
+
+
+def _csv_reader(path: Path, schema: dict[str, Any], block_size: int):
+    import pyarrow.csv as pacsv
+
+    # Training column types, so a column is typed the same in every block; a value
+    # that does not fit (text in a numeric column) is an error naming the column.
+    types = {
+        c["name"]: pa.float64() if c["kind"] == "numeric" else pa.string()
+        for c in schema["columns"]
+    }
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=block_size),
+        convert_options=pacsv.ConvertOptions(column_types=types),
+    )
+
+
+def _first_line(err: BaseException, path: Path | None = None) -> str:
+    """The error's first line; Arrow's "CSV column #N" is given the column's name."""
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    found = re.search(r"In CSV column #(\d+)", line)
+    if found and path is not None:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            header = next(csv.reader(handle), [])
+        index = int(found.group(1))
+        if index < len(header):
+            line = line.replace(found.group(0), f"In column '{header[index]}'")
+    return line

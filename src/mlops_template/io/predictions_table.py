@@ -1,0 +1,56 @@
+"""The predictions store: a Delta table, appended to in one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+
+def already_scored(table: str, batch_hash: str, model_name: str, version: str) -> int:
+    """Rows already in the table for this batch and model version."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(table):
+        return 0
+    import pyarrow.compute as pc
+
+    dataset = DeltaTable(table).to_pyarrow_dataset()
+    match = (
+        (pc.field("batch_hash") == batch_hash)
+        & (pc.field("model_name") == model_name)
+        & (pc.field("model_version") == version)
+    )
+    return dataset.count_rows(filter=match)
+
+
+def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:
+    """Append all batches as one commit: if the iterator raises, nothing is committed
+    and its own error (not the Delta writer's wrapper around it) propagates."""
+    from deltalake import write_deltalake
+
+    failure: list[BaseException] = []
+
+    def guarded() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except BaseException as err:
+            failure.append(err)
+            raise
+
+    Path(table).parent.mkdir(parents=True, exist_ok=True)
+    reader = pa.RecordBatchReader.from_batches(schema, guarded())
+    try:
+        write_deltalake(table, reader, mode="append", schema_mode="merge")
+    except Exception:
+        if failure:
+            raise failure[0] from None
+        raise
+
+
+def read(table: str):
+    """The whole table as a pandas frame (for tests and small tables)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(table).to_pandas()
