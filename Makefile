@@ -10,9 +10,10 @@ export DVC_NO_ANALYTICS := 1
 export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 5000
+SERVE_PORT ?= 5001
 
 .PHONY: help env run params check-params test test-fast lint format lock ui bench clean \
-	promote promote-dry-run rollback retire
+	promote promote-dry-run rollback retire serve
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -64,6 +65,9 @@ rollback: env ## move the champion alias back to the previous champion
 
 retire: env ## archive old versions without an alias (registry.keep_versions)
 	python -m mlops_template retire
+
+serve: env ## serve the champion over REST: http://$(HOST):$(SERVE_PORT)/invocations
+	python -m mlops_template serve --host $(HOST) --port $(SERVE_PORT)
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1

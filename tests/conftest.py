@@ -167,3 +167,11 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Template:
     copy = Template.fresh(tmp_path_factory.mktemp("reproduced") / "template")
     copy.repro_output = copy.run("dvc", "repro").stdout
     return copy
+
+
+@pytest.fixture(scope="session")
+def served(reproduced: Template, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """A copy whose store has the pipeline's model registered as champion (v1)."""
+    copy = reproduced.clone_to(tmp_path_factory.mktemp("served") / "copy", with_store=True)
+    copy.mlops("promote")
+    return copy

@@ -18,14 +18,6 @@ pytestmark = pytest.mark.slow
 TABLE = "data/predictions"
 
 
-@pytest.fixture(scope="module")
-def served(reproduced, tmp_path_factory) -> Template:
-    """A copy whose store has the pipeline's model registered as champion (v1)."""
-    copy = reproduced.clone_to(tmp_path_factory.mktemp("served") / "copy", with_store=True)
-    copy.mlops("promote")
-    return copy
-
-
 @pytest.fixture
 def copy(served, tmp_path) -> Template:
     return served.clone_to(tmp_path / "copy", with_store=True)

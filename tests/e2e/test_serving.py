@@ -1,0 +1,115 @@
+"""REST serving of the champion: a real scoring server, real HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from mlops_template.io.model_file import load_model
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    port = free_port()
+    log = open(served.path("serve.log"), "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlops_template", "serve", "--port", str(port)],
+        cwd=served.root,
+        env=served.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while _get(f"{url}/ping") != 200:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(served.path("serve.log").read_text())
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _get(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status
+    except OSError:
+        return None
+
+
+def post(url: str, body: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def split(frame: pd.DataFrame) -> str:
+    return json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
+
+
+@pytest.fixture(scope="module")
+def rows(served) -> pd.DataFrame:
+    test = pd.read_parquet(served.path("data/prepared/test.parquet"))
+    return test.drop(columns="target").head(5)
+
+
+def test_scores_like_the_model(server, served, rows):
+    status, answer = post(server, split(rows))
+    assert status == 200
+    expected = load_model(served.path("models/model.skops")).predict(rows).tolist()
+    assert answer["predictions"] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{not json", "valid JSON"),
+        (json.dumps({"rows": []}), "dataframe_split"),
+        (json.dumps({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}), "columns"),
+    ],
+    ids=["malformed-json", "unknown-format", "ragged-split"],
+)
+def test_malformed_requests_get_400_with_the_reason(server, rows, body, reason):
+    status, answer = post(server, body)
+    assert status == 400 and reason in answer["message"]
+
+
+def test_missing_column_gets_4xx_naming_it(server, rows):
+    status, answer = post(server, split(rows.drop(columns=["mean radius"])))
+    assert 400 <= status < 500 and "mean radius" in answer["message"]
+
+
+def test_wrong_type_gets_4xx_naming_the_column(server, rows):
+    bad = rows.astype({"mean texture": "str"})
+    bad.iloc[0, bad.columns.get_loc("mean texture")] = "high"
+    status, answer = post(server, split(bad))
+    assert 400 <= status < 500 and "mean texture" in answer["message"]
+
+
+def test_server_keeps_serving_after_bad_requests(server, rows):
+    for _ in range(3):
+        post(server, "{broken")
+    assert _get(f"{server}/ping") == 200
+    assert post(server, split(rows))[0] == 200
