@@ -115,45 +115,53 @@ def free_port() -> int:
 
 
 @contextmanager
+def running(cmd: list[str], ready_url: str, log_path: Path, **popen) -> Iterator[None]:
+    """A real server process, started in its own session, ready once `ready_url` answers;
+    stopped with its children afterwards. Its output goes to `log_path`."""
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not answers(ready_url):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{cmd[:3]} did not start:\n{log_path.read_text()}")
+                time.sleep(0.5)
+            yield
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
 def tracking_server(folder: Path) -> Iterator[str]:
     """A real MLflow tracking server on loopback (SQLite store, proxied artifacts)."""
-    port = free_port()
-    log = open(folder / "server.log", "w")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'server.db'}",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((folder / "server.log").read_text()) from None
-                time.sleep(0.5)
+    uri = f"http://127.0.0.1:{free_port()}"
+    cmd = [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        uri.rsplit(":", 1)[1],
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'server.db'}",
+        "--artifacts-destination",
+        str(folder / "artifacts"),
+    ]
+    with running(cmd, f"{uri}/health", folder / "server.log"):
         yield uri
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture

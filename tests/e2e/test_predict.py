@@ -113,15 +113,8 @@ def test_failure_in_a_late_chunk_rolls_back_the_whole_batch(template, tmp_path):
 
     csv = tmp_path / "customers.csv"
     customer_frame().to_csv(csv, index=False)
-    template.mlops(
-        "params",
-        "compose",
-        "data=csv",
-        f"data.path={csv}",
-        "data.target=churn",
-        "predict.chunk_rows=100",
-        "predict.unseen_categories=error",
-    )
+    use_csv = ["params", "compose", "data=csv", f"data.path={csv}", "data.target=churn"]
+    template.mlops(*use_csv, "predict.chunk_rows=100", "predict.unseen_categories=error")
     template.run("dvc", "repro")
     template.mlops("promote")
     frame = customer_frame(500, seed=9).drop(columns="churn")
@@ -129,14 +122,7 @@ def test_failure_in_a_late_chunk_rolls_back_the_whole_batch(template, tmp_path):
     path = _write(tmp_path / "batch.parquet", frame)
     _refused(template, path, "categories never seen in training", "'plan': ['enterprise']")
     assert table_version(template) is None
-    template.mlops(
-        "params",
-        "compose",
-        "data=csv",
-        f"data.path={csv}",
-        "data.target=churn",
-        "predict.chunk_rows=100",
-    )
+    template.mlops(*use_csv, "predict.chunk_rows=100")
     template.mlops("predict", str(path))  # allowed by default: the model groups it as rare
     rows = DeltaTable(str(template.path(TABLE))).to_pandas()
     assert len(rows) == 500 and set(rows["prediction"]) <= {"no", "yes"}

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -15,43 +11,17 @@ import pandas as pd
 import pytest
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import free_port
+from tests.conftest import answers, free_port, running
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(served):
-    port = free_port()
-    log = open(served.path("serve.log"), "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlops_template", "serve", "--port", str(port)],
-        cwd=served.root,
-        env=served.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while _get(f"{url}/ping") != 200:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(served.path("serve.log").read_text())
-            time.sleep(0.5)
+    url = f"http://127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "mlops_template", "serve", "--port", url.rsplit(":", 1)[1]]
+    with running(cmd, f"{url}/ping", served.path("serve.log"), cwd=served.root, env=served.env):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
-
-
-def _get(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return answer.status
-    except OSError:
-        return None
 
 
 def post(url: str, body: str) -> tuple[int, dict]:
@@ -111,5 +81,5 @@ def test_wrong_type_gets_4xx_naming_the_column(server, rows):
 def test_server_keeps_serving_after_bad_requests(server, rows):
     for _ in range(3):
         post(server, "{broken")
-    assert _get(f"{server}/ping") == 200
+    assert answers(f"{server}/ping")
     assert post(server, split(rows))[0] == 200
