@@ -44,18 +44,33 @@ def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
 
 
 def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
-    """The batch as record batches of at most `rows` rows."""
+    """The batch as record batches of `rows` rows (the last one may be shorter)."""
     try:
         if _format(path) == "parquet":
             import pyarrow.parquet as pq
 
-            yield from pq.ParquetFile(path).iter_batches(batch_size=rows)
+            yield from _rebatch(pq.ParquetFile(path).iter_batches(batch_size=rows), rows)
         else:
-            for batch in _csv_reader(path, schema, 1 << 20):
-                for start in range(0, batch.num_rows, rows):
-                    yield batch.slice(start, rows)
+            yield from _rebatch(_csv_reader(path, schema, 4 << 20), rows)
     except pa.ArrowException as err:
         raise PipelineError(f"{path}: cannot read the batch: {_first_line(err, path)}") from None
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Regroup batches (CSV blocks, Parquet row groups) into chunks of `rows` rows, so the
+    model scores chunks of the configured size; at most one chunk and one block are held."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.num_rows
+        while size >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows).combine_chunks().to_batches()[0]
+            rest = table.slice(rows)
+            pending, size = rest.to_batches(), rest.num_rows
+    if size:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def _csv_reader(path: Path, schema: dict[str, Any], block_size: int):

@@ -1,0 +1,77 @@
+"""Batch checks against the training schema, and chunking of batch files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
+from mlops_template.errors import PipelineError
+from mlops_template.io.batch_files import _rebatch, batch_columns, iter_chunks
+
+SCHEMA = {
+    "target": {"name": "y"},
+    "columns": [
+        {"name": "age", "kind": "numeric"},
+        {"name": "plan", "kind": "categorical", "categories": ["basic", "pro"]},
+    ],
+}
+
+
+def _check(columns, policy="drop", allowed=("y",)):
+    return check_columns(
+        SCHEMA, columns, allowed_extra=set(allowed), extra_policy=policy, source="b.csv"
+    )
+
+
+def test_matching_columns_pass_and_extras_are_listed():
+    assert _check({"age": True, "plan": False}) == ([], [])
+    assert _check({"age": True, "plan": True, "y": True, "note": False}) == ([], ["note"])
+
+
+def test_missing_extra_and_mistyped_columns_are_named():
+    problems, _ = _check({"plan": False, "note": False}, policy="error")
+    assert problems == [
+        "b.csv: missing columns ['age']",
+        "b.csv: columns the model was not trained on ['note']",
+    ]
+    (problem,), _ = _check({"age": False, "plan": False})
+    assert problem == "b.csv: column 'age' is not numeric; the model expects numbers"
+
+
+def test_unseen_categories_ignore_missing_values():
+    frame = pd.DataFrame({"age": [1, 2, 3], "plan": ["pro", None, "gold"]})
+    unseen = unseen_categories(SCHEMA, frame)
+    assert unseen == {"plan": ["gold"]}
+    assert describe_unseen(unseen, "b.csv") == (
+        "b.csv: categories never seen in training: 'plan': ['gold']"
+    )
+
+
+def test_rebatch_gives_chunks_of_the_configured_size_in_order():
+    batches = [
+        pa.record_batch({"v": list(range(s, s + n))}) for s, n in [(0, 3), (3, 5), (8, 2), (10, 7)]
+    ]
+    chunks = list(_rebatch(iter(batches), 4))
+    assert [c.num_rows for c in chunks] == [4, 4, 4, 4, 1]
+    assert [v for c in chunks for v in c.column("v").to_pylist()] == list(range(17))
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_files_read_in_chunks(tmp_path, suffix):
+    frame = pd.DataFrame({"age": range(1050), "plan": ["pro"] * 1050})
+    path = tmp_path / f"batch.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False}
+    chunks = list(iter_chunks(path, SCHEMA, 400))
+    assert [c.num_rows for c in chunks] == [400, 400, 250]
+
+
+def test_unknown_format_and_empty_file_are_refused(tmp_path):
+    (tmp_path / "b.json").write_text("{}")
+    with pytest.raises(PipelineError, match=r"unknown batch format '\.json'"):
+        batch_columns(tmp_path / "b.json", SCHEMA)
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(PipelineError, match="batch file is empty"):
+        batch_columns(tmp_path / "e.csv", SCHEMA)
