@@ -12,14 +12,13 @@ independent of batch size for `predict`).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from pipeline import copy_template  # benchmarks/pipeline.py
+from workspace import promoted_copy  # benchmarks/workspace.py
 
 BARE = """
 import sys, time
@@ -67,20 +66,7 @@ def main() -> int:
     sizes = args.sizes + ([10_000_000] if args.huge else [])
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "template"
-        copy_template(root)
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(root / "src"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-            "DVC_NO_ANALYTICS": "1",
-        }
-        for cmd in (
-            [sys.executable, "-m", "mlops_template", "params", "compose", "data=breast_cancer"],
-            ["dvc", "repro", "evaluate"],
-            [sys.executable, "-m", "mlops_template", "promote"],
-        ):
-            subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
+        env = promoted_copy(root)
         import pandas as pd
 
         test = pd.read_parquet(root / "data/prepared/test.parquet").drop(columns="target")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,38 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def copy_template(target: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, target / rel)
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=target, check=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@localhost",
-            "commit",
-            "-q",
-            "-m",
-            "bench",
-        ],
-        cwd=target,
-        check=True,
-    )
+from workspace import copy_template, tool_env  # benchmarks/workspace.py
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -70,14 +37,7 @@ def main() -> int:
         root = Path(tmp) / "template"
         copy_template(root)
         timings = Path(tmp) / "timings.jsonl"
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(root / "src"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-            "DVC_NO_ANALYTICS": "1",
-            "MLOPS_TIMINGS": str(timings),
-        }
+        env = tool_env(root, MLOPS_TIMINGS=str(timings))
         # The bundled set, whatever conf/ selects; the `evaluate` target leaves out
         # data files tracked by .dvc files, which a copy of the git files lacks.
         timed(

@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pipeline import copy_template  # benchmarks/pipeline.py
+from workspace import promoted_copy  # benchmarks/workspace.py
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -42,20 +42,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "template"
-        copy_template(root)
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(root / "src"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-            "DVC_NO_ANALYTICS": "1",
-        }
-        for cmd in (
-            [sys.executable, "-m", "mlops_template", "params", "compose", "data=breast_cancer"],
-            ["dvc", "repro", "evaluate"],
-            [sys.executable, "-m", "mlops_template", "promote"],
-        ):
-            subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
+        env = promoted_copy(root)
         sys.path.insert(0, str(root / "src"))
         import pandas as pd
 
