@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mlops_template.errors import PipelineError
-from mlops_template.io.tracking import _is_local, tracking_uri
+from mlops_template.io.tracking import is_local, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -35,7 +35,7 @@ def connect() -> Any:
 
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
-    if not _is_local(uri):
+    if not is_local(uri):
         _check_server(uri)
     return MlflowClient()
 
@@ -93,10 +93,15 @@ def registry_lock() -> Iterator[None]:
         yield
 
 
-def events(client: Any, experiment_id: str, name: str) -> list[dict[str, Any]]:
-    """Finished promote/rollback events for model `name`, oldest first."""
+def events(client: Any, name: str) -> list[dict[str, Any]]:
+    """Finished promote/rollback events for model `name`, oldest first.
+
+    Searched in every experiment: `mlflow run -e promote` records its event in the
+    experiment `mlflow run` chose, a plain `promote` in the configured one.
+    """
+    experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(
-        [experiment_id],
+        experiments,
         filter_string=f"tags.`{MODEL_TAG}` = '{name}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time ASC"],
         max_results=10_000,

@@ -64,7 +64,7 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
-def _is_local(uri: str) -> bool:
+def is_local(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
@@ -106,7 +106,7 @@ class Tracker:
         if self.project_run:  # runs stay in the experiment `mlflow run` chose
             self.experiment_id = self.client.get_run(self.project_run).info.experiment_id
         else:
-            self.experiment_id = self._experiment_id(experiment, _is_local(uri))
+            self.experiment_id = self._experiment_id(experiment, is_local(uri))
         mlflow.set_experiment(experiment_id=self.experiment_id)
         self.git = git_info()
 

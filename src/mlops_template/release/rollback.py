@@ -22,7 +22,7 @@ def rollback(cfg: Config, to: str | None) -> int:
         if current is None:
             raise PipelineError(f"{name} has no champion to roll back")
         experiment_id = Tracker(cfg.tracking.experiment).experiment_id
-        target = to or rollback_target(registry.events(client, experiment_id, name), current)
+        target = to or rollback_target(registry.events(client, name), current)
         if target is None:
             raise PipelineError(
                 f"no earlier champion of {name} in the promotion history (champion is "
