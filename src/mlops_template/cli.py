@@ -7,7 +7,7 @@ pipeline runs the same code.
 from __future__ import annotations
 
 import argparse
-import shlex
+import re
 import subprocess
 import sys
 from importlib import import_module
@@ -29,8 +29,13 @@ STAGES = {
 
 def _overrides(values: list[str]) -> list[str]:
     """Hydra overrides from arguments. `mlflow run -P overrides="a=1 b=2"` passes one
-    argument holding several, so each argument is split like a shell would."""
-    return [item for value in values for item in shlex.split(value)]
+    argument holding several, so each is split on whitespace outside quotes; the quotes
+    stay, as Hydra's grammar needs them (`predict.spark.master='local[2]'`)."""
+    return [item for value in values for item in _split(value)]
+
+
+def _split(value: str) -> list[str]:
+    return re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value)
 
 
 def _apply_overrides(values: list[str]) -> None:
@@ -98,7 +103,9 @@ def _retire(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from mlops_template.operate.predict import predict
 
-    return predict(load_config(), args.batch, args.version, args.alias, args.table)
+    return predict(
+        load_config(), args.batch, args.version, args.alias, args.table, engine=args.engine
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -173,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--version", help="registered version to score with")
     which.add_argument("--alias", help="registry alias to score with (default predict.alias)")
     predict.add_argument("--table", help="Delta table to append to (default predict.table)")
+    predict.add_argument(
+        "--engine", choices=["pandas", "spark"], help="where to score (default predict.engine)"
+    )
     predict.set_defaults(func=_predict)
     serve = commands.add_parser("serve", help="serve a registry alias over REST (loopback)")
     serve.add_argument("--alias", default="champion")

@@ -185,6 +185,11 @@ class Gate(Strict):
         return self
 
 
+class Spark(Strict):
+    master: str = Field(min_length=1)
+    conf: dict[str, str | int | float | bool] = {}
+
+
 class Predict(Strict):
     table: str = Field(min_length=1)
     alias: str = Field(min_length=1)
@@ -192,6 +197,8 @@ class Predict(Strict):
     passthrough_columns: list[str] = []
     extra_columns: Literal["drop", "error"] = "drop"
     unseen_categories: Literal["allow", "error"] = "allow"
+    engine: Literal["pandas", "spark"] = "pandas"
+    spark: Spark
 
 
 class Config(Strict):

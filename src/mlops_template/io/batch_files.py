@@ -13,7 +13,7 @@ import pyarrow as pa
 from mlops_template.errors import PipelineError
 
 
-def _format(path: Path) -> str:
+def batch_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt"}:
         return "csv"
@@ -29,7 +29,7 @@ def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
     if path.stat().st_size == 0:
         raise PipelineError(f"{path}: batch file is empty")
     try:
-        if _format(path) == "parquet":
+        if batch_format(path) == "parquet":
             import pyarrow.parquet as pq
 
             arrow_schema = pq.read_schema(path)
@@ -46,7 +46,7 @@ def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
 def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
     """The batch as record batches of `rows` rows (the last one may be shorter)."""
     try:
-        if _format(path) == "parquet":
+        if batch_format(path) == "parquet":
             import pyarrow.parquet as pq
 
             yield from _rebatch(pq.ParquetFile(path).iter_batches(batch_size=rows), rows)

@@ -49,6 +49,36 @@ def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> 
         raise
 
 
+def commit_files(table: str, schema: pa.Schema, folder: Path) -> int:
+    """Add the Parquet files another writer (Spark) put in `folder`, inside the table's
+    directory, to the table in one commit; returns the rows added."""
+    import json
+
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable, Schema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    actions, rows = [], 0
+    for file in sorted(folder.glob("*.parquet")):
+        count = pq.ParquetFile(file).metadata.num_rows
+        rows += count
+        actions.append(
+            AddAction(
+                path=file.relative_to(table).as_posix(),
+                size=file.stat().st_size,
+                partition_values={},
+                modification_time=int(file.stat().st_mtime * 1000),
+                data_change=True,
+                stats=json.dumps({"numRecords": count}),
+            )
+        )
+    if DeltaTable.is_deltatable(table):
+        DeltaTable(table).create_write_transaction(actions, mode="append", schema=schema)
+    else:
+        create_table_with_add_actions(table, Schema.from_arrow(schema), actions, mode="append")
+    return rows
+
+
 def read(table: str):
     """The whole table as a pandas frame (for tests and small tables)."""
     from deltalake import DeltaTable

@@ -85,8 +85,33 @@ def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, 
     return columns
 
 
+@dataclass(frozen=True)
+class ScoringJob:
+    """What both engines need to score one checked batch into the table."""
+
+    path: Path
+    table: str
+    ref: ModelRef
+    schema: dict[str, Any]  # the training schema
+    model: Any  # the sklearn pipeline
+    classes: list[Any] | None  # None for regression
+    passthrough: list[str]
+    out_schema: pa.Schema
+    constants: dict[str, Any]  # model name, version, alias, batch hash, scored_at (us)
+
+    @property
+    def features(self) -> list[str]:
+        return [c["name"] for c in self.schema["columns"]]
+
+
 def predict(
-    cfg: Config, batch: str, version: str | None, alias: str | None, table: str | None
+    cfg: Config,
+    batch: str,
+    version: str | None,
+    alias: str | None,
+    table: str | None,
+    *,
+    engine: str | None = None,
 ) -> int:
     import mlflow.models
     import mlflow.sklearn
@@ -125,45 +150,67 @@ def predict(
 
     model = mlflow.sklearn.load_model(ref.uri)
     classes = model.classes_.tolist() if schema["task"] == "classification" else None
-    features = [c["name"] for c in schema["columns"]]
-    passthrough = [pa.field(c, pa.string()) for c in settings.passthrough_columns]
-    out_schema = output_schema(classes, passthrough)
-    constants = {
-        "model_name": pa.scalar(ref.name),
-        "model_version": pa.scalar(ref.version),
-        "model_alias": pa.scalar(ref.alias),
-        "batch_hash": pa.scalar(batch_hash),
-        "scored_at": pa.scalar(int(time.time() * 1_000_000), out_schema.field("scored_at").type),
-    }
-    counted = {"rows": 0}
-
-    def scored() -> Iterator[pa.RecordBatch]:
-        for chunk in _progress(iter_chunks(path, schema, settings.chunk_rows), path):
-            frame = chunk.to_pandas()
-            unseen = unseen_categories(schema, frame)
-            if unseen and settings.unseen_categories == "error":
-                raise PipelineError(describe_unseen(unseen, str(path)))
-            n, offset = len(frame), counted["rows"]
-            columns = {"row_number": pa.array(np.arange(offset, offset + n, dtype="int64"))}
-            for name in settings.passthrough_columns:
-                columns[name] = chunk.column(name).cast(pa.string())
-            columns.update(score_chunk(model, frame[features], classes))
-            columns.update({key: pa.repeat(value, n) for key, value in constants.items()})
-            counted["rows"] += n
-            yield pa.RecordBatch.from_arrays(
-                [columns[f.name] for f in out_schema], schema=out_schema
-            )
-
+    passthrough = list(settings.passthrough_columns)
+    job = ScoringJob(
+        path=path,
+        table=table,
+        ref=ref,
+        schema=schema,
+        model=model,
+        classes=classes,
+        passthrough=passthrough,
+        out_schema=output_schema(classes, [pa.field(c, pa.string()) for c in passthrough]),
+        constants={
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "model_alias": ref.alias,
+            "batch_hash": batch_hash,
+            "scored_at": int(time.time() * 1_000_000),
+        },
+    )
     started = time.perf_counter()
-    predictions_table.append(table, out_schema, scored())
+    if (engine or settings.engine) == "spark":
+        from mlops_template.operate.spark_predict import score_with_spark
+
+        rows = score_with_spark(job, settings)
+    else:
+        rows = _score_with_pandas(job, settings.chunk_rows, settings.unseen_categories)
     seconds = time.perf_counter() - started
-    rows = counted["rows"]
     print(
         f"scored {path} with {ref.name} v{ref.version}: {rows} rows appended to {table} "
         f"in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)",
         file=sys.stderr,
     )
     return 0
+
+
+def _score_with_pandas(job: ScoringJob, chunk_rows: int, unseen_policy: str) -> int:
+    """Score chunk by chunk in this process; one Delta commit for the whole batch."""
+    constants = {
+        name: pa.scalar(value, job.out_schema.field(name).type)
+        for name, value in job.constants.items()
+    }
+    counted = {"rows": 0}
+
+    def scored() -> Iterator[pa.RecordBatch]:
+        for chunk in _progress(iter_chunks(job.path, job.schema, chunk_rows), job.path):
+            frame = chunk.to_pandas()
+            unseen = unseen_categories(job.schema, frame)
+            if unseen and unseen_policy == "error":
+                raise PipelineError(describe_unseen(unseen, str(job.path)))
+            n, offset = len(frame), counted["rows"]
+            columns = {"row_number": pa.array(np.arange(offset, offset + n, dtype="int64"))}
+            for name in job.passthrough:
+                columns[name] = chunk.column(name).cast(pa.string())
+            columns.update(score_chunk(job.model, frame[job.features], job.classes))
+            columns.update({key: pa.repeat(value, n) for key, value in constants.items()})
+            counted["rows"] += n
+            yield pa.RecordBatch.from_arrays(
+                [columns[f.name] for f in job.out_schema], schema=job.out_schema
+            )
+
+    predictions_table.append(job.table, job.out_schema, scored())
+    return counted["rows"]
 
 
 def _progress(chunks: Iterator[Any], path: Path) -> Iterator[Any]:

@@ -1,0 +1,95 @@
+"""predict --engine spark: a real local Spark session scores into the same Delta table,
+with the same predictions as the pandas engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+
+from mlops_template.io.lineage import file_md5
+from tests.conftest import Template
+from tests.e2e.test_data_sources import customer_frame
+from tests.e2e.test_predict import TABLE, _write, batch, table_version
+
+pytestmark = pytest.mark.slow
+
+# Two local cores, and splits of 128 KiB so even a small CSV is read as many partitions:
+# row numbers must follow the file across them.
+SPARK = [
+    "predict.spark.master='local[2]'",
+    "++predict.spark.conf={spark.sql.files.maxPartitionBytes:131072}",
+]
+SCORED = ["prediction", "model_name", "model_version", "model_alias"]
+
+
+def rows_of(copy: Template, path) -> pd.DataFrame:
+    rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
+    rows = rows[rows["batch_hash"] == file_md5(path)]
+    return rows.sort_values("row_number").reset_index(drop=True)
+
+
+def assert_same_predictions(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    assert len(left) == len(right) > 0
+    assert left["row_number"].tolist() == list(range(len(left)))
+    assert left["id"].tolist() == right["id"].tolist()
+    pd.testing.assert_frame_equal(left[SCORED], right[SCORED])
+    probabilities = [c for c in left.columns if c.startswith("proba_")]
+    assert probabilities and probabilities == [c for c in right.columns if c.startswith("proba_")]
+    np.testing.assert_array_equal(left[probabilities], right[probabilities])
+
+
+def test_spark_and_pandas_engines_write_the_same_rows(served, tmp_path):
+    copy = served.clone_to(tmp_path / "copy", with_store=True)
+    copy.mlops("params", "compose", "predict.passthrough_columns=[id]", *SPARK)
+    frame = batch(copy, rows=3000)
+    frame.insert(0, "id", [f"row-{i}" for i in range(len(frame))])
+    by_pandas = _write(tmp_path / "batch.parquet", frame)
+    by_spark = _write(tmp_path / "batch.csv", frame)
+
+    copy.mlops("predict", str(by_pandas))
+    done = copy.mlops("predict", str(by_spark), "--engine", "spark")
+    assert "3000 rows appended" in done.stderr
+    table = DeltaTable(str(copy.path(TABLE)))
+    assert table.version() == 1  # one commit per batch, whatever the engine
+    spark_files = list(copy.path(TABLE).glob("spark-*/*.parquet"))
+    assert len(spark_files) > 1, "the CSV should have been read as several partitions"
+    assert_same_predictions(rows_of(copy, by_spark), rows_of(copy, by_pandas))
+
+    again = copy.mlops("predict", str(by_spark), "--engine", "spark")
+    assert "nothing to do" in again.stderr and table_version(copy) == 1
+
+    # Text deep in a numeric column passes the header check and fails inside the Spark job.
+    typed = frame.astype({"mean texture": "str"})
+    typed.loc[2900, "mean texture"] = "high"
+    bad = _write(tmp_path / "typed.csv", typed)
+    refused = copy.mlops("predict", str(bad), "--engine", "spark", check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert 'For input string: "high"' in refused.stderr, refused.stderr
+    assert table_version(copy) == 1
+    assert sorted(copy.path(TABLE).glob("spark-*")) == sorted({f.parent for f in spark_files})
+
+
+def test_spark_engine_with_categories_and_missing_values(template, tmp_path):
+    csv = tmp_path / "customers.csv"
+    customer_frame().to_csv(csv, index=False)
+    use_csv = ["params", "compose", "data=csv", f"data.path={csv}", "data.target=churn"]
+    template.mlops(*use_csv, "predict.unseen_categories=error", *SPARK)
+    template.run("dvc", "repro")
+    template.mlops("promote")
+    frame = customer_frame(2000, seed=9).drop(columns="churn")
+    frame.insert(0, "id", range(len(frame)))
+    frame.loc[1900, "plan"] = "enterprise"
+    unseen = _write(tmp_path / "unseen.csv", frame)
+    refused = template.mlops("predict", str(unseen), "--engine", "spark", check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "'plan': ['enterprise']" in refused.stderr
+    assert not template.path(TABLE).exists()  # a new table is not left half made
+
+    template.mlops(*use_csv, "predict.passthrough_columns=[id]", *SPARK)
+    by_pandas = _write(tmp_path / "batch.parquet", frame)
+    template.mlops("predict", str(by_pandas))
+    template.mlops("predict", str(unseen), "--engine", "spark")
+    assert_same_predictions(rows_of(template, unseen), rows_of(template, by_pandas))
+    assert set(rows_of(template, unseen)["prediction"]) <= {"no", "yes"}

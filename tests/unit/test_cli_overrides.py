@@ -1,0 +1,24 @@
+"""Overrides given as arguments, or as one `mlflow run -P overrides=...` string."""
+
+from __future__ import annotations
+
+from mlops_template.cli import _overrides
+
+
+def test_one_string_holding_several_overrides_is_split_on_whitespace():
+    assert _overrides(["model=linear split.test_size=0.3", "seed=1"]) == [
+        "model=linear",
+        "split.test_size=0.3",
+        "seed=1",
+    ]
+
+
+def test_quotes_are_kept_for_hydra():
+    # Hydra needs the quotes: `[` starts a list in its grammar.
+    assert _overrides(["predict.spark.master='local[2]' data.path=\"my data.csv\""]) == [
+        "predict.spark.master='local[2]'",
+        'data.path="my data.csv"',
+    ]
+    assert _overrides(["++predict.spark.conf={spark.executor.memory:4g}"]) == [
+        "++predict.spark.conf={spark.executor.memory:4g}"
+    ]
