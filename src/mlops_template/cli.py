@@ -12,6 +12,7 @@ import subprocess
 import sys
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
@@ -129,6 +130,26 @@ def _serve(args: argparse.Namespace) -> int:
     return subprocess.run(cmd, check=False).returncode
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    from mlops_template.operate.monitor import monitor
+
+    return monitor(load_config(), args.batch, version=args.version, alias=args.alias)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from mlops_template.operate.simulate import simulate
+
+    return simulate(
+        load_config(),
+        args.out,
+        rows=args.rows,
+        drift=args.drift,
+        drifted_share=args.drifted_share,
+        labels=args.labels,
+        seed=args.seed,
+    )
+
+
 def _check_entry_points(_args: argparse.Namespace) -> int:
     from mlops_template.project_files import entry_point_mismatches
 
@@ -145,6 +166,49 @@ def _flag(value: str) -> bool:
     if value.lower() in {"false", "0", "no", ""}:
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _batch_command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A command that takes a batch file and the model version or alias to use."""
+    command = commands.add_parser(name, help=summary)
+    command.add_argument("batch", help="the batch file (.csv or .parquet)")
+    which = command.add_mutually_exclusive_group()
+    which.add_argument("--version", help="registered version to use")
+    which.add_argument("--alias", help="registry alias to use (default predict.alias)")
+    return command
+
+
+def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
+    """predict, monitor, simulate and serve: act on new batches with a registered model."""
+    predict = _batch_command(
+        commands, "predict", "score a CSV or Parquet batch into the predictions Delta table"
+    )
+    predict.add_argument("--table", help="Delta table to append to (default predict.table)")
+    predict.add_argument(
+        "--engine", choices=["pandas", "spark"], help="where to score (default predict.engine)"
+    )
+    predict.set_defaults(func=_predict)
+    monitor = _batch_command(
+        commands, "monitor", "drift of a batch against the model's training data (JSON + HTML)"
+    )
+    monitor.set_defaults(func=_monitor)
+    simulate = commands.add_parser(
+        "simulate", help="SIMULATED incoming batch from held-out data, for demos and tests"
+    )
+    simulate.add_argument("out", help="where to write it (.csv or .parquet)")
+    simulate.add_argument("--rows", type=int, default=500)
+    simulate.add_argument("--drift", type=float, default=0.0, help="shift, in standard deviations")
+    simulate.add_argument(
+        "--drifted-share", type=float, default=0.5, help="share of the columns moved"
+    )
+    simulate.add_argument("--labels", **flag, help="keep the target column")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(func=_simulate)
+    serve = commands.add_parser("serve", help="serve a registry alias over REST (loopback)")
+    serve.add_argument("--alias", default="champion")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5001)
+    serve.set_defaults(func=_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,23 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--dry-run", **flag, help="list, change nothing")
     retire.add_argument("--delete", **flag, help="delete them from the registry")
     retire.set_defaults(func=_retire)
-    predict = commands.add_parser(
-        "predict", help="score a CSV or Parquet batch into the predictions Delta table"
-    )
-    predict.add_argument("batch", help="the batch file (.csv or .parquet)")
-    which = predict.add_mutually_exclusive_group()
-    which.add_argument("--version", help="registered version to score with")
-    which.add_argument("--alias", help="registry alias to score with (default predict.alias)")
-    predict.add_argument("--table", help="Delta table to append to (default predict.table)")
-    predict.add_argument(
-        "--engine", choices=["pandas", "spark"], help="where to score (default predict.engine)"
-    )
-    predict.set_defaults(func=_predict)
-    serve = commands.add_parser("serve", help="serve a registry alias over REST (loopback)")
-    serve.add_argument("--alias", default="champion")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=5001)
-    serve.set_defaults(func=_serve)
+    _add_operate_commands(commands, flag)
     parity = commands.add_parser("check-entry-points", help="MLproject matches dvc.yaml")
     parity.set_defaults(func=_check_entry_points)
     repro = commands.add_parser("repro", help="run the whole pipeline with dvc repro")

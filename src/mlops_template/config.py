@@ -201,6 +201,19 @@ class Predict(Strict):
     spark: Spark
 
 
+class Monitor(Strict):
+    large_sample_rows: PosInt
+    p_value: Annotated[float, Field(gt=0, lt=1)]
+    wasserstein: Annotated[float, Field(gt=0)]
+    jensen_shannon: Annotated[float, Field(gt=0, le=1)]
+    min_rows: PosInt
+    drift_share: Annotated[float, Field(gt=0, le=1)]
+    max_rows: Annotated[int, Field(ge=100)]
+    seed: NonNegInt
+    max_metric_drop: Annotated[float, Field(ge=0)]
+    report_dir: str = Field(min_length=1)
+
+
 class Config(Strict):
     paths: Paths
     data: Data
@@ -213,6 +226,7 @@ class Config(Strict):
     registry: Registry
     gate: Gate
     predict: Predict
+    monitor: Monitor
 
 
 def _error_key(loc: tuple[Any, ...], model_tags: set[str]) -> str:

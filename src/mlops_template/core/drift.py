@@ -1,0 +1,131 @@
+"""Drift of a batch against a reference: one decision per feature, and for the batch.
+
+Small samples are judged by a statistical test (Kolmogorov-Smirnov for numbers,
+chi-squared for categories): its p-value below `p_value` means drift. With many rows a
+test flags even negligible shifts, so above `large_sample_rows` a distance decides
+(Wasserstein over the reference's standard deviation for numbers, Jensen-Shannon for
+categories), as in evidently's defaults. Fewer than `min_rows` values: no decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from mlops_template.config import Monitor
+from mlops_template.core.gate import improvement
+
+DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
+IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
+
+
+def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> dict[str, Any]:
+    ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype="float64")
+    cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype="float64")
+    result = _base("numeric", reference, current, len(ref), len(cur))
+    if min(len(ref), len(cur)) < settings.min_rows:
+        return {**result, "decision": TOO_FEW}
+    if min(len(ref), len(cur)) <= settings.large_sample_rows:
+        test = stats.ks_2samp(ref, cur)
+        return _tested(result, "ks", test.statistic, test.pvalue, settings.p_value)
+    spread = float(ref.std()) or 1.0  # a constant reference: compare in raw units
+    distance = stats.wasserstein_distance(ref, cur) / spread
+    return _measured(result, "wasserstein_normed", distance, settings.wasserstein)
+
+
+def categorical_drift(
+    reference: pd.Series, current: pd.Series, settings: Monitor
+) -> dict[str, Any]:
+    ref = reference.dropna().astype(str)
+    cur = current.dropna().astype(str)
+    result = _base("categorical", reference, current, len(ref), len(cur))
+    if min(len(ref), len(cur)) < settings.min_rows:
+        return {**result, "decision": TOO_FEW}
+    categories = sorted(set(ref) | set(cur))
+    ref_counts = ref.value_counts().reindex(categories, fill_value=0).to_numpy()
+    cur_counts = cur.value_counts().reindex(categories, fill_value=0).to_numpy()
+    result["unseen"] = sorted(set(cur) - set(ref))
+    if min(len(ref), len(cur)) <= settings.large_sample_rows:
+        if len(categories) < 2:  # one category on both sides: nothing can differ
+            return _tested(result, "chi2", 0.0, 1.0, settings.p_value)
+        test = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]))
+        return _tested(result, "chi2", test.statistic, test.pvalue, settings.p_value)
+    distance = jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum(), base=2)
+    return _measured(result, "jensen_shannon", float(distance), settings.jensen_shannon)
+
+
+def feature_drift(
+    schema: dict[str, Any], reference: pd.DataFrame, current: pd.DataFrame, settings: Monitor
+) -> dict[str, dict[str, Any]]:
+    """Per training column, its drift result."""
+    found = {}
+    for column in schema["columns"]:
+        name = column["name"]
+        check = numeric_drift if column["kind"] == "numeric" else categorical_drift
+        found[name] = check(reference[name], current[name], settings)
+    return found
+
+
+def dataset_drift(features: dict[str, dict[str, Any]], drift_share: float) -> dict[str, Any]:
+    """The batch drifts when at least `drift_share` of the decided features drift."""
+    decided = [name for name, r in features.items() if r["decision"] != TOO_FEW]
+    drifted = [name for name in decided if features[name]["decision"] == DRIFT]
+    share = len(drifted) / len(decided) if decided else 0.0
+    return {
+        "features": len(features),
+        "decided": len(decided),
+        "drifted": drifted,
+        "share": round(share, 6),
+        "drift_share": drift_share,
+        "decision": (DRIFT if share >= drift_share else NO_DRIFT) if decided else TOO_FEW,
+    }
+
+
+def performance(
+    metric: str, batch: dict[str, float], baseline: dict[str, float], max_drop: float
+) -> dict[str, Any]:
+    """The batch's metric against the model's score on its evaluation data."""
+    drop = -improvement(metric, batch[metric], baseline[metric])
+    return {
+        "metric": metric,
+        "batch": batch[metric],
+        "baseline": baseline[metric],
+        "drop": round(drop, 6),
+        "max_drop": max_drop,
+        "decision": IN_RANGE if drop <= max_drop else OUT_OF_RANGE,
+    }
+
+
+def _base(kind: str, reference: pd.Series, current: pd.Series, n_ref: int, n_cur: int) -> dict:
+    return {
+        "kind": kind,
+        "reference_rows": n_ref,
+        "current_rows": n_cur,
+        "reference_missing": round(float(reference.isna().mean()), 6) if len(reference) else 0.0,
+        "current_missing": round(float(current.isna().mean()), 6) if len(current) else 0.0,
+    }
+
+
+def _tested(result: dict, test: str, statistic: float, p_value: float, alpha: float) -> dict:
+    return {
+        **result,
+        "test": test,
+        "statistic": round(float(statistic), 6),
+        "p_value": float(p_value),
+        "threshold": alpha,
+        "decision": DRIFT if p_value < alpha else NO_DRIFT,
+    }
+
+
+def _measured(result: dict, test: str, distance: float, threshold: float) -> dict:
+    return {
+        **result,
+        "test": test,
+        "statistic": round(float(distance), 6),
+        "threshold": threshold,
+        "decision": DRIFT if distance > threshold else NO_DRIFT,
+    }

@@ -1,0 +1,53 @@
+"""Simulated incoming batches (for demos and tests): held-out rows, optionally drifted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def simulated_batch(
+    held_out: pd.DataFrame,
+    schema: dict[str, Any],
+    *,
+    rows: int,
+    drift: float,
+    drifted_share: float,
+    labels: bool,
+    seed: int,
+) -> tuple[pd.DataFrame, list[str]]:
+    """`rows` rows drawn from the held-out data; `drifted_share` of the columns moved by
+    `drift`: numbers shifted by `drift` standard deviations, and a `drift` share of each
+    categorical value replaced by another category. Returns the batch and the moved columns."""
+    rng = np.random.default_rng(seed)
+    batch = held_out.sample(rows, replace=rows > len(held_out), random_state=seed)
+    batch = batch.reset_index(drop=True)
+    columns = list(schema["columns"])
+    moved = []
+    if drift > 0:
+        count = max(1, round(drifted_share * len(columns)))
+        picked = sorted(rng.choice(len(columns), size=count, replace=False))
+        for column in (columns[i] for i in picked):
+            name = column["name"]
+            if column["kind"] == "numeric":
+                spread = float(held_out[name].std()) or 1.0
+                batch[name] = batch[name] + drift * spread
+            else:
+                batch[name] = _swap_categories(batch[name], column["categories"], drift, rng)
+            moved.append(name)
+    if not labels:
+        batch = batch.drop(columns=[schema["target"]["name"]])
+    return batch, moved
+
+
+def _swap_categories(values: pd.Series, categories: list[str], share: float, rng) -> pd.Series:
+    """Replace a `share` of the values by the next category (the last by the first)."""
+    if len(categories) < 2:
+        return values
+    following = {c: categories[(i + 1) % len(categories)] for i, c in enumerate(categories)}
+    swap = (rng.random(len(values)) < min(share, 1.0)) & values.notna().to_numpy()
+    out = values.astype(object).copy()
+    out[swap] = values[swap].astype(str).map(lambda v: following.get(v, v))
+    return out

@@ -1,0 +1,221 @@
+"""monitor: how far a batch has moved from the data the model was trained on.
+
+The reference is the model version's own training data, read from the DVC cache by the
+md5 its registry tags record; labelled batches are also scored against the model's
+result on its evaluation data. The report is JSON for machines and self-contained HTML
+for people, written under `monitor.report_dir` and logged to an MLflow run.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from mlops_template.config import Config
+from mlops_template.core import drift
+from mlops_template.core.batch_checks import check_columns
+from mlops_template.core.evaluation import score
+from mlops_template.errors import PipelineError
+from mlops_template.io import registry
+from mlops_template.io.atomic import write_json, write_text
+from mlops_template.io.batch_files import batch_columns, iter_chunks
+from mlops_template.io.dvc_cache import cached_file
+from mlops_template.io.lineage import file_md5
+from mlops_template.operate.predict import ModelRef, resolve_model
+
+JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
+
+
+@dataclass(frozen=True)
+class ChampionData:
+    """A model version with the schema, training and evaluation data it was made from."""
+
+    ref: ModelRef
+    model: Any
+    schema: dict[str, Any]
+    train_md5: str
+    test_md5: str
+
+
+def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | None):
+    import mlflow.models
+    import mlflow.sklearn
+
+    ref = resolve_model(client, cfg.registry.model_name, version, alias or cfg.predict.alias)
+    tags = client.get_model_version(ref.name, ref.version).tags
+    return ChampionData(
+        ref=ref,
+        model=mlflow.sklearn.load_model(ref.uri),
+        schema=mlflow.models.get_model_info(ref.uri).metadata["schema"],
+        train_md5=tags.get("lineage.train_md5", ""),
+        test_md5=tags.get("lineage.test_md5", ""),
+    )
+
+
+def read_batch(path: Path, schema: dict[str, Any], cfg: Config) -> pd.DataFrame:
+    """The batch, checked against the training schema first (a bad one is refused)."""
+    columns = batch_columns(path, schema)
+    target = schema["target"]["name"]
+    problems, _extra = check_columns(
+        schema,
+        columns,
+        allowed_extra={target, *cfg.predict.passthrough_columns},
+        extra_policy=cfg.predict.extra_columns,
+        source=str(path),
+    )
+    if problems:
+        raise PipelineError("batch refused, not monitored:\n  " + "\n  ".join(problems))
+    table = pa.Table.from_batches(list(iter_chunks(path, schema, cfg.predict.chunk_rows)))
+    if table.num_rows == 0:
+        raise PipelineError(f"{path}: the batch has no rows")
+    return table.to_pandas()
+
+
+def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
+    client = registry.connect()
+    champion = load_model_data(cfg, client, version, alias)
+    report = drift_report(cfg, champion, Path(batch))
+    print(summary(report), file=sys.stderr)
+    return 0
+
+
+def drift_report(cfg: Config, champion: ChampionData, path: Path) -> dict[str, Any]:
+    """Compare the batch with the model's training data; write and log the report."""
+    settings = cfg.monitor
+    schema = champion.schema
+    current = read_batch(path, schema, cfg)
+    reference = pd.read_parquet(cached_file(champion.train_md5, "training data"))
+    batch_rows = len(current)
+    reference, current = (
+        _sample(f, settings.max_rows, settings.seed) for f in (reference, current)
+    )
+    features = [c["name"] for c in schema["columns"]]
+    predicted = (
+        pd.Series(champion.model.predict(reference[features])),
+        pd.Series(champion.model.predict(current[features])),
+    )
+    classification = schema["task"] == "classification"
+    check = drift.categorical_drift if classification else drift.numeric_drift
+    by_feature = drift.feature_drift(schema, reference, current, settings)
+    report = {
+        "batch": {"path": str(path), "md5": file_md5(path), "rows": batch_rows},
+        "model": {"name": champion.ref.name, "version": champion.ref.version},
+        "reference": {"md5": champion.train_md5, "rows": len(reference)},
+        "dataset": drift.dataset_drift(by_feature, settings.drift_share),
+        "prediction": check(*predicted, settings),
+        "performance": _performance(cfg, champion, current),
+        "features": by_feature,
+        "settings": settings.model_dump(),
+    }
+    _write_and_log(cfg, report, reference, current, predicted)
+    return report
+
+
+def _performance(cfg: Config, champion: ChampionData, current: pd.DataFrame) -> dict | None:
+    """The gate's metric on the labelled rows against the model's evaluation-data score."""
+    schema = champion.schema
+    target = schema["target"]["name"]
+    if target not in current or current[target].isna().all():
+        return None
+    columns = [c["name"] for c in schema["columns"]] + [target]
+    labelled = current.loc[current[target].notna(), columns]
+    metric = getattr(cfg.gate, schema["task"]).metric
+    if len(labelled) < cfg.monitor.min_rows:
+        return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
+    evaluation = pd.read_parquet(cached_file(champion.test_md5, "evaluation data"))
+    batch = score(champion.model, labelled, schema).metrics
+    baseline = score(champion.model, evaluation[columns], schema).metrics
+    result = drift.performance(metric, batch, baseline, cfg.monitor.max_metric_drop)
+    return {
+        **result,
+        "labelled_rows": len(labelled),
+        "batch_metrics": batch,
+        "baseline_metrics": baseline,
+    }
+
+
+def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    return frame.sample(rows, random_state=seed) if len(frame) > rows else frame
+
+
+def _write_and_log(cfg, report, reference, current, predicted) -> None:
+    from mlops_template.io.drift_report import render
+
+    folder = Path(cfg.monitor.report_dir)
+    json_path = write_json(folder / JSON_REPORT, report)
+    html_path = write_text(folder / HTML_REPORT, render(report, reference, current, predicted))
+    _log_run(cfg, report, [json_path, html_path])
+
+
+def _log_run(cfg: Config, report: dict[str, Any], files: list[Path]) -> None:
+    from mlflow.entities import Metric, RunTag
+
+    from mlops_template.io.tracking import Tracker
+
+    tracker = Tracker(cfg.tracking.experiment)
+    client = tracker.client
+    run = client.create_run(
+        tracker.experiment_id,
+        run_name=f"monitor {Path(report['batch']['path']).name}",
+        tags={
+            "pipeline.stage": "monitor",
+            "registry.model_version": report["model"]["version"],
+            "batch_md5": report["batch"]["md5"],
+            "drift.decision": report["dataset"]["decision"],
+        },
+    )
+    values = {
+        "drift.share": report["dataset"]["share"],
+        "drift.drifted_columns": len(report["dataset"]["drifted"]),
+        "batch.rows": report["batch"]["rows"],
+        **{
+            f"drift.{name}": r["statistic"]
+            for name, r in report["features"].items()
+            if "statistic" in r
+        },
+    }
+    if "statistic" in report["prediction"]:
+        values["drift.prediction"] = report["prediction"]["statistic"]
+    perf = report["performance"]
+    if perf and "batch_metrics" in perf:
+        values.update({f"batch.{k}": v for k, v in perf["batch_metrics"].items()})
+        values.update({f"baseline.{k}": v for k, v in perf["baseline_metrics"].items()})
+    metrics = [Metric(_metric_key(k), float(v), 0, 0) for k, v in values.items()]
+    tags = [RunTag("performance", perf["decision"] if perf else "no labels")]
+    client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
+    for file in files:
+        client.log_artifact(run.info.run_id, str(file), "monitor")
+    client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def _metric_key(name: str) -> str:
+    """MLflow metric names allow letters, digits and _-. /; anything else becomes _."""
+    return "".join(c if c.isalnum() or c in "_-. /" else "_" for c in name)
+
+
+def summary(report: dict[str, Any]) -> str:
+    dataset = report["dataset"]
+    lines = [
+        f"{report['batch']['path']} against {report['model']['name']} "
+        f"v{report['model']['version']}'s training data: {dataset['decision']} "
+        f"({len(dataset['drifted'])} of {dataset['decided']} columns drifted: "
+        f"{', '.join(dataset['drifted']) or 'none'})",
+        f"predictions: {report['prediction']['decision']}",
+    ]
+    perf = report["performance"]
+    if perf and "batch" in perf:
+        lines.append(
+            f"{perf['metric']}: {perf['batch']:.4f} on the batch, {perf['baseline']:.4f} on the "
+            f"evaluation data: {perf['decision']} (drop {perf['drop']:.4f}, "
+            f"allowed {perf['max_drop']})"
+        )
+    elif perf:
+        lines.append(f"performance: {perf['decision']} ({perf['labelled_rows']} labelled)")
+    else:
+        lines.append("performance: the batch has no labels")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""Drift decisions: tests for small samples, distances for large ones, thresholds from config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_template.config import Monitor
+from mlops_template.core.drift import (
+    DRIFT,
+    IN_RANGE,
+    NO_DRIFT,
+    OUT_OF_RANGE,
+    TOO_FEW,
+    categorical_drift,
+    dataset_drift,
+    feature_drift,
+    numeric_drift,
+    performance,
+)
+
+
+@pytest.fixture
+def settings(params) -> Monitor:
+    return Monitor(**params["monitor"])
+
+
+def normal(n: int, shift: float = 0.0, seed: int = 0) -> pd.Series:
+    return pd.Series(np.random.default_rng(seed).normal(shift, 1.0, n))
+
+
+def test_small_numeric_samples_are_tested_with_ks(settings):
+    same = numeric_drift(normal(500), normal(200, seed=1), settings)
+    moved = numeric_drift(normal(500), normal(200, shift=1.0, seed=1), settings)
+    assert same["test"] == moved["test"] == "ks"
+    assert same["decision"] == NO_DRIFT and same["p_value"] > 0.05
+    assert moved["decision"] == DRIFT and moved["p_value"] < 0.05
+
+
+def test_large_numeric_samples_use_a_distance_that_ignores_negligible_shifts(settings):
+    tiny = numeric_drift(normal(50_000), normal(50_000, shift=0.03, seed=1), settings)
+    assert tiny["test"] == "wasserstein_normed" and tiny["decision"] == NO_DRIFT
+    # The same shift is "significant" to KS at this size: why the distance decides.
+    assert (
+        numeric_drift(
+            normal(50_000),
+            normal(50_000, shift=0.03, seed=1),
+            settings.model_copy(update={"large_sample_rows": 10**9}),
+        )["decision"]
+        == DRIFT
+    )
+    big = numeric_drift(normal(50_000), normal(50_000, shift=0.5, seed=1), settings)
+    assert big["decision"] == DRIFT and big["statistic"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_thresholds_come_from_config(settings):
+    ref, cur = normal(50_000), normal(50_000, shift=0.2, seed=1)
+    assert numeric_drift(ref, cur, settings)["decision"] == DRIFT
+    loose = settings.model_copy(update={"wasserstein": 0.3})
+    assert numeric_drift(ref, cur, loose)["decision"] == NO_DRIFT
+    ref, cur = normal(300), normal(100, shift=0.5, seed=2)
+    small = numeric_drift(ref, cur, settings)
+    assert small["decision"] == DRIFT
+    strict = settings.model_copy(update={"p_value": small["p_value"] / 2})
+    assert numeric_drift(ref, cur, strict)["decision"] == NO_DRIFT
+
+
+def test_too_few_values_give_no_decision(settings):
+    result = numeric_drift(normal(500), pd.Series([1.0, np.nan] * 10), settings)
+    assert result["decision"] == TOO_FEW and result["current_rows"] == 10
+    assert result["current_missing"] == 0.5 and "test" not in result
+
+
+def test_categories_chi2_for_small_js_for_large(settings):
+    ref = pd.Series(["a"] * 300 + ["b"] * 300)
+    assert categorical_drift(ref, pd.Series(["a"] * 50 + ["b"] * 50), settings)["decision"] == (
+        NO_DRIFT
+    )
+    moved = categorical_drift(ref, pd.Series(["a"] * 90 + ["b"] * 10), settings)
+    assert moved["test"] == "chi2" and moved["decision"] == DRIFT
+    big_ref = pd.Series(["a", "b"] * 5000)
+    new = categorical_drift(big_ref, pd.Series(["a", "b", "c", "c"] * 2500), settings)
+    assert new["test"] == "jensen_shannon" and new["decision"] == DRIFT
+    assert new["unseen"] == ["c"]
+    one = categorical_drift(pd.Series(["a"] * 100), pd.Series(["a"] * 100), settings)
+    assert one["decision"] == NO_DRIFT
+
+
+def test_dataset_drift_counts_decided_features_only(settings):
+    schema = {
+        "columns": [
+            {"name": "x", "kind": "numeric"},
+            {"name": "y", "kind": "numeric"},
+            {"name": "c", "kind": "categorical"},
+        ]
+    }
+    ref = pd.DataFrame({"x": normal(400), "y": normal(400), "c": ["a", "b"] * 200})
+    cur = pd.DataFrame({"x": normal(100, 2.0, 1), "y": normal(100, 0, 2), "c": [None] * 100})
+    features = feature_drift(schema, ref, cur, settings)
+    assert [features[n]["decision"] for n in "xyc"] == [DRIFT, NO_DRIFT, TOO_FEW]
+    summary = dataset_drift(features, drift_share=0.5)
+    assert summary["drifted"] == ["x"] and summary["share"] == 0.5
+    assert summary["decision"] == DRIFT and summary["decided"] == 2
+    assert dataset_drift(features, drift_share=0.6)["decision"] == NO_DRIFT
+
+
+def test_performance_in_range_either_way_the_metric_runs():
+    def decision(metric, batch, baseline, max_drop):
+        return performance(metric, {metric: batch}, {metric: baseline}, max_drop)["decision"]
+
+    assert decision("f1_macro", 0.90, 0.93, 0.05) == IN_RANGE
+    assert decision("f1_macro", 0.80, 0.93, 0.05) == OUT_OF_RANGE
+    assert performance("f1_macro", {"f1_macro": 0.8}, {"f1_macro": 0.93}, 0.05)["drop"] == (
+        pytest.approx(0.13)
+    )
+    assert decision("rmse", 12.0, 10.0, 1.0) == OUT_OF_RANGE
+    assert decision("rmse", 9.0, 10.0, 0.0) == IN_RANGE

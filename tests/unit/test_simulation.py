@@ -1,0 +1,65 @@
+"""Simulated batches: drawn from held-out rows, moved as asked, labels kept or dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_template.core.simulation import simulated_batch
+
+SCHEMA = {
+    "columns": [
+        {"name": "x", "kind": "numeric"},
+        {"name": "y", "kind": "numeric"},
+        {"name": "c", "kind": "categorical", "categories": ["a", "b", "c"]},
+    ],
+    "target": {"name": "label"},
+}
+
+
+@pytest.fixture
+def held_out() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(0, 2, 200),
+            "y": rng.normal(5, 1, 200),
+            "c": rng.choice(["a", "b", "c", None], 200),
+            "label": rng.integers(0, 2, 200),
+        }
+    )
+
+
+def batch(held_out, **options):
+    settings = {"rows": 150, "drift": 0.0, "drifted_share": 1.0, "labels": True, "seed": 0}
+    return simulated_batch(held_out, SCHEMA, **{**settings, **options})
+
+
+def test_without_drift_rows_are_held_out_rows(held_out):
+    frame, moved = batch(held_out)
+    assert moved == [] and len(frame) == 150 and list(frame.columns) == list(held_out.columns)
+    merged = frame.merge(held_out.drop_duplicates(), how="left", indicator=True)
+    assert (merged["_merge"] == "both").all()
+    assert batch(held_out)[0].equals(frame)  # seeded
+
+
+def test_more_rows_than_held_out_are_drawn_with_replacement(held_out):
+    assert len(batch(held_out, rows=1000)[0]) == 1000
+
+
+def test_drift_shifts_numbers_by_standard_deviations_and_swaps_categories(held_out):
+    calm, _ = batch(held_out, seed=3)
+    moved_frame, moved = batch(held_out, drift=1.5, seed=3)
+    assert moved == ["x", "y", "c"]
+    shift = moved_frame["x"] - calm["x"]
+    assert np.allclose(shift, 1.5 * held_out["x"].std())
+    changed = (moved_frame["c"] != calm["c"]) & calm["c"].notna()
+    assert changed.mean() > 0.5  # a share of 1 swaps every present value
+    assert moved_frame.loc[calm["c"] == "c", "c"].eq("a").all()  # the last becomes the first
+    assert moved_frame["c"].isna().equals(calm["c"].isna())
+
+
+def test_drifted_share_and_labels(held_out):
+    frame, moved = batch(held_out, drift=1.0, drifted_share=0.34, labels=False)
+    assert len(moved) == 1 and "label" not in frame
