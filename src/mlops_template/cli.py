@@ -136,6 +136,12 @@ def _monitor(args: argparse.Namespace) -> int:
     return monitor(load_config(), args.batch, version=args.version, alias=args.alias)
 
 
+def _ct(args: argparse.Namespace) -> int:
+    from mlops_template.operate.ct import ct
+
+    return ct(load_config(), args.batch, version=args.version, alias=args.alias)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from mlops_template.operate.simulate import simulate
 
@@ -192,6 +198,13 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         commands, "monitor", "drift of a batch against the model's training data (JSON + HTML)"
     )
     monitor.set_defaults(func=_monitor)
+    loop = _batch_command(
+        commands,
+        "ct",
+        "score, monitor and, if the labels show it worse, retrain and promote "
+        "(exit 0 done, 4 alert, 2 error)",
+    )
+    loop.set_defaults(func=_ct)
     simulate = commands.add_parser(
         "simulate", help="SIMULATED incoming batch from held-out data, for demos and tests"
     )

@@ -49,6 +49,23 @@ def write_params(root: Path, overrides: list[str]) -> Path:
     return target
 
 
+def set_params(root: Path, updates: dict[str, object]) -> Path:
+    """Change keys of the current `params.yaml` in place (whatever composed it), written
+    the way DVC writes a composition; the result is validated before it is written."""
+    from omegaconf import OmegaConf
+
+    from mlops_template.io.atomic import write_text
+
+    target = root / PARAMS_FILE
+    params = OmegaConf.load(target)
+    for key, value in updates.items():
+        OmegaConf.update(params, key, value, merge=False)
+    text = OmegaConf.to_yaml(params)
+    parse_config(yaml.safe_load(text), f"{PARAMS_FILE} with {updates}")
+    write_text(target, text)
+    return target
+
+
 def stale_diff(root: Path) -> str:
     """A unified diff of `params.yaml` against a fresh composition; empty when up to date."""
     target = root / PARAMS_FILE

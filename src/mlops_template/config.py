@@ -27,6 +27,7 @@ class Strict(BaseModel):
 
 class Paths(Strict):
     raw: str
+    incoming: str
     validation: str
     train: str
     test: str
@@ -214,6 +215,11 @@ class Monitor(Strict):
     report_dir: str = Field(min_length=1)
 
 
+class ContinuousTraining(Strict):
+    max_tries: PosInt
+    report_dir: str = Field(min_length=1)
+
+
 class Config(Strict):
     paths: Paths
     data: Data
@@ -227,6 +233,7 @@ class Config(Strict):
     gate: Gate
     predict: Predict
     monitor: Monitor
+    ct: ContinuousTraining
 
 
 def _error_key(loc: tuple[Any, ...], model_tags: set[str]) -> str:

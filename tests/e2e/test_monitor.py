@@ -17,11 +17,6 @@ REPORT = "reports/monitor/drift.json"
 HTML = "reports/monitor/drift.html"
 
 
-@pytest.fixture
-def copy(served, tmp_path) -> Template:
-    return served.clone_to(tmp_path / "copy", with_store=True)
-
-
 def simulated(copy: Template, path, *args: str):
     done = copy.mlops("simulate", str(path), *args)
     assert "SIMULATED" in done.stderr

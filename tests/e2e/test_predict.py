@@ -18,11 +18,6 @@ pytestmark = pytest.mark.slow
 TABLE = "data/predictions"
 
 
-@pytest.fixture
-def copy(served, tmp_path) -> Template:
-    return served.clone_to(tmp_path / "copy", with_store=True)
-
-
 def batch(copy: Template, rows: int | None = None) -> pd.DataFrame:
     test = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
     if rows:

@@ -30,6 +30,11 @@ def load_source(data: Data) -> pd.DataFrame:
     return frame.astype({c: "str" for c in text}) if text else frame
 
 
+def labelled_batches(folder: str) -> list[tuple[Path, pd.DataFrame]]:
+    """The labelled batches `ct` added to the training data (Parquet, in name order)."""
+    return [(path, pd.read_parquet(path)) for path in sorted(Path(folder).glob("*.parquet"))]
+
+
 def _load_bundled(name: str) -> pd.DataFrame:
     from sklearn import datasets
 

@@ -26,3 +26,12 @@ def cached_file(md5: str, what: str) -> Path:
             "run `dvc pull` (or `dvc fetch`) for the commit that made this model"
         )
     return path
+
+
+def uncached_outputs() -> list[Path]:
+    """Stage outputs DVC keeps in git rather than its cache (`cache: false`, e.g. metrics):
+    `dvc checkout` cannot bring these back, so whoever replaces them must save them."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        return [Path(str(out)) for out in repo.index.outs if not out.use_cache]

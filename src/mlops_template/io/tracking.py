@@ -215,6 +215,35 @@ class Tracker:
             self.client.log_batch(run_id, params=params[start : start + 100])
 
 
+def log_report_run(
+    experiment: str,
+    name: str,
+    *,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    files: list[Path],
+    folder: str,
+) -> str:
+    """A finished MLflow run holding an operation's report: tags, metrics and files."""
+    from mlflow.entities import Metric
+
+    tracker = Tracker(experiment)
+    client = tracker.client
+    run_id = client.create_run(tracker.experiment_id, run_name=name, tags=tags).info.run_id
+    now = int(time.time() * 1000)
+    logged = [Metric(_metric_key(k), float(v), now, 0) for k, v in metrics.items()]
+    client.log_batch(run_id, metrics=logged)
+    for file in files:
+        client.log_artifact(run_id, str(file), folder)
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def _metric_key(name: str) -> str:
+    """MLflow metric names allow letters, digits and _-. /; anything else becomes _."""
+    return "".join(c if c.isalnum() or c in "_-. /" else "_" for c in name)
+
+
 def _dataset(item: Input) -> Any:
     import warnings
 

@@ -26,6 +26,7 @@ from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.batch_files import batch_columns, iter_chunks
 from mlops_template.io.dvc_cache import cached_file
 from mlops_template.io.lineage import file_md5
+from mlops_template.io.tracking import log_report_run
 from mlops_template.operate.predict import ModelRef, resolve_model
 
 JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
@@ -153,22 +154,6 @@ def _write_and_log(cfg, report, reference, current, predicted) -> None:
 
 
 def _log_run(cfg: Config, report: dict[str, Any], files: list[Path]) -> None:
-    from mlflow.entities import Metric, RunTag
-
-    from mlops_template.io.tracking import Tracker
-
-    tracker = Tracker(cfg.tracking.experiment)
-    client = tracker.client
-    run = client.create_run(
-        tracker.experiment_id,
-        run_name=f"monitor {Path(report['batch']['path']).name}",
-        tags={
-            "pipeline.stage": "monitor",
-            "registry.model_version": report["model"]["version"],
-            "batch_md5": report["batch"]["md5"],
-            "drift.decision": report["dataset"]["decision"],
-        },
-    )
     values = {
         "drift.share": report["dataset"]["share"],
         "drift.drifted_columns": len(report["dataset"]["drifted"]),
@@ -185,17 +170,20 @@ def _log_run(cfg: Config, report: dict[str, Any], files: list[Path]) -> None:
     if perf and "batch_metrics" in perf:
         values.update({f"batch.{k}": v for k, v in perf["batch_metrics"].items()})
         values.update({f"baseline.{k}": v for k, v in perf["baseline_metrics"].items()})
-    metrics = [Metric(_metric_key(k), float(v), 0, 0) for k, v in values.items()]
-    tags = [RunTag("performance", perf["decision"] if perf else "no labels")]
-    client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
-    for file in files:
-        client.log_artifact(run.info.run_id, str(file), "monitor")
-    client.set_terminated(run.info.run_id, "FINISHED")
-
-
-def _metric_key(name: str) -> str:
-    """MLflow metric names allow letters, digits and _-. /; anything else becomes _."""
-    return "".join(c if c.isalnum() or c in "_-. /" else "_" for c in name)
+    log_report_run(
+        cfg.tracking.experiment,
+        f"monitor {Path(report['batch']['path']).name}",
+        tags={
+            "pipeline.stage": "monitor",
+            "registry.model_version": report["model"]["version"],
+            "batch_md5": report["batch"]["md5"],
+            "drift.decision": report["dataset"]["decision"],
+            "performance": perf["decision"] if perf else "no labels",
+        },
+        metrics=values,
+        files=files,
+        folder="monitor",
+    )
 
 
 def summary(report: dict[str, Any]) -> str:

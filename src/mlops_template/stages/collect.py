@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from mlops_template.config import Config, FileData
 from mlops_template.core.dataset_checks import require_target
 from mlops_template.io.atomic import write_parquet
-from mlops_template.io.datasets import load_source
+from mlops_template.io.datasets import labelled_batches, load_source
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("data",)
+PARAMS = ("data", "paths.incoming")
 
 
 def run(cfg: Config) -> StageRecord:
     frame = load_source(cfg.data)
     # Fail before writing anything: the target is named in config, not found in data.
     require_target(frame, cfg.data.target, cfg.data.origin)
+    # Labelled batches the CT loop added (paths.incoming) join the source's rows.
+    batches = labelled_batches(cfg.paths.incoming)
+    for path, batch in batches:
+        require_target(batch, cfg.data.target, str(path))
+    if batches:
+        frame = pd.concat([frame, *(batch for _, batch in batches)], ignore_index=True)
     write_parquet(cfg.paths.raw, frame)
     if isinstance(cfg.data, FileData) and "://" not in cfg.data.path:
         source = Input(cfg.data.path, "source", frame, cfg.data.target)
     else:
         source = Input(cfg.paths.raw, "collected", frame, cfg.data.target)
+    incoming = [Input(str(path), "incoming", batch, cfg.data.target) for path, batch in batches]
     return StageRecord(
-        inputs=[source],
+        inputs=[source, *incoming],
         metrics={"n_rows": len(frame), "n_columns": frame.shape[1]},
     )

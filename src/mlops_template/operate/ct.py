@@ -1,0 +1,215 @@
+"""ct: the continuous-training loop for one incoming batch.
+
+1. Score the batch with the champion into the predictions table (a batch that fails the
+   schema checks is reported, not scored) and monitor it against the training data.
+2. No labels, or metrics in range: done.
+3. Out of range: add the labelled rows to the training data (`paths.incoming`, tracked
+   with `dvc add`) and retrain through `dvc repro`, at most `ct.max_tries` times with
+   `train.seed` one higher each try. The first model the promotion gate accepts becomes
+   champion and scores the batch again.
+4. None accepted: the workspace goes back to the champion's data, params and dvc.lock,
+   and `alert.json` says why (exit 4), for the CT workflow to open an issue.
+
+Exit codes: 0 done, 2 bad input or error, 4 alert.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlops_template.compose import set_params
+from mlops_template.config import Config, load_config
+from mlops_template.core.drift import OUT_OF_RANGE
+from mlops_template.errors import PipelineError
+from mlops_template.io import registry
+from mlops_template.io.atomic import write_json, write_parquet
+from mlops_template.io.dvc_cache import uncached_outputs
+from mlops_template.io.lineage import LOCK_FILE, file_md5
+from mlops_template.io.tracking import log_report_run
+from mlops_template.operate.monitor import drift_report, load_model_data, read_batch, summary
+from mlops_template.operate.predict import predict
+from mlops_template.release.promote import REPORT as PROMOTION_REPORT
+from mlops_template.release.promote import promote
+
+EXIT_ALERT = 4
+CT_REPORT, ALERT = "ct.json", "alert.json"
+
+
+def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
+    path = Path(batch)
+    client = registry.connect()
+    champion = load_model_data(cfg, client, version, alias)
+    predict(cfg, batch, version, alias, None)
+    monitored = drift_report(cfg, champion, path)
+    print(summary(monitored), file=sys.stderr)
+    record: dict[str, Any] = {
+        "batch": monitored["batch"],
+        "champion": monitored["model"],
+        "drift": monitored["dataset"]["decision"],
+        "performance": monitored["performance"],
+        "tries": [],
+    }
+    performance = monitored["performance"]
+    if performance is None or performance["decision"] != OUT_OF_RANGE:
+        reason = performance["decision"] if performance else "no labels"
+        return _finish(cfg, record, outcome=f"no retraining ({reason})")
+
+    with _restored_unless_promoted() as workspace:
+        workspace.add_batch(cfg, path, champion.schema)
+        for attempt in range(1, cfg.ct.max_tries + 1):
+            tried = _retrain(attempt, cfg.train.seed + attempt - 1)
+            record["tries"].append(tried)
+            if tried["promoted"]:
+                workspace.keep()
+                predict(load_config(), batch, None, registry.CHAMPION, None)
+                return _finish(cfg, record, outcome=f"promoted v{tried['version']}")
+    return _finish(cfg, record, outcome="alert")
+
+
+def _retrain(attempt: int, seed: int) -> dict[str, Any]:
+    """One try: the pipeline on the data with the batch, then the promotion gate."""
+    import json
+
+    print(f"ct try {attempt}: dvc repro with train.seed={seed}", file=sys.stderr)
+    set_params(Path.cwd(), {"train.seed": seed})
+    done = subprocess.run(["dvc", "repro"], check=False)
+    if done.returncode != 0:
+        raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode})")
+    code = promote(load_config(), dry_run=False)
+    report = json.loads(Path(PROMOTION_REPORT).read_text())
+    # Retraining that reproduces the champion itself has not beaten it.
+    promoted = code == 0 and not report["already_champion"]
+    check = next(
+        (c for c in report["decision"]["checks"] if c["check"].startswith("improvement")), {}
+    )
+    return {
+        "try": attempt,
+        "train_seed": seed,
+        "version": report["registered_version"],
+        "promoted": promoted,
+        "metric": report["gate"]["metric"],
+        "candidate": report["candidate_metrics"].get(report["gate"]["metric"]),
+        "champion": check.get("champion"),
+        "failed_checks": [c["check"] for c in report["decision"]["checks"] if not c["passed"]]
+        or (["already_champion"] if report["already_champion"] else []),
+    }
+
+
+class _Workspace:
+    """What a retraining changes in the workspace, to put back if no try is promoted."""
+
+    def __init__(self) -> None:
+        self.saved: dict[Path, bytes | None] = {}
+        self.added: list[Path] = []
+        self.kept = False
+
+    def save(self, *files: Path) -> None:
+        for file in files:
+            if file not in self.saved:
+                self.saved[file] = file.read_bytes() if file.exists() else None
+
+    def add_batch(self, cfg: Config, path: Path, schema: dict[str, Any]) -> None:
+        """The batch's labelled rows, as training data under paths.incoming, under DVC."""
+        folder = Path(cfg.paths.incoming)
+        target = folder / f"{file_md5(path)}.parquet"
+        self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
+        self.save(*uncached_outputs())
+        if target.exists():
+            return
+        frame = read_batch(path, schema, cfg)
+        label = schema["target"]["name"]
+        columns = [c["name"] for c in schema["columns"]] + [label]
+        self.added += [target, target.with_name(target.name + ".dvc")]
+        write_parquet(target, frame.loc[frame[label].notna(), columns])
+        _run("dvc", "add", "--quiet", str(target))
+
+    def keep(self) -> None:
+        self.kept = True
+
+    def restore(self) -> None:
+        for file in self.added:
+            file.unlink(missing_ok=True)
+        for file, content in self.saved.items():
+            if content is None:
+                file.unlink(missing_ok=True)
+            else:
+                file.write_bytes(content)
+        if self.saved:
+            _run("dvc", "checkout", "--quiet")  # the outputs dvc.lock names again
+
+
+@contextmanager
+def _restored_unless_promoted() -> Iterator[_Workspace]:
+    workspace = _Workspace()
+    try:
+        yield workspace
+    finally:
+        if not workspace.kept:
+            workspace.restore()
+
+
+def _run(*cmd: str) -> None:
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
+
+
+def _finish(cfg: Config, record: dict[str, Any], outcome: str) -> int:
+    record["outcome"] = outcome
+    folder = Path(cfg.ct.report_dir)
+    files = [write_json(folder / CT_REPORT, record)]
+    alert = outcome == "alert"
+    if alert:
+        record["reasons"] = _reasons(record)
+        files.append(write_json(folder / ALERT, record))
+    else:
+        (folder / ALERT).unlink(missing_ok=True)  # an earlier alert is not this batch's
+    log_report_run(
+        cfg.tracking.experiment,
+        f"ct {Path(record['batch']['path']).name}",
+        tags={
+            "pipeline.stage": "ct",
+            "ct.outcome": outcome,
+            "batch_md5": record["batch"]["md5"],
+            "registry.model_version": record["champion"]["version"],
+        },
+        metrics={"ct.tries": len(record["tries"])},
+        files=files,
+        folder="ct",
+    )
+    print(f"ct: {outcome}", file=sys.stderr)
+    if alert:
+        for line in record["reasons"]:
+            print(f"  {line}", file=sys.stderr)
+        print(f"alert written to {folder / ALERT}", file=sys.stderr)
+        return EXIT_ALERT
+    if record["tries"]:
+        print(
+            "commit params.yaml, dvc.lock and the new data/incoming/*.dvc, and `dvc push`",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _reasons(record: dict[str, Any]) -> list[str]:
+    perf = record["performance"]
+    lines = [
+        f"{perf['metric']} on {record['batch']['path']} is {perf['batch']:.4f} against "
+        f"{perf['baseline']:.4f} on the evaluation data (drop {perf['drop']:.4f} > "
+        f"{perf['max_drop']}); drift: {record['drift']}",
+    ]
+    for tried in record["tries"]:
+        lines.append(
+            f"try {tried['try']} (train.seed={tried['train_seed']}, v{tried['version']}): "
+            f"{tried['metric']} {tried['candidate']} against the champion's "
+            f"{tried['champion']}; failed {', '.join(tried['failed_checks'])}"
+        )
+    lines.append(
+        f"champion {record['champion']['name']} v{record['champion']['version']} unchanged"
+    )
+    return lines

@@ -1,0 +1,131 @@
+"""The continuous-training loop on a real registry, DVC project and predictions table."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import pytest
+import yaml
+from deltalake import DeltaTable
+
+from mlops_template.io.lineage import file_md5
+from tests.conftest import Template
+from tests.e2e.test_monitor import simulated
+from tests.e2e.test_predict import TABLE, table_version
+
+pytestmark = pytest.mark.slow
+
+CT = "reports/ct/ct.json"
+ALERT = "reports/ct/alert.json"
+
+
+def labelled(copy: Template, path, *args: str):
+    return simulated(copy, path, "--rows", "150", "--labels", *args)
+
+
+def registry_state(copy: Template) -> tuple[list[str], str]:
+    client = mlflow.tracking.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
+    found = client.search_model_versions("name='mlops-template'")
+    champion = client.get_model_version_by_alias("mlops-template", "champion").version
+    return sorted(str(v.version) for v in found), str(champion)
+
+
+def incoming(copy: Template) -> list[str]:
+    return sorted(p.name for p in copy.path("data/incoming").iterdir() if p.name != "README.md")
+
+
+def test_batch_in_range_is_scored_and_not_retrained(copy, tmp_path):
+    lock = copy.path("dvc.lock").read_bytes()
+    calm = labelled(copy, tmp_path / "calm.parquet")
+    done = copy.mlops("ct", str(calm))
+    assert "no retraining (in range)" in done.stderr
+    record = json.loads(copy.path(CT).read_text())
+    assert record["tries"] == [] and record["drift"] == "no drift"
+    assert not copy.path(ALERT).exists()
+    assert copy.path("dvc.lock").read_bytes() == lock and incoming(copy) == []
+    assert registry_state(copy) == (["1"], "1")
+    rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
+    assert len(rows) == 150 and set(rows["model_version"]) == {"1"}
+
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("a,b\n1,2\n")
+    refused = copy.mlops("ct", str(wrong), check=False)
+    assert refused.returncode == 2 and "missing columns" in refused.stderr
+    assert table_version(copy) == 0
+
+
+def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
+    drifted = labelled(copy, tmp_path / "drifted.csv", "--drift", "3", "--seed", "1")
+    done = copy.mlops("ct", str(drifted))
+    assert "promoted v2" in done.stderr, done.stderr
+    record = json.loads(copy.path(CT).read_text())
+    assert record["performance"]["decision"] == "out of range" and record["drift"] == "drift"
+    assert [t["promoted"] for t in record["tries"]] == [True]
+    assert registry_state(copy) == (["1", "2"], "2")
+
+    # The batch's labelled rows joined the training data through the pipeline itself.
+    added = f"{file_md5(drifted)}.parquet"
+    assert added in incoming(copy) and f"{added}.dvc" in incoming(copy)
+    assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
+    lock = yaml.safe_load(copy.path("dvc.lock").read_text())["stages"]
+    outs = {o["path"]: o["md5"] for s in lock.values() for o in s.get("outs", [])}
+    client = mlflow.tracking.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
+    tags = client.get_model_version("mlops-template", "2").tags
+    assert tags["lineage.train_md5"] == outs["data/prepared/train.parquet"]
+    assert tags["lineage.model_md5"] == outs["models/model.skops"]
+
+    # Scored by the old champion, then again by the new one.
+    rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
+    assert rows.groupby("model_version").size().to_dict() == {"1": 150, "2": 150}
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`pipeline.stage` = 'ct'"
+    )
+    assert [r.data.tags["ct.outcome"] for r in runs] == ["promoted v2"]
+
+
+def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
+    copy.mlops("params", "compose", "gate.classification.min_improvement=0.9", "ct.max_tries=2")
+    before = {f: copy.path(f).read_bytes() for f in ("params.yaml", "dvc.lock")}
+    drifted = labelled(copy, tmp_path / "drifted.parquet", "--drift", "3", "--seed", "1")
+    done = copy.mlops("ct", str(drifted), check=False)
+    assert done.returncode == 4, done.stderr
+    alert = json.loads(copy.path(ALERT).read_text())
+    assert alert["outcome"] == "alert" and len(alert["tries"]) == 2
+    assert [t["train_seed"] for t in alert["tries"]] == [42, 43]
+    assert all("improvement:f1_macro" in t["failed_checks"] for t in alert["tries"])
+    assert any("unchanged" in line for line in alert["reasons"])
+    assert registry_state(copy)[1] == "1"
+    # The workspace is back to the champion's params, data and lock.
+    assert {f: copy.path(f).read_bytes() for f in before} == before
+    assert incoming(copy) == []
+    assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
+
+
+def test_a_crash_during_a_try_leaves_registry_and_predictions_as_they_were(copy, tmp_path):
+    drifted = labelled(copy, tmp_path / "drifted.csv", "--drift", "3", "--seed", "2")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlops_template", "ct", str(drifted)],
+        cwd=copy.root,
+        env=copy.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    for line in process.stderr:  # bounded by the deadline and by the process ending
+        if "ct try 1" in line or time.monotonic() > deadline:
+            break
+    scored = table_version(copy)
+    time.sleep(2)  # inside `dvc repro` now
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert scored == 0  # the champion's predictions were saved before retraining
+    assert registry_state(copy) == (["1"], "1")
+    assert table_version(copy) == 0
