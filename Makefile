@@ -11,9 +11,15 @@ export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SERVE_PORT ?= 5001
+# Test processes: the end-to-end tests spend much of their time waiting on dvc, mlflow
+# and servers, so two run side by side even on two cores (one file per worker).
+TEST_WORKERS ?= 2
+BATCH ?=
+# The operate targets need a batch: make ct BATCH=path/to/batch.parquet
+need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
 .PHONY: help env run params check-params test test-fast lint format lock ui bench clean \
-	promote promote-dry-run rollback retire serve
+	promote promote-dry-run rollback retire serve predict monitor ct
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,7 +43,7 @@ check-params: env ## fail if params.yaml is stale against conf/
 
 test: env ## pre-commit checks and the whole test suite, slow end-to-end tests included
 	pre-commit run --all-files --show-diff-on-failure
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: env ## unit tests only
 	pytest -m "not slow"
@@ -68,6 +74,18 @@ retire: env ## archive old versions without an alias (registry.keep_versions)
 
 serve: env ## serve the champion over REST: http://$(HOST):$(SERVE_PORT)/invocations
 	python -m mlops_template serve --host $(HOST) --port $(SERVE_PORT)
+
+predict: env ## score BATCH=file with the champion into the predictions Delta table
+	$(need-batch)
+	python -m mlops_template predict $(BATCH)
+
+monitor: env ## drift report of BATCH=file against the champion's training data
+	$(need-batch)
+	python -m mlops_template monitor $(BATCH)
+
+ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (exit 4: alert)
+	$(need-batch)
+	python -m mlops_template ct $(BATCH)
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1
