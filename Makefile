@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9  # the uv that uv.lock pins (a dev dependency)
-VENV := .venv
-BIN := $(CURDIR)/$(VENV)/bin
+# The environment (VENV=/path/to/venv uses another one, as the tests do in their copies).
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 # Stages run `python -m mlops_template`: put the project's environment first on PATH.
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -15,11 +17,13 @@ SERVE_PORT ?= 5001
 # and servers, so two run side by side even on two cores (one file per worker).
 TEST_WORKERS ?= 2
 BATCH ?=
+BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
 .PHONY: help env run params check-params test test-fast lint format lock ui bench clean \
-	promote promote-dry-run rollback retire serve predict monitor ct
+	promote promote-dry-run rollback retire serve predict monitor ct \
+	metrics-diff dvc-push dvc-pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +63,25 @@ format: env ## apply ruff fixes and formatting
 lock: ## re-resolve dependencies into uv.lock and regenerate conda.yaml from it
 	$(BIN)/uv lock
 	$(BIN)/python tools/conda_env.py
+
+metrics-diff: env ## metrics, params and plots against BASE=<git rev>: reports/metrics-diff.md
+	@mkdir -p reports
+	@{ echo "### Metrics against $(BASE)"; echo; \
+	  dvc metrics diff --md --all $(BASE); echo; \
+	  echo "### Params changed"; echo; dvc params diff --md $(BASE); } > reports/metrics-diff.md
+	dvc plots diff $(BASE) --out reports/plots-diff > /dev/null
+	@cat reports/metrics-diff.md
+	@if [ -n "$$GITHUB_STEP_SUMMARY" ]; then cat reports/metrics-diff.md >> "$$GITHUB_STEP_SUMMARY"; fi
+
+# A DVC remote from the environment (a CI secret), else whatever .dvc/config names.
+use-remote = if [ -n "$$DVC_REMOTE_URL" ]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
+no-remote = echo "no DVC remote configured (set DVC_REMOTE_URL or dvc remote add -d): skipped"
+
+dvc-push: env ## push the DVC cache to the remote (DVC_REMOTE_URL, or the default); skips without one
+	@$(use-remote); if [ -n "$$(dvc remote list)" ]; then dvc push; else $(no-remote); fi
+
+dvc-pull: env ## pull data and models from the DVC remote; skips without one
+	@$(use-remote); if [ -n "$$(dvc remote list)" ]; then dvc pull; else $(no-remote); fi
 
 promote: env ## register the dvc.lock model; champion if it passes the gate (exit 3: refused)
 	python -m mlops_template promote

@@ -34,7 +34,12 @@ def template_files() -> list[str]:
 
 def tool_env(root: Path) -> dict[str, str]:
     """The environment the tools run in: the copy's code, its own tracking store."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    # Nothing of the outer run leaks in: its stores, or an outer make's flags.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "DVC_", "MAKE", "GITHUB_")) and k != "MFLAGS"
+    }
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=str(root / "src"),
@@ -92,6 +97,13 @@ class Template:
 
     def mlops(self, *args: str, check: bool = True):
         return self.run(sys.executable, "-m", "mlops_template", *args, check=check)
+
+    def make(self, target: str, *variables: str, check: bool = True, env: dict | None = None):
+        """A Makefile target, run in this copy with this environment's venv."""
+        venv = f"VENV={BIN.parent}"
+        return self.run(
+            "make", "--no-print-directory", venv, target, *variables, check=check, env=env
+        )
 
     def commit(self, message: str) -> None:
         self.run("git", "add", "-A")
@@ -171,9 +183,9 @@ def template(tmp_path: Path) -> Template:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """One copy with the default pipeline run once (`dvc repro`); treat it as read-only."""
+    """One copy with the default pipeline run once (`make run`); treat it as read-only."""
     copy = Template.fresh(tmp_path_factory.mktemp("reproduced") / "template")
-    copy.repro_output = copy.run("dvc", "repro").stdout
+    copy.repro_output = copy.make("run").stdout
     return copy
 
 
@@ -181,5 +193,5 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Template:
 def served(reproduced: Template, tmp_path_factory: pytest.TempPathFactory) -> Template:
     """A copy whose store has the pipeline's model registered as champion (v1)."""
     copy = reproduced.clone_to(tmp_path_factory.mktemp("served") / "copy", with_store=True)
-    copy.mlops("promote")
+    copy.make("promote")
     return copy

@@ -43,7 +43,7 @@ def incoming(copy: Template) -> list[str]:
 def test_batch_in_range_is_scored_and_not_retrained(copy, tmp_path):
     lock = copy.path("dvc.lock").read_bytes()
     calm = labelled(copy, tmp_path / "calm.parquet")
-    done = copy.mlops("ct", str(calm))
+    done = copy.make("ct", f"BATCH={calm}")  # as the CT workflow runs it
     assert "no retraining (in range)" in done.stderr
     record = json.loads(copy.path(CT).read_text())
     assert record["tries"] == [] and record["drift"] == "no drift"
@@ -100,6 +100,8 @@ def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
     assert [t["train_seed"] for t in alert["tries"]] == [42, 43]
     assert all("improvement:f1_macro" in t["failed_checks"] for t in alert["tries"])
     assert any("unchanged" in line for line in alert["reasons"])
+    issue = copy.path("reports/ct/alert.md").read_text()
+    assert issue.startswith('---\ntitle: "CT alert') and "| 2 | 43 |" in issue
     assert registry_state(copy)[1] == "1"
     # The workspace is back to the champion's params, data and lock.
     assert {f: copy.path(f).read_bytes() for f in before} == before

@@ -27,7 +27,7 @@ from mlops_template.config import Config, load_config
 from mlops_template.core.drift import OUT_OF_RANGE
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
-from mlops_template.io.atomic import write_json, write_parquet
+from mlops_template.io.atomic import write_json, write_parquet, write_text
 from mlops_template.io.dvc_cache import uncached_outputs
 from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.io.tracking import log_report_run
@@ -37,7 +37,8 @@ from mlops_template.release.promote import REPORT as PROMOTION_REPORT
 from mlops_template.release.promote import promote
 
 EXIT_ALERT = 4
-CT_REPORT, ALERT = "ct.json", "alert.json"
+CT_REPORT, ALERT, ALERT_ISSUE, SUMMARY = "ct.json", "alert.json", "alert.md", "summary.md"
+ALERT_TITLE = "CT alert: retraining could not beat the champion"
 
 
 def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
@@ -162,13 +163,21 @@ def _run(*cmd: str) -> None:
 def _finish(cfg: Config, record: dict[str, Any], outcome: str) -> int:
     record["outcome"] = outcome
     folder = Path(cfg.ct.report_dir)
-    files = [write_json(folder / CT_REPORT, record)]
     alert = outcome == "alert"
     if alert:
         record["reasons"] = _reasons(record)
+    files = [
+        write_json(folder / CT_REPORT, record),
+        write_text(folder / SUMMARY, markdown(record)),
+    ]
+    if alert:
         files.append(write_json(folder / ALERT, record))
-    else:
-        (folder / ALERT).unlink(missing_ok=True)  # an earlier alert is not this batch's
+        # The issue the CT workflow opens (or updates, by title) from this file.
+        front = f'---\ntitle: "{ALERT_TITLE}"\nlabels: ct-alert\n---\n'
+        files.append(write_text(folder / ALERT_ISSUE, front + markdown(record)))
+    else:  # an earlier alert is not this batch's
+        for name in (ALERT, ALERT_ISSUE):
+            (folder / name).unlink(missing_ok=True)
     log_report_run(
         cfg.tracking.experiment,
         f"ct {Path(record['batch']['path']).name}",
@@ -194,6 +203,40 @@ def _finish(cfg: Config, record: dict[str, Any], outcome: str) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The loop's outcome for people: the PR body on promotion, the issue on alert."""
+    batch, champion = record["batch"], record["champion"]
+    lines = [
+        f"**Outcome: {record['outcome']}**",
+        "",
+        f"Batch `{batch['path']}` ({batch['rows']} rows, md5 `{batch['md5']}`), "
+        f"champion {champion['name']} v{champion['version']}; drift: {record['drift']}.",
+        "",
+    ]
+    perf = record["performance"]
+    if perf and "batch" in perf:
+        lines += [
+            f"{perf['metric']}: {perf['batch']:.4f} on the batch against {perf['baseline']:.4f} "
+            f"on the evaluation data ({perf['decision']}; drop {perf['drop']:.4f}, "
+            f"allowed {perf['max_drop']}).",
+            "",
+        ]
+    if record["tries"]:
+        lines += [
+            "| try | train.seed | version | "
+            f"{record['tries'][0]['metric']} | champion | promoted | failed checks |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['try']} | {t['train_seed']} | {t['version']} | {t['candidate']} | "
+            f"{t['champion']} | {t['promoted']} | {', '.join(t['failed_checks'])} |"
+            for t in record["tries"]
+        ]
+        lines.append("")
+    lines += [f"- {line}" for line in record.get("reasons", [])]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _reasons(record: dict[str, Any]) -> list[str]:
