@@ -98,11 +98,23 @@ class Template:
     def mlops(self, *args: str, check: bool = True):
         return self.run(sys.executable, "-m", "mlops_template", *args, check=check)
 
-    def make(self, target: str, *variables: str, check: bool = True, env: dict | None = None):
-        """A Makefile target, run in this copy with this environment's venv."""
-        venv = f"VENV={BIN.parent}"
+    def make(
+        self,
+        target: str,
+        *variables: str,
+        check: bool = True,
+        env: dict | None = None,
+        venv: Path | None = None,
+    ):
+        """A Makefile target, run in this copy. By default with this environment's venv,
+        which make must never re-sync (`-o`): that would point its editable install at the
+        copy; `venv=` names another one for make to build."""
+        shared = ("-o", f"{BIN.parent}/.synced") if venv is None else ()
         return self.run(
-            "make", "--no-print-directory", venv, target, *variables, check=check, env=env
+            *("make", "--no-print-directory", f"VENV={venv or BIN.parent}", *shared),
+            *(target, *variables),
+            check=check,
+            env=env,
         )
 
     def commit(self, message: str) -> None:

@@ -36,7 +36,11 @@ def _overrides(values: list[str]) -> list[str]:
 
 
 def _split(value: str) -> list[str]:
-    return re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value)
+    words = re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value)
+    quotes = sum(word.count("'") + word.count('"') for word in words)
+    if quotes != value.count("'") + value.count('"'):  # a quote left open was dropped
+        raise PipelineError(f"unbalanced quotes in overrides: {value}")
+    return words
 
 
 def _apply_overrides(values: list[str]) -> None:

@@ -66,6 +66,34 @@ def set_params(root: Path, updates: dict[str, object]) -> Path:
     return target
 
 
+def group_option_file(root: Path, group: str) -> Path:
+    """The file of the option conf/config.yaml selects for a config group."""
+    config = yaml.safe_load((root / CONF_DIR / f"{CONFIG_NAME}.yaml").read_text())
+    options = [d[group] for d in config.get("defaults", []) if isinstance(d, dict) and group in d]
+    if not options:
+        raise PipelineError(f"{CONF_DIR}/{CONFIG_NAME}.yaml selects no option for '{group}'")
+    return root / CONF_DIR / group / f"{options[0]}.yaml"
+
+
+def set_in_conf(root: Path, group: str, key: str, value: object) -> Path:
+    """Set a top-level key of a group's selected option in conf/, comments kept, so that
+    `params.yaml` changed the same way stays what conf/ composes to."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from mlops_template.io.atomic import write_text
+
+    target = group_option_file(root, group)
+    round_trip = YAML()
+    data = round_trip.load(target.read_text())
+    data[key] = value
+    text = io.StringIO()
+    round_trip.dump(data, text)
+    write_text(target, text.getvalue())
+    return target
+
+
 def stale_diff(root: Path) -> str:
     """A unified diff of `params.yaml` against a fresh composition; empty when up to date."""
     target = root / PARAMS_FILE

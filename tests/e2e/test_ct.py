@@ -68,6 +68,7 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     assert record["performance"]["decision"] == "out of range" and record["drift"] == "drift"
     assert [t["promoted"] for t in record["tries"]] == [True]
     assert registry_state(copy) == (["1", "2"], "2")
+    copy.mlops("params", "check")  # params.yaml is still what conf/ composes to
 
     # The batch's labelled rows joined the training data through the pipeline itself.
     added = f"{file_md5(drifted)}.parquet"
@@ -91,7 +92,8 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
 
 def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
     copy.mlops("params", "compose", "gate.classification.min_improvement=0.9", "ct.max_tries=2")
-    before = {f: copy.path(f).read_bytes() for f in ("params.yaml", "dvc.lock")}
+    kept = ("params.yaml", "dvc.lock", "conf/train/default.yaml")
+    before = {f: copy.path(f).read_bytes() for f in kept}
     drifted = labelled(copy, tmp_path / "drifted.parquet", "--drift", "3", "--seed", "1")
     done = copy.mlops("ct", str(drifted), check=False)
     assert done.returncode == 4, done.stderr

@@ -10,9 +10,15 @@ from tests.conftest import Template
 pytestmark = pytest.mark.slow
 
 
-def test_env_is_up_to_date_and_quiet(template):
-    done = template.make("env")
-    assert "uv sync" not in done.stdout  # the lock did not change: nothing to install
+def test_env_builds_a_venv_from_the_lock(template, tmp_path):
+    venv = tmp_path / "venv"
+    done = template.make("env", venv=venv)  # built from the lock, as in a fresh clone
+    assert "uv sync --frozen" in done.stdout and (venv / ".synced").is_file()
+    imported = template.run(
+        str(venv / "bin" / "python"), "-c", "import mlops_template, mlflow, dvc; print('ok')"
+    )
+    assert imported.stdout.strip() == "ok"
+    assert "uv sync" not in template.make("env", venv=venv).stdout  # up to date now
 
 
 def test_dvc_push_and_pull_through_a_remote_from_the_environment(reproduced, tmp_path):

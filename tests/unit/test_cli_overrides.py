@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mlops_template.cli import _overrides
+from mlops_template.errors import PipelineError
 
 
 def test_one_string_holding_several_overrides_is_split_on_whitespace():
@@ -22,3 +25,8 @@ def test_quotes_are_kept_for_hydra():
     assert _overrides(["++predict.spark.conf={spark.executor.memory:4g}"]) == [
         "++predict.spark.conf={spark.executor.memory:4g}"
     ]
+
+
+def test_a_quote_left_open_is_refused():
+    with pytest.raises(PipelineError, match="unbalanced quotes"):
+        _overrides(["data.path='my data.csv"])

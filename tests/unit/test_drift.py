@@ -116,3 +116,9 @@ def test_performance_in_range_either_way_the_metric_runs():
     )
     assert decision("rmse", 12.0, 10.0, 1.0) == OUT_OF_RANGE
     assert decision("rmse", 9.0, 10.0, 0.0) == IN_RANGE
+
+
+def test_infinite_values_count_as_missing(settings):
+    current = pd.Series([np.inf, -np.inf, *normal(100, seed=4)])
+    result = numeric_drift(normal(300), current, settings)
+    assert result["current_rows"] == 100 and result["decision"] == NO_DRIFT

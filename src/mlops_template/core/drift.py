@@ -24,8 +24,7 @@ IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
 
 
 def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> dict[str, Any]:
-    ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype="float64")
-    cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype="float64")
+    ref, cur = finite_values(reference), finite_values(current)
     result = _base("numeric", reference, current, len(ref), len(cur))
     if min(len(ref), len(cur)) < settings.min_rows:
         return {**result, "decision": TOO_FEW}
@@ -98,6 +97,12 @@ def performance(
         "max_drop": max_drop,
         "decision": IN_RANGE if drop <= max_drop else OUT_OF_RANGE,
     }
+
+
+def finite_values(values: pd.Series) -> np.ndarray:
+    """The numbers, without missing or infinite values (which no distance can place)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    return numbers[np.isfinite(numbers)]
 
 
 def _base(kind: str, reference: pd.Series, current: pd.Series, n_ref: int, n_cur: int) -> dict:

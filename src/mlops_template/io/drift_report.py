@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_template.core.drift import finite_values
+
 SHOWN_CATEGORIES = 15
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -102,9 +104,8 @@ def _chart(name: str, kind: str, reference: pd.Series, current: pd.Series) -> st
 
     fig, ax = plt.subplots(figsize=(6, 2.6), dpi=80)
     if kind == "numeric":
-        ref = pd.to_numeric(reference, errors="coerce").dropna()
-        cur = pd.to_numeric(current, errors="coerce").dropna()
-        values = np.concatenate([ref.to_numpy(float), cur.to_numpy(float)])
+        ref, cur = finite_values(reference), finite_values(current)
+        values = np.concatenate([ref, cur])
         edges = np.histogram_bin_edges(values, bins=30) if len(values) else np.arange(2.0)
         for side, label in ((ref, "reference"), (cur, "batch")):
             # Precomputed counts drawn as one outline: far cheaper than a patch per bar.

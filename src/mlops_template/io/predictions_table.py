@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from mlops_template.errors import PipelineError
+
 
 def already_scored(table: str, batch_hash: str, model_name: str, version: str) -> int:
     """Rows already in the table for this batch and model version."""
@@ -47,6 +49,30 @@ def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> 
         if failure:
             raise failure[0] from None
         raise
+
+
+def prepare_for(table: str, schema: pa.Schema) -> None:
+    """Make an existing table ready to take rows of `schema` written by another writer:
+    refuse columns whose type differs, add the columns it lacks (as the pandas engine's
+    schema merge would). Nothing is changed when a type conflicts."""
+    from deltalake import DeltaTable, Schema
+
+    if not DeltaTable.is_deltatable(table):
+        return
+    current = pa.schema(DeltaTable(table).schema().to_arrow())
+    conflicts = [
+        f"{field.name}: table {current.field(field.name).type}, batch {field.type}"
+        for field in schema
+        if field.name in current.names and current.field(field.name).type != field.type
+    ]
+    if conflicts:
+        raise PipelineError(
+            f"{table}: the scored rows do not fit the table's columns ({'; '.join(conflicts)}); "
+            "write to another table (--table)"
+        )
+    new = [field for field in schema if field.name not in current.names]
+    if new:
+        DeltaTable(table).alter.add_columns(Schema.from_arrow(pa.schema(new)).fields)
 
 
 def commit_files(table: str, schema: pa.Schema, folder: Path) -> int:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlops_template.compose import set_params
+from mlops_template.compose import group_option_file, set_in_conf, set_params
 from mlops_template.config import Config, load_config
 from mlops_template.core.drift import OUT_OF_RANGE
 from mlops_template.errors import PipelineError
@@ -77,6 +77,8 @@ def _retrain(attempt: int, seed: int) -> dict[str, Any]:
     import json
 
     print(f"ct try {attempt}: dvc repro with train.seed={seed}", file=sys.stderr)
+    # Both the source and its composition: params.yaml stays what conf/ composes to.
+    set_in_conf(Path.cwd(), "train", "seed", seed)
     set_params(Path.cwd(), {"train.seed": seed})
     done = subprocess.run(["dvc", "repro"], check=False)
     if done.returncode != 0:
@@ -119,6 +121,7 @@ class _Workspace:
         folder = Path(cfg.paths.incoming)
         target = folder / f"{file_md5(path)}.parquet"
         self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
+        self.save(group_option_file(Path.cwd(), "train"))
         self.save(*uncached_outputs())
         if target.exists():
             return

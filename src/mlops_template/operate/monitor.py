@@ -71,10 +71,20 @@ def read_batch(path: Path, schema: dict[str, Any], cfg: Config) -> pd.DataFrame:
     )
     if problems:
         raise PipelineError("batch refused, not monitored:\n  " + "\n  ".join(problems))
-    table = pa.Table.from_batches(list(iter_chunks(path, schema, cfg.predict.chunk_rows)))
-    if table.num_rows == 0:
+    chunks = list(iter_chunks(path, schema, cfg.predict.chunk_rows))
+    if not chunks or sum(chunk.num_rows for chunk in chunks) == 0:
         raise PipelineError(f"{path}: the batch has no rows")
-    return table.to_pandas()
+    frame = pa.Table.from_batches(chunks).to_pandas()
+    target = schema["target"]["name"]
+    if target in frame:  # labels typed as in training (a CSV may read "1" as 1 or 1.0)
+        try:
+            frame[target] = frame[target].astype(schema["target"]["dtype"])
+        except (TypeError, ValueError):
+            raise PipelineError(
+                f"{path}: column '{target}' (the labels) does not hold "
+                f"{schema['target']['dtype']} values as in training"
+            ) from None
+    return frame
 
 
 def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
@@ -128,8 +138,16 @@ def _performance(cfg: Config, champion: ChampionData, current: pd.DataFrame) -> 
     metric = getattr(cfg.gate, schema["task"]).metric
     if len(labelled) < cfg.monitor.min_rows:
         return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
+    known = set(schema["target"].get("classes", []))
+    if known and (new := sorted(set(labelled[target]) - known, key=str)):
+        raise PipelineError(
+            f"labels the model was never trained on in '{target}': {new[:10]}; "
+            "the task changed: retrain by hand after review"
+        )
     evaluation = pd.read_parquet(cached_file(champion.test_md5, "evaluation data"))
     batch = score(champion.model, labelled, schema).metrics
+    if metric not in batch:  # e.g. roc_auc when the batch holds a single class
+        return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
     baseline = score(champion.model, evaluation[columns], schema).metrics
     result = drift.performance(metric, batch, baseline, cfg.monitor.max_metric_drop)
     return {
@@ -148,8 +166,9 @@ def _write_and_log(cfg, report, reference, current, predicted) -> None:
     from mlops_template.io.drift_report import render
 
     folder = Path(cfg.monitor.report_dir)
+    html = render(report, reference, current, predicted)  # first: a failure writes neither
     json_path = write_json(folder / JSON_REPORT, report)
-    html_path = write_text(folder / HTML_REPORT, render(report, reference, current, predicted))
+    html_path = write_text(folder / HTML_REPORT, html)
     _log_run(cfg, report, [json_path, html_path])
 
 

@@ -78,10 +78,13 @@ def spark_session(settings: Predict) -> "SparkSession":
 
 
 def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
-    spark = spark_session(settings)
+    # Checked before Spark starts: a table whose columns conflict would refuse the rows.
+    predictions_table.prepare_for(job.table, job.out_schema)
     new_table = not Path(job.table).exists()
     staging = Path(job.table) / f"spark-{uuid.uuid4().hex}"
+    spark = None
     try:
+        spark = spark_session(settings)
         frame = _read_batch(spark, job)
         if settings.unseen_categories == "error" and (unseen := _unseen(frame, job.schema)):
             raise PipelineError(describe_unseen(unseen, str(job.path)))
@@ -91,6 +94,8 @@ def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
             leftover.unlink()
         return predictions_table.commit_files(job.table, job.out_schema, staging)
     except Exception as err:
+        if spark is not None:
+            spark.stop()  # first, so no task is still writing into the staging folder
         shutil.rmtree(job.table if new_table else staging, ignore_errors=True)
         if isinstance(err, PipelineError):
             raise
@@ -98,7 +103,8 @@ def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
             f"{job.path}: Spark could not score the batch: {_reason(err)}"
         ) from None
     finally:
-        spark.stop()
+        if spark is not None:
+            spark.stop()
 
 
 def _read_batch(spark: "SparkSession", job: "ScoringJob") -> "DataFrame":
@@ -113,7 +119,7 @@ def _read_batch(spark: "SparkSession", job: "ScoringJob") -> "DataFrame":
     else:
         import csv
 
-        with open(job.path, newline="", encoding="utf-8") as handle:
+        with open(job.path, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle))
         fields = [
             StructField(name, DoubleType() if kinds.get(name) == "numeric" else StringType())
