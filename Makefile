@@ -13,6 +13,8 @@ export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SERVE_PORT ?= 5001
+SERVER_DIR ?= .server
+DB_PORT ?= 5433
 # Test processes: the end-to-end tests spend much of their time waiting on dvc, mlflow
 # and servers, so two run side by side even on two cores (one file per worker).
 TEST_WORKERS ?= 2
@@ -23,7 +25,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 
 .PHONY: help env run params check-params test test-fast lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
-	metrics-diff dvc-push dvc-pull
+	metrics-diff dvc-push dvc-pull server
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -110,6 +112,9 @@ monitor: env ## drift report of BATCH=file against the champion's training data
 ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (fails on an alert)
 	$(need-batch)
 	python -m mlops_template ct "$(BATCH)"
+
+server: env ## team tracking server: PostgreSQL (SERVER_DIR, DB_PORT) + proxied artifacts, http://$(HOST):$(PORT)
+	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) --db-port $(DB_PORT)
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1

@@ -154,7 +154,8 @@ def running(cmd: list[str], ready_url: str, log_path: Path, **popen) -> Iterator
                 time.sleep(0.5)
             yield
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
 
 
