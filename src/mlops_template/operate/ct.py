@@ -33,8 +33,7 @@ from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.io.tracking import log_report_run
 from mlops_template.operate.monitor import drift_report, load_model_data, read_batch, summary
 from mlops_template.operate.predict import predict
-from mlops_template.release.promote import REPORT as PROMOTION_REPORT
-from mlops_template.release.promote import promote
+from mlops_template.release.promote import decide_promotion, report_promotion
 
 EXIT_ALERT = 4
 CT_REPORT, ALERT, ALERT_ISSUE, SUMMARY = "ct.json", "alert.json", "alert.md", "summary.md"
@@ -74,8 +73,6 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
 
 def _retrain(attempt: int, seed: int) -> dict[str, Any]:
     """One try: the pipeline on the data with the batch, then the promotion gate."""
-    import json
-
     print(f"ct try {attempt}: dvc repro with train.seed={seed}", file=sys.stderr)
     # Both the source and its composition: params.yaml stays what conf/ composes to.
     set_in_conf(Path.cwd(), "train", "seed", seed)
@@ -83,8 +80,8 @@ def _retrain(attempt: int, seed: int) -> dict[str, Any]:
     done = subprocess.run(["dvc", "repro"], check=False)
     if done.returncode != 0:
         raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode})")
-    code = promote(load_config(), dry_run=False)
-    report = json.loads(Path(PROMOTION_REPORT).read_text())
+    report = decide_promotion(load_config(), dry_run=False)
+    code = report_promotion(report)
     # Retraining that reproduces the champion itself has not beaten it.
     promoted = code == 0 and not report["already_champion"]
     check = next(

@@ -18,16 +18,15 @@ import pyarrow as pa
 
 from mlops_template.config import Config
 from mlops_template.core import drift
-from mlops_template.core.batch_checks import check_columns
 from mlops_template.core.evaluation import score
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_text
-from mlops_template.io.batch_files import batch_columns, iter_chunks
+from mlops_template.io.batch_files import iter_chunks
 from mlops_template.io.dvc_cache import cached_file
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.tracking import log_report_run
-from mlops_template.operate.predict import ModelRef, resolve_model
+from mlops_template.operate.predict import ModelRef, column_problems, resolve_model
 
 JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
 
@@ -60,15 +59,7 @@ def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | 
 
 def read_batch(path: Path, schema: dict[str, Any], cfg: Config) -> pd.DataFrame:
     """The batch, checked against the training schema first (a bad one is refused)."""
-    columns = batch_columns(path, schema)
-    target = schema["target"]["name"]
-    problems, _extra = check_columns(
-        schema,
-        columns,
-        allowed_extra={target, *cfg.predict.passthrough_columns},
-        extra_policy=cfg.predict.extra_columns,
-        source=str(path),
-    )
+    problems, _extra, _columns = column_problems(path, schema, cfg.predict)
     if problems:
         raise PipelineError("batch refused, not monitored:\n  " + "\n  ".join(problems))
     chunks = list(iter_chunks(path, schema, cfg.predict.chunk_rows))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mlops_template.config import Config
+from mlops_template.config import Config, Predict
 from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table, registry
@@ -50,6 +50,23 @@ def resolve_model(client: Any, name: str, version: str | None, alias: str | None
     if found is None:
         raise PipelineError(f"{name} has no version with alias '{alias}' (run `make promote`)")
     return ModelRef(name, found, alias)
+
+
+def column_problems(
+    path: Path, schema: dict[str, Any], settings: Predict
+) -> tuple[list[str], list[str], dict[str, bool]]:
+    """The batch's columns against the training schema, under predict's policy for extra
+    columns (the target and passthrough columns may be there): the problems, the extra
+    columns to ignore, and the columns (name -> holds numbers)."""
+    columns = batch_columns(path, schema)
+    problems, extra = check_columns(
+        schema,
+        columns,
+        allowed_extra={schema["target"]["name"], *settings.passthrough_columns},
+        extra_policy=settings.extra_columns,
+        source=str(path),
+    )
+    return problems, extra, columns
 
 
 def output_schema(classes: list[Any] | None, passthrough: list[pa.Field]) -> pa.Schema:
@@ -122,15 +139,7 @@ def predict(
     client = registry.connect()
     ref = resolve_model(client, cfg.registry.model_name, version, alias or settings.alias)
     schema = mlflow.models.get_model_info(ref.uri).metadata["schema"]
-    columns = batch_columns(path, schema)
-    target = schema["target"]["name"]
-    problems, extra = check_columns(
-        schema,
-        columns,
-        allowed_extra={target, *settings.passthrough_columns},
-        extra_policy=settings.extra_columns,
-        source=str(path),
-    )
+    problems, extra, columns = column_problems(path, schema, settings)
     missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
     if missing_passthrough:
         problems.append(f"{path}: passthrough columns not in the batch {missing_passthrough}")

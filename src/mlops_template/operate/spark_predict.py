@@ -20,7 +20,7 @@ from mlops_template.config import Predict
 from mlops_template.core.batch_checks import SHOWN, describe_unseen
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
-from mlops_template.io.batch_files import batch_format
+from mlops_template.io.batch_files import batch_columns, batch_format
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -117,10 +117,7 @@ def _read_batch(spark: "SparkSession", job: "ScoringJob") -> "DataFrame":
     if batch_format(job.path) == "parquet":
         frame = spark.read.parquet(path)
     else:
-        import csv
-
-        with open(job.path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle))
+        header = list(batch_columns(job.path, job.schema))  # as the checks read it
         fields = [
             StructField(name, DoubleType() if kinds.get(name) == "numeric" else StringType())
             for name in header

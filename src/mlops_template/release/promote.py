@@ -75,6 +75,11 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
 
 
 def promote(cfg: Config, dry_run: bool) -> int:
+    return report_promotion(decide_promotion(cfg, dry_run))
+
+
+def decide_promotion(cfg: Config, dry_run: bool) -> dict[str, Any]:
+    """Decide and (unless a dry run) register and move the alias; the report of it all."""
     client = registry.connect()
     name = cfg.registry.model_name
     # Deciding and moving the alias under one lock: a concurrent promotion waits and
@@ -84,7 +89,7 @@ def promote(cfg: Config, dry_run: bool) -> int:
         report["dry_run"] = dry_run
         if not dry_run and not report["already_champion"]:
             report["registered_version"] = _register(cfg, client, name, report)
-    return _finish(report)
+    return report
 
 
 def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> str:
@@ -144,7 +149,8 @@ def _log_report_run(client: Any, experiment_id: str, report: dict, version: str)
     client.set_terminated(run.info.run_id, "FINISHED")
 
 
-def _finish(report: dict[str, Any]) -> int:
+def report_promotion(report: dict[str, Any]) -> int:
+    """Write and print the report; the exit code (0 promoted, 3 refused)."""
     decision = report["decision"]
     if not report["dry_run"]:
         write_json(REPORT, report)
