@@ -76,15 +76,21 @@ metrics-diff: env ## metrics, params and plots against BASE=<git rev>: reports/m
 	@cat reports/metrics-diff.md
 	@if [ -n "$$GITHUB_STEP_SUMMARY" ]; then cat reports/metrics-diff.md >> "$$GITHUB_STEP_SUMMARY"; fi
 
-# A DVC remote from the environment (a CI secret), else whatever .dvc/config names.
-use-remote = if [ -n "$$DVC_REMOTE_URL" ]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
-no-remote = echo "no DVC remote configured (set DVC_REMOTE_URL or dvc remote add -d): skipped"
+# dvc push/pull go to DVC_REMOTE_URL if set (a CI secret; s3://... takes the AWS_* variables,
+# AWS_ENDPOINT_URL for MinIO and other S3-compatible stores), kept as remote `env` in
+# .dvc/config.local (git ignores it); else to .dvc/config's default, the local ../dvc-storage.
+remote = if [ -n "$$DVC_REMOTE_URL" ]; then \
+	  dvc remote add --local --force env "$$DVC_REMOTE_URL" && remote="-r env"; \
+	  else remote=""; fi
 
-dvc-push: env ## push the DVC cache to the remote (DVC_REMOTE_URL, or the default); skips without one
-	@$(use-remote); if [ -n "$$(dvc remote list)" ]; then dvc push; else $(no-remote); fi
+dvc-push: env ## push data and models to the DVC remote (DVC_REMOTE_URL, else the default)
+	@$(remote); dvc push $$remote
 
-dvc-pull: env ## pull data and models from the DVC remote; skips without one
-	@$(use-remote); if [ -n "$$(dvc remote list)" ]; then dvc pull; else $(no-remote); fi
+dvc-pull: env ## pull data and models from the DVC remote; skips a local one never pushed to
+	@$(remote); url="$$(COLUMNS=10000 dvc remote list | sed -n 's/^[^ ]* *\(.*[^ ]\) *(default)$$/\1/p')"; \
+	if [ -z "$$remote" ] && [ "$${url#*://}" = "$$url" ] && [ ! -d "$$url" ]; then \
+	  echo "DVC remote $$url does not exist yet (nothing pushed to it): skipped"; \
+	else dvc pull $$remote; fi
 
 promote: env ## register the dvc.lock model; champion if it passes the gate (exit 3: refused)
 	python -m mlops_template promote

@@ -38,7 +38,7 @@ def tool_env(root: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_", "DVC_", "MAKE", "GITHUB_")) and k != "MFLAGS"
+        if not k.startswith(("MLFLOW_", "DVC_", "AWS_", "MAKE", "GITHUB_")) and k != "MFLAGS"
     }
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -187,6 +187,36 @@ def tracking_server(folder: Path) -> Iterator[str]:
     ]
     with running(cmd, f"{uri}/health", folder / "server.log"):
         yield uri
+
+
+@pytest.fixture
+def s3_store(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A real S3 API (moto's standalone server) on loopback with an empty bucket `store`;
+    yields the standard AWS_* variables that point DVC, boto3 and MLflow at it."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    cmd = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", endpoint.rsplit(":", 1)[1]]
+    with running(cmd, f"{endpoint}/moto-api/", tmp_path / "moto.log"):
+        env = {
+            "AWS_ACCESS_KEY_ID": "test-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }
+        s3 = s3_client(env)
+        s3.create_bucket(Bucket="store")
+        yield env
+
+
+def s3_client(env: dict[str, str]):
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @pytest.fixture

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlops_template.io.lineage import file_md5
-from tests.conftest import Template
+from tests.conftest import Template, s3_client
 
 pytestmark = pytest.mark.slow
+
+MODEL = "models/model.skops"
 
 
 def test_env_builds_a_venv_from_the_lock(template, tmp_path):
@@ -21,23 +25,52 @@ def test_env_builds_a_venv_from_the_lock(template, tmp_path):
     assert "uv sync" not in template.make("env", venv=venv).stdout  # up to date now
 
 
-def test_dvc_push_and_pull_through_a_remote_from_the_environment(reproduced, tmp_path):
+def test_dvc_push_and_pull_through_the_local_default_remote(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
-    skipped = copy.make("dvc-push")
-    assert "no DVC remote configured" in skipped.stdout
+    copy.make("dvc-push")  # the default remote: ../dvc-storage, beside the clone
+    pushed = {p.name for p in (tmp_path / "dvc-storage").rglob("*") if p.is_file()}
+    assert file_md5(copy.path(MODEL))[2:] in pushed
 
-    remote = {"DVC_REMOTE_URL": str(tmp_path / "remote")}
-    copy.make("dvc-push", env=remote)
-    assert any((tmp_path / "remote").rglob("*")), "nothing reached the remote"
-
-    clone = Template(tmp_path / "clone")
-    copy.run("git", "clone", "-q", str(copy.root), str(clone.root))
-    assert not clone.path("models/model.skops").exists()
-    assert "no DVC remote configured" in clone.make("dvc-pull").stdout
-    clone.make("dvc-pull", env=remote)
-    model = "models/model.skops"
-    assert file_md5(clone.path(model)) == file_md5(copy.path(model))
+    clone = fresh_clone(copy, tmp_path / "clone")  # beside it: the same default remote
+    clone.make("dvc-pull")
+    assert file_md5(clone.path(MODEL)) == file_md5(copy.path(MODEL))
     assert clone.run("dvc", "status", "--quiet", check=False).returncode == 0
+
+    elsewhere = fresh_clone(copy, tmp_path / "other" / "clone")  # nothing pushed there yet
+    assert "does not exist yet" in elsewhere.make("dvc-pull").stdout
+    assert not elsewhere.path(MODEL).exists()
+
+
+def test_dvc_push_and_pull_through_an_s3_remote_from_the_environment(
+    reproduced, tmp_path, s3_store
+):
+    copy = reproduced.clone_to(tmp_path / "copy")
+    remote = {**s3_store, "DVC_REMOTE_URL": "s3://store/dvc"}
+    copy.make("dvc-push", env=remote)
+    s3 = s3_client(s3_store)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="store")["Contents"]]
+    md5 = file_md5(copy.path(MODEL))
+    key = f"dvc/files/md5/{md5[:2]}/{md5[2:]}"
+    assert key in keys, "the model did not reach the S3 remote"
+    stored = s3.get_object(Bucket="store", Key=key)["Body"].read()
+    assert stored == copy.path(MODEL).read_bytes()  # the content, not just a name
+    assert not (tmp_path / "dvc-storage").exists(), "pushed to the default remote instead"
+
+    clone = fresh_clone(copy, tmp_path / "clone")
+    clone.make("dvc-pull", env=remote)
+    assert file_md5(clone.path(MODEL)) == md5
+    assert clone.run("dvc", "status", "--quiet", check=False).returncode == 0
+    # The remote lives in the clone's git-ignored config.local; .dvc/config is unchanged.
+    assert "s3://store/dvc" in clone.path(".dvc/config.local").read_text()
+    assert clone.run("git", "status", "--porcelain").stdout == ""
+
+
+def fresh_clone(copy: Template, root: Path) -> Template:
+    root.parent.mkdir(parents=True, exist_ok=True)
+    copy.run("git", "clone", "-q", str(copy.root), str(root))
+    clone = Template(root)
+    assert not clone.path(MODEL).exists()
+    return clone
 
 
 def test_metrics_diff_and_the_gate_in_dry_run(reproduced, tmp_path):
