@@ -15,6 +15,7 @@ PORT ?= 5000
 SERVE_PORT ?= 5001
 SERVER_DIR ?= .server
 DB_PORT ?= 5433
+AUTH ?=
 # Test processes: the end-to-end tests spend much of their time waiting on dvc, mlflow
 # and servers, so two run side by side even on two cores (one file per worker).
 TEST_WORKERS ?= 2
@@ -119,8 +120,9 @@ ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (
 	$(need-batch)
 	python -m mlops_template ct "$(BATCH)"
 
-server: env ## team tracking server: PostgreSQL (SERVER_DIR, DB_PORT) + proxied artifacts, http://$(HOST):$(PORT)
-	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) --db-port $(DB_PORT)
+server: env ## team tracking server: PostgreSQL + proxied artifacts, http://$(HOST):$(PORT); AUTH=1: basic auth
+	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) \
+	  --db-port $(DB_PORT) $(if $(AUTH),--auth)
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1

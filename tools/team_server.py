@@ -5,13 +5,19 @@ with Debian's PostgreSQL binaries, listening on 127.0.0.1 only), then runs
 `mlflow server` against it with `--serve-artifacts`, artifacts under `--dir`. Ctrl-C (or
 SIGTERM) stops both. With BACKEND_STORE_URI set, that database is used instead and no
 cluster is started (a team host with its own PostgreSQL).
+
+With `--auth`, MLflow's basic-auth app guards the server: deploy/basic_auth.ini, its
+users kept in the cluster's `mlflow_auth` database (or AUTH_DATABASE_URI); the admin's
+first password comes from MLFLOW_AUTH_ADMIN_PASSWORD.
 """
 
 from __future__ import annotations
 
 import argparse
+import configparser
 import glob
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -20,7 +26,9 @@ import time
 from pathlib import Path
 
 DATABASE = "mlflow"
+AUTH_DATABASE = "mlflow_auth"
 USER = "mlflow"
+AUTH_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "basic_auth.ini"
 
 
 def pg_bin(name: str) -> str:
@@ -52,13 +60,32 @@ def start_postgres(folder: Path, port: int) -> Path:
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
     start = [pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "log"), "-w"]
     _run(as_db_owner([*start, "start"], data))
-    created = psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'", "postgres")
-    if created != "1":
-        subprocess.run(
-            [pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, DATABASE],
-            check=True,
-        )
+    for database in (DATABASE, AUTH_DATABASE):
+        found = psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{database}'", "postgres")
+        if found != "1":
+            createdb = [pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER]
+            subprocess.run([*createdb, database], check=True)
     return data
+
+
+def local_uri(port: int, database: str) -> str:
+    return f"postgresql+psycopg://{USER}@127.0.0.1:{port}/{database}"
+
+
+def auth_config(folder: Path, database_uri: str) -> Path:
+    """deploy/basic_auth.ini with this server's user database, written to folder."""
+    if not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
+        sys.exit(
+            "--auth needs MLFLOW_AUTH_ADMIN_PASSWORD: the admin's password, set when the "
+            "user database is first created (later runs keep the stored one)"
+        )
+    config = configparser.ConfigParser()
+    config.read(AUTH_CONFIG)
+    config["mlflow"]["database_uri"] = database_uri
+    path = folder / "basic_auth.ini"
+    with open(path, "w", encoding="utf-8") as handle:
+        config.write(handle)
+    return path
 
 
 def psql(port: int, query: str, database: str = DATABASE) -> str:
@@ -79,23 +106,45 @@ def stop_postgres(data: Path) -> None:
     subprocess.run(as_db_owner(stop, data), check=False, capture_output=True)
 
 
+def secret_key(folder: Path) -> str:
+    """The key MLflow signs CSRF tokens with: made once, kept (owner-only) in folder."""
+    path = folder / "flask_secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=".server", help="cluster and artifacts folder")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--db-port", type=int, default=5433)
+    parser.add_argument("--auth", action="store_true", help="MLflow's basic-auth app")
     args = parser.parse_args()
     folder = Path(args.dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     backend = os.environ.get("BACKEND_STORE_URI")
+    auth_db = os.environ.get("AUTH_DATABASE_URI")
+    if args.auth and backend and not auth_db:
+        sys.exit("--auth with BACKEND_STORE_URI needs AUTH_DATABASE_URI: where users are kept")
     data = None
     if not backend:
         data = start_postgres(folder, args.db_port)
-        backend = f"postgresql+psycopg://{USER}@127.0.0.1:{args.db_port}/{DATABASE}"
+        backend = local_uri(args.db_port, DATABASE)
+        auth_db = auth_db or local_uri(args.db_port, AUTH_DATABASE)
+    env = dict(os.environ)
+    app = []
+    if args.auth:
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_config(folder, auth_db))
+        env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secret_key(folder))
+        app = ["--app-name", "basic-auth"]
     server = subprocess.Popen(
         [
             "mlflow",
             "server",
+            *app,
             "--backend-store-uri",
             backend,
             "--serve-artifacts",
@@ -108,6 +157,7 @@ def main() -> int:
             "--workers",
             "1",
         ],
+        env=env,
     )
 
     def stop(*_: object) -> None:

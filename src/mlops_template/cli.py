@@ -17,6 +17,9 @@ from typing import Any
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
 
+# The tracking server refused the request (401, 403) or went away during it.
+TRACKING_SERVER_EXIT = 5
+
 # Stage name -> what it does. Stage modules are imported only when run (they pull in
 # pandas and scikit-learn, which take seconds).
 STAGES = {
@@ -115,8 +118,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     """`mlflow models serve` on the registry alias, on loopback unless told otherwise."""
+    from mlops_template.io import registry
+
     cfg = load_config()
-    uri = f"models:/{cfg.registry.model_name}@{args.alias}"
+    name = cfg.registry.model_name
+    # The server, the credentials and the alias are checked first, so that a problem
+    # with them is a one-line error here rather than a traceback from `mlflow models`.
+    if registry.alias_version(registry.connect(), name, args.alias) is None:
+        raise PipelineError(f"model {name!r} has no alias {args.alias!r} in the registry")
+    uri = f"models:/{name}@{args.alias}"
     cmd = [
         "mlflow",
         "models",
@@ -273,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except Exception as err:
+        from mlops_template.io.tracking import server_refusal
+
+        if (message := server_refusal(err)) is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return TRACKING_SERVER_EXIT
 
 
 if __name__ == "__main__":

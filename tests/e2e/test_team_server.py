@@ -1,56 +1,197 @@
 """`make server`: MLflow on a real PostgreSQL cluster (Debian's binaries, a fresh cluster in a
-temp folder) with proxied artifacts; the pipeline, promotion and batch predict against it."""
+temp folder) with proxied artifacts. The pipeline, promotion, serving and batch predict
+against it; basic auth; the server going down in the middle of a pipeline."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
 
-from tests.conftest import BIN, REPO, free_port, running
+from mlops_template.io.model_file import load_model
+from tests.conftest import BIN, REPO, Template, free_port, running
 from tests.e2e.test_predict import TABLE, batch
+from tests.e2e.test_serving import post, split
 
 pytestmark = pytest.mark.slow
 
 sys.path.insert(0, str(REPO / "tools"))
 from team_server import psql  # noqa: E402  (tools/ is not a package)
 
+ADMIN = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": "admin-password-1"}
+READER = {"MLFLOW_TRACKING_USERNAME": "reader", "MLFLOW_TRACKING_PASSWORD": "reader-password-1"}
 
-def test_pipeline_promotion_and_predict_against_the_team_server(reproduced, tmp_path, request):
+
+class Server:
+    """`make server` in a copy: its URI, PostgreSQL port and folder; start() runs it."""
+
+    def __init__(self, copy: Template, tmp_path: Path, request, *variables: str):
+        self.copy, self.log = copy, tmp_path / "server.log"
+        self.port, self.db_port = free_port(), free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        # Under /tmp itself: run as root, PostgreSQL runs as `postgres`, who cannot enter
+        # pytest's private temp folders.
+        self.folder = Path(tempfile.mkdtemp(prefix="mlops-server-"))
+        request.addfinalizer(lambda: shutil.rmtree(self.folder, ignore_errors=True))
+        self.variables = variables
+
+    @contextmanager
+    def start(self, env: dict | None = None):
+        make = [
+            "make",
+            "--no-print-directory",
+            f"VENV={BIN.parent}",
+            "-o",
+            f"{BIN.parent}/.synced",
+            "server",
+            f"SERVER_DIR={self.folder}",
+            f"PORT={self.port}",
+            f"DB_PORT={self.db_port}",
+            *self.variables,
+        ]
+        env = {**self.copy.env, **(env or {})}
+        with running(make, f"{self.uri}/health", self.log, cwd=self.copy.root, env=env):
+            yield
+        assert not (self.folder / "pgdata" / "postmaster.pid").exists(), "PostgreSQL still up"
+
+    def sql(self, query: str) -> str:
+        return psql(self.db_port, query)
+
+
+def finished_runs(server: Server, stage: str) -> list[str]:
+    return server.sql(
+        "SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+        f"WHERE t.key = 'pipeline.stage' AND t.value = '{stage}' AND r.status = 'FINISHED'"
+    ).split()
+
+
+def test_pipeline_promotion_serving_and_predict_against_the_team_server(
+    reproduced, tmp_path, request
+):
     copy = reproduced.clone_to(tmp_path / "copy")
-    port, db_port = free_port(), free_port()
-    # Under /tmp itself: run as root, PostgreSQL runs as `postgres`, who cannot enter
-    # pytest's private temp folders.
-    folder = Path(tempfile.mkdtemp(prefix="mlops-server-"))
-    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
-    uri = f"http://127.0.0.1:{port}"
-    make = [
-        "make",
-        "--no-print-directory",
-        f"VENV={BIN.parent}",
-        "-o",
-        f"{BIN.parent}/.synced",
-        "server",
-        f"SERVER_DIR={folder}",
-        f"PORT={port}",
-        f"DB_PORT={db_port}",
-    ]
-    with running(make, f"{uri}/health", tmp_path / "server.log", cwd=copy.root, env=copy.env):
-        copy.env["MLFLOW_TRACKING_URI"] = uri
+    server = Server(copy, tmp_path, request)
+    with server.start():
+        copy.env["MLFLOW_TRACKING_URI"] = server.uri
         copy.run("dvc", "repro", "--force", "-s", "train")  # the model goes to the server
         copy.make("promote")
-        assert psql(db_port, "SELECT name, version FROM model_versions") == "mlops-template|1"
-        assert psql(db_port, "SELECT alias FROM registered_model_aliases ORDER BY 1") == (
+        assert server.sql("SELECT name, version FROM model_versions") == "mlops-template|1"
+        assert server.sql("SELECT alias FROM registered_model_aliases ORDER BY 1") == (
             "challenger\nchampion"
         )
-        assert list(folder.glob("artifacts/**/*.skops")), "artifacts are not proxied to the server"
+        assert list(server.folder.glob("artifacts/**/*.skops")), "artifacts not proxied"
+
+        rows = batch(copy)
+        path = tmp_path / "batch.parquet"
+        rows.to_parquet(path)
+        copy.mlops("predict", str(path))  # the champion, downloaded through the server
+        table = DeltaTable(str(copy.path(TABLE))).to_pandas()
+        assert set(table["model_version"]) == {"1"} and len(table) == len(rows)
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        serve = [sys.executable, "-m", "mlops_template", "serve", "--port", str(port)]
+        with running(serve, f"{url}/ping", tmp_path / "serve.log", cwd=copy.root, env=copy.env):
+            status, answer = post(url, split(rows.head(5)))
+        assert status == 200
+        expected = load_model(copy.path("models/model.skops")).predict(rows.head(5)).tolist()
+        assert answer["predictions"] == expected
+
+
+def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request):
+    from mlflow.server.auth.client import AuthServiceClient
+
+    copy = reproduced.clone_to(tmp_path / "copy")
+    server = Server(copy, tmp_path, request, "AUTH=1")
+    with server.start(env={"MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN["MLFLOW_TRACKING_PASSWORD"]}):
+        copy.env["MLFLOW_TRACKING_URI"] = server.uri
+        search = f"{server.uri}/api/2.0/mlflow/experiments/search?max_results=1"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(search, timeout=10)
+        assert refused.value.code == 401
+
+        stranger = copy.mlops("promote", check=False)  # no credentials at all
+        assert stranger.returncode == 5 and "401 Unauthorized" in stranger.stderr
+        assert "Traceback" not in stranger.stderr
+        wrong = copy.run(
+            sys.executable,
+            "-m",
+            "mlops_template",
+            "serve",
+            env={**ADMIN, "MLFLOW_TRACKING_PASSWORD": "not-the-password"},
+            check=False,
+        )
+        assert wrong.returncode == 5 and "Traceback" not in wrong.stderr
+        assert "refused the credentials of user 'admin'" in wrong.stderr
+
+        copy.run("dvc", "repro", "--force", "-s", "train", env=ADMIN)
+        copy.make("promote", env=ADMIN)
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in {**ADMIN, "MLFLOW_TRACKING_URI": server.uri}.items():
+                patch.setenv(key, value)
+            AuthServiceClient(server.uri).create_user(
+                READER["MLFLOW_TRACKING_USERNAME"], READER["MLFLOW_TRACKING_PASSWORD"]
+            )
+
+        # A reader reads: the champion scores a batch.
         path = tmp_path / "batch.parquet"
         batch(copy).to_parquet(path)
-        copy.mlops("predict", str(path))  # the champion, downloaded through the server
-        rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
-        assert set(rows["model_version"]) == {"1"} and len(rows) == len(batch(copy))
-    assert not (folder / "pgdata" / "postmaster.pid").exists()  # PostgreSQL stopped too
+        copy.run(sys.executable, "-m", "mlops_template", "predict", str(path), env=READER)
+        # ...and cannot log runs to the team's experiment, nor register a model version.
+        copy.mlops("params", "compose", "model.max_iter=150")  # another model
+        logging = copy.run("dvc", "repro", "-s", "train", env=READER, check=False)
+        assert logging.returncode != 0 and "403 Permission denied" in logging.stderr
+        copy.run("dvc", "repro", "-s", "train", env=ADMIN)
+        registering = copy.run(
+            sys.executable, "-m", "mlops_template", "promote", env=READER, check=False
+        )
+        assert registering.returncode == 5 and "403 Permission denied" in registering.stderr
+        assert "user 'reader'" in registering.stderr and "Traceback" not in registering.stderr
+        assert server.sql("SELECT count(*) FROM model_versions") == "1"
+
+
+def test_server_down_mid_pipeline_then_a_rerun_completes_once(reproduced, tmp_path, request):
+    copy = reproduced.clone_to(tmp_path / "copy")
+    server = Server(copy, tmp_path, request)
+    # MLflow's client would retry a vanished server for minutes; a few seconds here.
+    copy.env.update(
+        MLFLOW_TRACKING_URI=server.uri,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",
+    )
+    copy.mlops("params", "compose", "model.max_iter=150")  # train and evaluate run again
+    with server.start():
+        repro = subprocess.Popen(
+            ["dvc", "repro"], cwd=copy.root, env=copy.env, text=True, stderr=subprocess.PIPE
+        )
+        # The server goes down as soon as the train stage has a run (in flight or done):
+        # the pipeline is then in train's logging or before evaluate's.
+        deadline = time.monotonic() + 600
+        while not server.sql("SELECT 1 FROM tags WHERE key = 'pipeline.stage' AND value = 'train'"):
+            assert repro.poll() is None and time.monotonic() < deadline, "train never logged"
+            time.sleep(0.05)
+    stderr = repro.communicate(timeout=600)[1]
+    assert repro.returncode != 0, "the pipeline finished although the server went down"
+    assert f"tracking server {server.uri}" in stderr and "Traceback" not in stderr
+
+    with server.start():  # back, with the same database and artifacts
+        copy.run("dvc", "repro")
+        assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
+        train, evaluate = finished_runs(server, "train"), finished_runs(server, "evaluate")
+        assert len(train) == 1 and len(evaluate) == 1, (train, evaluate)
+        copy.make("promote")
+        lineage = server.sql(
+            "SELECT value FROM model_version_tags WHERE key = 'lineage.source_run_id'"
+        )
+        assert lineage.split() == train  # the one finished run, nothing half-logged
+        path = tmp_path / "batch.parquet"
+        batch(copy).to_parquet(path)
+        copy.mlops("predict", str(path))  # its artifacts are all there

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlops_template.errors import PipelineError
-from mlops_template.io.tracking import is_local, tracking_uri
+from mlops_template.io.tracking import check_server, is_local, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -36,23 +35,8 @@ def connect() -> Any:
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     if not is_local(uri):
-        _check_server(uri)
+        check_server(uri, "nothing was changed")
     return MlflowClient()
-
-
-def _check_server(uri: str) -> None:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as answer:
-            answer.read()
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise PipelineError(
-            f"tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {reason}; "
-            "nothing was changed"
-        ) from None
 
 
 def alias_version(client: Any, name: str, alias: str) -> str | None:
@@ -60,8 +44,27 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
 
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:  # no such model or alias
-        return None
+    except MlflowException as err:
+        if _not_found(err):
+            return None
+        raise
+
+
+def has_version(client: Any, name: str, version: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as err:
+        if _not_found(err):
+            return False
+        raise
+    return True
+
+
+def _not_found(err: Any) -> bool:
+    """No such model, version or alias; a refusal (401, 403) or an outage is no answer."""
+    return err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def version_of(client: Any, name: str, model_md5: str) -> str | None:

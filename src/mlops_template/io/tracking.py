@@ -12,12 +12,14 @@ point logs into it directly.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_template.errors import PipelineError
 from mlops_template.io.lineage import file_md5, git_info
 
 # Set by `mlflow run` for the entry point's command: the project's own run.
@@ -68,6 +70,55 @@ def is_local(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
+def check_server(uri: str, consequence: str) -> None:
+    """Fail at once, clearly, when the tracking server does not answer: MLflow's client
+    would retry for minutes (MLFLOW_HTTP_REQUEST_MAX_RETRIES), then print a traceback."""
+    import urllib.error
+    import urllib.request
+
+    try:  # /health needs no credentials, also on a basic-auth server
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as answer:
+            answer.read()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise PipelineError(
+            f"tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {reason}; {consequence}"
+        ) from None
+
+
+def server_refusal(err: BaseException) -> str | None:
+    """What a tracking server refused, in words, for an MLflow client error; else None.
+
+    MLflow reports a 401, a 403 or a server that went away mid-request as a bare
+    MlflowException with the HTTP details; the CLI prints this instead of a traceback.
+    """
+    exceptions = sys.modules.get("mlflow.exceptions")
+    if exceptions is None or not isinstance(err, exceptions.MlflowException):
+        return None
+    uri = tracking_uri()
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    request = str(err).split(" failed with", 1)[0].removeprefix("API request to ")
+    if err.error_code == "UNAUTHENTICATED":
+        who = (
+            f"the credentials of user {user!r} (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
+            if user
+            else "a request without credentials: set MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD"
+        )
+        return f"tracking server {uri} refused {who} (401 Unauthorized, {request})"
+    if err.error_code == "PERMISSION_DENIED":
+        return (
+            f"tracking server {uri} denied user {user!r} this change (403 Permission denied, "
+            f"{request}); an admin grants EDIT or MANAGE on the model or experiment"
+        )
+    if "Max retries exceeded" in str(err) or "Connection aborted" in str(err):
+        return (
+            f"tracking server {uri} went away during the request ({request}); "
+            "run the command again once it is back"
+        )
+    return None
+
+
 def invocation_key() -> str:
     """Identify the pipeline execution this process belongs to.
 
@@ -100,6 +151,12 @@ class Tracker:
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
 
         uri = tracking_uri()
+        if not is_local(uri):
+            check_server(
+                uri,
+                "this step's outputs are written but not recorded (dvc.lock): run it again "
+                "once the server is back",
+            )
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient()
         self.project_run = os.environ.get(PROJECT_RUN_ENV)

@@ -38,13 +38,9 @@ class ModelRef:
 
 
 def resolve_model(client: Any, name: str, version: str | None, alias: str | None) -> ModelRef:
-    from mlflow.exceptions import MlflowException
-
     if version:
-        try:
-            client.get_model_version(name, version)
-        except MlflowException:
-            raise PipelineError(f"{name} has no version {version}") from None
+        if not registry.has_version(client, name, version):
+            raise PipelineError(f"{name} has no version {version}")
         return ModelRef(name, str(version), "")
     found = registry.alias_version(client, name, alias)
     if found is None:

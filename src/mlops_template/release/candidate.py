@@ -53,7 +53,10 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(
         experiments,
-        filter_string=f"tags.`pipeline.stage` = 'train' and tags.model_md5 = '{model_md5}'",
+        filter_string=(
+            "tags.`pipeline.stage` = 'train' and attributes.status = 'FINISHED' "
+            f"and tags.model_md5 = '{model_md5}'"
+        ),
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )

@@ -11,8 +11,6 @@ from mlops_template.io import registry
 
 
 def rollback(cfg: Config, to: str | None) -> int:
-    from mlflow.exceptions import MlflowException
-
     from mlops_template.io.tracking import Tracker
 
     client = registry.connect()
@@ -28,10 +26,8 @@ def rollback(cfg: Config, to: str | None) -> int:
                 f"no earlier champion of {name} in the promotion history (champion is "
                 f"v{current}); name one with --to VERSION"
             )
-        try:
-            client.get_model_version(name, target)
-        except MlflowException:
-            raise PipelineError(f"{name} has no version {target}") from None
+        if not registry.has_version(client, name, target):
+            raise PipelineError(f"{name} has no version {target}")
         if target == current:
             raise PipelineError(f"v{target} is already the champion of {name}")
         registry.move_champion(
