@@ -18,14 +18,14 @@ import pytest
 from deltalake import DeltaTable
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import BIN, REPO, Template, free_port, running
+from tests.conftest import BIN, REPO, Template, free_port, running, s3_client
 from tests.e2e.test_predict import TABLE, batch
 from tests.e2e.test_serving import post, split
 
 pytestmark = pytest.mark.slow
 
 sys.path.insert(0, str(REPO / "tools"))
-from team_server import psql  # noqa: E402  (tools/ is not a package)
+from team_server import psql, start_postgres, stop_postgres  # noqa: E402  (not a package)
 
 ADMIN = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": "admin-password-1"}
 READER = {"MLFLOW_TRACKING_USERNAME": "reader", "MLFLOW_TRACKING_PASSWORD": "reader-password-1"}
@@ -195,3 +195,55 @@ def test_server_down_mid_pipeline_then_a_rerun_completes_once(reproduced, tmp_pa
         path = tmp_path / "batch.parquet"
         batch(copy).to_parquet(path)
         copy.mlops("predict", str(path))  # its artifacts are all there
+
+
+def test_the_compose_files_mlflow_command_on_postgres_and_an_s3_api(tmp_path, s3_store, request):
+    """docker-compose.yml cannot run here (no Docker engine); its MLflow service's own
+    command and environment do, with PostgreSQL and MinIO's S3 API (moto) on loopback."""
+    import mlflow
+    import yaml
+
+    service = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["mlflow"]
+    port, db_port = free_port(), free_port()
+    folder = Path(tempfile.mkdtemp(prefix="mlops-compose-"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    data = start_postgres(folder, db_port)
+    request.addfinalizer(lambda: stop_postgres(data))
+    script = (
+        service["entrypoint"][2]
+        .replace("$$", "$")
+        .replace("@postgres:5432/mlflow", f"@127.0.0.1:{db_port}/mlflow")
+        .replace("--host 0.0.0.0 --port 5000", f"--host 127.0.0.1 --port {port}")
+    )
+    auth = (REPO / "deploy/basic_auth.ini").read_text()
+    (tmp_path / "basic_auth.ini").write_text(
+        auth.replace("sqlite:////var/lib/mlflow/", f"sqlite:///{tmp_path}/")
+    )
+    # The compose defaults (${VAR:-default}); secrets and the MinIO address made up here.
+    env = {
+        k: v.split(":-", 1)[1].rstrip("}") if ":-" in v else v
+        for k, v in service["environment"].items()
+    }
+    env.update(
+        MLFLOW_S3_ENDPOINT_URL=s3_store["AWS_ENDPOINT_URL"],
+        AWS_ACCESS_KEY_ID=s3_store["AWS_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=s3_store["AWS_SECRET_ACCESS_KEY"],
+        MLFLOW_AUTH_CONFIG_PATH=str(tmp_path / "basic_auth.ini"),
+        MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN["MLFLOW_TRACKING_PASSWORD"],
+        MLFLOW_FLASK_SERVER_SECRET_KEY="compose-test-key",
+        POSTGRES_PASSWORD="unused-trust-auth",
+    )
+    s3_client(s3_store).create_bucket(Bucket="mlflow")
+    uri = f"http://127.0.0.1:{port}"
+    server_env = {**Template(tmp_path).env, **env}
+    server = running(["sh", "-c", script], f"{uri}/health", tmp_path / "mlflow.log", env=server_env)
+    with server, pytest.MonkeyPatch.context() as patch:
+        for key, value in {**ADMIN, "MLFLOW_TRACKING_URI": uri}.items():
+            patch.setenv(key, value)
+        client = mlflow.MlflowClient(uri)
+        run = client.create_run(client.create_experiment("compose"))
+        (tmp_path / "note.txt").write_text("through the server")
+        client.log_artifact(run.info.run_id, str(tmp_path / "note.txt"))
+    keys = [o["Key"] for o in s3_client(s3_store).list_objects_v2(Bucket="mlflow")["Contents"]]
+    assert any(k.endswith(f"{run.info.run_id}/artifacts/note.txt") for k in keys), keys
+    assert psql(db_port, "SELECT name FROM experiments WHERE name = 'compose'") == "compose"

@@ -1,0 +1,5 @@
+# The MLflow server of docker-compose.yml: MLflow's own image plus what the server needs
+# for PostgreSQL (psycopg), MinIO/S3 artifacts (boto3) and the basic-auth app (Flask-WTF).
+# Versions as in uv.lock, so the server matches the clients.
+FROM ghcr.io/mlflow/mlflow:v3.17.2
+RUN pip install --no-cache-dir "mlflow[auth]==3.17.2" "psycopg[binary]==3.3.9" "boto3==1.43.117"
