@@ -74,11 +74,6 @@ def local_uri(port: int, database: str) -> str:
 
 def auth_config(folder: Path, database_uri: str) -> Path:
     """deploy/basic_auth.ini with this server's user database, written to folder."""
-    if not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
-        sys.exit(
-            "--auth needs MLFLOW_AUTH_ADMIN_PASSWORD: the admin's password, set when the "
-            "user database is first created (later runs keep the stored one)"
-        )
     config = configparser.ConfigParser()
     config.read(AUTH_CONFIG)
     config["mlflow"]["database_uri"] = database_uri
@@ -129,6 +124,11 @@ def main() -> int:
     auth_db = os.environ.get("AUTH_DATABASE_URI")
     if args.auth and backend and not auth_db:
         sys.exit("--auth with BACKEND_STORE_URI needs AUTH_DATABASE_URI: where users are kept")
+    if args.auth and len(os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD", "")) < 12:
+        sys.exit(
+            "--auth needs MLFLOW_AUTH_ADMIN_PASSWORD, 12 characters or more: MLflow makes "
+            "the admin user with it the first time (afterwards the stored password counts)"
+        )
     data = None
     if not backend:
         data = start_postgres(folder, args.db_port)
