@@ -81,15 +81,18 @@ metrics-diff: env ## metrics, params and plots against BASE=<git rev>: reports/m
 # AWS_ENDPOINT_URL for MinIO and other S3-compatible stores), kept as remote `env` in
 # .dvc/config.local (git ignores it); else to .dvc/config's default, the local ../dvc-storage.
 remote = if [ -n "$$DVC_REMOTE_URL" ]; then \
-	  dvc remote add --local --force env "$$DVC_REMOTE_URL" && remote="-r env"; \
+	  dvc remote add --local --force env "$$DVC_REMOTE_URL" || exit 1; remote="-r env"; \
 	  else remote=""; fi
+# The default remote's URL, local paths resolved (dvc-pull skips a local one not made yet).
+default-url = python -c 'from dvc.repo import Repo; c = Repo().config; \
+	  r = c["core"].get("remote"); print(c["remote"][r]["url"] if r else "")'
 
 dvc-push: env ## push data and models to the DVC remote (DVC_REMOTE_URL, else the default)
 	@$(remote); dvc push $$remote
 
 dvc-pull: env ## pull data and models from the DVC remote; skips a local one never pushed to
-	@$(remote); url="$$(COLUMNS=10000 dvc remote list | sed -n 's/^[^ ]* *\(.*[^ ]\) *(default)$$/\1/p')"; \
-	if [ -z "$$remote" ] && [ "$${url#*://}" = "$$url" ] && [ ! -d "$$url" ]; then \
+	@$(remote); url="$$($(default-url))"; \
+	if [ -z "$$remote" ] && [ -n "$$url" ] && [ "$${url#*://}" = "$$url" ] && [ ! -d "$$url" ]; then \
 	  echo "DVC remote $$url does not exist yet (nothing pushed to it): skipped"; \
 	else dvc pull $$remote; fi
 
@@ -122,7 +125,7 @@ ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (
 
 server: env ## team tracking server: PostgreSQL + proxied artifacts, http://$(HOST):$(PORT); AUTH=1: basic auth
 	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) \
-	  --db-port $(DB_PORT) $(if $(AUTH),--auth)
+	  --db-port $(DB_PORT) $(if $(filter 1 yes true,$(AUTH)),--auth)
 
 ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
 	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1

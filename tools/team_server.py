@@ -78,6 +78,7 @@ def auth_config(folder: Path, database_uri: str) -> Path:
     config.read(AUTH_CONFIG)
     config["mlflow"]["database_uri"] = database_uri
     path = folder / "basic_auth.ini"
+    path.touch(mode=0o600)  # AUTH_DATABASE_URI may hold a password
     with open(path, "w", encoding="utf-8") as handle:
         config.write(handle)
     return path

@@ -152,11 +152,7 @@ class Tracker:
 
         uri = tracking_uri()
         if not is_local(uri):
-            check_server(
-                uri,
-                "this step's outputs are written but not recorded (dvc.lock): run it again "
-                "once the server is back",
-            )
+            check_server(uri, "run this again once it is back")
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient()
         self.project_run = os.environ.get(PROJECT_RUN_ENV)
@@ -212,6 +208,7 @@ class Tracker:
         """Record one finished stage as a child run (or as the project's run); returns its id."""
         import mlflow
         from mlflow.entities import Metric, RunTag
+        from mlflow.exceptions import MlflowException
 
         tags = {STAGE_TAG: stage, **self._source_tags(), **record.tags}
         if self.project_run and DVC_STAGE_ENV not in os.environ:
@@ -251,7 +248,11 @@ class Tracker:
         except BaseException:
             self._end_parent(parent, "FAILED")
             raise
-        self._end_parent(parent, "FINISHED")
+        try:
+            self._end_parent(parent, "FINISHED")
+        except MlflowException as err:
+            # The stage's run is complete; failing now would log it twice on the re-run.
+            print(f"warning: pipeline run {parent} not marked finished: {err}", file=sys.stderr)
         return run_id
 
     def _end_parent(self, parent: str, status: str) -> None:
