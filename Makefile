@@ -50,7 +50,7 @@ check-params: env ## fail if params.yaml is stale against conf/
 
 test: env ## pre-commit checks and the whole test suite, slow end-to-end tests included
 	pre-commit run --all-files --show-diff-on-failure
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 test-fast: env ## unit tests only
 	pytest -m "not slow"
