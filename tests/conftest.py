@@ -106,16 +106,8 @@ class Template:
         env: dict | None = None,
         venv: Path | None = None,
     ):
-        """A Makefile target, run in this copy. By default with this environment's venv,
-        which make must never re-sync (`-o`): that would point its editable install at the
-        copy; `venv=` names another one for make to build."""
-        shared = ("-o", f"{BIN.parent}/.synced") if venv is None else ()
-        return self.run(
-            *("make", "--no-print-directory", f"VENV={venv or BIN.parent}", *shared),
-            *(target, *variables),
-            check=check,
-            env=env,
-        )
+        """A Makefile target, run in this copy (see make_command)."""
+        return self.run(*make_command(target, *variables, venv=venv), check=check, env=env)
 
     def commit(self, message: str) -> None:
         self.run("git", "add", "-A")
@@ -123,6 +115,21 @@ class Template:
 
     def path(self, rel: str) -> Path:
         return self.root / rel
+
+
+def make_command(target: str, *variables: str, venv: Path | None = None) -> list[str]:
+    """`make target`, by default with this environment's venv, which make must never
+    re-sync (`-o`): that would point its editable install at the copy; `venv=` names
+    another one for make to build."""
+    shared = ["-o", f"{BIN.parent}/.synced"] if venv is None else []
+    return [
+        "make",
+        "--no-print-directory",
+        f"VENV={venv or BIN.parent}",
+        *shared,
+        target,
+        *variables,
+    ]
 
 
 def ran_stages(output: str) -> list[str]:

@@ -63,8 +63,7 @@ def start_postgres(folder: Path, port: int) -> Path:
     for database in (DATABASE, AUTH_DATABASE):
         found = psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{database}'", "postgres")
         if found != "1":
-            createdb = [pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER]
-            subprocess.run([*createdb, database], check=True)
+            _run([pg_bin("createdb"), *_client_args(port), database])
     return data
 
 
@@ -86,9 +85,13 @@ def auth_config(folder: Path, database_uri: str) -> Path:
 
 def psql(port: int, query: str, database: str = DATABASE) -> str:
     """One query's rows, as psql prints them unaligned (`a|b` per line)."""
-    cmd = [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", database]
-    done = subprocess.run([*cmd, "-tAc", query], check=True, capture_output=True, text=True)
+    cmd = [pg_bin("psql"), *_client_args(port), "-d", database, "-tAc", query]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return done.stdout.strip()
+
+
+def _client_args(port: int) -> list[str]:
+    return ["-h", "127.0.0.1", "-p", str(port), "-U", USER]
 
 
 def _run(cmd: list[str]) -> None:

@@ -107,6 +107,18 @@ def test_first_better_and_worse_candidates(copy):
     assert version.tags["lineage.source_run_id"] == report["candidate"]["source_run_id"]
     assert version.tags["lineage.model_md5"] == report["candidate"]["model_md5"]
     assert version.tags["gate.decision"] == "promoted"
+    # The gate's own run: its decision, the candidate's metrics and the JSON report.
+    (gate_run,) = client(copy).search_runs(
+        [e.experiment_id for e in client(copy).search_experiments()],
+        filter_string="tags.`pipeline.stage` = 'promote'",
+    )
+    assert gate_run.data.tags["gate.decision"] == "promoted"
+    assert gate_run.data.tags["registry.model_version"] == "1"
+    assert gate_run.data.metrics == {
+        f"candidate.{k}": v for k, v in report["candidate_metrics"].items()
+    }
+    logged = mlflow.artifacts.load_dict(f"{gate_run.info.artifact_uri}/promotion.json")
+    assert logged["candidate"] == report["candidate"]
 
     use(copy, "default")
     better = promote(copy)

@@ -18,7 +18,7 @@ import pytest
 from deltalake import DeltaTable
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import BIN, REPO, Template, free_port, running, s3_client
+from tests.conftest import REPO, Template, free_port, make_command, running, s3_client
 from tests.e2e.test_predict import TABLE, batch
 from tests.e2e.test_serving import post, split
 
@@ -46,18 +46,13 @@ class Server:
 
     @contextmanager
     def start(self, env: dict | None = None):
-        make = [
-            "make",
-            "--no-print-directory",
-            f"VENV={BIN.parent}",
-            "-o",
-            f"{BIN.parent}/.synced",
+        make = make_command(
             "server",
             f"SERVER_DIR={self.folder}",
             f"PORT={self.port}",
             f"DB_PORT={self.db_port}",
             *self.variables,
-        ]
+        )
         env = {**self.copy.env, **(env or {})}
         with running(make, f"{self.uri}/health", self.log, cwd=self.copy.root, env=env):
             yield

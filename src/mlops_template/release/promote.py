@@ -95,7 +95,7 @@ def decide_promotion(cfg: Config, dry_run: bool) -> dict[str, Any]:
 def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> str:
     import mlflow
 
-    from mlops_template.io.tracking import Tracker
+    from mlops_template.io.tracking import Tracker, record_report_run
 
     decision = report["decision"]
     tags = {f"lineage.{k}": v for k, v in report["candidate"].items() if k != "model_uri"}
@@ -125,28 +125,24 @@ def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> st
             action="promote",
             extra={"gate": "passed", "metric": report["gate"]["metric"]},
         )
-    _log_report_run(client, experiment_id, report, version)
-    return version
-
-
-def _log_report_run(client: Any, experiment_id: str, report: dict, version: str) -> None:
-    """The decision and every number behind it, as an MLflow run with the JSON report."""
-    from mlflow.entities import Metric, RunTag
-
-    run = client.create_run(
+    # The decision and every number behind it, as an MLflow run with the JSON report.
+    record_report_run(
+        client,
         experiment_id,
-        run_name=f"gate {report['model_name']} v{version}",
-        tags={"pipeline.stage": "promote", "registry.model_version": version},
+        f"gate {report['model_name']} v{version}",
+        tags={
+            "pipeline.stage": "promote",
+            "registry.model_version": version,
+            "gate.decision": tags["gate.decision"],
+        },
+        metrics={
+            f"{side}.{k}": v
+            for side in ("candidate", "champion")
+            for k, v in (report[f"{side}_metrics"] or {}).items()
+        },
+        documents={"promotion.json": report},
     )
-    metrics = [
-        Metric(f"{side}.{k}", float(v), 0, 0)
-        for side in ("candidate", "champion")
-        for k, v in (report[f"{side}_metrics"] or {}).items()
-    ]
-    decision = "promoted" if report["decision"]["promote"] else "refused"
-    client.log_batch(run.info.run_id, metrics=metrics, tags=[RunTag("gate.decision", decision)])
-    client.log_dict(run.info.run_id, report, "promotion.json")
-    client.set_terminated(run.info.run_id, "FINISHED")
+    return version
 
 
 def report_promotion(report: dict[str, Any]) -> int:
