@@ -1,4 +1,9 @@
-"""Shared fixtures: temporary copies of the template, and the real tools run inside them."""
+"""Shared fixtures: temporary copies of the template, and the real tools run inside them.
+
+Expensive workspaces (a reproduced pipeline, a promoted champion, a CSV-trained model)
+are built once per test run, whatever the number of xdist workers (`built_once`), and
+each test that changes one works on a copy (`Template.clone_to`).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -226,22 +233,99 @@ def s3_client(env: dict[str, str]):
     )
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder built once per test run and shared by every xdist worker.
+
+    The first worker to ask builds it under a file lock while the others wait, then all
+    use it: treat it as read-only and change copies of it. A build that failed is not
+    tried again in the same run; the others fail at once, pointing at it.
+    """
+    base = factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once"
+    root.mkdir(exist_ok=True)
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(root / f"{name}.lock"):
+        if not done.exists():
+            if folder.exists():
+                raise RuntimeError(f"building {name} failed earlier in this run: {folder}")
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture
 def template(tmp_path: Path) -> Template:
     return Template.fresh(tmp_path / "template")
 
 
 @pytest.fixture(scope="session")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """One copy with the default pipeline run once (`make run`); treat it as read-only."""
-    copy = Template.fresh(tmp_path_factory.mktemp("reproduced") / "template")
-    copy.repro_output = copy.make("run").stdout
+def reproduced_build(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The template with the default pipeline run once (`make run`), for the whole run."""
+
+    def build(folder: Path) -> None:
+        copy = Template.fresh(folder / "template")
+        (folder / "make-run.log").write_text(copy.make("run").stdout)
+
+    return Template(built_once(tmp_path_factory, "reproduced", build) / "template")
+
+
+@pytest.fixture(scope="session")
+def reproduced(reproduced_build: Template, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """This worker's copy of the reproduced pipeline, with its store; treat it as read-only
+    (tests that change it take a clone)."""
+    root = tmp_path_factory.mktemp("reproduced") / "template"
+    copy = reproduced_build.clone_to(root, with_store=True)
+    copy.repro_output = (reproduced_build.root.parent / "make-run.log").read_text()
     return copy
 
 
 @pytest.fixture(scope="session")
-def served(reproduced: Template, tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """A copy whose store has the pipeline's model registered as champion (v1)."""
-    copy = reproduced.clone_to(tmp_path_factory.mktemp("served") / "copy", with_store=True)
-    copy.make("promote")
-    return copy
+def served_build(reproduced_build: Template, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The reproduced pipeline with its model registered as champion (v1), for the whole run."""
+
+    def build(folder: Path) -> None:
+        reproduced_build.clone_to(folder / "template", with_store=True).make("promote")
+
+    return Template(built_once(tmp_path_factory, "served", build) / "template")
+
+
+@pytest.fixture(scope="session")
+def served(served_build: Template, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """This worker's copy of the served champion; treat it as read-only."""
+    return served_build.clone_to(tmp_path_factory.mktemp("served") / "copy", with_store=True)
+
+
+# The DAG's stages in dvc.yaml's order: each is a CLI command of the same name.
+STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Run CLI commands (`python -m mlops_template ...`) in this process, in a copy.
+
+    For tests of what the stages compute rather than of how DVC runs them: the same
+    code path as the command line, without an interpreter start and its imports per
+    stage. MLflow's process-wide state and the environment are put back afterwards.
+    """
+    import mlflow
+    from mlflow.tracking import fluent
+
+    from mlops_template.cli import main
+
+    saved = dict(os.environ)
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID", "DVC_ROOT", "DVC_STAGE", "DVC_EXP_NAME"):
+        os.environ.pop(name, None)
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)  # set_experiment's global
+
+    def run(copy: Template, *args: str) -> None:
+        monkeypatch.chdir(copy.root)
+        os.environ["MLFLOW_TRACKING_URI"] = copy.env["MLFLOW_TRACKING_URI"]
+        assert main(list(args)) == 0, f"mlops {' '.join(args)} failed"
+
+    try:
+        yield run
+    finally:
+        mlflow.set_tracking_uri(None)
+        os.environ.clear()
+        os.environ.update(saved)

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import Template
+from tests.conftest import Template, built_once
+from tests.e2e.customers import customer_frame, use_csv
 
 
 @pytest.fixture
 def copy(served: Template, tmp_path) -> Template:
     """A copy of the template with its champion and tracking store, free to change."""
     return served.clone_to(tmp_path / "copy", with_store=True)
+
+
+@pytest.fixture(scope="session")
+def csv_trained(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The pipeline run (`dvc repro`) on a customer CSV outside the repository, with
+    categorical columns and missing values, and its model promoted: built once per
+    test run; tests take a clone (`csv_copy`), whose params name the CSV."""
+
+    def build(folder: Path) -> None:
+        customer_frame().to_csv(folder / "customers.csv", index=False)
+        copy = Template.fresh(folder / "template")
+        copy.mlops(*use_csv(folder / "customers.csv"))
+        (folder / "repro.log").write_text(copy.run("dvc", "repro").stdout)
+        copy.mlops("promote")
+
+    folder = built_once(tmp_path_factory, "csv-trained", build)
+    trained = Template(folder / "template")
+    trained.repro_output = (folder / "repro.log").read_text()
+    return trained
+
+
+@pytest.fixture
+def csv_copy(csv_trained: Template, tmp_path) -> Template:
+    """A copy of the CSV-trained workspace with its champion, free to change."""
+    copy = csv_trained.clone_to(tmp_path / "csv-copy", with_store=True)
+    copy.repro_output = csv_trained.repro_output
+    return copy

@@ -10,12 +10,13 @@ import sys
 import time
 
 import mlflow
+import psutil
 import pytest
 import yaml
 from deltalake import DeltaTable
 
 from mlops_template.io.lineage import file_md5
-from tests.conftest import Template
+from tests.conftest import STAGES, Template
 from tests.e2e.test_monitor import simulated
 from tests.e2e.test_predict import TABLE, table_version
 
@@ -34,6 +35,18 @@ def registry_state(copy: Template) -> tuple[list[str], str]:
     found = client.search_model_versions("name='mlops-template'")
     champion = client.get_model_version_by_alias("mlops-template", "champion").version
     return sorted(str(v.version) for v in found), str(champion)
+
+
+def stage_running_under(pid: int) -> bool:
+    """Whether a pipeline stage (`python -m mlops_template <stage>`) runs below pid."""
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            argv = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if "mlops_template" in argv and set(argv) & set(STAGES):
+            return True
+    return False
 
 
 def incoming(copy: Template) -> list[str]:
@@ -127,7 +140,10 @@ def test_a_crash_during_a_try_leaves_registry_and_predictions_as_they_were(copy,
         if "ct try 1" in line or time.monotonic() > deadline:
             break
     scored = table_version(copy)
-    time.sleep(2)  # inside `dvc repro` now
+    # Killed once a stage of the retraining runs: inside `dvc repro`.
+    while not stage_running_under(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline, "no stage started"
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert scored == 0  # the champion's predictions were saved before retraining

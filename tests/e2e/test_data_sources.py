@@ -3,44 +3,37 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import ran_stages
+from tests.conftest import STAGES, ran_stages
+from tests.e2e.customers import customer_frame, data_path, use_csv
 
 pytestmark = pytest.mark.slow
 
 
-def customer_frame(n: int = 300, seed: int = 3) -> pd.DataFrame:
-    """Numeric and categorical columns with missing values and a text target."""
-    rng = np.random.default_rng(seed)
-    plan = rng.choice(["basic", "plus", "pro"], n)
-    tenure = rng.integers(1, 60, n).astype(float)
-    spend = rng.gamma(2.0, 30.0, n)
-    churn = np.where((plan == "basic") & (tenure < 20) | (spend > 120), "yes", "no")
-    frame = pd.DataFrame({"plan": plan, "tenure": tenure, "spend": spend, "churn": churn})
-    frame.loc[rng.random(n) < 0.1, "tenure"] = np.nan
-    frame.loc[rng.random(n) < 0.1, "plan"] = None
-    frame["region"] = rng.choice(["north", "south", None], n)
-    return frame
-
-
-def _repro(template, *overrides: str):
-    template.mlops("params", "compose", *overrides)
-    done = template.run("dvc", "repro")
-    assert ran_stages(done.stdout) == ["collect", "validate", "prepare", "train", "evaluate"]
+def _outputs(template):
     schema = json.loads(template.path("models/schema.json").read_text())
     metrics = json.loads(template.path("metrics.json").read_text())
     return schema, metrics
 
 
-def test_csv_with_categorical_columns_and_missing_values(template, tmp_path):
-    csv = tmp_path / "customers.csv"
-    customer_frame().to_csv(csv, index=False)
-    schema, metrics = _repro(template, "data=csv", f"data.path={csv}", "data.target=churn")
+def _pipeline(in_process, template, *overrides: str):
+    """Every stage in order, in this process: these tests are about the data, and DVC's
+    handling of each kind of source is tested with the real `dvc repro` (csv_trained)."""
+    in_process(template, "params", "compose", *overrides)
+    for stage in STAGES:
+        in_process(template, stage)
+    return _outputs(template)
+
+
+def test_csv_with_categorical_columns_and_missing_values(csv_copy, tmp_path):
+    assert ran_stages(csv_copy.repro_output) == STAGES  # through `dvc repro`
+    schema, metrics = _outputs(csv_copy)
     kinds = {c["name"]: c["kind"] for c in schema["columns"]}
     assert kinds == {
         "plan": "categorical",
@@ -53,7 +46,7 @@ def test_csv_with_categorical_columns_and_missing_values(template, tmp_path):
     assert schema["target"]["classes"] == ["no", "yes"]
     assert metrics["accuracy"] > 0.8
     # Preprocessing is inside the model: raw rows with gaps and a new category score.
-    model = load_model(template.path("models/model.skops"))
+    model = load_model(csv_copy.path("models/model.skops"))
     raw = pd.DataFrame(
         {
             "plan": ["enterprise", None],
@@ -63,9 +56,15 @@ def test_csv_with_categorical_columns_and_missing_values(template, tmp_path):
         }
     )
     assert set(model.predict(raw)) <= {"no", "yes"}
-    # The CSV is a DVC dependency: editing it re-collects.
+    # The CSV, outside the repository, is a DVC dependency: editing it re-collects. (An own
+    # copy of it: the shared build's is left alone.)
+    csv = tmp_path / "customers.csv"
+    shutil.copyfile(data_path(csv_copy), csv)
+    csv_copy.mlops(*use_csv(csv))
+    assert ran_stages(csv_copy.run("dvc", "repro", "collect").stdout) == ["collect"]
+    assert ran_stages(csv_copy.run("dvc", "repro", "collect").stdout) == []
     customer_frame(seed=4).to_csv(csv, index=False)
-    assert ran_stages(template.run("dvc", "repro").stdout)[0] == "collect"
+    assert ran_stages(csv_copy.run("dvc", "repro", "collect").stdout) == ["collect"]
 
 
 @pytest.mark.parametrize(
@@ -87,8 +86,8 @@ def test_csv_with_categorical_columns_and_missing_values(template, tmp_path):
         "synthetic-multiclass-hgb",
     ],
 )
-def test_bundled_and_generated_sets(template, overrides, task, n_classes):
-    schema, metrics = _repro(template, *overrides)
+def test_bundled_and_generated_sets(template, in_process, overrides, task, n_classes):
+    schema, metrics = _pipeline(in_process, template, *overrides)
     assert schema["task"] == task
     plots = template.path("reports/plots")
     figures = {p.name for p in template.path("reports/figures").iterdir()}
@@ -103,13 +102,12 @@ def test_bundled_and_generated_sets(template, overrides, task, n_classes):
         assert figures == {"roc.png", "precision_recall.png", "confusion_matrix.png"}
 
 
-def test_parquet_source_with_task_override(template, tmp_path):
+def test_parquet_source_with_task_override(template, in_process, tmp_path):
     frame = customer_frame(400)
     frame["visits"] = (frame["spend"] // 10).astype(int)  # few distinct integers
     path = tmp_path / "customers.parquet"
     frame.drop(columns="churn").to_parquet(path)
     # An integer target with few values looks like classes; the config says otherwise.
-    schema, metrics = _repro(
-        template, "data=parquet", f"data.path={path}", "data.target=visits", "data.task=regression"
-    )
+    overrides = ["data=parquet", f"data.path={path}", "data.target=visits", "data.task=regression"]
+    schema, metrics = _pipeline(in_process, template, *overrides)
     assert schema["task"] == "regression" and "rmse" in metrics

@@ -6,11 +6,10 @@ import mlflow
 import pytest
 import yaml
 
-from tests.conftest import ran_stages
+from tests.conftest import STAGES, ran_stages
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["collect", "validate", "prepare", "train", "evaluate"]
 EXPERIMENT = ["--env-manager", "local", "--experiment-name", "mlops-template"]
 
 

@@ -80,7 +80,6 @@ def test_unlabelled_small_and_bad_batches(copy, tmp_path):
     unlabelled = simulated(copy, tmp_path / "u.parquet", "--rows", "60", "--drift", "2")
     report = monitored(copy, unlabelled)
     assert report["performance"] is None and report["dataset"]["decision"] == "drift"
-    before = copy.path(REPORT).read_bytes()
 
     tiny = simulated(copy, tmp_path / "tiny.csv", "--rows", "10", "--labels")
     report = monitored(copy, tiny)
@@ -89,7 +88,7 @@ def test_unlabelled_small_and_bad_batches(copy, tmp_path):
     assert report["performance"]["decision"] == "too few rows"
     assert "too few rows" in copy.path(HTML).read_text()
 
-    copy.path(REPORT).write_bytes(before)
+    before = copy.path(REPORT).read_bytes()  # the tiny batch's report
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a,b\n1,2\n")
     refused = copy.mlops("monitor", str(wrong), check=False)

@@ -7,11 +7,9 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import ran_stages
+from tests.conftest import STAGES, ran_stages
 
 pytestmark = pytest.mark.slow
-
-STAGES = ["collect", "validate", "prepare", "train", "evaluate"]
 
 
 def test_repro_runs_every_stage_and_writes_outputs(reproduced):

@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
 from tests.conftest import Template
+from tests.e2e.customers import customer_frame, data_path, use_csv
 
 pytestmark = pytest.mark.slow
 
@@ -102,26 +103,20 @@ def test_bad_batches_write_nothing(copy, tmp_path):
     )
 
 
-def test_failure_in_a_late_chunk_rolls_back_the_whole_batch(template, tmp_path):
+def test_failure_in_a_late_chunk_rolls_back_the_whole_batch(csv_copy, tmp_path):
     """Unseen categories are refused by policy; the bad row is in the last chunk."""
-    from tests.e2e.test_data_sources import customer_frame
-
-    csv = tmp_path / "customers.csv"
-    customer_frame().to_csv(csv, index=False)
-    use_csv = ["params", "compose", "data=csv", f"data.path={csv}", "data.target=churn"]
-    template.mlops(*use_csv, "predict.chunk_rows=100", "predict.unseen_categories=error")
-    template.run("dvc", "repro")
-    template.mlops("promote")
+    use_csv_data = use_csv(data_path(csv_copy))
+    csv_copy.mlops(*use_csv_data, "predict.chunk_rows=100", "predict.unseen_categories=error")
     frame = customer_frame(500, seed=9).drop(columns="churn")
     frame.loc[480, "plan"] = "enterprise"
     path = _write(tmp_path / "batch.parquet", frame)
-    _refused(template, path, "categories never seen in training", "'plan': ['enterprise']")
-    assert table_version(template) is None
-    template.mlops(*use_csv, "predict.chunk_rows=100")
-    template.mlops("predict", str(path))  # allowed by default: the model groups it as rare
-    rows = DeltaTable(str(template.path(TABLE))).to_pandas()
+    _refused(csv_copy, path, "categories never seen in training", "'plan': ['enterprise']")
+    assert table_version(csv_copy) is None
+    csv_copy.mlops(*use_csv_data, "predict.chunk_rows=100")
+    csv_copy.mlops("predict", str(path))  # allowed by default: the model groups it as rare
+    rows = DeltaTable(str(csv_copy.path(TABLE))).to_pandas()
     assert len(rows) == 500 and set(rows["prediction"]) <= {"no", "yes"}
-    assert json.loads(template.path("models/schema.json").read_text())["task"] == "classification"
+    assert json.loads(csv_copy.path("models/schema.json").read_text())["task"] == "classification"
 
 
 def _write(path, frame):

@@ -7,11 +7,14 @@ import subprocess
 import sys
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
 
 from mlops_template.core.champion_history import champion_line
+from mlops_template.io.model_file import load_model
 from tests.conftest import Template, free_port, tracking_server
 
 pytestmark = pytest.mark.slow
@@ -269,6 +272,8 @@ def test_promotion_against_a_tracking_server(trained, tmp_path):
         done = promote(copy)
         assert done.returncode == 0, done.stderr
         assert aliases(copy) == {"champion": "1", "challenger": "1"}
-        served = mlflow.sklearn.load_model(f"models:/{NAME}@champion")
-        assert served.predict is not None
+        served = mlflow.sklearn.load_model(f"models:/{NAME}@champion")  # through the server
+        rows = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
+        trained = load_model(copy.path("models/model.skops"))
+        np.testing.assert_array_equal(served.predict_proba(rows), trained.predict_proba(rows))
         assert copy.mlops("rollback", check=False).returncode == 2  # nothing to go back to

@@ -10,7 +10,7 @@ from deltalake import DeltaTable
 
 from mlops_template.io.lineage import file_md5
 from tests.conftest import Template
-from tests.e2e.test_data_sources import customer_frame
+from tests.e2e.customers import customer_frame, data_path, use_csv
 from tests.e2e.test_predict import TABLE, _write, batch, table_version
 
 pytestmark = pytest.mark.slow
@@ -40,8 +40,15 @@ def assert_same_predictions(left: pd.DataFrame, right: pd.DataFrame) -> None:
     np.testing.assert_array_equal(left[probabilities], right[probabilities])
 
 
-def test_spark_and_pandas_engines_write_the_same_rows(served, tmp_path):
-    copy = served.clone_to(tmp_path / "copy", with_store=True)
+def spark_logs(folder) -> list:
+    return sorted(folder.glob("mlops-spark-*.log"))
+
+
+def test_spark_and_pandas_engines_write_the_same_rows(copy, tmp_path):
+    # Spark's own output goes to a log in the temp folder, kept only when Spark fails.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    copy.env["TMPDIR"] = str(temp)
     copy.mlops("params", "compose", "predict.passthrough_columns=[id]", *SPARK)
     frame = batch(copy, rows=3000)
     frame.insert(0, "id", [f"row-{i}" for i in range(len(frame))])
@@ -51,6 +58,7 @@ def test_spark_and_pandas_engines_write_the_same_rows(served, tmp_path):
     copy.mlops("predict", str(by_pandas))
     done = copy.mlops("predict", str(by_spark), "--engine", "spark")
     assert "3000 rows appended" in done.stderr
+    assert spark_logs(temp) == []
     table = DeltaTable(str(copy.path(TABLE)))
     assert table.version() == 1  # one commit per batch, whatever the engine
     spark_files = list(copy.path(TABLE).glob("spark-*/*.parquet"))
@@ -67,29 +75,27 @@ def test_spark_and_pandas_engines_write_the_same_rows(served, tmp_path):
     refused = copy.mlops("predict", str(bad), "--engine", "spark", check=False)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert 'For input string: "high"' in refused.stderr, refused.stderr
+    (log,) = spark_logs(temp)
+    assert f"Spark's own output: {log}" in refused.stderr
     assert table_version(copy) == 1
     assert sorted(copy.path(TABLE).glob("spark-*")) == sorted({f.parent for f in spark_files})
 
 
-def test_spark_engine_with_categories_and_missing_values(template, tmp_path):
-    csv = tmp_path / "customers.csv"
-    customer_frame().to_csv(csv, index=False)
-    use_csv = ["params", "compose", "data=csv", f"data.path={csv}", "data.target=churn"]
-    template.mlops(*use_csv, "predict.unseen_categories=error", *SPARK)
-    template.run("dvc", "repro")
-    template.mlops("promote")
+def test_spark_engine_with_categories_and_missing_values(csv_copy, tmp_path):
+    use_csv_data = use_csv(data_path(csv_copy))
+    csv_copy.mlops(*use_csv_data, "predict.unseen_categories=error", *SPARK)
     frame = customer_frame(2000, seed=9).drop(columns="churn")
     frame.insert(0, "id", range(len(frame)))
     frame.loc[1900, "plan"] = "enterprise"
     unseen = _write(tmp_path / "unseen.csv", frame)
-    refused = template.mlops("predict", str(unseen), "--engine", "spark", check=False)
+    refused = csv_copy.mlops("predict", str(unseen), "--engine", "spark", check=False)
     assert refused.returncode == 2, refused.stderr
     assert "'plan': ['enterprise']" in refused.stderr
-    assert not template.path(TABLE).exists()  # a new table is not left half made
+    assert not csv_copy.path(TABLE).exists()  # a new table is not left half made
 
-    template.mlops(*use_csv, "predict.passthrough_columns=[id]", *SPARK)
+    csv_copy.mlops(*use_csv_data, "predict.passthrough_columns=[id]", *SPARK)
     by_pandas = _write(tmp_path / "batch.parquet", frame)
-    template.mlops("predict", str(by_pandas))
-    template.mlops("predict", str(unseen), "--engine", "spark")
-    assert_same_predictions(rows_of(template, unseen), rows_of(template, by_pandas))
-    assert set(rows_of(template, unseen)["prediction"]) <= {"no", "yes"}
+    csv_copy.mlops("predict", str(by_pandas))
+    csv_copy.mlops("predict", str(unseen), "--engine", "spark")
+    assert_same_predictions(rows_of(csv_copy, unseen), rows_of(csv_copy, by_pandas))
+    assert set(rows_of(csv_copy, unseen)["prediction"]) <= {"no", "yes"}

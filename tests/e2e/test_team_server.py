@@ -11,6 +11,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,41 +26,84 @@ from tests.e2e.test_serving import post, split
 pytestmark = pytest.mark.slow
 
 sys.path.insert(0, str(REPO / "tools"))
-from team_server import psql, start_postgres, stop_postgres  # noqa: E402  (not a package)
+from team_server import (  # noqa: E402  (not a package)
+    DATABASE,
+    local_uri,
+    psql,
+    start_postgres,
+    stop_postgres,
+)
 
 ADMIN = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": "admin-password-1"}
 READER = {"MLFLOW_TRACKING_USERNAME": "reader", "MLFLOW_TRACKING_PASSWORD": "reader-password-1"}
 
 
-class Server:
-    """`make server` in a copy: its URI, PostgreSQL port and folder; start() runs it."""
+class Cluster:
+    """One PostgreSQL cluster for this file's tests, each with databases of its own; a
+    database MLflow has migrated once is copied (`CREATE DATABASE ... TEMPLATE`)."""
 
-    def __init__(self, copy: Template, tmp_path: Path, request, *variables: str):
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.data = start_postgres(folder, self.port)  # with databases mlflow, mlflow_auth
+        migrate = "import mlflow, sys; mlflow.MlflowClient(sys.argv[1]).search_experiments()"
+        subprocess.run([sys.executable, "-c", migrate, local_uri(self.port, DATABASE)], check=True)
+        self.made = 0
+
+    def database(self, migrated: bool = True) -> str:
+        """A new database: MLflow's tables in place, or empty; returns its name."""
+        self.made += 1
+        name = f"test_{self.made}"
+        template = f" TEMPLATE {DATABASE}" if migrated else ""
+        psql(self.port, f"CREATE DATABASE {name}{template}", "postgres")
+        return name
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    # Under /tmp itself: run as root, PostgreSQL runs as `postgres`, who cannot enter
+    # pytest's private temp folders.
+    folder = Path(tempfile.mkdtemp(prefix="mlops-cluster-"))
+    try:
+        shared = Cluster(folder)
+        yield shared
+        stop_postgres(shared.data)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Server:
+    """`make server` in a copy: its URI, PostgreSQL port and folder; start() runs it.
+
+    Given a cluster, the server keeps its runs in a database of its own there (as on a
+    team host with its own PostgreSQL: BACKEND_STORE_URI); else `make server` makes and
+    runs a cluster in its folder."""
+
+    def __init__(self, copy: Template, tmp_path: Path, request, *variables: str, cluster=None):
         self.copy, self.log = copy, tmp_path / "server.log"
-        self.port, self.db_port = free_port(), free_port()
+        self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
-        # Under /tmp itself: run as root, PostgreSQL runs as `postgres`, who cannot enter
-        # pytest's private temp folders.
-        self.folder = Path(tempfile.mkdtemp(prefix="mlops-server-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="mlops-server-"))  # as for the cluster
         request.addfinalizer(lambda: shutil.rmtree(self.folder, ignore_errors=True))
-        self.variables = variables
+        self.variables, self.env = list(variables), {}
+        if cluster is None:
+            self.db_port, self.database = free_port(), DATABASE
+            self.variables.append(f"DB_PORT={self.db_port}")
+        else:
+            self.db_port, self.database = cluster.port, cluster.database()
+            self.env = {"BACKEND_STORE_URI": local_uri(cluster.port, self.database)}
 
     @contextmanager
     def start(self, env: dict | None = None):
         make = make_command(
-            "server",
-            f"SERVER_DIR={self.folder}",
-            f"PORT={self.port}",
-            f"DB_PORT={self.db_port}",
-            *self.variables,
+            "server", f"SERVER_DIR={self.folder}", f"PORT={self.port}", *self.variables
         )
-        env = {**self.copy.env, **(env or {})}
+        env = {**self.copy.env, **self.env, **(env or {})}
         with running(make, f"{self.uri}/health", self.log, cwd=self.copy.root, env=env):
             yield
         assert not (self.folder / "pgdata" / "postmaster.pid").exists(), "PostgreSQL still up"
 
     def sql(self, query: str) -> str:
-        return psql(self.db_port, query)
+        return psql(self.db_port, query, self.database)
 
 
 def finished_runs(server: Server, stage: str) -> list[str]:
@@ -70,10 +114,11 @@ def finished_runs(server: Server, stage: str) -> list[str]:
 
 
 def test_pipeline_promotion_serving_and_predict_against_the_team_server(
-    reproduced, tmp_path, request
+    reproduced, tmp_path, request, cluster
 ):
+    """On a team host's own PostgreSQL (BACKEND_STORE_URI)."""
     copy = reproduced.clone_to(tmp_path / "copy")
-    server = Server(copy, tmp_path, request)
+    server = Server(copy, tmp_path, request, cluster=cluster)
     with server.start():
         copy.env["MLFLOW_TRACKING_URI"] = server.uri
         copy.run("dvc", "repro", "--force", "-s", "train")  # the model goes to the server
@@ -102,6 +147,7 @@ def test_pipeline_promotion_serving_and_predict_against_the_team_server(
 
 
 def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request):
+    """`make server AUTH=1` as the README runs it: a cluster of its own, users in it."""
     from mlflow.server.auth.client import AuthServiceClient
 
     copy = reproduced.clone_to(tmp_path / "copy")
@@ -153,9 +199,11 @@ def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request)
         assert server.sql("SELECT count(*) FROM model_versions") == "1"
 
 
-def test_server_down_mid_pipeline_then_a_rerun_completes_once(reproduced, tmp_path, request):
+def test_server_down_mid_pipeline_then_a_rerun_completes_once(
+    reproduced, tmp_path, request, cluster
+):
     copy = reproduced.clone_to(tmp_path / "copy")
-    server = Server(copy, tmp_path, request)
+    server = Server(copy, tmp_path, request, cluster=cluster)
     # MLflow's client would retry a vanished server for minutes; a few seconds here.
     copy.env.update(
         MLFLOW_TRACKING_URI=server.uri,
@@ -192,22 +240,19 @@ def test_server_down_mid_pipeline_then_a_rerun_completes_once(reproduced, tmp_pa
         copy.mlops("predict", str(path))  # its artifacts are all there
 
 
-def test_the_compose_files_mlflow_command_on_postgres_and_an_s3_api(tmp_path, s3_store, request):
+def test_the_compose_files_mlflow_command_on_postgres_and_an_s3_api(tmp_path, s3_store, cluster):
     """docker-compose.yml cannot run here (no Docker engine); its MLflow service's own
     command and environment do, with PostgreSQL and MinIO's S3 API (moto) on loopback."""
     import mlflow
     import yaml
 
     service = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["mlflow"]
-    port, db_port = free_port(), free_port()
-    folder = Path(tempfile.mkdtemp(prefix="mlops-compose-"))
-    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
-    data = start_postgres(folder, db_port)
-    request.addfinalizer(lambda: stop_postgres(data))
+    port = free_port()
+    database = cluster.database(migrated=False)  # the command creates MLflow's tables
     script = (
         service["entrypoint"][2]
         .replace("$$", "$")
-        .replace("@postgres:5432/mlflow", f"@127.0.0.1:{db_port}/mlflow")
+        .replace("@postgres:5432/mlflow", f"@127.0.0.1:{cluster.port}/{database}")
         .replace("--host 0.0.0.0 --port 5000", f"--host 127.0.0.1 --port {port}")
     )
     auth = (REPO / "deploy/basic_auth.ini").read_text()
@@ -241,4 +286,5 @@ def test_the_compose_files_mlflow_command_on_postgres_and_an_s3_api(tmp_path, s3
         client.log_artifact(run.info.run_id, str(tmp_path / "note.txt"))
     keys = [o["Key"] for o in s3_client(s3_store).list_objects_v2(Bucket="mlflow")["Contents"]]
     assert any(k.endswith(f"{run.info.run_id}/artifacts/note.txt") for k in keys), keys
-    assert psql(db_port, "SELECT name FROM experiments WHERE name = 'compose'") == "compose"
+    found = psql(cluster.port, "SELECT name FROM experiments WHERE name = 'compose'", database)
+    assert found == "compose"

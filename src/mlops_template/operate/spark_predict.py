@@ -10,11 +10,13 @@ table as it was.
 # No `from __future__ import annotations`: pandas_udf reads its function's type hints.
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import uuid
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import SHOWN, describe_unseen
@@ -54,7 +56,12 @@ def row_offsets(counts: dict[int, int]) -> dict[int, int]:
     return offsets
 
 
-def spark_session(settings: Predict) -> "SparkSession":
+def spark_session(settings: Predict, log: IO[bytes]) -> "SparkSession":
+    """A Spark session whose JVM (and the Python workers it starts) writes to `log`, not to
+    this process's stderr: start-up warnings, and the tracebacks of workers cut off when
+    a failed job is cancelled, would otherwise surround the one-line error."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
 
     # Executors run the model in this environment's Python unless told otherwise.
@@ -67,12 +74,12 @@ def spark_session(settings: Predict) -> "SparkSession":
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     conf = {**TABLE_SETTINGS, **(LOCAL_SETTINGS if local else {})}
-    conf["spark.ui.showConsoleProgress"] = str(sys.stderr.isatty()).lower()
+    conf["spark.ui.showConsoleProgress"] = "false"  # the bar would go to the log
     conf.update({key: str(value) for key, value in settings.spark.conf.items()})
-    builder = SparkSession.builder.appName("mlops-template predict").master(master)
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark_conf = SparkConf().setAppName("mlops-template predict").setMaster(master)
+    spark_conf.setAll(list(conf.items()))
+    gateway = launch_gateway(spark_conf, popen_kwargs={"stdout": log, "stderr": subprocess.STDOUT})
+    spark = SparkSession(SparkContext(conf=spark_conf, gateway=gateway))
     spark.sparkContext.setLogLevel("FATAL")  # failures are raised, and reported once
     return spark
 
@@ -80,11 +87,32 @@ def spark_session(settings: Predict) -> "SparkSession":
 def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
     # Checked before Spark starts: a table whose columns conflict would refuse the rows.
     predictions_table.prepare_for(job.table, job.out_schema)
+    # Spark's own output goes to a file, kept only if Spark fails.
+    handle, name = tempfile.mkstemp(prefix="mlops-spark-", suffix=".log")
+    os.close(handle)
+    log = Path(name)
+    try:
+        with open(log, "wb") as output:
+            written = _score(job, settings, output)
+    except PipelineError:
+        log.unlink()
+        raise
+    except Exception as err:
+        raise PipelineError(
+            f"{job.path}: Spark could not score the batch: {_reason(err)} "
+            f"(Spark's own output: {log})"
+        ) from None
+    log.unlink()
+    return written
+
+
+def _score(job: "ScoringJob", settings: Predict, log: IO[bytes]) -> int:
+    """Score on Spark into the table; a failure leaves the table as it was."""
     new_table = not Path(job.table).exists()
     staging = Path(job.table) / f"spark-{uuid.uuid4().hex}"
     spark = None
     try:
-        spark = spark_session(settings)
+        spark = spark_session(settings, log)
         frame = _read_batch(spark, job)
         if settings.unseen_categories == "error" and (unseen := _unseen(frame, job.schema)):
             raise PipelineError(describe_unseen(unseen, str(job.path)))
@@ -93,15 +121,11 @@ def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
         for leftover in staging.glob(".*.crc"):  # Hadoop's local checksums, not table data
             leftover.unlink()
         return predictions_table.commit_files(job.table, job.out_schema, staging)
-    except Exception as err:
+    except Exception:
         if spark is not None:
             spark.stop()  # first, so no task is still writing into the staging folder
         shutil.rmtree(job.table if new_table else staging, ignore_errors=True)
-        if isinstance(err, PipelineError):
-            raise
-        raise PipelineError(
-            f"{job.path}: Spark could not score the batch: {_reason(err)}"
-        ) from None
+        raise
     finally:
         if spark is not None:
             spark.stop()
