@@ -10,6 +10,8 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export UV_PYTHON_DOWNLOADS := never
+# uv compiles the environment's bytecode (quicker first imports); UV_COMPILE_BYTECODE=0 skips it.
+export UV_COMPILE_BYTECODE ?= 1
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SERVE_PORT ?= 5001
@@ -34,7 +36,7 @@ help: ## list the targets
 $(VENV)/.synced: uv.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv sync --frozen --compile-bytecode
+	$(BIN)/uv sync --frozen
 	touch $@
 
 env: $(VENV)/.synced ## create .venv from uv.lock (exact pins)
@@ -48,9 +50,11 @@ params: env ## recompose params.yaml from conf/
 check-params: env ## fail if params.yaml is stale against conf/
 	python -m mlops_template params check
 
+# Make expands the recipe before running it: the start time is taken before pre-commit,
+# and pytest prints the whole time at its end (MAKE_TEST_STARTED, tests/conftest.py).
 test: env ## pre-commit checks and the whole test suite, slow end-to-end tests included
 	pre-commit run --all-files --show-diff-on-failure
-	pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
+	MAKE_TEST_STARTED=$(shell date +%s) pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 test-fast: env ## unit tests only
 	pytest -m "not slow"

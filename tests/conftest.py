@@ -7,6 +7,7 @@ each test that changes one works on a copy (`Template.clone_to`).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -14,9 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,27 @@ from filelock import FileLock
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+# The longest test files, started first so that no xdist worker is left running one alone at
+# the end (`--dist loadfile` hands out files in collection order). Only the time depends on it.
+SLOWEST_FIRST = ["test_team_server.py", "test_spark.py", "test_ct.py", "test_registry.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Under `make test`: the whole time, pre-commit included (pytest's own line follows)."""
+    if started := os.environ.get("MAKE_TEST_STARTED"):
+        minutes, seconds = divmod(int(time.time()) - int(started), 60)
+        took = f"{minutes} min {seconds:02d} s"
+        terminalreporter.write_line(f"make test: {took} wall, pre-commit included")
 
 
 def template_files() -> list[str]:
@@ -95,15 +118,28 @@ class Template:
             text=True,
             timeout=900,
         )
-        if check and done.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(cmd)} exited {done.returncode}\n"
-                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-            )
-        return done
+        return checked(done) if check else done
 
     def mlops(self, *args: str, check: bool = True):
         return self.run(sys.executable, "-m", "mlops_template", *args, check=check)
+
+    def main(self, *args: str, check: bool = True, env: dict | None = None):
+        """`mlops ...` through the command line's own main() in this process, in this copy:
+        the same code without an interpreter start and its imports (2-3 s a command).
+        For what a command does; Spark, signals, concurrency and the entry point itself
+        keep `mlops`, a real process."""
+        from mlops_template import cli
+
+        with cli_process(self.root, {**self.env, **(env or {})}) as (out, err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as done:  # argparse's usage errors
+                code = done.code if isinstance(done.code, int) else int(done.code is not None)
+            except Exception:  # as the interpreter would end: a traceback, exit 1
+                traceback.print_exc()
+                code = 1
+        done = subprocess.CompletedProcess(["mlops", *args], code, out.getvalue(), err.getvalue())
+        return checked(done) if check else done
 
     def make(
         self,
@@ -122,6 +158,39 @@ class Template:
 
     def path(self, rel: str) -> Path:
         return self.root / rel
+
+
+def checked(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    if done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, done.args))} exited {done.returncode}\n"
+            f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        )
+    return done
+
+
+@contextmanager
+def cli_process(root: Path, env: dict[str, str]) -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """This process set up as a command's own would be (working directory, environment),
+    its output captured; then put back, MLflow's process-wide settings included."""
+    import mlflow
+    from mlflow.tracking import fluent
+
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    saved_experiment = fluent._active_experiment_id  # set by mlflow.set_experiment
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(root)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            yield out, err
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        mlflow.set_tracking_uri(None)
+        fluent._active_experiment_id = saved_experiment
 
 
 def make_command(target: str, *variables: str, venv: Path | None = None) -> list[str]:
@@ -298,34 +367,3 @@ def served(served_build: Template, tmp_path_factory: pytest.TempPathFactory) -> 
 
 # The DAG's stages in dvc.yaml's order: each is a CLI command of the same name.
 STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
-
-
-@pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Run CLI commands (`python -m mlops_template ...`) in this process, in a copy.
-
-    For tests of what the stages compute rather than of how DVC runs them: the same
-    code path as the command line, without an interpreter start and its imports per
-    stage. MLflow's process-wide state and the environment are put back afterwards.
-    """
-    import mlflow
-    from mlflow.tracking import fluent
-
-    from mlops_template.cli import main
-
-    saved = dict(os.environ)
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID", "DVC_ROOT", "DVC_STAGE", "DVC_EXP_NAME"):
-        os.environ.pop(name, None)
-    monkeypatch.setattr(fluent, "_active_experiment_id", None)  # set_experiment's global
-
-    def run(copy: Template, *args: str) -> None:
-        monkeypatch.chdir(copy.root)
-        os.environ["MLFLOW_TRACKING_URI"] = copy.env["MLFLOW_TRACKING_URI"]
-        assert main(list(args)) == 0, f"mlops {' '.join(args)} failed"
-
-    try:
-        yield run
-    finally:
-        mlflow.set_tracking_uri(None)
-        os.environ.clear()
-        os.environ.update(saved)

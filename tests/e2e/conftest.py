@@ -1,4 +1,4 @@
-"""Fixtures shared by the end-to-end tests that act on a promoted champion."""
+"""Fixtures of the end-to-end tests: promoted champions, a CSV-trained model, `mlflow run .`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,24 @@ import pytest
 
 from tests.conftest import Template, built_once
 from tests.e2e.customers import customer_frame, use_csv
+
+# `mlflow run .` as the tests run it: this environment, the project's experiment.
+MLFLOW_RUN = ["--env-manager", "local", "--experiment-name", "mlops-template"]
+
+
+@pytest.fixture(scope="session")
+def mlflow_run(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """A fresh copy after `mlflow run .` (the main entry point: `dvc repro` under the
+    project's run), built once per test run; treat it as read-only."""
+
+    def build(folder: Path) -> None:
+        copy = Template.fresh(folder / "template")
+        (folder / "mlflow-run.log").write_text(copy.run("mlflow", "run", ".", *MLFLOW_RUN).stdout)
+
+    folder = built_once(tmp_path_factory, "mlflow-run", build)
+    done = Template(folder / "template")
+    done.repro_output = (folder / "mlflow-run.log").read_text()
+    return done
 
 
 @pytest.fixture

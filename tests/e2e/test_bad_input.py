@@ -19,12 +19,12 @@ def _fails(result, *expected: str) -> str:
 
 
 def _use_csv(template, path, target="y"):
-    template.mlops("params", "compose", "data=csv", f"data.path={path}", f"data.target={target}")
+    template.main("params", "compose", "data=csv", f"data.path={path}", f"data.target={target}")
 
 
 def test_missing_file(template):
     _use_csv(template, "no/such.csv")
-    _fails(template.mlops("collect", check=False), "no/such.csv", "not found", "data.path")
+    _fails(template.main("collect", check=False), "no/such.csv", "not found", "data.path")
     assert not template.path(RAW).exists()
 
 
@@ -32,7 +32,7 @@ def test_empty_file(template, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     _use_csv(template, empty)
-    _fails(template.mlops("collect", check=False), str(empty), "empty")
+    _fails(template.main("collect", check=False), str(empty), "empty")
     assert not template.path(RAW).exists()
 
 
@@ -40,7 +40,7 @@ def test_unparsable_csv(template, tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_text("a,y\n1,2\n3,4,5,6\n")
     _use_csv(template, broken)
-    _fails(template.mlops("collect", check=False), str(broken), "cannot read as csv", "line 3")
+    _fails(template.main("collect", check=False), str(broken), "cannot read as csv", "line 3")
     assert not template.path(RAW).exists()
 
 
@@ -57,14 +57,14 @@ def test_single_class_target(template, tmp_path):
     data = tmp_path / "one.csv"
     data.write_text("a,y\n" + "".join(f"{i},same\n" for i in range(50)))
     _use_csv(template, data)
-    template.mlops("collect")
-    _fails(template.mlops("validate", check=False), str(data), "'y' has a single class")
+    template.main("collect")
+    _fails(template.main("validate", check=False), str(data), "'y' has a single class")
     assert not template.path(VALIDATION).exists()
 
 
 def test_bad_config_value_names_the_key(template):
     before = template.path("params.yaml").read_text()
-    result = template.mlops(
+    result = template.main(
         "params", "compose", "model=random_forest", "model.n_estimators=-3", check=False
     )
     _fails(result, "model.n_estimators", "greater than or equal to 1")
@@ -72,12 +72,12 @@ def test_bad_config_value_names_the_key(template):
 
 
 def test_unknown_config_key_names_the_key(template):
-    result = template.mlops("params", "compose", "+model.n_trees=10", check=False)
+    result = template.main("params", "compose", "+model.n_trees=10", check=False)
     _fails(result, "model.n_trees: unknown key")
 
 
 def test_hand_edited_params_fail_before_any_work(template):
     params = template.path("params.yaml")
     params.write_text(params.read_text().replace("test_size: 0.2", "test_size: 1.5"))
-    _fails(template.mlops("collect", check=False), "params.yaml", "split.test_size")
+    _fails(template.main("collect", check=False), "params.yaml", "split.test_size")
     assert not template.path(RAW).exists()

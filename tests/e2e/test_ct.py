@@ -68,20 +68,20 @@ def test_batch_in_range_is_scored_and_not_retrained(copy, tmp_path):
 
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a,b\n1,2\n")
-    refused = copy.mlops("ct", str(wrong), check=False)
+    refused = copy.main("ct", str(wrong), check=False)
     assert refused.returncode == 2 and "missing columns" in refused.stderr
     assert table_version(copy) == 0
 
 
 def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     drifted = labelled(copy, tmp_path / "drifted.csv", "--drift", "3", "--seed", "1")
-    done = copy.mlops("ct", str(drifted))
+    done = copy.main("ct", str(drifted))
     assert "promoted v2" in done.stderr, done.stderr
     record = json.loads(copy.path(CT).read_text())
     assert record["performance"]["decision"] == "out of range" and record["drift"] == "drift"
     assert [t["promoted"] for t in record["tries"]] == [True]
     assert registry_state(copy) == (["1", "2"], "2")
-    copy.mlops("params", "check")  # params.yaml is still what conf/ composes to
+    copy.main("params", "check")  # params.yaml is still what conf/ composes to
 
     # The batch's labelled rows joined the training data through the pipeline itself.
     added = f"{file_md5(drifted)}.parquet"
@@ -104,11 +104,11 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
 
 
 def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
-    copy.mlops("params", "compose", "gate.classification.min_improvement=0.9", "ct.max_tries=2")
+    copy.main("params", "compose", "gate.classification.min_improvement=0.9", "ct.max_tries=2")
     kept = ("params.yaml", "dvc.lock", "conf/train/default.yaml")
     before = {f: copy.path(f).read_bytes() for f in kept}
     drifted = labelled(copy, tmp_path / "drifted.parquet", "--drift", "3", "--seed", "1")
-    done = copy.mlops("ct", str(drifted), check=False)
+    done = copy.main("ct", str(drifted), check=False)
     assert done.returncode == 4, done.stderr
     alert = json.loads(copy.path(ALERT).read_text())
     assert alert["outcome"] == "alert" and len(alert["tries"]) == 2

@@ -22,12 +22,12 @@ def _outputs(template):
     return schema, metrics
 
 
-def _pipeline(in_process, template, *overrides: str):
+def _pipeline(template, *overrides: str):
     """Every stage in order, in this process: these tests are about the data, and DVC's
     handling of each kind of source is tested with the real `dvc repro` (csv_trained)."""
-    in_process(template, "params", "compose", *overrides)
+    template.main("params", "compose", *overrides)
     for stage in STAGES:
-        in_process(template, stage)
+        template.main(stage)
     return _outputs(template)
 
 
@@ -86,8 +86,8 @@ def test_csv_with_categorical_columns_and_missing_values(csv_copy, tmp_path):
         "synthetic-multiclass-hgb",
     ],
 )
-def test_bundled_and_generated_sets(template, in_process, overrides, task, n_classes):
-    schema, metrics = _pipeline(in_process, template, *overrides)
+def test_bundled_and_generated_sets(template, overrides, task, n_classes):
+    schema, metrics = _pipeline(template, *overrides)
     assert schema["task"] == task
     plots = template.path("reports/plots")
     figures = {p.name for p in template.path("reports/figures").iterdir()}
@@ -102,12 +102,12 @@ def test_bundled_and_generated_sets(template, in_process, overrides, task, n_cla
         assert figures == {"roc.png", "precision_recall.png", "confusion_matrix.png"}
 
 
-def test_parquet_source_with_task_override(template, in_process, tmp_path):
+def test_parquet_source_with_task_override(template, tmp_path):
     frame = customer_frame(400)
     frame["visits"] = (frame["spend"] // 10).astype(int)  # few distinct integers
     path = tmp_path / "customers.parquet"
     frame.drop(columns="churn").to_parquet(path)
     # An integer target with few values looks like classes; the config says otherwise.
     overrides = ["data=parquet", f"data.path={path}", "data.target=visits", "data.task=regression"]
-    schema, metrics = _pipeline(in_process, template, *overrides)
+    schema, metrics = _pipeline(template, *overrides)
     assert schema["task"] == "regression" and "rmse" in metrics

@@ -7,10 +7,9 @@ import pytest
 import yaml
 
 from tests.conftest import STAGES, ran_stages
+from tests.e2e.conftest import MLFLOW_RUN
 
 pytestmark = pytest.mark.slow
-
-EXPERIMENT = ["--env-manager", "local", "--experiment-name", "mlops-template"]
 
 
 @pytest.fixture
@@ -25,30 +24,30 @@ def runs():
     mlflow.set_tracking_uri(None)
 
 
-def test_main_runs_the_dag_through_dvc(template, runs):
-    done = template.run("mlflow", "run", ".", *EXPERIMENT)
-    assert ran_stages(done.stdout) == STAGES
-    lock = yaml.safe_load(template.path("dvc.lock").read_text())
+def test_main_runs_the_dag_through_dvc(mlflow_run, runs, tmp_path):
+    assert ran_stages(mlflow_run.repro_output) == STAGES
+    lock = yaml.safe_load(mlflow_run.path("dvc.lock").read_text())
     assert list(lock["stages"]) == STAGES
-    (project,) = [r for r in runs(template) if r.data.tags.get("mlflow.project.entryPoint")]
+    (project,) = [r for r in runs(mlflow_run) if r.data.tags.get("mlflow.project.entryPoint")]
     assert project.data.tags["mlflow.project.entryPoint"] == "main"
     assert project.info.status == "FINISHED"
-    children = [r for r in runs(template) if r.data.tags.get("mlflow.parentRunId")]
+    children = [r for r in runs(mlflow_run) if r.data.tags.get("mlflow.parentRunId")]
     assert sorted(r.info.run_name for r in children) == sorted(STAGES)
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {project.info.run_id}
     assert {r.info.experiment_id for r in children} == {project.info.experiment_id}
     assert project.data.params["model.type"] == "hist_gradient_boosting"
 
     # Unchanged stages are skipped: a second run adds a project run and no stage runs.
-    again = template.run("mlflow", "run", ".", *EXPERIMENT)
+    copy = mlflow_run.clone_to(tmp_path / "copy", with_store=True)
+    again = copy.run("mlflow", "run", ".", *MLFLOW_RUN)
     assert ran_stages(again.stdout) == []
-    assert len(runs(template)) == len(children) + 2
+    assert len(runs(copy)) == len(children) + 2
 
 
 def test_stage_entry_point_passes_hydra_overrides(reproduced, tmp_path, runs):
     copy = reproduced.clone_to(tmp_path / "copy")
     overrides = "model=random_forest model.n_estimators=20 model.max_depth=4"
-    copy.run("mlflow", "run", ".", "-e", "train", "-P", f"overrides={overrides}", *EXPERIMENT)
+    copy.run("mlflow", "run", ".", "-e", "train", "-P", f"overrides={overrides}", *MLFLOW_RUN)
     (run,) = runs(copy)
     assert run.info.status == "FINISHED"
     assert run.data.tags["mlflow.project.entryPoint"] == "train"
@@ -85,7 +84,7 @@ def test_bad_overrides_fail_naming_the_key(template, runs, overrides, message):
         "train",
         "-P",
         f"overrides={overrides}",
-        *EXPERIMENT,
+        *MLFLOW_RUN,
         check=False,
     )
     assert done.returncode != 0
@@ -96,7 +95,7 @@ def test_bad_overrides_fail_naming_the_key(template, runs, overrides, message):
 
 
 def test_unknown_entry_point_is_named(template, runs):
-    done = template.run("mlflow", "run", ".", "-e", "tune", *EXPERIMENT, check=False)
+    done = template.run("mlflow", "run", ".", "-e", "tune", *MLFLOW_RUN, check=False)
     assert done.returncode != 0
     assert "Could not find tune among entry points" in done.stderr
     assert not [r for r in runs(template) if r.info.status == "FINISHED"]

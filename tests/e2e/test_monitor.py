@@ -18,13 +18,13 @@ HTML = "reports/monitor/drift.html"
 
 
 def simulated(copy: Template, path, *args: str):
-    done = copy.mlops("simulate", str(path), *args)
+    done = copy.main("simulate", str(path), *args)
     assert "SIMULATED" in done.stderr
     return path
 
 
 def monitored(copy: Template, path, *args: str) -> dict:
-    copy.mlops("monitor", str(path), *args)
+    copy.main("monitor", str(path), *args)
     return json.loads(copy.path(REPORT).read_text())
 
 
@@ -72,7 +72,7 @@ def test_calm_and_drifted_batches(copy, tmp_path):
     assert logged == {"monitor/drift.json", "monitor/drift.html"}
 
     # Thresholds come from config: with every column required, this batch is not drifted.
-    copy.mlops("params", "compose", "monitor.drift_share=1.0")
+    copy.main("params", "compose", "monitor.drift_share=1.0")
     assert monitored(copy, drifted)["dataset"]["decision"] == "no drift"
 
 
@@ -91,7 +91,7 @@ def test_unlabelled_small_and_bad_batches(copy, tmp_path):
     before = copy.path(REPORT).read_bytes()  # the tiny batch's report
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a,b\n1,2\n")
-    refused = copy.mlops("monitor", str(wrong), check=False)
+    refused = copy.main("monitor", str(wrong), check=False)
     assert refused.returncode == 2 and "not monitored" in refused.stderr
     assert "missing columns" in refused.stderr and "Traceback" not in refused.stderr
     assert copy.path(REPORT).read_bytes() == before  # the last report is kept

@@ -36,7 +36,7 @@ def test_batch_scored_into_delta_and_read_back(copy, tmp_path, suffix):
     frame = batch(copy)
     path = tmp_path / f"batch.{suffix}"
     frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
-    done = copy.mlops("predict", str(path))
+    done = copy.main("predict", str(path))
     assert "rows appended" in done.stderr
     rows = DeltaTable(str(copy.path(TABLE))).to_pandas().sort_values("row_number")
     assert len(rows) == len(frame) and rows["row_number"].tolist() == list(range(len(frame)))
@@ -48,19 +48,19 @@ def test_batch_scored_into_delta_and_read_back(copy, tmp_path, suffix):
     assert set(rows["batch_hash"]) == {file_md5(path)}
     assert rows["scored_at"].notna().all()
 
-    again = copy.mlops("predict", str(path))
+    again = copy.main("predict", str(path))
     assert "already in" in again.stderr and "nothing to do" in again.stderr
-    assert copy.mlops("predict", str(path), "--version", "1").stderr.count("already in") == 1
+    assert copy.main("predict", str(path), "--version", "1").stderr.count("already in") == 1
     assert len(DeltaTable(str(copy.path(TABLE))).to_pandas()) == len(frame)
 
 
 def test_large_batch_in_chunks_is_one_commit(copy, tmp_path):
-    copy.mlops("params", "compose", "predict.chunk_rows=250", "predict.passthrough_columns=[id]")
+    copy.main("params", "compose", "predict.chunk_rows=250", "predict.passthrough_columns=[id]")
     frame = batch(copy, rows=2000)
     frame.insert(0, "id", [f"row-{i}" for i in range(len(frame))])
     path = tmp_path / "big.parquet"
     frame.to_parquet(path, row_group_size=300)
-    copy.mlops("predict", str(path))
+    copy.main("predict", str(path))
     table = DeltaTable(str(copy.path(TABLE)))
     assert table.version() == 0  # a single transaction
     rows = table.to_pandas()
@@ -70,7 +70,7 @@ def test_large_batch_in_chunks_is_one_commit(copy, tmp_path):
 
 def _refused(copy, path, *expected):
     before = table_version(copy)
-    done = copy.mlops("predict", str(path), check=False)
+    done = copy.main("predict", str(path), check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     for text in expected:
         assert text in done.stderr, done.stderr
@@ -79,7 +79,7 @@ def _refused(copy, path, *expected):
 
 def test_bad_batches_write_nothing(copy, tmp_path):
     frame = batch(copy)
-    copy.mlops("predict", str(_write(tmp_path / "ok.parquet", frame)))  # a table to protect
+    copy.main("predict", str(_write(tmp_path / "ok.parquet", frame)))  # a table to protect
     _refused(
         copy,
         _write(tmp_path / "missing.csv", frame.drop(columns=["mean radius"])),
@@ -95,7 +95,7 @@ def test_bad_batches_write_nothing(copy, tmp_path):
     garbage.write_bytes(b"PAR1 this is not parquet")
     _refused(copy, garbage, "cannot read the batch")
     _refused(copy, tmp_path / "absent.csv", "batch file not found")
-    copy.mlops("params", "compose", "predict.extra_columns=error")
+    copy.main("params", "compose", "predict.extra_columns=error")
     _refused(
         copy,
         _write(tmp_path / "extra.parquet", frame.assign(note="x")),
@@ -106,14 +106,14 @@ def test_bad_batches_write_nothing(copy, tmp_path):
 def test_failure_in_a_late_chunk_rolls_back_the_whole_batch(csv_copy, tmp_path):
     """Unseen categories are refused by policy; the bad row is in the last chunk."""
     use_csv_data = use_csv(data_path(csv_copy))
-    csv_copy.mlops(*use_csv_data, "predict.chunk_rows=100", "predict.unseen_categories=error")
+    csv_copy.main(*use_csv_data, "predict.chunk_rows=100", "predict.unseen_categories=error")
     frame = customer_frame(500, seed=9).drop(columns="churn")
     frame.loc[480, "plan"] = "enterprise"
     path = _write(tmp_path / "batch.parquet", frame)
     _refused(csv_copy, path, "categories never seen in training", "'plan': ['enterprise']")
     assert table_version(csv_copy) is None
-    csv_copy.mlops(*use_csv_data, "predict.chunk_rows=100")
-    csv_copy.mlops("predict", str(path))  # allowed by default: the model groups it as rare
+    csv_copy.main(*use_csv_data, "predict.chunk_rows=100")
+    csv_copy.main("predict", str(path))  # allowed by default: the model groups it as rare
     rows = DeltaTable(str(csv_copy.path(TABLE))).to_pandas()
     assert len(rows) == 500 and set(rows["prediction"]) <= {"no", "yes"}
     assert json.loads(csv_copy.path("models/schema.json").read_text())["task"] == "classification"

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from mlops_template.core.champion_history import champion_line
 from mlops_template.io.model_file import load_model
-from tests.conftest import Template, free_port, tracking_server
+from tests.conftest import Template, built_once, free_port, tracking_server
 
 pytestmark = pytest.mark.slow
 
@@ -29,17 +29,21 @@ CANDIDATES = {
 }
 
 
-@pytest.fixture(scope="module")
-def trained(reproduced, tmp_path_factory) -> Template:
-    """A copy whose store holds a train run for each candidate; one git commit each."""
-    copy = reproduced.clone_to(tmp_path_factory.mktemp("trained") / "copy")
-    for name, overrides in CANDIDATES.items():
-        copy.mlops("params", "compose", *overrides)
-        copy.run("dvc", "repro", "--force", "-s", "train")
-        copy.run("dvc", "repro", "-s", "evaluate")
-        copy.commit(name)
-        copy.run("git", "tag", name)
-    return copy
+@pytest.fixture(scope="session")
+def trained(reproduced_build, tmp_path_factory) -> Template:
+    """A copy whose store holds a train run for each candidate; one git commit each.
+    Built once per test run; tests change clones of it."""
+
+    def build(folder):
+        copy = reproduced_build.clone_to(folder / "copy")
+        for name, overrides in CANDIDATES.items():
+            copy.main("params", "compose", *overrides)
+            # Forced: the default model is trained again, to be logged to this store.
+            copy.run("dvc", "repro", "--force", "--single-item", "train", "evaluate")
+            copy.commit(name)
+            copy.run("git", "tag", name)
+
+    return Template(built_once(tmp_path_factory, "registry-candidates", build) / "copy")
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ def use(copy: Template, candidate: str) -> None:
 
 
 def promote(copy: Template, *args: str):
-    return copy.mlops("promote", *args, check=False)
+    return copy.main("promote", *args, check=False)
 
 
 def client(copy: Template) -> MlflowClient:
@@ -149,7 +153,7 @@ def test_first_better_and_worse_candidates(copy):
 
 def test_thresholds_refuse_even_without_a_champion(copy):
     use(copy, "default")
-    copy.mlops("params", "compose", "gate.classification.thresholds.accuracy.min=0.999")
+    copy.main("params", "compose", "gate.classification.thresholds.accuracy.min=0.999")
     refused = promote(copy)
     assert refused.returncode == REFUSED
     assert "accuracy = " in refused.stderr and "outside min 0.999" in refused.stderr
@@ -169,7 +173,7 @@ def test_dry_run_changes_nothing(copy):
     assert not copy.path("reports/promotion.json").exists()
     use(copy, "weak")
     use(copy, "default")
-    copy.mlops("params", "compose", "gate.classification.min_improvement=0.5")
+    copy.main("params", "compose", "gate.classification.min_improvement=0.5")
     assert promote(copy, "--dry-run").returncode == REFUSED
 
 
@@ -178,7 +182,7 @@ def test_rollback_follows_the_recorded_history(copy):
         use(copy, candidate)
         assert promote(copy).returncode == 0
     assert aliases(copy)["champion"] == "2"
-    copy.mlops("rollback")
+    copy.main("rollback")
     assert aliases(copy)["champion"] == "1"
     history = events(copy)
     assert [(e["action"], e["version"], e["previous"]) for e in history] == [
@@ -186,10 +190,10 @@ def test_rollback_follows_the_recorded_history(copy):
         ("promote", "2", "1"),
         ("rollback", "1", "2"),
     ]
-    nothing_left = copy.mlops("rollback", check=False)
+    nothing_left = copy.main("rollback", check=False)
     assert nothing_left.returncode == 2 and "no earlier champion" in nothing_left.stderr
     assert aliases(copy)["champion"] == "1"
-    copy.mlops("rollback", "--to", "2")
+    copy.main("rollback", "--to", "2")
     assert aliases(copy)["champion"] == "2"
 
 
@@ -198,17 +202,17 @@ def test_retire_archives_old_versions_without_an_alias(copy):
         use(copy, candidate)
         promote(copy)
     assert versions(copy) == ["1", "2", "3"]
-    copy.mlops("params", "compose", "registry.keep_versions=1")
+    copy.main("params", "compose", "registry.keep_versions=1")
     held = set(aliases(copy).values())
-    dry = json.loads(copy.mlops("retire", "--dry-run").stdout)
+    dry = json.loads(copy.main("retire", "--dry-run").stdout)
     expected = sorted(v for v in ["1", "2"] if v not in held)
     assert sorted(dry["archived"]) == expected and expected
     assert not any(v.tags.get("archived") for v in client(copy).search_model_versions())
-    done = json.loads(copy.mlops("retire").stdout)
+    done = json.loads(copy.main("retire").stdout)
     assert sorted(done["archived"]) == expected
     for version in client(copy).search_model_versions(f"name = '{NAME}'"):
         assert (version.tags.get("archived") == "true") == (str(version.version) in expected)
-    deleted = json.loads(copy.mlops("retire", "--delete").stdout)
+    deleted = json.loads(copy.main("retire", "--delete").stdout)
     assert sorted(deleted["deleted"]) == expected
     assert versions(copy) == sorted(set(["1", "2", "3"]) - set(expected))
     assert set(aliases(copy).values()) == held
@@ -274,6 +278,6 @@ def test_promotion_against_a_tracking_server(trained, tmp_path):
         assert aliases(copy) == {"champion": "1", "challenger": "1"}
         served = mlflow.sklearn.load_model(f"models:/{NAME}@champion")  # through the server
         rows = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
-        trained = load_model(copy.path("models/model.skops"))
-        np.testing.assert_array_equal(served.predict_proba(rows), trained.predict_proba(rows))
-        assert copy.mlops("rollback", check=False).returncode == 2  # nothing to go back to
+        local = load_model(copy.path("models/model.skops"))
+        np.testing.assert_array_equal(served.predict_proba(rows), local.predict_proba(rows))
+        assert copy.main("rollback", check=False).returncode == 2  # nothing to go back to

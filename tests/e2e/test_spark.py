@@ -49,13 +49,13 @@ def test_spark_and_pandas_engines_write_the_same_rows(copy, tmp_path):
     temp = tmp_path / "temp"
     temp.mkdir()
     copy.env["TMPDIR"] = str(temp)
-    copy.mlops("params", "compose", "predict.passthrough_columns=[id]", *SPARK)
+    copy.main("params", "compose", "predict.passthrough_columns=[id]", *SPARK)
     frame = batch(copy, rows=3000)
     frame.insert(0, "id", [f"row-{i}" for i in range(len(frame))])
     by_pandas = _write(tmp_path / "batch.parquet", frame)
     by_spark = _write(tmp_path / "batch.csv", frame)
 
-    copy.mlops("predict", str(by_pandas))
+    copy.main("predict", str(by_pandas))
     done = copy.mlops("predict", str(by_spark), "--engine", "spark")
     assert "3000 rows appended" in done.stderr
     assert spark_logs(temp) == []
@@ -65,7 +65,7 @@ def test_spark_and_pandas_engines_write_the_same_rows(copy, tmp_path):
     assert len(spark_files) > 1, "the CSV should have been read as several partitions"
     assert_same_predictions(rows_of(copy, by_spark), rows_of(copy, by_pandas))
 
-    again = copy.mlops("predict", str(by_spark), "--engine", "spark")
+    again = copy.main("predict", str(by_spark), "--engine", "spark")  # no Spark needed
     assert "nothing to do" in again.stderr and table_version(copy) == 1
 
     # Text deep in a numeric column passes the header check and fails inside the Spark job.
@@ -83,7 +83,7 @@ def test_spark_and_pandas_engines_write_the_same_rows(copy, tmp_path):
 
 def test_spark_engine_with_categories_and_missing_values(csv_copy, tmp_path):
     use_csv_data = use_csv(data_path(csv_copy))
-    csv_copy.mlops(*use_csv_data, "predict.unseen_categories=error", *SPARK)
+    csv_copy.main(*use_csv_data, "predict.unseen_categories=error", *SPARK)
     frame = customer_frame(2000, seed=9).drop(columns="churn")
     frame.insert(0, "id", range(len(frame)))
     frame.loc[1900, "plan"] = "enterprise"
@@ -93,9 +93,9 @@ def test_spark_engine_with_categories_and_missing_values(csv_copy, tmp_path):
     assert "'plan': ['enterprise']" in refused.stderr
     assert not csv_copy.path(TABLE).exists()  # a new table is not left half made
 
-    csv_copy.mlops(*use_csv_data, "predict.passthrough_columns=[id]", *SPARK)
+    csv_copy.main(*use_csv_data, "predict.passthrough_columns=[id]", *SPARK)
     by_pandas = _write(tmp_path / "batch.parquet", frame)
-    csv_copy.mlops("predict", str(by_pandas))
+    csv_copy.main("predict", str(by_pandas))
     csv_copy.mlops("predict", str(unseen), "--engine", "spark")
     assert_same_predictions(rows_of(csv_copy, unseen), rows_of(csv_copy, by_pandas))
     assert set(rows_of(csv_copy, unseen)["prediction"]) <= {"no", "yes"}

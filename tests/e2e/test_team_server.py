@@ -132,7 +132,7 @@ def test_pipeline_promotion_serving_and_predict_against_the_team_server(
         rows = batch(copy)
         path = tmp_path / "batch.parquet"
         rows.to_parquet(path)
-        copy.mlops("predict", str(path))  # the champion, downloaded through the server
+        copy.main("predict", str(path))  # the champion, through the server
         table = DeltaTable(str(copy.path(TABLE))).to_pandas()
         assert set(table["model_version"]) == {"1"} and len(table) == len(rows)
 
@@ -159,7 +159,7 @@ def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request)
             urllib.request.urlopen(search, timeout=10)
         assert refused.value.code == 401
 
-        stranger = copy.mlops("promote", check=False)  # no credentials at all
+        stranger = copy.main("promote", check=False)  # no credentials at all
         assert stranger.returncode == 5 and "401 Unauthorized" in stranger.stderr
         assert "Traceback" not in stranger.stderr
         wrong = copy.run(
@@ -174,7 +174,7 @@ def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request)
         assert "refused the credentials of user 'admin'" in wrong.stderr
 
         copy.run("dvc", "repro", "--force", "-s", "train", env=ADMIN)
-        copy.make("promote", env=ADMIN)
+        copy.main("promote", env=ADMIN)
         with pytest.MonkeyPatch.context() as patch:
             for key, value in {**ADMIN, "MLFLOW_TRACKING_URI": server.uri}.items():
                 patch.setenv(key, value)
@@ -185,15 +185,13 @@ def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request)
         # A reader reads: the champion scores a batch.
         path = tmp_path / "batch.parquet"
         batch(copy).to_parquet(path)
-        copy.run(sys.executable, "-m", "mlops_template", "predict", str(path), env=READER)
+        copy.main("predict", str(path), env=READER)
         # ...and cannot log runs to the team's experiment, nor register a model version.
-        copy.mlops("params", "compose", "model.max_iter=150")  # another model
+        copy.main("params", "compose", "model.max_iter=150")  # another model
         logging = copy.run("dvc", "repro", "-s", "train", env=READER, check=False)
         assert logging.returncode != 0 and "403 Permission denied" in logging.stderr
         copy.run("dvc", "repro", "-s", "train", env=ADMIN)
-        registering = copy.run(
-            sys.executable, "-m", "mlops_template", "promote", env=READER, check=False
-        )
+        registering = copy.main("promote", env=READER, check=False)
         assert registering.returncode == 5 and "403 Permission denied" in registering.stderr
         assert "user 'reader'" in registering.stderr and "Traceback" not in registering.stderr
         assert server.sql("SELECT count(*) FROM model_versions") == "1"
@@ -210,7 +208,7 @@ def test_server_down_mid_pipeline_then_a_rerun_completes_once(
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
         MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",
     )
-    copy.mlops("params", "compose", "model.max_iter=150")  # train and evaluate run again
+    copy.main("params", "compose", "model.max_iter=150")  # train, evaluate again
     with server.start():
         repro = subprocess.Popen(
             ["dvc", "repro"], cwd=copy.root, env=copy.env, text=True, stderr=subprocess.PIPE
@@ -230,14 +228,14 @@ def test_server_down_mid_pipeline_then_a_rerun_completes_once(
         assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
         train, evaluate = finished_runs(server, "train"), finished_runs(server, "evaluate")
         assert len(train) == 1 and len(evaluate) == 1, (train, evaluate)
-        copy.make("promote")
+        copy.main("promote")
         lineage = server.sql(
             "SELECT value FROM model_version_tags WHERE key = 'lineage.source_run_id'"
         )
         assert lineage.split() == train  # the one finished run, nothing half-logged
         path = tmp_path / "batch.parquet"
         batch(copy).to_parquet(path)
-        copy.mlops("predict", str(path))  # its artifacts are all there
+        copy.main("predict", str(path))  # its artifacts are all there
 
 
 def test_the_compose_files_mlflow_command_on_postgres_and_an_s3_api(tmp_path, s3_store, cluster):
