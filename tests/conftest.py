@@ -12,13 +12,15 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import closing, contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -103,9 +105,12 @@ class Template:
 
     def clone_to(self, root: Path, with_store: bool = False) -> Template:
         """A copy with this one's git history, DVC cache and outputs, and (if asked) its
-        tracking store, whose artifacts stay where this copy logged them."""
+        tracking store: runs logged here keep their artifacts here, new runs log theirs
+        in the copy's own mlruns/ (so a copy never writes into a shared build)."""
         skip = None if with_store else shutil.ignore_patterns("mlflow.db", "mlruns")
         shutil.copytree(self.root, root, symlinks=True, ignore=skip)
+        if with_store and (root / "mlflow.db").exists():
+            repoint_artifacts(root / "mlflow.db", self.root / "mlruns", root / "mlruns")
         return Template(root)
 
     def run(self, *cmd: str, check: bool = True, env: dict | None = None):
@@ -160,6 +165,21 @@ class Template:
         return self.root / rel
 
 
+def repoint_artifacts(store: Path, old: Path, new: Path) -> None:
+    """Experiments of a copied SQLite store that logged under `old` log under `new` from now
+    on: MLflow keeps each experiment's artifact location as an absolute path."""
+    with closing(sqlite3.connect(store)) as db, db:
+        found = db.execute("SELECT experiment_id, artifact_location FROM experiments").fetchall()
+        for experiment_id, location in found:
+            for before, after in ((old.as_uri(), new.as_uri()), (str(old), str(new))):
+                if location == before or location.startswith(before + "/"):
+                    db.execute(
+                        "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                        (after + location[len(before) :], experiment_id),
+                    )
+                    break
+
+
 def checked(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     if done.returncode != 0:
         raise AssertionError(
@@ -172,7 +192,10 @@ def checked(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 @contextmanager
 def cli_process(root: Path, env: dict[str, str]) -> Iterator[tuple[io.StringIO, io.StringIO]]:
     """This process set up as a command's own would be (working directory, environment),
-    its output captured; then put back, MLflow's process-wide settings included."""
+    its output captured; then put back, MLflow's process-wide settings included.
+
+    Captured at the file descriptors, as from a process: what the command prints, what
+    libraries write to fd 1 and 2, and the output of processes it starts (ct's dvc)."""
     import mlflow
     from mlflow.tracking import fluent
 
@@ -183,14 +206,35 @@ def cli_process(root: Path, env: dict[str, str]) -> Iterator[tuple[io.StringIO, 
     os.chdir(root)
     out, err = io.StringIO(), io.StringIO()
     try:
-        with redirect_stdout(out), redirect_stderr(err):
+        with fd_captured(1, out, sys.stdout), fd_captured(2, err, sys.stderr):
             yield out, err
     finally:
+        while mlflow.active_run():  # a run a failed command left open
+            mlflow.end_run("FAILED")
+        mlflow.set_tracking_uri(None)  # before the environment: it unsets MLFLOW_TRACKING_URI
+        fluent._active_experiment_id = saved_experiment
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
-        mlflow.set_tracking_uri(None)
-        fluent._active_experiment_id = saved_experiment
+
+
+@contextmanager
+def fd_captured(fd: int, into: io.StringIO, stream) -> Iterator[None]:
+    """File descriptor fd, and the Python stream on it, written to `into` meanwhile."""
+    stream.flush()
+    saved = os.dup(fd)
+    redirect = redirect_stdout if fd == 1 else redirect_stderr
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as file:
+        os.dup2(file.fileno(), fd)
+        try:
+            with redirect(file):  # Python's prints go to the same file
+                yield
+        finally:
+            file.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            file.seek(0)
+            into.write(file.read())
 
 
 def make_command(target: str, *variables: str, venv: Path | None = None) -> list[str]:
@@ -312,13 +356,17 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
     base = factory.getbasetemp()
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once"
     root.mkdir(exist_ok=True)
-    folder, done = root / name, root / f"{name}.done"
+    folder, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
     with FileLock(root / f"{name}.lock"):
+        if failed.exists():
+            raise RuntimeError(f"building {name} failed earlier in this run:\n{failed.read_text()}")
         if not done.exists():
-            if folder.exists():
-                raise RuntimeError(f"building {name} failed earlier in this run: {folder}")
             folder.mkdir()
-            build(folder)
+            try:
+                build(folder)
+            except BaseException as err:
+                failed.write_text(f"{type(err).__name__}: {err}")
+                raise
             done.touch()
     return folder
 

@@ -42,12 +42,10 @@ class Cluster:
     """One PostgreSQL cluster for this file's tests, each with databases of its own; a
     database MLflow has migrated once is copied (`CREATE DATABASE ... TEMPLATE`)."""
 
-    def __init__(self, folder: Path):
-        self.port = free_port()
-        self.data = start_postgres(folder, self.port)  # with databases mlflow, mlflow_auth
+    def __init__(self, port: int):
+        self.port, self.made = port, 0
         migrate = "import mlflow, sys; mlflow.MlflowClient(sys.argv[1]).search_experiments()"
-        subprocess.run([sys.executable, "-c", migrate, local_uri(self.port, DATABASE)], check=True)
-        self.made = 0
+        subprocess.run([sys.executable, "-c", migrate, local_uri(port, DATABASE)], check=True)
 
     def database(self, migrated: bool = True) -> str:
         """A new database: MLflow's tables in place, or empty; returns its name."""
@@ -62,11 +60,13 @@ class Cluster:
 def cluster() -> Iterator[Cluster]:
     # Under /tmp itself: run as root, PostgreSQL runs as `postgres`, who cannot enter
     # pytest's private temp folders.
-    folder = Path(tempfile.mkdtemp(prefix="mlops-cluster-"))
+    folder, port = Path(tempfile.mkdtemp(prefix="mlops-cluster-")), free_port()
     try:
-        shared = Cluster(folder)
-        yield shared
-        stop_postgres(shared.data)
+        data = start_postgres(folder, port)  # with the databases mlflow and mlflow_auth
+        try:
+            yield Cluster(port)
+        finally:
+            stop_postgres(data)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -99,6 +99,8 @@ class Server:
         )
         env = {**self.copy.env, **self.env, **(env or {})}
         with running(make, f"{self.uri}/health", self.log, cwd=self.copy.root, env=env):
+            if not self.env:  # `make server` runs a cluster of its own
+                assert (self.folder / "pgdata" / "postmaster.pid").exists()
             yield
         assert not (self.folder / "pgdata" / "postmaster.pid").exists(), "PostgreSQL still up"
 

@@ -10,13 +10,13 @@ table as it was.
 # No `from __future__ import annotations`: pandas_udf reads its function's type hints.
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import SHOWN, describe_unseen
@@ -56,12 +56,12 @@ def row_offsets(counts: dict[int, int]) -> dict[int, int]:
     return offsets
 
 
-def spark_session(settings: Predict, log: IO[bytes]) -> "SparkSession":
-    """A Spark session whose JVM (and the Python workers it starts) writes to `log`, not to
-    this process's stderr: start-up warnings, and the tracebacks of workers cut off when
-    a failed job is cancelled, would otherwise surround the one-line error."""
-    from pyspark import SparkConf, SparkContext
-    from pyspark.java_gateway import launch_gateway
+# Spark's own output (the JVM's, and that of the Python workers it starts in local mode).
+SPARK_LOG = Path("reports/spark/predict.log")
+_started_logs: set[Path] = set()  # logs a JVM of this process writes to
+
+
+def spark_session(settings: Predict) -> "SparkSession":
     from pyspark.sql import SparkSession
 
     # Executors run the model in this environment's Python unless told otherwise.
@@ -76,43 +76,45 @@ def spark_session(settings: Predict, log: IO[bytes]) -> "SparkSession":
     conf = {**TABLE_SETTINGS, **(LOCAL_SETTINGS if local else {})}
     conf["spark.ui.showConsoleProgress"] = "false"  # the bar would go to the log
     conf.update({key: str(value) for key, value in settings.spark.conf.items()})
-    spark_conf = SparkConf().setAppName("mlops-template predict").setMaster(master)
-    spark_conf.setAll(list(conf.items()))
-    gateway = launch_gateway(spark_conf, popen_kwargs={"stdout": log, "stderr": subprocess.STDOUT})
-    spark = SparkSession(SparkContext(conf=spark_conf, gateway=gateway))
+    builder = SparkSession.builder.appName("mlops-template predict").master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    with _output_to(SPARK_LOG):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("FATAL")  # failures are raised, and reported once
     return spark
+
+
+@contextmanager
+def _output_to(log: Path) -> Iterator[None]:
+    """This process's stdout and stderr (fds 1 and 2) go to the log meanwhile, so a JVM
+    started then writes there for good: its start-up warnings, and the tracebacks of
+    workers cut off when a failed job is cancelled, stay out of the one-line error.
+    The log is emptied when the process starts its first JVM."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab" if log in _started_logs else "wb") as file:
+        _started_logs.add(log)
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
     # Checked before Spark starts: a table whose columns conflict would refuse the rows.
     predictions_table.prepare_for(job.table, job.out_schema)
-    # Spark's own output goes to a file, kept only if Spark fails.
-    handle, name = tempfile.mkstemp(prefix="mlops-spark-", suffix=".log")
-    os.close(handle)
-    log = Path(name)
-    try:
-        with open(log, "wb") as output:
-            written = _score(job, settings, output)
-    except PipelineError:
-        log.unlink()
-        raise
-    except Exception as err:
-        raise PipelineError(
-            f"{job.path}: Spark could not score the batch: {_reason(err)} "
-            f"(Spark's own output: {log})"
-        ) from None
-    log.unlink()
-    return written
-
-
-def _score(job: "ScoringJob", settings: Predict, log: IO[bytes]) -> int:
-    """Score on Spark into the table; a failure leaves the table as it was."""
     new_table = not Path(job.table).exists()
     staging = Path(job.table) / f"spark-{uuid.uuid4().hex}"
     spark = None
     try:
-        spark = spark_session(settings, log)
+        spark = spark_session(settings)
         frame = _read_batch(spark, job)
         if settings.unseen_categories == "error" and (unseen := _unseen(frame, job.schema)):
             raise PipelineError(describe_unseen(unseen, str(job.path)))
@@ -121,11 +123,16 @@ def _score(job: "ScoringJob", settings: Predict, log: IO[bytes]) -> int:
         for leftover in staging.glob(".*.crc"):  # Hadoop's local checksums, not table data
             leftover.unlink()
         return predictions_table.commit_files(job.table, job.out_schema, staging)
-    except Exception:
+    except Exception as err:
         if spark is not None:
             spark.stop()  # first, so no task is still writing into the staging folder
         shutil.rmtree(job.table if new_table else staging, ignore_errors=True)
-        raise
+        if isinstance(err, PipelineError):
+            raise
+        raise PipelineError(
+            f"{job.path}: Spark could not score the batch: {_reason(err)} "
+            f"(Spark's own output: {SPARK_LOG})"
+        ) from None
     finally:
         if spark is not None:
             spark.stop()
