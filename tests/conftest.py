@@ -88,9 +88,10 @@ def tool_env(root: Path) -> dict[str, str]:
 class Template:
     """A temporary copy of the template, a git repo with one commit."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, repro_output: str = ""):
         self.root = root
         self.env = tool_env(root)
+        self.repro_output = repro_output  # what the run that made its outputs printed
 
     @classmethod
     def fresh(cls, root: Path) -> Template:
@@ -111,7 +112,7 @@ class Template:
         shutil.copytree(self.root, root, symlinks=True, ignore=skip)
         if with_store and (root / "mlflow.db").exists():
             repoint_artifacts(root / "mlflow.db", self.root / "mlruns", root / "mlruns")
-        return Template(root)
+        return Template(root, self.repro_output)
 
     def run(self, *cmd: str, check: bool = True, env: dict | None = None):
         done = subprocess.run(
@@ -371,6 +372,19 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
     return folder
 
 
+def built_pipeline(
+    factory: pytest.TempPathFactory, name: str, run: Callable[[Template], str]
+) -> Template:
+    """A fresh copy of the template in which `run` ran the pipeline, built once per test run
+    (`built_once`); what the pipeline printed is its `repro_output`. Treat it as read-only."""
+
+    def build(folder: Path) -> None:
+        (folder / "pipeline.log").write_text(run(Template.fresh(folder / "template")))
+
+    folder = built_once(factory, name, build)
+    return Template(folder / "template", (folder / "pipeline.log").read_text())
+
+
 @pytest.fixture
 def template(tmp_path: Path) -> Template:
     return Template.fresh(tmp_path / "template")
@@ -379,12 +393,7 @@ def template(tmp_path: Path) -> Template:
 @pytest.fixture(scope="session")
 def reproduced_build(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """The template with the default pipeline run once (`make run`), for the whole run."""
-
-    def build(folder: Path) -> None:
-        copy = Template.fresh(folder / "template")
-        (folder / "make-run.log").write_text(copy.make("run").stdout)
-
-    return Template(built_once(tmp_path_factory, "reproduced", build) / "template")
+    return built_pipeline(tmp_path_factory, "reproduced", lambda copy: copy.make("run").stdout)
 
 
 @pytest.fixture(scope="session")
@@ -392,9 +401,7 @@ def reproduced(reproduced_build: Template, tmp_path_factory: pytest.TempPathFact
     """This worker's copy of the reproduced pipeline, with its store; treat it as read-only
     (tests that change it take a clone)."""
     root = tmp_path_factory.mktemp("reproduced") / "template"
-    copy = reproduced_build.clone_to(root, with_store=True)
-    copy.repro_output = (reproduced_build.root.parent / "make-run.log").read_text()
-    return copy
+    return reproduced_build.clone_to(root, with_store=True)
 
 
 @pytest.fixture(scope="session")

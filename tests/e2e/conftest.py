@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import Template, built_once
+from tests.conftest import Template, built_pipeline
 from tests.e2e.customers import customer_frame, use_csv
 
 # `mlflow run .` as the tests run it: this environment, the project's experiment.
@@ -18,14 +16,10 @@ def mlflow_run(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """A fresh copy after `mlflow run .` (the main entry point: `dvc repro` under the
     project's run), built once per test run; treat it as read-only."""
 
-    def build(folder: Path) -> None:
-        copy = Template.fresh(folder / "template")
-        (folder / "mlflow-run.log").write_text(copy.run("mlflow", "run", ".", *MLFLOW_RUN).stdout)
+    def run(copy: Template) -> str:
+        return copy.run("mlflow", "run", ".", *MLFLOW_RUN).stdout
 
-    folder = built_once(tmp_path_factory, "mlflow-run", build)
-    done = Template(folder / "template")
-    done.repro_output = (folder / "mlflow-run.log").read_text()
-    return done
+    return built_pipeline(tmp_path_factory, "mlflow-run", run)
 
 
 @pytest.fixture
@@ -40,22 +34,18 @@ def csv_trained(tmp_path_factory: pytest.TempPathFactory) -> Template:
     categorical columns and missing values, and its model promoted: built once per
     test run; tests take a clone (`csv_copy`), whose params name the CSV."""
 
-    def build(folder: Path) -> None:
-        customer_frame().to_csv(folder / "customers.csv", index=False)
-        copy = Template.fresh(folder / "template")
-        copy.mlops(*use_csv(folder / "customers.csv"))
-        (folder / "repro.log").write_text(copy.run("dvc", "repro").stdout)
+    def run(copy: Template) -> str:
+        csv = copy.root.parent / "customers.csv"
+        customer_frame().to_csv(csv, index=False)
+        copy.mlops(*use_csv(csv))
+        output = copy.run("dvc", "repro").stdout
         copy.mlops("promote")
+        return output
 
-    folder = built_once(tmp_path_factory, "csv-trained", build)
-    trained = Template(folder / "template")
-    trained.repro_output = (folder / "repro.log").read_text()
-    return trained
+    return built_pipeline(tmp_path_factory, "csv-trained", run)
 
 
 @pytest.fixture
 def csv_copy(csv_trained: Template, tmp_path) -> Template:
     """A copy of the CSV-trained workspace with its champion, free to change."""
-    copy = csv_trained.clone_to(tmp_path / "csv-copy", with_store=True)
-    copy.repro_output = csv_trained.repro_output
-    return copy
+    return csv_trained.clone_to(tmp_path / "csv-copy", with_store=True)

@@ -23,9 +23,9 @@ def customer_frame(n: int = 300, seed: int = 3) -> pd.DataFrame:
     return frame
 
 
-def use_csv(path: Path | str) -> list[str]:
-    """`params compose` arguments that train on the customer CSV at path."""
-    return ["params", "compose", "data=csv", f"data.path={path}", "data.target=churn"]
+def use_csv(path: Path | str, target: str = "churn") -> list[str]:
+    """`params compose` arguments that train on the CSV at path (the customers' by default)."""
+    return ["params", "compose", "data=csv", f"data.path={path}", f"data.target={target}"]
 
 
 def data_path(copy) -> str:

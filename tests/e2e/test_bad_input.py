@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.customers import use_csv
+
 pytestmark = pytest.mark.slow
 
 RAW = "data/raw/dataset.parquet"
@@ -19,7 +21,7 @@ def _fails(result, *expected: str) -> str:
 
 
 def _use_csv(template, path, target="y"):
-    template.main("params", "compose", "data=csv", f"data.path={path}", f"data.target={target}")
+    template.main(*use_csv(path, target))
 
 
 def test_missing_file(template):
