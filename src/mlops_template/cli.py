@@ -85,6 +85,10 @@ def _params(args: argparse.Namespace) -> int:
         print("params.yaml is up to date with conf/")
         return 0
     overrides = _overrides(args.overrides)
+    if args.action == "set":  # into conf/ itself: the overrides become the source
+        compose.compose_text(root, overrides)  # validated before conf/ is touched
+        compose.apply_to_conf(root, overrides)
+        overrides = []
     path = compose.write_params(root, overrides)
     print(f"wrote {path.name} from conf/ {' '.join(overrides)}".rstrip())
     return 0
@@ -269,8 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     repro = commands.add_parser("repro", help="run the whole pipeline with dvc repro")
     repro.add_argument("overrides", nargs="*", help=overrides_help)
     repro.set_defaults(func=_repro)
-    params = commands.add_parser("params", help="compose params.yaml from conf/, or check it")
-    params.add_argument("action", choices=["compose", "check"])
+    params = commands.add_parser(
+        "params",
+        help="compose params.yaml from conf/ (with overrides), write overrides into conf/ "
+        "(set), or check params.yaml is what conf/ composes to",
+    )
+    params.add_argument("action", choices=["compose", "set", "check"])
     params.add_argument("overrides", nargs="*", help=overrides_help)
     params.set_defaults(func=_params)
     return parser

@@ -19,7 +19,7 @@ CONF_DIR = "conf"
 CONFIG_NAME = "config"
 
 
-def compose_text(root: Path, overrides: list[str]) -> str:
+def compose_text(root: Path, overrides: list[str], where: str = "") -> str:
     """Return the composed config for `overrides` as the YAML DVC would write."""
     from dvc.utils.hydra import compose_and_dump
     from hydra.errors import HydraException
@@ -33,10 +33,12 @@ def compose_text(root: Path, overrides: list[str]) -> str:
         try:
             compose_and_dump(out, str(conf_dir), None, CONFIG_NAME, "", overrides)
         except (HydraException, OmegaConfBaseException) as err:
-            raise PipelineError(f"cannot compose {CONF_DIR}/ with {overrides}: {err}") from None
+            raise PipelineError(
+                f"{where + ': ' if where else ''}cannot compose {CONF_DIR}/ with {overrides}: {err}"
+            ) from None
         text = out.read_text(encoding="utf-8")
     # Validate before anything is written: a bad override fails here, naming the key.
-    parse_config(yaml.safe_load(text), f"{CONF_DIR}/ with overrides {overrides}")
+    parse_config(yaml.safe_load(text), where or f"{CONF_DIR}/ with overrides {overrides}")
     return text
 
 
@@ -49,23 +51,6 @@ def write_params(root: Path, overrides: list[str]) -> Path:
     return target
 
 
-def set_params(root: Path, updates: dict[str, object]) -> Path:
-    """Change keys of the current `params.yaml` in place (whatever composed it), written
-    the way DVC writes a composition; the result is validated before it is written."""
-    from omegaconf import OmegaConf
-
-    from mlops_template.io.atomic import write_text
-
-    target = root / PARAMS_FILE
-    params = OmegaConf.load(target)
-    for key, value in updates.items():
-        OmegaConf.update(params, key, value, merge=False)
-    text = OmegaConf.to_yaml(params)
-    parse_config(yaml.safe_load(text), f"{PARAMS_FILE} with {updates}")
-    write_text(target, text)
-    return target
-
-
 def group_option_file(root: Path, group: str) -> Path:
     """The file of the option conf/config.yaml selects for a config group."""
     config = yaml.safe_load((root / CONF_DIR / f"{CONFIG_NAME}.yaml").read_text())
@@ -75,23 +60,38 @@ def group_option_file(root: Path, group: str) -> Path:
     return root / CONF_DIR / group / f"{options[0]}.yaml"
 
 
-def set_in_conf(root: Path, group: str, key: str, value: object) -> Path:
-    """Set a top-level key of a group's selected option in conf/, comments kept, so that
-    `params.yaml` changed the same way stays what conf/ composes to."""
+def apply_to_conf(root: Path, overrides: list[str]) -> None:
+    """Write Hydra overrides into conf/ itself, comments kept: `group=option` changes the
+    defaults list, `group.key=value` the selected option's file. Then `params.yaml`
+    recomposed from conf/ is what the overrides give, and stays what conf/ composes to."""
     import io
 
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from ruamel.yaml import YAML
 
     from mlops_template.io.atomic import write_text
 
-    target = group_option_file(root, group)
     round_trip = YAML()
-    data = round_trip.load(target.read_text())
-    data[key] = value
-    text = io.StringIO()
-    round_trip.dump(data, text)
-    write_text(target, text.getvalue())
-    return target
+    for override in OverridesParser.create().parse_overrides(overrides):
+        group, _, key = override.key_or_group.partition(".")
+        if not (root / CONF_DIR / group).is_dir():
+            raise PipelineError(f"override {override.input_line}: no config group '{group}'")
+        target = (
+            root / CONF_DIR / f"{CONFIG_NAME}.yaml" if not key else group_option_file(root, group)
+        )
+        data = round_trip.load(target.read_text())
+        if not key:
+            entry = next(d for d in data["defaults"] if isinstance(d, dict) and group in d)
+            entry[group] = override.value()
+        else:
+            *parents, leaf = key.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node[leaf] = override.value()
+        text = io.StringIO()
+        round_trip.dump(data, text)
+        write_text(target, text.getvalue())
 
 
 def stale_diff(root: Path) -> str:

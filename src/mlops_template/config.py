@@ -100,12 +100,13 @@ Data = Annotated[SklearnData | FileData | SyntheticData, Field(discriminator="so
 class Validate(Strict):
     min_rows: Annotated[int, Field(ge=2)]
     max_classes: Annotated[int, Field(ge=2)]
+    min_class_share: Annotated[float, Field(ge=0, lt=1)]
 
 
 class Split(Strict):
     test_size: Annotated[float, Field(gt=0, lt=1)]
     seed: NonNegInt
-    stratify: bool = True
+    key: str | None = None
 
 
 class Features(Strict):
@@ -114,10 +115,13 @@ class Features(Strict):
     max_categories: Annotated[int, Field(ge=2)] | None = 20
 
 
+# class_weight applies to classifiers only and loss to regressors only: each model's
+# build_estimator passes a key to the estimator of the task it belongs to.
 class LinearModel(Strict):
     type: Literal["linear"]
     alpha: Annotated[float, Field(gt=0)] = 1.0
     max_iter: PosInt = 1000
+    class_weight: Literal["balanced"] | None = None
 
 
 class RandomForestModel(Strict):
@@ -126,6 +130,8 @@ class RandomForestModel(Strict):
     max_depth: PosInt | None = None
     min_samples_leaf: PosInt = 1
     max_features: Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)] | None = "sqrt"
+    class_weight: Literal["balanced", "balanced_subsample"] | None = None
+    loss: Literal["squared_error", "absolute_error", "poisson"] | None = None
 
 
 class HistGradientBoostingModel(Strict):
@@ -136,6 +142,18 @@ class HistGradientBoostingModel(Strict):
     max_depth: PosInt | None = None
     min_samples_leaf: PosInt = 20
     l2_regularization: Annotated[float, Field(ge=0)] = 0.0
+    early_stopping: bool = True
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    n_iter_no_change: PosInt = 10
+    class_weight: Literal["balanced"] | None = None
+    loss: Literal["squared_error", "absolute_error", "poisson", "gamma", "quantile"] | None = None
+    quantile: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _quantile_with_its_loss(self) -> HistGradientBoostingModel:
+        if (self.loss == "quantile") != (self.quantile is not None):
+            raise ValueError("model.quantile is set if and only if model.loss=quantile")
+        return self
 
 
 Model = Annotated[
@@ -163,8 +181,16 @@ class Bound(Strict):
 
 class TaskGate(Strict):
     metric: str
+    # Fractions of the champion's lead over the trivial baseline on the compared rows.
     min_improvement: Annotated[float, Field(ge=0)] = 0.0
+    max_holdout_drop: Annotated[float, Field(ge=0)] = 0.0
     thresholds: dict[str, Bound] = {}
+
+
+class Bootstrap(Strict):
+    samples: Annotated[int, Field(ge=100)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    seed: NonNegInt = 0
 
 
 def _check_metric_names(gate: TaskGate, known: frozenset[str], task: str) -> None:
@@ -176,6 +202,7 @@ def _check_metric_names(gate: TaskGate, known: frozenset[str], task: str) -> Non
 class Gate(Strict):
     classification: TaskGate
     regression: TaskGate
+    bootstrap: Bootstrap = Bootstrap()
 
     @model_validator(mode="after")
     def _known_metrics(self) -> Gate:
@@ -211,12 +238,12 @@ class Monitor(Strict):
     drift_share: Annotated[float, Field(gt=0, le=1)]
     max_rows: Annotated[int, Field(ge=100)]
     seed: NonNegInt
-    max_metric_drop: Annotated[float, Field(ge=0)]
+    max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
     report_dir: str = Field(min_length=1)
 
 
 class ContinuousTraining(Strict):
-    max_tries: PosInt
+    tries: Annotated[list[list[str]], Field(min_length=1)]
     report_dir: str = Field(min_length=1)
 
 

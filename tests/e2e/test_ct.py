@@ -10,6 +10,8 @@ import sys
 import time
 
 import mlflow
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 import yaml
@@ -103,25 +105,80 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     assert [r.data.tags["ct.outcome"] for r in runs] == ["promoted v2"]
 
 
+def conf_files(copy: Template) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(copy.path("conf").rglob("*.yaml"))}
+
+
 def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
-    copy.main("params", "compose", "gate.classification.min_improvement=0.9", "ct.max_tries=2")
-    kept = ("params.yaml", "dvc.lock", "conf/train/default.yaml")
+    copy.main(
+        "params",
+        "set",
+        "gate.classification.min_improvement=0.9",
+        "ct.tries=[[],['model=random_forest']]",
+    )
+    kept = ("params.yaml", "dvc.lock")
     before = {f: copy.path(f).read_bytes() for f in kept}
+    conf = conf_files(copy)
     drifted = labelled(copy, tmp_path / "drifted.parquet", "--drift", "3", "--seed", "1")
     done = copy.main("ct", str(drifted), check=False)
     assert done.returncode == 4, done.stderr
     alert = json.loads(copy.path(ALERT).read_text())
     assert alert["outcome"] == "alert" and len(alert["tries"]) == 2
-    assert [t["train_seed"] for t in alert["tries"]] == [42, 43]
-    assert all("improvement:f1_macro" in t["failed_checks"] for t in alert["tries"])
+    # Each try its own hypothesis: the current config, then another model family.
+    assert [t["overrides"] for t in alert["tries"]] == [[], ["model=random_forest"]]
+    assert all("improvement:balanced_accuracy" in t["failed_checks"] for t in alert["tries"])
     assert any("unchanged" in line for line in alert["reasons"])
     issue = copy.path("reports/ct/alert.md").read_text()
-    assert issue.startswith('---\ntitle: "CT alert') and "| 2 | 43 |" in issue
+    assert issue.startswith('---\ntitle: "CT alert') and "| 2 | model=random_forest |" in issue
     assert registry_state(copy)[1] == "1"
-    # The workspace is back to the champion's params, data and lock.
+    # The workspace is back to the champion's params, conf, data and lock.
     assert {f: copy.path(f).read_bytes() for f in before} == before
+    assert conf_files(copy) == conf
     assert incoming(copy) == []
     assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
+
+
+def test_a_batch_with_inverted_labels_is_never_promoted(copy, tmp_path):
+    """Rows like the training rows, labels inverted, more of them than the originals: a
+    model retrained on them learns the inversion. On the new test rows (mostly the
+    batch's) it beats the champion; on the rows the champion was judged on it is clearly
+    worse, so the gate refuses every try and the loop alerts."""
+    train = pd.read_parquet(copy.path("data/prepared/train.parquet"))
+    rng = np.random.default_rng(0)
+    batch = train.sample(1200, replace=True, random_state=0).reset_index(drop=True)
+    numeric = batch.columns.drop("target")
+    # New rows (a small jitter), so about a fifth of them land on the test side.
+    batch[numeric] = batch[numeric] * (1 + rng.normal(0, 0.01, (len(batch), len(numeric))))
+    batch["target"] = 1 - batch["target"]
+    path = tmp_path / "inverted.parquet"
+    batch.to_parquet(path, index=False)
+    copy.main("params", "set", "ct.tries=[[],['model=random_forest']]")
+    done = copy.main("ct", str(path), check=False)
+    assert done.returncode == 4, done.stderr
+    alert = json.loads(copy.path(ALERT).read_text())
+    assert alert["performance"]["decision"] == "out of range"
+    assert len(alert["tries"]) == 2
+    assert all("holdout:balanced_accuracy" in t["failed_checks"] for t in alert["tries"])
+    assert registry_state(copy)[1] == "1"
+    # The gate's rows, read back: the held-out rows are the champion's own test rows, and
+    # none of the rows it compared on is a row the champion trained on.
+    compared = pd.read_parquet(copy.path("reports/promotion_rows.parquet"))
+    features = list(numeric)
+    client = mlflow.tracking.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
+    tags = client.get_model_version("mlops-template", "1").tags
+    cache = copy.path(".dvc/cache/files/md5")
+    champion_train = pd.read_parquet(
+        cache / tags["lineage.train_md5"][:2] / tags["lineage.train_md5"][2:]
+    )
+    champion_test = pd.read_parquet(
+        cache / tags["lineage.test_md5"][:2] / tags["lineage.test_md5"][2:]
+    )
+    overlap = compared[features].merge(champion_train[features].drop_duplicates(), how="inner")
+    assert overlap.empty
+    held = compared[compared["gate.comparison"] == "champion_holdout"]
+    assert len(held) == len(champion_test)
+    evaluation = compared[compared["gate.comparison"] == "evaluation"]
+    assert len(evaluation) > len(champion_test)  # the batch's test-side rows joined
 
 
 def test_a_crash_during_a_try_leaves_registry_and_predictions_as_they_were(copy, tmp_path):

@@ -6,6 +6,7 @@ import json
 import re
 
 import mlflow
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -57,7 +58,10 @@ def test_calm_and_drifted_batches(copy, tmp_path):
     assert report["dataset"]["decision"] == "drift" and report["dataset"]["share"] >= 0.5
     assert report["prediction"]["decision"] == "drift"
     perf = report["performance"]
-    assert perf["decision"] == "out of range" and perf["batch"] < perf["baseline"] - 0.05
+    assert perf["decision"] == "out of range"
+    # Worse beyond the allowance (a share of the lead over the trivial baseline) and noise.
+    assert perf["batch_interval"][1] < perf["baseline"] - perf["max_drop"]
+    assert perf["max_drop"] == round(0.1 * (perf["baseline"] - perf["trivial"]), 6)
 
     client = mlflow.tracking.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
     runs = client.search_runs(
@@ -95,3 +99,18 @@ def test_unlabelled_small_and_bad_batches(copy, tmp_path):
     assert refused.returncode == 2 and "not monitored" in refused.stderr
     assert "missing columns" in refused.stderr and "Traceback" not in refused.stderr
     assert copy.path(REPORT).read_bytes() == before  # the last report is kept
+
+
+def test_random_halves_of_a_regression_models_own_test_set_are_in_range(template, tmp_path):
+    """rmse is in the target's units (tens here, hundreds elsewhere): the allowance is a
+    share of the model's lead over the mean, and a half-size sample's noise is no drop."""
+    template.main("params", "compose", "data=diabetes")
+    template.run("dvc", "repro")
+    template.main("promote")
+    test = pd.read_parquet(template.path("data/prepared/test.parquet"))
+    for seed in range(3):
+        half = tmp_path / f"half-{seed}.parquet"
+        test.sample(frac=0.5, random_state=seed).to_parquet(half, index=False)
+        perf = monitored(template, half)["performance"]
+        assert perf["metric"] == "rmse" and perf["decision"] == "in range", perf
+        assert perf["trivial"] > perf["baseline"]  # the mean is worse than the model

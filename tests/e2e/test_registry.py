@@ -21,9 +21,10 @@ pytestmark = pytest.mark.slow
 
 NAME = "mlops-template"
 REFUSED = 3
-# Candidates, weakest first on f1_macro (the gate's metric for classification).
+# Candidates, weakest first on balanced accuracy (the gate's metric for classification):
+# a one-split stump is clearly (beyond the bootstrap's noise) worse than the default.
 CANDIDATES = {
-    "weak": ["model=linear", "model.alpha=100"],
+    "weak": ["model=random_forest", "model.n_estimators=1", "model.max_depth=1"],
     "default": [],
     "forest": ["model=random_forest", "model.n_estimators=30", "model.max_depth=3"],
 }
@@ -132,15 +133,23 @@ def test_first_better_and_worse_candidates(copy):
     assert better.returncode == 0, better.stderr
     assert aliases(copy) == {"champion": "2", "challenger": "2"}
     report = json.loads(copy.path("reports/promotion.json").read_text())
-    (check,) = [c for c in report["decision"]["checks"] if c["check"] == "improvement:f1_macro"]
+    checks = {c["check"]: c for c in report["decision"]["checks"]}
+    check = checks["improvement:balanced_accuracy"]
+    assert check["verdict"] == "better" and check["interval"][0] > 0
     assert check["candidate"] > check["champion"]
     # The champion was re-scored on this evaluation data, not read from its old run.
-    assert report["champion_metrics"]["f1_macro"] == check["champion"]
+    assert report["champion_metrics"]["balanced_accuracy"] == check["champion"]
+    # ...on every test row (the same split: the champion trained on none of them), and
+    # both beat the trivial baseline (the majority class) there.
+    rows = report["evaluation_data"]["rows"]
+    assert rows["excluded_champion_training_rows"] == 0 and rows["evaluation"] == rows["test"]
+    assert check["rows"] == rows["evaluation"]
+    assert checks["baseline:balanced_accuracy"]["b"] == 0.5
 
     use(copy, "weak")
     worse = promote(copy)
     assert worse.returncode == REFUSED
-    assert "f1_macro: candidate" in worse.stderr
+    assert "balanced_accuracy: candidate" in worse.stderr and "worse" in worse.stderr
     assert aliases(copy) == {"champion": "2", "challenger": "1"}
     assert versions(copy) == ["1", "2"]  # the same model keeps its version
     assert client(copy).get_model_version(NAME, "1").tags["gate.decision"] == "refused"
@@ -281,3 +290,26 @@ def test_promotion_against_a_tracking_server(trained, tmp_path):
         local = load_model(copy.path("models/model.skops"))
         np.testing.assert_array_equal(served.predict_proba(rows), local.predict_proba(rows))
         assert copy.main("rollback", check=False).returncode == 2  # nothing to go back to
+
+
+def test_a_model_no_better_than_the_majority_class_is_refused(template, tmp_path):
+    """Features that carry nothing and an 80/20 label: whatever the model learns, it does
+    not beat always answering the majority class, and the gate says so."""
+    rng = np.random.default_rng(0)
+    n = 800
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "c": rng.choice(list("xyz"), n),
+            "label": rng.choice(["common", "rare"], n, p=[0.8, 0.2]),
+        }
+    )
+    data = tmp_path / "noise.csv"
+    frame.to_csv(data, index=False)
+    template.main("params", "compose", "data=csv", f"data.path={data}", "data.target=label")
+    template.run("dvc", "repro")
+    refused = promote(template)
+    assert refused.returncode == REFUSED, refused.stderr
+    assert "does not beat the trivial baseline (majority class or mean)" in refused.stderr
+    assert aliases(template) == {"challenger": "1"}

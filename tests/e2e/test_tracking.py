@@ -61,6 +61,7 @@ def test_params_are_flattened(runs, reproduced):
         "data.task",
         "validate.min_rows",
         "validate.max_classes",
+        "validate.min_class_share",
     }
 
 

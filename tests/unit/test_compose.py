@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_template.compose import compose_text, set_params, stale_diff, write_params
+from mlops_template.compose import apply_to_conf, compose_text, stale_diff, write_params
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
 
@@ -92,22 +92,12 @@ def test_every_group_option_composes(root, option):
     assert {k: composed[k] for k in literal} == literal
 
 
-def test_set_params_changes_only_the_key_and_keeps_other_overrides(root):
-    write_params(root, ["model=random_forest"])
-    before = (root / "params.yaml").read_text()
-    set_params(root, {"train.seed": 7})
-    after = (root / "params.yaml").read_text()
-    changed = [
-        (a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b
-    ]
-    assert changed == [("  seed: 42", "  seed: 7")]
-    assert load_config(root / "params.yaml").model.type == "random_forest"
-    set_params(root, {"train.seed": 42})
-    assert (root / "params.yaml").read_text() == before  # written as DVC writes it
-
-
-def test_set_params_refuses_a_bad_value(root):
-    before = (root / "params.yaml").read_text()
-    with pytest.raises(PipelineError, match=r"train\.seed"):
-        set_params(root, {"train.seed": -1})
-    assert (root / "params.yaml").read_text() == before
+def test_overrides_written_into_conf_compose_as_the_overrides_do(root):
+    overrides = ["model=random_forest", "model.n_estimators=50", "split.seed=7"]
+    expected = compose_text(root, overrides)
+    comments = (root / "conf" / "split" / "default.yaml").read_text().count("#")
+    apply_to_conf(root, overrides)
+    assert compose_text(root, []) == expected
+    assert (root / "conf" / "split" / "default.yaml").read_text().count("#") == comments
+    with pytest.raises(PipelineError, match=r"no config group 'nope'"):
+        apply_to_conf(root, ["nope.x=1"])

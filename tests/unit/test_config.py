@@ -79,6 +79,31 @@ def test_model_defaults_fill_in(params):
     assert parse_config(params).model == HistGradientBoostingModel(type="hist_gradient_boosting")
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ({"type": "linear", "class_weight": "balanced_subsample"}, "model.class_weight"),
+        ({"type": "random_forest", "loss": "gamma"}, "model.loss"),
+        (
+            {"type": "hist_gradient_boosting", "validation_fraction": 1.0},
+            "model.validation_fraction",
+        ),
+        ({"type": "hist_gradient_boosting", "loss": "quantile"}, "model"),
+    ],
+)
+def test_bad_task_specific_model_value_is_named(params, model, key):
+    params["model"] = model
+    with pytest.raises(PipelineError, match=rf"\n  {key}: "):
+        parse_config(params)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0])
+def test_min_class_share_is_a_share(params, share):
+    params["validate"]["min_class_share"] = share
+    with pytest.raises(PipelineError, match=r"validate\.min_class_share: "):
+        parse_config(params)
+
+
 def test_missing_params_file(tmp_path):
     with pytest.raises(PipelineError, match="not found"):
         load_config(tmp_path / "params.yaml")

@@ -4,43 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.core.dataset_checks import check_dataset, id_like_columns, infer_task
+from mlops_template.core.dataset_checks import check_dataset, id_like_columns
 from mlops_template.errors import PipelineError
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [
-        (["a", "b", "a"], "classification"),
-        ([True, False, True], "classification"),
-        ([0, 1, 2, 1], "classification"),
-        ([0.5, 1.25, 3.0], "regression"),
-        ([0.0, 1.0, np.nan, 1.0], "classification"),
-        (list(range(30)), "regression"),
-        ([1.0, 2.0, 2.5], "regression"),
-    ],
-)
-def test_infer_task_auto(values, expected):
-    assert infer_task(pd.Series(values), "auto", max_classes=20) == expected
-
-
-def test_infer_task_max_classes_boundary():
-    target = pd.Series(list(range(5)) * 2)
-    assert infer_task(target, "auto", max_classes=5) == "classification"
-    assert infer_task(target, "auto", max_classes=4) == "regression"
-
-
-@pytest.mark.parametrize(
-    ("values", "requested"),
-    [([0.5, 1.5, 2.5], "classification"), ([0, 1, 0], "regression")],
-)
-def test_infer_task_explicit_wins(values, requested):
-    assert infer_task(pd.Series(values), requested, max_classes=20) == requested
 
 
 def check(frame: pd.DataFrame, target: str = "y", task: str = "auto", min_rows: int = 2):
     return check_dataset(
-        frame, target, requested_task=task, max_classes=20, min_rows=min_rows, source="data.csv"
+        frame,
+        target,
+        requested_task=task,
+        max_classes=20,
+        min_rows=min_rows,
+        min_class_share=0.1,
+        source="data.csv",
     )
 
 
@@ -58,6 +34,7 @@ def test_report_for_classification():
     )
     report = check(frame)
     assert report["task"] == "classification"
+    assert report["task_reason"] == "target 'y': text values, 2 distinct: classification"
     assert report["target"] == "y"
     assert report["n_rows"] == 6
     assert report["n_rows_without_target"] == 1
@@ -65,6 +42,7 @@ def test_report_for_classification():
     assert report["categorical"] == ["colour"]
     assert report["missing"] == {"x": 1, "colour": 2}
     assert report["classes"] == {"a": 2, "b": 3}
+    assert report["minority_share"] == 0.4
 
 
 def test_report_for_regression_has_no_classes():
@@ -73,7 +51,8 @@ def test_report_for_regression_has_no_classes():
     assert report["task"] == "regression"
     assert report["missing"] == {}
     assert report["categorical"] == []
-    assert "classes" not in report
+    assert "classes" not in report and "minority_share" not in report
+    assert "numbers with fractions: regression" in report["task_reason"]
 
 
 @pytest.mark.parametrize(
@@ -100,11 +79,11 @@ def test_single_class():
 
 
 def test_too_few_rows_counts_only_labelled():
-    frame = labelled(6)
+    frame = labelled(8)
     frame.loc[[0, 1, 2], "y"] = None
-    assert check(frame, min_rows=3)["n_rows_without_target"] == 3
-    with pytest.raises(PipelineError, match=r"3 rows .*validate\.min_rows=4"):
-        check(frame, min_rows=4)
+    assert check(frame, min_rows=5)["n_rows_without_target"] == 3
+    with pytest.raises(PipelineError, match=r"5 rows .*validate\.min_rows=6"):
+        check(frame, min_rows=6)
 
 
 def test_datetime_column_unsupported():
@@ -141,7 +120,23 @@ def test_id_like_columns_are_flagged():
         }
     )
     assert id_like_columns(frame.drop(columns="y")) == ["customer_id", "row"]
-    report = check_dataset(
-        frame, "y", requested_task="auto", max_classes=20, min_rows=10, source="x.csv"
-    )
+    report = check(frame, min_rows=10)
     assert len(report["warnings"]) == 2 and "customer_id" in report["warnings"][0]
+
+
+def test_class_balance_is_checked_and_warned_about():
+    frame = pd.DataFrame({"x": range(40), "y": ["a"] * 37 + ["b"] * 3}).astype({"x": float})
+    report = check(frame)
+    assert report["minority_share"] == 0.075
+    assert len(report["warnings"]) == 1 and "'b' (3 rows, 7.5%)" in report["warnings"][0]
+    with pytest.raises(PipelineError, match=r"data\.csv: target column 'y': classes \['c'\]"):
+        check(pd.concat([frame, pd.DataFrame({"x": [0.5], "y": ["c"]})]))
+
+
+def test_counts_target_is_regression():
+    visits = np.repeat(range(8), [150, 280, 270, 180, 80, 30, 8, 2])
+    report = check(
+        pd.DataFrame({"x": np.arange(len(visits), dtype=float), "visits": visits}), "visits"
+    )
+    assert report["task"] == "regression" and "counts" in report["task_reason"]
+    assert "classes" not in report

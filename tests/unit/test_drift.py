@@ -105,17 +105,26 @@ def test_dataset_drift_counts_decided_features_only(settings):
     assert dataset_drift(features, drift_share=0.6)["decision"] == NO_DRIFT
 
 
-def test_performance_in_range_either_way_the_metric_runs():
-    def decision(metric, batch, baseline, max_drop):
-        return performance(metric, {metric: batch}, {metric: baseline}, max_drop)["decision"]
+def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():
+    def decision(metric, batch, interval, evaluation, trivial, *, max_drop=0.25):
+        result = performance(
+            metric, {"value": batch, "interval": interval}, evaluation, trivial, max_drop
+        )
+        return result["decision"]
 
-    assert decision("f1_macro", 0.90, 0.93, 0.05) == IN_RANGE
-    assert decision("f1_macro", 0.80, 0.93, 0.05) == OUT_OF_RANGE
-    assert performance("f1_macro", {"f1_macro": 0.8}, {"f1_macro": 0.93}, 0.05)["drop"] == (
-        pytest.approx(0.13)
-    )
-    assert decision("rmse", 12.0, 10.0, 1.0) == OUT_OF_RANGE
-    assert decision("rmse", 9.0, 10.0, 0.0) == IN_RANGE
+    # Balanced accuracy 0.93 against 0.5 for the trivial model: a lead of 0.43, so a
+    # quarter of it (0.1075) may go.
+    assert decision("balanced_accuracy", 0.85, [0.84, 0.86], 0.93, 0.5) == IN_RANGE
+    assert decision("balanced_accuracy", 0.80, [0.79, 0.81], 0.93, 0.5) == OUT_OF_RANGE
+    # ...unless the batch is too small to tell: its interval reaches back into range.
+    assert decision("balanced_accuracy", 0.80, [0.60, 0.95], 0.93, 0.5) == IN_RANGE
+    # rmse in the hundreds: the same share of the lead, whatever the units.
+    assert decision("rmse", 560.0, [550.0, 570.0], 544.0, 800.0) == IN_RANGE
+    assert decision("rmse", 700.0, [690.0, 710.0], 544.0, 800.0) == OUT_OF_RANGE
+    result = performance("rmse", {"value": 700.0, "interval": [690.0, 710.0]}, 544.0, 800.0, 0.25)
+    assert result["drop"] == 156.0 and result["max_drop"] == 64.0
+    # A model no better than the trivial one has no lead to lose: any clear drop is out.
+    assert decision("rmse", 820.0, [810.0, 830.0], 800.0, 790.0) == OUT_OF_RANGE
 
 
 def test_infinite_values_count_as_missing(settings):

@@ -9,43 +9,95 @@ from mlops_template.core.champion_history import champion_line, rollback_target
 from mlops_template.core.gate import decide, improvement, reasons
 from mlops_template.errors import PipelineError
 
-GATE = TaskGate(metric="f1_macro", min_improvement=0.01, thresholds={"accuracy": Bound(min=0.8)})
+GATE = TaskGate(metric="f1_macro", min_improvement=0.1, thresholds={"accuracy": Bound(min=0.8)})
 
 
-def test_first_candidate_needs_only_the_thresholds():
-    assert decide(GATE, {"accuracy": 0.81, "f1_macro": 0.5}, None)["promote"] is True
-    refused = decide(GATE, {"accuracy": 0.79, "f1_macro": 0.9}, None)
+def compared(a: float, b: float, interval: tuple[float, float], lead: float = 0.3, rows=100):
+    """A paired result as bootstrap.paired gives it (candidate a, other b)."""
+    verdict = "better" if interval[0] > 0 else "worse" if interval[1] < 0 else "within noise"
+    return {
+        "metric": "f1_macro",
+        "rows": rows,
+        "a": a,
+        "b": b,
+        "improvement": round(a - b, 6),
+        "interval": list(interval),
+        "verdict": verdict,
+        "lead": lead,
+    }
+
+
+BEATS_BASELINE = compared(0.85, 0.5, (0.3, 0.4))
+
+
+def test_first_candidate_needs_the_baseline_and_the_thresholds():
+    ok = decide(GATE, {"accuracy": 0.81}, {"baseline": BEATS_BASELINE})
+    assert ok["promote"] is True
+    refused = decide(GATE, {"accuracy": 0.79}, {"baseline": BEATS_BASELINE})
     assert refused["promote"] is False
     assert reasons(refused) == ["accuracy = 0.79 is outside min 0.8"]
 
 
-def test_candidate_must_beat_the_champion_by_the_margin():
-    champion = {"accuracy": 0.9, "f1_macro": 0.80}
-    assert decide(GATE, {"accuracy": 0.9, "f1_macro": 0.815}, champion)["promote"] is True
-    short = decide(GATE, {"accuracy": 0.9, "f1_macro": 0.805}, champion)
+def test_a_model_that_does_not_beat_the_trivial_baseline_beyond_noise_is_refused():
+    weak = decide(GATE, {"accuracy": 0.9}, {"baseline": compared(0.52, 0.5, (-0.01, 0.05))})
+    assert weak["promote"] is False
+    (line,) = reasons(weak)
+    assert "does not beat the trivial baseline (majority class or mean) 0.5" in line
+    assert "100 rows" in line
+
+
+def test_candidate_must_beat_the_champion_beyond_noise_by_a_share_of_its_lead():
+    def verdict(gain_interval, a=0.85):
+        comparisons = {"baseline": BEATS_BASELINE, "champion": compared(a, 0.80, gain_interval)}
+        return decide(GATE, {"accuracy": 0.9}, comparisons)
+
+    assert verdict((0.01, 0.09), a=0.85)["promote"] is True  # gain 0.05 >= 0.1 * lead 0.3
+    short = verdict((0.001, 0.05), a=0.82)  # better, but by less than 0.03
     assert short["promote"] is False
     (check,) = [c for c in short["checks"] if c["check"] == "improvement:f1_macro"]
-    assert check["improvement"] == pytest.approx(0.005) and check["champion"] == 0.80
+    assert check["required"] == 0.03 and check["champion"] == 0.80
+    noisy = verdict((-0.02, 0.12), a=0.85)  # a larger gain, but inside the noise
+    assert noisy["promote"] is False
+    assert "within noise" in reasons(noisy)[0] and "rows neither trained on" in reasons(noisy)[0]
 
 
 def test_a_tie_never_replaces_the_champion():
-    gate = TaskGate(metric="f1_macro", min_improvement=0.0)
-    same = {"f1_macro": 0.8}
-    assert decide(gate, same, same)["promote"] is False
+    gate = TaskGate(metric="f1_macro")
+    tie = {"baseline": BEATS_BASELINE, "champion": compared(0.8, 0.8, (0.0, 0.0))}
+    assert decide(gate, {}, tie)["promote"] is False
+
+
+def test_clearly_worse_on_the_champions_held_out_data_is_refused_whatever_the_new_rows_say():
+    gate = TaskGate(metric="f1_macro")
+    comparisons = {
+        "baseline": BEATS_BASELINE,
+        "champion": compared(0.70, 0.45, (0.2, 0.3)),  # the new rows favour the candidate
+        "holdout": compared(0.31, 1.0, (-0.75, -0.6), lead=0.5, rows=114),
+    }
+    refused = decide(gate, {}, comparisons)
+    assert refused["promote"] is False
+    (line,) = reasons(refused)
+    assert "held-out data" in line and "114 rows" in line
+    # Worse only within noise, or within the allowed share of the lead: not refused.
+    comparisons["holdout"] = compared(0.97, 1.0, (-0.06, 0.01), lead=0.5)
+    assert decide(gate, {}, comparisons)["promote"] is True
+    comparisons["holdout"] = compared(0.96, 1.0, (-0.06, -0.02), lead=0.5)
+    assert decide(gate, {}, comparisons)["promote"] is False
+    lenient = TaskGate(metric="f1_macro", max_holdout_drop=0.1)  # 0.1 * 0.5 = 0.05
+    assert decide(lenient, {}, comparisons)["promote"] is True
 
 
 def test_lower_is_better_metrics_compare_the_right_way():
     assert improvement("rmse", 9.0, 10.0) == 1.0
     assert improvement("r2", 0.6, 0.5) == pytest.approx(0.1)
     gate = TaskGate(metric="rmse", thresholds={"rmse": Bound(max=50)})
-    assert decide(gate, {"rmse": 40.0}, {"rmse": 45.0})["promote"] is True
-    assert decide(gate, {"rmse": 46.0}, {"rmse": 45.0})["promote"] is False
-    assert decide(gate, {"rmse": 60.0}, None)["promote"] is False
+    assert decide(gate, {"rmse": 60.0}, {"baseline": BEATS_BASELINE})["promote"] is False
+    assert decide(gate, {"rmse": 40.0}, {"baseline": BEATS_BASELINE})["promote"] is True
 
 
 def test_a_missing_metric_fails_its_threshold():
     gate = TaskGate(metric="f1_macro", thresholds={"roc_auc": Bound(min=0.5)})
-    assert decide(gate, {"f1_macro": 1.0}, None)["promote"] is False
+    assert decide(gate, {"f1_macro": 1.0}, {"baseline": BEATS_BASELINE})["promote"] is False
 
 
 def test_unknown_gate_metric_fails_at_config_load(params):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from mlops_template.config import (
     Features,
@@ -10,7 +11,8 @@ from mlops_template.config import (
     LinearModel,
     RandomForestModel,
 )
-from mlops_template.core.models import build_pipeline
+from mlops_template.core.models import build_pipeline, check_model_fits_target
+from mlops_template.errors import PipelineError
 
 MODELS = [
     LinearModel(type="linear"),
@@ -90,3 +92,110 @@ def test_scaling_can_be_turned_off():
     out_raw = raw.fit(x, labels)[:-1].transform(x)
     assert abs(out_scaled[:, 0].mean()) < 1e-9
     np.testing.assert_allclose(out_raw[:, 0], x["size"].fillna(x["size"].median()))
+
+
+def estimator(model, task):
+    return build_pipeline(
+        model, Features(), task=task, numeric=["size"], categorical=["colour"], seed=0
+    ).named_steps["model"]
+
+
+HGB = HistGradientBoostingModel(type="hist_gradient_boosting")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_early_stopping_keys_reach_the_booster(task):
+    model = HGB.model_copy(update={"validation_fraction": 0.25, "n_iter_no_change": 3})
+    params = estimator(model, task).get_params()
+    assert (params["early_stopping"], params["validation_fraction"]) == (True, 0.25)
+    assert params["n_iter_no_change"] == 3
+    off = estimator(HGB.model_copy(update={"early_stopping": False}), task)
+    assert off.get_params()["early_stopping"] is False
+
+
+def test_early_stopping_stops_on_training_rows_only():
+    x, _labels, _ = training_frame()
+    noise = pd.Series(np.random.default_rng(1).choice(["yes", "no"], size=len(x)))
+    model = HGB.model_copy(update={"min_samples_leaf": 2, "n_iter_no_change": 2})
+    pipeline = build_pipeline(
+        model, Features(), task="classification", numeric=["size"], categorical=["colour"], seed=0
+    ).fit(x, noise)
+    assert pipeline.named_steps["model"].n_iter_ < model.max_iter
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        LinearModel(type="linear", class_weight="balanced"),
+        RandomForestModel(type="random_forest", class_weight="balanced_subsample"),
+        HGB.model_copy(update={"class_weight": "balanced"}),
+    ],
+    ids=lambda m: m.type,
+)
+def test_class_weight_goes_to_classifiers_only(model):
+    assert estimator(model, "classification").class_weight == model.class_weight
+    assert "class_weight" not in estimator(model, "regression").get_params()
+
+
+def test_loss_goes_to_regressors_only():
+    forest = RandomForestModel(type="random_forest", loss="absolute_error")
+    assert estimator(forest, "regression").criterion == "absolute_error"
+    assert estimator(forest, "classification").criterion == "gini"
+    assert estimator(RandomForestModel(type="random_forest"), "regression").criterion == (
+        "squared_error"
+    )
+    boosted = HGB.model_copy(update={"loss": "quantile", "quantile": 0.9})
+    regressor = estimator(boosted, "regression")
+    assert (regressor.loss, regressor.quantile) == ("quantile", 0.9)
+    assert estimator(boosted, "classification").loss == "log_loss"
+
+
+def test_quantile_only_with_its_loss():
+    with pytest.raises(ValidationError, match=r"model\.quantile is set if and only if"):
+        HistGradientBoostingModel(type="hist_gradient_boosting", loss="quantile")
+    with pytest.raises(ValidationError, match=r"model\.quantile is set if and only if"):
+        HistGradientBoostingModel(type="hist_gradient_boosting", quantile=0.5)
+
+
+@pytest.mark.parametrize(
+    ("model", "values", "fits"),
+    [
+        (HGB.model_copy(update={"loss": "poisson"}), [0, 3, 1], True),
+        (HGB.model_copy(update={"loss": "poisson"}), [0, -3, 1], False),
+        (HGB.model_copy(update={"loss": "poisson"}), [0, 0, 0], False),
+        (RandomForestModel(type="random_forest", loss="poisson"), [2.5, -0.5], False),
+        (HGB.model_copy(update={"loss": "gamma"}), [0.5, 2.0], True),
+        (HGB.model_copy(update={"loss": "gamma"}), [0.0, 2.0], False),
+        (HGB.model_copy(update={"loss": "absolute_error"}), [-4.0, 2.0], True),
+    ],
+)
+def test_loss_must_fit_the_target(model, values, fits):
+    y = pd.Series(values, name="claims")
+    if fits:
+        check_model_fits_target(model, "regression", y)
+        return
+    with pytest.raises(PipelineError, match=rf"model\.loss={model.loss} needs .* 'claims'"):
+        check_model_fits_target(model, "regression", y)
+
+
+def test_poisson_loss_trains_on_counts():
+    x, _, values = training_frame()
+    counts = (values - values.min()).round()
+    model = HGB.model_copy(update={"loss": "poisson", "min_samples_leaf": 2})
+    check_model_fits_target(model, "regression", counts)
+    pipeline = build_pipeline(
+        model, Features(), task="regression", numeric=["size"], categorical=["colour"], seed=0
+    ).fit(x, counts)
+    assert (pipeline.predict(NEW_ROWS) > 0).all()  # a log link predicts positive counts
+
+
+def test_early_stopping_needs_a_stratifiable_hold_out():
+    y = pd.Series(["a", "b", "c"] * 5 + ["a"])  # 16 rows: a 10 % hold-out has 2, < 3 classes
+    with pytest.raises(PipelineError, match=r"model\.early_stopping=false"):
+        check_model_fits_target(HGB, "classification", y)
+    check_model_fits_target(
+        HGB.model_copy(update={"validation_fraction": 0.2}), "classification", y
+    )
+    check_model_fits_target(HGB.model_copy(update={"early_stopping": False}), "classification", y)
+    with pytest.raises(PipelineError, match="smallest class: 1 rows"):
+        check_model_fits_target(HGB, "classification", pd.Series(["a"] * 30 + ["b"]))

@@ -23,13 +23,14 @@ def test_select_unknown_key():
 
 
 def test_stage_params_flattens_declared_keys(params):
-    params["validate"] = {"min_rows": 5, "max_classes": 9}
+    params["validate"] = {"min_rows": 5, "max_classes": 9, "min_class_share": 0.2}
     params["data"]["target"] = "label"
     cfg = parse_config(params)
     assert stage_params(cfg, ("data.target", "validate")) == {
         "data.target": "label",
         "validate.min_rows": 5,
         "validate.max_classes": 9,
+        "validate.min_class_share": 0.2,
     }
 
 
@@ -40,6 +41,7 @@ def test_stage_params_uses_aliases_and_defaults(params):
         "model.type": "linear",
         "model.alpha": 1.0,
         "model.max_iter": 1000,
+        "model.class_weight": None,
     }
     assert "paths.schema" in stage_params(cfg, ("paths",))
 

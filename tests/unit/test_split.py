@@ -9,59 +9,99 @@ from mlops_template.core.split import split_frame
 from mlops_template.errors import PipelineError
 
 
-def frame() -> pd.DataFrame:
-    y = ["a"] * 60 + ["b"] * 30 + ["c"] * 10 + [None] * 5
-    return pd.DataFrame({"x": np.arange(len(y)), "y": y})
+def frame(n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x": rng.integers(0, 10**9, n),
+            "colour": rng.choice(["red", "blue"], n),
+            "y": rng.choice(["a", "b", "c"], n),
+        }
+    )
 
 
-def split(df, seed=0, task="classification", stratify=True, test_size=0.2):
-    return split_frame(df, "y", task, Split(test_size=test_size, seed=seed, stratify=stratify))
+def split(df, seed=0, task="classification", test_size=0.2, key=None):
+    return split_frame(df, "y", task, Split(test_size=test_size, seed=seed, key=key))
 
 
-def test_stratified_split_keeps_proportions():
-    train, test = split(frame())
-    assert len(train) == 80
-    assert len(test) == 20
-    assert test["y"].value_counts().to_dict() == {"a": 12, "b": 6, "c": 2}
-    assert train["y"].value_counts().to_dict() == {"a": 48, "b": 24, "c": 8}
+def sides(train: pd.DataFrame, test: pd.DataFrame, column: str = "x") -> dict:
+    return {**dict.fromkeys(train[column], "train"), **dict.fromkeys(test[column], "test")}
+
+
+def test_test_share_is_test_size_on_average():
+    train, test = split(frame(20_000))
+    assert len(train) + len(test) == 20_000
+    assert abs(len(test) / 20_000 - 0.2) < 0.01
+    # Classes keep their proportions without stratifying: the hash ignores the label.
+    shares = test["y"].value_counts(normalize=True)
+    assert (abs(shares - 1 / 3) < 0.02).all()
 
 
 def test_rows_without_target_are_dropped():
-    train, test = split(frame())
-    assert train["y"].notna().all()
-    assert test["y"].notna().all()
-    assert sorted([*train["x"], *test["x"]]) == list(range(100))
+    df = frame()
+    df.loc[:9, "y"] = None
+    train, test = split(df)
+    assert train["y"].notna().all() and test["y"].notna().all()
+    assert sorted([*train["x"], *test["x"]]) == sorted(df["x"][10:])
     assert list(train.index) == list(range(len(train)))
 
 
-def test_same_seed_same_split():
+def test_same_seed_same_split_and_other_seed_other_split():
     a_train, a_test = split(frame(), seed=3)
     b_train, b_test = split(frame(), seed=3)
     pd.testing.assert_frame_equal(a_train, b_train)
     pd.testing.assert_frame_equal(a_test, b_test)
+    _, c_test = split(frame(), seed=4)
+    assert set(a_test["x"]) != set(c_test["x"])
 
 
-def test_other_seed_other_split():
-    _, a_test = split(frame(), seed=3)
-    _, b_test = split(frame(), seed=4)
-    assert set(a_test["x"]) != set(b_test["x"])
+def test_adding_rows_never_moves_a_row():
+    old = frame(1000, seed=0)
+    before = sides(*split(old))
+    added = frame(500, seed=1)
+    added.loc[0, "x"] = None  # the column now reads as float, and columns come reordered
+    grown = pd.concat([old, added], ignore_index=True)[["y", "colour", "x"]]
+    after = sides(*split(grown))
+    assert {x: after[float(x)] for x in old["x"]} == before
+    # ...and the new rows do go to both sides.
+    assert {after[float(x)] for x in added["x"][1:]} == {"train", "test"}
 
 
-def test_single_row_class_cannot_be_stratified():
-    df = pd.concat([frame(), pd.DataFrame({"x": [200], "y": ["lonely"]})], ignore_index=True)
-    with pytest.raises(PipelineError, match=r"\['lonely'\].*split\.stratify"):
-        split(df)
-    train, test = split(df, stratify=False)
-    assert len(train) + len(test) == 101
+def test_rows_with_the_same_features_share_a_side():
+    df = frame(200)
+    copies = df.assign(y=df["y"].map({"a": "b", "b": "c", "c": "a"}))  # other labels
+    train, test = split(pd.concat([df, copies], ignore_index=True))
+    assert not set(train["x"]) & set(test["x"])
 
 
-def test_regression_is_not_stratified():
-    df = pd.DataFrame({"x": range(10), "y": [float(v) for v in range(10)]})
+def test_a_key_column_decides_the_side():
+    df = frame(1000).assign(id=range(1000))
+    train, test = split(df, key="id")
+    changed = df.assign(x=df["x"] + 1)  # other features, same ids: same sides
+    train2, test2 = split(changed, key="id")
+    assert sides(train, test, "id") == sides(train2, test2, "id")
+    with pytest.raises(PipelineError, match=r"split\.key: 'nope' is not a feature column"):
+        split(df, key="nope")
+    df.loc[[3, 4], "id"] = None
+    with pytest.raises(PipelineError, match=r"split\.key: column 'id' is missing in 2 rows"):
+        split(df, key="id")
+
+
+def test_a_class_only_on_the_test_side_is_refused():
+    df = frame(1000)
+    _, test = split(df)
+    lonely = test.head(1).assign(y="lonely")
+    with pytest.raises(PipelineError, match=r"\['lonely'\].*data\.task=regression"):
+        split(pd.concat([df, lonely], ignore_index=True))
+
+
+def test_regression_targets_split_the_same_way():
+    df = frame().assign(y=lambda d: d["x"] / 7.0)
     train, test = split(df, task="regression")
-    assert (len(train), len(test)) == (8, 2)
+    assert len(train) + len(test) == 1000 and 150 < len(test) < 250
 
 
 def test_too_few_rows_for_test_size():
     df = pd.DataFrame({"x": range(4), "y": ["a", "b"] * 2})
-    with pytest.raises(PipelineError, match=r"cannot split 4 rows \(split\.test_size\)"):
-        split(df, test_size=0.1)
+    with pytest.raises(PipelineError, match=r"cannot split 4 rows with split\.test_size=0\.01"):
+        split(df, test_size=0.01)

@@ -1,4 +1,4 @@
-"""Checks on a collected data set, and the learning task its target implies."""
+"""Checks on a collected data set; the task its target implies comes from `core.target`."""
 
 from __future__ import annotations
 
@@ -6,31 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task, is_categorical
 from mlops_template.errors import PipelineError
-
-CLASSIFICATION = "classification"
-REGRESSION = "regression"
-
-
-def is_categorical(series: pd.Series) -> bool:
-    """Text, boolean and pandas categorical columns are one-hot encoded; numbers are not."""
-    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-
-
-def infer_task(target: pd.Series, requested: str, max_classes: int) -> str:
-    """The task a target implies, unless the config names one.
-
-    Text, boolean and categorical targets are labels; so are integer (or integral
-    float) targets with at most `max_classes` distinct values. Anything else is a
-    number to regress on.
-    """
-    if requested != "auto":
-        return requested
-    values = target.dropna()
-    if is_categorical(values):
-        return CLASSIFICATION
-    integral = pd.api.types.is_integer_dtype(values) or bool((values % 1 == 0).all())
-    return CLASSIFICATION if integral and values.nunique() <= max_classes else REGRESSION
 
 
 def require_target(frame: pd.DataFrame, target: str, source: str) -> None:
@@ -48,11 +25,13 @@ def check_dataset(
     requested_task: str,
     max_classes: int,
     min_rows: int,
+    min_class_share: float,
     source: str,
 ) -> dict[str, Any]:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
-    Returns a report of what was checked (task, rows, columns, missing values, classes).
+    Returns a report of what was checked (task and why, rows, columns, missing values,
+    classes) with warnings for people.
     """
     if frame.shape[1] == 0 or frame.empty:
         raise PipelineError(f"{source}: the data set is empty ({frame.shape[0]} rows)")
@@ -60,7 +39,7 @@ def check_dataset(
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise PipelineError(f"{source}: duplicate column names {dupes}")
     require_target(frame, target, source)
-    task = infer_task(frame[target], requested_task, max_classes)
+    task, reason = infer_task(frame[target], requested_task, max_classes)
     features = [c for c in frame.columns if c != target]
     if not features:
         raise PipelineError(f"{source}: no feature columns besides the target '{target}'")
@@ -84,6 +63,7 @@ def check_dataset(
     report: dict[str, Any] = {
         "target": target,
         "task": task,
+        "task_reason": reason,
         "n_rows": len(frame),
         "n_rows_without_target": int(len(frame) - labelled),
         "features": features,
@@ -96,13 +76,9 @@ def check_dataset(
         ],
     }
     if task == CLASSIFICATION:
-        counts = y.dropna().value_counts()
-        if len(counts) < 2:
-            raise PipelineError(
-                f"{source}: target column '{target}' has a single class "
-                f"{counts.index.tolist()}; classification needs at least two"
-            )
-        report["classes"] = {str(k): int(v) for k, v in sorted(counts.items(), key=_label_key)}
+        balance, warnings = class_balance(y, min_class_share=min_class_share, source=source)
+        report.update(balance)
+        report["warnings"] += warnings
     elif not pd.api.types.is_numeric_dtype(y):
         raise PipelineError(
             f"{source}: target column '{target}' is {y.dtype}, not numeric; "
@@ -129,7 +105,3 @@ def is_categorical_dtype_ok(series: pd.Series) -> bool:
         or isinstance(series.dtype, pd.CategoricalDtype)
         or series.dtype == object
     )
-
-
-def _label_key(item: tuple[Any, int]) -> str:
-    return str(item[0])

@@ -85,17 +85,25 @@ def dataset_drift(features: dict[str, dict[str, Any]], drift_share: float) -> di
 
 
 def performance(
-    metric: str, batch: dict[str, float], baseline: dict[str, float], max_drop: float
+    metric: str, batch: dict[str, Any], evaluation: float, trivial: float, max_drop: float
 ) -> dict[str, Any]:
-    """The batch's metric against the model's score on its evaluation data."""
-    drop = -improvement(metric, batch[metric], baseline[metric])
+    """The batch's metric (`value` and bootstrap `interval`) against the model's score on
+    its evaluation data. Out of range only when even the interval's best end is worse
+    than that score by more than `max_drop` times the model's lead over the trivial
+    baseline (`trivial`, the majority class or mean): a scale-free allowance, and a batch
+    too small to tell is not called out of range."""
+    allowed = max_drop * max(improvement(metric, evaluation, trivial), 0.0)
+    best = max(batch["interval"], key=lambda v: improvement(metric, v, evaluation))
     return {
         "metric": metric,
-        "batch": batch[metric],
-        "baseline": baseline[metric],
-        "drop": round(drop, 6),
-        "max_drop": max_drop,
-        "decision": IN_RANGE if drop <= max_drop else OUT_OF_RANGE,
+        "batch": batch["value"],
+        "batch_interval": batch["interval"],
+        "baseline": evaluation,
+        "trivial": trivial,
+        "drop": round(-improvement(metric, batch["value"], evaluation), 6),
+        "max_drop": round(allowed, 6),
+        "max_drop_share": max_drop,
+        "decision": OUT_OF_RANGE if -improvement(metric, best, evaluation) > allowed else IN_RANGE,
     }
 
 

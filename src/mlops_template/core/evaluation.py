@@ -23,8 +23,7 @@ class Scored:
 
 def score(model: Any, frame: pd.DataFrame, schema: dict[str, Any]) -> Scored:
     """Score `model` on `frame` (features and target, as in the training schema)."""
-    target = schema["target"]["name"]
-    features, y = frame.drop(columns=[target]), frame[target]
+    features, y = frame[feature_names(schema)], frame[schema["target"]["name"]]
     predicted = model.predict(features)
     if schema["task"] != "classification":
         return Scored(y, predicted, regression_metrics(y, predicted))
@@ -32,6 +31,10 @@ def score(model: Any, frame: pd.DataFrame, schema: dict[str, Any]) -> Scored:
     classes = model.classes_.tolist()
     metrics = classification_metrics(y, predicted, proba, classes)
     return Scored(y, predicted, metrics, proba, classes)
+
+
+def feature_names(schema: dict[str, Any]) -> list[str]:
+    return [c["name"] for c in schema["columns"]]
 
 
 def _round(value: float) -> float:

@@ -1,7 +1,9 @@
-"""The promotion gate: absolute thresholds, then a strict improvement over the champion.
+"""The promotion gate: a candidate becomes champion only if it clearly beats the trivial
+baseline and the champion, and is not clearly worse where the champion was judged.
 
-Both models are scored on the same evaluation data in the same run; this module only
-compares the numbers it is given.
+Every comparison is paired (both models on the same rows) with a bootstrap interval
+(core/bootstrap.py): a difference inside the noise is not called better. This module
+only decides from the comparisons it is given; release/promote.py picks the rows.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_template.config import TaskGate
+from mlops_template.core.bootstrap import BETTER
 from mlops_template.core.metric_names import LOWER_IS_BETTER
 
 
@@ -18,43 +21,75 @@ def improvement(metric: str, candidate: float, champion: float) -> float:
 
 
 def decide(
-    gate: TaskGate, candidate: dict[str, float], champion: dict[str, float] | None
+    gate: TaskGate,
+    candidate: dict[str, float],
+    comparisons: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Every check with its numbers, and whether the candidate may become champion."""
-    checks = []
-    for metric, bound in sorted(gate.thresholds.items()):
-        value = candidate.get(metric)
-        passed = value is not None and (
-            (bound.min is None or value >= bound.min) and (bound.max is None or value <= bound.max)
-        )
-        checks.append(
-            {
-                "check": f"threshold:{metric}",
-                "metric": metric,
-                "value": value,
-                "min": bound.min,
-                "max": bound.max,
-                "passed": passed,
-            }
-        )
+    """Every check with its numbers, and whether the candidate may become champion.
+
+    `comparisons` holds paired results (bootstrap.paired, candidate first):
+    `baseline` against the trivial model, and when there is a champion, `champion` on rows
+    neither trained on and `holdout` on the champion's own held-out rows, each with the
+    champion's `lead` over the trivial model on those rows.
+    """
+    checks = [
+        _threshold(metric, bound, candidate.get(metric))
+        for metric, bound in sorted(gate.thresholds.items())
+    ]
+    baseline = comparisons["baseline"]
+    checks.append(
+        {"check": f"baseline:{gate.metric}", **baseline, "passed": baseline["verdict"] == BETTER}
+    )
+    champion = comparisons.get("champion")
     if champion is None:
         checks.append({"check": "champion", "passed": True, "detail": "no champion yet"})
     else:
-        metric = gate.metric
-        gain = improvement(metric, candidate[metric], champion[metric])
+        # Beating means better beyond noise, by min_improvement of the champion's lead.
+        required = round(gate.min_improvement * max(champion["lead"], 0.0), 6)
         checks.append(
             {
-                "check": f"improvement:{metric}",
-                "metric": metric,
-                "candidate": candidate[metric],
-                "champion": champion[metric],
-                "improvement": round(gain, 6),
-                "min_improvement": gate.min_improvement,
-                # Beating means strictly better: an equal model never replaces the champion.
-                "passed": gain > 0 and gain >= gate.min_improvement,
+                "check": f"improvement:{gate.metric}",
+                **champion,
+                "candidate": champion["a"],
+                "champion": champion["b"],
+                "required": required,
+                "passed": champion["verdict"] == BETTER and champion["improvement"] >= required,
+            }
+        )
+    holdout = comparisons.get("holdout")
+    if holdout is not None:
+        allowed = round(gate.max_holdout_drop * max(holdout["lead"], 0.0), 6)
+        checks.append(
+            {
+                "check": f"holdout:{gate.metric}",
+                **holdout,
+                "candidate": holdout["a"],
+                "champion": holdout["b"],
+                "allowed_drop": allowed,
+                # Refused when even the interval's best case loses more than allowed.
+                "passed": holdout["interval"][1] >= -allowed,
             }
         )
     return {"promote": all(c["passed"] for c in checks), "checks": checks}
+
+
+def _threshold(metric: str, bound: Any, value: float | None) -> dict[str, Any]:
+    passed = value is not None and (
+        (bound.min is None or value >= bound.min) and (bound.max is None or value <= bound.max)
+    )
+    return {
+        "check": f"threshold:{metric}",
+        "metric": metric,
+        "value": value,
+        "min": bound.min,
+        "max": bound.max,
+        "passed": passed,
+    }
+
+
+def _numbers(check: dict[str, Any]) -> str:
+    low, high = check["interval"]
+    return f"improvement {check['improvement']}, interval [{low}, {high}], {check['rows']} rows"
 
 
 def reasons(decision: dict[str, Any]) -> list[str]:
@@ -63,15 +98,27 @@ def reasons(decision: dict[str, Any]) -> list[str]:
     for check in decision["checks"]:
         if check["passed"]:
             continue
-        if check["check"].startswith("threshold:"):
+        kind = check["check"].split(":")[0]
+        if kind == "threshold":
             bound = " and ".join(
                 f"{side} {check[side]}" for side in ("min", "max") if check[side] is not None
             )
             lines.append(f"{check['metric']} = {check['value']} is outside {bound}")
-        else:
+        elif kind == "baseline":
+            lines.append(
+                f"{check['metric']}: candidate {check['a']} does not beat the trivial baseline "
+                f"(majority class or mean) {check['b']} beyond noise ({_numbers(check)})"
+            )
+        elif kind == "improvement":
             lines.append(
                 f"{check['metric']}: candidate {check['candidate']} vs champion "
-                f"{check['champion']} (improvement {check['improvement']}, needs > 0 and "
-                f">= {check['min_improvement']})"
+                f"{check['champion']} on rows neither trained on: {check['verdict']} "
+                f"({_numbers(check)}; needs better beyond noise by >= {check['required']})"
+            )
+        else:
+            lines.append(
+                f"{check['metric']} on the champion's held-out data: candidate "
+                f"{check['candidate']} vs champion {check['champion']}, clearly worse "
+                f"({_numbers(check)}; allowed drop {check['allowed_drop']})"
             )
     return lines

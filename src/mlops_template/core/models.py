@@ -5,8 +5,10 @@ Serving gets raw columns, so imputation, scaling and encoding live inside the mo
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -19,27 +21,83 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops_template.config import Features, LinearModel, Model
+from mlops_template.config import (
+    Features,
+    HistGradientBoostingModel,
+    LinearModel,
+    Model,
+    RandomForestModel,
+)
+from mlops_template.errors import PipelineError
 
 MISSING_CATEGORY = "__missing__"
 
 
-# Tree models: their config keys are the estimator's own parameter names.
+# Tree models: their other config keys are the estimator's own parameter names.
 TREE_ESTIMATORS = {
     "random_forest": (RandomForestClassifier, RandomForestRegressor),
     "hist_gradient_boosting": (HistGradientBoostingClassifier, HistGradientBoostingRegressor),
 }
+# Keys that belong to one task only; _task_params maps them for the task at hand.
+TASK_KEYS = {"type", "class_weight", "loss", "quantile"}
 
 
 def build_estimator(model: Model, task: str, seed: int) -> Any:
     classify = task == "classification"
     if isinstance(model, LinearModel):
         if classify:
-            return LogisticRegression(C=1.0 / model.alpha, max_iter=model.max_iter)
+            return LogisticRegression(
+                C=1.0 / model.alpha, max_iter=model.max_iter, class_weight=model.class_weight
+            )
         return Ridge(alpha=model.alpha, max_iter=model.max_iter)
     classifier, regressor = TREE_ESTIMATORS[model.type]
     cls = classifier if classify else regressor
-    return cls(**model.model_dump(exclude={"type"}), random_state=seed)
+    params = model.model_dump(exclude=TASK_KEYS) | _task_params(model, classify)
+    return cls(**params, random_state=seed)
+
+
+def _task_params(model: RandomForestModel | HistGradientBoostingModel, classify: bool) -> dict:
+    """class_weight goes to classifiers, loss to regressors (a forest calls it criterion)."""
+    if classify:
+        return {"class_weight": model.class_weight}
+    loss = model.loss or "squared_error"
+    if isinstance(model, RandomForestModel):
+        return {"criterion": loss}
+    return {"loss": loss, "quantile": model.quantile}
+
+
+def check_model_fits_target(model: Model, task: str, y: pd.Series) -> None:
+    """Raise PipelineError, naming the key, if the model cannot train on this target.
+
+    sklearn would fail deep inside fit with a message that names neither the key nor
+    the fix: a loss outside its target's range, or an early-stopping hold-out too small
+    to stratify.
+    """
+    values = y.dropna()
+    loss = getattr(model, "loss", None)
+    if task == "regression" and loss in ("poisson", "gamma"):
+        if loss == "gamma":
+            fits, needs = bool((values > 0).all()), "positive"
+        else:
+            fits, needs = bool((values >= 0).all() and values.sum() > 0), "non-negative, not all 0,"
+        if not fits:
+            raise PipelineError(
+                f"model.loss={loss} needs a {needs} target; '{y.name}' has values from "
+                f"{values.min():g} to {values.max():g} (use model.loss=squared_error or "
+                "absolute_error)"
+            )
+    if task == "classification" and getattr(model, "early_stopping", False):
+        # sklearn holds out a stratified validation_fraction: every class needs a row on
+        # each side, and so at least two training rows.
+        counts = values.value_counts()
+        held_out = math.ceil(model.validation_fraction * len(values))
+        if counts.min() < 2 or held_out < len(counts) or len(values) - held_out < len(counts):
+            raise PipelineError(
+                f"model.early_stopping: cannot hold out model.validation_fraction="
+                f"{model.validation_fraction} of {len(values)} training rows with a row of "
+                f"each of {len(counts)} classes (smallest class: {counts.min()} rows); set "
+                "model.early_stopping=false or model.validation_fraction higher, or add data"
+            )
 
 
 def build_preprocessor(

@@ -1,32 +1,52 @@
-"""Hold-out split of a labelled frame."""
+"""Hold-out split of a labelled frame, by a hash of each row.
+
+A row's side is a function of the row alone (its `split.key` value, else its feature
+values) and `split.seed`: adding rows never moves an existing row between train and
+test, so a model's held-out rows stay held out when the data grows. Rows with the same
+features land on the same side, so a duplicate cannot leak its label into the test set.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from mlops_template.config import Split
+from mlops_template.core.row_ids import row_ids, uniform
 from mlops_template.errors import PipelineError
+
+
+def identity_columns(frame: pd.DataFrame, target: str, key: str | None) -> list[str]:
+    """The columns that identify a row: the key if there is one, else every feature."""
+    return [key] if key else [c for c in frame.columns if c != target]
 
 
 def split_frame(
     frame: pd.DataFrame, target: str, task: str, cfg: Split
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows without a target are dropped; classes keep their proportions if asked."""
+    """Rows without a target are dropped; the rest go to train or test by their hash."""
     labelled = frame[frame[target].notna()].reset_index(drop=True)
-    stratify = labelled[target] if cfg.stratify and task == "classification" else None
-    if stratify is not None:
-        counts = stratify.value_counts()
-        rare = counts[counts < 2]
-        if len(rare):
+    if cfg.key is not None:
+        if cfg.key not in labelled.columns or cfg.key == target:
             raise PipelineError(
-                f"target '{target}': classes {rare.index.tolist()} have a single row, too few to "
-                "stratify (set split.stratify=false or add data)"
+                f"split.key: '{cfg.key}' is not a feature column; columns are "
+                f"{[c for c in labelled.columns if c != target]}"
             )
-    try:
-        train, test = train_test_split(
-            labelled, test_size=cfg.test_size, random_state=cfg.seed, stratify=stratify
+        if (missing := int(labelled[cfg.key].isna().sum())) > 0:
+            raise PipelineError(f"split.key: column '{cfg.key}' is missing in {missing} rows")
+    ids = row_ids(labelled, identity_columns(labelled, target, cfg.key))
+    in_test = uniform(ids, cfg.seed) < cfg.test_size
+    train, test = labelled[~in_test], labelled[in_test]
+    if train.empty or test.empty:
+        raise PipelineError(
+            f"cannot split {len(labelled)} rows with split.test_size={cfg.test_size}: "
+            f"{len(train)} train and {len(test)} test rows"
         )
-    except ValueError as err:
-        raise PipelineError(f"cannot split {len(labelled)} rows (split.test_size): {err}") from None
+    if task == "classification":
+        unseen = sorted(set(test[target]) - set(train[target]), key=str)
+        if unseen:
+            raise PipelineError(
+                f"target '{target}': every row of classes {unseen} is on the test side, so no "
+                "model can learn them; add rows of those classes, merge them with others, or "
+                "set data.task=regression if the target is a number"
+            )
     return train.reset_index(drop=True), test.reset_index(drop=True)

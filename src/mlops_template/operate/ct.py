@@ -4,9 +4,10 @@
    schema checks is reported, not scored) and monitor it against the training data.
 2. No labels, or metrics in range: done.
 3. Out of range: add the labelled rows to the training data (`paths.incoming`, tracked
-   with `dvc add`) and retrain through `dvc repro`, at most `ct.max_tries` times with
-   `train.seed` one higher each try. The first model the promotion gate accepts becomes
-   champion and scores the batch again.
+   with `dvc add`) and retrain through `dvc repro`, once per entry of `ct.tries` (Hydra
+   overrides written into conf/: each try a different hypothesis, not a new seed; a try
+   that composes to a config already tried is skipped). The first model the promotion
+   gate accepts becomes champion and scores the batch again.
 4. None accepted: the workspace goes back to the champion's data, params and dvc.lock,
    and `alert.json` says why (exit 4), for the CT workflow to open an issue.
 
@@ -22,9 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlops_template.compose import group_option_file, set_in_conf, set_params
+from mlops_template.compose import (
+    CONF_DIR,
+    apply_to_conf,
+    compose_text,
+    stale_diff,
+    write_params,
+)
 from mlops_template.config import Config, load_config
 from mlops_template.core.drift import OUT_OF_RANGE
+from mlops_template.core.gate import reasons
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_parquet, write_text
@@ -42,6 +50,13 @@ ALERT_TITLE = "CT alert: retraining could not beat the champion"
 
 def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
     path = Path(batch)
+    if stale_diff(Path.cwd()):  # tries are written into conf/, so conf/ must be the source
+        raise PipelineError(
+            "params.yaml is not what conf/ composes to: ct writes its tries into conf/; "
+            "run `python -m mlops_template params set KEY=VALUE` (or `make params`) first"
+        )
+    for attempt, overrides in enumerate(cfg.ct.tries, start=1):  # each try must compose
+        compose_text(Path.cwd(), overrides, f"ct.tries (try {attempt})")
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
     predict(cfg, batch, version, alias, None)
@@ -61,8 +76,20 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
 
     with _restored_unless_promoted() as workspace:
         workspace.add_batch(cfg, path, champion.schema)
-        for attempt in range(1, cfg.ct.max_tries + 1):
-            tried = _retrain(attempt, cfg.train.seed + attempt - 1)
+        tried_configs: dict[str, int] = {}
+        for attempt, overrides in enumerate(cfg.ct.tries, start=1):
+            workspace.reset_conf()
+            apply_to_conf(Path.cwd(), overrides)
+            params = write_params(Path.cwd(), []).read_text()
+            if params in tried_configs:
+                print(
+                    f"ct try {attempt}: {overrides} is try {tried_configs[params]}'s config; "
+                    "skipped",
+                    file=sys.stderr,
+                )
+                continue
+            tried_configs[params] = attempt
+            tried = _retrain(attempt, overrides)
             record["tries"].append(tried)
             if tried["promoted"]:
                 workspace.keep()
@@ -71,12 +98,9 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
     return _finish(cfg, record, outcome="alert")
 
 
-def _retrain(attempt: int, seed: int) -> dict[str, Any]:
+def _retrain(attempt: int, overrides: list[str]) -> dict[str, Any]:
     """One try: the pipeline on the data with the batch, then the promotion gate."""
-    print(f"ct try {attempt}: dvc repro with train.seed={seed}", file=sys.stderr)
-    # Both the source and its composition: params.yaml stays what conf/ composes to.
-    set_in_conf(Path.cwd(), "train", "seed", seed)
-    set_params(Path.cwd(), {"train.seed": seed})
+    print(f"ct try {attempt}: dvc repro with {overrides or 'the current config'}", file=sys.stderr)
     done = subprocess.run(["dvc", "repro"], check=False)
     if done.returncode != 0:
         raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode})")
@@ -89,14 +113,15 @@ def _retrain(attempt: int, seed: int) -> dict[str, Any]:
     )
     return {
         "try": attempt,
-        "train_seed": seed,
+        "overrides": list(overrides),
         "version": report["registered_version"],
         "promoted": promoted,
         "metric": report["gate"]["metric"],
-        "candidate": report["candidate_metrics"].get(report["gate"]["metric"]),
+        "candidate": check.get("candidate"),
         "champion": check.get("champion"),
         "failed_checks": [c["check"] for c in report["decision"]["checks"] if not c["passed"]]
         or (["already_champion"] if report["already_champion"] else []),
+        "reasons": reasons(report["decision"]),
     }
 
 
@@ -118,7 +143,7 @@ class _Workspace:
         folder = Path(cfg.paths.incoming)
         target = folder / f"{file_md5(path)}.parquet"
         self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
-        self.save(group_option_file(Path.cwd(), "train"))
+        self.save(*sorted(Path(CONF_DIR).rglob("*.yaml")))
         self.save(*uncached_outputs())
         if target.exists():
             return
@@ -128,6 +153,12 @@ class _Workspace:
         self.added += [target, target.with_name(target.name + ".dvc")]
         write_parquet(target, frame.loc[frame[label].notna(), columns])
         _run("dvc", "add", "--quiet", str(target))
+
+    def reset_conf(self) -> None:
+        """conf/ as it was before any try changed it."""
+        for file, content in self.saved.items():
+            if file.parts[0] == CONF_DIR and content is not None:
+                file.write_bytes(content)
 
     def keep(self) -> None:
         self.kept = True
@@ -199,7 +230,7 @@ def _finish(cfg: Config, record: dict[str, Any], outcome: str) -> int:
         return EXIT_ALERT
     if record["tries"]:
         print(
-            "commit params.yaml, dvc.lock and the new data/incoming/*.dvc, and `dvc push`",
+            "commit conf/, params.yaml, dvc.lock and the new data/incoming/*.dvc, and `dvc push`",
             file=sys.stderr,
         )
     return 0
@@ -220,17 +251,18 @@ def markdown(record: dict[str, Any]) -> str:
         lines += [
             f"{perf['metric']}: {perf['batch']:.4f} on the batch against {perf['baseline']:.4f} "
             f"on the evaluation data ({perf['decision']}; drop {perf['drop']:.4f}, "
-            f"allowed {perf['max_drop']}).",
+            f"allowed {perf['max_drop']} beyond noise).",
             "",
         ]
     if record["tries"]:
         lines += [
-            "| try | train.seed | version | "
+            "| try | overrides | version | "
             f"{record['tries'][0]['metric']} | champion | promoted | failed checks |",
             "|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {t['try']} | {t['train_seed']} | {t['version']} | {t['candidate']} | "
+            f"| {t['try']} | {' '.join(t['overrides']) or '(current)'} | {t['version']} | "
+            f"{t['candidate']} | "
             f"{t['champion']} | {t['promoted']} | {', '.join(t['failed_checks'])} |"
             for t in record["tries"]
         ]
@@ -248,9 +280,9 @@ def _reasons(record: dict[str, Any]) -> list[str]:
     ]
     for tried in record["tries"]:
         lines.append(
-            f"try {tried['try']} (train.seed={tried['train_seed']}, v{tried['version']}): "
-            f"{tried['metric']} {tried['candidate']} against the champion's "
-            f"{tried['champion']}; failed {', '.join(tried['failed_checks'])}"
+            f"try {tried['try']} ({' '.join(tried['overrides']) or 'current config'}, "
+            f"v{tried['version']}): "
+            + ("; ".join(tried["reasons"]) or ", ".join(tried["failed_checks"]))
         )
     lines.append(
         f"champion {record['champion']['name']} v{record['champion']['version']} unchanged"

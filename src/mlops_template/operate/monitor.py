@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from mlops_template.config import Config
+from mlops_template.core import bootstrap as bs
 from mlops_template.core import drift
 from mlops_template.core.evaluation import score
 from mlops_template.errors import PipelineError
@@ -110,7 +112,7 @@ def drift_report(cfg: Config, champion: ChampionData, path: Path) -> dict[str, A
         "reference": {"md5": champion.train_md5, "rows": len(reference)},
         "dataset": drift.dataset_drift(by_feature, settings.drift_share),
         "prediction": check(*predicted, settings),
-        "performance": _performance(cfg, champion, current),
+        "performance": _performance(cfg, champion, current, reference),
         "features": by_feature,
         "settings": settings.model_dump(),
     }
@@ -118,8 +120,11 @@ def drift_report(cfg: Config, champion: ChampionData, path: Path) -> dict[str, A
     return report
 
 
-def _performance(cfg: Config, champion: ChampionData, current: pd.DataFrame) -> dict | None:
-    """The gate's metric on the labelled rows against the model's evaluation-data score."""
+def _performance(
+    cfg: Config, champion: ChampionData, current: pd.DataFrame, reference: pd.DataFrame
+) -> dict | None:
+    """The gate's metric on the labelled rows against the model's evaluation-data score,
+    with the batch's bootstrap interval and the trivial baseline for scale."""
     schema = champion.schema
     target = schema["target"]["name"]
     if target not in current or current[target].isna().all():
@@ -136,15 +141,22 @@ def _performance(cfg: Config, champion: ChampionData, current: pd.DataFrame) -> 
             "the task changed: retrain by hand after review"
         )
     evaluation = pd.read_parquet(cached_file(champion.test_md5, "evaluation data"))
-    batch = score(champion.model, labelled, schema).metrics
-    if metric not in batch:  # e.g. roc_auc when the batch holds a single class
+    batch = score(champion.model, labelled, schema)
+    if metric not in batch.metrics:  # e.g. roc_auc when the batch holds a single class
         return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
     baseline = score(champion.model, evaluation[columns], schema).metrics
-    result = drift.performance(metric, batch, baseline, cfg.monitor.max_metric_drop)
+    noise = bs.Noise(**cfg.gate.bootstrap.model_dump())
+    outputs = bs.Outputs(np.asarray(batch.predicted), batch.proba, batch.classes)
+    spread = bs.spread(metric, labelled[target].reset_index(drop=True), outputs, noise)
+    trivial = bs.trivial_outputs(reference[target], len(evaluation), schema["task"])
+    trivial_score = bs.metric_value(metric, evaluation[target].reset_index(drop=True), trivial)
+    result = drift.performance(
+        metric, spread, baseline[metric], round(trivial_score, 6), cfg.monitor.max_metric_drop
+    )
     return {
         **result,
         "labelled_rows": len(labelled),
-        "batch_metrics": batch,
+        "batch_metrics": batch.metrics,
         "baseline_metrics": baseline,
     }
 
@@ -208,9 +220,11 @@ def summary(report: dict[str, Any]) -> str:
     perf = report["performance"]
     if perf and "batch" in perf:
         lines.append(
-            f"{perf['metric']}: {perf['batch']:.4f} on the batch, {perf['baseline']:.4f} on the "
-            f"evaluation data: {perf['decision']} (drop {perf['drop']:.4f}, "
-            f"allowed {perf['max_drop']})"
+            f"{perf['metric']}: {perf['batch']:.4f} on the batch (interval "
+            f"{perf['batch_interval'][0]:.4f} to {perf['batch_interval'][1]:.4f}), "
+            f"{perf['baseline']:.4f} on the evaluation data, {perf['trivial']:.4f} for the "
+            f"trivial baseline: {perf['decision']} (drop {perf['drop']:.4f}, allowed "
+            f"{perf['max_drop']:.4f} = {perf['max_drop_share']} of the lead, beyond noise)"
         )
     elif perf:
         lines.append(f"performance: {perf['decision']} ({perf['labelled_rows']} labelled)")

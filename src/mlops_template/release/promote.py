@@ -14,64 +14,60 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.config import Config
-from mlops_template.core.evaluation import score
 from mlops_template.core.gate import decide, reasons
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
-from mlops_template.io.atomic import write_json
+from mlops_template.io.atomic import write_json, write_parquet
+from mlops_template.release import gate_rows
 from mlops_template.release.candidate import find_candidate
 
 GATE_REFUSED = 3
 REPORT = "reports/promotion.json"
-
-
-def _score_uri(uri: str, test: pd.DataFrame, schema: dict[str, Any]) -> dict[str, float]:
-    import mlflow.sklearn
-
-    return score(mlflow.sklearn.load_model(uri), test, schema).metrics
+ROWS = "reports/promotion_rows.parquet"  # the rows the decision was made on
 
 
 def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
-    """Score candidate and champion on the same evaluation data; decide. Writes nothing."""
+    """Compare candidate, champion and the trivial baseline; decide. Writes nothing;
+    the rows compared are returned under `compared` (a frame, not part of the report)."""
+    import mlflow.sklearn
+
     candidate = find_candidate(cfg, client)
     schema = json.loads(Path(cfg.paths.schema_).read_text())
-    test = pd.read_parquet(cfg.paths.test)
     gate = getattr(cfg.gate, schema["task"])
     champion = registry.alias_version(client, name, registry.CHAMPION)
     registered = registry.version_of(client, name, candidate.model_md5)
-    candidate_metrics = _score_uri(candidate.model_uri, test, schema)
-    champion_metrics = None
-    already_champion = champion is not None and champion == registered
-    if already_champion:
-        decision = {
-            "promote": True,
-            "checks": [{"check": "already_champion", "passed": True, "version": champion}],
-        }
-    elif champion is not None:
-        try:
-            champion_metrics = _score_uri(f"models:/{name}@champion", test, schema)
-        except (KeyError, ValueError) as err:
-            raise PipelineError(
-                f"champion {name} v{champion} cannot score the evaluation data "
-                f"{cfg.paths.test} ({err}); the data's columns changed: promote by hand "
-                "after review (`rollback --to VERSION` moves the alias)"
-            ) from None
-        decision = decide(gate, candidate_metrics, champion_metrics)
-    else:
-        decision = decide(gate, candidate_metrics, None)
-    return {
+    report: dict[str, Any] = {
         "model_name": name,
         "registered_version": registered,
-        "already_champion": already_champion,
+        "already_champion": champion is not None and champion == registered,
         "task": schema["task"],
         "candidate": {"model_uri": candidate.model_uri, **candidate.lineage},
-        "candidate_metrics": candidate_metrics,
         "champion_version": champion,
-        "champion_metrics": champion_metrics,
         "evaluation_data": {"path": cfg.paths.test, "md5": candidate.test_md5},
-        "gate": gate.model_dump(),
-        "decision": decision,
+        "gate": {**gate.model_dump(), "bootstrap": cfg.gate.bootstrap.model_dump()},
     }
+    if report["already_champion"]:
+        checks = [{"check": "already_champion", "passed": True, "version": champion}]
+        return {
+            **report,
+            "candidate_metrics": {},
+            "champion_metrics": None,
+            "compared": None,
+            "decision": {"promote": True, "checks": checks},
+        }
+    held_by = gate_rows.load_champion(client, name, champion) if champion else None
+    result = gate_rows.compare(
+        cfg,
+        schema,
+        candidate=mlflow.sklearn.load_model(candidate.model_uri),
+        train=pd.read_parquet(cfg.paths.train),
+        test=pd.read_parquet(cfg.paths.test),
+        champion=held_by,
+        candidate_test_md5=candidate.test_md5,
+    )
+    report["evaluation_data"]["rows"] = result.pop("rows")
+    decision = decide(gate, result["candidate_metrics"], result["comparisons"])
+    return {**report, **result, "decision": decision}
 
 
 def promote(cfg: Config, dry_run: bool) -> int:
@@ -86,7 +82,10 @@ def decide_promotion(cfg: Config, dry_run: bool) -> dict[str, Any]:
     # then competes against whichever champion this one leaves.
     with nullcontext() if dry_run else registry.registry_lock():
         report = evaluate_gate(cfg, client, name)
+        compared = report.pop("compared")
         report["dry_run"] = dry_run
+        if not dry_run and compared is not None:
+            write_parquet(ROWS, compared)
         if not dry_run and not report["already_champion"]:
             report["registered_version"] = _register(cfg, client, name, report)
     return report

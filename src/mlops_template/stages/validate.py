@@ -8,6 +8,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.dataset_checks import check_dataset
+from mlops_template.core.target import describe_classes
 from mlops_template.io.atomic import write_json
 from mlops_template.io.tracking import Input, StageRecord
 
@@ -23,16 +24,22 @@ def run(cfg: Config) -> StageRecord:
         requested_task=cfg.data.task,
         max_classes=cfg.validate_.max_classes,
         min_rows=cfg.validate_.min_rows,
+        min_class_share=cfg.validate_.min_class_share,
         source=cfg.data.origin,
     )
     write_json(cfg.paths.validation, report)
+    # The task decides the model, metrics and gate: say which and why, every run.
+    print(f"{cfg.data.origin}: {report['task_reason']}", file=sys.stderr)
+    if "classes" in report:
+        print(f"{cfg.data.origin}: classes {describe_classes(report['classes'])}", file=sys.stderr)
     for warning in report["warnings"]:
         print(f"warning: {cfg.data.origin}: {warning}", file=sys.stderr)
     return StageRecord(
         inputs=[Input(cfg.paths.raw, "validation", frame, target)],
         metrics={
-            "n_rows": report["n_rows"],
-            "n_rows_without_target": report["n_rows_without_target"],
+            key: report[key]
+            for key in ("n_rows", "n_rows_without_target", "minority_share")
+            if key in report
         },
         tags={"task": report["task"]},
     )

@@ -1,0 +1,148 @@
+"""The template's default model against plain scikit-learn on the bundled data sets.
+
+For each bundled set (`conf/data/*.yaml` with `source: sklearn`), the pipeline's own
+split (`core.split.split_frame`) and, on the same rows, the template's default model
+(`conf/` composed with `data=<set>`, built as the train stage builds it) and two plain
+baselines: sklearn's HistGradientBoosting with its defaults, and LogisticRegression /
+Ridge on standardised features. The bar is the better baseline. Prints the test metric
+(balanced_accuracy for classification, the gate's default; rmse for regression), the
+template's gap to the bar (positive: worse) and OK when it is at most 2 % worse, else
+WORSE (exit code 1). `noise` is the half-width of a 95 % paired bootstrap interval of
+that gap: on a test set of a few dozen rows, a gap inside it is no difference.
+
+    python benchmarks/default_vs_sklearn.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlops_template.compose import compose_text
+from mlops_template.config import Config, parse_config
+from mlops_template.core.models import build_pipeline
+from mlops_template.core.schema import infer_schema, split_columns
+from mlops_template.core.split import split_frame
+from mlops_template.core.target import infer_task
+from mlops_template.io.datasets import load_source
+
+ROOT = Path(__file__).resolve().parent.parent
+TOLERANCE = 0.02  # the template's default may be this much worse than the bar
+BOOTSTRAP = 2000
+
+
+def bundled_sets() -> list[str]:
+    conf = sorted((ROOT / "conf" / "data").glob("*.yaml"))
+    return [p.stem for p in conf if yaml.safe_load(p.read_text()).get("source") == "sklearn"]
+
+
+def composed(name: str) -> Config:
+    return parse_config(yaml.safe_load(compose_text(ROOT, [f"data={name}"])))
+
+
+def plain_baselines(task: str, seed: int) -> dict:
+    if task == "classification":
+        return {
+            "hgb": HistGradientBoostingClassifier(random_state=seed),
+            "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
+        }
+    return {
+        "hgb": HistGradientBoostingRegressor(random_state=seed),
+        "linear": make_pipeline(StandardScaler(), Ridge()),
+    }
+
+
+def weighted_metric(task: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray):
+    """The metric under each row of `weights` (bootstrap counts per test row)."""
+    if task == "regression":
+        return np.sqrt(weights @ (y - pred) ** 2 / weights.sum(axis=1))
+    recalls = [(weights @ ((y == c) & (pred == c))) / (weights @ (y == c)) for c in np.unique(y)]
+    return np.nanmean(recalls, axis=0)  # balanced accuracy: the mean recall per class
+
+
+def gap(task: str, ours, bar):
+    """How much worse the template is than the bar, as a fraction of the bar."""
+    return (ours - bar) / bar if task == "regression" else (bar - ours) / bar
+
+
+def compare(name: str) -> dict:
+    cfg = composed(name)
+    frame = load_source(cfg.data)
+    target = cfg.data.target
+    task = infer_task(frame[target], cfg.data.task, cfg.validate_.max_classes).task
+    train, test = split_frame(frame, target, task, cfg.split)
+    drop = [target, *([cfg.split.key] if cfg.split.key else [])]
+    x_train, x_test = train.drop(columns=drop), test.drop(columns=drop)
+    y_train, y_test = train[target].to_numpy(), test[target].to_numpy()
+    numeric, categorical = split_columns(infer_schema(x_train, train[target], task))
+    models = {
+        "template": build_pipeline(
+            cfg.model,
+            cfg.features,
+            task=task,
+            numeric=numeric,
+            categorical=categorical,
+            seed=cfg.train.seed,
+        ),
+        **plain_baselines(task, cfg.train.seed),
+    }
+    preds = {key: model.fit(x_train, y_train).predict(x_test) for key, model in models.items()}
+    whole = np.ones((1, len(y_test)))
+    scores = {key: float(weighted_metric(task, y_test, p, whole)[0]) for key, p in preds.items()}
+    better = min if task == "regression" else max
+    bar = better(("hgb", "linear"), key=scores.__getitem__)
+    rng = np.random.default_rng(0)
+    weights = rng.multinomial(len(y_test), np.full(len(y_test), 1 / len(y_test)), BOOTSTRAP)
+    gaps = gap(
+        task,
+        weighted_metric(task, y_test, preds["template"], weights),
+        weighted_metric(task, y_test, preds[bar], weights),
+    )
+    low, high = np.nanpercentile(gaps, [2.5, 97.5])
+    return {
+        "set": name,
+        "metric": "rmse" if task == "regression" else "balanced_accuracy",
+        "n_test": len(y_test),
+        **scores,
+        "gap": gap(task, scores["template"], scores[bar]),
+        "noise": (high - low) / 2,
+    }
+
+
+def main() -> int:
+    start = time.perf_counter()
+    rows = pd.DataFrame([compare(name) for name in bundled_sets()])
+    rows["verdict"] = np.where(rows["gap"] <= TOLERANCE, "OK", "WORSE")
+    print(
+        f"{'data set':<14} {'metric':<18} {'test rows':>9} {'template':>9} {'sk hgb':>9} "
+        f"{'sk linear':>9} {'gap':>7} {'noise':>7}  verdict"
+    )
+    for r in rows.itertuples():
+        print(
+            f"{r.set:<14} {r.metric:<18} {r.n_test:>9} {r.template:>9.4g} {r.hgb:>9.4g} "
+            f"{r.linear:>9.4g} {r.gap:>+7.1%} {r.noise:>6.1%}  {r.verdict}"
+        )
+    print(
+        f"gap: how much worse the template's default is than the better plain baseline "
+        f"(OK up to {TOLERANCE:.0%}); noise: half-width of its 95 % paired bootstrap interval"
+    )
+    for r in rows[rows["noise"] > TOLERANCE].itertuples():
+        print(
+            f"{r.set}: on {r.n_test} test rows a {TOLERANCE:.0%} gap is noise (+-{r.noise:.1%}); "
+            "the verdict there says little either way"
+        )
+    print(f"{time.perf_counter() - start:.1f} s")
+    return int((rows["verdict"] == "WORSE").any())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

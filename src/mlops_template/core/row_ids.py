@@ -1,0 +1,42 @@
+"""A stable identity for each row: the same values give the same id, whatever the dtype
+the column was read with (an int column that gained a missing value reads as float),
+the column order, or the other rows in the frame. The split and the gate use it to know
+which rows a model trained on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_MISSING_NUMBER = np.uint64(0x7FF8_DEAD_BEEF_0001)  # one id for every NaN bit pattern
+_MISSING_TEXT = "\x00<missing>"
+_GOLDEN = np.uint64(0x9E37_79B9_7F4A_7C15)
+
+
+def _canonical(column: pd.Series) -> np.ndarray:
+    """Numbers as the bits of their float64 value; everything else as its text."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 is 0.0
+        bits = values.view("uint64").copy()
+        bits[np.isnan(values)] = _MISSING_NUMBER
+        return bits
+    return column.astype("string").fillna(_MISSING_TEXT).to_numpy(dtype=object)
+
+
+def row_ids(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One uint64 per row from the values of `columns` (in any order)."""
+    canonical = pd.DataFrame({c: _canonical(frame[c]) for c in sorted(columns, key=str)})
+    return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+
+
+def uniform(ids: np.ndarray, seed: int) -> np.ndarray:
+    """A number in [0, 1) per id, fixed for a seed: a different seed, a different draw."""
+    salt = np.uint64((seed * int(_GOLDEN)) % 2**64)  # wraps, as a hash should
+    salted = ids ^ salt
+    mixed = pd.util.hash_array(salted)
+    return (mixed >> np.uint64(11)).astype("float64") / float(2**53)
+
+
+def seen(frame: pd.DataFrame, known: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Which rows of `frame` have the same values in `columns` as some row of `known`."""
+    return np.isin(row_ids(frame, columns), row_ids(known, columns))

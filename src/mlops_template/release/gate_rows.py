@@ -1,0 +1,151 @@
+"""What the gate compares on: rows no compared model trained on, and each model's
+outputs there.
+
+- Evaluation rows: the candidate's test rows without any row the champion trained on
+  (a re-split or added data must never let the champion be judged on its training rows).
+- Held-out rows: the test data the champion was judged on (its registry version records
+  the md5; read from the DVC cache) without any row the candidate trained on.
+Rows are matched by value (core/row_ids.py): the `split.key` column, else the features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_template.config import Config
+from mlops_template.core import bootstrap as bs
+from mlops_template.core.evaluation import Scored, feature_names, score
+from mlops_template.core.row_ids import seen
+from mlops_template.errors import PipelineError
+from mlops_template.io.dvc_cache import cached_file
+
+ROWS_COLUMN = "gate.comparison"
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    model: Any
+    train: pd.DataFrame  # the rows it trained on
+    test: pd.DataFrame  # the rows it was judged on
+    test_md5: str
+
+
+def load_champion(client: Any, name: str, version: str) -> Champion:
+    import mlflow.sklearn
+
+    tags = client.get_model_version(name, version).tags
+    frames = [
+        pd.read_parquet(
+            cached_file(tags.get(f"lineage.{kind}_md5", ""), f"{what} of {name} v{version}")
+        )
+        for kind, what in (("train", "training data"), ("test", "held-out data"))
+    ]
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    return Champion(version, model, *frames, tags["lineage.test_md5"])
+
+
+def _identity(cfg: Config, schema: dict[str, Any], frames: list[pd.DataFrame]) -> list[str]:
+    key = cfg.split.key
+    if key and all(key in f for f in frames):
+        return [key]
+    columns = feature_names(schema)
+    for frame in frames:
+        if missing := [c for c in columns if c not in frame]:
+            raise PipelineError(
+                f"the champion's data lacks the candidate's columns {missing[:10]}: the data's "
+                "columns changed; promote by hand after review (`rollback --to VERSION` "
+                "moves the alias)"
+            )
+    return columns
+
+
+def _outputs(model: Any, rows: pd.DataFrame, schema: dict[str, Any], who: str) -> Scored:
+    try:
+        return score(model, rows, schema)
+    except (KeyError, ValueError) as err:
+        raise PipelineError(
+            f"{who} cannot score the evaluation data ({err}); the data's columns changed: "
+            "promote by hand after review (`rollback --to VERSION` moves the alias)"
+        ) from None
+
+
+def _as_outputs(scored: Scored) -> bs.Outputs:
+    return bs.Outputs(np.asarray(scored.predicted), scored.proba, scored.classes)
+
+
+def compare(
+    cfg: Config,
+    schema: dict[str, Any],
+    *,
+    candidate: Any,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    champion: Champion | None,
+    candidate_test_md5: str,
+) -> dict[str, Any]:
+    """Paired comparisons (candidate first), the metrics behind them, and the rows used."""
+    task, target = schema["task"], schema["target"]["name"]
+    metric = getattr(cfg.gate, task).metric
+    noise = bs.Noise(**cfg.gate.bootstrap.model_dump())
+    rows, excluded = test, 0
+    if champion is not None:
+        trained = seen(test, champion.train, _identity(cfg, schema, [test, champion.train]))
+        rows, excluded = test[~trained], int(trained.sum())
+    if rows.empty:
+        raise PipelineError(
+            f"every row of {cfg.paths.test} is in the champion's training data: nothing is "
+            "left to judge the candidate on; add new labelled data"
+        )
+    y = rows[target].reset_index(drop=True)
+    scored = _outputs(candidate, rows, schema, "the candidate")
+    mine = _as_outputs(scored)
+    trivial = bs.trivial_outputs(train[target], len(rows), task)
+    result: dict[str, Any] = {
+        "comparisons": {"baseline": bs.paired(metric, y, mine, trivial, noise)},
+        "candidate_metrics": scored.metrics,
+        "champion_metrics": None,
+        "rows": {
+            "evaluation": len(rows),
+            "test": len(test),
+            "excluded_champion_training_rows": excluded,
+        },
+        "compared": rows.assign(**{ROWS_COLUMN: "evaluation"}),
+    }
+    if champion is None:
+        return result
+    theirs = _outputs(champion.model, rows, schema, f"champion v{champion.version}")
+    result["champion_metrics"] = theirs.metrics
+    versus = bs.paired(metric, y, mine, _as_outputs(theirs), noise)
+    versus["lead"] = bs.oriented(metric, versus["b"] - result["comparisons"]["baseline"]["b"])
+    result["comparisons"]["champion"] = versus
+    if champion.test_md5 != candidate_test_md5:
+        held, versus = _holdout(cfg, schema, candidate, train, champion, noise=noise)
+        result["comparisons"]["holdout"] = versus
+        result["rows"]["champion_holdout"] = len(held)
+        result["compared"] = pd.concat(
+            [result["compared"], held.assign(**{ROWS_COLUMN: "champion_holdout"})],
+            ignore_index=True,
+        )
+    return result
+
+
+def _holdout(cfg, schema, candidate, train, champion, *, noise):
+    """The candidate against the champion on the rows the champion was judged on."""
+    target = schema["target"]["name"]
+    metric = getattr(cfg.gate, schema["task"]).metric
+    held = champion.test
+    held = held[~seen(held, train, _identity(cfg, schema, [held, train]))]
+    if held.empty:
+        return held, None
+    y = held[target].reset_index(drop=True)
+    mine = _as_outputs(_outputs(candidate, held, schema, "the candidate"))
+    theirs = _as_outputs(_outputs(champion.model, held, schema, f"champion v{champion.version}"))
+    versus = bs.paired(metric, y, mine, theirs, noise)
+    trivial = bs.trivial_outputs(champion.train[target], len(held), schema["task"])
+    versus["lead"] = bs.oriented(metric, versus["b"] - bs.metric_value(metric, y, trivial))
+    return held, versus

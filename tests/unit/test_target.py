@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_template.core.target import (
+    COUNT_MIN_VALUES,
+    class_balance,
+    describe_classes,
+    infer_task,
+    looks_like_counts,
+)
+from mlops_template.errors import PipelineError
+
+
+def repeated(counts: dict[int, int], name: str = "y") -> pd.Series:
+    """A target with `counts[value]` rows of each value, shuffled."""
+    values = np.repeat(list(counts), list(counts.values()))
+    return pd.Series(np.random.default_rng(0).permutation(values), name=name)
+
+
+# Expected frequencies of 1000 draws from a Poisson(2) count: 0..9, falling past 1 and 2.
+POISSON_COUNTS = {0: 135, 1: 271, 2: 271, 3: 180, 4: 90, 5: 36, 6: 12, 7: 3, 8: 1, 9: 1}
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        (POISSON_COUNTS, "regression"),
+        # geometric (a long tail of repeat purchases, say): 0..8 halving each step
+        ({k: 512 >> k for k in range(9)}, "regression"),
+        ({0: 212, 1: 357}, "classification"),  # breast_cancer's 0/1
+        ({0: 59, 1: 71, 2: 48}, "classification"),  # wine's 0/1/2
+        ({k: 178 + k % 3 for k in range(10)}, "classification"),  # digits 0..9, balanced
+        ({1: 98, 2: 104, 3: 95, 4: 101, 5: 102}, "classification"),  # 1..5 rating, uniform
+        ({1: 50, 2: 200, 3: 500, 4: 200, 5: 50}, "classification"),  # bell-shaped rating
+        # class codes with two dominant classes and a flat rest (covertype's 1..7)
+        ({1: 365, 2: 488, 3: 62, 4: 5, 5: 16, 6: 30, 7: 34}, "classification"),
+        ({0: 700, 1: 60, 2: 60, 3: 60, 4: 60, 5: 60}, "classification"),  # "none" + 5 types
+    ],
+)
+def test_integer_targets(counts, expected):
+    assert infer_task(repeated(counts), "auto", max_classes=20).task == expected
+
+
+def test_counts_need_enough_values():
+    # A skewed 0/1/2 could be a count or an ordinal label: it stays a label. With a fourth
+    # value falling off the same way it is a count.
+    skewed = {0: 700, 1: 220, 2: 60, 3: 20}
+    three = dict(list(skewed.items())[: COUNT_MIN_VALUES - 1])
+    assert not looks_like_counts(repeated(three))
+    assert looks_like_counts(repeated(skewed))
+
+
+def test_counts_are_non_negative():
+    shifted = {k - 2: n for k, n in POISSON_COUNTS.items()}
+    assert looks_like_counts(repeated(POISSON_COUNTS))
+    assert not looks_like_counts(repeated(shifted))
+
+
+def test_integral_floats_are_integers():
+    floats = repeated(POISSON_COUNTS).astype(float)
+    floats[3] = np.nan
+    assert infer_task(floats, "auto", max_classes=20).task == "regression"
+
+
+def test_reason_says_why():
+    counts = infer_task(repeated(POISSON_COUNTS, "visits"), "auto", max_classes=20)
+    assert counts.reason.startswith("target 'visits': integers 0..9 with a long right tail")
+    assert "counts, regression (set data.task=classification to override)" in counts.reason
+    binary = infer_task(pd.Series([0, 1, 1], name="y"), "auto", max_classes=20)
+    assert binary == ("classification", "target 'y': 2 distinct values: classification")
+    labels = infer_task(repeated({0: 59, 1: 71, 2: 48}), "auto", max_classes=20)
+    assert "integers 0..2, 3 distinct values" in labels.reason
+    assert "set data.task=regression to override" in labels.reason
+    many = infer_task(pd.Series(range(30), name="y"), "auto", max_classes=20)
+    assert "30 distinct values (more than validate.max_classes=20): regression" in many.reason
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "word"),
+    [
+        (["a", "b", "a"], "classification", "text"),
+        ([True, False, True], "classification", "boolean"),
+        ([0.5, 1.25, 3.0], "regression", "fractions"),
+        ([1.0, 2.0, 2.5], "regression", "fractions"),
+        ([0.0, 1.0, np.nan, 1.0], "classification", "2 distinct"),
+        ([0, 1, 2, 1], "classification", "3 distinct"),
+    ],
+)
+def test_other_targets(values, expected, word):
+    choice = infer_task(pd.Series(values, name="y"), "auto", max_classes=20)
+    assert choice.task == expected and word in choice.reason
+
+
+def test_max_classes_boundary():
+    target = pd.Series(list(range(5)) * 2, name="y")
+    assert infer_task(target, "auto", max_classes=5).task == "classification"
+    assert infer_task(target, "auto", max_classes=4).task == "regression"
+
+
+@pytest.mark.parametrize(
+    ("values", "requested"),
+    [([0.5, 1.5, 2.5], "classification"), ([0, 1, 0], "regression")],
+)
+def test_explicit_task_wins(values, requested):
+    choice = infer_task(pd.Series(values, name="y"), requested, max_classes=20)
+    assert choice.task == requested and "data.task" in choice.reason
+
+
+def test_class_balance_reports_counts_and_minority_share():
+    report, warnings = class_balance(
+        pd.Series(["a"] * 6 + ["b"] * 3 + [None], name="y"), min_class_share=0.1, source="d"
+    )
+    assert report == {"classes": {"a": 6, "b": 3}, "minority_share": pytest.approx(1 / 3, 1e-3)}
+    assert warnings == []
+    assert describe_classes(report["classes"]) == "a: 6 (66.7%), b: 3 (33.3%)"
+
+
+def test_rare_class_warns_with_count_share_and_fix():
+    y = pd.Series([0] * 90 + [1] * 6 + [2] * 4, name="y")
+    report, warnings = class_balance(y, min_class_share=0.05, source="d")
+    assert report["minority_share"] == 0.04
+    assert len(warnings) == 1
+    assert "'2' (4 rows, 4.0%)" in warnings[0] and "'1'" not in warnings[0]
+    assert "validate.min_class_share=0.05" in warnings[0]
+    assert "model.class_weight=balanced" in warnings[0]
+    _, stricter = class_balance(y, min_class_share=0.1, source="d")
+    assert "'2' (4 rows, 4.0%), '1' (6 rows, 6.0%)" in stricter[0]
+
+
+def test_single_class_is_an_error():
+    with pytest.raises(PipelineError, match=r"d: target column 'y' has a single class \['a'\]"):
+        class_balance(pd.Series(["a", "a"], name="y"), min_class_share=0.1, source="d")
+
+
+def test_class_with_one_row_is_an_error_with_a_fix():
+    numbers = pd.Series([0] * 10 + [1] * 10 + [7, 9], name="visits")
+    with pytest.raises(PipelineError) as err:
+        class_balance(numbers, min_class_share=0.0, source="d")
+    assert "classes ['7', '9'] have a single row" in str(err.value)
+    assert "set data.task=regression" in str(err.value)
+    labels = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"], name="kind")
+    with pytest.raises(PipelineError) as err:
+        class_balance(labels, min_class_share=0.0, source="d")
+    assert "classes ['c'] have a single row" in str(err.value)
+    assert "data.task" not in str(err.value) and "merge" in str(err.value)
