@@ -90,7 +90,7 @@ def test_metrics_diff_and_the_gate_in_dry_run(reproduced, tmp_path):
     dry = copy.make("promote-dry-run")
     assert "dry run: would promote" in dry.stderr
     copy.mlops(
-        "params", "compose", "model=linear", "gate.classification.thresholds.accuracy.min=0.999"
+        "params", "compose", "model=linear", "+gate.classification.thresholds.accuracy.min=0.999"
     )
     refused = copy.make("promote-dry-run", check=False)
     assert refused.returncode != 0 and "would refuse" in refused.stderr  # fails the CI check

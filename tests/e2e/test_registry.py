@@ -162,7 +162,7 @@ def test_first_better_and_worse_candidates(copy):
 
 def test_thresholds_refuse_even_without_a_champion(copy):
     use(copy, "default")
-    copy.main("params", "compose", "gate.classification.thresholds.accuracy.min=0.999")
+    copy.main("params", "compose", "+gate.classification.thresholds.accuracy.min=0.999")
     refused = promote(copy)
     assert refused.returncode == REFUSED
     assert "accuracy = " in refused.stderr and "outside min 0.999" in refused.stderr
