@@ -49,7 +49,12 @@ def test_metrics_and_plots_are_readable_by_dvc(reproduced):
 def test_lock_records_every_stage_with_its_params(reproduced):
     lock = yaml.safe_load(reproduced.path("dvc.lock").read_text())
     assert list(lock["stages"]) == STAGES
-    assert set(lock["stages"]["train"]["params"]["params.yaml"]) == {"features", "model", "train"}
+    assert set(lock["stages"]["train"]["params"]["params.yaml"]) == {
+        "features",
+        "model",
+        "train",
+        "split.key",  # the key column is never a feature
+    }
     assert set(lock["stages"]["validate"]["params"]["params.yaml"]) == {
         "data.target",
         "data.task",
@@ -79,6 +84,8 @@ def test_exp_run_switches_model(reproduced, tmp_path):
         "max_depth": None,
         "min_samples_leaf": 1,
         "max_features": "sqrt",
+        "class_weight": None,
+        "loss": None,
     }
     # DVC's Hydra composition and ours write the same file for the same overrides.
     dvc_composed = copy.path("params.yaml").read_text()

@@ -54,7 +54,9 @@ def test_params_are_flattened(runs, reproduced):
     assert parent.data.params["paths.raw"] == params["paths"]["raw"]
     train = by_name["train"].data.params
     assert set(train) == {
-        k for k in parent.data.params if k.split(".")[0] in {"model", "features", "train"}
+        k
+        for k in parent.data.params
+        if k.split(".")[0] in {"model", "features", "train"} or k == "split.key"
     }
     assert set(by_name["validate"].data.params) == {
         "data.target",
