@@ -129,7 +129,8 @@ def test_class_balance_is_checked_and_warned_about():
     report = check(frame)
     assert report["minority_share"] == 0.075
     assert len(report["warnings"]) == 1 and "'b' (3 rows, 7.5%)" in report["warnings"][0]
-    with pytest.raises(PipelineError, match=r"data\.csv: target column 'y': classes \['c'\]"):
+    single = r"data\.csv: target column 'y': class \['c'\] with a single row"
+    with pytest.raises(PipelineError, match=single):
         check(pd.concat([frame, pd.DataFrame({"x": [0.5], "y": ["c"]})]))
 
 

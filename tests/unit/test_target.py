@@ -139,10 +139,16 @@ def test_class_with_one_row_is_an_error_with_a_fix():
     numbers = pd.Series([0] * 10 + [1] * 10 + [7, 9], name="visits")
     with pytest.raises(PipelineError) as err:
         class_balance(numbers, min_class_share=0.0, source="d")
-    assert "classes ['7', '9'] have a single row" in str(err.value)
+    assert "classes ['7', '9'] with a single row" in str(err.value)
     assert "set data.task=regression" in str(err.value)
     labels = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"], name="kind")
     with pytest.raises(PipelineError) as err:
         class_balance(labels, min_class_share=0.0, source="d")
-    assert "classes ['c'] have a single row" in str(err.value)
+    assert "class ['c'] with a single row" in str(err.value)
     assert "data.task" not in str(err.value) and "merge" in str(err.value)
+
+
+def test_sparse_codes_do_not_span_their_range():
+    # Codes far apart are judged on the values present, not on every integer between.
+    codes = repeated({0: 50, 1: 20, 5: 10, 10**12: 2})
+    assert infer_task(codes, "auto", max_classes=20).task == "regression"

@@ -80,12 +80,12 @@ def looks_like_counts(values: pd.Series) -> bool:
     """Non-negative integers with a long right tail whose frequency falls off (COUNT_*)."""
     if values.min() < 0 or values.nunique() < COUNT_MIN_VALUES:
         return False
-    frequency = _frequency(values)
-    mode, middle = frequency.idxmax(), (values.min() + values.max()) / 2
-    past = frequency.loc[mode + 1 :]  # the values above the most common one
+    rows = values.value_counts()
+    mode = rows[rows == rows.max()].index.min()  # the most common value (the smallest on ties)
+    past = rows[rows.index > mode]
     halfway = (mode + values.max()) / 2
     return bool(
-        mode < middle
+        mode < (values.min() + values.max()) / 2
         and upper_half_share(values) < COUNT_TAIL_SHARE
         and past[past.index <= halfway].sum() >= COUNT_DECAY * past[past.index > halfway].sum()
     )
@@ -95,12 +95,6 @@ def upper_half_share(values: pd.Series) -> float:
     """Share of the values above the middle of their range."""
     middle = (values.min() + values.max()) / 2
     return float((values > middle).mean())
-
-
-def _frequency(values: pd.Series) -> pd.Series:
-    """Rows per integer from the smallest value to the largest, absent values as 0."""
-    ints = values.astype("int64")
-    return ints.value_counts().reindex(range(ints.min(), ints.max() + 1), fill_value=0)
 
 
 def class_balance(
@@ -119,11 +113,12 @@ def class_balance(
         )
     single = sorted(str(c) for c in counts[counts < 2].index)
     if single:
-        fix = "merge those classes into others or drop their rows"
+        fix = "merge them into other classes or drop their rows"
         if not is_categorical(y):
             fix = f"if '{y.name}' is a count or measurement set data.task=regression, else {fix}"
         raise PipelineError(
-            f"{name}: classes {single} have a single row, too few to learn from and test on; " + fix
+            f"{name}: {_plural(single, 'class')} {single} with a single row, too few to learn "
+            f"from and test on; {fix}"
         )
     shares = counts / counts.sum()
     rare = shares[shares < min_class_share].sort_values()
@@ -135,11 +130,16 @@ def class_balance(
     if len(rare):
         listed = ", ".join(f"'{k}' ({counts[k]} rows, {share:.1%})" for k, share in rare.items())
         warnings.append(
-            f"rare classes {listed}: below validate.min_class_share={min_class_share} of the "
+            f"rare {_plural(rare, 'class')} {listed}: below validate.min_class_share="
+            f"{min_class_share} of the "
             "labelled rows; a model can ignore them at little cost in accuracy: consider "
             "model.class_weight=balanced"
         )
     return report, warnings
+
+
+def _plural(items: Any, word: str) -> str:
+    return word if len(items) == 1 else f"{word}es"
 
 
 def describe_classes(classes: dict[str, int]) -> str:
