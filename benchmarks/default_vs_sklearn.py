@@ -29,8 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlops_template.compose import compose_text
 from mlops_template.config import Config, parse_config
-from mlops_template.core.models import build_pipeline
-from mlops_template.core.schema import infer_schema, split_columns
+from mlops_template.core.models import model_for_rows
 from mlops_template.core.split import split_frame
 from mlops_template.core.target import infer_task
 from mlops_template.io.datasets import load_source
@@ -80,21 +79,10 @@ def compare(name: str) -> dict:
     target = cfg.data.target
     task = infer_task(frame[target], cfg.data.task, cfg.validate_.max_classes).task
     train, test = split_frame(frame, target, task, cfg.split)
-    drop = [target, *([cfg.split.key] if cfg.split.key else [])]
-    x_train, x_test = train.drop(columns=drop), test.drop(columns=drop)
-    y_train, y_test = train[target].to_numpy(), test[target].to_numpy()
-    numeric, categorical = split_columns(infer_schema(x_train, train[target], task))
-    models = {
-        "template": build_pipeline(
-            cfg.model,
-            cfg.features,
-            task=task,
-            numeric=numeric,
-            categorical=categorical,
-            seed=cfg.train.seed,
-        ),
-        **plain_baselines(task, cfg.train.seed),
-    }
+    template, x_train, y, _ = model_for_rows(cfg, train, target, task)
+    x_test = test[x_train.columns]
+    y_train, y_test = y.to_numpy(), test[target].to_numpy()
+    models = {"template": template, **plain_baselines(task, cfg.train.seed)}
     preds = {key: model.fit(x_train, y_train).predict(x_test) for key, model in models.items()}
     whole = np.ones((1, len(y_test)))
     scores = {key: float(weighted_metric(task, y_test, p, whole)[0]) for key, p in preds.items()}

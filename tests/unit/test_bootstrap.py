@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_template.config import Bootstrap
 from mlops_template.core import bootstrap as bs
 from mlops_template.core.evaluation import classification_metrics, regression_metrics
 
-NOISE = bs.Noise(samples=300, confidence=0.95, seed=0)
+NOISE = Bootstrap(samples=300, confidence=0.95, seed=0)
 
 
 def classifier_outputs(y: pd.Series, accuracy: float, seed: int) -> bs.Outputs:
@@ -67,7 +68,7 @@ def test_same_seed_same_interval():
     y = pd.Series(np.random.default_rng(0).normal(size=200))
     out = bs.Outputs(y.to_numpy() * 0.5)
     assert bs.spread("mae", y, out, NOISE) == bs.spread("mae", y, out, NOISE)
-    other = bs.spread("mae", y, out, bs.Noise(300, 0.95, seed=1))
+    other = bs.spread("mae", y, out, Bootstrap(samples=300, confidence=0.95, seed=1))
     assert other["interval"] != bs.spread("mae", y, out, NOISE)["interval"]
 
 

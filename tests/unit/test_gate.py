@@ -6,7 +6,8 @@ import pytest
 
 from mlops_template.config import Bound, TaskGate, parse_config
 from mlops_template.core.champion_history import champion_line, rollback_target
-from mlops_template.core.gate import decide, improvement, reasons
+from mlops_template.core.gate import decide, reasons
+from mlops_template.core.metric_names import improvement
 from mlops_template.errors import PipelineError
 
 GATE = TaskGate(metric="f1_macro", min_improvement=0.1, thresholds={"accuracy": Bound(min=0.8)})

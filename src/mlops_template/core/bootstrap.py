@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.core.metric_names import LOWER_IS_BETTER
+from mlops_template.config import Bootstrap
+from mlops_template.core.metric_names import improvement
 
 BETTER, WORSE, NOISE = "better", "worse", "within noise"
 _CONFUSION = {"accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro"}
@@ -28,18 +29,6 @@ class Outputs:
     predicted: np.ndarray
     proba: np.ndarray | None = None
     classes: list[Any] | None = None
-
-
-@dataclass(frozen=True)
-class Noise:
-    samples: int
-    confidence: float
-    seed: int
-
-
-def oriented(metric: str, difference: float) -> float:
-    """A difference turned so that positive is better, whichever way the metric runs."""
-    return -difference if metric in LOWER_IS_BETTER else difference
 
 
 class _Metric:
@@ -131,21 +120,21 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return round(float(low), 6), round(float(high), 6)
 
 
-def _resamples(n: int, noise: Noise):
+def _resamples(n: int, noise: Bootstrap):
     rng = np.random.default_rng(noise.seed)
     for _ in range(noise.samples):
         yield rng.integers(0, n, n)
 
 
-def paired(metric: str, y: pd.Series, a: Outputs, b: Outputs, noise: Noise) -> dict[str, Any]:
+def paired(metric: str, y: pd.Series, a: Outputs, b: Outputs, noise: Bootstrap) -> dict[str, Any]:
     """How much better `a` is than `b` on the same rows, with a bootstrap interval:
     `better` or `worse` only when the whole interval is on that side of zero."""
     scorer = _Metric(metric, y, [a, b])
     every = np.arange(len(y))
-    gain = oriented(metric, scorer.value(0, every) - scorer.value(1, every))
+    gain = improvement(metric, scorer.value(0, every), scorer.value(1, every))
     gains = np.array(
         [
-            oriented(metric, scorer.value(0, r) - scorer.value(1, r))
+            improvement(metric, scorer.value(0, r), scorer.value(1, r))
             for r in _resamples(len(y), noise)
         ]
     )
@@ -162,7 +151,7 @@ def paired(metric: str, y: pd.Series, a: Outputs, b: Outputs, noise: Noise) -> d
     }
 
 
-def spread(metric: str, y: pd.Series, model: Outputs, noise: Noise) -> dict[str, Any]:
+def spread(metric: str, y: pd.Series, model: Outputs, noise: Bootstrap) -> dict[str, Any]:
     """A model's metric on some rows, with the bootstrap interval of it."""
     scorer = _Metric(metric, y, [model])
     values = np.array([scorer.value(0, r) for r in _resamples(len(y), noise)])

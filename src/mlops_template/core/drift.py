@@ -17,7 +17,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from mlops_template.config import Monitor
-from mlops_template.core.gate import improvement
+from mlops_template.core.metric_names import improvement
 
 DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"

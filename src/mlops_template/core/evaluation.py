@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from mlops_template.core.bootstrap import Outputs
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -19,6 +21,11 @@ class Scored:
     metrics: dict[str, float]
     proba: np.ndarray | None = None
     classes: list[Any] | None = None
+
+    @property
+    def outputs(self) -> Outputs:
+        """What the bootstrap resamples: predictions and probabilities, without metrics."""
+        return Outputs(np.asarray(self.predicted), self.proba, self.classes)
 
 
 def score(model: Any, frame: pd.DataFrame, schema: dict[str, Any]) -> Scored:

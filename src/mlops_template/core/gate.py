@@ -12,12 +12,6 @@ from typing import Any
 
 from mlops_template.config import TaskGate
 from mlops_template.core.bootstrap import BETTER
-from mlops_template.core.metric_names import LOWER_IS_BETTER
-
-
-def improvement(metric: str, candidate: float, champion: float) -> float:
-    """How much better the candidate is: positive is better, whichever way the metric runs."""
-    return champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
 
 
 def decide(

@@ -13,3 +13,8 @@ CLASSIFICATION_METRICS = frozenset(
 )
 REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+
+
+def improvement(metric: str, new: float, old: float) -> float:
+    """How much better `new` is than `old`: positive is better, whichever way `metric` runs."""
+    return old - new if metric in LOWER_IS_BETTER else new - old

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops_template.config import (
+    Config,
     Features,
     HistGradientBoostingModel,
     LinearModel,
@@ -143,3 +144,27 @@ def build_pipeline(
             ("model", build_estimator(model, task, seed)),
         ]
     )
+
+
+def model_for_rows(
+    cfg: Config, frame: pd.DataFrame, target: str, task: str
+) -> tuple[Pipeline, pd.DataFrame, pd.Series, dict[str, Any]]:
+    """The configured model (unfitted) for these training rows, with the features and
+    labels to fit it on and the schema they give. The split key identifies rows; it is
+    never a feature."""
+    from mlops_template.core.schema import infer_schema, split_columns
+
+    features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
+    y = frame[target]
+    schema = infer_schema(features, y, task)
+    numeric, categorical = split_columns(schema)
+    check_model_fits_target(cfg.model, task, y)
+    model = build_pipeline(
+        cfg.model,
+        cfg.features,
+        task=task,
+        numeric=numeric,
+        categorical=categorical,
+        seed=cfg.train.seed,
+    )
+    return model, features, y, schema

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -145,9 +144,8 @@ def _performance(
     if metric not in batch.metrics:  # e.g. roc_auc when the batch holds a single class
         return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
     baseline = score(champion.model, evaluation[columns], schema).metrics
-    noise = bs.Noise(**cfg.gate.bootstrap.model_dump())
-    outputs = bs.Outputs(np.asarray(batch.predicted), batch.proba, batch.classes)
-    spread = bs.spread(metric, labelled[target].reset_index(drop=True), outputs, noise)
+    labels = labelled[target].reset_index(drop=True)
+    spread = bs.spread(metric, labels, batch.outputs, cfg.gate.bootstrap)
     trivial = bs.trivial_outputs(reference[target], len(evaluation), schema["task"])
     trivial_score = bs.metric_value(metric, evaluation[target].reset_index(drop=True), trivial)
     result = drift.performance(

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
 from mlops_template.core.evaluation import Scored, feature_names, score
+from mlops_template.core.metric_names import improvement
 from mlops_template.core.row_ids import seen
 from mlops_template.errors import PipelineError
 from mlops_template.io.dvc_cache import cached_file
@@ -74,10 +74,6 @@ def _outputs(model: Any, rows: pd.DataFrame, schema: dict[str, Any], who: str) -
         ) from None
 
 
-def _as_outputs(scored: Scored) -> bs.Outputs:
-    return bs.Outputs(np.asarray(scored.predicted), scored.proba, scored.classes)
-
-
 def compare(
     cfg: Config,
     schema: dict[str, Any],
@@ -91,7 +87,7 @@ def compare(
     """Paired comparisons (candidate first), the metrics behind them, and the rows used."""
     task, target = schema["task"], schema["target"]["name"]
     metric = getattr(cfg.gate, task).metric
-    noise = bs.Noise(**cfg.gate.bootstrap.model_dump())
+    noise = cfg.gate.bootstrap
     rows, excluded = test, 0
     if champion is not None:
         trained = seen(test, champion.train, _identity(cfg, schema, [test, champion.train]))
@@ -103,7 +99,7 @@ def compare(
         )
     y = rows[target].reset_index(drop=True)
     scored = _outputs(candidate, rows, schema, "the candidate")
-    mine = _as_outputs(scored)
+    mine = scored.outputs
     trivial = bs.trivial_outputs(train[target], len(rows), task)
     result: dict[str, Any] = {
         "comparisons": {"baseline": bs.paired(metric, y, mine, trivial, noise)},
@@ -120,8 +116,8 @@ def compare(
         return result
     theirs = _outputs(champion.model, rows, schema, f"champion v{champion.version}")
     result["champion_metrics"] = theirs.metrics
-    versus = bs.paired(metric, y, mine, _as_outputs(theirs), noise)
-    versus["lead"] = bs.oriented(metric, versus["b"] - result["comparisons"]["baseline"]["b"])
+    versus = bs.paired(metric, y, mine, theirs.outputs, noise)
+    versus["lead"] = improvement(metric, versus["b"], result["comparisons"]["baseline"]["b"])
     result["comparisons"]["champion"] = versus
     if champion.test_md5 != candidate_test_md5:
         held, versus = _holdout(cfg, schema, candidate, train, champion, noise=noise)
@@ -143,9 +139,9 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
     if held.empty:
         return held, None
     y = held[target].reset_index(drop=True)
-    mine = _as_outputs(_outputs(candidate, held, schema, "the candidate"))
-    theirs = _as_outputs(_outputs(champion.model, held, schema, f"champion v{champion.version}"))
+    mine = _outputs(candidate, held, schema, "the candidate").outputs
+    theirs = _outputs(champion.model, held, schema, f"champion v{champion.version}").outputs
     versus = bs.paired(metric, y, mine, theirs, noise)
     trivial = bs.trivial_outputs(champion.train[target], len(held), schema["task"])
-    versus["lead"] = bs.oriented(metric, versus["b"] - bs.metric_value(metric, y, trivial))
+    versus["lead"] = improvement(metric, versus["b"], bs.metric_value(metric, y, trivial))
     return held, versus

@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.config import Config
-from mlops_template.core.models import build_pipeline, check_model_fits_target
-from mlops_template.core.schema import infer_schema, split_columns
+from mlops_template.core.models import model_for_rows
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model, trusted_types
@@ -25,20 +24,7 @@ def run(cfg: Config) -> StageRecord:
     report = json.loads(Path(cfg.paths.validation).read_text())
     target, task = report["target"], report["task"]
     frame = pd.read_parquet(cfg.paths.train)
-    # The split key identifies rows; it is never a feature.
-    features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
-    y = frame[target]
-    schema = infer_schema(features, y, task)
-    numeric, categorical = split_columns(schema)
-    check_model_fits_target(cfg.model, task, y)
-    model = build_pipeline(
-        cfg.model,
-        cfg.features,
-        task=task,
-        numeric=numeric,
-        categorical=categorical,
-        seed=cfg.train.seed,
-    )
+    model, features, y, schema = model_for_rows(cfg, frame, target, task)
     model.fit(features, y)
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema)
