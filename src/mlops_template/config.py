@@ -156,8 +156,24 @@ class HistGradientBoostingModel(Strict):
         return self
 
 
-Model = Annotated[
+# One learner with its settings.
+Estimator = Annotated[
     LinearModel | RandomForestModel | HistGradientBoostingModel, Field(discriminator="type")
+]
+
+
+class AutoModel(Strict):
+    """model=auto: the candidate with the best cross-validated gate metric on the
+    training rows (core/model_selection.py); each candidate is a full model config."""
+
+    type: Literal["auto"]
+    cv_folds: Annotated[int, Field(ge=2, le=20)] = 5
+    candidates: Annotated[dict[str, Estimator], Field(min_length=1)]
+
+
+Model = Annotated[
+    LinearModel | RandomForestModel | HistGradientBoostingModel | AutoModel,
+    Field(discriminator="type"),
 ]
 
 
@@ -263,18 +279,25 @@ class Config(Strict):
     ct: ContinuousTraining
 
 
-def _error_key(loc: tuple[Any, ...], model_tags: set[str]) -> str:
+def _error_key(loc: tuple[Any, ...], raw: Any) -> str:
     # Pydantic puts the discriminator's value in the location of a tagged union
-    # ("model.random_forest.n_estimators"); users wrote "model.n_estimators".
-    parts = [str(p) for i, p in enumerate(loc) if not (i == 1 and str(p) in model_tags)]
+    # ("model.random_forest.n_estimators"); users wrote "model.n_estimators". A tag is a
+    # part of the location that is not a key of the mapping at that point.
+    data_tags = {"sklearn", "file", "synthetic"}
+    tags = data_tags | {"linear", "random_forest", "hist_gradient_boosting", "auto"}
+    parts, node = [], raw
+    for part in loc:
+        if isinstance(node, dict) and part not in node and part in tags:
+            continue
+        parts.append(str(part))
+        node = node.get(part) if isinstance(node, dict) else None
     return ".".join(parts)
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    tags = {"sklearn", "file", "synthetic", "linear", "random_forest", "hist_gradient_boosting"}
+def format_validation_error(err: ValidationError, source: str, raw: Any) -> str:
     lines = [f"invalid config in {source}:"]
     for e in err.errors():
-        key = _error_key(e["loc"], tags)
+        key = _error_key(e["loc"], raw)
         if e["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key")
         elif e["type"] == "missing":
@@ -293,7 +316,7 @@ def parse_config(raw: dict[str, Any], source: str = PARAMS_FILE) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as err:
-        raise PipelineError(format_validation_error(err, source)) from None
+        raise PipelineError(format_validation_error(err, source, raw)) from None
 
 
 def load_config(path: str | Path = PARAMS_FILE) -> Config:

@@ -84,7 +84,7 @@ def test_csv_with_categorical_columns_and_missing_values(csv_copy, tmp_path):
         "diabetes-regression-rf",
         "wine-multiclass-linear",
         "synthetic-regression",
-        "synthetic-multiclass-hgb",
+        "synthetic-multiclass-auto",
     ],
 )
 def test_bundled_and_generated_sets(template, overrides, task, n_classes):
@@ -112,3 +112,22 @@ def test_parquet_source_with_task_override(template, tmp_path):
     overrides = ["data=parquet", f"data.path={path}", "data.target=visits", "data.task=regression"]
     schema, metrics = _pipeline(template, *overrides)
     assert schema["task"] == "regression" and "rmse" in metrics
+
+
+def test_count_target_is_inferred_as_regression(template, tmp_path):
+    """Visits per customer (0 to 9, a long right tail): counts, so regression, though
+    ten integer values would pass for classes; the Poisson loss fits counts."""
+    frame = customer_frame(400).drop(columns="churn")
+    tenure = frame["tenure"].fillna(frame["tenure"].median())
+    rng = np.random.default_rng(5)
+    frame["visits"] = rng.poisson(np.exp(0.2 + 1.2 * tenure / tenure.max())).clip(0, 9)
+    path = tmp_path / "visits.parquet"
+    frame.to_parquet(path)
+    overrides = ["data=parquet", f"data.path={path}", "data.target=visits"]
+    schema, metrics = _pipeline(
+        template, *overrides, "model=hist_gradient_boosting", "model.loss=poisson"
+    )
+    report = json.loads(template.path("data/interim/validation.json").read_text())
+    assert report["task"] == schema["task"] == "regression"
+    assert "counts, regression" in report["task_reason"]
+    assert set(metrics) == {"rmse", "mae", "r2"} and metrics["r2"] > 0

@@ -35,7 +35,7 @@ def test_main_runs_the_dag_through_dvc(mlflow_run, runs, tmp_path):
     assert sorted(r.info.run_name for r in children) == sorted(STAGES)
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {project.info.run_id}
     assert {r.info.experiment_id for r in children} == {project.info.experiment_id}
-    assert project.data.params["model.type"] == "hist_gradient_boosting"
+    assert project.data.params["model.type"] == "auto"
 
     # Unchanged stages are skipped: a second run adds a project run and no stage runs.
     copy = mlflow_run.clone_to(tmp_path / "copy", with_store=True)

@@ -54,18 +54,22 @@ def test_lock_records_every_stage_with_its_params(reproduced):
         "model",
         "train",
         "split.key",  # the key column is never a feature
+        "gate.classification.metric",  # model=auto chooses by the gate's metric
+        "gate.regression.metric",
+        "gate.bootstrap",
     }
     assert set(lock["stages"]["validate"]["params"]["params.yaml"]) == {
         "data.target",
         "data.task",
         "validate",
+        "split.key",
     }
     assert "params" not in lock["stages"]["evaluate"]
 
 
 def test_train_only_param_reruns_train_and_after(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
-    copy.mlops("params", "compose", "model.learning_rate=0.05")
+    copy.mlops("params", "compose", "model.candidates.hist_gradient_boosting.learning_rate=0.05")
     done = copy.run("dvc", "repro")
     assert ran_stages(done.stdout) == ["train", "evaluate"]
     for stage in ["collect", "validate", "prepare"]:
@@ -102,7 +106,7 @@ def test_temp_experiment_tracks_into_the_projects_default_store(reproduced, tmp_
     copy = reproduced.clone_to(tmp_path / "copy")
     copy.commit("pipeline run")
     del copy.env["MLFLOW_TRACKING_URI"]  # the default local store
-    done = copy.run("dvc", "exp", "run", "--temp", "-S", "model.learning_rate=0.2")
+    done = copy.run("dvc", "exp", "run", "--temp", "-S", "model.candidates.linear.alpha=0.2")
     assert ran_stages(done.stdout) == ["train", "evaluate"]
 
     import mlflow
@@ -115,7 +119,7 @@ def test_temp_experiment_tracks_into_the_projects_default_store(reproduced, tmp_
         assert parent.info.run_name == experiment and experiment in done.stdout
         train = next(r for r in runs if r.info.run_name == "train")
         assert train.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert train.data.params["model.learning_rate"] == "0.2"
+        assert train.data.params["model.candidates.linear.alpha"] == "0.2"
         assert train.info.artifact_uri.startswith(copy.path("mlruns").as_uri())
         assert list(copy.path("mlruns").rglob("MLmodel"))
     finally:

@@ -189,7 +189,7 @@ def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request)
         batch(copy).to_parquet(path)
         copy.main("predict", str(path), env=READER)
         # ...and cannot log runs to the team's experiment, nor register a model version.
-        copy.main("params", "compose", "model.max_iter=150")  # another model
+        copy.main("params", "compose", "model.candidates.linear.alpha=2")  # another model
         logging = copy.run("dvc", "repro", "-s", "train", env=READER, check=False)
         assert logging.returncode != 0 and "403 Permission denied" in logging.stderr
         copy.run("dvc", "repro", "-s", "train", env=ADMIN)
@@ -210,7 +210,7 @@ def test_server_down_mid_pipeline_then_a_rerun_completes_once(
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
         MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",
     )
-    copy.main("params", "compose", "model.max_iter=150")  # train, evaluate again
+    copy.main("params", "compose", "model.candidates.linear.alpha=2")  # train, evaluate again
     with server.start():
         repro = subprocess.Popen(
             ["dvc", "repro"], cwd=copy.root, env=copy.env, text=True, stderr=subprocess.PIPE

@@ -56,7 +56,9 @@ def test_params_are_flattened(runs, reproduced):
     assert set(train) == {
         k
         for k in parent.data.params
-        if k.split(".")[0] in {"model", "features", "train"} or k == "split.key"
+        if k.split(".")[0] in {"model", "features", "train"}
+        or k in {"split.key", "gate.classification.metric", "gate.regression.metric"}
+        or k.startswith("gate.bootstrap.")
     }
     assert set(by_name["validate"].data.params) == {
         "data.target",
@@ -64,7 +66,20 @@ def test_params_are_flattened(runs, reproduced):
         "validate.min_rows",
         "validate.max_classes",
         "validate.min_class_share",
+        "split.key",
     }
+
+
+def test_train_records_how_model_auto_chose(runs, reproduced):
+    """The default model=auto logs each candidate's cross-validated score and its pick."""
+    _, by_name, _ = runs
+    train = by_name["train"].data
+    candidates = yaml.safe_load(reproduced.path("params.yaml").read_text())["model"]["candidates"]
+    scores = {k: v for k, v in train.metrics.items() if k.startswith("cv_balanced_accuracy.")}
+    assert set(scores) == {f"cv_balanced_accuracy.{name}" for name in candidates}
+    best = max(scores, key=scores.__getitem__).removeprefix("cv_balanced_accuracy.")
+    assert train.tags["model_type"] == candidates[best]["type"]
+    assert train.tags["model_selection"].startswith(f"model=auto chose {best} by 5-fold")
 
 
 def test_inputs_carry_the_md5s_dvc_recorded(runs, reproduced):

@@ -131,3 +131,24 @@ def test_flatten_nested():
 
 def test_flatten_with_prefix():
     assert flatten({"x": {"y": 2}}, "p.") == {"p.x.y": 2}
+
+
+def test_bad_candidate_value_names_its_full_key(params):
+    """Under model=auto, a candidate named like its type still loses only the union tags."""
+    params["model"]["candidates"]["linear"]["alpha"] = -1
+    params["model"]["candidates"]["hist_gradient_boosting"]["n_trees"] = 3
+    with pytest.raises(PipelineError) as err:
+        parse_config(params)
+    message = str(err.value)
+    assert "\n  model.candidates.linear.alpha: " in message
+    assert "\n  model.candidates.hist_gradient_boosting.n_trees: unknown key" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [({"cv_folds": 1}, "model.cv_folds"), ({"candidates": {}}, "model.candidates")],
+)
+def test_bad_auto_value_is_named(params, change, key):
+    params["model"].update(change)
+    with pytest.raises(PipelineError, match=rf"\n  {key}: "):
+        parse_config(params)

@@ -122,6 +122,19 @@ def test_id_like_columns_are_flagged():
     assert id_like_columns(frame.drop(columns="y")) == ["customer_id", "row"]
     report = check(frame, min_rows=10)
     assert len(report["warnings"]) == 2 and "customer_id" in report["warnings"][0]
+    assert "set split.key=customer_id if it identifies rows" in report["warnings"][0]
+    # Once it is the split key, it is an ID by design: no warning for it.
+    keyed = check_dataset(
+        frame,
+        "y",
+        requested_task="auto",
+        max_classes=20,
+        min_rows=10,
+        min_class_share=0.1,
+        source="data.csv",
+        key="customer_id",
+    )
+    assert [w.split("'")[1] for w in keyed["warnings"]] == ["row"]
 
 
 def test_class_balance_is_checked_and_warned_about():

@@ -57,6 +57,9 @@ def test_candidate_must_beat_the_champion_beyond_noise_by_a_share_of_its_lead():
     assert short["promote"] is False
     (check,) = [c for c in short["checks"] if c["check"] == "improvement:f1_macro"]
     assert check["required"] == 0.03 and check["champion"] == 0.80
+    assert check["candidate"] == 0.82 and not {"a", "b"} & set(check)  # named, once
+    baseline = next(c for c in short["checks"] if c["check"].startswith("baseline"))
+    assert {"candidate", "baseline"} <= set(baseline) and not {"a", "b"} & set(baseline)
     noisy = verdict((-0.02, 0.12), a=0.85)  # a larger gain, but inside the noise
     assert noisy["promote"] is False
     assert "within noise" in reasons(noisy)[0] and "rows neither trained on" in reasons(noisy)[0]

@@ -125,7 +125,7 @@ def test_rare_class_warns_with_count_share_and_fix():
     assert len(warnings) == 1
     assert "'2' (4 rows, 4.0%)" in warnings[0] and "'1'" not in warnings[0]
     assert "validate.min_class_share=0.05" in warnings[0]
-    assert "model.class_weight=balanced" in warnings[0]
+    assert "class_weight=balanced (model.class_weight, or under model=auto" in warnings[0]
     _, stricter = class_balance(y, min_class_share=0.1, source="d")
     assert "'2' (4 rows, 4.0%), '1' (6 rows, 6.0%)" in stricter[0]
 

@@ -27,6 +27,7 @@ def check_dataset(
     min_rows: int,
     min_class_share: float,
     source: str,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
@@ -69,10 +70,12 @@ def check_dataset(
         "features": features,
         "categorical": [c for c in features if is_categorical(frame[c])],
         "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
+        # The split key is an ID by design: it identifies rows and is never a feature.
         "warnings": [
-            f"column '{c}' has a different value in every row, like an ID; "
-            "list it in data.drop_columns unless it carries signal"
-            for c in id_like_columns(frame[features])
+            f"column '{c}' has a different value in every row, like an ID: set "
+            f"split.key={c} if it identifies rows (the split then follows it, and it is "
+            "not a feature), else list it in data.drop_columns unless it carries signal"
+            for c in id_like_columns(frame[[c for c in features if c != key]])
         ],
     }
     if task == CLASSIFICATION:

@@ -30,7 +30,7 @@ def decide(
         _threshold(metric, bound, candidate.get(metric))
         for metric, bound in sorted(gate.thresholds.items())
     ]
-    baseline = comparisons["baseline"]
+    baseline = _named(comparisons["baseline"], "baseline")
     checks.append(
         {"check": f"baseline:{gate.metric}", **baseline, "passed": baseline["verdict"] == BETTER}
     )
@@ -43,9 +43,7 @@ def decide(
         checks.append(
             {
                 "check": f"improvement:{gate.metric}",
-                **champion,
-                "candidate": champion["a"],
-                "champion": champion["b"],
+                **_named(champion, "champion"),
                 "required": required,
                 "passed": champion["verdict"] == BETTER and champion["improvement"] >= required,
             }
@@ -56,15 +54,19 @@ def decide(
         checks.append(
             {
                 "check": f"holdout:{gate.metric}",
-                **holdout,
-                "candidate": holdout["a"],
-                "champion": holdout["b"],
+                **_named(holdout, "champion"),
                 "allowed_drop": allowed,
                 # Refused when even the interval's best case loses more than allowed.
                 "passed": holdout["interval"][1] >= -allowed,
             }
         )
     return {"promote": all(c["passed"] for c in checks), "checks": checks}
+
+
+def _named(comparison: dict[str, Any], other: str) -> dict[str, Any]:
+    """A paired result (bootstrap.paired's `a` and `b`) with its models' names."""
+    named = {k: v for k, v in comparison.items() if k not in ("a", "b")}
+    return {**named, "candidate": comparison["a"], other: comparison["b"]}
 
 
 def _threshold(metric: str, bound: Any, value: float | None) -> dict[str, Any]:
@@ -100,8 +102,9 @@ def reasons(decision: dict[str, Any]) -> list[str]:
             lines.append(f"{check['metric']} = {check['value']} is outside {bound}")
         elif kind == "baseline":
             lines.append(
-                f"{check['metric']}: candidate {check['a']} does not beat the trivial baseline "
-                f"(majority class or mean) {check['b']} beyond noise ({_numbers(check)})"
+                f"{check['metric']}: candidate {check['candidate']} does not beat the trivial "
+                f"baseline (majority class or mean) {check['baseline']} beyond noise "
+                f"({_numbers(check)})"
             )
         elif kind == "improvement":
             lines.append(

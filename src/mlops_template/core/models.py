@@ -6,7 +6,7 @@ Serving gets raw columns, so imputation, scaling and encoding live inside the mo
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -22,13 +22,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops_template.config import (
+    AutoModel,
     Config,
+    Estimator,
     Features,
     HistGradientBoostingModel,
     LinearModel,
-    Model,
     RandomForestModel,
 )
+from mlops_template.core.model_selection import Selection, select
 from mlops_template.errors import PipelineError
 
 MISSING_CATEGORY = "__missing__"
@@ -43,7 +45,7 @@ TREE_ESTIMATORS = {
 TASK_KEYS = {"type", "class_weight", "loss", "quantile"}
 
 
-def build_estimator(model: Model, task: str, seed: int) -> Any:
+def build_estimator(model: Estimator, task: str, seed: int) -> Any:
     classify = task == "classification"
     if isinstance(model, LinearModel):
         if classify:
@@ -67,8 +69,9 @@ def _task_params(model: RandomForestModel | HistGradientBoostingModel, classify:
     return {"loss": loss, "quantile": model.quantile}
 
 
-def check_model_fits_target(model: Model, task: str, y: pd.Series) -> None:
-    """Raise PipelineError, naming the key, if the model cannot train on this target.
+def check_model_fits_target(model: Estimator, task: str, y: pd.Series, key: str = "model") -> None:
+    """Raise PipelineError, naming the key (`key` is where `model` sits in the config),
+    if the model cannot train on this target.
 
     sklearn would fail deep inside fit with a message that names neither the key nor
     the fix: a loss outside its target's range, or an early-stopping hold-out too small
@@ -83,8 +86,8 @@ def check_model_fits_target(model: Model, task: str, y: pd.Series) -> None:
             fits, needs = bool((values >= 0).all() and values.sum() > 0), "non-negative, not all 0,"
         if not fits:
             raise PipelineError(
-                f"model.loss={loss} needs a {needs} target; '{y.name}' has values from "
-                f"{values.min():g} to {values.max():g} (use model.loss=squared_error or "
+                f"{key}.loss={loss} needs a {needs} target; '{y.name}' has values from "
+                f"{values.min():g} to {values.max():g} (use {key}.loss=squared_error or "
                 "absolute_error)"
             )
     if task == "classification" and getattr(model, "early_stopping", False):
@@ -94,10 +97,10 @@ def check_model_fits_target(model: Model, task: str, y: pd.Series) -> None:
         held_out = math.ceil(model.validation_fraction * len(values))
         if counts.min() < 2 or held_out < len(counts) or len(values) - held_out < len(counts):
             raise PipelineError(
-                f"model.early_stopping: cannot hold out model.validation_fraction="
+                f"{key}.early_stopping: cannot hold out {key}.validation_fraction="
                 f"{model.validation_fraction} of {len(values)} training rows with a row of "
                 f"each of {len(counts)} classes (smallest class: {counts.min()} rows); set "
-                "model.early_stopping=false or model.validation_fraction higher, or add data"
+                f"{key}.early_stopping=false or {key}.validation_fraction higher, or add data"
             )
 
 
@@ -130,7 +133,7 @@ def build_preprocessor(
 
 
 def build_pipeline(
-    model: Model,
+    model: Estimator,
     features: Features,
     *,
     task: str,
@@ -146,25 +149,53 @@ def build_pipeline(
     )
 
 
-def model_for_rows(
-    cfg: Config, frame: pd.DataFrame, target: str, task: str
-) -> tuple[Pipeline, pd.DataFrame, pd.Series, dict[str, Any]]:
-    """The configured model (unfitted) for these training rows, with the features and
-    labels to fit it on and the schema they give. The split key identifies rows; it is
-    never a feature."""
+class Training(NamedTuple):
+    """The configured model (unfitted) for some training rows, the features and labels
+    to fit it on, the schema they give, and how model=auto chose it."""
+
+    model: Pipeline
+    features: pd.DataFrame
+    y: pd.Series
+    schema: dict[str, Any]
+    selection: Selection | None
+
+
+def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> Training:
+    """The model train fits on these rows. The split key identifies rows; it is never a
+    feature. With model=auto, the candidate that cross-validates best on these rows."""
+    from mlops_template.core.row_ids import row_ids
     from mlops_template.core.schema import infer_schema, split_columns
+    from mlops_template.core.split import identity_columns
 
     features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
     y = frame[target]
     schema = infer_schema(features, y, task)
     numeric, categorical = split_columns(schema)
-    check_model_fits_target(cfg.model, task, y)
-    model = build_pipeline(
+
+    def pipeline_for(key: str, model: Estimator, target_values: pd.Series) -> Pipeline:
+        check_model_fits_target(model, task, target_values, key)
+        return build_pipeline(
+            model,
+            cfg.features,
+            task=task,
+            numeric=numeric,
+            categorical=categorical,
+            seed=cfg.train.seed,
+        )
+
+    if not isinstance(cfg.model, AutoModel):
+        return Training(pipeline_for("model", cfg.model, y), features, y, schema, None)
+    selection = select(
         cfg.model,
-        cfg.features,
+        lambda name, model, values: pipeline_for(f"model.candidates.{name}", model, values),
+        features,
+        y,
+        ids=row_ids(frame, identity_columns(frame, target, cfg.split.key)),
         task=task,
-        numeric=numeric,
-        categorical=categorical,
+        metric=getattr(cfg.gate, task).metric,
         seed=cfg.train.seed,
+        noise=cfg.gate.bootstrap,
     )
-    return model, features, y, schema
+    chosen = cfg.model.candidates[selection.chosen]
+    model = pipeline_for(f"model.candidates.{selection.chosen}", chosen, y)
+    return Training(model, features, y, schema, selection)

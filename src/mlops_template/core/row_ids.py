@@ -29,11 +29,13 @@ def row_ids(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
 
 
-def uniform(ids: np.ndarray, seed: int) -> np.ndarray:
-    """A number in [0, 1) per id, fixed for a seed: a different seed, a different draw."""
+def uniform(ids: np.ndarray, seed: int, stream: int = 0) -> np.ndarray:
+    """A number in [0, 1) per id, fixed for a seed: a different seed, a different draw.
+    Streams are independent draws for one seed (the split is 0, the model's
+    cross-validation folds 1), so folds do not follow the train/test cut."""
     salt = np.uint64((seed * int(_GOLDEN)) % 2**64)  # wraps, as a hash should
     salted = ids ^ salt
-    mixed = pd.util.hash_array(salted)
+    mixed = pd.util.hash_array(salted if not stream else pd.util.hash_array(salted) + stream)
     return (mixed >> np.uint64(11)).astype("float64") / float(2**53)
 
 

@@ -133,7 +133,8 @@ def class_balance(
             f"rare {_plural(rare, 'class')} {listed}: below validate.min_class_share="
             f"{min_class_share} of the "
             "labelled rows; a model can ignore them at little cost in accuracy: consider "
-            "model.class_weight=balanced"
+            "class_weight=balanced (model.class_weight, or under model=auto "
+            "model.candidates.<name>.class_weight for each candidate)"
         )
     return report, warnings
 

@@ -15,7 +15,15 @@ from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model, trusted_types
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("features", "model", "train", "split.key")
+PARAMS = (
+    "features",
+    "model",
+    "train",
+    "split.key",
+    "gate.classification.metric",
+    "gate.regression.metric",
+    "gate.bootstrap",
+)
 # The packages a served model needs; listed, not inferred, as inference costs seconds.
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy", "mlflow")
 
@@ -24,7 +32,11 @@ def run(cfg: Config) -> StageRecord:
     report = json.loads(Path(cfg.paths.validation).read_text())
     target, task = report["target"], report["task"]
     frame = pd.read_parquet(cfg.paths.train)
-    model, features, y, schema = model_for_rows(cfg, frame, target, task)
+    model, features, y, schema, selection = model_for_rows(cfg, frame, target, task)
+    chosen = cfg.model
+    if selection is not None:
+        print(selection.summary())
+        chosen = cfg.model.candidates[selection.chosen]
     model.fit(features, y)
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema)
@@ -39,7 +51,13 @@ def run(cfg: Config) -> StageRecord:
             Input(cfg.paths.validation, "validation_report"),
         ],
         artifacts=[cfg.paths.schema_],
-        tags={"task": task, "model_md5": model_md5, "model_type": cfg.model.type},
+        metrics=selection.metrics() if selection else {},
+        tags={
+            "task": task,
+            "model_md5": model_md5,
+            "model_type": chosen.type,
+            **({"model_selection": selection.summary()} if selection else {}),
+        },
         log_model=log_model,
     )
 

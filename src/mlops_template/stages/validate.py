@@ -12,7 +12,7 @@ from mlops_template.core.target import describe_classes
 from mlops_template.io.atomic import write_json
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("data.target", "data.task", "validate")
+PARAMS = ("data.target", "data.task", "validate", "split.key")
 
 
 def run(cfg: Config) -> StageRecord:
@@ -26,6 +26,7 @@ def run(cfg: Config) -> StageRecord:
         min_rows=cfg.validate_.min_rows,
         min_class_share=cfg.validate_.min_class_share,
         source=cfg.data.origin,
+        key=cfg.split.key,
     )
     write_json(cfg.paths.validation, report)
     # The task decides the model, metrics and gate: say which and why, every run.

@@ -1,0 +1,107 @@
+"""model=auto: the learner is chosen by cross-validation on the training rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mlops_template.config import parse_config
+from mlops_template.core.model_selection import fold_of_rows, out_of_fold
+from mlops_template.core.models import model_for_rows
+from mlops_template.core.row_ids import row_ids, uniform
+from mlops_template.errors import PipelineError
+
+
+def linear_rows(n: int = 150) -> pd.DataFrame:
+    """Few rows, an additive signal: a linear model's ground."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 6))
+    y = x @ np.array([3.0, -2.0, 1.5, 1.0, 0.5, 0.0]) + rng.normal(scale=1.0, size=n)
+    return pd.DataFrame(x, columns=[f"x{i}" for i in range(6)]).assign(y=y)
+
+
+def interaction_rows(n: int = 800) -> pd.DataFrame:
+    """The label is the sign of a product: no linear model can separate it."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, size=(n, 3))
+    return pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=(x[:, 0] * x[:, 1] > 0).astype(int))
+
+
+@pytest.mark.parametrize(
+    ("rows", "task", "expected"),
+    [
+        (linear_rows(), "regression", "linear"),
+        (interaction_rows(), "classification", "hist_gradient_boosting"),
+    ],
+)
+def test_auto_chooses_the_learner_the_data_needs(params, rows, task, expected):
+    cfg = parse_config(params)
+    assert cfg.model.type == "auto"  # the template's default
+    training = model_for_rows(cfg, rows, "y", task)
+    selection = training.selection
+    assert selection is not None and selection.chosen == expected
+    assert selection.rows == len(rows) and selection.folds == cfg.model.cv_folds
+    assert set(selection.scores) == set(cfg.model.candidates)
+    assert type(training.model.named_steps["model"]).__name__.startswith(
+        "Ridge" if expected == "linear" else "HistGradientBoosting"
+    )
+    assert selection.versus["verdict"] == "better"  # the data can tell these apart
+    assert "within noise" not in selection.summary()
+    # The same rows and config choose the same way, with the same scores.
+    assert model_for_rows(cfg, rows, "y", task).selection == selection
+
+
+def test_a_choice_the_data_cannot_call_says_so(params):
+    """Pure noise: whichever candidate scores higher, the lead is not real."""
+    rng = np.random.default_rng(3)
+    rows = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    rows["y"] = rng.integers(0, 2, 120)
+    selection = model_for_rows(parse_config(params), rows, "y", "classification").selection
+    assert selection.versus["verdict"] == "within noise"
+    assert selection.summary().endswith("within noise, so another choice would do as well")
+
+
+def test_a_single_model_config_is_not_cross_validated(params):
+    params["model"] = {"type": "linear"}
+    training = model_for_rows(parse_config(params), linear_rows(), "y", "regression")
+    assert training.selection is None
+
+
+def test_folds_follow_the_rows_not_their_order_nor_the_split():
+    rows = linear_rows(400).drop(columns="y")
+    ids = row_ids(rows, list(rows.columns))
+    training = ids[uniform(ids, 42) >= 0.2]  # the training side of the split, seed 42
+    folds = fold_of_rows(training, 5, 42)
+    counts = np.bincount(folds, minlength=5)
+    assert counts.sum() == len(training) and counts.min() > 0.6 * len(training) / 5
+    shuffled = np.random.default_rng(0).permutation(len(training))
+    assert (fold_of_rows(training[shuffled], 5, 42) == folds[shuffled]).all()
+    assert not (fold_of_rows(training, 5, 7) == folds).all()  # the seed matters
+
+
+def test_duplicate_rows_share_a_fold(params):
+    rows = linear_rows(60)
+    doubled = pd.concat([rows, rows], ignore_index=True)
+    ids = row_ids(doubled, [c for c in doubled.columns if c != "y"])
+    folds = fold_of_rows(ids, 5, 0)
+    assert (folds[:60] == folds[60:]).all()
+
+
+def test_a_class_missing_from_a_fold_gets_probability_zero():
+    x = pd.DataFrame({"a": np.arange(30.0)})
+    y = pd.Series(["no"] * 14 + ["yes"] * 14 + ["rare"] * 2)
+    folds = np.repeat([0, 1], 15)  # both "rare" rows in fold 1: fold 1's model never saw it
+    outputs = out_of_fold(LogisticRegression(), x, y, folds, "classification")
+    assert outputs.classes == ["no", "rare", "yes"]
+    assert np.allclose(outputs.proba.sum(axis=1), 1)
+    assert (outputs.proba[15:, 1] == 0).all() and (outputs.proba[:15, 1] > 0).all()
+    assert set(outputs.predicted[15:]) <= {"no", "yes"}
+
+
+def test_a_candidate_that_cannot_train_on_the_target_is_named(params):
+    params["model"]["candidates"]["hist_gradient_boosting"]["loss"] = "gamma"
+    rows = linear_rows()  # the target has negative values
+    with pytest.raises(PipelineError, match=r"model\.candidates\.hist_gradient_boosting\.loss"):
+        model_for_rows(parse_config(params), rows, "y", "regression")
