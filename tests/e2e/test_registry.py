@@ -144,7 +144,7 @@ def test_first_better_and_worse_candidates(copy):
     rows = report["evaluation_data"]["rows"]
     assert rows["excluded_champion_training_rows"] == 0 and rows["evaluation"] == rows["test"]
     assert check["rows"] == rows["evaluation"]
-    assert checks["baseline:balanced_accuracy"]["b"] == 0.5
+    assert checks["baseline:balanced_accuracy"]["baseline"] == 0.5
 
     use(copy, "weak")
     worse = promote(copy)

@@ -38,7 +38,10 @@ def assert_same_predictions(left: pd.DataFrame, right: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(left[SCORED], right[SCORED])
     probabilities = [c for c in left.columns if c.startswith("proba_")]
     assert probabilities and probabilities == [c for c in right.columns if c.startswith("proba_")]
-    np.testing.assert_array_equal(left[probabilities], right[probabilities])
+    # Equal to the last bits or two: BLAS may sum a row's terms in another order when the
+    # engines hand the model batches of other sizes (a linear model's dot products); any
+    # real difference in reading or preprocessing would be far larger.
+    np.testing.assert_allclose(left[probabilities], right[probabilities], rtol=1e-12, atol=0)
 
 
 def test_spark_and_pandas_engines_write_the_same_rows(copy, tmp_path):

@@ -105,3 +105,24 @@ def test_a_candidate_that_cannot_train_on_the_target_is_named(params):
     rows = linear_rows()  # the target has negative values
     with pytest.raises(PipelineError, match=r"model\.candidates\.hist_gradient_boosting\.loss"):
         model_for_rows(parse_config(params), rows, "y", "regression")
+
+
+def test_a_candidate_a_fold_is_too_small_for_is_skipped_and_said(params):
+    """Two rows of a class: boosting's early stopping needs two in every fold's training
+    part, so it cannot be cross-validated; linear can, and is chosen, with the reason."""
+    rng = np.random.default_rng(4)
+    rows = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    rows["y"] = np.where(rows["a"] > 0, "up", "down")
+    rows.loc[[8, 50], "y"] = "rare"
+    cfg = parse_config(params)
+    folds = fold_of_rows(row_ids(rows, ["a", "b", "c"]), cfg.model.cv_folds, cfg.train.seed)
+    assert folds[8] != folds[50]  # so two folds train on a single rare row
+    selection = model_for_rows(cfg, rows, "y", "classification").selection
+    assert selection.chosen == "linear" and set(selection.scores) == {"linear"}
+    assert list(selection.skipped) == ["hist_gradient_boosting"]
+    assert "skipped hist_gradient_boosting, a fold is too small for it: " in selection.summary()
+    assert "model.candidates.hist_gradient_boosting.early_stopping" in selection.summary()
+    # With no candidate left, the error says what to change.
+    params["model"]["candidates"] = {"hgb": params["model"]["candidates"]["hist_gradient_boosting"]}
+    with pytest.raises(PipelineError, match=r"model=auto: no candidate .* model\.cv_folds lower"):
+        model_for_rows(parse_config(params), rows, "y", "classification")

@@ -23,6 +23,7 @@ from mlops_template.config import AutoModel, Bootstrap, Estimator
 from mlops_template.core.bootstrap import NOISE, Outputs, metric_value, paired
 from mlops_template.core.metric_names import improvement
 from mlops_template.core.row_ids import uniform
+from mlops_template.errors import PipelineError
 
 FOLD_STREAM = 1  # row_ids.uniform's stream for the folds: independent of the split
 
@@ -37,6 +38,7 @@ class Selection:
     folds: int
     rows: int
     versus: dict[str, Any] | None  # paired bootstrap, chosen against the runner-up
+    skipped: dict[str, str]  # candidates a fold was too small for, and why
 
     def metrics(self) -> dict[str, float]:
         """For the train run: each candidate's cross-validated score."""
@@ -50,6 +52,8 @@ class Selection:
         )
         if self.versus and self.versus["verdict"] == NOISE:
             line += "; the lead is within noise, so another choice would do as well"
+        for name, why in self.skipped.items():
+            line += f"; skipped {name}, a fold is too small for it: {why}"
         return line
 
 
@@ -90,17 +94,29 @@ def select(
 ) -> Selection:
     """Cross-validate every candidate. `pipeline_for(name, config, target)` checks that
     the config can train on `target` (raising a PipelineError naming the key) and builds
-    the unfitted pipeline; it is asked for every fold's target first, so a fold too small
-    for a setting fails with that message, not deep inside scikit-learn."""
+    the unfitted pipeline. A config that cannot train on the training rows is an error; one
+    that only a fold is too small for (early stopping with a class of a few rows) is
+    skipped, and said so, unless every candidate is."""
     folds = fold_of_rows(ids, auto.cv_folds, seed)
     y = y.reset_index(drop=True)
     x = x.reset_index(drop=True)
-    outputs, scores = {}, {}
+    outputs, scores, skipped = {}, {}, {}
     for name, config in auto.candidates.items():
-        for fold in np.unique(folds):
-            pipeline_for(name, config, y[folds != fold])  # a clear error before sklearn's
-        outputs[name] = out_of_fold(pipeline_for(name, config, y), x, y, folds, task)
+        pipeline = pipeline_for(name, config, y)
+        try:
+            for fold in np.unique(folds):
+                pipeline_for(name, config, y[folds != fold])  # before sklearn's own error
+        except PipelineError as err:
+            skipped[name] = str(err)
+            continue
+        outputs[name] = out_of_fold(pipeline, x, y, folds, task)
         scores[name] = metric_value(metric, y, outputs[name])
+    if not scores:
+        raise PipelineError(
+            f"model=auto: no candidate can be cross-validated in model.cv_folds="
+            f"{auto.cv_folds} folds of {len(y)} training rows ({'; '.join(skipped.values())}); "
+            "set model.cv_folds lower, or choose one model (model=linear)"
+        )
     # Best first (improvement over 0 orients the metric); ties keep the listed order.
     ranked = sorted(scores, key=lambda n: improvement(metric, 0.0, scores[n]))
     chosen = ranked[0]
@@ -114,4 +130,5 @@ def select(
         folds=len(np.unique(folds)),
         rows=len(y),
         versus=versus,
+        skipped=skipped,
     )
