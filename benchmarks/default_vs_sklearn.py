@@ -85,7 +85,7 @@ def fit_and_score(name: str, split_seed: int | None = None) -> dict:
     cfg = composed(name)
     if split_seed is not None:
         cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"seed": split_seed})})
-    frame = load_source(cfg.data)
+    frame = load_source(cfg.data, cfg.read)
     target = cfg.data.target
     task = infer_task(frame[target], cfg.data.task, cfg.validate_.max_classes).task
     train, test = split_frame(frame, target, task, cfg.split)

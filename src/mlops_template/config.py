@@ -263,9 +263,24 @@ class ContinuousTraining(Strict):
     report_dir: str = Field(min_length=1)
 
 
+class Read(Strict):
+    """The raw-row contract's choices (core/raw_rows.py): what to do with cells that
+    would mislead a model if read silently."""
+
+    infinity: Literal["error", "missing"] = "error"
+    # A numeric column with a few text cells: refuse, or read those cells as missing.
+    non_numeric: Literal["error", "missing"] = "error"
+    # Share of a text column's values that must parse as numbers for it to be a numeric
+    # column with bad cells rather than a text column.
+    numeric_share: Annotated[float, Field(gt=0.5, le=1)] = 0.9
+    # Date columns (timestamps, ISO 8601 text): numeric features, or refused.
+    dates: Literal["features", "error"] = "features"
+
+
 class Config(Strict):
     paths: Paths
     data: Data
+    read: Read
     validate_: Validate = Field(alias="validate")
     split: Split
     features: Features

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from tests.e2e.customers import use_csv
@@ -83,3 +84,51 @@ def test_hand_edited_params_fail_before_any_work(template):
     params.write_text(params.read_text().replace("test_size: 0.2", "test_size: 1.5"))
     _fails(template.main("collect", check=False), "params.yaml", "split.test_size")
     assert not template.path(RAW).exists()
+
+
+def _rows(n: int = 60) -> list[str]:
+    return [f"{i},{i * 1.5},{'yes' if i % 3 else 'no'}" for i in range(n)]
+
+
+def test_duplicated_target_column_is_refused_not_learned(template, tmp_path):
+    """pandas would read the copy as 'churn.1', a feature that is the answer."""
+    data = tmp_path / "dupes.csv"
+    data.write_text("a,b,churn,churn\n" + "".join(f"{r},{r.rsplit(',', 1)[1]}\n" for r in _rows()))
+    _use_csv(template, data, target="churn")
+    _fails(template.main("collect", check=False), str(data), "duplicate column names ['churn']")
+    assert not template.path(RAW).exists()
+
+
+def test_numbers_with_a_few_text_cells_are_refused_then_read_by_policy(template, tmp_path):
+    rows = _rows()
+    for i in (5, 17, 40):  # "a" stays numbers but for three cells
+        rows[i] = "unknown" + rows[i][rows[i].index(",") :]
+    data = tmp_path / "typos.csv"
+    data.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    _use_csv(template, data)
+    _fails(
+        template.main("collect", check=False),
+        str(data),
+        "column 'a': 3 of its values are not numbers",
+        "['unknown']",
+        "read.non_numeric=missing",
+    )
+    assert not template.path(RAW).exists()
+    template.main("params", "compose", *use_csv(data, "y")[2:], "read.non_numeric=missing")
+    done = template.main("collect")
+    assert "column 'a': 3 values that are not numbers" in done.stderr
+    raw = pd.read_parquet(template.path(RAW))
+    assert raw["a"].dtype == "float64" and raw["a"].isna().sum() == 3
+
+
+def test_infinity_is_refused_then_read_by_policy(template, tmp_path):
+    rows = _rows()
+    rows[7] = rows[7].replace(",10.5,", ",inf,")
+    data = tmp_path / "inf.csv"
+    data.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    _use_csv(template, data)
+    _fails(template.main("collect", check=False), "column 'b': 1 infinite values", "read.infinity")
+    assert not template.path(RAW).exists()
+    template.main("params", "compose", *use_csv(data, "y")[2:], "read.infinity=missing")
+    template.main("collect")
+    assert pd.read_parquet(template.path(RAW))["b"].isna().sum() == 1

@@ -16,6 +16,7 @@ import psutil
 import pytest
 import yaml
 from deltalake import DeltaTable
+from sklearn.datasets import load_wine
 
 from mlops_template.io.lineage import file_md5
 from tests.conftest import STAGES, Template
@@ -52,7 +53,10 @@ def stage_running_under(pid: int) -> bool:
 
 
 def incoming(copy: Template) -> list[str]:
-    return sorted(p.name for p in copy.path("data/incoming").iterdir() if p.name != "README.md")
+    """The files ct added under data/incoming (in each data source's own folder)."""
+    root = copy.path("data/incoming")
+    files = [p for p in root.rglob("*") if p.is_file() and p.name != "README.md"]
+    return sorted(str(p.relative_to(root)) for p in files)
 
 
 def test_batch_in_range_is_scored_and_not_retrained(copy, tmp_path):
@@ -86,7 +90,7 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     copy.main("params", "check")  # params.yaml is still what conf/ composes to
 
     # The batch's labelled rows joined the training data through the pipeline itself.
-    added = f"{file_md5(drifted)}.parquet"
+    added = f"breast_cancer/{file_md5(drifted)}.parquet"  # the data set's own folder
     assert added in incoming(copy) and f"{added}.dvc" in incoming(copy)
     assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
     lock = yaml.safe_load(copy.path("dvc.lock").read_text())["stages"]
@@ -103,6 +107,20 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
         [e.experiment_id for e in client.search_experiments()], "tags.`pipeline.stage` = 'ct'"
     )
     assert [r.data.tags["ct.outcome"] for r in runs] == ["promoted v2"]
+
+    # The batch belongs to breast_cancer. Committed, it stays out of another data set's
+    # rows (which would fail, or learn from the wrong rows), and choosing breast_cancer
+    # again brings it back: the same raw data as at the promotion.
+    copy.commit("ct: promotion")
+    copy.run("dvc", "exp", "run", "-S", "data=wine")
+    raw = pd.read_parquet(copy.path("data/raw/dataset.parquet"))
+    wine = load_wine(as_frame=True).frame
+    assert raw.shape == wine.shape and list(raw.columns) == list(wine.columns)
+    assert json.loads(copy.path("metrics.json").read_text())["accuracy"] > 0.8
+    copy.run("dvc", "exp", "run", "-S", "data=breast_cancer")
+    assert file_md5(copy.path("data/raw/dataset.parquet")) == outs["data/raw/dataset.parquet"]
+    batch = pd.read_parquet(copy.path(f"data/incoming/{added}"))
+    assert len(pd.read_parquet(copy.path("data/raw/dataset.parquet"))) == 569 + len(batch)
 
 
 def conf_files(copy: Template) -> dict[str, bytes]:
@@ -134,7 +152,7 @@ def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
     # The workspace is back to the champion's params, conf, data and lock.
     assert {f: copy.path(f).read_bytes() for f in before} == before
     assert conf_files(copy) == conf
-    assert incoming(copy) == []
+    assert incoming(copy) == [] and not copy.path("data/incoming/breast_cancer").exists()
     assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
 
 

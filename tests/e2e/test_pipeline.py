@@ -54,6 +54,7 @@ def test_lock_records_every_stage_with_its_params(reproduced):
         "model",
         "train",
         "split.key",  # the key column is never a feature
+        "read.infinity",  # the model's first step reads rows by the contract
         "gate.classification.metric",  # model=auto chooses by the gate's metric
         "gate.regression.metric",
         "gate.bootstrap",

@@ -57,7 +57,8 @@ def test_params_are_flattened(runs, reproduced):
         k
         for k in parent.data.params
         if k.split(".")[0] in {"model", "features", "train"}
-        or k in {"split.key", "gate.classification.metric", "gate.regression.metric"}
+        or k in {"split.key", "read.infinity", "gate.classification.metric"}
+        or k == "gate.regression.metric"
         or k.startswith("gate.bootstrap.")
     }
     assert set(by_name["validate"].data.params) == {

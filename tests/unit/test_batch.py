@@ -75,3 +75,44 @@ def test_unknown_format_and_empty_file_are_refused(tmp_path):
     (tmp_path / "e.csv").write_text("")
     with pytest.raises(PipelineError, match="batch file is empty"):
         batch_columns(tmp_path / "e.csv", SCHEMA)
+
+
+def test_a_folder_is_not_a_batch_file(tmp_path):
+    (tmp_path / "batch.parquet").mkdir()
+    with pytest.raises(PipelineError, match=r"is a directory; expected a \.csv or \.parquet"):
+        batch_columns(tmp_path / "batch.parquet", SCHEMA)
+
+
+def test_a_header_without_rows_is_refused_once_read(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("age,plan\n")
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False}
+    with pytest.raises(PipelineError, match=r"header\.csv: the batch has no rows"):
+        list(iter_chunks(path, SCHEMA, 100))
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_rows_without_any_feature_value_are_refused(tmp_path, suffix):
+    frame = pd.DataFrame({"age": [float("nan")] * 3, "plan": [None] * 3, "y": [1, 0, 1]})
+    path = tmp_path / f"batch.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    with pytest.raises(PipelineError, match="every feature is missing in all 3 rows"):
+        list(iter_chunks(path, SCHEMA, 2))
+    frame.loc[2, "plan"] = "pro"  # one value is enough
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    assert sum(c.num_rows for c in iter_chunks(path, SCHEMA, 2)) == 3
+
+
+def test_a_damaged_parquet_page_is_named(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "damaged.parquet"
+    pd.DataFrame({"age": range(100), "plan": ["pro"] * 100}).to_parquet(path)
+    offset = pq.ParquetFile(path).metadata.row_group(0).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 16] = b"\xff" * 16  # the page header
+    path.write_bytes(bytes(data))
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False}  # the footer is fine
+    with pytest.raises(PipelineError, match=r"damaged\.parquet: cannot read the batch") as err:
+        list(iter_chunks(path, SCHEMA, 100))
+    assert str(err.value).isprintable()

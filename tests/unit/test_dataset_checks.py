@@ -86,9 +86,14 @@ def test_too_few_rows_counts_only_labelled():
         check(frame, min_rows=6)
 
 
-def test_datetime_column_unsupported():
+def test_datetime_column_is_a_feature():
     frame = labelled(4).assign(when=pd.date_range("2024-01-01", periods=4))
-    with pytest.raises(PipelineError, match=r"unsupported column types \['when \(datetime"):
+    assert "when" in check(frame)["features"]  # the model makes numbers of it
+
+
+def test_other_column_types_are_unsupported():
+    frame = labelled(4).assign(span=pd.to_timedelta([1, 2, 3, 4], unit="D"))
+    with pytest.raises(PipelineError, match=r"unsupported column types \['span \(timedelta"):
         check(frame)
 
 

@@ -67,14 +67,22 @@ def test_parquet_file(tmp_path):
     assert frame["y"].tolist() == [0, 1]
 
 
-def test_mixed_type_column_becomes_str(tmp_path):
+def test_booleans_with_a_gap_are_booleans(tmp_path):
     path = tmp_path / "data.csv"
-    path.write_text("flag,y\nTrue,0\n,1\nFalse,0\n")  # booleans with a gap read as object
+    path.write_text("flag,y\nTrue,0\n,1\nfalse,0\n")  # booleans with a gap read as object
     assert pd.read_csv(path)["flag"].dtype == object
     frame = load_source(file_data(path))
-    assert frame["flag"].dtype == "str"
-    assert frame["flag"].tolist()[::2] == ["True", "False"]
+    assert frame["flag"].dtype == "boolean"
+    assert frame["flag"].tolist()[::2] == [True, False]
     assert frame["flag"].isna().tolist() == [False, True, False]
+
+
+def test_mostly_text_column_stays_text(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("code,y\nab,0\n12,1\ncd,0\n,1\n")  # one number among codes: text
+    frame = load_source(file_data(path))
+    assert frame["code"].dtype == "str"
+    assert frame["code"].tolist()[:3] == ["ab", "12", "cd"] and frame["code"].isna().tolist()[3]
 
 
 def test_drop_columns(tmp_path):

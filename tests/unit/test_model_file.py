@@ -62,7 +62,8 @@ def test_load_missing_file(tmp_path):
 
 def test_foreign_type_is_refused(tmp_path):
     data = sio.dumps({"model": fitted(), "extra": Foreign()})
-    with pytest.raises(PipelineError, match=r"outside scikit-learn/numpy: \[.*Foreign'\]"):
+    refused = r"outside scikit-learn, numpy and ours: \[.*Foreign'\]"
+    with pytest.raises(PipelineError, match=refused):
         trusted_types(data)
     path = tmp_path / "model.skops"
     path.write_bytes(canonical_skops(data))

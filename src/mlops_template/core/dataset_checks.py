@@ -47,7 +47,11 @@ def check_dataset(
     unsupported = [
         f"{c} ({frame[c].dtype})"
         for c in features
-        if not (pd.api.types.is_numeric_dtype(frame[c]) or is_categorical_dtype_ok(frame[c]))
+        if not (
+            pd.api.types.is_numeric_dtype(frame[c])
+            or pd.api.types.is_datetime64_any_dtype(frame[c])
+            or is_categorical_dtype_ok(frame[c])
+        )
     ]
     if unsupported:
         raise PipelineError(

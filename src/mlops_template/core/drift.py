@@ -18,6 +18,8 @@ from scipy.spatial.distance import jensenshannon
 
 from mlops_template.config import Monitor
 from mlops_template.core.metric_names import improvement
+from mlops_template.core.raw_rows import as_text, date_parts
+from mlops_template.core.schema import BOOLEAN_DTYPES
 
 DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
@@ -64,8 +66,17 @@ def feature_drift(
     found = {}
     for column in schema["columns"]:
         name = column["name"]
-        check = numeric_drift if column["kind"] == "numeric" else categorical_drift
-        found[name] = check(reference[name], current[name], settings)
+        if column["kind"] == "numeric":
+            found[name] = numeric_drift(reference[name], current[name], settings)
+            continue
+        if column["kind"] == "date":  # compared as days since 1970
+            ref, cur = (date_parts(f[name], name)[f"{name}_days"] for f in (reference, current))
+            found[name] = numeric_drift(ref, cur, settings)
+            continue
+        # Categories as the model reads them (core/raw_rows.py): "true" is "True".
+        boolean = column.get("dtype") in BOOLEAN_DTYPES
+        ref, cur = (as_text(frame[name], boolean) for frame in (reference, current))
+        found[name] = categorical_drift(ref, cur, settings)
     return found
 
 

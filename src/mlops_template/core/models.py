@@ -31,6 +31,7 @@ from mlops_template.config import (
     RandomForestModel,
 )
 from mlops_template.core.model_selection import Selection, select
+from mlops_template.core.raw_rows import RawRows, date_features
 from mlops_template.errors import PipelineError
 
 MISSING_CATEGORY = "__missing__"
@@ -140,10 +141,18 @@ def build_pipeline(
     numeric: list[str],
     categorical: list[str],
     seed: int,
+    boolean: tuple[str, ...] = (),
+    infinity: str = "error",
+    dates: tuple[str, ...] = (),
 ) -> Pipeline:
+    """Read raw rows by the contract (core/raw_rows.py), preprocess, then the estimator:
+    the model takes raw columns on every path, REST and Spark included. A date column
+    reaches the preprocessing as its numeric parts."""
+    derived = [f for name in dates for f in date_features(name)]
     return Pipeline(
         [
-            ("preprocess", build_preprocessor(features, numeric, categorical)),
+            ("read", RawRows(tuple(numeric), tuple(categorical), boolean, infinity, dates)),
+            ("preprocess", build_preprocessor(features, [*numeric, *derived], categorical)),
             ("model", build_estimator(model, task, seed)),
         ]
     )
@@ -164,7 +173,12 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
     """The model train fits on these rows. The split key identifies rows; it is never a
     feature. With model=auto, the candidate that cross-validates best on these rows."""
     from mlops_template.core.row_ids import row_ids
-    from mlops_template.core.schema import infer_schema, split_columns
+    from mlops_template.core.schema import (
+        boolean_columns,
+        date_columns,
+        infer_schema,
+        split_columns,
+    )
     from mlops_template.core.split import identity_columns
 
     features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
@@ -181,6 +195,9 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
             numeric=numeric,
             categorical=categorical,
             seed=cfg.train.seed,
+            boolean=boolean_columns(schema),
+            infinity=cfg.read.infinity,
+            dates=date_columns(schema),
         )
 
     if not isinstance(cfg.model, AutoModel):

@@ -19,7 +19,10 @@ def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> dict[s
             "dtype": str(col.dtype),
             "nullable": bool(col.isna().any()),
         }
-        if is_categorical(col):
+        if pd.api.types.is_datetime64_any_dtype(col):
+            entry["kind"] = "date"  # numeric features inside the model (core/raw_rows.py)
+            entry["min"], entry["max"] = (_date(col.min()), _date(col.max()))
+        elif is_categorical(col):
             entry["kind"] = "categorical"
             entry["categories"] = sorted(str(v) for v in col.dropna().unique())
         else:
@@ -43,6 +46,22 @@ def split_columns(schema: dict[str, Any]) -> tuple[list[str], list[str]]:
     numeric = [c["name"] for c in schema["columns"] if c["kind"] == "numeric"]
     categorical = [c["name"] for c in schema["columns"] if c["kind"] == "categorical"]
     return numeric, categorical
+
+
+BOOLEAN_DTYPES = ("bool", "boolean")  # numpy's and pandas' nullable one
+
+
+def boolean_columns(schema: dict[str, Any]) -> tuple[str, ...]:
+    """Categorical columns that were booleans in training: "true"/"TRUE" read as "True"."""
+    return tuple(c["name"] for c in schema["columns"] if c.get("dtype") in BOOLEAN_DTYPES)
+
+
+def date_columns(schema: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(c["name"] for c in schema["columns"] if c["kind"] == "date")
+
+
+def _date(value: Any) -> str | None:
+    return None if pd.isna(value) else pd.Timestamp(value).isoformat()
 
 
 def _number(value: Any) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mlops_template.core.raw_rows import MISSING_TOKENS, duplicate_names
 from mlops_template.errors import PipelineError
 
 
@@ -24,6 +25,8 @@ def batch_format(path: Path) -> str:
 
 def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
     """Column -> holds numbers, read from the file's header or metadata only."""
+    if path.is_dir():
+        raise PipelineError(f"{path}: is a directory; expected a .csv or .parquet file")
     if not path.is_file():
         raise PipelineError(f"{path}: batch file not found")
     if path.stat().st_size == 0:
@@ -34,9 +37,13 @@ def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
 
             arrow_schema = pq.read_schema(path)
         else:
-            arrow_schema = next(iter(_csv_reader(path, schema, 1 << 16))).schema
-    except (pa.ArrowException, OSError, StopIteration) as err:
+            # The reader's schema, from the header: known even when no row follows it.
+            arrow_schema = _csv_reader(path, schema, 1 << 16).schema
+    except (pa.ArrowException, OSError) as err:
         raise PipelineError(f"{path}: cannot read the batch: {_first_line(err, path)}") from None
+    repeated = duplicate_names(arrow_schema.names)
+    if repeated:
+        raise PipelineError(f"{path}: duplicate column names {repeated}; rename or remove them")
     return {
         field.name: pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
         for field in arrow_schema
@@ -44,7 +51,26 @@ def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
 
 
 def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
-    """The batch as record batches of `rows` rows (the last one may be shorter)."""
+    """The batch as record batches of `rows` rows (the last one may be shorter).
+
+    A batch without rows, or without a single feature value, is refused once read (the
+    caller writes nothing until the end): there is nothing to score or compare, and
+    imputing every cell would turn a broken export into plausible predictions."""
+    features = [c["name"] for c in schema["columns"]]
+    total, any_value = 0, False
+    for chunk in _chunks(path, schema, rows):
+        total += chunk.num_rows
+        any_value = any_value or any(
+            _has_value(chunk.column(name)) for name in features if name in chunk.schema.names
+        )
+        yield chunk
+    if total == 0:
+        raise PipelineError(f"{path}: the batch has no rows")
+    if not any_value:
+        raise PipelineError(f"{path}: every feature is missing in all {total} rows")
+
+
+def _chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
     try:
         if batch_format(path) == "parquet":
             import pyarrow.parquet as pq
@@ -54,6 +80,18 @@ def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.Re
             yield from _rebatch(_csv_reader(path, schema, 4 << 20), rows)
     except pa.ArrowException as err:
         raise PipelineError(f"{path}: cannot read the batch: {_first_line(err, path)}") from None
+    except OSError as err:  # Arrow's error for a damaged Parquet page, say
+        reason = _first_line(err)
+        raise PipelineError(f"{path}: cannot read the batch (damaged data?): {reason}") from None
+
+
+def _has_value(column: pa.Array) -> bool:
+    """Whether any cell is present: neither null nor NaN."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_floating(column.type):
+        column = pc.if_else(pc.is_nan(column), None, column)
+    return column.null_count < len(column)
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
@@ -82,16 +120,22 @@ def _csv_reader(path: Path, schema: dict[str, Any], block_size: int):
         c["name"]: pa.float64() if c["kind"] == "numeric" else pa.string()
         for c in schema["columns"]
     }
+    # The contract's missing markers (core/raw_rows.py), in text columns too: an empty
+    # field is missing here as in training, not the category "".
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=block_size),
-        convert_options=pacsv.ConvertOptions(column_types=types),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, null_values=list(MISSING_TOKENS), strings_can_be_null=True
+        ),
     )
 
 
 def _first_line(err: BaseException, path: Path | None = None) -> str:
     """The error's first line; Arrow's "CSV column #N" is given the column's name."""
     line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    # Parquet's decoder quotes the damaged bytes themselves: not for a terminal.
+    line = "".join(c for c in line if c.isprintable()).strip().rstrip(":")
     found = re.search(r"In CSV column #(\d+)", line)
     if found and path is not None:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:

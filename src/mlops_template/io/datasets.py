@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from mlops_template.config import Data, FileData, SklearnData, SyntheticData
+from mlops_template.config import Data, FileData, Read, SklearnData, SyntheticData
+from mlops_template.core.raw_rows import (
+    MISSING_TOKENS,
+    BadCells,
+    conform_frame,
+    duplicate_names,
+)
 from mlops_template.errors import PipelineError
 
 
-def load_source(data: Data) -> pd.DataFrame:
+def load_source(data: Data, read: Read | None = None) -> pd.DataFrame:
+    """The source's rows, read by the raw-row contract (core/raw_rows.py)."""
     if isinstance(data, SklearnData):
         frame = _load_bundled(data.name)
     elif isinstance(data, FileData):
@@ -24,15 +35,75 @@ def load_source(data: Data) -> pd.DataFrame:
     missing = [c for c in data.drop_columns if c not in frame.columns]
     if missing:
         raise PipelineError(f"{data.origin}: data.drop_columns names unknown columns {missing}")
-    frame = frame.drop(columns=data.drop_columns)
+    frame = conformed(frame.drop(columns=data.drop_columns), read or Read(), data.origin)
     # Mixed-type text columns become plain strings so encoders see one type.
     text = [c for c in frame.columns if frame[c].dtype == object]
     return frame.astype({c: "str" for c in text}) if text else frame
 
 
-def labelled_batches(folder: str) -> list[tuple[Path, pd.DataFrame]]:
-    """The labelled batches `ct` added to the training data (Parquet, in name order)."""
-    return [(path, pd.read_parquet(path)) for path in sorted(Path(folder).glob("*.parquet"))]
+def conformed(frame: pd.DataFrame, read: Read, source: str) -> pd.DataFrame:
+    """`frame` by the contract; what was read as missing is said on stderr."""
+    try:
+        frame, notes = conform_frame(
+            frame,
+            infinity=read.infinity,
+            non_numeric=read.non_numeric,
+            share=read.numeric_share,
+            dates=read.dates,
+            source=source,
+        )
+    except BadCells as err:
+        raise PipelineError(f"{source}: {err}") from None
+    for note in notes:
+        print(f"warning: {source}: {note}", file=sys.stderr)
+    return frame
+
+
+def incoming_folder(root: str, data: Data) -> Path:
+    """Where `ct` adds this data source's labelled batches: a folder of its own under
+    paths.incoming, so that another source's batches never join its rows. Its name stays
+    the same for the same source: the bundled set's name; a file's stem and a hash of
+    data.path as written (two files may share a name); a hash of a generator's settings."""
+    if isinstance(data, SklearnData):
+        return Path(root) / data.name
+    if isinstance(data, FileData):
+        stem = re.sub(r"[^\w.-]", "_", Path(data.path).stem).lstrip(".") or "file"
+        return Path(root) / f"{stem}-{_digest(data.path)}"
+    # As configured: a setting added to the generator later keeps the folder.
+    settings = data.model_dump(mode="json", exclude={"watch", "drop_columns"}, exclude_unset=True)
+    return Path(root) / f"synthetic-{_digest(json.dumps(settings, sort_keys=True))}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()[:8]
+
+
+def labelled_batches(root: str, data: Data) -> list[tuple[Path, pd.DataFrame]]:
+    """The labelled batches `ct` added for this data source (Parquet, in name order)."""
+    folder = incoming_folder(root, data)
+    for stray in sorted(Path(root).glob("*.parquet")):  # added before sources had folders
+        print(
+            f"warning: {stray} is in no data source's folder and is not read: if it is "
+            f"this source's, `dvc move` it (its .dvc file follows) into {folder}/",
+            file=sys.stderr,
+        )
+    return [(path, pd.read_parquet(path)) for path in sorted(folder.glob("*.parquet"))]
+
+
+def csv_header(path: str, sep: str) -> list[str]:
+    """The header row as written (read as a row: as a header, pandas would rename a
+    repeated name to 'name.1')."""
+    row = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    return row.iloc[0].tolist() if len(row) else []
+
+
+def refuse_duplicate_columns(names: list[str], source: str | Path) -> None:
+    repeated = duplicate_names([str(n) for n in names])
+    if repeated:
+        raise PipelineError(
+            f"{source}: duplicate column names {repeated}; a repeated column (a copy of the "
+            "target, say) would be read as another feature: rename or remove it"
+        )
 
 
 def _load_bundled(name: str) -> pd.DataFrame:
@@ -57,7 +128,16 @@ def _read_file(data: FileData) -> pd.DataFrame:
             raise PipelineError(f"{path}: data file is empty (data.path)")
     try:
         if data.format == "csv":
-            return pd.read_csv(path, sep=data.sep)
+            refuse_duplicate_columns(csv_header(path, data.sep), path)
+            # The contract's missing markers. pandas 3 parses numbers correctly rounded,
+            # as Arrow (batches) and JSON (REST) do: the same cell, the same float.
+            return pd.read_csv(
+                path, sep=data.sep, na_values=list(MISSING_TOKENS), keep_default_na=False
+            )
+        if not is_url:
+            import pyarrow.parquet as pq
+
+            refuse_duplicate_columns(pq.read_schema(path).names, path)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path}: no columns to read, the CSV file is empty") from None

@@ -18,8 +18,9 @@ from mlops_template.errors import PipelineError
 
 _ID_FILE = re.compile(r"^(\d+)(\.\w+)$")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-# Types a model of ours may contain beyond skops' defaults: scikit-learn and numpy internals.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.")
+# Types a model of ours may contain beyond skops' defaults: scikit-learn and numpy
+# internals, and the raw-row contract, the model's first step.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "mlops_template.core.raw_rows.")
 
 
 def canonical_skops(raw: bytes) -> bytes:
@@ -79,7 +80,9 @@ def trusted_types(data: bytes) -> list[str]:
     needed = sio.get_untrusted_types(data=data)
     foreign = [t for t in needed if not t.startswith(_TRUSTED_PREFIXES)]
     if foreign:
-        raise PipelineError(f"model file holds types outside scikit-learn/numpy: {foreign}")
+        raise PipelineError(
+            f"model file holds types outside scikit-learn, numpy and ours: {foreign}"
+        )
     return needed
 
 

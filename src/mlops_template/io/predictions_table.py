@@ -1,13 +1,118 @@
-"""The predictions store: a Delta table, appended to in one transaction per batch."""
+"""The predictions store: a Delta table, appended to in one transaction per batch.
+
+Writers take the table's lock (`locked`) and check it again under the lock before they
+commit, so a batch scored by several processes at once is in the table exactly once.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import shutil
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 
 from mlops_template.errors import PipelineError
+
+# The columns every predictions table has, whatever the model: probability and passthrough
+# columns follow the model's classes and the settings, and are added as they come.
+REQUIRED = (
+    "row_number",
+    "prediction",
+    "model_name",
+    "model_version",
+    "model_alias",
+    "batch_hash",
+    "scored_at",
+)
+LOCK_WAIT = 600.0  # seconds a writer waits for another one to finish with the table
+
+
+def lock_path(table: str) -> Path:
+    """Beside the table, not in it: Delta's directory holds only Delta's files, and the
+    lock exists before the table does."""
+    path = Path(table).resolve()
+    return path.with_name(f"{path.name}.lock")
+
+
+@contextmanager
+def locked(table: str, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """This process alone writes to the table meanwhile; other writers wait, up to `wait` s.
+
+    An flock, which the kernel releases when the process ends however it ends: a writer
+    that crashed never leaves the table locked. The lock file itself stays (removing it
+    would let a waiter lock a file that the next writer no longer sees)."""
+    lock = lock_path(table)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.touch()
+    except OSError as err:
+        raise PipelineError(
+            f"{table}: cannot create its lock file {lock}: {err.strerror}"
+        ) from None
+    with open(lock, "a") as handle:  # closing it releases the lock
+        if not _try_lock(handle):
+            print(f"{table}: another process is writing to it; waiting", file=sys.stderr)
+            deadline = time.monotonic() + wait
+            while not _try_lock(handle):
+                if time.monotonic() >= deadline:
+                    raise PipelineError(
+                        f"{table}: another process kept it locked ({lock}) for over "
+                        f"{wait:.0f} s; nothing scored, run again once it is done"
+                    )
+                time.sleep(0.2)
+        yield
+
+
+def _try_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def check(table: str, schema: pa.Schema | None = None) -> None:
+    """Refuse, before anything is scored, a table path our rows cannot go to: a file, a
+    directory with other files in it, a Delta table that is not a predictions table, or
+    (given the rows' schema) one whose columns have other types."""
+    from deltalake import DeltaTable
+
+    path = Path(table)
+    if path.exists() and not path.is_dir():
+        raise PipelineError(
+            f"{table} is a file, not a predictions table (a Delta table's directory); "
+            "name another path with --table"
+        )
+    if not path.is_dir():
+        return  # a new table
+    if not DeltaTable.is_deltatable(table):
+        if any(path.iterdir()):
+            raise PipelineError(
+                f"{table} is a directory with files in it but not a Delta table; refusing to "
+                "write into it: name another path with --table"
+            )
+        return
+    current = pa.schema(DeltaTable(table).schema().to_arrow())
+    if missing := [name for name in REQUIRED if name not in current.names]:
+        raise PipelineError(
+            f"{table} is a Delta table but not a predictions table (missing columns: "
+            f"{', '.join(missing)}); name another path with --table"
+        )
+    conflicts = [
+        f"{field.name}: table {current.field(field.name).type}, batch {field.type}"
+        for field in schema or []
+        if field.name in current.names and current.field(field.name).type != field.type
+    ]
+    if conflicts:
+        raise PipelineError(
+            f"{table}: the scored rows do not fit the table's columns ({'; '.join(conflicts)}); "
+            "write to another table (--table)"
+        )
 
 
 def already_scored(table: str, batch_hash: str, model_name: str, version: str) -> int:
@@ -29,8 +134,9 @@ def already_scored(table: str, batch_hash: str, model_name: str, version: str) -
 
 def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:
     """Append all batches as one commit: if the iterator raises, nothing is committed
-    and its own error (not the Delta writer's wrapper around it) propagates."""
-    from deltalake import write_deltalake
+    and its own error (not the Delta writer's wrapper around it) propagates.
+    Called under `locked`."""
+    from deltalake import DeltaTable, write_deltalake
 
     failure: list[BaseException] = []
 
@@ -41,11 +147,19 @@ def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> 
             failure.append(err)
             raise
 
-    Path(table).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(table)
+    existed, first_write = path.exists(), not DeltaTable.is_deltatable(table)
+    path.parent.mkdir(parents=True, exist_ok=True)
     reader = pa.RecordBatchReader.from_batches(schema, guarded())
     try:
         write_deltalake(table, reader, mode="append", schema_mode="merge")
-    except Exception:
+    except BaseException:
+        if first_write:
+            # A failed first write leaves Parquet files and no Delta log: removed, the next
+            # run finds the path as it was, not a directory of files that `check` refuses.
+            shutil.rmtree(path, ignore_errors=True)
+            if existed:
+                path.mkdir()
         if failure:
             raise failure[0] from None
         raise
@@ -57,19 +171,10 @@ def prepare_for(table: str, schema: pa.Schema) -> None:
     schema merge would). Nothing is changed when a type conflicts."""
     from deltalake import DeltaTable, Schema
 
+    check(table, schema)
     if not DeltaTable.is_deltatable(table):
         return
     current = pa.schema(DeltaTable(table).schema().to_arrow())
-    conflicts = [
-        f"{field.name}: table {current.field(field.name).type}, batch {field.type}"
-        for field in schema
-        if field.name in current.names and current.field(field.name).type != field.type
-    ]
-    if conflicts:
-        raise PipelineError(
-            f"{table}: the scored rows do not fit the table's columns ({'; '.join(conflicts)}); "
-            "write to another table (--table)"
-        )
     new = [field for field in schema if field.name not in current.names]
     if new:
         DeltaTable(table).alter.add_columns(Schema.from_arrow(pa.schema(new)).fields)

@@ -119,6 +119,18 @@ def server_refusal(err: BaseException) -> str | None:
     return None
 
 
+def locked_store(err: BaseException) -> str | None:
+    """The local SQLite store held by another process (a long write, a database browser),
+    in words, for the error it gave: SQLAlchemy's, or MLflow's wrapping of it; else None."""
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:") or "database is locked" not in str(err):
+        return None
+    return (
+        f"the tracking store {uri.removeprefix('sqlite:///')} is locked by another process "
+        "(database is locked): run this again once that process is done"
+    )
+
+
 def invocation_key() -> str:
     """Identify the pipeline execution this process belongs to.
 

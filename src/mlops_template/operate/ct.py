@@ -3,11 +3,11 @@
 1. Score the batch with the champion into the predictions table (a batch that fails the
    schema checks is reported, not scored) and monitor it against the training data.
 2. No labels, or metrics in range: done.
-3. Out of range: add the labelled rows to the training data (`paths.incoming`, tracked
-   with `dvc add`) and retrain through `dvc repro`, once per entry of `ct.tries` (Hydra
-   overrides written into conf/: each try a different hypothesis, not a new seed; a try
-   that composes to a config already tried is skipped). The first model the promotion
-   gate accepts becomes champion and scores the batch again.
+3. Out of range: add the labelled rows to the training data (the data source's folder
+   under `paths.incoming`, tracked with `dvc add`) and retrain through `dvc repro`, once
+   per entry of `ct.tries` (Hydra overrides written into conf/: each try a different
+   hypothesis, not a new seed; a try that composes to a config already tried is skipped).
+   The first model the promotion gate accepts becomes champion and scores the batch again.
 4. None accepted: the workspace goes back to the champion's data, params and dvc.lock,
    and `alert.json` says why (exit 4), for the CT workflow to open an issue.
 
@@ -36,6 +36,7 @@ from mlops_template.core.gate import reasons
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_parquet, write_text
+from mlops_template.io.datasets import incoming_folder
 from mlops_template.io.dvc_cache import uncached_outputs
 from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.io.tracking import log_report_run
@@ -139,8 +140,8 @@ class _Workspace:
                 self.saved[file] = file.read_bytes() if file.exists() else None
 
     def add_batch(self, cfg: Config, path: Path, schema: dict[str, Any]) -> None:
-        """The batch's labelled rows, as training data under paths.incoming, under DVC."""
-        folder = Path(cfg.paths.incoming)
+        """The batch's labelled rows, as the data source's training data, under DVC."""
+        folder = incoming_folder(cfg.paths.incoming, cfg.data)
         target = folder / f"{file_md5(path)}.parquet"
         self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
         self.save(*sorted(Path(CONF_DIR).rglob("*.yaml")))
@@ -171,6 +172,9 @@ class _Workspace:
                 file.unlink(missing_ok=True)
             else:
                 file.write_bytes(content)
+        for folder in {file.parent for file in self.added}:  # the source's, if ct made it
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         if self.saved:
             _run("dvc", "checkout", "--quiet")  # the outputs dvc.lock names again
 
@@ -229,8 +233,9 @@ def _finish(cfg: Config, record: dict[str, Any], outcome: str) -> int:
         print(f"alert written to {folder / ALERT}", file=sys.stderr)
         return EXIT_ALERT
     if record["tries"]:
+        added = incoming_folder(cfg.paths.incoming, cfg.data)
         print(
-            "commit conf/, params.yaml, dvc.lock and the new data/incoming/*.dvc, and `dvc push`",
+            f"commit conf/, params.yaml, dvc.lock and the new {added}/*.dvc, and `dvc push`",
             file=sys.stderr,
         )
     return 0

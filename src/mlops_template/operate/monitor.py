@@ -63,9 +63,8 @@ def read_batch(path: Path, schema: dict[str, Any], cfg: Config) -> pd.DataFrame:
     problems, _extra, _columns = column_problems(path, schema, cfg.predict)
     if problems:
         raise PipelineError("batch refused, not monitored:\n  " + "\n  ".join(problems))
+    # iter_chunks refuses a batch without rows or without a single feature value.
     chunks = list(iter_chunks(path, schema, cfg.predict.chunk_rows))
-    if not chunks or sum(chunk.num_rows for chunk in chunks) == 0:
-        raise PipelineError(f"{path}: the batch has no rows")
     frame = pa.Table.from_batches(chunks).to_pandas()
     target = schema["target"]["name"]
     if target in frame:  # labels typed as in training (a CSV may read "1" as 1 or 1.0)

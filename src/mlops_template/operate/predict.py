@@ -2,8 +2,10 @@
 
 The batch is checked against the model's training schema, scored chunk by chunk (memory
 stays bounded) and appended to a Delta table in one transaction, so a batch that fails
-half way writes nothing. Each row carries the prediction (and class probabilities), the
-model name, version and alias, the batch's md5 and the time it was scored.
+half way writes nothing. Writers to one table take turns (a lock beside it), so a batch
+scored by several processes at once is appended once. Each row carries the prediction
+(and class probabilities), the model name, version and alias, the batch's md5 and the
+time it was scored.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pyarrow as pa
 
 from mlops_template.config import Config, Predict
 from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
+from mlops_template.core.raw_rows import BadCells
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table, registry
 from mlops_template.io.batch_files import batch_columns, iter_chunks
@@ -144,13 +147,8 @@ def predict(
     if extra:
         print(f"{path}: ignoring columns the model was not trained on: {extra}", file=sys.stderr)
     batch_hash = file_md5(path)
-    done = predictions_table.already_scored(table, batch_hash, ref.name, ref.version)
-    if done:
-        print(
-            f"{path} (md5 {batch_hash}) is already in {table}: {done} rows scored by "
-            f"{ref.name} v{ref.version}; nothing to do",
-            file=sys.stderr,
-        )
+    predictions_table.check(table)
+    if _already_scored(path, table, batch_hash, ref):  # said before the model is loaded
         return 0
 
     model = mlflow.sklearn.load_model(ref.uri)
@@ -173,20 +171,38 @@ def predict(
             "scored_at": int(time.time() * 1_000_000),
         },
     )
-    started = time.perf_counter()
-    if (engine or settings.engine) == "spark":
-        from mlops_template.operate.spark_predict import score_with_spark
+    # One writer at a time per table, and the checks again under its lock: another
+    # process may have scored this batch, or made the table, since the first look.
+    with predictions_table.locked(table):
+        predictions_table.check(table, job.out_schema)
+        if _already_scored(path, table, batch_hash, ref):
+            return 0
+        started = time.perf_counter()
+        if (engine or settings.engine) == "spark":
+            from mlops_template.operate.spark_predict import score_with_spark
 
-        rows = score_with_spark(job, settings)
-    else:
-        rows = _score_with_pandas(job, settings.chunk_rows, settings.unseen_categories)
-    seconds = time.perf_counter() - started
+            rows = score_with_spark(job, settings)
+        else:
+            rows = _score_with_pandas(job, settings.chunk_rows, settings.unseen_categories)
+        seconds = time.perf_counter() - started
     print(
         f"scored {path} with {ref.name} v{ref.version}: {rows} rows appended to {table} "
         f"in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)",
         file=sys.stderr,
     )
     return 0
+
+
+def _already_scored(path: Path, table: str, batch_hash: str, ref: ModelRef) -> bool:
+    """Whether the table holds this batch scored by this model version (said if so)."""
+    done = predictions_table.already_scored(table, batch_hash, ref.name, ref.version)
+    if done:
+        print(
+            f"{path} (md5 {batch_hash}) is already in {table}: {done} rows scored by "
+            f"{ref.name} v{ref.version}; nothing to do",
+            file=sys.stderr,
+        )
+    return bool(done)
 
 
 def _score_with_pandas(job: ScoringJob, chunk_rows: int, unseen_policy: str) -> int:
@@ -207,7 +223,10 @@ def _score_with_pandas(job: ScoringJob, chunk_rows: int, unseen_policy: str) -> 
             columns = {"row_number": pa.array(np.arange(offset, offset + n, dtype="int64"))}
             for name in job.passthrough:
                 columns[name] = chunk.column(name).cast(pa.string())
-            columns.update(score_chunk(job.model, frame[job.features], job.classes))
+            try:
+                columns.update(score_chunk(job.model, frame[job.features], job.classes))
+            except BadCells as err:  # the contract refuses a cell (infinity, say)
+                raise PipelineError(f"{job.path}: {err}; nothing scored") from None
             columns.update({key: pa.repeat(value, n) for key, value in constants.items()})
             counted["rows"] += n
             yield pa.RecordBatch.from_arrays(

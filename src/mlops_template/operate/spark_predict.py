@@ -110,6 +110,8 @@ def _output_to(log: Path) -> Iterator[None]:
 def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
     # Checked before Spark starts: a table whose columns conflict would refuse the rows.
     predictions_table.prepare_for(job.table, job.out_schema)
+    # predict holds the table's lock: no other writer can make the table meanwhile, so a
+    # failed job may remove a table it started.
     new_table = not Path(job.table).exists()
     staging = Path(job.table) / f"spark-{uuid.uuid4().hex}"
     spark = None

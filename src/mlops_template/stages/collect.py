@@ -10,15 +10,16 @@ from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import labelled_batches, load_source
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("data", "paths.incoming")
+PARAMS = ("data", "read", "paths.incoming")
 
 
 def run(cfg: Config) -> StageRecord:
-    frame = load_source(cfg.data)
+    frame = load_source(cfg.data, cfg.read)
     # Fail before writing anything: the target is named in config, not found in data.
     require_target(frame, cfg.data.target, cfg.data.origin)
-    # Labelled batches the CT loop added (paths.incoming) join the source's rows.
-    batches = labelled_batches(cfg.paths.incoming)
+    # Labelled batches the CT loop added for this source (its folder under
+    # paths.incoming) join its rows; another source's batches stay out.
+    batches = labelled_batches(cfg.paths.incoming, cfg.data)
     for path, batch in batches:
         require_target(batch, cfg.data.target, str(path))
     if batches:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.models import model_for_rows
+from mlops_template.core.schema import boolean_columns, date_columns
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model, trusted_types
@@ -20,6 +23,7 @@ PARAMS = (
     "model",
     "train",
     "split.key",
+    "read.infinity",
     "gate.classification.metric",
     "gate.regression.metric",
     "gate.bootstrap",
@@ -74,13 +78,52 @@ def _log_mlflow_model(
     # an integer column into floats, which an integer signature would reject.
     ints = features.select_dtypes("integer").columns
     example = features.head(5).astype(dict.fromkeys(ints, "float64"))
-    mlflow.sklearn.log_model(
-        model,
-        name="model",
-        serialization_format="skops",
-        skops_trusted_types=trusted_types(Path(model_path).read_bytes()),
-        signature=infer_signature(example, model.predict(example)),
-        input_example=example,
-        pip_requirements=[f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
-        metadata={"schema": schema, "model_md5": model_md5},
+    with tempfile.TemporaryDirectory() as code:
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            code_paths=[str(_contract_package(Path(code)))],
+            serialization_format="skops",
+            skops_trusted_types=trusted_types(Path(model_path).read_bytes()),
+            signature=_signature(infer_signature(example, model.predict(example)), schema),
+            input_example=example,
+            pip_requirements=[f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
+            metadata={"schema": schema, "model_md5": model_md5},
+        )
+
+
+def _contract_package(folder: Path) -> Path:
+    """The one module of ours a model holds (core/raw_rows.py, its first step), as a
+    package MLflow ships in the model's code/ folder: it loads where this project is
+    not installed (`mlflow models serve` in a fresh environment, a Docker image)."""
+    import mlops_template
+
+    source = Path(mlops_template.__file__).parent
+    package = folder / "mlops_template"
+    (package / "core").mkdir(parents=True)
+    for module in ("__init__.py", "core/__init__.py", "core/raw_rows.py"):
+        shutil.copyfile(source / module, package / module)
+    return package
+
+
+def _signature(inferred: Any, schema: dict) -> Any:
+    """The inferred signature, with a column optional only where the whole training data
+    had missing values (MLflow judges by the five example rows). A request without a
+    required column gets a 400 naming it; one without an optional column is read with
+    that column missing (core/raw_rows.py). Boolean columns are declared as text: MLflow
+    would turn a null in a boolean column into False; the model reads true, "TRUE" and
+    null alike on every path, and dates as ISO 8601 text."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    nullable = {c["name"]: c["nullable"] for c in schema["columns"]}
+    as_text = {*boolean_columns(schema), *date_columns(schema)}
+    inputs = Schema(
+        [
+            ColSpec(
+                "string" if s.name in as_text else s.type, s.name, required=not nullable[s.name]
+            )
+            for s in inferred.inputs.inputs
+        ]
     )
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs)

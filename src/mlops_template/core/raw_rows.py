@@ -1,0 +1,296 @@
+"""The raw-row contract: how a row's cells are read, the same on every path.
+
+Rows reach the model from the training file, CSV and Parquet batches, REST (JSON) and
+Spark, each with its own idea of a missing value and of a type. The model's first step
+(`RawRows`) applies this contract, so every path hands the model the same values, and
+`collect` reads training data by it too:
+
+- missing: None, NaN, or a text cell that is exactly one of MISSING_TOKENS (pandas'
+  read_csv defaults: "", "NA", "n/a", "null", "None", ...);
+- a numeric column holds float64: numbers as they are, text cells parsed as numbers;
+  infinity is refused or read as missing (`data.infinity`);
+- a categorical column holds text: booleans as "True"/"False" (from any case of
+  true/false), other values as their text;
+- a date column (timestamps, or ISO 8601 text) becomes numbers the model can use on
+  dates it has never seen: year, month, day, weekday and days since 1970 (UTC); never
+  category levels;
+- a column the model knows but a request leaves out (REST marks only columns with
+  missing values in training as optional) is missing in every row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+# pandas.read_csv's default missing-value markers (pandas._libs.parsers.STR_NA_VALUES),
+# written out so the contract does not move with a pandas release.
+MISSING_TOKENS = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+SHOWN = 5  # bad values quoted in a message
+
+
+class BadCells(ValueError):
+    """Cells the contract refuses (text in a numeric column, infinity), column named."""
+
+
+def is_missing(values: pd.Series) -> np.ndarray:
+    """Missing cells under the contract: null, NaN, or a missing token in a text cell."""
+    missing = values.isna().to_numpy(copy=True)
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        missing |= values.isin(MISSING_TOKENS).to_numpy()
+    return missing
+
+
+def as_text(values: pd.Series, boolean: bool = False) -> pd.Series:
+    """A categorical column as text (object dtype, NaN where missing)."""
+    missing = is_missing(values)
+    text = values.astype(object).map(str)
+    if boolean:
+        lowered = text.str.lower()
+        text = text.mask(lowered == "true", "True").mask(lowered == "false", "False")
+    return text.mask(missing, np.nan)
+
+
+def as_numbers(values: pd.Series, name: str, infinity: str = "error") -> pd.Series:
+    """A numeric column as float64 (NaN where missing); text that is not a number, or
+    infinity under infinity='error', raises BadCells naming the column."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+    else:
+        missing = is_missing(values)
+        parsed, bad = [], []
+        for value, gap in zip(values.tolist(), missing, strict=True):
+            number = np.nan
+            if not gap:
+                try:
+                    number = float(value)  # correctly rounded, as Arrow's and JSON's parsers
+                except (TypeError, ValueError):
+                    bad.append(value)
+            parsed.append(number)
+        if bad:
+            raise BadCells(
+                f"column '{name}': {len(bad)} values are not numbers, e.g. "
+                f"{sorted({str(v) for v in bad})[:SHOWN]}"
+            )
+        numbers = pd.Series(parsed, index=values.index, dtype="float64")
+    infinite = np.isinf(numbers.to_numpy())
+    if infinite.any():
+        if infinity == "error":
+            raise BadCells(
+                f"column '{name}': {int(infinite.sum())} infinite values (set "
+                "read.infinity=missing to read them as missing)"
+            )
+        numbers = numbers.mask(infinite, np.nan)
+    return numbers
+
+
+DATE_PARTS = ("year", "month", "day", "weekday", "days")
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
+_DAY_US = 86_400_000_000
+
+
+def date_features(name: str) -> list[str]:
+    """The numeric columns a date column becomes."""
+    return [f"{name}_{part}" for part in DATE_PARTS]
+
+
+def looks_like_dates(values: pd.Series) -> bool:
+    """Every present cell is ISO 8601 text (2024-03-05, with a time and zone or not)."""
+    present = values.dropna()
+    return not present.empty and bool(present.astype(str).str.fullmatch(_ISO_DATE).all())
+
+
+def as_dates(values: pd.Series, name: str) -> pd.Series:
+    """A date column as UTC timestamps without zone, in microseconds (NaT where missing):
+    zoned values are converted to UTC, zoneless ones taken as UTC."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        dates = values if values.dt.tz is None else values.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        missing = is_missing(values)
+        text = values.astype(object).mask(missing, None)
+        dates = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        bad = ~missing & dates.isna().to_numpy()
+        if bad.any():
+            raise BadCells(
+                f"column '{name}': {int(bad.sum())} values are not ISO 8601 dates, e.g. "
+                f"{sorted({str(v) for v in values[bad]})[:SHOWN]}"
+            )
+        dates = dates.dt.tz_localize(None)
+    return dates.astype("datetime64[us]")
+
+
+def date_parts(values: pd.Series, name: str) -> dict[str, pd.Series]:
+    """A date column's numeric features (float64, NaN where missing). Days are counted
+    from whole microseconds, so every path gets the same float."""
+    dates = as_dates(values, name)
+    ticks = dates.to_numpy().astype("int64").astype("float64")
+    days = pd.Series(np.where(dates.isna(), np.nan, ticks / _DAY_US), index=values.index)
+    parts = {
+        "year": dates.dt.year,
+        "month": dates.dt.month,
+        "day": dates.dt.day,
+        "weekday": dates.dt.day_of_week,
+        "days": days,
+    }
+    return {f"{name}_{key}": part.astype("float64") for key, part in parts.items()}
+
+
+class RawRows(TransformerMixin, BaseEstimator):
+    """The contract as the model's first step: raw columns in, typed columns out."""
+
+    def __init__(
+        self,
+        numeric: tuple[str, ...] = (),
+        categorical: tuple[str, ...] = (),
+        boolean: tuple[str, ...] = (),
+        infinity: str = "error",
+        dates: tuple[str, ...] = (),
+    ) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+        self.boolean = boolean
+        self.infinity = infinity
+        self.dates = dates
+
+    def fit(self, X: Any, y: Any = None) -> RawRows:
+        self.feature_names_in_ = np.asarray(
+            [*self.numeric, *self.dates, *self.categorical], dtype=object
+        )
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        absent = pd.Series(np.nan, index=frame.index, dtype=object)
+        columns = {}
+        for name in self.numeric:
+            columns[name] = as_numbers(frame.get(name, absent), name, self.infinity)
+        for name in self.dates:
+            columns.update(date_parts(frame.get(name, absent), name))
+        for name in self.categorical:
+            columns[name] = as_text(frame.get(name, absent), name in self.boolean)
+        return pd.DataFrame(columns, index=frame.index)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        derived = [f for name in self.dates for f in date_features(name)]
+        return np.asarray([*self.numeric, *derived, *self.categorical], dtype=object)
+
+
+def duplicate_names(names: list[str]) -> list[str]:
+    """Column names that appear more than once (pandas would rename them silently)."""
+    seen: set[str] = set()
+    return sorted({n for n in names if n in seen or seen.add(n)})
+
+
+def looks_boolean(values: pd.Series) -> bool:
+    """Every present cell is a boolean or the text true/false in any case."""
+    distinct = values.dropna().unique()
+    if not 0 < len(distinct) <= 6:  # True, False and their spellings at most
+        return False
+    return all(
+        isinstance(v, bool | np.bool_) or str(v).lower() in ("true", "false") for v in distinct
+    )
+
+
+def numeric_share(values: pd.Series) -> tuple[float, list[Any]]:
+    """For a text column: the share of its present cells that are numbers, and the rest."""
+    present = values[~is_missing(values)]
+    if present.empty:
+        return 0.0, []
+    # pandas' parser is a fast first pass; cells it cannot read get Python's float().
+    parsed = pd.to_numeric(present.astype(object), errors="coerce")
+    unread = present[parsed.isna()].tolist()
+    if len(unread) > len(present) / 2:
+        return 1 - len(unread) / len(present), unread  # text: no need to look closer
+    bad = []
+    for value in unread:
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            bad.append(value)
+    return 1 - len(bad) / len(present), bad
+
+
+def conform_frame(
+    frame: pd.DataFrame,
+    *,
+    infinity: str,
+    non_numeric: str,
+    share: float,
+    dates: str = "features",
+    source: str = "",
+) -> tuple[pd.DataFrame, list[str]]:
+    """A frame read by the contract, and notes on what was read as missing.
+
+    Missing tokens in text cells become missing; a text column whose cells are mostly
+    numbers is refused or read as numbers with the others missing (`non_numeric`);
+    infinity is refused or missing (`infinity`). Raises BadCells naming the column."""
+    frame = frame.copy()
+    notes = []
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        text = values.dtype == object or pd.api.types.is_string_dtype(values)
+        if pd.api.types.is_datetime64_any_dtype(values) or (
+            text and looks_like_dates(values.mask(is_missing(values)))
+        ):
+            if dates == "error":
+                raise BadCells(
+                    f"column '{name}' holds dates; set read.dates=features to use them, "
+                    "or list it in data.drop_columns"
+                )
+            frame[name] = as_dates(values, name)
+            continue
+        if pd.api.types.is_numeric_dtype(values):
+            numbers = as_numbers(values, name, infinity)
+            if infinity == "missing" and numbers.isna().sum() > values.isna().sum():
+                notes.append(f"column '{name}': infinite values read as missing")
+                frame[name] = numbers
+            continue
+        missing = is_missing(values)
+        if missing.any():
+            frame[name] = values.mask(missing, np.nan)
+        if looks_boolean(frame[name]):  # true/False/TRUE with gaps: a boolean, not text
+            text = as_text(frame[name], boolean=True)
+            frame[name] = text.map({"True": True, "False": False}).astype("boolean")
+            continue
+        numbers_share, bad = numeric_share(frame[name])
+        if not bad or numbers_share < share:
+            continue  # text, or numbers already
+        examples = sorted({str(v) for v in bad})[:SHOWN]
+        if non_numeric == "error":
+            raise BadCells(
+                f"column '{name}': {len(bad)} of its values are not numbers though "
+                f"{numbers_share:.1%} are, e.g. {examples}; fix them, or set "
+                "read.non_numeric=missing to read them as missing"
+            )
+        cleared = frame[name].mask(frame[name].isin(bad), np.nan)
+        frame[name] = as_numbers(cleared, name, infinity)
+        notes.append(
+            f"column '{name}': {len(bad)} values that are not numbers, e.g. {examples}, "
+            "read as missing"
+        )
+    return frame, notes

@@ -1,0 +1,144 @@
+"""The same rows through every path give the same answer: the pipeline trained on a CSV
+with awkward cells, then those rows scored from a CSV batch, a Parquet batch, the Spark
+engine and the REST server, and monitored in both formats."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+
+from mlops_template.io.lineage import file_md5
+from mlops_template.io.model_file import load_model
+from tests.conftest import Template, free_port, running
+from tests.unit.test_reading_parity import raw_cells, typed_frame, write_csv
+
+pytestmark = pytest.mark.slow
+TABLE = "data/predictions"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Template, list[dict[str, str]]]:
+    """The template trained on the generated CSV, its model promoted to champion."""
+    root = tmp_path_factory.mktemp("parity")
+    cells = raw_cells(seed=3, rows=400)
+    write_csv(cells, root / "rows.csv")
+    copy = Template.fresh(root / "template")
+    copy.main(
+        "params", "compose", "data=csv", f"data.path={root / 'rows.csv'}", "data.target=label"
+    )
+    copy.run("dvc", "repro")
+    copy.main("promote")
+    return copy, cells
+
+
+def scored(copy: Template, path) -> pd.DataFrame:
+    rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
+    rows = rows[rows["batch_hash"] == file_md5(path)]
+    return rows.sort_values("row_number").reset_index(drop=True)
+
+
+def rest_predictions(copy: Template, rows: pd.DataFrame) -> list:
+    """The rows scored by a real `mlops serve` of the champion, over HTTP."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "mlops_template", "serve", "--port", str(port)]
+    text = rows.to_json(orient="split", index=False, date_format="iso")  # as clients send dates
+    body = {"dataframe_split": json.loads(text)}
+    with running(cmd, f"{url}/ping", copy.path(f"serve-{port}.log"), cwd=copy.root, env=copy.env):
+        request = urllib.request.Request(
+            f"{url}/invocations",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())["predictions"]
+
+
+def test_every_path_scores_the_rows_alike(trained, tmp_path):
+    copy, cells = trained
+    model = load_model(copy.path("models/model.skops"))
+    schema = json.loads(copy.path("models/schema.json").read_text())
+    features = [c["name"] for c in schema["columns"]]
+    # What the pipeline trained and evaluated on: the rows as collect read them.
+    collected = pd.read_parquet(copy.path("data/raw/dataset.parquet"))[features]
+    labels, proba = model.predict(collected), model.predict_proba(collected)
+    columns = [f"proba_{c}" for c in model.classes_]
+
+    csv_path, parquet_path = tmp_path / "rows.csv", tmp_path / "rows.parquet"
+    write_csv(cells, csv_path)
+    typed_frame(cells).to_parquet(parquet_path)
+    for path in (csv_path, parquet_path):
+        copy.main("predict", str(path))
+        rows = scored(copy, path)
+        assert rows["prediction"].tolist() == [str(v) for v in labels], path.name
+        np.testing.assert_array_equal(rows[columns].to_numpy(), proba, err_msg=path.name)
+
+    spark_csv = tmp_path / "spark.csv"  # another file: the pandas engine scored rows.csv
+    write_csv(cells, spark_csv)
+    copy.main("predict", str(spark_csv), "--engine", "spark")
+    rows = scored(copy, spark_csv)
+    assert rows["prediction"].tolist() == [str(v) for v in labels]
+    # Spark hands the model batches of other sizes: equal to the last bit or two.
+    np.testing.assert_allclose(rows[columns].to_numpy(), proba, rtol=1e-12, atol=0)
+
+    # REST: the typed rows as a client sends them (text as written, null where missing).
+    served = rest_predictions(copy, typed_frame(cells)[features])
+    assert served == labels.tolist()
+
+
+def test_monitoring_the_training_rows_finds_no_drift_from_reading(trained, tmp_path):
+    copy, cells = trained
+    for suffix in ("csv", "parquet"):
+        path = tmp_path / f"rows.{suffix}"
+        write_csv(cells, path) if suffix == "csv" else typed_frame(cells).to_parquet(path)
+        copy.main("monitor", str(path))
+        report = json.loads(
+            max(
+                copy.path("reports/monitor").glob("*.json"), key=lambda p: p.stat().st_mtime
+            ).read_text()
+        )
+        assert report["batch"]["path"] == str(path)
+        unseen = {name: r["unseen"] for name, r in report["features"].items() if r.get("unseen")}
+        assert unseen == {}, suffix
+        drifted = [name for name, r in report["features"].items() if r["decision"] == "drift"]
+        assert drifted == [], suffix
+
+
+def test_a_batch_the_contract_refuses_scores_nothing(trained, tmp_path):
+    copy, cells = trained
+    before = DeltaTable(str(copy.path(TABLE))).version()
+    header = ",".join(f'"{name}"' for name in cells[0])
+    dupes = tmp_path / "dupes.csv"
+    dupes.write_text(f"{header},label\n1,2,pro,true,2024-01-01,no,no\n")
+    infinite = tmp_path / "inf.csv"
+    write_csv(cells, infinite)
+    text = infinite.read_text().splitlines()
+    text[3] = "inf" + text[3][text[3].index(",") :]  # the first column: the spend
+    infinite.write_text("\n".join(text) + "\n")
+    for path, reason in [
+        (dupes, "duplicate column names ['label']"),
+        (infinite, "column 'monthly spend ($)': 1 infinite values"),
+    ]:
+        done = copy.main("predict", str(path), check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert str(path) in done.stderr and reason in done.stderr
+    assert DeltaTable(str(copy.path(TABLE))).version() == before
+
+
+def test_rest_reads_a_left_out_optional_column_as_missing(trained):
+    """Every column had gaps in training, so each is optional; one left out of a
+    request is missing in every row, as the model reads it on any other path."""
+    copy, cells = trained
+    model = load_model(copy.path("models/model.skops"))
+    schema = json.loads(copy.path("models/schema.json").read_text())
+    features = [c["name"] for c in schema["columns"]]
+    rows = typed_frame(cells)[features].head(20)
+    left_out = features[1]
+    served = rest_predictions(copy, rows.drop(columns=left_out))
+    assert served == model.predict(rows.assign(**{left_out: None})).tolist()
