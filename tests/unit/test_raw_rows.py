@@ -18,7 +18,7 @@ from mlops_template.core.raw_rows import (
 
 
 def conform(frame, **policy):
-    settings = {"infinity": "error", "non_numeric": "error", "share": 0.9, "source": "t"}
+    settings = {"infinity": "error", "non_numeric": "error", "share": 0.9}
     return conform_frame(frame, **{**settings, **policy})
 
 

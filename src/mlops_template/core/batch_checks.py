@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.core.raw_rows import as_text
-from mlops_template.core.schema import boolean_columns
+from mlops_template.core.schema import is_boolean
 
 SHOWN = 10  # values listed per column in a message
 
@@ -42,12 +42,11 @@ def check_columns(
 def unseen_categories(schema: dict[str, Any], frame: pd.DataFrame) -> dict[str, list[str]]:
     """Per categorical column, values never seen in training (missing values excluded)."""
     found = {}
-    boolean = boolean_columns(schema)
     for column in schema["columns"]:
         if column["kind"] != "categorical" or column["name"] not in frame:
             continue
         # Read as the model reads them (core/raw_rows.py): "" is missing, "true" is "True".
-        values = as_text(frame[column["name"]], column["name"] in boolean).dropna().unique()
+        values = as_text(frame[column["name"]], is_boolean(column)).dropna().unique()
         new = sorted(set(values) - set(column["categories"]))
         if new:
             found[column["name"]] = new

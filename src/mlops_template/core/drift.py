@@ -18,8 +18,8 @@ from scipy.spatial.distance import jensenshannon
 
 from mlops_template.config import Monitor
 from mlops_template.core.metric_names import improvement
-from mlops_template.core.raw_rows import as_text, date_parts
-from mlops_template.core.schema import BOOLEAN_DTYPES
+from mlops_template.core.raw_rows import as_days, as_text
+from mlops_template.core.schema import is_boolean
 
 DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
@@ -70,12 +70,11 @@ def feature_drift(
             found[name] = numeric_drift(reference[name], current[name], settings)
             continue
         if column["kind"] == "date":  # compared as days since 1970
-            ref, cur = (date_parts(f[name], name)[f"{name}_days"] for f in (reference, current))
+            ref, cur = (as_days(frame[name], name) for frame in (reference, current))
             found[name] = numeric_drift(ref, cur, settings)
             continue
         # Categories as the model reads them (core/raw_rows.py): "true" is "True".
-        boolean = column.get("dtype") in BOOLEAN_DTYPES
-        ref, cur = (as_text(frame[name], boolean) for frame in (reference, current))
+        ref, cur = (as_text(frame[name], is_boolean(column)) for frame in (reference, current))
         found[name] = categorical_drift(ref, cur, settings)
     return found
 

@@ -160,12 +160,14 @@ def build_pipeline(
 
 class Training(NamedTuple):
     """The configured model (unfitted) for some training rows, the features and labels
-    to fit it on, the schema they give, and how model=auto chose it."""
+    to fit it on, the schema they give, the model config it was built from, and how
+    model=auto chose it."""
 
     model: Pipeline
     features: pd.DataFrame
     y: pd.Series
     schema: dict[str, Any]
+    config: Estimator
     selection: Selection | None
 
 
@@ -201,7 +203,7 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
         )
 
     if not isinstance(cfg.model, AutoModel):
-        return Training(pipeline_for("model", cfg.model, y), features, y, schema, None)
+        return Training(pipeline_for("model", cfg.model, y), features, y, schema, cfg.model, None)
     selection = select(
         cfg.model,
         lambda name, model, values: pipeline_for(f"model.candidates.{name}", model, values),
@@ -215,4 +217,4 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
     )
     chosen = cfg.model.candidates[selection.chosen]
     model = pipeline_for(f"model.candidates.{selection.chosen}", chosen, y)
-    return Training(model, features, y, schema, selection)
+    return Training(model, features, y, schema, chosen, selection)

@@ -142,18 +142,26 @@ def as_dates(values: pd.Series, name: str) -> pd.Series:
     return dates.astype("datetime64[us]")
 
 
-def date_parts(values: pd.Series, name: str) -> dict[str, pd.Series]:
-    """A date column's numeric features (float64, NaN where missing). Days are counted
-    from whole microseconds, so every path gets the same float."""
-    dates = as_dates(values, name)
+def _days(dates: pd.Series) -> pd.Series:
+    """Days since 1970 (UTC), counted from whole microseconds: every path gets the same float."""
     ticks = dates.to_numpy().astype("int64").astype("float64")
-    days = pd.Series(np.where(dates.isna(), np.nan, ticks / _DAY_US), index=values.index)
+    return pd.Series(np.where(dates.isna(), np.nan, ticks / _DAY_US), index=dates.index)
+
+
+def as_days(values: pd.Series, name: str) -> pd.Series:
+    """A date column as days since 1970 (float64, NaN where missing)."""
+    return _days(as_dates(values, name))
+
+
+def date_parts(values: pd.Series, name: str) -> dict[str, pd.Series]:
+    """A date column's numeric features (float64, NaN where missing)."""
+    dates = as_dates(values, name)
     parts = {
         "year": dates.dt.year,
         "month": dates.dt.month,
         "day": dates.dt.day,
         "weekday": dates.dt.day_of_week,
-        "days": days,
+        "days": _days(dates),
     }
     return {f"{name}_{key}": part.astype("float64") for key, part in parts.items()}
 
@@ -240,29 +248,19 @@ def conform_frame(
     non_numeric: str,
     share: float,
     dates: str = "features",
-    source: str = "",
 ) -> tuple[pd.DataFrame, list[str]]:
     """A frame read by the contract, and notes on what was read as missing.
 
-    Missing tokens in text cells become missing; a text column whose cells are mostly
-    numbers is refused or read as numbers with the others missing (`non_numeric`);
-    infinity is refused or missing (`infinity`). Raises BadCells naming the column."""
+    Missing tokens in text cells become missing; text that is all ISO 8601 dates becomes
+    dates (or is refused, `dates`); true/false text becomes booleans; a text column whose
+    cells are mostly numbers is refused or read as numbers with the others missing
+    (`non_numeric`); infinity is refused or missing (`infinity`). Raises BadCells naming
+    the column."""
     frame = frame.copy()
     notes = []
     for name in frame.columns:
         values = frame[name]
         if pd.api.types.is_bool_dtype(values):
-            continue
-        text = values.dtype == object or pd.api.types.is_string_dtype(values)
-        if pd.api.types.is_datetime64_any_dtype(values) or (
-            text and looks_like_dates(values.mask(is_missing(values)))
-        ):
-            if dates == "error":
-                raise BadCells(
-                    f"column '{name}' holds dates; set read.dates=features to use them, "
-                    "or list it in data.drop_columns"
-                )
-            frame[name] = as_dates(values, name)
             continue
         if pd.api.types.is_numeric_dtype(values):
             numbers = as_numbers(values, name, infinity)
@@ -270,14 +268,22 @@ def conform_frame(
                 notes.append(f"column '{name}': infinite values read as missing")
                 frame[name] = numbers
             continue
-        missing = is_missing(values)
-        if missing.any():
-            frame[name] = values.mask(missing, np.nan)
-        if looks_boolean(frame[name]):  # true/False/TRUE with gaps: a boolean, not text
-            text = as_text(frame[name], boolean=True)
-            frame[name] = text.map({"True": True, "False": False}).astype("boolean")
+        if not pd.api.types.is_datetime64_any_dtype(values):  # text: tokens are missing
+            values = values.mask(is_missing(values), np.nan)
+            frame[name] = values
+        if pd.api.types.is_datetime64_any_dtype(values) or looks_like_dates(values):
+            if dates == "error":
+                raise BadCells(
+                    f"column '{name}' holds dates; set read.dates=features to use them, "
+                    "or list it in data.drop_columns"
+                )
+            frame[name] = as_dates(values, name)
             continue
-        numbers_share, bad = numeric_share(frame[name])
+        if looks_boolean(values):  # true/False/TRUE with gaps: a boolean, not text
+            flags = as_text(values, boolean=True)
+            frame[name] = flags.map({"True": True, "False": False}).astype("boolean")
+            continue
+        numbers_share, bad = numeric_share(values)
         if not bad or numbers_share < share:
             continue  # text, or numbers already
         examples = sorted({str(v) for v in bad})[:SHOWN]
@@ -287,7 +293,7 @@ def conform_frame(
                 f"{numbers_share:.1%} are, e.g. {examples}; fix them, or set "
                 "read.non_numeric=missing to read them as missing"
             )
-        cleared = frame[name].mask(frame[name].isin(bad), np.nan)
+        cleared = values.mask(values.isin(bad), np.nan)
         frame[name] = as_numbers(cleared, name, infinity)
         notes.append(
             f"column '{name}': {len(bad)} values that are not numbers, e.g. {examples}, "

@@ -51,9 +51,13 @@ def split_columns(schema: dict[str, Any]) -> tuple[list[str], list[str]]:
 BOOLEAN_DTYPES = ("bool", "boolean")  # numpy's and pandas' nullable one
 
 
+def is_boolean(column: dict[str, Any]) -> bool:
+    """A schema column that was a boolean in training: "true"/"TRUE" read as "True"."""
+    return column.get("dtype") in BOOLEAN_DTYPES
+
+
 def boolean_columns(schema: dict[str, Any]) -> tuple[str, ...]:
-    """Categorical columns that were booleans in training: "true"/"TRUE" read as "True"."""
-    return tuple(c["name"] for c in schema["columns"] if c.get("dtype") in BOOLEAN_DTYPES)
+    return tuple(c["name"] for c in schema["columns"] if is_boolean(c))
 
 
 def date_columns(schema: dict[str, Any]) -> tuple[str, ...]:

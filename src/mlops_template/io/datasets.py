@@ -50,7 +50,6 @@ def conformed(frame: pd.DataFrame, read: Read, source: str) -> pd.DataFrame:
             non_numeric=read.non_numeric,
             share=read.numeric_share,
             dates=read.dates,
-            source=source,
         )
     except BadCells as err:
         raise PipelineError(f"{source}: {err}") from None

@@ -36,11 +36,9 @@ def run(cfg: Config) -> StageRecord:
     report = json.loads(Path(cfg.paths.validation).read_text())
     target, task = report["target"], report["task"]
     frame = pd.read_parquet(cfg.paths.train)
-    model, features, y, schema, selection = model_for_rows(cfg, frame, target, task)
-    chosen = cfg.model
+    model, features, y, schema, chosen, selection = model_for_rows(cfg, frame, target, task)
     if selection is not None:
         print(selection.summary())
-        chosen = cfg.model.candidates[selection.chosen]
     model.fit(features, y)
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema)
