@@ -26,7 +26,7 @@ BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
-.PHONY: help env run params check-params test test-fast lint format lock ui bench clean \
+.PHONY: help env run params check-params project test test-fast lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
 	metrics-diff dvc-push dvc-pull server
 
@@ -49,6 +49,9 @@ params: env ## recompose params.yaml from conf/
 
 check-params: env ## fail if params.yaml is stale against conf/
 	python -m mlops_template params check
+
+project: env ## write dvc.yaml's code deps (from the imports) and MLproject's stage entry points
+	python -m mlops_template project write
 
 # Make expands the recipe before running it: the start time is taken before pre-commit,
 # and pytest prints the whole time at its end (MAKE_TEST_STARTED, tests/conftest.py).

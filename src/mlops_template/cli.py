@@ -16,19 +16,14 @@ from typing import Any
 
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
+from mlops_template.stages import summaries
 
 # The tracking server refused the request (401, 403) or went away during it.
 TRACKING_SERVER_EXIT = 5
 
-# Stage name -> what it does. Stage modules are imported only when run (they pull in
-# pandas and scikit-learn, which take seconds).
-STAGES = {
-    "collect": "materialise the configured data source as one Parquet file",
-    "validate": "check the data can be learned from, and settle the task",
-    "prepare": "drop rows without a target; split into train and test",
-    "train": "fit preprocessing and model; save it with its training schema",
-    "evaluate": "score the test set; write metrics, plot data and figures",
-}
+# Stage name -> what it does, from the stage modules' docstrings: a module is imported
+# only when its stage runs (stages pull in pandas and scikit-learn, which take seconds).
+STAGES = summaries()
 
 
 def _overrides(values: list[str]) -> list[str]:
@@ -60,7 +55,7 @@ def _run_stage(args: argparse.Namespace) -> int:
 
     _apply_overrides(args.overrides)
     module = import_module(f"mlops_template.stages.{args.command}")
-    run_stage(args.command, module.run, module.PARAMS)
+    run_stage(args.command, module.run)
     return 0
 
 
@@ -174,12 +169,26 @@ def _simulate(args: argparse.Namespace) -> int:
     )
 
 
-def _check_entry_points(_args: argparse.Namespace) -> int:
-    from mlops_template.project_files import entry_point_mismatches
+def _project(args: argparse.Namespace) -> int:
+    from mlops_template import project_files
+    from mlops_template.io.atomic import write_text
 
-    if problems := entry_point_mismatches(Path.cwd()):
+    root = Path.cwd()
+    if problems := project_files.stage_problems(root):
         raise PipelineError("\n".join(problems))
-    print("MLproject entry points match dvc.yaml stages")
+    if args.action == "write":
+        for name, text in project_files.generated(root).items():
+            if (root / name).read_text(encoding="utf-8") != text:
+                write_text(root / name, text)
+                print(f"wrote {name}")
+        return 0
+    if diff := project_files.drift(root):
+        sys.stdout.write(diff)
+        raise PipelineError(
+            "dvc.yaml's code deps or MLproject's entry points are not what dvc.yaml and the "
+            "imports say (run `make project` and commit the result)"
+        )
+    print("dvc.yaml code deps and MLproject entry points match the stages and their imports")
     return 0
 
 
@@ -268,8 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--delete", **flag, help="delete them from the registry")
     retire.set_defaults(func=_retire)
     _add_operate_commands(commands, flag)
-    parity = commands.add_parser("check-entry-points", help="MLproject matches dvc.yaml")
-    parity.set_defaults(func=_check_entry_points)
+    project = commands.add_parser(
+        "project",
+        help="write dvc.yaml's code deps (from the imports) and MLproject's stage entry "
+        "points (from dvc.yaml), or check they are up to date",
+    )
+    project.add_argument("action", choices=["write", "check"])
+    project.set_defaults(func=_project)
     repro = commands.add_parser("repro", help="run the whole pipeline with dvc repro")
     repro.add_argument("overrides", nargs="*", help=overrides_help)
     repro.set_defaults(func=_repro)

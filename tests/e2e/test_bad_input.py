@@ -86,6 +86,16 @@ def test_hand_edited_params_fail_before_any_work(template):
     assert not template.path(RAW).exists()
 
 
+def test_a_value_no_stage_reads_is_checked_when_composed(template):
+    """`dvc exp run -S` composes params.yaml itself; check_params depends on all of it."""
+    result = template.run("dvc", "exp", "run", "-S", "predict.chunk_rows=0", check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "predict.chunk_rows" in result.stdout + result.stderr
+    assert "greater than or equal to 100" in result.stdout + result.stderr
+    assert not template.path(RAW).exists()  # checked before any stage's work
+
+
 def _rows(n: int = 60) -> list[str]:
     return [f"{i},{i * 1.5},{'yes' if i % 3 else 'no'}" for i in range(n)]
 

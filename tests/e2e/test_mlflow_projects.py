@@ -6,7 +6,7 @@ import mlflow
 import pytest
 import yaml
 
-from tests.conftest import STAGES, ran_stages
+from tests.conftest import STAGES, TRACKED_STAGES, ran_stages
 from tests.e2e.conftest import MLFLOW_RUN
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def test_main_runs_the_dag_through_dvc(mlflow_run, runs, tmp_path):
     assert project.data.tags["mlflow.project.entryPoint"] == "main"
     assert project.info.status == "FINISHED"
     children = [r for r in runs(mlflow_run) if r.data.tags.get("mlflow.parentRunId")]
-    assert sorted(r.info.run_name for r in children) == sorted(STAGES)
+    assert sorted(r.info.run_name for r in children) == sorted(TRACKED_STAGES)
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {project.info.run_id}
     assert {r.info.experiment_id for r in children} == {project.info.experiment_id}
     assert project.data.params["model.type"] == "auto"

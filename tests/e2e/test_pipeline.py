@@ -72,7 +72,7 @@ def test_train_only_param_reruns_train_and_after(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
     copy.mlops("params", "compose", "model.candidates.hist_gradient_boosting.learning_rate=0.05")
     done = copy.run("dvc", "repro")
-    assert ran_stages(done.stdout) == ["train", "evaluate"]
+    assert ran_stages(done.stdout) == ["check_params", "train", "evaluate"]
     for stage in ["collect", "validate", "prepare"]:
         assert f"Stage '{stage}' didn't change, skipping" in done.stdout
 
@@ -81,7 +81,7 @@ def test_exp_run_switches_model(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
     copy.commit("pipeline run")
     done = copy.run("dvc", "exp", "run", "-S", "model=random_forest", "-S", "model.n_estimators=25")
-    assert ran_stages(done.stdout) == ["train", "evaluate"]
+    assert ran_stages(done.stdout) == ["check_params", "train", "evaluate"]
     params = yaml.safe_load(copy.path("params.yaml").read_text())
     assert params["model"] == {
         "type": "random_forest",
@@ -108,7 +108,7 @@ def test_temp_experiment_tracks_into_the_projects_default_store(reproduced, tmp_
     copy.commit("pipeline run")
     del copy.env["MLFLOW_TRACKING_URI"]  # the default local store
     done = copy.run("dvc", "exp", "run", "--temp", "-S", "model.candidates.linear.alpha=0.2")
-    assert ran_stages(done.stdout) == ["train", "evaluate"]
+    assert ran_stages(done.stdout) == ["check_params", "train", "evaluate"]
 
     import mlflow
 

@@ -15,7 +15,7 @@ def _outputs(copy: Template) -> dict[str, bytes]:
     lock = yaml.safe_load(copy.path("dvc.lock").read_text())
     files = {}
     for stage in lock["stages"].values():
-        for out in stage["outs"]:
+        for out in stage.get("outs", []):  # check_params has none
             path = copy.path(out["path"])
             targets = sorted(path.rglob("*")) if path.is_dir() else [path]
             for file in targets:

@@ -1,43 +1,45 @@
-"""dvc.yaml and the stage modules agree: params, command, and the module as a dependency."""
+"""dvc.yaml is where stages are written; the CLI, MLproject and code deps follow it."""
 
 from __future__ import annotations
 
-from importlib import import_module
-
-import pytest
 import yaml
 
 from mlops_template.cli import STAGES
+from mlops_template.config import flatten, parse_config
+from mlops_template.project_files import drift, stage_problems
+from mlops_template.stages.runner import declared_params, stage_params
 
 from .conftest import REPO
 
-DVC_STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+DVC_YAML = REPO / "dvc.yaml"
+DVC_STAGES = yaml.safe_load(DVC_YAML.read_text(encoding="utf-8"))["stages"]
 
 
 def test_same_stages_as_cli():
     assert set(DVC_STAGES) == set(STAGES)
+    assert STAGES["train"].startswith("fit preprocessing and model")  # the module's docstring
 
 
-@pytest.mark.parametrize("name", sorted(DVC_STAGES))
-def test_params_match_module(name):
-    declared = import_module(f"mlops_template.stages.{name}").PARAMS
-    listed = DVC_STAGES[name].get("params", [])
-    assert sorted(listed) == sorted(declared)
-    assert len(set(listed)) == len(listed)
+def test_code_deps_and_entry_points_are_up_to_date():
+    assert stage_problems(REPO) == []
+    assert drift(REPO) == ""  # else: `make project`
 
 
-def test_evaluate_has_no_params():
-    assert "params" not in DVC_STAGES["evaluate"]
-    assert import_module("mlops_template.stages.evaluate").PARAMS == ()
+def test_a_stage_logs_the_params_dvc_yaml_lists(params):
+    config = parse_config(params)
+    assert declared_params("validate", DVC_YAML) == [
+        "data.target",
+        "data.task",
+        "validate",
+        "split.key",
+    ]
+    assert declared_params("evaluate", DVC_YAML) == []
+    logged = stage_params(config, declared_params("prepare", DVC_YAML))
+    assert logged and all(key.startswith("split.") for key in logged)
 
 
-@pytest.mark.parametrize("name", sorted(DVC_STAGES))
-def test_cmd_runs_the_stage(name):
-    assert DVC_STAGES[name]["cmd"] == f"python -m mlops_template {name}"
-
-
-@pytest.mark.parametrize("name", sorted(DVC_STAGES))
-def test_stage_module_is_a_dependency(name):
-    module = f"src/mlops_template/stages/{name}.py"
-    assert module in DVC_STAGES[name]["deps"]
-    assert (REPO / module).is_file()
+def test_check_params_depends_on_all_of_params_yaml(params):
+    config = parse_config(params)
+    assert DVC_STAGES["check_params"]["params"] == [{"params.yaml": None}]
+    assert declared_params("check_params", DVC_YAML) == [""]
+    assert stage_params(config, [""]) == flatten(config.model_dump(by_alias=True))

@@ -14,13 +14,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from mlops_template.core import raw_rows
 from mlops_template.errors import PipelineError
 
 _ID_FILE = re.compile(r"^(\d+)(\.\w+)$")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 # Types a model of ours may contain beyond skops' defaults: scikit-learn and numpy
-# internals, and the raw-row contract, the model's first step.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "mlops_template.core.raw_rows.")
+# internals, and the raw-row contract, the model's first step. (Named by its import, so
+# that a stage loading a model lists raw_rows among its code deps: the model runs it.)
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", f"{raw_rows.__name__}.")
 
 
 def canonical_skops(raw: bytes) -> bytes:

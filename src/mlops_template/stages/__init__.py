@@ -1,1 +1,26 @@
-"""One thin module per DVC stage (and MLproject entry point)."""
+"""One thin module per DVC stage (and MLproject entry point).
+
+A module here is a stage: `python -m mlops_template <name>` runs its `run(cfg)`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+# Modules here that are not stages.
+NOT_STAGES = {"runner"}
+
+
+def summaries(folder: Path = Path(__file__).parent) -> dict[str, str]:
+    """Stage name -> what it does: the modules of the stages package and the first line
+    of their docstrings ('train: fit ...'), read without importing them (they are slow)."""
+    found = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.stem.startswith("_") or path.stem in NOT_STAGES:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        found[path.stem] = (
+            doc.splitlines()[0].removeprefix(f"{path.stem}:").strip(" .") if doc else ""
+        )
+    return found

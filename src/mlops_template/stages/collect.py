@@ -10,8 +10,6 @@ from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import labelled_batches, load_source
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("data", "read", "paths.incoming")
-
 
 def run(cfg: Config) -> StageRecord:
     frame = load_source(cfg.data, cfg.read)

@@ -15,7 +15,6 @@ from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS: tuple[str, ...] = ()
 PLOT_FILES = ("roc.json", "precision_recall.json", "confusion.json", "predictions.json")
 
 

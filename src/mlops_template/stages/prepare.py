@@ -12,8 +12,6 @@ from mlops_template.core.split import split_frame
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("split",)
-
 
 def run(cfg: Config) -> StageRecord:
     report = json.loads(Path(cfg.paths.validation).read_text())

@@ -10,12 +10,15 @@ import json
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from mlops_template.config import Config, flatten, load_config
+import yaml
+
+from mlops_template.config import PARAMS_FILE, Config, flatten, load_config
 from mlops_template.io.tracking import StageRecord
 
-Work = Callable[[Config], StageRecord]
+Work = Callable[[Config], StageRecord | None]
 
 
 def select(tree: dict[str, Any], dotted: str) -> dict[str, Any]:
@@ -25,12 +28,24 @@ def select(tree: dict[str, Any], dotted: str) -> dict[str, Any]:
     return {head: select(value, rest) if rest else value}
 
 
-def stage_params(cfg: Config, keys: tuple[str, ...]) -> dict[str, Any]:
+def declared_params(name: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
+    """The params.yaml keys a stage lists in dvc.yaml ('' for the whole file)."""
+    stage = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))["stages"][name]
+    keys: list[str] = []
+    for entry in stage.get("params", []):
+        if isinstance(entry, str):
+            keys.append(entry)
+        elif PARAMS_FILE in entry:  # `- params.yaml:` is all of it, or the keys under it
+            keys += entry[PARAMS_FILE] or [""]
+    return keys
+
+
+def stage_params(cfg: Config, keys: list[str]) -> dict[str, Any]:
     """The flattened params a stage declares in dvc.yaml."""
     raw = cfg.model_dump(by_alias=True)
     flat: dict[str, Any] = {}
     for key in keys:
-        flat.update(flatten(select(raw, key)))
+        flat.update(flatten(select(raw, key) if key else raw))
     return flat
 
 
@@ -38,12 +53,15 @@ def stage_params(cfg: Config, keys: tuple[str, ...]) -> dict[str, Any]:
 TIMINGS_ENV = "MLOPS_TIMINGS"
 
 
-def run_stage(name: str, work: Work, params: tuple[str, ...]) -> None:
+def run_stage(name: str, work: Work) -> None:
+    """Run a stage's work; track it unless it records nothing (a check, such as check_params)."""
     started_ms = int(time.time() * 1000)
     cfg = load_config()
     work_start = time.time()
     record = work(cfg)
     work_end = time.time()
+    if record is None:
+        return
 
     from mlops_template.io.tracking import Tracker
 
@@ -52,7 +70,7 @@ def run_stage(name: str, work: Work, params: tuple[str, ...]) -> None:
         name,
         started_ms,
         flatten(cfg.model_dump(by_alias=True)),
-        stage_params(cfg, params),
+        stage_params(cfg, declared_params(name)),
         record,
     )
     if timings := os.environ.get(TIMINGS_ENV):

@@ -18,16 +18,6 @@ from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model, trusted_types
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = (
-    "features",
-    "model",
-    "train",
-    "split.key",
-    "read.infinity",
-    "gate.classification.metric",
-    "gate.regression.metric",
-    "gate.bootstrap",
-)
 # The packages a served model needs; listed, not inferred, as inference costs seconds.
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy", "mlflow")
 

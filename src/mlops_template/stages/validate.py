@@ -12,8 +12,6 @@ from mlops_template.core.target import describe_classes
 from mlops_template.io.atomic import write_json
 from mlops_template.io.tracking import Input, StageRecord
 
-PARAMS = ("data.target", "data.task", "validate", "split.key")
-
 
 def run(cfg: Config) -> StageRecord:
     frame = pd.read_parquet(cfg.paths.raw)

@@ -1,0 +1,15 @@
+"""check_params: check every value in params.yaml, including keys no other stage reads.
+
+It depends on the whole of params.yaml, so `dvc exp run -S predict.chunk_rows=0` fails
+here at once rather than when `predict` runs one day. Loading the config is the check
+(config.py validates it all); the stage records nothing, so it is not tracked.
+"""
+
+from __future__ import annotations
+
+from mlops_template.config import PARAMS_FILE, Config, flatten
+
+
+def run(cfg: Config) -> None:
+    values = flatten(cfg.model_dump(by_alias=True))
+    print(f"{PARAMS_FILE}: all {len(values)} values are valid")
