@@ -10,8 +10,10 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export UV_PYTHON_DOWNLOADS := never
-# uv compiles the environment's bytecode (quicker first imports); UV_COMPILE_BYTECODE=0 skips it.
-export UV_COMPILE_BYTECODE ?= 1
+# Python compiles a module's bytecode the first time it is imported (and keeps it);
+# UV_COMPILE_BYTECODE=1 compiles the whole environment up front instead, a minute or more.
+export UV_COMPILE_BYTECODE ?= 0
+EXTRAS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SERVE_PORT ?= 5001
@@ -26,20 +28,38 @@ BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
-.PHONY: help env run params check-params project test test-fast lint format lock ui bench clean \
+.PHONY: help env dev-env run params check-params project test test-fast lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
 	metrics-diff dvc-push dvc-pull server
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.synced: uv.lock pyproject.toml
+# The environment from uv.lock: the core (pipeline, tracking, registry, REST, pandas batch
+# scoring, monitoring, CT), then extras on top as needed (`--inexact`: nothing installed
+# is removed). EXTRAS="spark server s3" adds them to `make env`; `make server` adds its own;
+# the tests and tools (dev-env) take every extra and the dev group.
+SYNC = $(BIN)/uv sync --frozen --inexact
+
+$(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv sync --frozen
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(BIN)/uv
+	$(SYNC) --no-dev
 	touch $@
 
-env: $(VENV)/.synced ## create .venv from uv.lock (exact pins)
+$(VENV)/.synced-dev: uv.lock pyproject.toml | $(BIN)/uv
+	$(SYNC) --all-extras
+	touch $@
+
+$(VENV)/.synced-%: uv.lock pyproject.toml | $(BIN)/uv
+	$(SYNC) --no-dev --extra $*
+	touch $@
+
+env: $(VENV)/.synced $(EXTRAS:%=$(VENV)/.synced-%) ## create .venv from uv.lock: the core, and EXTRAS="spark server s3"
+
+dev-env: $(VENV)/.synced-dev ## .venv with every extra and the dev tools (tests, lint)
 
 run: env ## run the pipeline (dvc repro) on the configured data
 	dvc repro
@@ -55,18 +75,18 @@ project: env ## write dvc.yaml's code deps (from the imports) and MLproject's st
 
 # Make expands the recipe before running it: the start time is taken before pre-commit,
 # and pytest prints the whole time at its end (MAKE_TEST_STARTED, tests/conftest.py).
-test: env ## pre-commit checks and the whole test suite, slow end-to-end tests included
+test: dev-env ## pre-commit checks and the whole test suite, slow end-to-end tests included
 	pre-commit run --all-files --show-diff-on-failure
 	MAKE_TEST_STARTED=$(shell date +%s) pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
-test-fast: env ## unit tests only
+test-fast: dev-env ## unit tests only
 	pytest -m "not slow"
 
-lint: env ## ruff lint and format check
+lint: dev-env ## ruff lint and format check
 	ruff check .
 	ruff format --check .
 
-format: env ## apply ruff fixes and formatting
+format: dev-env ## apply ruff fixes and formatting
 	ruff check --fix .
 	ruff format .
 
@@ -94,10 +114,13 @@ remote = if [ -n "$$DVC_REMOTE_URL" ]; then \
 default-url = python -c 'from dvc.repo import Repo; c = Repo().config; \
 	  r = c["core"].get("remote"); print(c["remote"][r]["url"] if r else "")'
 
-dvc-push: env ## push data and models to the DVC remote (DVC_REMOTE_URL, else the default)
+# An s3:// remote needs the s3 extra.
+s3-remote = $(if $(filter s3://%,$(DVC_REMOTE_URL)),$(VENV)/.synced-s3)
+
+dvc-push: env $(s3-remote) ## push data and models to the DVC remote (DVC_REMOTE_URL, else the default)
 	@$(remote); dvc push $$remote
 
-dvc-pull: env ## pull data and models from the DVC remote; skips a local one never pushed to
+dvc-pull: env $(s3-remote) ## pull data and models from the DVC remote; skips a local one never pushed to
 	@$(remote); url="$$($(default-url))"; \
 	if [ -z "$$remote" ] && [ -n "$$url" ] && [ "$${url#*://}" = "$$url" ] && [ ! -d "$$url" ]; then \
 	  echo "DVC remote $$url does not exist yet (nothing pushed to it): skipped"; \
@@ -130,7 +153,7 @@ ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (
 	$(need-batch)
 	python -m mlops_template ct "$(BATCH)"
 
-server: env ## team tracking server: PostgreSQL + proxied artifacts, http://$(HOST):$(PORT); AUTH=1: basic auth
+server: env $(VENV)/.synced-server ## team tracking server: PostgreSQL + proxied artifacts, http://$(HOST):$(PORT); AUTH=1: basic auth
 	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) \
 	  --db-port $(DB_PORT) $(if $(filter 1 yes true,$(AUTH)),--auth)
 

@@ -12,21 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from workspace import copy_template, tool_env  # benchmarks/workspace.py
-
-
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, env=env, check=False, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    return time.perf_counter() - start
+from workspace import copy_template, timed, tool_env  # benchmarks/workspace.py
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,3 +68,12 @@ def promoted_copy(root: Path) -> dict[str, str]:
     ):
         subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
     return env
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Wall seconds of a command that must succeed (else its output, and exit)."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, check=False, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return time.perf_counter() - start

@@ -238,11 +238,16 @@ def fd_captured(fd: int, into: io.StringIO, stream) -> Iterator[None]:
             into.write(file.read())
 
 
+# pyproject.toml's extras: the core install leaves them out.
+EXTRAS = ("spark", "server", "s3")
+
+
 def make_command(target: str, *variables: str, venv: Path | None = None) -> list[str]:
     """`make target`, by default with this environment's venv, which make must never
     re-sync (`-o`): that would point its editable install at the copy; `venv=` names
     another one for make to build."""
-    shared = ["-o", f"{BIN.parent}/.synced"] if venv is None else []
+    stamps = [".synced", ".synced-dev", *(f".synced-{extra}" for extra in EXTRAS)]
+    shared = [f"-o{BIN.parent}/{stamp}" for stamp in stamps] if venv is None else []
     return [
         "make",
         "--no-print-directory",
@@ -422,5 +427,6 @@ def served(served_build: Template, tmp_path_factory: pytest.TempPathFactory) -> 
 
 # The DAG's stages in dvc.yaml's order: each is a CLI command of the same name.
 STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
-# The stages with an MLflow run: check_params only checks, and records nothing.
-TRACKED_STAGES = [stage for stage in STAGES if stage != "check_params"]
+# The stages that make outputs, each with an MLflow run. check_params has neither: it
+# only checks, so on a fresh clone whose dvc.lock records it, `dvc repro` skips it.
+OUTPUT_STAGES = [stage for stage in STAGES if stage != "check_params"]

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from mlops_template.errors import PipelineError, require_extra
+
 DATABASE = "mlflow"
 AUTH_DATABASE = "mlflow_auth"
 USER = "mlflow"
@@ -122,6 +124,12 @@ def main() -> int:
     parser.add_argument("--db-port", type=int, default=5433)
     parser.add_argument("--auth", action="store_true", help="MLflow's basic-auth app")
     args = parser.parse_args()
+    try:  # the core install leaves these out: `make server` installs the server extra
+        require_extra("psycopg", "server", "the team server's PostgreSQL store")
+        if args.auth:
+            require_extra("flask_wtf", "server", "MLflow's basic-auth app")
+    except PipelineError as err:
+        sys.exit(f"error: {err}")
     folder = Path(args.dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     backend = os.environ.get("BACKEND_STORE_URI")

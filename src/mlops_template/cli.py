@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except Exception as err:
-        from mlops_template.io.tracking import locked_store, server_refusal
+        from mlops_template.io.store_errors import locked_store, server_refusal
 
         if (message := locked_store(err)) is not None:  # the environment, as bad input is
             print(f"error: {message}", file=sys.stderr)

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_template.errors import PipelineError
+from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 PARAMS_FILE = "params.yaml"
 
@@ -156,9 +157,31 @@ class HistGradientBoostingModel(Strict):
         return self
 
 
+SklearnPath = Annotated[str, Field(pattern=r"^sklearn(\.[A-Za-z_]\w*)+$")]
+
+
+class SklearnModel(Strict):
+    """Any scikit-learn estimator, named by its import path: adding a model is one YAML
+    file in conf/model/ (README, "Add a model"). `params` go to the estimator as they
+    are; random_state comes from train.seed where the estimator takes one. The class and
+    its params are checked by check_params and before training (core/models.py)."""
+
+    type: Literal["sklearn"]
+    classifier: SklearnPath | None = None
+    regressor: SklearnPath | None = None
+    params: dict[str, str | int | float | bool | None] = {}
+
+    @model_validator(mode="after")
+    def _an_estimator(self) -> SklearnModel:
+        if self.classifier is None and self.regressor is None:
+            raise ValueError("set model.classifier, model.regressor or both")
+        return self
+
+
 # One learner with its settings.
 Estimator = Annotated[
-    LinearModel | RandomForestModel | HistGradientBoostingModel, Field(discriminator="type")
+    LinearModel | RandomForestModel | HistGradientBoostingModel | SklearnModel,
+    Field(discriminator="type"),
 ]
 
 
@@ -172,7 +195,7 @@ class AutoModel(Strict):
 
 
 Model = Annotated[
-    LinearModel | RandomForestModel | HistGradientBoostingModel | AutoModel,
+    LinearModel | RandomForestModel | HistGradientBoostingModel | SklearnModel | AutoModel,
     Field(discriminator="type"),
 ]
 
@@ -222,8 +245,6 @@ class Gate(Strict):
 
     @model_validator(mode="after")
     def _known_metrics(self) -> Gate:
-        from mlops_template.core.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
-
         _check_metric_names(self.classification, CLASSIFICATION_METRICS, "classification")
         _check_metric_names(self.regression, REGRESSION_METRICS, "regression")
         return self

@@ -56,16 +56,18 @@ def runs_code(tree: ast.Module) -> bool:
     )
 
 
-def _import_nodes(tree: ast.Module, nested: bool) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Import statements that run: not those under `if TYPE_CHECKING:`; inside functions
-    too when nested (a lazy import runs when the function does)."""
+def _import_nodes(
+    tree: ast.Module, nested: bool, typing: bool = False
+) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Import statements that run: inside functions too when nested (a lazy import runs
+    when the function does); those under `if TYPE_CHECKING:` only when typing."""
     todo: list[ast.AST] = list(tree.body)
     while todo:
         node = todo.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
         elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            todo.extend(node.orelse)
+            todo.extend(node.body if typing else node.orelse)
         elif nested or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             todo.extend(ast.iter_child_nodes(node))
 
@@ -107,6 +109,25 @@ def code_deps(root: Path, stage: str) -> list[str]:
         for node in _import_nodes(tree, nested):
             todo += [(name, True) for name in _imported(module, node, is_package)]
     return sorted(path.relative_to(root).as_posix() for path in found)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports anywhere, for type checking too."""
+    graph = {}
+    for path in sorted((root / SOURCE).rglob("*.py")):
+        rel = path.relative_to(root / "src").with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        module = ".".join(parts)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        names = {
+            name
+            for node in _import_nodes(tree, nested=True, typing=True)
+            for name in _imported(module, node, path.name == "__init__.py")
+        }
+        graph[module] = {
+            name for name in names if name != module and _module_file(root, name) is not None
+        }
+    return graph
 
 
 def _yaml() -> Any:

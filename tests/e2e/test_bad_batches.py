@@ -88,6 +88,15 @@ def test_predict_refuses_a_batch_it_cannot_read(copy: Template, tmp_path, case):
     assert table_version(copy) == before
 
 
+@pytest.mark.parametrize("case", ["header only", "empty cells", "NaN values"])
+def test_the_spark_engine_refuses_empty_batches_alike(copy: Template, tmp_path, case):
+    make, expected = BAD[case]
+    path = make(batch(copy), tmp_path)
+    done = copy.mlops("predict", str(path), "--engine", "spark", check=False)
+    _one_line_error(done, path, expected)
+    assert table_version(copy) is None
+
+
 def test_monitor_and_ct_refuse_the_same_batches(copy: Template, tmp_path):
     frame = batch(copy)
     reports = copy.path("reports")

@@ -14,17 +14,40 @@ pytestmark = pytest.mark.slow
 MODEL = "models/model.skops"
 
 
-def test_env_builds_a_venv_from_the_lock(template, tmp_path):
+def test_env_builds_the_core_venv_from_the_lock(template, tmp_path):
     venv = tmp_path / "venv"
-    # Built from the lock, as in a fresh clone; without compiling bytecode, which `make
-    # test` itself does every time it builds the suite's environment.
-    done = template.make("env", venv=venv, env={"UV_COMPILE_BYTECODE": "0"})
+    python = str(venv / "bin" / "python")
+    done = template.make("env", venv=venv)  # as in a fresh clone
     assert "uv sync --frozen" in done.stdout and (venv / ".synced").is_file()
-    imported = template.run(
-        str(venv / "bin" / "python"), "-c", "import mlops_template, mlflow, dvc; print('ok')"
-    )
+    imported = template.run(python, "-c", "import mlops_template, mlflow, dvc; print('ok')")
     assert imported.stdout.strip() == "ok"
+    # The core leaves out the extras (and the dev tools): no Spark, PostgreSQL or S3.
+    absent = "import importlib.util as u; print([m for m in M if u.find_spec(m)])"
+    for module in ["pyspark", "psycopg", "flask_wtf", "boto3", "dvc_s3", "pytest"]:
+        found = template.run(python, "-c", absent.replace("M", repr([module])))
+        assert found.stdout.strip() == "[]", module
+    # What needs an extra says which, in one line.
+    spark = template.run(
+        python, "-m", "mlops_template", "predict", "b.csv", "--engine", "spark", check=False
+    )
+    assert spark.returncode == 2
+    assert spark.stderr.strip() == (
+        "error: the Spark engine needs the 'spark' extra, which is not installed "
+        "(no module 'pyspark'): run `make env EXTRAS=spark`"
+    )
+    store = template.run(
+        python,
+        "-m",
+        "mlops_template",
+        "promote",
+        check=False,
+        env={"MLFLOW_TRACKING_URI": "postgresql+psycopg://u@127.0.0.1:9/db"},
+    )
+    assert store.returncode == 2 and "needs the 'server' extra" in store.stderr
     assert "uv sync" not in template.make("env", venv=venv).stdout  # up to date now
+    added = template.make("env", "EXTRAS=spark", venv=venv)
+    assert "--extra spark" in added.stdout
+    assert template.run(python, "-c", "import pyspark").returncode == 0
 
 
 def test_dvc_push_and_pull_through_the_local_default_remote(reproduced, tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import STAGES, Template, ran_stages
+from tests.conftest import OUTPUT_STAGES, Template, ran_stages
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def _outputs(copy: Template) -> dict[str, bytes]:
 
 def test_two_clean_runs_are_byte_identical(reproduced, mlflow_run):
     second = mlflow_run  # another fresh copy of the commit, through `mlflow run .`
-    assert ran_stages(second.repro_output) == STAGES  # every output made anew
+    assert ran_stages(second.repro_output) == OUTPUT_STAGES  # every output made anew
     assert second.path("dvc.lock").read_text() == reproduced.path("dvc.lock").read_text()
     first_files, second_files = _outputs(reproduced), _outputs(second)
     assert "models/model.skops" in first_files and "metrics.json" in first_files

@@ -7,8 +7,8 @@ import pytest
 from mlops_template.config import Bound, TaskGate, parse_config
 from mlops_template.core.champion_history import champion_line, rollback_target
 from mlops_template.core.gate import decide, reasons
-from mlops_template.core.metric_names import improvement
 from mlops_template.errors import PipelineError
+from mlops_template.metric_names import improvement
 
 GATE = TaskGate(metric="f1_macro", min_improvement=0.1, thresholds={"accuracy": Bound(min=0.8)})
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from mlops_template.config import (
@@ -10,14 +13,28 @@ from mlops_template.config import (
     HistGradientBoostingModel,
     LinearModel,
     RandomForestModel,
+    SklearnModel,
 )
-from mlops_template.core.models import build_pipeline, check_model_fits_target
+from mlops_template.core.models import (
+    build_estimator,
+    build_pipeline,
+    check_estimators,
+    check_model_fits_target,
+)
 from mlops_template.errors import PipelineError
+
+from .conftest import REPO
+
+# A model added as one file: conf/model/extra_trees.yaml, as it ships.
+EXTRA_TREES = SklearnModel(
+    **yaml.safe_load((REPO / "conf/model/extra_trees.yaml").read_text(encoding="utf-8"))
+)
 
 MODELS = [
     LinearModel(type="linear"),
     RandomForestModel(type="random_forest", n_estimators=10),
     HistGradientBoostingModel(type="hist_gradient_boosting", max_iter=10, min_samples_leaf=2),
+    EXTRA_TREES.model_copy(update={"params": {**EXTRA_TREES.params, "n_estimators": 10}}),
 ]
 TASKS = ["classification", "regression"]
 
@@ -199,3 +216,41 @@ def test_early_stopping_needs_a_stratifiable_hold_out():
     check_model_fits_target(HGB.model_copy(update={"early_stopping": False}), "classification", y)
     with pytest.raises(PipelineError, match="smallest class: 1 rows"):
         check_model_fits_target(HGB, "classification", pd.Series(["a"] * 30 + ["b"]))
+
+
+def test_a_sklearn_model_is_its_class_with_its_params_and_the_seed():
+    built = build_estimator(EXTRA_TREES, "regression", seed=7)
+    assert type(built).__name__ == "ExtraTreesRegressor"
+    assert built.n_estimators == 300 and built.min_samples_leaf == 2 and built.random_state == 7
+    no_seed = SklearnModel(type="sklearn", classifier="sklearn.naive_bayes.GaussianNB")
+    assert type(build_estimator(no_seed, "classification", seed=7)).__name__ == "GaussianNB"
+
+
+@pytest.mark.parametrize(
+    ("update", "task", "message"),
+    [
+        ({"params": {"n_trees": 3}}, "regression", "model.params: ['n_trees'] not parameters of"),
+        ({"regressor": "sklearn.ensemble.NoSuchForest"}, "regression", "scikit-learn has no"),
+        ({"regressor": "sklearn.metrics.accuracy_score"}, "regression", "not an estimator"),
+        ({"classifier": None}, "classification", "model.classifier is not set"),
+    ],
+)
+def test_a_sklearn_model_that_cannot_be_built_names_the_key(update, task, message):
+    model = EXTRA_TREES.model_copy(update=update)
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        check_model_fits_target(model, task, pd.Series([1.0, 2.0, 3.0]))
+
+
+def test_check_estimators_looks_into_auto_candidates(params):
+    from mlops_template.config import parse_config
+
+    params["model"]["candidates"]["extra"] = {**EXTRA_TREES.model_dump(), "params": {"x": 1}}
+    with pytest.raises(PipelineError, match=r"model\.candidates\.extra\.params"):
+        check_estimators(parse_config(params).model)
+
+
+def test_a_sklearn_model_names_an_estimator_by_its_path():
+    with pytest.raises(ValidationError, match="classifier"):
+        SklearnModel(type="sklearn", classifier="os.system")
+    with pytest.raises(ValidationError, match="regressor or both"):
+        SklearnModel(type="sklearn")

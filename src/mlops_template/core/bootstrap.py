@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.config import Bootstrap
-from mlops_template.core.metric_names import improvement
+from mlops_template.metric_names import improvement
 
 BETTER, WORSE, NOISE = "better", "worse", "within noise"
 _CONFUSION = {"accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro"}

@@ -17,9 +17,9 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from mlops_template.config import Monitor
-from mlops_template.core.metric_names import improvement
 from mlops_template.core.raw_rows import as_days, as_text
 from mlops_template.core.schema import is_boolean
+from mlops_template.metric_names import improvement
 
 DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"

@@ -21,9 +21,9 @@ from sklearn.base import clone
 
 from mlops_template.config import AutoModel, Bootstrap, Estimator
 from mlops_template.core.bootstrap import NOISE, Outputs, metric_value, paired
-from mlops_template.core.metric_names import improvement
 from mlops_template.core.row_ids import uniform
 from mlops_template.errors import PipelineError
+from mlops_template.metric_names import improvement
 
 FOLD_STREAM = 1  # row_ids.uniform's stream for the folds: independent of the split
 

@@ -5,6 +5,7 @@ Serving gets raw columns, so imputation, scaling and encoding live inside the mo
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any, NamedTuple
 
@@ -29,6 +30,7 @@ from mlops_template.config import (
     HistGradientBoostingModel,
     LinearModel,
     RandomForestModel,
+    SklearnModel,
 )
 from mlops_template.core.model_selection import Selection, select
 from mlops_template.core.raw_rows import RawRows, date_features
@@ -48,6 +50,12 @@ TASK_KEYS = {"type", "class_weight", "loss", "quantile"}
 
 def build_estimator(model: Estimator, task: str, seed: int) -> Any:
     classify = task == "classification"
+    if isinstance(model, SklearnModel):
+        cls = sklearn_class(model, task)
+        params = dict(model.params)
+        if "random_state" in cls().get_params():
+            params.setdefault("random_state", seed)
+        return cls(**params)
     if isinstance(model, LinearModel):
         if classify:
             return LogisticRegression(
@@ -58,6 +66,38 @@ def build_estimator(model: Estimator, task: str, seed: int) -> Any:
     cls = classifier if classify else regressor
     params = model.model_dump(exclude=TASK_KEYS) | _task_params(model, classify)
     return cls(**params, random_state=seed)
+
+
+def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
+    """The estimator class a `type: sklearn` model names for the task; an error naming
+    the key when there is none, it does not import, or a param is not one of its own."""
+    field = "classifier" if task == "classification" else "regressor"
+    path = getattr(model, field)
+    if path is None:
+        raise PipelineError(f"{key}.{field} is not set: this model has no {task} estimator")
+    module, _, name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise PipelineError(f"{key}.{field}: scikit-learn has no {path}") from None
+    if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
+        raise PipelineError(f"{key}.{field}: {path} is not an estimator")
+    known = cls().get_params()
+    if unknown := sorted(set(model.params) - set(known)):
+        raise PipelineError(
+            f"{key}.params: {unknown} not parameters of {name}; it takes {sorted(known)}"
+        )
+    return cls
+
+
+def check_estimators(model: Any, key: str = "model") -> None:
+    """Every `type: sklearn` estimator in a model config imports and takes its params."""
+    for name, candidate in getattr(model, "candidates", {}).items():
+        check_estimators(candidate, f"{key}.candidates.{name}")
+    if isinstance(model, SklearnModel):
+        for task, path in [("classification", model.classifier), ("regression", model.regressor)]:
+            if path is not None:
+                sklearn_class(model, task, key)
 
 
 def _task_params(model: RandomForestModel | HistGradientBoostingModel, classify: bool) -> dict:
@@ -78,6 +118,8 @@ def check_model_fits_target(model: Estimator, task: str, y: pd.Series, key: str 
     the fix: a loss outside its target's range, or an early-stopping hold-out too small
     to stratify.
     """
+    if isinstance(model, SklearnModel):
+        sklearn_class(model, task, key)
     values = y.dropna()
     loss = getattr(model, "loss", None)
     if task == "regression" and loss in ("poisson", "gamma"):

@@ -64,10 +64,15 @@ def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.Re
             _has_value(chunk.column(name)) for name in features if name in chunk.schema.names
         )
         yield chunk
-    if total == 0:
+    refuse_empty(path, total, any_value)
+
+
+def refuse_empty(path: Path, rows: int, any_value: bool) -> None:
+    """The same refusal from every engine: no rows, or not one feature value in them."""
+    if rows == 0:
         raise PipelineError(f"{path}: the batch has no rows")
     if not any_value:
-        raise PipelineError(f"{path}: every feature is missing in all {total} rows")
+        raise PipelineError(f"{path}: every feature is missing in all {rows} rows")
 
 
 def _chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlops_template.io.tracking import check_server, is_local, tracking_uri
+from mlops_template.io.store import all_pages, check_server, is_local, store_uri, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -32,7 +32,7 @@ def connect() -> Any:
     import mlflow
     from mlflow import MlflowClient
 
-    uri = tracking_uri()
+    uri = store_uri()
     mlflow.set_tracking_uri(uri)
     if not is_local(uri):
         check_server(uri, "nothing was changed")
@@ -69,10 +69,20 @@ def _not_found(err: Any) -> bool:
 
 def version_of(client: Any, name: str, model_md5: str) -> str | None:
     """The newest registered version of this exact model file, if any."""
-    versions = client.search_model_versions(
-        f"name = '{name}' and tags.`lineage.model_md5` = '{model_md5}'"
+    versions = all_pages(
+        client.search_model_versions,
+        f"name = '{name}' and tags.`lineage.model_md5` = '{model_md5}'",
     )
     return max((str(v.version) for v in versions), key=int, default=None)
+
+
+def experiment_ids(client: Any) -> list[str]:
+    """Every experiment of the store (deleted ones left out, as MLflow does)."""
+    return [e.experiment_id for e in all_pages(client.search_experiments)]
+
+
+def all_versions(client: Any, name: str) -> list[Any]:
+    return all_pages(client.search_model_versions, f"name = '{name}'")
 
 
 def aliased_versions(client: Any, name: str) -> set[str]:
@@ -102,12 +112,11 @@ def events(client: Any, name: str) -> list[dict[str, Any]]:
     Searched in every experiment: `mlflow run -e promote` records its event in the
     experiment `mlflow run` chose, a plain `promote` in the configured one.
     """
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        experiments,
+    runs = all_pages(
+        client.search_runs,
+        experiment_ids(client),
         filter_string=f"tags.`{MODEL_TAG}` = '{name}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time ASC"],
-        max_results=10_000,
     )
     return [
         {

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_template.errors import PipelineError
 from mlops_template.io.lineage import file_md5, git_info
+from mlops_template.io.store import check_server, is_local, project_root, store_uri
 
 # Set by `mlflow run` for the entry point's command: the project's own run.
 PROJECT_RUN_ENV = "MLFLOW_RUN_ID"
@@ -49,86 +49,6 @@ class StageRecord:
     artifacts: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     log_model: Callable[[], None] | None = None  # logs the model inside the stage's run
-
-
-def project_root() -> Path:
-    """The repository whose local store a run goes to.
-
-    DVC runs queued and `--temp` experiments in a copy under `.dvc/tmp/exps/` and sets
-    DVC_ROOT to the original repository for every stage; runs must land there, not in
-    a folder DVC deletes afterwards.
-    """
-    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
-
-
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI, else the local SQLite store `mlflow.db` at the project root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
-
-
-def is_local(uri: str) -> bool:
-    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
-
-
-def check_server(uri: str, consequence: str) -> None:
-    """Fail at once, clearly, when the tracking server does not answer: MLflow's client
-    would retry for minutes (MLFLOW_HTTP_REQUEST_MAX_RETRIES), then print a traceback."""
-    import urllib.error
-    import urllib.request
-
-    try:  # /health needs no credentials, also on a basic-auth server
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as answer:
-            answer.read()
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise PipelineError(
-            f"tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {reason}; {consequence}"
-        ) from None
-
-
-def server_refusal(err: BaseException) -> str | None:
-    """What a tracking server refused, in words, for an MLflow client error; else None.
-
-    MLflow reports a 401, a 403 or a server that went away mid-request as a bare
-    MlflowException with the HTTP details; the CLI prints this instead of a traceback.
-    """
-    exceptions = sys.modules.get("mlflow.exceptions")
-    if exceptions is None or not isinstance(err, exceptions.MlflowException):
-        return None
-    uri = tracking_uri()
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    request = str(err).split(" failed with", 1)[0].removeprefix("API request to ")
-    if err.error_code == "UNAUTHENTICATED":
-        who = (
-            f"the credentials of user {user!r} (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
-            if user
-            else "a request without credentials: set MLFLOW_TRACKING_USERNAME and "
-            "MLFLOW_TRACKING_PASSWORD"
-        )
-        return f"tracking server {uri} refused {who} (401 Unauthorized, {request})"
-    if err.error_code == "PERMISSION_DENIED":
-        return (
-            f"tracking server {uri} denied user {user!r} this change (403 Permission denied, "
-            f"{request}); an admin grants EDIT or MANAGE on the model or experiment"
-        )
-    if "Max retries exceeded" in str(err) or "Connection aborted" in str(err):
-        return (
-            f"tracking server {uri} went away during the request ({request}); "
-            "run the command again once it is back"
-        )
-    return None
-
-
-def locked_store(err: BaseException) -> str | None:
-    """The local SQLite store held by another process (a long write, a database browser),
-    in words, for the error it gave: SQLAlchemy's, or MLflow's wrapping of it; else None."""
-    uri = tracking_uri()
-    if not uri.startswith("sqlite:") or "database is locked" not in str(err):
-        return None
-    return (
-        f"the tracking store {uri.removeprefix('sqlite:///')} is locked by another process "
-        "(database is locked): run this again once that process is done"
-    )
 
 
 def invocation_key() -> str:
@@ -162,7 +82,7 @@ class Tracker:
         # (datasets, integer class labels); the model's inputs are declared as floats.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
 
-        uri = tracking_uri()
+        uri = store_uri()
         if not is_local(uri):
             check_server(uri, "run this again once it is back")
         mlflow.set_tracking_uri(uri)

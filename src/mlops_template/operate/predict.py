@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +22,11 @@ import pyarrow as pa
 from mlops_template.config import Config, Predict
 from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
 from mlops_template.core.raw_rows import BadCells
-from mlops_template.errors import PipelineError
+from mlops_template.errors import PipelineError, require_extra
 from mlops_template.io import predictions_table, registry
 from mlops_template.io.batch_files import batch_columns, iter_chunks
 from mlops_template.io.lineage import file_md5
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    name: str
-    version: str
-    alias: str  # "" when a version was asked for directly
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
+from mlops_template.operate.scoring_job import ModelRef, ScoringJob
 
 
 def resolve_model(client: Any, name: str, version: str | None, alias: str | None) -> ModelRef:
@@ -101,25 +90,6 @@ def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, 
     return columns
 
 
-@dataclass(frozen=True)
-class ScoringJob:
-    """What both engines need to score one checked batch into the table."""
-
-    path: Path
-    table: str
-    ref: ModelRef
-    schema: dict[str, Any]  # the training schema
-    model: Any  # the sklearn pipeline
-    classes: list[Any] | None  # None for regression
-    passthrough: list[str]
-    out_schema: pa.Schema
-    constants: dict[str, Any]  # model name, version, alias, batch hash, scored_at (us)
-
-    @property
-    def features(self) -> list[str]:
-        return [c["name"] for c in self.schema["columns"]]
-
-
 def predict(
     cfg: Config,
     batch: str,
@@ -133,6 +103,9 @@ def predict(
     import mlflow.sklearn
 
     settings = cfg.predict
+    engine = engine or settings.engine
+    if engine == "spark":  # said before any work
+        require_extra("pyspark", "spark", "the Spark engine")
     table = table or settings.table
     path = Path(batch)
     client = registry.connect()
@@ -178,7 +151,7 @@ def predict(
         if _already_scored(path, table, batch_hash, ref):
             return 0
         started = time.perf_counter()
-        if (engine or settings.engine) == "spark":
+        if engine == "spark":
             from mlops_template.operate.spark_predict import score_with_spark
 
             rows = score_with_spark(job, settings)

@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import SHOWN, describe_unseen
+from mlops_template.core.raw_rows import MISSING_TOKENS
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
-from mlops_template.io.batch_files import batch_columns, batch_format
+from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
+from mlops_template.operate.scoring_job import ScoringJob
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from mlops_template.operate.predict import ScoringJob
 
 # monotonically_increasing_id() puts the partition index above this many bits.
 PARTITION_SHIFT = 33
@@ -107,7 +108,7 @@ def _output_to(log: Path) -> Iterator[None]:
             os.close(copy)
 
 
-def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
+def score_with_spark(job: ScoringJob, settings: Predict) -> int:
     # Checked before Spark starts: a table whose columns conflict would refuse the rows.
     predictions_table.prepare_for(job.table, job.out_schema)
     # predict holds the table's lock: no other writer can make the table meanwhile, so a
@@ -118,6 +119,7 @@ def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
     try:
         spark = spark_session(settings)
         frame = _read_batch(spark, job)
+        refuse_empty(job.path, *_rows_and_any_value(frame, job.schema))
         if settings.unseen_categories == "error" and (unseen := _unseen(frame, job.schema)):
             raise PipelineError(describe_unseen(unseen, str(job.path)))
         scored = _scored(spark, frame, job)
@@ -140,7 +142,7 @@ def score_with_spark(job: "ScoringJob", settings: Predict) -> int:
             spark.stop()
 
 
-def _read_batch(spark: "SparkSession", job: "ScoringJob") -> "DataFrame":
+def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
     """The batch as Spark reads it, training columns typed as the pandas engine reads them."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
@@ -164,6 +166,24 @@ def _read_batch(spark: "SparkSession", job: "ScoringJob") -> "DataFrame":
     return frame.select(*typed, *passthrough)
 
 
+def _rows_and_any_value(frame: "DataFrame", schema: dict[str, Any]) -> tuple[int, bool]:
+    """The row count, and whether any feature cell is present (one job): as the pandas
+    engine reads cells, NaN and the contract's missing markers in text are missing too."""
+    from pyspark.sql import functions as F
+
+    present = F.lit(False)
+    for column in schema["columns"]:
+        col = F.col(_quoted(column["name"]))
+        if column["kind"] == "numeric":
+            present = present | (col.isNotNull() & ~F.isnan(col))
+        else:
+            present = present | (col.isNotNull() & ~col.isin(list(MISSING_TOKENS)))
+    row = frame.select(
+        F.count(F.lit(1)).alias("rows"), F.max(present.cast("int")).alias("any")
+    ).first()
+    return row["rows"], bool(row["any"])
+
+
 def _unseen(frame: "DataFrame", schema: dict[str, Any]) -> dict[str, list[str]]:
     """Per categorical column, a few values never seen in training (one small job each)."""
     from pyspark.sql import functions as F
@@ -185,7 +205,7 @@ def _unseen(frame: "DataFrame", schema: dict[str, Any]) -> dict[str, list[str]]:
     return found
 
 
-def _scored(spark: "SparkSession", frame: "DataFrame", job: "ScoringJob") -> "DataFrame":
+def _scored(spark: "SparkSession", frame: "DataFrame", job: ScoringJob) -> "DataFrame":
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
@@ -223,7 +243,7 @@ def _row_number(numbered: "DataFrame") -> "Column":
     return (F.element_at(mapping, partition) + within).cast("long")
 
 
-def _probability_udf(spark: "SparkSession", job: "ScoringJob"):
+def _probability_udf(spark: "SparkSession", job: ScoringJob):
     """Class probabilities from the sklearn model, broadcast to the executors once."""
     import pandas as pd
     from pyspark.sql.functions import pandas_udf

@@ -10,6 +10,7 @@ import yaml
 
 from mlops_template.config import Config
 from mlops_template.errors import PipelineError
+from mlops_template.io import registry
 from mlops_template.io.lineage import LOCK_FILE, file_md5, git_info
 
 
@@ -50,9 +51,8 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
     outputs = locked_outputs()
     model_md5 = _locked_file(outputs, cfg.paths.model)
     test_md5 = _locked_file(outputs, cfg.paths.test)
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        experiments,
+    runs = client.search_runs(  # the newest one is enough
+        registry.experiment_ids(client),
         filter_string=(
             "tags.`pipeline.stage` = 'train' and attributes.status = 'FINISHED' "
             f"and tags.model_md5 = '{model_md5}'"

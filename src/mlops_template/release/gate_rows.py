@@ -18,10 +18,10 @@ import pandas as pd
 from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
 from mlops_template.core.evaluation import Scored, feature_names, score
-from mlops_template.core.metric_names import improvement
 from mlops_template.core.row_ids import seen
 from mlops_template.errors import PipelineError
 from mlops_template.io.dvc_cache import cached_file
+from mlops_template.metric_names import improvement
 
 ROWS_COLUMN = "gate.comparison"
 

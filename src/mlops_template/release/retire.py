@@ -21,7 +21,7 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
     keep = cfg.registry.keep_versions
     with registry.registry_lock():
         versions = sorted(
-            client.search_model_versions(f"name = '{name}'"),
+            registry.all_versions(client, name),
             key=lambda v: int(v.version),
             reverse=True,
         )

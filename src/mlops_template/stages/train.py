@@ -47,7 +47,10 @@ def run(cfg: Config) -> StageRecord:
         tags={
             "task": task,
             "model_md5": model_md5,
-            "model_type": chosen.type,
+            # The estimator's class for a `type: sklearn` model (ExtraTreesClassifier).
+            "model_type": type(model.named_steps["model"]).__name__
+            if chosen.type == "sklearn"
+            else chosen.type,
             **({"model_selection": selection.summary()} if selection else {}),
         },
         log_model=log_model,

@@ -1,0 +1,67 @@
+"""Where runs go, and a store that answers: the tracking URI, its driver, the server's
+health, and searches read to the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlops_template.errors import PipelineError, require_extra
+
+
+def project_root() -> Path:
+    """The repository whose local store a run goes to.
+
+    DVC runs queued and `--temp` experiments in a copy under `.dvc/tmp/exps/` and sets
+    DVC_ROOT to the original repository for every stage; runs must land there, not in
+    a folder DVC deletes afterwards.
+    """
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI, else the local SQLite store `mlflow.db` at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def store_uri() -> str:
+    """tracking_uri(), with its driver checked: a PostgreSQL store needs the server extra."""
+    uri = tracking_uri()
+    if uri.startswith("postgresql"):
+        require_extra("psycopg", "server", f"the tracking store {uri.split('://')[0]}://")
+    return uri
+
+
+def is_local(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def check_server(uri: str, consequence: str) -> None:
+    """Fail at once, clearly, when the tracking server does not answer: MLflow's client
+    would retry for minutes (MLFLOW_HTTP_REQUEST_MAX_RETRIES), then print a traceback."""
+    import urllib.error
+    import urllib.request
+
+    try:  # /health needs no credentials, also on a basic-auth server
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as answer:
+            answer.read()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise PipelineError(
+            f"tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {reason}; {consequence}"
+        ) from None
+
+
+def all_pages(search: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+    """Every result of an MLflow search: a search returns one page (1,000 runs or
+    experiments by default) and a token for the next."""
+    found: list[Any] = []
+    token = None
+    while True:
+        page = search(*args, page_token=token, **kwargs)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found

@@ -1,0 +1,39 @@
+"""What a scoring engine is given (pandas in predict.py, Spark in spark_predict.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+    alias: str  # "" when a version was asked for directly
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """What both engines need to score one checked batch into the table."""
+
+    path: Path
+    table: str
+    ref: ModelRef
+    schema: dict[str, Any]  # the training schema
+    model: Any  # the sklearn pipeline
+    classes: list[Any] | None  # None for regression
+    passthrough: list[str]
+    out_schema: pa.Schema
+    constants: dict[str, Any]  # model name, version, alias, batch hash, scored_at (us)
+
+    @property
+    def features(self) -> list[str]:
+        return [c["name"] for c in self.schema["columns"]]
