@@ -10,13 +10,12 @@ from mlops_template.core.batch_checks import check_columns, describe_unseen, uns
 from mlops_template.errors import PipelineError
 from mlops_template.io.batch_files import _rebatch, batch_columns, iter_chunks
 
-SCHEMA = {
-    "target": {"name": "y"},
-    "columns": [
-        {"name": "age", "kind": "numeric"},
-        {"name": "plan", "kind": "categorical", "categories": ["basic", "pro"]},
-    ],
-}
+from .conftest import training_schema
+
+SCHEMA = training_schema(
+    {"name": "age", "kind": "numeric"},
+    {"name": "plan", "kind": "categorical", "categories": ["basic", "pro"]},
+)
 
 
 def _check(columns, policy="drop", allowed=("y",)):

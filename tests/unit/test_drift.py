@@ -20,6 +20,8 @@ from mlops_template.core.drift import (
     performance,
 )
 
+from .conftest import training_schema
+
 
 @pytest.fixture
 def settings(params) -> Monitor:
@@ -33,76 +35,75 @@ def normal(n: int, shift: float = 0.0, seed: int = 0) -> pd.Series:
 def test_small_numeric_samples_are_tested_with_ks(settings):
     same = numeric_drift(normal(500), normal(200, seed=1), settings)
     moved = numeric_drift(normal(500), normal(200, shift=1.0, seed=1), settings)
-    assert same["test"] == moved["test"] == "ks"
-    assert same["decision"] == NO_DRIFT and same["p_value"] > 0.05
-    assert moved["decision"] == DRIFT and moved["p_value"] < 0.05
+    assert same.test == moved.test == "ks"
+    assert same.decision == NO_DRIFT and same.p_value > 0.05
+    assert moved.decision == DRIFT and moved.p_value < 0.05
 
 
 def test_large_numeric_samples_use_a_distance_that_ignores_negligible_shifts(settings):
     tiny = numeric_drift(normal(50_000), normal(50_000, shift=0.03, seed=1), settings)
-    assert tiny["test"] == "wasserstein_normed" and tiny["decision"] == NO_DRIFT
+    assert tiny.test == "wasserstein_normed" and tiny.decision == NO_DRIFT
     # The same shift is "significant" to KS at this size: why the distance decides.
     assert (
         numeric_drift(
             normal(50_000),
             normal(50_000, shift=0.03, seed=1),
             settings.model_copy(update={"large_sample_rows": 10**9}),
-        )["decision"]
+        ).decision
         == DRIFT
     )
     big = numeric_drift(normal(50_000), normal(50_000, shift=0.5, seed=1), settings)
-    assert big["decision"] == DRIFT and big["statistic"] == pytest.approx(0.5, abs=0.03)
+    assert big.decision == DRIFT and big.statistic == pytest.approx(0.5, abs=0.03)
 
 
 def test_thresholds_come_from_config(settings):
     ref, cur = normal(50_000), normal(50_000, shift=0.2, seed=1)
-    assert numeric_drift(ref, cur, settings)["decision"] == DRIFT
+    assert numeric_drift(ref, cur, settings).decision == DRIFT
     loose = settings.model_copy(update={"wasserstein": 0.3})
-    assert numeric_drift(ref, cur, loose)["decision"] == NO_DRIFT
+    assert numeric_drift(ref, cur, loose).decision == NO_DRIFT
     ref, cur = normal(300), normal(100, shift=0.5, seed=2)
     small = numeric_drift(ref, cur, settings)
-    assert small["decision"] == DRIFT
-    strict = settings.model_copy(update={"p_value": small["p_value"] / 2})
-    assert numeric_drift(ref, cur, strict)["decision"] == NO_DRIFT
+    assert small.decision == DRIFT
+    strict = settings.model_copy(update={"p_value": small.p_value / 2})
+    assert numeric_drift(ref, cur, strict).decision == NO_DRIFT
 
 
 def test_too_few_values_give_no_decision(settings):
     result = numeric_drift(normal(500), pd.Series([1.0, np.nan] * 10), settings)
-    assert result["decision"] == TOO_FEW and result["current_rows"] == 10
-    assert result["current_missing"] == 0.5 and "test" not in result
+    assert result.decision == TOO_FEW and result.current_rows == 10
+    assert result.current_missing == 0.5 and "test" not in result.as_json()
 
 
 def test_categories_chi2_for_small_js_for_large(settings):
     ref = pd.Series(["a"] * 300 + ["b"] * 300)
-    assert categorical_drift(ref, pd.Series(["a"] * 50 + ["b"] * 50), settings)["decision"] == (
+    assert categorical_drift(ref, pd.Series(["a"] * 50 + ["b"] * 50), settings).decision == (
         NO_DRIFT
     )
     moved = categorical_drift(ref, pd.Series(["a"] * 90 + ["b"] * 10), settings)
-    assert moved["test"] == "chi2" and moved["decision"] == DRIFT
+    assert moved.test == "chi2" and moved.decision == DRIFT
     big_ref = pd.Series(["a", "b"] * 5000)
     new = categorical_drift(big_ref, pd.Series(["a", "b", "c", "c"] * 2500), settings)
-    assert new["test"] == "jensen_shannon" and new["decision"] == DRIFT
-    assert new["unseen"] == ["c"]
+    assert new.test == "jensen_shannon" and new.decision == DRIFT
+    assert new.unseen == ["c"]
     one = categorical_drift(pd.Series(["a"] * 100), pd.Series(["a"] * 100), settings)
-    assert one["decision"] == NO_DRIFT
+    assert one.decision == NO_DRIFT
 
 
 def test_dataset_drift_counts_decided_features_only(settings):
-    schema = {
-        "columns": [
-            {"name": "x", "kind": "numeric"},
-            {"name": "y", "kind": "numeric"},
-            {"name": "c", "kind": "categorical"},
-        ]
-    }
+    schema = training_schema(
+        {"name": "x", "kind": "numeric"},
+        {"name": "y", "kind": "numeric"},
+        {"name": "c", "kind": "categorical"},
+        name="label",
+    )
     ref = pd.DataFrame({"x": normal(400), "y": normal(400), "c": ["a", "b"] * 200})
     cur = pd.DataFrame({"x": normal(100, 2.0, 1), "y": normal(100, 0, 2), "c": [None] * 100})
     features = feature_drift(schema, ref, cur, settings)
-    assert [features[n]["decision"] for n in "xyc"] == [DRIFT, NO_DRIFT, TOO_FEW]
+    assert [features[n].decision for n in "xyc"] == [DRIFT, NO_DRIFT, TOO_FEW]
     summary = dataset_drift(features, drift_share=0.5)
-    assert summary["drifted"] == ["x"] and summary["share"] == 0.5
-    assert summary["decision"] == DRIFT and summary["decided"] == 2
-    assert dataset_drift(features, drift_share=0.6)["decision"] == NO_DRIFT
+    assert summary.drifted == ["x"] and summary.share == 0.5
+    assert summary.decision == DRIFT and summary.decided == 2
+    assert dataset_drift(features, drift_share=0.6).decision == NO_DRIFT
 
 
 def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():
@@ -110,7 +111,7 @@ def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():
         result = performance(
             metric, {"value": batch, "interval": interval}, evaluation, trivial, max_drop
         )
-        return result["decision"]
+        return result.decision
 
     # Balanced accuracy 0.93 against 0.5 for the trivial model: a lead of 0.43, so a
     # quarter of it (0.1075) may go.
@@ -122,7 +123,7 @@ def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():
     assert decision("rmse", 560.0, [550.0, 570.0], 544.0, 800.0) == IN_RANGE
     assert decision("rmse", 700.0, [690.0, 710.0], 544.0, 800.0) == OUT_OF_RANGE
     result = performance("rmse", {"value": 700.0, "interval": [690.0, 710.0]}, 544.0, 800.0, 0.25)
-    assert result["drop"] == 156.0 and result["max_drop"] == 64.0
+    assert result.drop == 156.0 and result.max_drop == 64.0
     # A model no better than the trivial one has no lead to lose: any clear drop is out.
     assert decision("rmse", 820.0, [810.0, 830.0], 800.0, 790.0) == OUT_OF_RANGE
 
@@ -130,4 +131,4 @@ def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():
 def test_infinite_values_count_as_missing(settings):
     current = pd.Series([np.inf, -np.inf, *normal(100, seed=4)])
     result = numeric_drift(normal(300), current, settings)
-    assert result["current_rows"] == 100 and result["decision"] == NO_DRIFT
+    assert result.current_rows == 100 and result.decision == NO_DRIFT

@@ -6,7 +6,7 @@ import pytest
 
 from mlops_template.config import Bound, TaskGate, parse_config
 from mlops_template.core.champion_history import champion_line, rollback_target
-from mlops_template.core.gate import decide, reasons
+from mlops_template.core.gate import Decision, already_champion, decide
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
 
@@ -33,16 +33,16 @@ BEATS_BASELINE = compared(0.85, 0.5, (0.3, 0.4))
 
 def test_first_candidate_needs_the_baseline_and_the_thresholds():
     ok = decide(GATE, {"accuracy": 0.81}, {"baseline": BEATS_BASELINE})
-    assert ok["promote"] is True
+    assert ok.promote is True
     refused = decide(GATE, {"accuracy": 0.79}, {"baseline": BEATS_BASELINE})
-    assert refused["promote"] is False
-    assert reasons(refused) == ["accuracy = 0.79 is outside min 0.8"]
+    assert refused.promote is False
+    assert refused.reasons() == ["accuracy = 0.79 is outside min 0.8"]
 
 
 def test_a_model_that_does_not_beat_the_trivial_baseline_beyond_noise_is_refused():
     weak = decide(GATE, {"accuracy": 0.9}, {"baseline": compared(0.52, 0.5, (-0.01, 0.05))})
-    assert weak["promote"] is False
-    (line,) = reasons(weak)
+    assert weak.promote is False
+    (line,) = weak.reasons()
     assert "does not beat the trivial baseline (majority class or mean) 0.5" in line
     assert "100 rows" in line
 
@@ -52,23 +52,24 @@ def test_candidate_must_beat_the_champion_beyond_noise_by_a_share_of_its_lead():
         comparisons = {"baseline": BEATS_BASELINE, "champion": compared(a, 0.80, gain_interval)}
         return decide(GATE, {"accuracy": 0.9}, comparisons)
 
-    assert verdict((0.01, 0.09), a=0.85)["promote"] is True  # gain 0.05 >= 0.1 * lead 0.3
+    assert verdict((0.01, 0.09), a=0.85).promote is True  # gain 0.05 >= 0.1 * lead 0.3
     short = verdict((0.001, 0.05), a=0.82)  # better, but by less than 0.03
-    assert short["promote"] is False
-    (check,) = [c for c in short["checks"] if c["check"] == "improvement:f1_macro"]
-    assert check["required"] == 0.03 and check["champion"] == 0.80
-    assert check["candidate"] == 0.82 and not {"a", "b"} & set(check)  # named, once
-    baseline = next(c for c in short["checks"] if c["check"].startswith("baseline"))
-    assert {"candidate", "baseline"} <= set(baseline) and not {"a", "b"} & set(baseline)
+    assert short.promote is False
+    check = short.check("improvement")
+    assert check.check == "improvement:f1_macro" and short.failed() == [check.check]
+    assert check.required == 0.03 and check.champion == 0.80 and check.candidate == 0.82
+    stored = {c["check"]: c for c in short.as_json()["checks"]}
+    assert not {"a", "b"} & set(stored["improvement:f1_macro"])  # named, once
+    assert {"candidate", "baseline"} <= set(stored["baseline:f1_macro"])
     noisy = verdict((-0.02, 0.12), a=0.85)  # a larger gain, but inside the noise
-    assert noisy["promote"] is False
-    assert "within noise" in reasons(noisy)[0] and "rows neither trained on" in reasons(noisy)[0]
+    assert noisy.promote is False
+    assert "within noise" in noisy.reasons()[0] and "rows neither trained on" in noisy.reasons()[0]
 
 
 def test_a_tie_never_replaces_the_champion():
     gate = TaskGate(metric="f1_macro")
     tie = {"baseline": BEATS_BASELINE, "champion": compared(0.8, 0.8, (0.0, 0.0))}
-    assert decide(gate, {}, tie)["promote"] is False
+    assert decide(gate, {}, tie).promote is False
 
 
 def test_clearly_worse_on_the_champions_held_out_data_is_refused_whatever_the_new_rows_say():
@@ -79,29 +80,29 @@ def test_clearly_worse_on_the_champions_held_out_data_is_refused_whatever_the_ne
         "holdout": compared(0.31, 1.0, (-0.75, -0.6), lead=0.5, rows=114),
     }
     refused = decide(gate, {}, comparisons)
-    assert refused["promote"] is False
-    (line,) = reasons(refused)
+    assert refused.promote is False
+    (line,) = refused.reasons()
     assert "held-out data" in line and "114 rows" in line
     # Worse only within noise, or within the allowed share of the lead: not refused.
     comparisons["holdout"] = compared(0.97, 1.0, (-0.06, 0.01), lead=0.5)
-    assert decide(gate, {}, comparisons)["promote"] is True
+    assert decide(gate, {}, comparisons).promote is True
     comparisons["holdout"] = compared(0.96, 1.0, (-0.06, -0.02), lead=0.5)
-    assert decide(gate, {}, comparisons)["promote"] is False
+    assert decide(gate, {}, comparisons).promote is False
     lenient = TaskGate(metric="f1_macro", max_holdout_drop=0.1)  # 0.1 * 0.5 = 0.05
-    assert decide(lenient, {}, comparisons)["promote"] is True
+    assert decide(lenient, {}, comparisons).promote is True
 
 
 def test_lower_is_better_metrics_compare_the_right_way():
     assert improvement("rmse", 9.0, 10.0) == 1.0
     assert improvement("r2", 0.6, 0.5) == pytest.approx(0.1)
     gate = TaskGate(metric="rmse", thresholds={"rmse": Bound(max=50)})
-    assert decide(gate, {"rmse": 60.0}, {"baseline": BEATS_BASELINE})["promote"] is False
-    assert decide(gate, {"rmse": 40.0}, {"baseline": BEATS_BASELINE})["promote"] is True
+    assert decide(gate, {"rmse": 60.0}, {"baseline": BEATS_BASELINE}).promote is False
+    assert decide(gate, {"rmse": 40.0}, {"baseline": BEATS_BASELINE}).promote is True
 
 
 def test_a_missing_metric_fails_its_threshold():
     gate = TaskGate(metric="f1_macro", thresholds={"roc_auc": Bound(min=0.5)})
-    assert decide(gate, {"f1_macro": 1.0}, {"baseline": BEATS_BASELINE})["promote"] is False
+    assert decide(gate, {"f1_macro": 1.0}, {"baseline": BEATS_BASELINE}).promote is False
 
 
 def test_unknown_gate_metric_fails_at_config_load(params):
@@ -134,3 +135,20 @@ def test_rollback_to_a_version_never_champion_then_back():
 def test_history_that_disagrees_with_the_alias_gives_no_target():
     assert rollback_target([_promote("1"), _promote("2")], "5") is None
     assert rollback_target([], "1") is None
+
+
+def test_a_decision_reads_back_from_its_json_unchanged():
+    comparisons = {
+        "baseline": BEATS_BASELINE,
+        "champion": compared(0.70, 0.45, (0.2, 0.3)),
+        "holdout": compared(0.31, 1.0, (-0.75, -0.6), lead=0.5, rows=114),
+    }
+    for decision in [
+        decide(GATE, {"accuracy": 0.79}, comparisons),
+        decide(GATE, {}, {"baseline": BEATS_BASELINE}),
+        already_champion("3"),
+    ]:
+        again = Decision.model_validate(decision.as_json())
+        assert again == decision and again.reasons() == decision.reasons()
+    kinds = [type(c).__name__ for c in decide(GATE, {}, comparisons).checks]
+    assert kinds == ["Threshold", "Baseline", "Improvement", "Holdout"]

@@ -9,11 +9,14 @@ from mlops_template.config import parse_config
 from mlops_template.errors import PipelineError
 from mlops_template.operate.monitor import read_batch
 
-SCHEMA = {
-    "columns": [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical"}],
-    "target": {"name": "label", "dtype": "int64", "classes": [0, 1]},
-    "task": "classification",
-}
+from .conftest import training_schema
+
+SCHEMA = training_schema(
+    {"name": "x", "kind": "numeric"},
+    {"name": "c", "kind": "categorical"},
+    name="label",
+    classes=[0, 1],
+)
 
 
 @pytest.fixture

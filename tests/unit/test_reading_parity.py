@@ -17,12 +17,7 @@ import pytest
 from mlops_template.config import Features, FileData, LinearModel
 from mlops_template.core.models import build_pipeline
 from mlops_template.core.raw_rows import MISSING_TOKENS, RawRows
-from mlops_template.core.schema import (
-    boolean_columns,
-    date_columns,
-    infer_schema,
-    split_columns,
-)
+from mlops_template.core.schema import infer_schema
 from mlops_template.io.batch_files import iter_chunks
 from mlops_template.io.datasets import load_source
 
@@ -95,13 +90,13 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
     training = training_reader(csv_path, "csv")
     features = training.drop(columns="label")
     schema = infer_schema(features, training["label"], "classification")
-    numeric, categorical = split_columns(schema)
+    numeric, categorical = schema.names("numeric"), schema.names("categorical")
     assert numeric == [NAMES["num"], NAMES["int"]]
-    assert boolean_columns(schema) == (NAMES["bool"],)  # read as a boolean, not as text
-    assert date_columns(schema) == (NAMES["date"],)  # a date, not text
-    reader = RawRows(
-        tuple(numeric), tuple(categorical), boolean_columns(schema), dates=date_columns(schema)
-    ).fit(features)
+    assert schema.booleans == (NAMES["bool"],)  # read as a boolean, not as text
+    assert schema.dates == (NAMES["date"],)  # a date, not text
+    reader = RawRows(tuple(numeric), tuple(categorical), schema.booleans, dates=schema.dates).fit(
+        features
+    )
 
     def batch(path):
         return pd.concat(c.to_pandas() for c in iter_chunks(path, schema, 37))
@@ -129,8 +124,8 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
         task="classification",
         numeric=numeric,
         categorical=categorical,
-        boolean=boolean_columns(schema),
-        dates=date_columns(schema),
+        boolean=schema.booleans,
+        dates=schema.dates,
         seed=0,
     ).fit(features, training["label"])
     proba = model.predict_proba(frames["training csv"].drop(columns="label"))

@@ -8,14 +8,14 @@ import pytest
 
 from mlops_template.core.simulation import simulated_batch
 
-SCHEMA = {
-    "columns": [
-        {"name": "x", "kind": "numeric"},
-        {"name": "y", "kind": "numeric"},
-        {"name": "c", "kind": "categorical", "categories": ["a", "b", "c"]},
-    ],
-    "target": {"name": "label"},
-}
+from .conftest import training_schema
+
+SCHEMA = training_schema(
+    {"name": "x", "kind": "numeric"},
+    {"name": "y", "kind": "numeric"},
+    {"name": "c", "kind": "categorical", "categories": ["a", "b", "c"]},
+    name="label",
+)
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from mlops_template.core.raw_rows import as_text
-from mlops_template.core.schema import is_boolean
+from mlops_template.core.schema import TrainingSchema
 
 SHOWN = 10  # values listed per column in a message
 
 
 def check_columns(
-    schema: dict[str, Any],
+    schema: TrainingSchema,
     batch_columns: dict[str, bool],
     *,
     allowed_extra: set[str],
@@ -25,7 +23,7 @@ def check_columns(
     `batch_columns` maps each column to whether it holds numbers. Numeric training
     columns must arrive as numbers; categorical ones may arrive as anything.
     """
-    expected = {c["name"]: c for c in schema["columns"]}
+    expected = {c.name: c for c in schema.columns}
     problems = []
     missing = [name for name in expected if name not in batch_columns]
     if missing:
@@ -34,22 +32,22 @@ def check_columns(
     if extra and extra_policy == "error":
         problems.append(f"{source}: columns the model was not trained on {extra}")
     for name, numeric in batch_columns.items():
-        if name in expected and expected[name]["kind"] == "numeric" and not numeric:
+        if name in expected and expected[name].kind == "numeric" and not numeric:
             problems.append(f"{source}: column '{name}' is not numeric; the model expects numbers")
     return problems, extra
 
 
-def unseen_categories(schema: dict[str, Any], frame: pd.DataFrame) -> dict[str, list[str]]:
+def unseen_categories(schema: TrainingSchema, frame: pd.DataFrame) -> dict[str, list[str]]:
     """Per categorical column, values never seen in training (missing values excluded)."""
     found = {}
-    for column in schema["columns"]:
-        if column["kind"] != "categorical" or column["name"] not in frame:
+    for column in schema.columns:
+        if column.kind != "categorical" or column.name not in frame:
             continue
         # Read as the model reads them (core/raw_rows.py): "" is missing, "true" is "True".
-        values = as_text(frame[column["name"]], is_boolean(column)).dropna().unique()
-        new = sorted(set(values) - set(column["categories"]))
+        values = as_text(frame[column.name], column.is_boolean).dropna().unique()
+        new = sorted(set(values) - set(column.categories or []))
         if new:
-            found[column["name"]] = new
+            found[column.name] = new
     return found
 
 

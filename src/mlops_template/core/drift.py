@@ -17,19 +17,20 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from mlops_template.config import Monitor
+from mlops_template.core.monitor_report import ColumnDrift, DatasetDrift, Performance
 from mlops_template.core.raw_rows import as_days, as_text
-from mlops_template.core.schema import is_boolean
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.metric_names import improvement
 
 DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
 
 
-def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> dict[str, Any]:
+def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> ColumnDrift:
     ref, cur = finite_values(reference), finite_values(current)
     result = _base("numeric", reference, current, len(ref), len(cur))
     if min(len(ref), len(cur)) < settings.min_rows:
-        return {**result, "decision": TOO_FEW}
+        return ColumnDrift(**result, decision=TOO_FEW)
     if min(len(ref), len(cur)) <= settings.large_sample_rows:
         test = stats.ks_2samp(ref, cur)
         return _tested(result, "ks", test.statistic, test.pvalue, settings.p_value)
@@ -38,14 +39,12 @@ def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -
     return _measured(result, "wasserstein_normed", distance, settings.wasserstein)
 
 
-def categorical_drift(
-    reference: pd.Series, current: pd.Series, settings: Monitor
-) -> dict[str, Any]:
+def categorical_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> ColumnDrift:
     ref = reference.dropna().astype(str)
     cur = current.dropna().astype(str)
     result = _base("categorical", reference, current, len(ref), len(cur))
     if min(len(ref), len(cur)) < settings.min_rows:
-        return {**result, "decision": TOO_FEW}
+        return ColumnDrift(**result, decision=TOO_FEW)
     categories = sorted(set(ref) | set(cur))
     ref_counts = ref.value_counts().reindex(categories, fill_value=0).to_numpy()
     cur_counts = cur.value_counts().reindex(categories, fill_value=0).to_numpy()
@@ -60,43 +59,43 @@ def categorical_drift(
 
 
 def feature_drift(
-    schema: dict[str, Any], reference: pd.DataFrame, current: pd.DataFrame, settings: Monitor
-) -> dict[str, dict[str, Any]]:
+    schema: TrainingSchema, reference: pd.DataFrame, current: pd.DataFrame, settings: Monitor
+) -> dict[str, ColumnDrift]:
     """Per training column, its drift result."""
     found = {}
-    for column in schema["columns"]:
-        name = column["name"]
-        if column["kind"] == "numeric":
+    for column in schema.columns:
+        name = column.name
+        if column.kind == "numeric":
             found[name] = numeric_drift(reference[name], current[name], settings)
             continue
-        if column["kind"] == "date":  # compared as days since 1970
+        if column.kind == "date":  # compared as days since 1970
             ref, cur = (as_days(frame[name], name) for frame in (reference, current))
             found[name] = numeric_drift(ref, cur, settings)
             continue
         # Categories as the model reads them (core/raw_rows.py): "true" is "True".
-        ref, cur = (as_text(frame[name], is_boolean(column)) for frame in (reference, current))
+        ref, cur = (as_text(frame[name], column.is_boolean) for frame in (reference, current))
         found[name] = categorical_drift(ref, cur, settings)
     return found
 
 
-def dataset_drift(features: dict[str, dict[str, Any]], drift_share: float) -> dict[str, Any]:
+def dataset_drift(features: dict[str, ColumnDrift], drift_share: float) -> DatasetDrift:
     """The batch drifts when at least `drift_share` of the decided features drift."""
-    decided = [name for name, r in features.items() if r["decision"] != TOO_FEW]
-    drifted = [name for name in decided if features[name]["decision"] == DRIFT]
+    decided = [name for name, r in features.items() if r.decision != TOO_FEW]
+    drifted = [name for name in decided if features[name].decision == DRIFT]
     share = len(drifted) / len(decided) if decided else 0.0
-    return {
-        "features": len(features),
-        "decided": len(decided),
-        "drifted": drifted,
-        "share": round(share, 6),
-        "drift_share": drift_share,
-        "decision": (DRIFT if share >= drift_share else NO_DRIFT) if decided else TOO_FEW,
-    }
+    return DatasetDrift(
+        features=len(features),
+        decided=len(decided),
+        drifted=drifted,
+        share=round(share, 6),
+        drift_share=drift_share,
+        decision=(DRIFT if share >= drift_share else NO_DRIFT) if decided else TOO_FEW,
+    )
 
 
 def performance(
     metric: str, batch: dict[str, Any], evaluation: float, trivial: float, max_drop: float
-) -> dict[str, Any]:
+) -> Performance:
     """The batch's metric (`value` and bootstrap `interval`) against the model's score on
     its evaluation data. Out of range only when even the interval's best end is worse
     than that score by more than `max_drop` times the model's lead over the trivial
@@ -104,17 +103,17 @@ def performance(
     too small to tell is not called out of range."""
     allowed = max_drop * max(improvement(metric, evaluation, trivial), 0.0)
     best = max(batch["interval"], key=lambda v: improvement(metric, v, evaluation))
-    return {
-        "metric": metric,
-        "batch": batch["value"],
-        "batch_interval": batch["interval"],
-        "baseline": evaluation,
-        "trivial": trivial,
-        "drop": round(-improvement(metric, batch["value"], evaluation), 6),
-        "max_drop": round(allowed, 6),
-        "max_drop_share": max_drop,
-        "decision": OUT_OF_RANGE if -improvement(metric, best, evaluation) > allowed else IN_RANGE,
-    }
+    return Performance(
+        metric=metric,
+        batch=batch["value"],
+        batch_interval=batch["interval"],
+        baseline=evaluation,
+        trivial=trivial,
+        drop=round(-improvement(metric, batch["value"], evaluation), 6),
+        max_drop=round(allowed, 6),
+        max_drop_share=max_drop,
+        decision=OUT_OF_RANGE if -improvement(metric, best, evaluation) > allowed else IN_RANGE,
+    )
 
 
 def finite_values(values: pd.Series) -> np.ndarray:
@@ -133,22 +132,22 @@ def _base(kind: str, reference: pd.Series, current: pd.Series, n_ref: int, n_cur
     }
 
 
-def _tested(result: dict, test: str, statistic: float, p_value: float, alpha: float) -> dict:
-    return {
+def _tested(result: dict, test: str, statistic: float, p_value: float, alpha: float) -> ColumnDrift:
+    return ColumnDrift(
         **result,
-        "test": test,
-        "statistic": round(float(statistic), 6),
-        "p_value": float(p_value),
-        "threshold": alpha,
-        "decision": DRIFT if p_value < alpha else NO_DRIFT,
-    }
+        test=test,
+        statistic=round(float(statistic), 6),
+        p_value=float(p_value),
+        threshold=alpha,
+        decision=DRIFT if p_value < alpha else NO_DRIFT,
+    )
 
 
-def _measured(result: dict, test: str, distance: float, threshold: float) -> dict:
-    return {
+def _measured(result: dict, test: str, distance: float, threshold: float) -> ColumnDrift:
+    return ColumnDrift(
         **result,
-        "test": test,
-        "statistic": round(float(distance), 6),
-        "threshold": threshold,
-        "decision": DRIFT if distance > threshold else NO_DRIFT,
-    }
+        test=test,
+        statistic=round(float(distance), 6),
+        threshold=threshold,
+        decision=DRIFT if distance > threshold else NO_DRIFT,
+    )

@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from mlops_template.core.bootstrap import Outputs
+from mlops_template.core.schema import TrainingSchema
 
 
 @dataclass(frozen=True)
@@ -28,20 +29,16 @@ class Scored:
         return Outputs(np.asarray(self.predicted), self.proba, self.classes)
 
 
-def score(model: Any, frame: pd.DataFrame, schema: dict[str, Any]) -> Scored:
+def score(model: Any, frame: pd.DataFrame, schema: TrainingSchema) -> Scored:
     """Score `model` on `frame` (features and target, as in the training schema)."""
-    features, y = frame[feature_names(schema)], frame[schema["target"]["name"]]
+    features, y = frame[schema.features], frame[schema.target.name]
     predicted = model.predict(features)
-    if schema["task"] != "classification":
+    if schema.task != "classification":
         return Scored(y, predicted, regression_metrics(y, predicted))
     proba = model.predict_proba(features)
     classes = model.classes_.tolist()
     metrics = classification_metrics(y, predicted, proba, classes)
     return Scored(y, predicted, metrics, proba, classes)
-
-
-def feature_names(schema: dict[str, Any]) -> list[str]:
-    return [c["name"] for c in schema["columns"]]
 
 
 def _round(value: float) -> float:

@@ -8,17 +8,140 @@ only decides from the comparisons it is given; release/promote.py picks the rows
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
 from mlops_template.config import TaskGate
 from mlops_template.core.bootstrap import BETTER
+
+
+class _Check(BaseModel):
+    """One check of the gate, with the numbers behind it; REASON says, for people, why
+    it failed (formatted with the check's fields)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    REASON: ClassVar[str]
+    check: str  # its kind, and the metric: "improvement:f1_macro"
+    passed: bool
+
+    def reason(self) -> str:
+        return self.REASON.format(**self._words())
+
+    def _words(self) -> dict[str, Any]:
+        return dict(self)
+
+
+class Threshold(_Check):
+    REASON = "{metric} = {value} is outside {bound}"
+    metric: str
+    value: float | None
+    min: float | None
+    max: float | None
+
+    def _words(self) -> dict[str, Any]:
+        sides = (("min", self.min), ("max", self.max))
+        bound = " and ".join(f"{side} {limit}" for side, limit in sides if limit is not None)
+        return {**dict(self), "bound": bound}
+
+
+class _Paired(_Check):
+    """bootstrap.paired on the same rows, the candidate first; `lead` is the other
+    model's margin over the trivial one there."""
+
+    metric: str
+    rows: int
+    candidate: float
+    improvement: float
+    interval: tuple[float, float]
+    verdict: str
+    lead: float | None = None
+
+    def _words(self) -> dict[str, Any]:
+        low, high = self.interval
+        numbers = f"improvement {self.improvement}, interval [{low}, {high}], {self.rows} rows"
+        return {**dict(self), "numbers": numbers}
+
+
+class Baseline(_Paired):
+    REASON = (
+        "{metric}: candidate {candidate} does not beat the trivial baseline (majority class "
+        "or mean) {baseline} beyond noise ({numbers})"
+    )
+    baseline: float
+
+
+class Improvement(_Paired):
+    REASON = (
+        "{metric}: candidate {candidate} vs champion {champion} on rows neither trained on: "
+        "{verdict} ({numbers}; needs better beyond noise by >= {required})"
+    )
+    champion: float
+    required: float
+
+
+class Holdout(_Paired):
+    REASON = (
+        "{metric} on the champion's held-out data: candidate {candidate} vs champion "
+        "{champion}, clearly worse ({numbers}; allowed drop {allowed_drop})"
+    )
+    champion: float
+    allowed_drop: float
+
+
+class NoChampion(_Check):
+    REASON = "{detail}"
+    detail: str
+
+
+class AlreadyChampion(_Check):
+    REASON = "v{version} is already champion"
+    version: str
+
+
+def _kind(check: Any) -> str:
+    name = check["check"] if isinstance(check, dict) else check.check
+    return name.split(":")[0]
+
+
+Check = Annotated[
+    Annotated[Threshold, Tag("threshold")]
+    | Annotated[Baseline, Tag("baseline")]
+    | Annotated[Improvement, Tag("improvement")]
+    | Annotated[Holdout, Tag("holdout")]
+    | Annotated[NoChampion, Tag("champion")]
+    | Annotated[AlreadyChampion, Tag("already_champion")],
+    Discriminator(_kind),
+]
+
+
+class Decision(BaseModel):
+    """Whether the candidate may become champion, and every check behind it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    promote: bool
+    checks: list[Check]
+
+    def reasons(self) -> list[str]:
+        """One line per failed check, for people."""
+        return [check.reason() for check in self.checks if not check.passed]
+
+    def failed(self) -> list[str]:
+        return [check.check for check in self.checks if not check.passed]
+
+    def check(self, kind: str) -> Any | None:
+        """The check of a kind ("improvement"), if the gate made one."""
+        return next((c for c in self.checks if _kind(c) == kind), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 def decide(
     gate: TaskGate,
     candidate: dict[str, float],
     comparisons: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
+) -> Decision:
     """Every check with its numbers, and whether the candidate may become champion.
 
     `comparisons` holds paired results (bootstrap.paired, candidate first):
@@ -26,41 +149,49 @@ def decide(
     neither trained on and `holdout` on the champion's own held-out rows, each with the
     champion's `lead` over the trivial model on those rows.
     """
-    checks = [
+    checks: list[Any] = [
         _threshold(metric, bound, candidate.get(metric))
         for metric, bound in sorted(gate.thresholds.items())
     ]
     baseline = _named(comparisons["baseline"], "baseline")
     checks.append(
-        {"check": f"baseline:{gate.metric}", **baseline, "passed": baseline["verdict"] == BETTER}
+        Baseline(check=f"baseline:{gate.metric}", **baseline, passed=baseline["verdict"] == BETTER)
     )
     champion = comparisons.get("champion")
     if champion is None:
-        checks.append({"check": "champion", "passed": True, "detail": "no champion yet"})
+        checks.append(NoChampion(check="champion", passed=True, detail="no champion yet"))
     else:
         # Beating means better beyond noise, by min_improvement of the champion's lead.
         required = round(gate.min_improvement * max(champion["lead"], 0.0), 6)
         checks.append(
-            {
-                "check": f"improvement:{gate.metric}",
+            Improvement(
+                check=f"improvement:{gate.metric}",
                 **_named(champion, "champion"),
-                "required": required,
-                "passed": champion["verdict"] == BETTER and champion["improvement"] >= required,
-            }
+                required=required,
+                passed=champion["verdict"] == BETTER and champion["improvement"] >= required,
+            )
         )
     holdout = comparisons.get("holdout")
     if holdout is not None:
         allowed = round(gate.max_holdout_drop * max(holdout["lead"], 0.0), 6)
         checks.append(
-            {
-                "check": f"holdout:{gate.metric}",
+            Holdout(
+                check=f"holdout:{gate.metric}",
                 **_named(holdout, "champion"),
-                "allowed_drop": allowed,
+                allowed_drop=allowed,
                 # Refused when even the interval's best case loses more than allowed.
-                "passed": holdout["interval"][1] >= -allowed,
-            }
+                passed=holdout["interval"][1] >= -allowed,
+            )
         )
-    return {"promote": all(c["passed"] for c in checks), "checks": checks}
+    return Decision(promote=all(c.passed for c in checks), checks=checks)
+
+
+def already_champion(version: str) -> Decision:
+    """The candidate is the champion itself: nothing to compare."""
+    return Decision(
+        promote=True,
+        checks=[AlreadyChampion(check="already_champion", passed=True, version=version)],
+    )
 
 
 def _named(comparison: dict[str, Any], other: str) -> dict[str, Any]:
@@ -69,53 +200,15 @@ def _named(comparison: dict[str, Any], other: str) -> dict[str, Any]:
     return {**named, "candidate": comparison["a"], other: comparison["b"]}
 
 
-def _threshold(metric: str, bound: Any, value: float | None) -> dict[str, Any]:
+def _threshold(metric: str, bound: Any, value: float | None) -> Threshold:
     passed = value is not None and (
         (bound.min is None or value >= bound.min) and (bound.max is None or value <= bound.max)
     )
-    return {
-        "check": f"threshold:{metric}",
-        "metric": metric,
-        "value": value,
-        "min": bound.min,
-        "max": bound.max,
-        "passed": passed,
-    }
-
-
-def _numbers(check: dict[str, Any]) -> str:
-    low, high = check["interval"]
-    return f"improvement {check['improvement']}, interval [{low}, {high}], {check['rows']} rows"
-
-
-def reasons(decision: dict[str, Any]) -> list[str]:
-    """One line per failed check, for people."""
-    lines = []
-    for check in decision["checks"]:
-        if check["passed"]:
-            continue
-        kind = check["check"].split(":")[0]
-        if kind == "threshold":
-            bound = " and ".join(
-                f"{side} {check[side]}" for side in ("min", "max") if check[side] is not None
-            )
-            lines.append(f"{check['metric']} = {check['value']} is outside {bound}")
-        elif kind == "baseline":
-            lines.append(
-                f"{check['metric']}: candidate {check['candidate']} does not beat the trivial "
-                f"baseline (majority class or mean) {check['baseline']} beyond noise "
-                f"({_numbers(check)})"
-            )
-        elif kind == "improvement":
-            lines.append(
-                f"{check['metric']}: candidate {check['candidate']} vs champion "
-                f"{check['champion']} on rows neither trained on: {check['verdict']} "
-                f"({_numbers(check)}; needs better beyond noise by >= {check['required']})"
-            )
-        else:
-            lines.append(
-                f"{check['metric']} on the champion's held-out data: candidate "
-                f"{check['candidate']} vs champion {check['champion']}, clearly worse "
-                f"({_numbers(check)}; allowed drop {check['allowed_drop']})"
-            )
-    return lines
+    return Threshold(
+        check=f"threshold:{metric}",
+        metric=metric,
+        value=value,
+        min=bound.min,
+        max=bound.max,
+        passed=passed,
+    )

@@ -217,18 +217,13 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
     """The model train fits on these rows. The split key identifies rows; it is never a
     feature. With model=auto, the candidate that cross-validates best on these rows."""
     from mlops_template.core.row_ids import row_ids
-    from mlops_template.core.schema import (
-        boolean_columns,
-        date_columns,
-        infer_schema,
-        split_columns,
-    )
+    from mlops_template.core.schema import infer_schema
     from mlops_template.core.split import identity_columns
 
     features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
     y = frame[target]
     schema = infer_schema(features, y, task)
-    numeric, categorical = split_columns(schema)
+    numeric, categorical = schema.names("numeric"), schema.names("categorical")
 
     def pipeline_for(key: str, model: Estimator, target_values: pd.Series) -> Pipeline:
         check_model_fits_target(model, task, target_values, key)
@@ -239,9 +234,9 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
             numeric=numeric,
             categorical=categorical,
             seed=cfg.train.seed,
-            boolean=boolean_columns(schema),
+            boolean=schema.booleans,
             infinity=cfg.read.infinity,
-            dates=date_columns(schema),
+            dates=schema.dates,
         )
 
     if not isinstance(cfg.model, AutoModel):

@@ -1,15 +1,95 @@
-"""The training schema: what the model was fitted on, saved with it to check later batches."""
+"""The training schema: what the model was fitted on, saved with it to check later batches.
+
+One typed model (pydantic) read and written everywhere: models/schema.json, the MLflow
+model's metadata, and every check of a batch against training.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlops_template.core.dataset_checks import is_categorical
+from mlops_template.errors import PipelineError
+
+BOOLEAN_DTYPES = ("bool", "boolean")  # numpy's and pandas' nullable one
 
 
-def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> dict[str, Any]:
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Column(_Frozen):
+    """A feature: its training dtype, whether it had gaps, and its range or categories
+    (dates: ISO 8601 text; they reach the model as numbers, core/raw_rows.py)."""
+
+    name: str
+    dtype: str
+    nullable: bool
+    kind: Literal["numeric", "categorical", "date"]
+    categories: list[str] | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+
+    @property
+    def is_boolean(self) -> bool:
+        """A boolean in training: "true"/"TRUE" are read as the category "True"."""
+        return self.dtype in BOOLEAN_DTYPES
+
+
+class Target(_Frozen):
+    name: str
+    dtype: str
+    classes: list[Any] | None = None  # classification only
+
+
+class TrainingSchema(_Frozen):
+    task: Literal["classification", "regression"]
+    target: Target
+    columns: list[Column]
+    n_rows: int
+
+    @property
+    def features(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def names(self, kind: str) -> list[str]:
+        """Column names of one kind, in column order."""
+        return [c.name for c in self.columns if c.kind == kind]
+
+    @property
+    def booleans(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.is_boolean)
+
+    @property
+    def dates(self) -> tuple[str, ...]:
+        return tuple(self.names("date"))
+
+    def as_json(self) -> dict[str, Any]:
+        """The schema as stored: only the keys it was made with, in a fixed order."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @classmethod
+    def of(cls, raw: dict[str, Any], source: str = "the model's schema") -> TrainingSchema:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PipelineError(
+                f"{source}: not a training schema ({where}: {first['msg']})"
+            ) from None
+
+    @classmethod
+    def read(cls, path: str | Path) -> TrainingSchema:
+        return cls.of(json.loads(Path(path).read_text(encoding="utf-8")), str(path))
+
+
+def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> TrainingSchema:
     """Columns in order with dtype, kind, missing share, and range or categories."""
     columns = []
     for name in features.columns:
@@ -29,39 +109,11 @@ def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> dict[s
             entry["kind"] = "numeric"
             entry["min"] = _number(col.min())
             entry["max"] = _number(col.max())
-        columns.append(entry)
-    schema: dict[str, Any] = {
-        "task": task,
-        "target": {"name": str(target.name), "dtype": str(target.dtype)},
-        "columns": columns,
-        "n_rows": len(features),
-    }
+        columns.append(Column(**entry))
+    labels: dict[str, Any] = {"name": str(target.name), "dtype": str(target.dtype)}
     if task == "classification":
-        schema["target"]["classes"] = sorted(target.dropna().unique().tolist(), key=str)
-    return schema
-
-
-def split_columns(schema: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) column names of a schema, in column order."""
-    numeric = [c["name"] for c in schema["columns"] if c["kind"] == "numeric"]
-    categorical = [c["name"] for c in schema["columns"] if c["kind"] == "categorical"]
-    return numeric, categorical
-
-
-BOOLEAN_DTYPES = ("bool", "boolean")  # numpy's and pandas' nullable one
-
-
-def is_boolean(column: dict[str, Any]) -> bool:
-    """A schema column that was a boolean in training: "true"/"TRUE" read as "True"."""
-    return column.get("dtype") in BOOLEAN_DTYPES
-
-
-def boolean_columns(schema: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(c["name"] for c in schema["columns"] if is_boolean(c))
-
-
-def date_columns(schema: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(c["name"] for c in schema["columns"] if c["kind"] == "date")
+        labels["classes"] = sorted(target.dropna().unique().tolist(), key=str)
+    return TrainingSchema(task=task, target=Target(**labels), columns=columns, n_rows=len(features))
 
 
 def _date(value: Any) -> str | None:

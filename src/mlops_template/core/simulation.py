@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
+
+from mlops_template.core.schema import TrainingSchema
 
 
 def simulated_batch(
     held_out: pd.DataFrame,
-    schema: dict[str, Any],
+    schema: TrainingSchema,
     *,
     rows: int,
     drift: float,
@@ -24,21 +24,21 @@ def simulated_batch(
     rng = np.random.default_rng(seed)
     batch = held_out.sample(rows, replace=rows > len(held_out), random_state=seed)
     batch = batch.reset_index(drop=True)
-    columns = list(schema["columns"])
+    columns = list(schema.columns)
     moved = []
     if drift > 0:
         count = max(1, round(drifted_share * len(columns)))
         picked = sorted(rng.choice(len(columns), size=count, replace=False))
         for column in (columns[i] for i in picked):
-            name = column["name"]
-            if column["kind"] == "numeric":
+            name = column.name
+            if column.kind == "numeric":
                 spread = float(held_out[name].std()) or 1.0
                 batch[name] = batch[name] + drift * spread
             else:
-                batch[name] = _swap_categories(batch[name], column["categories"], drift, rng)
+                batch[name] = _swap_categories(batch[name], column.categories, drift, rng)
             moved.append(name)
     if not labels:
-        batch = batch.drop(columns=[schema["target"]["name"]])
+        batch = batch.drop(columns=[schema.target.name])
     return batch, moved
 
 

@@ -6,11 +6,11 @@ import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from mlops_template.core.raw_rows import MISSING_TOKENS, duplicate_names
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 
 
@@ -23,7 +23,7 @@ def batch_format(path: Path) -> str:
     raise PipelineError(f"{path}: unknown batch format {suffix!r}; use .csv or .parquet")
 
 
-def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
+def batch_columns(path: Path, schema: TrainingSchema) -> dict[str, bool]:
     """Column -> holds numbers, read from the file's header or metadata only."""
     if path.is_dir():
         raise PipelineError(f"{path}: is a directory; expected a .csv or .parquet file")
@@ -50,13 +50,13 @@ def batch_columns(path: Path, schema: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def iter_chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
+def iter_chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.RecordBatch]:
     """The batch as record batches of `rows` rows (the last one may be shorter).
 
     A batch without rows, or without a single feature value, is refused once read (the
     caller writes nothing until the end): there is nothing to score or compare, and
     imputing every cell would turn a broken export into plausible predictions."""
-    features = [c["name"] for c in schema["columns"]]
+    features = [c.name for c in schema.columns]
     total, any_value = 0, False
     for chunk in _chunks(path, schema, rows):
         total += chunk.num_rows
@@ -75,7 +75,7 @@ def refuse_empty(path: Path, rows: int, any_value: bool) -> None:
         raise PipelineError(f"{path}: every feature is missing in all {rows} rows")
 
 
-def _chunks(path: Path, schema: dict[str, Any], rows: int) -> Iterator[pa.RecordBatch]:
+def _chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.RecordBatch]:
     try:
         if batch_format(path) == "parquet":
             import pyarrow.parquet as pq
@@ -116,15 +116,12 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Record
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
-def _csv_reader(path: Path, schema: dict[str, Any], block_size: int):
+def _csv_reader(path: Path, schema: TrainingSchema, block_size: int):
     import pyarrow.csv as pacsv
 
     # Training column types, so a column is typed the same in every block; a value
     # that does not fit (text in a numeric column) is an error naming the column.
-    types = {
-        c["name"]: pa.float64() if c["kind"] == "numeric" else pa.string()
-        for c in schema["columns"]
-    }
+    types = {c.name: pa.float64() if c.kind == "numeric" else pa.string() for c in schema.columns}
     # The contract's missing markers (core/raw_rows.py), in text columns too: an empty
     # field is missing here as in training, not the category "".
     return pacsv.open_csv(

@@ -32,7 +32,7 @@ from mlops_template.compose import (
 )
 from mlops_template.config import Config, load_config
 from mlops_template.core.drift import OUT_OF_RANGE
-from mlops_template.core.gate import reasons
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_parquet, write_text
@@ -40,7 +40,7 @@ from mlops_template.io.datasets import incoming_folder
 from mlops_template.io.dvc_cache import uncached_outputs
 from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.io.tracking import log_report_run
-from mlops_template.operate.monitor import drift_report, load_model_data, read_batch, summary
+from mlops_template.operate.monitor import drift_report, load_model_data, read_batch
 from mlops_template.operate.predict import predict
 from mlops_template.release.promote import decide_promotion, report_promotion
 
@@ -62,17 +62,17 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
     champion = load_model_data(cfg, client, version, alias)
     predict(cfg, batch, version, alias, None)
     monitored = drift_report(cfg, champion, path)
-    print(summary(monitored), file=sys.stderr)
+    print(monitored.summary(), file=sys.stderr)
+    performance = monitored.performance
     record: dict[str, Any] = {
-        "batch": monitored["batch"],
-        "champion": monitored["model"],
-        "drift": monitored["dataset"]["decision"],
-        "performance": monitored["performance"],
+        "batch": monitored.batch.as_json(),
+        "champion": monitored.model.as_json(),
+        "drift": monitored.dataset.decision,
+        "performance": performance.as_json() if performance else None,
         "tries": [],
     }
-    performance = monitored["performance"]
-    if performance is None or performance["decision"] != OUT_OF_RANGE:
-        reason = performance["decision"] if performance else "no labels"
+    if performance is None or performance.decision != OUT_OF_RANGE:
+        reason = performance.decision if performance else "no labels"
         return _finish(cfg, record, outcome=f"no retraining ({reason})")
 
     with _restored_unless_promoted() as workspace:
@@ -109,20 +109,19 @@ def _retrain(attempt: int, overrides: list[str]) -> dict[str, Any]:
     code = report_promotion(report)
     # Retraining that reproduces the champion itself has not beaten it.
     promoted = code == 0 and not report["already_champion"]
-    check = next(
-        (c for c in report["decision"]["checks"] if c["check"].startswith("improvement")), {}
-    )
+    decision = report["decision"]
+    check = decision.check("improvement")
     return {
         "try": attempt,
         "overrides": list(overrides),
         "version": report["registered_version"],
         "promoted": promoted,
         "metric": report["gate"]["metric"],
-        "candidate": check.get("candidate"),
-        "champion": check.get("champion"),
-        "failed_checks": [c["check"] for c in report["decision"]["checks"] if not c["passed"]]
+        "candidate": check.candidate if check else None,
+        "champion": check.champion if check else None,
+        "failed_checks": decision.failed()
         or (["already_champion"] if report["already_champion"] else []),
-        "reasons": reasons(report["decision"]),
+        "reasons": decision.reasons(),
     }
 
 
@@ -139,7 +138,7 @@ class _Workspace:
             if file not in self.saved:
                 self.saved[file] = file.read_bytes() if file.exists() else None
 
-    def add_batch(self, cfg: Config, path: Path, schema: dict[str, Any]) -> None:
+    def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> None:
         """The batch's labelled rows, as the data source's training data, under DVC."""
         folder = incoming_folder(cfg.paths.incoming, cfg.data)
         target = folder / f"{file_md5(path)}.parquet"
@@ -149,8 +148,8 @@ class _Workspace:
         if target.exists():
             return
         frame = read_batch(path, schema, cfg)
-        label = schema["target"]["name"]
-        columns = [c["name"] for c in schema["columns"]] + [label]
+        label = schema.target.name
+        columns = [*schema.features, label]
         self.added += [target, target.with_name(target.name + ".dvc")]
         write_parquet(target, frame.loc[frame[label].notna(), columns])
         _run("dvc", "add", "--quiet", str(target))

@@ -20,6 +20,14 @@ from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
 from mlops_template.core import drift
 from mlops_template.core.evaluation import score
+from mlops_template.core.monitor_report import (
+    BatchFile,
+    ModelVersion,
+    MonitorReport,
+    Performance,
+    Reference,
+)
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_text
@@ -39,7 +47,7 @@ class ChampionData:
 
     ref: ModelRef
     model: Any
-    schema: dict[str, Any]
+    schema: TrainingSchema
     train_md5: str
     test_md5: str
 
@@ -53,13 +61,15 @@ def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | 
     return ChampionData(
         ref=ref,
         model=mlflow.sklearn.load_model(ref.uri),
-        schema=mlflow.models.get_model_info(ref.uri).metadata["schema"],
+        schema=TrainingSchema.of(
+            mlflow.models.get_model_info(ref.uri).metadata["schema"], f"{ref.name} v{ref.version}"
+        ),
         train_md5=tags.get("lineage.train_md5", ""),
         test_md5=tags.get("lineage.test_md5", ""),
     )
 
 
-def read_batch(path: Path, schema: dict[str, Any], cfg: Config) -> pd.DataFrame:
+def read_batch(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
     """The batch, checked against the training schema first (a bad one is refused)."""
     problems, _extra, _columns = column_problems(path, schema, cfg.predict)
     if problems:
@@ -67,14 +77,14 @@ def read_batch(path: Path, schema: dict[str, Any], cfg: Config) -> pd.DataFrame:
     # iter_chunks refuses a batch without rows or without a single feature value.
     chunks = list(iter_chunks(path, schema, cfg.predict.chunk_rows))
     frame = pa.Table.from_batches(chunks).to_pandas()
-    target = schema["target"]["name"]
+    target = schema.target.name
     if target in frame:  # labels typed as in training (a CSV may read "1" as 1 or 1.0)
         try:
-            frame[target] = frame[target].astype(schema["target"]["dtype"])
+            frame[target] = frame[target].astype(schema.target.dtype)
         except (TypeError, ValueError):
             raise PipelineError(
                 f"{path}: column '{target}' (the labels) does not hold "
-                f"{schema['target']['dtype']} values as in training"
+                f"{schema.target.dtype} values as in training"
             ) from None
     return frame
 
@@ -83,11 +93,11 @@ def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | No
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
     report = drift_report(cfg, champion, Path(batch))
-    print(summary(report), file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
     return 0
 
 
-def drift_report(cfg: Config, champion: ChampionData, path: Path) -> dict[str, Any]:
+def drift_report(cfg: Config, champion: ChampionData, path: Path) -> MonitorReport:
     """Compare the batch with the model's training data; write and log the report."""
     settings = cfg.monitor
     schema = champion.schema
@@ -97,43 +107,44 @@ def drift_report(cfg: Config, champion: ChampionData, path: Path) -> dict[str, A
     reference, current = (
         _sample(f, settings.max_rows, settings.seed) for f in (reference, current)
     )
-    features = [c["name"] for c in schema["columns"]]
+    features = schema.features
     predicted = (
         pd.Series(champion.model.predict(reference[features])),
         pd.Series(champion.model.predict(current[features])),
     )
-    classification = schema["task"] == "classification"
+    classification = schema.task == "classification"
     check = drift.categorical_drift if classification else drift.numeric_drift
     by_feature = drift.feature_drift(schema, reference, current, settings)
-    report = {
-        "batch": {"path": str(path), "md5": file_md5(path), "rows": batch_rows},
-        "model": {"name": champion.ref.name, "version": champion.ref.version},
-        "reference": {"md5": champion.train_md5, "rows": len(reference)},
-        "dataset": drift.dataset_drift(by_feature, settings.drift_share),
-        "prediction": check(*predicted, settings),
-        "performance": _performance(cfg, champion, current, reference),
-        "features": by_feature,
-        "settings": settings.model_dump(),
-    }
+    report = MonitorReport(
+        batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
+        model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
+        reference=Reference(md5=champion.train_md5, rows=len(reference)),
+        dataset=drift.dataset_drift(by_feature, settings.drift_share),
+        prediction=check(*predicted, settings),
+        performance=_performance(cfg, champion, current, reference),
+        features=by_feature,
+        settings=settings.model_dump(),
+    )
     _write_and_log(cfg, report, reference, current, predicted)
     return report
 
 
 def _performance(
     cfg: Config, champion: ChampionData, current: pd.DataFrame, reference: pd.DataFrame
-) -> dict | None:
+) -> Performance | None:
     """The gate's metric on the labelled rows against the model's evaluation-data score,
     with the batch's bootstrap interval and the trivial baseline for scale."""
     schema = champion.schema
-    target = schema["target"]["name"]
+    target = schema.target.name
     if target not in current or current[target].isna().all():
         return None
-    columns = [c["name"] for c in schema["columns"]] + [target]
+    columns = [*schema.features, target]
     labelled = current.loc[current[target].notna(), columns]
-    metric = getattr(cfg.gate, schema["task"]).metric
+    metric = getattr(cfg.gate, schema.task).metric
+    too_few = Performance(metric=metric, labelled_rows=len(labelled), decision=drift.TOO_FEW)
     if len(labelled) < cfg.monitor.min_rows:
-        return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
-    known = set(schema["target"].get("classes", []))
+        return too_few
+    known = set(schema.target.classes or [])
     if known and (new := sorted(set(labelled[target]) - known, key=str)):
         raise PipelineError(
             f"labels the model was never trained on in '{target}': {new[:10]}; "
@@ -142,90 +153,48 @@ def _performance(
     evaluation = pd.read_parquet(cached_file(champion.test_md5, "evaluation data"))
     batch = score(champion.model, labelled, schema)
     if metric not in batch.metrics:  # e.g. roc_auc when the batch holds a single class
-        return {"metric": metric, "labelled_rows": len(labelled), "decision": drift.TOO_FEW}
+        return too_few
     baseline = score(champion.model, evaluation[columns], schema).metrics
     labels = labelled[target].reset_index(drop=True)
     spread = bs.spread(metric, labels, batch.outputs, cfg.gate.bootstrap)
-    trivial = bs.trivial_outputs(reference[target], len(evaluation), schema["task"])
+    trivial = bs.trivial_outputs(reference[target], len(evaluation), schema.task)
     trivial_score = bs.metric_value(metric, evaluation[target].reset_index(drop=True), trivial)
     result = drift.performance(
         metric, spread, baseline[metric], round(trivial_score, 6), cfg.monitor.max_metric_drop
     )
-    return {
-        **result,
-        "labelled_rows": len(labelled),
-        "batch_metrics": batch.metrics,
-        "baseline_metrics": baseline,
-    }
+    return result.model_copy(
+        update={
+            "labelled_rows": len(labelled),
+            "batch_metrics": batch.metrics,
+            "baseline_metrics": baseline,
+        }
+    )
 
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(rows, random_state=seed) if len(frame) > rows else frame
 
 
-def _write_and_log(cfg, report, reference, current, predicted) -> None:
+def _write_and_log(cfg, report: MonitorReport, reference, current, predicted) -> None:
     from mlops_template.io.drift_report import render
 
     folder = Path(cfg.monitor.report_dir)
-    html = render(report, reference, current, predicted)  # first: a failure writes neither
-    json_path = write_json(folder / JSON_REPORT, report)
+    stored = report.as_json()
+    html = render(stored, reference, current, predicted)  # first: a failure writes neither
+    json_path = write_json(folder / JSON_REPORT, stored)
     html_path = write_text(folder / HTML_REPORT, html)
-    _log_run(cfg, report, [json_path, html_path])
-
-
-def _log_run(cfg: Config, report: dict[str, Any], files: list[Path]) -> None:
-    values = {
-        "drift.share": report["dataset"]["share"],
-        "drift.drifted_columns": len(report["dataset"]["drifted"]),
-        "batch.rows": report["batch"]["rows"],
-        **{
-            f"drift.{name}": r["statistic"]
-            for name, r in report["features"].items()
-            if "statistic" in r
-        },
-    }
-    if "statistic" in report["prediction"]:
-        values["drift.prediction"] = report["prediction"]["statistic"]
-    perf = report["performance"]
-    if perf and "batch_metrics" in perf:
-        values.update({f"batch.{k}": v for k, v in perf["batch_metrics"].items()})
-        values.update({f"baseline.{k}": v for k, v in perf["baseline_metrics"].items()})
+    perf = report.performance
     log_report_run(
         cfg.tracking.experiment,
-        f"monitor {Path(report['batch']['path']).name}",
+        f"monitor {Path(report.batch.path).name}",
         tags={
             "pipeline.stage": "monitor",
-            "registry.model_version": report["model"]["version"],
-            "batch_md5": report["batch"]["md5"],
-            "drift.decision": report["dataset"]["decision"],
-            "performance": perf["decision"] if perf else "no labels",
+            "registry.model_version": report.model.version,
+            "batch_md5": report.batch.md5,
+            "drift.decision": report.dataset.decision,
+            "performance": perf.decision if perf else "no labels",
         },
-        metrics=values,
-        files=files,
+        metrics=report.metrics(),
+        files=[json_path, html_path],
         folder="monitor",
     )
-
-
-def summary(report: dict[str, Any]) -> str:
-    dataset = report["dataset"]
-    lines = [
-        f"{report['batch']['path']} against {report['model']['name']} "
-        f"v{report['model']['version']}'s training data: {dataset['decision']} "
-        f"({len(dataset['drifted'])} of {dataset['decided']} columns drifted: "
-        f"{', '.join(dataset['drifted']) or 'none'})",
-        f"predictions: {report['prediction']['decision']}",
-    ]
-    perf = report["performance"]
-    if perf and "batch" in perf:
-        lines.append(
-            f"{perf['metric']}: {perf['batch']:.4f} on the batch (interval "
-            f"{perf['batch_interval'][0]:.4f} to {perf['batch_interval'][1]:.4f}), "
-            f"{perf['baseline']:.4f} on the evaluation data, {perf['trivial']:.4f} for the "
-            f"trivial baseline: {perf['decision']} (drop {perf['drop']:.4f}, allowed "
-            f"{perf['max_drop']:.4f} = {perf['max_drop_share']} of the lead, beyond noise)"
-        )
-    elif perf:
-        lines.append(f"performance: {perf['decision']} ({perf['labelled_rows']} labelled)")
-    else:
-        lines.append("performance: the batch has no labels")
-    return "\n".join(lines)

@@ -22,6 +22,7 @@ import pyarrow as pa
 from mlops_template.config import Config, Predict
 from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
 from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError, require_extra
 from mlops_template.io import predictions_table, registry
 from mlops_template.io.batch_files import batch_columns, iter_chunks
@@ -41,7 +42,7 @@ def resolve_model(client: Any, name: str, version: str | None, alias: str | None
 
 
 def column_problems(
-    path: Path, schema: dict[str, Any], settings: Predict
+    path: Path, schema: TrainingSchema, settings: Predict
 ) -> tuple[list[str], list[str], dict[str, bool]]:
     """The batch's columns against the training schema, under predict's policy for extra
     columns (the target and passthrough columns may be there): the problems, the extra
@@ -50,7 +51,7 @@ def column_problems(
     problems, extra = check_columns(
         schema,
         columns,
-        allowed_extra={schema["target"]["name"], *settings.passthrough_columns},
+        allowed_extra={schema.target.name, *settings.passthrough_columns},
         extra_policy=settings.extra_columns,
         source=str(path),
     )
@@ -110,7 +111,9 @@ def predict(
     path = Path(batch)
     client = registry.connect()
     ref = resolve_model(client, cfg.registry.model_name, version, alias or settings.alias)
-    schema = mlflow.models.get_model_info(ref.uri).metadata["schema"]
+    schema = TrainingSchema.of(
+        mlflow.models.get_model_info(ref.uri).metadata["schema"], f"{ref.name} v{ref.version}"
+    )
     problems, extra, columns = column_problems(path, schema, settings)
     missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
     if missing_passthrough:
@@ -125,7 +128,7 @@ def predict(
         return 0
 
     model = mlflow.sklearn.load_model(ref.uri)
-    classes = model.classes_.tolist() if schema["task"] == "classification" else None
+    classes = model.classes_.tolist() if schema.task == "classification" else None
     passthrough = list(settings.passthrough_columns)
     job = ScoringJob(
         path=path,

@@ -8,6 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from mlops_template.core.schema import TrainingSchema
+
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -27,7 +29,7 @@ class ScoringJob:
     path: Path
     table: str
     ref: ModelRef
-    schema: dict[str, Any]  # the training schema
+    schema: TrainingSchema  # the training schema
     model: Any  # the sklearn pipeline
     classes: list[Any] | None  # None for regression
     passthrough: list[str]
@@ -36,4 +38,4 @@ class ScoringJob:
 
     @property
     def features(self) -> list[str]:
-        return [c["name"] for c in self.schema["columns"]]
+        return self.schema.features

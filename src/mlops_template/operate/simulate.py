@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlops_template.config import Config
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.simulation import simulated_batch
 from mlops_template.errors import PipelineError
 from mlops_template.io.atomic import write_with
@@ -33,7 +34,7 @@ def simulate(
             raise PipelineError(f"{path}: not found; run `dvc repro` first")
     if rows < 1 or drift < 0 or not 0 < drifted_share <= 1:
         raise PipelineError("simulate needs --rows >= 1, --drift >= 0, 0 < --drifted-share <= 1")
-    schema = json.loads(schema_path.read_text())
+    schema = TrainingSchema.read(schema_path)
     batch, moved = simulated_batch(
         pd.read_parquet(held_out_path),
         schema,

@@ -16,11 +16,12 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import SHOWN, describe_unseen
 from mlops_template.core.raw_rows import MISSING_TOKENS
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
@@ -147,7 +148,7 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-    kinds = {c["name"]: c["kind"] for c in job.schema["columns"]}
+    kinds = {c.name: c.kind for c in job.schema.columns}
     path = str(job.path.resolve())
     if batch_format(job.path) == "parquet":
         frame = spark.read.parquet(path)
@@ -166,15 +167,15 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
     return frame.select(*typed, *passthrough)
 
 
-def _rows_and_any_value(frame: "DataFrame", schema: dict[str, Any]) -> tuple[int, bool]:
+def _rows_and_any_value(frame: "DataFrame", schema: TrainingSchema) -> tuple[int, bool]:
     """The row count, and whether any feature cell is present (one job): as the pandas
     engine reads cells, NaN and the contract's missing markers in text are missing too."""
     from pyspark.sql import functions as F
 
     present = F.lit(False)
-    for column in schema["columns"]:
-        col = F.col(_quoted(column["name"]))
-        if column["kind"] == "numeric":
+    for column in schema.columns:
+        col = F.col(_quoted(column.name))
+        if column.kind == "numeric":
             present = present | (col.isNotNull() & ~F.isnan(col))
         else:
             present = present | (col.isNotNull() & ~col.isin(list(MISSING_TOKENS)))
@@ -184,24 +185,24 @@ def _rows_and_any_value(frame: "DataFrame", schema: dict[str, Any]) -> tuple[int
     return row["rows"], bool(row["any"])
 
 
-def _unseen(frame: "DataFrame", schema: dict[str, Any]) -> dict[str, list[str]]:
+def _unseen(frame: "DataFrame", schema: TrainingSchema) -> dict[str, list[str]]:
     """Per categorical column, a few values never seen in training (one small job each)."""
     from pyspark.sql import functions as F
 
     found = {}
-    for column in schema["columns"]:
-        if column["kind"] != "categorical":
+    for column in schema.columns:
+        if column.kind != "categorical":
             continue
-        col = F.col(_quoted(column["name"]))
+        col = F.col(_quoted(column.name))
         rows = (
-            frame.where(col.isNotNull() & ~col.isin(column["categories"]))
+            frame.where(col.isNotNull() & ~col.isin(column.categories))
             .select(col)
             .distinct()
             .limit(SHOWN + 1)
             .collect()
         )
         if rows:
-            found[column["name"]] = sorted(row[0] for row in rows)
+            found[column.name] = sorted(row[0] for row in rows)
     return found
 
 

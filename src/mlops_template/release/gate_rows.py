@@ -17,8 +17,9 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
-from mlops_template.core.evaluation import Scored, feature_names, score
+from mlops_template.core.evaluation import Scored, score
 from mlops_template.core.row_ids import seen
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io.dvc_cache import cached_file
 from mlops_template.metric_names import improvement
@@ -49,11 +50,11 @@ def load_champion(client: Any, name: str, version: str) -> Champion:
     return Champion(version, model, *frames, tags["lineage.test_md5"])
 
 
-def _identity(cfg: Config, schema: dict[str, Any], frames: list[pd.DataFrame]) -> list[str]:
+def _identity(cfg: Config, schema: TrainingSchema, frames: list[pd.DataFrame]) -> list[str]:
     key = cfg.split.key
     if key and all(key in f for f in frames):
         return [key]
-    columns = feature_names(schema)
+    columns = schema.features
     for frame in frames:
         if missing := [c for c in columns if c not in frame]:
             raise PipelineError(
@@ -64,7 +65,7 @@ def _identity(cfg: Config, schema: dict[str, Any], frames: list[pd.DataFrame]) -
     return columns
 
 
-def _outputs(model: Any, rows: pd.DataFrame, schema: dict[str, Any], who: str) -> Scored:
+def _outputs(model: Any, rows: pd.DataFrame, schema: TrainingSchema, who: str) -> Scored:
     try:
         return score(model, rows, schema)
     except (KeyError, ValueError) as err:
@@ -76,7 +77,7 @@ def _outputs(model: Any, rows: pd.DataFrame, schema: dict[str, Any], who: str) -
 
 def compare(
     cfg: Config,
-    schema: dict[str, Any],
+    schema: TrainingSchema,
     *,
     candidate: Any,
     train: pd.DataFrame,
@@ -85,7 +86,7 @@ def compare(
     candidate_test_md5: str,
 ) -> dict[str, Any]:
     """Paired comparisons (candidate first), the metrics behind them, and the rows used."""
-    task, target = schema["task"], schema["target"]["name"]
+    task, target = schema.task, schema.target.name
     metric = getattr(cfg.gate, task).metric
     noise = cfg.gate.bootstrap
     rows, excluded = test, 0
@@ -132,8 +133,8 @@ def compare(
 
 def _holdout(cfg, schema, candidate, train, champion, *, noise):
     """The candidate against the champion on the rows the champion was judged on."""
-    target = schema["target"]["name"]
-    metric = getattr(cfg.gate, schema["task"]).metric
+    target = schema.target.name
+    metric = getattr(cfg.gate, schema.task).metric
     held = champion.test
     held = held[~seen(held, train, _identity(cfg, schema, [held, train]))]
     if held.empty:
@@ -142,6 +143,6 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
     mine = _outputs(candidate, held, schema, "the candidate").outputs
     theirs = _outputs(champion.model, held, schema, f"champion v{champion.version}").outputs
     versus = bs.paired(metric, y, mine, theirs, noise)
-    trivial = bs.trivial_outputs(champion.train[target], len(held), schema["task"])
+    trivial = bs.trivial_outputs(champion.train[target], len(held), schema.task)
     versus["lead"] = improvement(metric, versus["b"], bs.metric_value(metric, y, trivial))
     return held, versus

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from mlops_template.config import Config
-from mlops_template.core.gate import decide, reasons
+from mlops_template.core.gate import already_champion, decide
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_parquet
@@ -32,28 +32,27 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
     import mlflow.sklearn
 
     candidate = find_candidate(cfg, client)
-    schema = json.loads(Path(cfg.paths.schema_).read_text())
-    gate = getattr(cfg.gate, schema["task"])
+    schema = TrainingSchema.read(cfg.paths.schema_)
+    gate = getattr(cfg.gate, schema.task)
     champion = registry.alias_version(client, name, registry.CHAMPION)
     registered = registry.version_of(client, name, candidate.model_md5)
     report: dict[str, Any] = {
         "model_name": name,
         "registered_version": registered,
         "already_champion": champion is not None and champion == registered,
-        "task": schema["task"],
+        "task": schema.task,
         "candidate": {"model_uri": candidate.model_uri, **candidate.lineage},
         "champion_version": champion,
         "evaluation_data": {"path": cfg.paths.test, "md5": candidate.test_md5},
         "gate": {**gate.model_dump(), "bootstrap": cfg.gate.bootstrap.model_dump()},
     }
     if report["already_champion"]:
-        checks = [{"check": "already_champion", "passed": True, "version": champion}]
         return {
             **report,
             "candidate_metrics": {},
             "champion_metrics": None,
             "compared": None,
-            "decision": {"promote": True, "checks": checks},
+            "decision": already_champion(champion),
         }
     held_by = gate_rows.load_champion(client, name, champion) if champion else None
     result = gate_rows.compare(
@@ -98,8 +97,8 @@ def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> st
 
     decision = report["decision"]
     tags = {f"lineage.{k}": v for k, v in report["candidate"].items() if k != "model_uri"}
-    tags["gate.decision"] = "promoted" if decision["promote"] else "refused"
-    for check in decision["checks"]:
+    tags["gate.decision"] = "promoted" if decision.promote else "refused"
+    for check in decision.as_json()["checks"]:
         tags[f"gate.{check['check']}"] = json.dumps(check, sort_keys=True)
     # A model registered before (same md5) keeps its version: no duplicates.
     version = report["registered_version"]
@@ -110,7 +109,7 @@ def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> st
             client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
     experiment_id = Tracker(cfg.tracking.experiment).experiment_id
-    if decision["promote"]:
+    if decision.promote:
         if registry.alias_version(client, name, registry.CHAMPION) != report["champion_version"]:
             raise PipelineError(
                 f"the champion of {name} changed while this promotion was deciding; "
@@ -139,17 +138,22 @@ def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> st
             for side in ("candidate", "champion")
             for k, v in (report[f"{side}_metrics"] or {}).items()
         },
-        documents={"promotion.json": report},
+        documents={"promotion.json": as_json(report)},
     )
     return version
+
+
+def as_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as stored and printed: the decision as its JSON."""
+    return {**report, "decision": report["decision"].as_json()}
 
 
 def report_promotion(report: dict[str, Any]) -> int:
     """Write and print the report; the exit code (0 promoted, 3 refused)."""
     decision = report["decision"]
     if not report["dry_run"]:
-        write_json(REPORT, report)
-    print(json.dumps(report, indent=2, sort_keys=True, default=str))
+        write_json(REPORT, as_json(report))
+    print(json.dumps(as_json(report), indent=2, sort_keys=True, default=str))
     name = report["model_name"]
     if report["registered_version"] and report["registered_version"] == report["champion_version"]:
         print(
@@ -157,17 +161,17 @@ def report_promotion(report: dict[str, Any]) -> int:
             file=sys.stderr,
         )
     elif report["dry_run"]:
-        verdict = "would promote" if decision["promote"] else "would refuse"
+        verdict = "would promote" if decision.promote else "would refuse"
         print(f"dry run: {verdict} the candidate; nothing was changed", file=sys.stderr)
-    elif decision["promote"]:
+    elif decision.promote:
         print(f"promoted: {name} v{report['registered_version']} is champion", file=sys.stderr)
     else:
         print(
             f"refused: {name} v{report['registered_version']} is challenger only",
             file=sys.stderr,
         )
-    if decision["promote"]:
+    if decision.promote:
         return 0
-    for line in reasons(decision):
+    for line in decision.reasons():
         print(f"  {line}", file=sys.stderr)
     return GATE_REFUSED

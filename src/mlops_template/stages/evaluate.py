@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core import evaluation as ev
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.io.atomic import atomic_dir, write_json
 from mlops_template.io.figures import classification_figures, regression_figures
 from mlops_template.io.lineage import file_md5
@@ -19,7 +17,7 @@ PLOT_FILES = ("roc.json", "precision_recall.json", "confusion.json", "prediction
 
 
 def run(cfg: Config) -> StageRecord:
-    schema = json.loads(Path(cfg.paths.schema_).read_text())
+    schema = TrainingSchema.read(cfg.paths.schema_)
     test = pd.read_parquet(cfg.paths.test)
     scored = ev.score(load_model(cfg.paths.model), test, schema)
     y, predicted = scored.y, scored.predicted
@@ -44,10 +42,10 @@ def run(cfg: Config) -> StageRecord:
     write_json(cfg.paths.metrics, scored.metrics)
     return StageRecord(
         inputs=[
-            Input(cfg.paths.test, "evaluation", test, schema["target"]["name"]),
+            Input(cfg.paths.test, "evaluation", test, schema.target.name),
             Input(cfg.paths.model, "model"),
         ],
         metrics=scored.metrics,
         artifacts=[cfg.paths.metrics, cfg.paths.plots, cfg.paths.figures],
-        tags={"model_md5": file_md5(cfg.paths.model), "task": schema["task"]},
+        tags={"model_md5": file_md5(cfg.paths.model), "task": schema.task},
     )

@@ -12,7 +12,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.models import model_for_rows
-from mlops_template.core.schema import boolean_columns, date_columns
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model, trusted_types
@@ -31,7 +31,7 @@ def run(cfg: Config) -> StageRecord:
         print(selection.summary())
     model.fit(features, y)
     dump_model(model, cfg.paths.model)
-    write_json(cfg.paths.schema_, schema)
+    write_json(cfg.paths.schema_, schema.as_json())
     model_md5 = file_md5(cfg.paths.model)
 
     def log_model() -> None:
@@ -58,7 +58,7 @@ def run(cfg: Config) -> StageRecord:
 
 
 def _log_mlflow_model(
-    model: Any, features: pd.DataFrame, schema: dict, model_path: str, model_md5: str
+    model: Any, features: pd.DataFrame, schema: TrainingSchema, model_path: str, model_md5: str
 ) -> None:
     from importlib.metadata import version
 
@@ -79,7 +79,7 @@ def _log_mlflow_model(
             signature=_signature(infer_signature(example, model.predict(example)), schema),
             input_example=example,
             pip_requirements=[f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
-            metadata={"schema": schema, "model_md5": model_md5},
+            metadata={"schema": schema.as_json(), "model_md5": model_md5},
         )
 
 
@@ -97,7 +97,7 @@ def _contract_package(folder: Path) -> Path:
     return package
 
 
-def _signature(inferred: Any, schema: dict) -> Any:
+def _signature(inferred: Any, schema: TrainingSchema) -> Any:
     """The inferred signature, with a column optional only where the whole training data
     had missing values (MLflow judges by the five example rows). A request without a
     required column gets a 400 naming it; one without an optional column is read with
@@ -107,8 +107,8 @@ def _signature(inferred: Any, schema: dict) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    nullable = {c["name"]: c["nullable"] for c in schema["columns"]}
-    as_text = {*boolean_columns(schema), *date_columns(schema)}
+    nullable = {c.name: c.nullable for c in schema.columns}
+    as_text = {*schema.booleans, *schema.dates}
     inputs = Schema(
         [
             ColSpec(

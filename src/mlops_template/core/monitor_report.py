@@ -1,0 +1,129 @@
+"""The monitor's report, typed: drift per column and for the batch, prediction drift,
+and performance where the batch has labels; with its summary for people and the
+numbers MLflow logs. Stored as JSON with only the keys each result has."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class ColumnDrift(_Part):
+    """One column (or the predictions): a test's p-value on small samples, a distance on
+    large ones, no decision on too few rows (core/drift.py)."""
+
+    kind: Literal["numeric", "categorical"]
+    reference_rows: int
+    current_rows: int
+    reference_missing: float
+    current_missing: float
+    decision: str
+    test: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    threshold: float | None = None
+    unseen: list[str] | None = None  # categories the reference never had
+
+
+class DatasetDrift(_Part):
+    features: int
+    decided: int
+    drifted: list[str]
+    share: float
+    drift_share: float
+    decision: str
+
+
+class Performance(_Part):
+    """The gate's metric on the batch's labelled rows against the model's evaluation
+    score; too few labelled rows give a decision and no numbers."""
+
+    metric: str
+    decision: str
+    labelled_rows: int | None = None
+    batch: float | None = None
+    batch_interval: tuple[float, float] | None = None
+    baseline: float | None = None
+    trivial: float | None = None
+    drop: float | None = None
+    max_drop: float | None = None
+    max_drop_share: float | None = None
+    batch_metrics: dict[str, float] | None = None
+    baseline_metrics: dict[str, float] | None = None
+
+    def line(self) -> str:
+        if self.batch is None:
+            return f"performance: {self.decision} ({self.labelled_rows} labelled)"
+        low, high = self.batch_interval or (self.batch, self.batch)
+        return (
+            f"{self.metric}: {self.batch:.4f} on the batch (interval {low:.4f} to "
+            f"{high:.4f}), {self.baseline:.4f} on the evaluation data, {self.trivial:.4f} "
+            f"for the trivial baseline: {self.decision} (drop {self.drop:.4f}, allowed "
+            f"{self.max_drop:.4f} = {self.max_drop_share} of the lead, beyond noise)"
+        )
+
+
+class BatchFile(_Part):
+    path: str
+    md5: str
+    rows: int
+
+
+class ModelVersion(_Part):
+    name: str
+    version: str
+
+
+class Reference(_Part):
+    md5: str
+    rows: int
+
+
+class MonitorReport(_Part):
+    batch: BatchFile
+    model: ModelVersion
+    reference: Reference
+    dataset: DatasetDrift
+    prediction: ColumnDrift
+    performance: Performance | None
+    features: dict[str, ColumnDrift]
+    settings: dict[str, Any]
+
+    def summary(self) -> str:
+        dataset = self.dataset
+        lines = [
+            f"{self.batch.path} against {self.model.name} v{self.model.version}'s training "
+            f"data: {dataset.decision} ({len(dataset.drifted)} of {dataset.decided} columns "
+            f"drifted: {', '.join(dataset.drifted) or 'none'})",
+            f"predictions: {self.prediction.decision}",
+            self.performance.line() if self.performance else "performance: the batch has no labels",
+        ]
+        return "\n".join(lines)
+
+    def metrics(self) -> dict[str, float]:
+        """What the monitor run logs to MLflow."""
+        values: dict[str, float] = {
+            "drift.share": self.dataset.share,
+            "drift.drifted_columns": len(self.dataset.drifted),
+            "batch.rows": self.batch.rows,
+            **{
+                f"drift.{name}": result.statistic
+                for name, result in self.features.items()
+                if result.statistic is not None
+            },
+        }
+        if self.prediction.statistic is not None:
+            values["drift.prediction"] = self.prediction.statistic
+        perf = self.performance
+        if perf and perf.batch_metrics is not None:
+            values.update({f"batch.{k}": v for k, v in perf.batch_metrics.items()})
+            values.update({f"baseline.{k}": v for k, v in (perf.baseline_metrics or {}).items()})
+        return values

@@ -1,0 +1,69 @@
+"""The monitor report's summary and logged numbers come from its typed fields; its JSON
+keeps only the keys each result has, and reads back unchanged."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mlops_template.config import Monitor
+from mlops_template.core.drift import categorical_drift, dataset_drift, numeric_drift, performance
+from mlops_template.core.monitor_report import (
+    BatchFile,
+    ModelVersion,
+    MonitorReport,
+    Performance,
+    Reference,
+)
+
+
+def _report(params, perf: Performance | None) -> MonitorReport:
+    settings = Monitor(**params["monitor"])
+    ref = pd.Series([float(i % 50) for i in range(500)])
+    features = {
+        "x": numeric_drift(ref, ref + 30, settings),
+        "c": categorical_drift(pd.Series(["a", "b"] * 100), pd.Series(["a"] * 5), settings),
+    }
+    return MonitorReport(
+        batch=BatchFile(path="b.csv", md5="m", rows=500),
+        model=ModelVersion(name="churn", version="3"),
+        reference=Reference(md5="r", rows=500),
+        dataset=dataset_drift(features, 0.5),
+        prediction=numeric_drift(ref, ref, settings),
+        performance=perf,
+        features=features,
+        settings=settings.model_dump(),
+    )
+
+
+def test_summary_and_metrics_from_the_fields(params):
+    batch = {"value": 0.7, "interval": [0.65, 0.75]}
+    perf = performance("accuracy", batch, 0.9, 0.5, 0.25).model_copy(
+        update={"labelled_rows": 80, "batch_metrics": {"accuracy": 0.7}, "baseline_metrics": {}}
+    )
+    report = _report(params, perf)
+    lines = report.summary().splitlines()
+    assert lines[0] == ("b.csv against churn v3's training data: drift (1 of 1 columns drifted: x)")
+    assert lines[1] == "predictions: no drift"
+    assert lines[2].startswith("accuracy: 0.7000 on the batch (interval 0.6500 to 0.7500)")
+    assert "out of range (drop 0.2000, allowed 0.1000" in lines[2]
+    metrics = report.metrics()
+    assert metrics["drift.drifted_columns"] == 1 and metrics["batch.accuracy"] == 0.7
+    assert "drift.c" not in metrics  # too few rows: no statistic
+    assert "drift.x" in metrics and "drift.prediction" in metrics
+
+
+def test_json_keeps_each_results_own_keys_and_reads_back(params):
+    too_few = Performance(metric="accuracy", labelled_rows=3, decision="too few rows")
+    for report in [_report(params, too_few), _report(params, None)]:
+        stored = report.as_json()
+        assert set(stored["features"]["c"]) == {
+            "kind",
+            "reference_rows",
+            "current_rows",
+            "reference_missing",
+            "current_missing",
+            "decision",
+        }
+        assert MonitorReport.model_validate(stored) == report
+    assert _report(params, too_few).summary().endswith("performance: too few rows (3 labelled)")
+    assert _report(params, None).summary().endswith("performance: the batch has no labels")
