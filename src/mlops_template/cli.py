@@ -116,31 +116,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """`mlflow models serve` on the registry alias, on loopback unless told otherwise."""
-    from mlops_template.io import registry
+    from mlops_template.operate.serve import serve
 
-    cfg = load_config()
-    name = cfg.registry.model_name
-    # The server, the credentials and the alias are checked first, so that a problem
-    # with them is a one-line error here rather than a traceback from `mlflow models`.
-    if registry.alias_version(registry.connect(), name, args.alias) is None:
-        raise PipelineError(f"model {name!r} has no alias {args.alias!r} in the registry")
-    uri = f"models:/{name}@{args.alias}"
-    cmd = [
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--env-manager",
-        "local",
-    ]
-    print(" ".join(cmd), file=sys.stderr)
-    return subprocess.run(cmd, check=False).returncode
+    return serve(load_config(), args.alias, args.host, args.port)
 
 
 def _monitor(args: argparse.Namespace) -> int:

@@ -61,7 +61,7 @@ def _changed(copy) -> set[str]:
 def test_editing_a_module_reruns_the_stages_that_import_it(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
     assert _changed(copy) == set()
-    config = copy.path("src/mlops_template/config.py")
+    config = copy.path("src/mlops_template/config/__init__.py")
     config.write_text(config.read_text() + "\n# edited\n")
     assert _changed(copy) == set(STAGES)  # every stage validates its config with it
     config.write_text(config.read_text().removesuffix("\n# edited\n"))

@@ -3,13 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mlops_template.config import (
-    Config,
-    HistGradientBoostingModel,
-    flatten,
-    load_config,
-    parse_config,
-)
+from mlops_template.config import Config, flatten, load_config, parse_config
+from mlops_template.config.model import HistGradientBoostingModel
 from mlops_template.errors import PipelineError
 
 

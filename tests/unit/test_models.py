@@ -8,8 +8,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlops_template.config import (
-    Features,
+from mlops_template.config import Features
+from mlops_template.config.model import (
     HistGradientBoostingModel,
     LinearModel,
     RandomForestModel,

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.config import Features, FileData, LinearModel
+from mlops_template.config import Features, FileData
+from mlops_template.config.model import LinearModel
 from mlops_template.core.models import build_pipeline
 from mlops_template.core.raw_rows import MISSING_TOKENS, RawRows
 from mlops_template.core.schema import infer_schema

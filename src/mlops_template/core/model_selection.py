@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from mlops_template.config import AutoModel, Bootstrap, Estimator
+from mlops_template.config import Bootstrap
+from mlops_template.config.model import AutoModel, Estimator
 from mlops_template.core.bootstrap import NOISE, Outputs, metric_value, paired
 from mlops_template.core.row_ids import uniform
 from mlops_template.errors import PipelineError

@@ -22,11 +22,10 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops_template.config import (
+from mlops_template.config import Config, Features
+from mlops_template.config.model import (
     AutoModel,
-    Config,
     Estimator,
-    Features,
     HistGradientBoostingModel,
     LinearModel,
     RandomForestModel,

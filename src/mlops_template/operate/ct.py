@@ -21,7 +21,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from mlops_template.compose import (
     CONF_DIR,
@@ -31,6 +30,7 @@ from mlops_template.compose import (
     write_params,
 )
 from mlops_template.config import Config, load_config
+from mlops_template.core.ct_report import CtReport, Try
 from mlops_template.core.drift import OUT_OF_RANGE
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
@@ -64,13 +64,13 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
     monitored = drift_report(cfg, champion, path)
     print(monitored.summary(), file=sys.stderr)
     performance = monitored.performance
-    record: dict[str, Any] = {
-        "batch": monitored.batch.as_json(),
-        "champion": monitored.model.as_json(),
-        "drift": monitored.dataset.decision,
-        "performance": performance.as_json() if performance else None,
-        "tries": [],
-    }
+    record = CtReport(
+        batch=monitored.batch,
+        champion=monitored.model,
+        drift=monitored.dataset.decision,
+        performance=performance,
+        tries=[],
+    )
     if performance is None or performance.decision != OUT_OF_RANGE:
         reason = performance.decision if performance else "no labels"
         return _finish(cfg, record, outcome=f"no retraining ({reason})")
@@ -91,15 +91,15 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
                 continue
             tried_configs[params] = attempt
             tried = _retrain(attempt, overrides)
-            record["tries"].append(tried)
-            if tried["promoted"]:
+            record.tries.append(tried)
+            if tried.promoted:
                 workspace.keep()
                 predict(load_config(), batch, None, registry.CHAMPION, None)
-                return _finish(cfg, record, outcome=f"promoted v{tried['version']}")
+                return _finish(cfg, record, outcome=f"promoted v{tried.version}")
     return _finish(cfg, record, outcome="alert")
 
 
-def _retrain(attempt: int, overrides: list[str]) -> dict[str, Any]:
+def _retrain(attempt: int, overrides: list[str]) -> Try:
     """One try: the pipeline on the data with the batch, then the promotion gate."""
     print(f"ct try {attempt}: dvc repro with {overrides or 'the current config'}", file=sys.stderr)
     done = subprocess.run(["dvc", "repro"], check=False)
@@ -111,18 +111,18 @@ def _retrain(attempt: int, overrides: list[str]) -> dict[str, Any]:
     promoted = code == 0 and not report["already_champion"]
     decision = report["decision"]
     check = decision.check("improvement")
-    return {
-        "try": attempt,
-        "overrides": list(overrides),
-        "version": report["registered_version"],
-        "promoted": promoted,
-        "metric": report["gate"]["metric"],
-        "candidate": check.candidate if check else None,
-        "champion": check.champion if check else None,
-        "failed_checks": decision.failed()
+    return Try(
+        attempt=attempt,
+        overrides=list(overrides),
+        version=report["registered_version"],
+        promoted=promoted,
+        metric=report["gate"]["metric"],
+        candidate=check.candidate if check else None,
+        champion=check.champion if check else None,
+        failed_checks=decision.failed()
         or (["already_champion"] if report["already_champion"] else []),
-        "reasons": decision.reasons(),
-    }
+        reasons=decision.reasons(),
+    )
 
 
 class _Workspace:
@@ -194,101 +194,48 @@ def _run(*cmd: str) -> None:
         raise PipelineError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
 
 
-def _finish(cfg: Config, record: dict[str, Any], outcome: str) -> int:
-    record["outcome"] = outcome
+def _finish(cfg: Config, record: CtReport, outcome: str) -> int:
+    record.outcome = outcome
     folder = Path(cfg.ct.report_dir)
     alert = outcome == "alert"
     if alert:
-        record["reasons"] = _reasons(record)
+        record.reasons = record.alert_reasons()
+    stored = record.as_json()
     files = [
-        write_json(folder / CT_REPORT, record),
-        write_text(folder / SUMMARY, markdown(record)),
+        write_json(folder / CT_REPORT, stored),
+        write_text(folder / SUMMARY, record.markdown()),
     ]
     if alert:
-        files.append(write_json(folder / ALERT, record))
+        files.append(write_json(folder / ALERT, stored))
         # The issue the CT workflow opens (or updates, by title) from this file.
         front = f'---\ntitle: "{ALERT_TITLE}"\nlabels: ct-alert\n---\n'
-        files.append(write_text(folder / ALERT_ISSUE, front + markdown(record)))
+        files.append(write_text(folder / ALERT_ISSUE, front + record.markdown()))
     else:  # an earlier alert is not this batch's
         for name in (ALERT, ALERT_ISSUE):
             (folder / name).unlink(missing_ok=True)
     log_report_run(
         cfg.tracking.experiment,
-        f"ct {Path(record['batch']['path']).name}",
+        f"ct {Path(record.batch.path).name}",
         tags={
             "pipeline.stage": "ct",
             "ct.outcome": outcome,
-            "batch_md5": record["batch"]["md5"],
-            "registry.model_version": record["champion"]["version"],
+            "batch_md5": record.batch.md5,
+            "registry.model_version": record.champion.version,
         },
-        metrics={"ct.tries": len(record["tries"])},
+        metrics={"ct.tries": len(record.tries)},
         files=files,
         folder="ct",
     )
     print(f"ct: {outcome}", file=sys.stderr)
     if alert:
-        for line in record["reasons"]:
+        for line in record.reasons or []:
             print(f"  {line}", file=sys.stderr)
         print(f"alert written to {folder / ALERT}", file=sys.stderr)
         return EXIT_ALERT
-    if record["tries"]:
+    if record.tries:
         added = incoming_folder(cfg.paths.incoming, cfg.data)
         print(
             f"commit conf/, params.yaml, dvc.lock and the new {added}/*.dvc, and `dvc push`",
             file=sys.stderr,
         )
     return 0
-
-
-def markdown(record: dict[str, Any]) -> str:
-    """The loop's outcome for people: the PR body on promotion, the issue on alert."""
-    batch, champion = record["batch"], record["champion"]
-    lines = [
-        f"**Outcome: {record['outcome']}**",
-        "",
-        f"Batch `{batch['path']}` ({batch['rows']} rows, md5 `{batch['md5']}`), "
-        f"champion {champion['name']} v{champion['version']}; drift: {record['drift']}.",
-        "",
-    ]
-    perf = record["performance"]
-    if perf and "batch" in perf:
-        lines += [
-            f"{perf['metric']}: {perf['batch']:.4f} on the batch against {perf['baseline']:.4f} "
-            f"on the evaluation data ({perf['decision']}; drop {perf['drop']:.4f}, "
-            f"allowed {perf['max_drop']} beyond noise).",
-            "",
-        ]
-    if record["tries"]:
-        lines += [
-            "| try | overrides | version | "
-            f"{record['tries'][0]['metric']} | champion | promoted | failed checks |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {t['try']} | {' '.join(t['overrides']) or '(current)'} | {t['version']} | "
-            f"{t['candidate']} | "
-            f"{t['champion']} | {t['promoted']} | {', '.join(t['failed_checks'])} |"
-            for t in record["tries"]
-        ]
-        lines.append("")
-    lines += [f"- {line}" for line in record.get("reasons", [])]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _reasons(record: dict[str, Any]) -> list[str]:
-    perf = record["performance"]
-    lines = [
-        f"{perf['metric']} on {record['batch']['path']} is {perf['batch']:.4f} against "
-        f"{perf['baseline']:.4f} on the evaluation data (drop {perf['drop']:.4f} > "
-        f"{perf['max_drop']}); drift: {record['drift']}",
-    ]
-    for tried in record["tries"]:
-        lines.append(
-            f"try {tried['try']} ({' '.join(tried['overrides']) or 'current config'}, "
-            f"v{tried['version']}): "
-            + ("; ".join(tried["reasons"]) or ", ".join(tried["failed_checks"]))
-        )
-    lines.append(
-        f"champion {record['champion']['name']} v{record['champion']['version']} unchanged"
-    )
-    return lines
