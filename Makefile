@@ -28,7 +28,7 @@ BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
-.PHONY: help env dev-env run params check-params project test test-fast lint format lock ui bench clean \
+.PHONY: help env dev-env restore run params check-params project test test-fast lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
 	metrics-diff dvc-push dvc-pull server
 
@@ -138,7 +138,7 @@ rollback: env ## move the champion alias back to the previous champion
 retire: env ## archive old versions without an alias (registry.keep_versions)
 	python -m mlops_template retire
 
-serve: env ## serve the champion over REST: http://$(HOST):$(SERVE_PORT)/invocations
+serve: env ## serve the champion over REST: http://HOST:SERVE_PORT/invocations (127.0.0.1:5001)
 	python -m mlops_template serve --host $(HOST) --port $(SERVE_PORT)
 
 predict: env ## score BATCH=file with the champion into the predictions Delta table
@@ -153,15 +153,22 @@ ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (
 	$(need-batch)
 	python -m mlops_template ct "$(BATCH)"
 
-server: env $(VENV)/.synced-server ## team tracking server: PostgreSQL + proxied artifacts, http://$(HOST):$(PORT); AUTH=1: basic auth
+server: env $(VENV)/.synced-server ## team tracking server: PostgreSQL + proxied artifacts, http://HOST:PORT (127.0.0.1:5000); AUTH=1: basic auth
 	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) \
 	  --db-port $(DB_PORT) $(if $(filter 1 yes true,$(AUTH)),--auth)
 
-ui: env ## MLflow UI on the local store, http://$(HOST):$(PORT)
-	mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host $(HOST) --port $(PORT) --workers 1
+ui: env ## MLflow UI on the local store, http://HOST:PORT (127.0.0.1:5000)
+	python -m mlops_template ui --host $(HOST) --port $(PORT)
 
 bench: env ## print pipeline timings (benchmarks/pipeline.py)
 	python benchmarks/pipeline.py
+
+# What runs change, back to the last commit: the composed params, the lock, the metrics,
+# and every DVC output from the cache (--force: a run's own uncached outputs are replaced,
+# removed ones come back). conf/ and the code are yours: they are left as they are.
+restore: env ## put params.yaml, dvc.lock, metrics.json and the outputs back to the last commit
+	git checkout -- params.yaml dvc.lock metrics.json
+	dvc checkout --force --quiet
 
 clean: ## remove the environment and local tracking store (DVC cache is kept)
 	rm -rf $(VENV) mlflow.db mlruns .pytest_cache .ruff_cache

@@ -56,13 +56,14 @@ def tool_env(root: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def promoted_copy(root: Path) -> dict[str, str]:
-    """Copy the template, run the pipeline on the bundled data set and promote the model;
-    returns the environment to run the copy's commands in."""
+def promoted_copy(root: Path, *overrides: str) -> dict[str, str]:
+    """Copy the template, run the pipeline on the bundled data set (with Hydra overrides)
+    and promote the model; returns the environment to run the copy's commands in."""
     copy_template(root)
     env = tool_env(root)
+    compose = ["params", "compose", "data=breast_cancer", *overrides]
     for cmd in (
-        [sys.executable, "-m", "mlops_template", "params", "compose", "data=breast_cancer"],
+        [sys.executable, "-m", "mlops_template", *compose],
         ["dvc", "repro", "evaluate"],
         [sys.executable, "-m", "mlops_template", "promote"],
     ):

@@ -92,7 +92,7 @@ def _params(args: argparse.Namespace) -> int:
 def _promote(args: argparse.Namespace) -> int:
     from mlops_template.release.promote import promote
 
-    return promote(load_config(), args.dry_run)
+    return promote(load_config(), args.dry_run, args.verbose)
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -119,6 +119,13 @@ def _serve(args: argparse.Namespace) -> int:
     from mlops_template.operate.serve import serve
 
     return serve(load_config(), args.alias, args.host, args.port)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from mlops_template.io.store import tracking_uri
+    from mlops_template.operate.serve import ui
+
+    return ui(tracking_uri(), args.host, args.port)
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -148,26 +155,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _project(args: argparse.Namespace) -> int:
-    from mlops_template import project_files
-    from mlops_template.io.atomic import write_text
+    from mlops_template.project_files import command
 
-    root = Path.cwd()
-    if problems := project_files.stage_problems(root):
-        raise PipelineError("\n".join(problems))
-    if args.action == "write":
-        for name, text in project_files.generated(root).items():
-            if (root / name).read_text(encoding="utf-8") != text:
-                write_text(root / name, text)
-                print(f"wrote {name}")
-        return 0
-    if diff := project_files.drift(root):
-        sys.stdout.write(diff)
-        raise PipelineError(
-            "dvc.yaml's code deps or MLproject's entry points are not what dvc.yaml and the "
-            "imports say (run `make project` and commit the result)"
-        )
-    print("dvc.yaml code deps and MLproject entry points match the stages and their imports")
-    return 0
+    return command(Path.cwd(), args.action)
 
 
 def _flag(value: str) -> bool:
@@ -227,6 +217,10 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5001)
     serve.set_defaults(func=_serve)
+    ui = commands.add_parser("ui", help="the MLflow UI on the configured store (loopback)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(func=_ui)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flag = {"type": _flag, "nargs": "?", "const": True, "default": False}
     promote.add_argument("--dry-run", **flag, help="decide, change nothing")
+    promote.add_argument(
+        "--verbose", action="store_true", help="print the whole report (also in the file)"
+    )
     promote.set_defaults(func=_promote)
     rollback = commands.add_parser("rollback", help="move champion back to the previous one")
     rollback.add_argument("--to", help="the version to make champion (default: previous)")
@@ -283,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt:  # Ctrl-C: stopped on purpose, not a crash
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as err:
         from mlops_template.io.store_errors import locked_store, server_refusal
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlops_template.errors import PipelineError
 from mlops_template.stages import summaries
 
 PACKAGE = "mlops_template"
@@ -253,3 +255,25 @@ def drift(root: Path) -> str:
             f"{name} (derived from dvc.yaml and the imports)",
         )
     return "".join(out)
+
+
+def command(root: Path, action: str) -> int:
+    """`project write` writes the derived files; `project check` fails if they drifted."""
+    from mlops_template.io.atomic import write_text
+
+    if problems := stage_problems(root):
+        raise PipelineError("\n".join(problems))
+    if action == "write":
+        for name, text in generated(root).items():
+            if (root / name).read_text(encoding="utf-8") != text:
+                write_text(root / name, text)
+                print(f"wrote {name}")
+        return 0
+    if diff := drift(root):
+        sys.stdout.write(diff)
+        raise PipelineError(
+            "dvc.yaml's code deps or MLproject's entry points are not what dvc.yaml and the "
+            "imports say (run `make project` and commit the result)"
+        )
+    print("dvc.yaml code deps and MLproject entry points match the stages and their imports")
+    return 0

@@ -93,6 +93,13 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     added = f"breast_cancer/{file_md5(drifted)}.parquet"  # the data set's own folder
     assert added in incoming(copy) and f"{added}.dvc" in incoming(copy)
     assert copy.run("dvc", "status", "--quiet", check=False).returncode == 0
+    # What changed is what ct says to commit, and nothing else.
+    changed = copy.run("git", "status", "--porcelain", "--untracked-files=all").stdout
+    paths = {line[3:] for line in changed.splitlines()}
+    said = ("conf/", "params.yaml", "dvc.lock", "metrics.json", "data/incoming/breast_cancer/")
+    assert paths and all(path.startswith(said) for path in paths), paths
+    assert "data/incoming/breast_cancer/.gitignore" in paths
+    assert "metrics.json and data/incoming/breast_cancer/ (its *.dvc and" in done.stderr
     lock = yaml.safe_load(copy.path("dvc.lock").read_text())["stages"]
     outs = {o["path"]: o["md5"] for s in lock.values() for o in s.get("outs", [])}
     client = mlflow.tracking.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])

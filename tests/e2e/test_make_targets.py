@@ -8,10 +8,12 @@ import pytest
 
 from mlops_template.io.lineage import file_md5
 from tests.conftest import Template, s3_client
+from tests.e2e.conftest import MLFLOW_RUN
 
 pytestmark = pytest.mark.slow
 
 MODEL = "models/model.skops"
+RAW = "data/raw/dataset.parquet"
 
 
 def test_env_builds_the_core_venv_from_the_lock(template, tmp_path):
@@ -122,3 +124,25 @@ def test_metrics_diff_and_the_gate_in_dry_run(reproduced, tmp_path):
 def test_make_run_in_a_fresh_copy_reproduces_the_committed_lock(reproduced):
     # What CI checks implicitly: dvc.lock, metrics and .gitignore files come out as committed.
     assert reproduced.run("git", "status", "--porcelain").stdout == ""
+
+
+def _clean(copy: Template) -> bool:
+    git = copy.run("git", "status", "--porcelain", "--untracked-files=no").stdout
+    return git == "" and copy.run("dvc", "status", "--quiet", check=False).returncode == 0
+
+
+def test_restore_after_an_entry_point_run_and_a_failed_experiment(reproduced, tmp_path):
+    copy = reproduced.clone_to(tmp_path / "copy")
+    copy.commit("pipeline run")
+    model = file_md5(copy.path(MODEL))
+    # A stage through MLflow with overrides: params.yaml recomposed, a model DVC never cached.
+    train = ["mlflow", "run", ".", "-e", "train", "-P", "overrides=model=linear model.alpha=3"]
+    copy.run(*train, *MLFLOW_RUN)
+    assert not _clean(copy) and file_md5(copy.path(MODEL)) != model
+    copy.make("restore")
+    assert _clean(copy) and file_md5(copy.path(MODEL)) == model
+    # A failed experiment: DVC removed the failing stage's outputs before it ran.
+    failed = copy.run("dvc", "exp", "run", "-S", "data.target=no_such_column", check=False)
+    assert failed.returncode != 0 and not copy.path(RAW).exists()
+    copy.make("restore")
+    assert _clean(copy) and copy.path(RAW).exists() and file_md5(copy.path(MODEL)) == model

@@ -149,6 +149,11 @@ def test_first_better_and_worse_candidates(copy):
     use(copy, "weak")
     worse = promote(copy)
     assert worse.returncode == REFUSED
+    # A few lines a person reads: the verdict naming the failed checks, then why.
+    assert worse.stdout == "" and len(worse.stderr.splitlines()) <= 4, worse.stderr
+    verdict = worse.stderr.splitlines()[0]
+    assert verdict.startswith("refused: mlops-template v1 is challenger only (failed: ")
+    assert "improvement:balanced_accuracy" in verdict
     assert "balanced_accuracy: candidate" in worse.stderr and "worse" in worse.stderr
     assert aliases(copy) == {"champion": "2", "challenger": "1"}
     assert versions(copy) == ["1", "2"]  # the same model keeps its version
@@ -175,7 +180,7 @@ def test_dry_run_changes_nothing(copy):
     copy.path("reports/promotion.json").unlink()
     before = (aliases(copy), versions(copy), len(events(copy)))
     use(copy, "default")
-    dry = promote(copy, "--dry-run")
+    dry = promote(copy, "--dry-run", "--verbose")  # the whole report, on stdout
     assert dry.returncode == 0 and "would promote" in dry.stderr
     assert json.loads(dry.stdout)["decision"]["promote"] is True
     assert (aliases(copy), versions(copy), len(events(copy))) == before

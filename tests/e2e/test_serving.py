@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
 import pandas as pd
+import psutil
 import pytest
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import answers, free_port, running
+from tests.conftest import answers, free_port, make_command, running
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +88,42 @@ def test_server_keeps_serving_after_bad_requests(server, rows):
         post(server, "{broken")
     assert answers(f"{server}/ping")
     assert post(server, split(rows))[0] == 200
+
+
+@pytest.mark.parametrize(("target", "ready"), [("serve", "/ping"), ("ui", "/health")])
+def test_ctrl_c_stops_a_server_quietly(served, tmp_path, target, ready):
+    """Ctrl-C as a terminal sends it: SIGINT to make's whole process group."""
+    port = free_port()
+    variable = "SERVE_PORT" if target == "serve" else "PORT"
+    log = tmp_path / f"{target}.log"
+    with open(log, "w") as out:
+        make = subprocess.Popen(
+            make_command(target, f"{variable}={port}"),
+            cwd=served.root,
+            env=served.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not answers(f"http://127.0.0.1:{port}{ready}"):
+                assert make.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            if target == "serve":  # conf/serve: a native thread per worker process
+                servers = [
+                    p
+                    for p in psutil.Process(make.pid).children(recursive=True)
+                    if "--workers" in p.cmdline()
+                ]
+                assert servers and all(p.environ()["OMP_NUM_THREADS"] == "1" for p in servers)
+            started = len(log.read_text().splitlines())
+            os.killpg(make.pid, signal.SIGINT)
+            make.wait(timeout=60)
+        finally:
+            if make.poll() is None:
+                os.killpg(make.pid, signal.SIGKILL)
+    after = log.read_text().splitlines()[started:]
+    assert "Traceback" not in "\n".join(after), "\n".join(after)
+    assert len(after) <= 10, "\n".join(after)  # a few lines, not hundreds
+    assert not answers(f"http://127.0.0.1:{port}{ready}")  # and the server is gone

@@ -233,6 +233,22 @@ def test_a_sklearn_model_is_its_class_with_its_params_and_the_seed():
         ({"regressor": "sklearn.ensemble.NoSuchForest"}, "regression", "scikit-learn has no"),
         ({"regressor": "sklearn.metrics.accuracy_score"}, "regression", "not an estimator"),
         ({"classifier": None}, "classification", "model.classifier is not set"),
+        ({"params": {"n_estimators": 0}}, "regression", "ExtraTreesRegressor does not take"),
+        (
+            {"classifier": "sklearn.ensemble.StackingClassifier", "params": {}},
+            "classification",
+            "StackingClassifier does not take them",
+        ),
+        (
+            {"classifier": "sklearn.preprocessing.StandardScaler", "params": {}},
+            "classification",
+            "StandardScaler is not a classifier",
+        ),
+        (
+            {"classifier": "sklearn.linear_model.Ridge", "params": {}},
+            "classification",
+            "Ridge is not a classifier",
+        ),
     ],
 )
 def test_a_sklearn_model_that_cannot_be_built_names_the_key(update, task, message):

@@ -42,7 +42,10 @@ def test_summary_and_metrics_from_the_fields(params):
     )
     report = _report(params, perf)
     lines = report.summary().splitlines()
-    assert lines[0] == ("b.csv against churn v3's training data: drift (1 of 1 columns drifted: x)")
+    assert lines[0] == (
+        "b.csv against churn v3's training data: drift (1 of 1 columns drifted, the batch "
+        "drifts from 50%: x)"
+    )
     assert lines[1] == "predictions: no drift"
     assert lines[2].startswith("accuracy: 0.7000 on the batch (interval 0.6500 to 0.7500)")
     assert "out of range (drop 0.2000, allowed 0.1000" in lines[2]

@@ -178,6 +178,12 @@ class Predict(Strict):
     spark: Spark
 
 
+class Serve(Strict):
+    workers: PosInt | None = None  # None: one per core
+    threads: PosInt = 1
+    timeout: PosInt = 60
+
+
 class Monitor(Strict):
     large_sample_rows: PosInt
     p_value: Annotated[float, Field(gt=0, lt=1)]
@@ -223,6 +229,7 @@ class Config(Strict):
     registry: Registry
     gate: Gate
     predict: Predict
+    serve: Serve
     monitor: Monitor
     ct: ContinuousTraining
 

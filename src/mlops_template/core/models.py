@@ -69,7 +69,10 @@ def build_estimator(model: Estimator, task: str, seed: int) -> Any:
 
 def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
     """The estimator class a `type: sklearn` model names for the task; an error naming
-    the key when there is none, it does not import, or a param is not one of its own."""
+    the key when there is none, it does not import, is not an estimator of the task, or
+    its params are not the class's own or not values it takes."""
+    from sklearn.base import is_classifier, is_regressor
+
     field = "classifier" if task == "classification" else "regressor"
     path = getattr(model, field)
     if path is None:
@@ -79,13 +82,19 @@ def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         raise PipelineError(f"{key}.{field}: scikit-learn has no {path}") from None
-    if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
+    if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "_get_param_names")):
         raise PipelineError(f"{key}.{field}: {path} is not an estimator")
-    known = cls().get_params()
+    known = cls._get_param_names()
     if unknown := sorted(set(model.params) - set(known)):
-        raise PipelineError(
-            f"{key}.params: {unknown} not parameters of {name}; it takes {sorted(known)}"
-        )
+        raise PipelineError(f"{key}.params: {unknown} not parameters of {name}; it takes {known}")
+    try:
+        estimator = cls(**model.params)
+        estimator._validate_params()  # scikit-learn's own check of each value
+    except (TypeError, ValueError) as err:  # InvalidParameterError is a ValueError
+        reason = str(err).splitlines()[0]
+        raise PipelineError(f"{key}.params: {name} does not take them: {reason}") from None
+    if not (is_classifier if field == "classifier" else is_regressor)(estimator):
+        raise PipelineError(f"{key}.{field}: {path} is not a {field}")
     return cls
 
 

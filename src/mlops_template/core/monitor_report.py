@@ -102,7 +102,8 @@ class MonitorReport(_Part):
         lines = [
             f"{self.batch.path} against {self.model.name} v{self.model.version}'s training "
             f"data: {dataset.decision} ({len(dataset.drifted)} of {dataset.decided} columns "
-            f"drifted: {', '.join(dataset.drifted) or 'none'})",
+            f"drifted, the batch drifts from {dataset.drift_share:.0%}: "
+            f"{', '.join(dataset.drifted) or 'none'})",
             f"predictions: {self.prediction.decision}",
             self.performance.line() if self.performance else "performance: the batch has no labels",
         ]

@@ -19,13 +19,19 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip()
 
 
+# Untracked files that change what a run makes: data pointers, code and config. (Other
+# untracked files, a scratch notebook say, do not make a run dirty.)
+UNTRACKED_THAT_COUNT = ("*.dvc", "src/", "conf/")
+
+
 def git_info() -> dict[str, str]:
     """Commit and dirty flag. DVC rewrites dvc.lock while a pipeline runs, so it is ignored."""
     commit = _git("rev-parse", "HEAD")
     if not commit:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{LOCK_FILE}")
-    return {"git_commit": commit, "git_dirty": str(bool(status)).lower()}
+    changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{LOCK_FILE}")
+    added = _git("ls-files", "--others", "--exclude-standard", "--", *UNTRACKED_THAT_COUNT)
+    return {"git_commit": commit, "git_dirty": str(bool(changed or added)).lower()}
 
 
 def file_md5(path: str | Path) -> str:

@@ -102,7 +102,9 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
 def _retrain(attempt: int, overrides: list[str]) -> Try:
     """One try: the pipeline on the data with the batch, then the promotion gate."""
     print(f"ct try {attempt}: dvc repro with {overrides or 'the current config'}", file=sys.stderr)
-    done = subprocess.run(["dvc", "repro"], check=False)
+    # --quiet: the stages' own output without DVC's hints (autostage, `git add dvc.lock`),
+    # which would land in the middle of the loop's report.
+    done = subprocess.run(["dvc", "repro", "--quiet"], check=False)
     if done.returncode != 0:
         raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode})")
     report = decide_promotion(load_config(), dry_run=False)
@@ -235,7 +237,8 @@ def _finish(cfg: Config, record: CtReport, outcome: str) -> int:
     if record.tries:
         added = incoming_folder(cfg.paths.incoming, cfg.data)
         print(
-            f"commit conf/, params.yaml, dvc.lock and the new {added}/*.dvc, and `dvc push`",
+            f"commit conf/, params.yaml, dvc.lock, metrics.json and {added}/ (its *.dvc and "
+            ".gitignore), and `dvc push`",
             file=sys.stderr,
         )
     return 0

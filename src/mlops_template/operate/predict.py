@@ -161,9 +161,11 @@ def predict(
         else:
             rows = _score_with_pandas(job, settings.chunk_rows, settings.unseen_categories)
         seconds = time.perf_counter() - started
+    # A rate says something about a batch that took a while, not about a few rows.
+    rate = f" ({rows / seconds:,.0f} rows/s)" if seconds >= 1 and rows >= 1000 else ""
     print(
         f"scored {path} with {ref.name} v{ref.version}: {rows} rows appended to {table} "
-        f"in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)",
+        f"in {seconds:.2f} s{rate}",
         file=sys.stderr,
     )
     return 0

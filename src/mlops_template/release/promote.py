@@ -69,8 +69,8 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
     return {**report, **result, "decision": decision}
 
 
-def promote(cfg: Config, dry_run: bool) -> int:
-    return report_promotion(decide_promotion(cfg, dry_run))
+def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
+    return report_promotion(decide_promotion(cfg, dry_run), verbose)
 
 
 def decide_promotion(cfg: Config, dry_run: bool) -> dict[str, Any]:
@@ -103,7 +103,9 @@ def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> st
     # A model registered before (same md5) keeps its version: no duplicates.
     version = report["registered_version"]
     if version is None:
-        version = mlflow.register_model(report["candidate"]["model_uri"], name, tags=tags).version
+        # A SQL store gives the version as an int; the registry's API takes it as text.
+        registered = mlflow.register_model(report["candidate"]["model_uri"], name, tags=tags)
+        version = str(registered.version)
     else:
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
@@ -148,12 +150,15 @@ def as_json(report: dict[str, Any]) -> dict[str, Any]:
     return {**report, "decision": report["decision"].as_json()}
 
 
-def report_promotion(report: dict[str, Any]) -> int:
-    """Write and print the report; the exit code (0 promoted, 3 refused)."""
+def report_promotion(report: dict[str, Any], verbose: bool = False) -> int:
+    """Write the report (printed too when verbose), say the verdict and, on a refusal,
+    the failed checks and why; the exit code (0 promoted, 3 refused)."""
     decision = report["decision"]
     if not report["dry_run"]:
         write_json(REPORT, as_json(report))
-    print(json.dumps(as_json(report), indent=2, sort_keys=True, default=str))
+    if verbose:
+        print(json.dumps(as_json(report), indent=2, sort_keys=True, default=str))
+    failed = f" (failed: {', '.join(decision.failed())})" if not decision.promote else ""
     name = report["model_name"]
     if report["registered_version"] and report["registered_version"] == report["champion_version"]:
         print(
@@ -162,12 +167,12 @@ def report_promotion(report: dict[str, Any]) -> int:
         )
     elif report["dry_run"]:
         verdict = "would promote" if decision.promote else "would refuse"
-        print(f"dry run: {verdict} the candidate; nothing was changed", file=sys.stderr)
+        print(f"dry run: {verdict} the candidate{failed}; nothing was changed", file=sys.stderr)
     elif decision.promote:
         print(f"promoted: {name} v{report['registered_version']} is champion", file=sys.stderr)
     else:
         print(
-            f"refused: {name} v{report['registered_version']} is challenger only",
+            f"refused: {name} v{report['registered_version']} is challenger only{failed}",
             file=sys.stderr,
         )
     if decision.promote:

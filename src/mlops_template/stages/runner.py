@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mlops_template.config import PARAMS_FILE, Config, flatten, load_config
+from mlops_template.errors import PipelineError
 from mlops_template.io.tracking import StageRecord
 
 Work = Callable[[Config], StageRecord | None]
@@ -30,7 +31,12 @@ def select(tree: dict[str, Any], dotted: str) -> dict[str, Any]:
 
 def declared_params(name: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     """The params.yaml keys a stage lists in dvc.yaml ('' for the whole file)."""
-    stage = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))["stages"][name]
+    try:
+        stage = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))["stages"][name]
+    except (OSError, KeyError, TypeError):
+        raise PipelineError(
+            f"{dvc_yaml}: no stage {name!r} (run stages from the project root)"
+        ) from None
     keys: list[str] = []
     for entry in stage.get("params", []):
         if isinstance(entry, str):
@@ -57,6 +63,7 @@ def run_stage(name: str, work: Work) -> None:
     """Run a stage's work; track it unless it records nothing (a check, such as check_params)."""
     started_ms = int(time.time() * 1000)
     cfg = load_config()
+    params = declared_params(name)  # before the work: a missing stage fails with nothing made
     work_start = time.time()
     record = work(cfg)
     work_end = time.time()
@@ -70,7 +77,7 @@ def run_stage(name: str, work: Work) -> None:
         name,
         started_ms,
         flatten(cfg.model_dump(by_alias=True)),
-        stage_params(cfg, declared_params(name)),
+        stage_params(cfg, params),
         record,
     )
     if timings := os.environ.get(TIMINGS_ENV):
