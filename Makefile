@@ -28,7 +28,7 @@ BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
-.PHONY: help env dev-env restore run params check-params project test test-fast lint format lock ui bench clean \
+.PHONY: help env dev-env gc restore run params check-params project test test-fast lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
 	metrics-diff dvc-push dvc-pull server
 
@@ -162,6 +162,10 @@ ui: env ## MLflow UI on the local store, http://HOST:PORT (127.0.0.1:5000)
 
 bench: env ## print pipeline timings (benchmarks/pipeline.py)
 	python benchmarks/pipeline.py
+
+gc: env ## remove deleted MLflow runs and their artifacts for good (local store by default)
+	store="$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"; \
+	  mlflow gc --backend-store-uri "$$store" --tracking-uri "$$store"
 
 # What runs change, back to the last commit: the composed params, the lock, the metrics,
 # and every DVC output from the cache (--force: a run's own uncached outputs are replaced,

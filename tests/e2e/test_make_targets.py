@@ -146,3 +146,22 @@ def test_restore_after_an_entry_point_run_and_a_failed_experiment(reproduced, tm
     assert failed.returncode != 0 and not copy.path(RAW).exists()
     copy.make("restore")
     assert _clean(copy) and copy.path(RAW).exists() and file_md5(copy.path(MODEL)) == model
+
+
+def test_gc_removes_deleted_runs_and_their_artifacts(reproduced, tmp_path):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    copy = reproduced.clone_to(tmp_path / "copy", with_store=True)
+    client = mlflow.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
+    run = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string="tags.`pipeline.stage` = 'evaluate'",
+    )[0]
+    artifacts = Path(run.info.artifact_uri.removeprefix("file://"))
+    assert artifacts.is_dir() and any(artifacts.rglob("*"))
+    client.delete_run(run.info.run_id)
+    copy.make("gc")
+    with pytest.raises(MlflowException):
+        client.get_run(run.info.run_id)
+    assert not artifacts.exists()

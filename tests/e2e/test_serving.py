@@ -22,10 +22,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(served):
+def server(served, tmp_path_factory):
     url = f"http://127.0.0.1:{free_port()}"
     cmd = [sys.executable, "-m", "mlops_template", "serve", "--port", url.rsplit(":", 1)[1]]
-    with running(cmd, f"{url}/ping", served.path("serve.log"), cwd=served.root, env=served.env):
+    log = tmp_path_factory.mktemp("serve") / "serve.log"  # not in the shared copy
+    with running(cmd, f"{url}/ping", log, cwd=served.root, env=served.env):
         yield url
 
 

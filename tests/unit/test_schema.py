@@ -32,9 +32,9 @@ def test_columns_in_order_with_kind_and_range():
         "min": -1.0,
         "max": 3.5,
     }
+    assert colour.pop("dtype") in {"object", "str"}  # pandas' text dtype, by version
     assert colour == {
         "name": "colour",
-        "dtype": colour["dtype"],
         "nullable": True,
         "kind": "categorical",
         "categories": ["blue", "green", "red"],

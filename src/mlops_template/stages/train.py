@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -65,6 +66,9 @@ def _log_mlflow_model(
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
+    # MLflow says, at INFO, that it found uv.lock: a line in every `dvc repro` for nothing
+    # (the model's requirements are listed below, not inferred).
+    logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)
     # Integer columns are declared as floats: a missing value at serving time turns
     # an integer column into floats, which an integer signature would reject.
     ints = features.select_dtypes("integer").columns
