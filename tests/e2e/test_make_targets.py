@@ -148,20 +148,25 @@ def test_restore_after_an_entry_point_run_and_a_failed_experiment(reproduced, tm
     assert _clean(copy) and copy.path(RAW).exists() and file_md5(copy.path(MODEL)) == model
 
 
-def test_gc_removes_deleted_runs_and_their_artifacts(reproduced, tmp_path):
+def test_gc_removes_deleted_runs_and_their_artifacts(template, tmp_path):
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    copy = reproduced.clone_to(tmp_path / "copy", with_store=True)
-    client = mlflow.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
-    run = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()],
-        filter_string="tags.`pipeline.stage` = 'evaluate'",
-    )[0]
-    artifacts = Path(run.info.artifact_uri.removeprefix("file://"))
-    assert artifacts.is_dir() and any(artifacts.rglob("*"))
-    client.delete_run(run.info.run_id)
-    copy.make("gc")
+    # A store of the copy's own (a shared build's artifacts must never be collected).
+    client = mlflow.MlflowClient(template.env["MLFLOW_TRACKING_URI"])
+    experiment = client.create_experiment("gc", artifact_location=str(template.path("mlruns")))
+    kept, deleted = (client.create_run(experiment).info for _ in range(2))
+    note = tmp_path / "note.txt"
+    note.write_text("an artifact")
+    for run in (kept, deleted):
+        client.log_artifact(run.run_id, str(note))
+    client.delete_run(deleted.run_id)
+    folders = {
+        run.run_id: Path(run.artifact_uri.removeprefix("file://")) for run in (kept, deleted)
+    }
+    assert all((folder / "note.txt").is_file() for folder in folders.values())
+    template.make("gc")
     with pytest.raises(MlflowException):
-        client.get_run(run.info.run_id)
-    assert not artifacts.exists()
+        client.get_run(deleted.run_id)
+    assert not folders[deleted.run_id].exists()
+    assert client.get_run(kept.run_id) and (folders[kept.run_id] / "note.txt").is_file()
