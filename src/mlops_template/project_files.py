@@ -158,8 +158,9 @@ def dvc_yaml_text(root: Path) -> str:
 
     yaml = _yaml()
     dvc = yaml.load((root / "dvc.yaml").read_text(encoding="utf-8"))
+    modules = stage_modules(root)  # parsed once, not once per stage
     for name, stage in dvc["stages"].items():
-        code = code_deps(root, name) if name in stage_modules(root) else []
+        code = code_deps(root, name) if name in modules else []
         others = [dep for dep in stage.get("deps", []) if not _is_code(dep)]
         if "deps" not in stage:
             if not code:
