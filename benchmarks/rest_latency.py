@@ -5,7 +5,8 @@ the raw `pyfunc.predict` on one row in this process; then `make serve`'s server
 (`serve.workers` processes, `serve.threads` native threads each) and the stock
 `mlflow models serve` (one worker, default threads), each measured for single-row
 latency on a kept-alive connection (p50, p95) and for throughput at saturation with
-`--clients` concurrent kept-alive clients, against the limit cores / raw single-row time.
+`--clients` concurrent kept-alive clients for `--seconds`, against the limit cores / raw
+single-row time.
 Targets: p50 within raw + 3 ms; saturation at least 0.7x the limit.
 
     python benchmarks/rest_latency.py [--requests 300] [model=hist_gradient_boosting ...]
@@ -66,26 +67,31 @@ def latencies(port: int, bodies: list[str]) -> list[float]:
     return seconds
 
 
-def throughput(port: int, bodies: list[str], clients: int) -> float:
-    """Requests per second with `clients` concurrent kept-alive clients, each sending
-    every body once (a bounded load)."""
+def throughput(port: int, bodies: list[str], clients: int, seconds: float) -> float:
+    """Requests per second with `clients` concurrent kept-alive clients sending one
+    request after another for `seconds` (a bounded load). Counted over a window in which
+    every client is busy: a kept-alive connection stays with the worker that accepted
+    it, so a fixed number of requests per client would end with the busier worker alone."""
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
 
-    def client() -> None:
+    def client(i: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for body in bodies:
-            post(connection, body)
+        while time.perf_counter() < stop:
+            post(connection, bodies[done[i] % len(bodies)])
+            done[i] += 1
         connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return clients * len(bodies) / (time.perf_counter() - start)
+    return sum(done) / (time.perf_counter() - start)
 
 
-def measured(cmd: list[str], root: Path, env: dict[str, str], bodies, clients: int):
+def measured(cmd: list[str], root: Path, env: dict[str, str], bodies, args):
     port = free_port()
     server = subprocess.Popen(
         [*cmd, "--port", str(port)],
@@ -106,7 +112,9 @@ def measured(cmd: list[str], root: Path, env: dict[str, str], bodies, clients: i
                 time.sleep(0.5)
         else:
             sys.exit(f"{' '.join(cmd)} did not start")
-        return percentiles(latencies(port, bodies)), throughput(port, bodies, clients)
+        return percentiles(latencies(port, bodies)), throughput(
+            port, bodies, args.clients, args.seconds
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -116,6 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10, help="of the throughput load")
     parser.add_argument("overrides", nargs="*", default=["model=hist_gradient_boosting"])
     args = parser.parse_args()
     cores = os.cpu_count() or 1
@@ -152,9 +161,7 @@ def main() -> int:
                 "local",
             ],
         }
-        found = {
-            name: measured(cmd, root, env, bodies, args.clients) for name, cmd in servers.items()
-        }
+        found = {name: measured(cmd, root, env, bodies, args) for name, cmd in servers.items()}
 
     limit = cores / (raw_p50 / 1000)
     print(f"single-row latency, {args.requests} requests on a kept-alive connection (ms), and")
