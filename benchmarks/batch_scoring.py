@@ -73,7 +73,7 @@ def main() -> int:
         )
         for size in sizes:
             batch = Path(tmp) / f"batch_{size}.parquet"
-            test.sample(size, replace=True, random_state=0).to_parquet(
+            test.sample(size, replace=True, random_state=0).reset_index(drop=True).to_parquet(
                 batch, row_group_size=100_000
             )
             table = str(Path(tmp) / "table")

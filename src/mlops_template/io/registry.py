@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import getpass
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +21,25 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 ACTION_TAG = "registry.action"
 MODEL_TAG = "registry.model"
+
+
+@contextmanager
+def model_copy(uri: str, purpose: str) -> Iterator[str]:
+    """A local folder with a registered model's files (MLmodel, the model, its code),
+    downloaded once and removed afterwards: its schema and the model are read from it,
+    so they come from one version and the store is asked once."""
+    import mlflow.artifacts
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
+        yield mlflow.artifacts.download_artifacts(uri, dst_path=tmp)
+
+
+def model_schema(folder: str) -> dict[str, Any]:
+    """The training schema a model folder's MLmodel carries in its metadata."""
+    from mlflow.models import Model
+
+    return Model.load(folder).metadata["schema"]
 
 
 def actor() -> str:

@@ -53,20 +53,18 @@ class ChampionData:
 
 
 def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | None):
-    import mlflow.models
     import mlflow.sklearn
 
     ref = resolve_model(client, cfg.registry.model_name, version, alias or cfg.predict.alias)
     tags = client.get_model_version(ref.name, ref.version).tags
-    return ChampionData(
-        ref=ref,
-        model=mlflow.sklearn.load_model(ref.uri),
-        schema=TrainingSchema.of(
-            mlflow.models.get_model_info(ref.uri).metadata["schema"], f"{ref.name} v{ref.version}"
-        ),
-        train_md5=tags.get("lineage.train_md5", ""),
-        test_md5=tags.get("lineage.test_md5", ""),
-    )
+    with registry.model_copy(ref.uri, "monitor") as folder:
+        return ChampionData(
+            ref=ref,
+            model=mlflow.sklearn.load_model(folder),
+            schema=TrainingSchema.of(registry.model_schema(folder), f"{ref.name} v{ref.version}"),
+            train_md5=tags.get("lineage.train_md5", ""),
+            test_md5=tags.get("lineage.test_md5", ""),
+        )
 
 
 def read_batch(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:

@@ -100,20 +100,25 @@ def predict(
     *,
     engine: str | None = None,
 ) -> int:
-    import mlflow.models
-    import mlflow.sklearn
-
     settings = cfg.predict
     engine = engine or settings.engine
     if engine == "spark":  # said before any work
         require_extra("pyspark", "spark", "the Spark engine")
-    table = table or settings.table
-    path = Path(batch)
     client = registry.connect()
     ref = resolve_model(client, cfg.registry.model_name, version, alias or settings.alias)
-    schema = TrainingSchema.of(
-        mlflow.models.get_model_info(ref.uri).metadata["schema"], f"{ref.name} v{ref.version}"
-    )
+    with registry.model_copy(ref.uri, "predict") as folder:
+        return _predict(
+            settings, Path(batch), ref, folder=folder, table=table or settings.table, engine=engine
+        )
+
+
+def _predict(
+    settings: Predict, path: Path, ref: ModelRef, *, folder: str, table: str, engine: str
+) -> int:
+    """Check the batch against the model's schema, then score it into the table."""
+    import mlflow.sklearn
+
+    schema = TrainingSchema.of(registry.model_schema(folder), f"{ref.name} v{ref.version}")
     problems, extra, columns = column_problems(path, schema, settings)
     missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
     if missing_passthrough:
@@ -127,7 +132,7 @@ def predict(
     if _already_scored(path, table, batch_hash, ref):  # said before the model is loaded
         return 0
 
-    model = mlflow.sklearn.load_model(ref.uri)
+    model = mlflow.sklearn.load_model(folder)
     classes = model.classes_.tolist() if schema.task == "classification" else None
     passthrough = list(settings.passthrough_columns)
     job = ScoringJob(
@@ -136,6 +141,7 @@ def predict(
         ref=ref,
         schema=schema,
         model=model,
+        folder=folder,
         classes=classes,
         passthrough=passthrough,
         out_schema=output_schema(classes, [pa.field(c, pa.string()) for c in passthrough]),

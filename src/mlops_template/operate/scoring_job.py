@@ -31,6 +31,7 @@ class ScoringJob:
     ref: ModelRef
     schema: TrainingSchema  # the training schema
     model: Any  # the sklearn pipeline
+    folder: str  # the model's files, downloaded once (Spark's workers load them from here)
     classes: list[Any] | None  # None for regression
     passthrough: list[str]
     out_schema: pa.Schema

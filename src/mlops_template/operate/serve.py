@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 
 from mlops_template.config import Config
 from mlops_template.errors import PipelineError
@@ -37,7 +36,6 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def serve(cfg: Config, alias: str, host: str, port: int) -> int:
-    import mlflow.artifacts
     from mlflow.pyfunc import scoring_server
 
     name = cfg.registry.model_name
@@ -48,9 +46,8 @@ def serve(cfg: Config, alias: str, host: str, port: int) -> int:
         raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry")
     settings = cfg.serve
     workers = settings.workers or os.cpu_count() or 1
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line, not 11
-    with tempfile.TemporaryDirectory(prefix="mlops-serve-") as tmp, listening(host, port) as sock:
-        model = mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp)
+    model_uri = f"models:/{name}/{version}"
+    with registry.model_copy(model_uri, "serve") as model, listening(host, port) as sock:
         print(f"serving {name} v{version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         # MLflow's own command and environment for its app (`uvicorn ... app:app`, the
         # model folder and timeout in variables), on the socket made here.

@@ -213,7 +213,7 @@ def _scored(spark: "SparkSession", frame: "DataFrame", job: ScoringJob) -> "Data
     features = F.struct(*[F.col(_quoted(name)) for name in job.features])
     regression = job.classes is None
     predict_udf = mlflow.pyfunc.spark_udf(
-        spark, job.ref.uri, env_manager="local", result_type="double" if regression else "string"
+        spark, job.folder, env_manager="local", result_type="double" if regression else "string"
     )
     numbered = frame.withColumn("_id", F.monotonically_increasing_id())
     columns = {
