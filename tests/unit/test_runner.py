@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 
 from mlops_template.config import parse_config
@@ -48,3 +52,22 @@ def test_stage_params_uses_aliases_and_defaults(params):
 
 def test_stage_params_empty(params):
     assert stage_params(parse_config(params), ()) == {}
+
+
+SINCE_START = """
+import time
+time.sleep(1.0)
+from mlops_template.stages.runner import _seconds_since_start
+print(_seconds_since_start())
+"""
+
+
+def test_time_since_process_start_lies_within_the_process_lifetime():
+    """Between the sleep it did and the wall time of the whole process, as seen from
+    outside: a start time taken from the boot time in whole seconds can be a second early."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", SINCE_START], capture_output=True, text=True, check=True
+    )
+    wall = time.monotonic() - started
+    assert 1.0 <= float(done.stdout) <= wall
