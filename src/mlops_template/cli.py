@@ -137,7 +137,9 @@ def _monitor(args: argparse.Namespace) -> int:
 def _ct(args: argparse.Namespace) -> int:
     from mlops_template.operate.ct import ct
 
-    return ct(load_config(), args.batch, version=args.version, alias=args.alias)
+    return ct(
+        load_config(), args.batch, version=args.version, alias=args.alias, verbose=args.verbose
+    )
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -198,6 +200,11 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "ct",
         "score, monitor and, if the labels show it worse, retrain and promote "
         "(exit 0 done, 4 alert, 2 error)",
+    )
+    loop.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also the pipeline's and the gate's output, and the whole report",
     )
     loop.set_defaults(func=_ct)
     simulate = commands.add_parser(

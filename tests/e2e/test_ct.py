@@ -83,6 +83,8 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     drifted = labelled(copy, tmp_path / "drifted.csv", "--drift", "3", "--seed", "1")
     done = copy.main("ct", str(drifted))
     assert "promoted v2" in done.stderr, done.stderr
+    # A few lines a person reads: the pipeline's own output only with --verbose.
+    assert ": classes " not in done.stderr and len(done.stderr.splitlines()) <= 15
     record = json.loads(copy.path(CT).read_text())
     assert record["performance"]["decision"] == "out of range" and record["drift"] == "drift"
     assert [t["promoted"] for t in record["tries"]] == [True]
@@ -145,8 +147,10 @@ def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
     before = {f: copy.path(f).read_bytes() for f in kept}
     conf = conf_files(copy)
     drifted = labelled(copy, tmp_path / "drifted.parquet", "--drift", "3", "--seed", "1")
-    done = copy.main("ct", str(drifted), check=False)
+    done = copy.main("ct", str(drifted), "--verbose", check=False)
     assert done.returncode == 4, done.stderr
+    assert ": classes " in done.stderr  # validate's own line: the pipeline's output
+    assert "| 2 | model=random_forest |" in done.stdout  # and the whole report
     alert = json.loads(copy.path(ALERT).read_text())
     assert alert["outcome"] == "alert" and len(alert["tries"]) == 2
     # Each try its own hypothesis: the current config, then another model family.

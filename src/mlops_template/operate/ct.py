@@ -49,7 +49,17 @@ CT_REPORT, ALERT, ALERT_ISSUE, SUMMARY = "ct.json", "alert.json", "alert.md", "s
 ALERT_TITLE = "CT alert: retraining could not beat the champion"
 
 
-def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
+def ct(
+    cfg: Config,
+    batch: str,
+    version: str | None = None,
+    alias: str | None = None,
+    *,
+    verbose: bool = False,
+) -> int:
+    """Score, monitor and, if the labels show the champion out of range, retrain and
+    promote. Says a line per step; `verbose` adds the pipeline's and the gate's own
+    output and prints the whole report (always written to ct.report_dir)."""
     path = Path(batch)
     if stale_diff(Path.cwd()):  # tries are written into conf/, so conf/ must be the source
         raise PipelineError(
@@ -73,7 +83,7 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
     )
     if performance is None or performance.decision != OUT_OF_RANGE:
         reason = performance.decision if performance else "no labels"
-        return _finish(cfg, record, outcome=f"no retraining ({reason})")
+        return _finish(cfg, record, f"no retraining ({reason})", verbose)
 
     with _restored_unless_promoted() as workspace:
         workspace.add_batch(cfg, path, champion.schema)
@@ -90,25 +100,33 @@ def ct(cfg: Config, batch: str, version: str | None = None, alias: str | None = 
                 )
                 continue
             tried_configs[params] = attempt
-            tried = _retrain(attempt, overrides)
+            tried = _retrain(attempt, overrides, verbose)
             record.tries.append(tried)
             if tried.promoted:
                 workspace.keep()
                 predict(load_config(), batch, None, registry.CHAMPION, None)
-                return _finish(cfg, record, outcome=f"promoted v{tried.version}")
-    return _finish(cfg, record, outcome="alert")
+                return _finish(cfg, record, f"promoted v{tried.version}", verbose)
+    return _finish(cfg, record, "alert", verbose)
 
 
-def _retrain(attempt: int, overrides: list[str]) -> Try:
+def _retrain(attempt: int, overrides: list[str], verbose: bool) -> Try:
     """One try: the pipeline on the data with the batch, then the promotion gate."""
     print(f"ct try {attempt}: dvc repro with {overrides or 'the current config'}", file=sys.stderr)
-    # --quiet: the stages' own output without DVC's hints (autostage, `git add dvc.lock`),
-    # which would land in the middle of the loop's report.
-    done = subprocess.run(["dvc", "repro", "--quiet"], check=False)
+    # --quiet: without DVC's hints (autostage, `git add dvc.lock`), which would land in
+    # the middle of the loop's report. The stages' own output only when verbose, or
+    # when the pipeline fails.
+    done = subprocess.run(
+        ["dvc", "repro", "--quiet"],
+        check=False,
+        stdout=None if verbose else subprocess.PIPE,
+        stderr=None if verbose else subprocess.STDOUT,
+        text=True,
+    )
     if done.returncode != 0:
-        raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode})")
+        said = "" if verbose else "\n" + "\n".join(done.stdout.strip().splitlines()[-20:])
+        raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode}){said}")
     report = decide_promotion(load_config(), dry_run=False)
-    code = report_promotion(report)
+    code = report_promotion(report, verbose)
     # Retraining that reproduces the champion itself has not beaten it.
     promoted = code == 0 and not report["already_champion"]
     decision = report["decision"]
@@ -196,7 +214,7 @@ def _run(*cmd: str) -> None:
         raise PipelineError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
 
 
-def _finish(cfg: Config, record: CtReport, outcome: str) -> int:
+def _finish(cfg: Config, record: CtReport, outcome: str, verbose: bool) -> int:
     record.outcome = outcome
     folder = Path(cfg.ct.report_dir)
     alert = outcome == "alert"
@@ -228,6 +246,8 @@ def _finish(cfg: Config, record: CtReport, outcome: str) -> int:
         files=files,
         folder="ct",
     )
+    if verbose:
+        print(record.markdown())
     print(f"ct: {outcome}", file=sys.stderr)
     if alert:
         for line in record.reasons or []:
