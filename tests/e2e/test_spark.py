@@ -56,6 +56,7 @@ def test_spark_and_pandas_engines_write_the_same_rows(copy, tmp_path):
     assert "3000 rows appended" in done.stderr
     jvm = "Spark's default log4j profile"  # what the JVM prints as it starts
     assert jvm not in done.stderr and jvm in copy.path(SPARK_LOG).read_text()
+    assert len(done.stderr.splitlines()) <= 3, done.stderr  # what a person reads
     table = DeltaTable(str(copy.path(TABLE)))
     assert table.version() == 1  # one commit per batch, whatever the engine
     spark_files = list(copy.path(TABLE).glob("spark-*/*.parquet"))
