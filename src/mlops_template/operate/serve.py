@@ -11,7 +11,8 @@ for two reasons, both measured by benchmarks/rest_latency.py:
 
 Each server runs in a session of its own, so Ctrl-C reaches this process only: it stops
 the server with SIGTERM (its graceful shutdown) and ends quietly, exit 130, instead of
-every process of the server printing a KeyboardInterrupt traceback.
+every process of the server printing a KeyboardInterrupt traceback. SIGTERM or SIGHUP
+to this process stops the server the same way (exit 143 or 129), workers and all.
 """
 
 from __future__ import annotations
