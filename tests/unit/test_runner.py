@@ -70,4 +70,4 @@ def test_time_since_process_start_lies_within_the_process_lifetime():
         [sys.executable, "-c", SINCE_START], capture_output=True, text=True, check=True
     )
     wall = time.monotonic() - started
-    assert 1.0 <= float(done.stdout) <= wall
+    assert 1.0 <= float(done.stdout) <= wall + 0.02  # /proc counts in 10 ms steps

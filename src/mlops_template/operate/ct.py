@@ -121,6 +121,7 @@ def _retrain(attempt: int, overrides: list[str], verbose: bool) -> Try:
         stdout=None if verbose else subprocess.PIPE,
         stderr=None if verbose else subprocess.STDOUT,
         text=True,
+        errors="replace",
     )
     if done.returncode != 0:
         said = "" if verbose else "\n" + "\n".join(done.stdout.strip().splitlines()[-20:])

@@ -2,12 +2,11 @@
 
 The scoring server is MLflow's own scoring app (the one `mlflow models serve` and its
 Docker image run) under uvicorn, started here rather than through `mlflow models serve`
-for two reasons, both measured by benchmarks/rest_latency.py:
-- the model version behind the alias is downloaded once, and every worker loads that
-  version, even if the alias moves while they start;
-- the listening socket is made here with TCP_NODELAY, which accepted connections
-  inherit. uvicorn's own socket for several workers lacks it, so each answer's body
-  waited for the client's delayed ACK: ~40 ms per request on a kept-alive connection.
+so that the version behind the alias is downloaded once and every worker loads that
+version, even if the alias moves while they start. Its event loop is uvloop, which sets
+TCP_NODELAY on every connection: with asyncio's loop, uvicorn's socket for several
+workers lacks it, and each answer's body waited ~40 ms for the client's delayed ACK on
+a kept-alive connection (benchmarks/rest_latency.py).
 
 Each server runs in a session of its own, so Ctrl-C reaches this process only: it stops
 the server with SIGTERM (its graceful shutdown) and ends quietly, exit 130, instead of
@@ -20,9 +19,9 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 from mlops_template.config import Config
 from mlops_template.errors import PipelineError
@@ -37,6 +36,22 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def serve(cfg: Config, alias: str, host: str, port: int) -> int:
+    return _until_stopped(lambda: _serve(cfg, alias, host, port))
+
+
+def ui(store: str, host: str, port: int) -> int:
+    cmd = ["mlflow", "ui", "--backend-store-uri", store, "--host", host, "--port", str(port)]
+    return _until_stopped(lambda: run_server([*cmd, "--workers", "1"]))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     from mlflow.pyfunc import scoring_server
 
     name = cfg.registry.model_name
@@ -46,38 +61,17 @@ def serve(cfg: Config, alias: str, host: str, port: int) -> int:
     if version is None:
         raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry")
     settings = cfg.serve
-    workers = settings.workers or os.cpu_count() or 1
-    model_uri = f"models:/{name}/{version}"
-    with registry.model_copy(model_uri, "serve") as model, listening(host, port) as sock:
+    workers = settings.workers or usable_cores()
+    with registry.model_copy(f"models:/{name}/{version}", "serve") as model:
         print(f"serving {name} v{version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         # MLflow's own command and environment for its app (`uvicorn ... app:app`, the
-        # model folder and timeout in variables), on the socket made here.
-        command, env = scoring_server.get_cmd(model, timeout=settings.timeout, nworkers=workers)
-        program, *args = shlex.split(command)
+        # model folder and timeout in variables), run by this Python, on uvloop.
+        command, env = scoring_server.get_cmd(
+            model, port=port, host=host, timeout=settings.timeout, nworkers=workers
+        )
+        _program, *args = shlex.split(command)
         env.update({name: str(settings.threads) for name in THREAD_VARIABLES})
-        cmd = [program, "--fd", str(sock.fileno()), *args]
-        return run_server(cmd, env, pass_fds=(sock.fileno(),))
-
-
-def listening(host: str, port: int) -> socket.socket:
-    """A TCP socket listening on host:port, whose connections send small writes at once."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        raise PipelineError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def ui(store: str, host: str, port: int) -> int:
-    cmd = ["mlflow", "ui", "--backend-store-uri", store, "--host", host, "--port", str(port)]
-    return run_server([*cmd, "--workers", "1"])
+        return run_server([sys.executable, "-m", "uvicorn", "--loop", "uvloop", *args], env)
 
 
 class Stopped(Exception):
@@ -88,29 +82,47 @@ class Stopped(Exception):
         self.signum = signum
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _stopped(signum: int, _frame: object) -> None:
     raise Stopped(signum)
 
 
-def run_server(
-    cmd: list[str], env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()
-) -> int:
+def _until_stopped(run: Callable[[], int]) -> int:
+    """Run, with SIGTERM and SIGHUP turned into an exception as Ctrl-C is, so that a stop
+    during a download or while a server runs leaves no folder or process behind."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stopped)
+    try:
+        return run()
+    except (KeyboardInterrupt, Stopped) as stop:  # before the server started
+        print("stopped", file=sys.stderr)
+        return 128 + getattr(stop, "signum", signal.SIGINT)
+
+
+def run_server(cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Run a server in a session of its own until it ends or this process is stopped
     (Ctrl-C, SIGTERM, SIGHUP); then stop it, children and all, and exit 128 + signal."""
     print(" ".join(cmd), file=sys.stderr)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stopped)
-    server = subprocess.Popen(
-        cmd, start_new_session=True, env={**os.environ, **(env or {})}, pass_fds=pass_fds
-    )
+    server = None
     try:
+        server = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **(env or {})})
         return server.wait()
     except (KeyboardInterrupt, Stopped) as stop:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the shutdown short
+            signal.signal(signum, signal.SIG_IGN)
+        if server is not None:
+            _stop(server)
         print("stopped", file=sys.stderr)
         return 128 + getattr(stop, "signum", signal.SIGINT)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's session (its graceful shutdown), SIGKILL if it lingers."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
