@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import yaml
 
 from mlops_template.cli import STAGES
@@ -43,3 +46,22 @@ def test_check_params_depends_on_all_of_params_yaml(params):
     assert DVC_STAGES["check_params"]["params"] == [{"params.yaml": None}]
     assert declared_params("check_params", DVC_YAML) == [""]
     assert stage_params(config, [""]) == flatten(config.model_dump(by_alias=True))
+
+
+def test_dvc_lock_records_the_code_as_it_is():
+    """Every source file a stage depends on has the md5 dvc.lock records: a code change
+    without `dvc repro` would make a fresh clone's `make run` re-run those stages."""
+    lock = yaml.safe_load((REPO / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    stale = sorted(
+        {
+            dep["path"]
+            for stage in lock.values()
+            for dep in stage.get("deps", [])
+            if dep["path"].startswith("src/") and _md5(REPO / dep["path"]) != dep["md5"]
+        }
+    )
+    assert not stale, f"run `dvc repro` and commit dvc.lock; changed since: {stale}"
+
+
+def _md5(path: Path) -> str | None:
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None
