@@ -30,6 +30,8 @@ from pathlib import Path
 
 from workspace import promoted_copy  # benchmarks/workspace.py
 
+from mlops_template.operate.serve import usable_cores
+
 P50_MARGIN_MS = 3.0
 SATURATION_SHARE = 0.7
 
@@ -127,7 +129,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10, help="of the throughput load")
     parser.add_argument("overrides", nargs="*", default=["model=hist_gradient_boosting"])
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
+    cores = usable_cores()  # as make serve counts them for its workers
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "template"
         env = promoted_copy(root, *args.overrides)

@@ -61,7 +61,7 @@ def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | 
         return ChampionData(
             ref=ref,
             model=mlflow.sklearn.load_model(folder),
-            schema=TrainingSchema.of(registry.model_schema(folder), f"{ref.name} v{ref.version}"),
+            schema=TrainingSchema.of(registry.model_schema(folder), ref.label),
             train_md5=tags.get("lineage.train_md5", ""),
             test_md5=tags.get("lineage.test_md5", ""),
         )

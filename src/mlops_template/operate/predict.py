@@ -118,7 +118,7 @@ def _predict(
     """Check the batch against the model's schema, then score it into the table."""
     import mlflow.sklearn
 
-    schema = TrainingSchema.of(registry.model_schema(folder), f"{ref.name} v{ref.version}")
+    schema = TrainingSchema.of(registry.model_schema(folder), ref.label)
     problems, extra, columns = column_problems(path, schema, settings)
     missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
     if missing_passthrough:
@@ -170,8 +170,7 @@ def _predict(
     # A rate says something about a batch that took a while, not about a few rows.
     rate = f" ({rows / seconds:,.0f} rows/s)" if seconds >= 1 and rows >= 1000 else ""
     print(
-        f"scored {path} with {ref.name} v{ref.version}: {rows} rows appended to {table} "
-        f"in {seconds:.2f} s{rate}",
+        f"scored {path} with {ref.label}: {rows} rows appended to {table} in {seconds:.2f} s{rate}",
         file=sys.stderr,
     )
     return 0
@@ -183,7 +182,7 @@ def _already_scored(path: Path, table: str, batch_hash: str, ref: ModelRef) -> b
     if done:
         print(
             f"{path} (md5 {batch_hash}) is already in {table}: {done} rows scored by "
-            f"{ref.name} v{ref.version}; nothing to do",
+            f"{ref.label}; nothing to do",
             file=sys.stderr,
         )
     return bool(done)

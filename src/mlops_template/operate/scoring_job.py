@@ -21,6 +21,10 @@ class ModelRef:
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}"
+
 
 @dataclass(frozen=True)
 class ScoringJob:

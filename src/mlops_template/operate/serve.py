@@ -96,26 +96,25 @@ def _until_stopped(run: Callable[[], int]) -> int:
         signal.signal(signum, _stopped)
     try:
         return run()
-    except (KeyboardInterrupt, Stopped) as stop:  # before the server started
+    except (KeyboardInterrupt, Stopped) as stop:  # the server, if any, is stopped by now
         print("stopped", file=sys.stderr)
         return 128 + getattr(stop, "signum", signal.SIGINT)
 
 
 def run_server(cmd: list[str], env: dict[str, str] | None = None) -> int:
-    """Run a server in a session of its own until it ends or this process is stopped
-    (Ctrl-C, SIGTERM, SIGHUP); then stop it, children and all, and exit 128 + signal."""
+    """Run a server in a session of its own until it ends, or until this process is
+    stopped (Ctrl-C, SIGTERM, SIGHUP): then stop it, children and all, and re-raise."""
     print(" ".join(cmd), file=sys.stderr)
     server = None
     try:
         server = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **(env or {})})
         return server.wait()
-    except (KeyboardInterrupt, Stopped) as stop:
+    except (KeyboardInterrupt, Stopped):
         for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the shutdown short
             signal.signal(signum, signal.SIG_IGN)
         if server is not None:
             _stop(server)
-        print("stopped", file=sys.stderr)
-        return 128 + getattr(stop, "signum", signal.SIGINT)
+        raise
 
 
 def _stop(server: subprocess.Popen) -> None:
