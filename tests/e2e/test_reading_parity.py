@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -16,6 +17,8 @@ from deltalake import DeltaTable
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
 from tests.conftest import Template, free_port, running
+from tests.unit.test_fast_scoring import JSON
+from tests.unit.test_fast_scoring import requests as client_requests
 from tests.unit.test_reading_parity import raw_cells, typed_frame, write_csv
 
 pytestmark = pytest.mark.slow
@@ -142,3 +145,47 @@ def test_rest_reads_a_left_out_optional_column_as_missing(trained):
     left_out = features[1]
     served = rest_predictions(copy, rows.drop(columns=left_out))
     assert served == model.predict(rows.assign(**{left_out: None})).tolist()
+
+
+def test_the_server_answers_as_mlflow_serve_does(trained):
+    """`mlops serve` (MLflow's app with a shorter path for JSON rows in front) and the
+    stock `mlflow models serve` of the champion give the same answers, byte for byte,
+    to requests a client sends and requests it gets wrong."""
+    copy, cells = trained
+    schema = json.loads(copy.path("models/schema.json").read_text())
+    rows = typed_frame(cells)[[c["name"] for c in schema["columns"]]].head(8)
+    bodies = [(JSON, json.dumps(request)) for request in client_requests(rows).values()]
+    bodies += [
+        ("text/csv", rows.to_csv(index=False)),
+        (JSON, "{not json"),
+        ("application/json; charset=utf-8", bodies[0][1]),
+    ]
+    servers = {
+        "ours": [sys.executable, "-m", "mlops_template", "serve"],
+        "stock": ["mlflow", "models", "serve", "-m", "models:/mlops-template@champion"],
+    }
+    # MLflow names the formats from a set in some errors: one order for both servers.
+    env = {**copy.env, "PYTHONHASHSEED": "0"}
+    seen = {}
+    for name, cmd in servers.items():
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        local = ["--env-manager", "local"] if name == "stock" else []
+        log = copy.path(f"{name}-{port}.log")
+        with running(
+            [*cmd, *local, "--port", str(port)], f"{url}/ping", log, cwd=copy.root, env=env
+        ):
+            seen[name] = [post(url, kind, body) for kind, body in bodies]
+    assert [status for status, _, _ in seen["ours"]].count(200) >= 8
+    assert seen["ours"] == seen["stock"]
+
+
+def post(url: str, content_type: str, body: str) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body.encode(), headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.headers["Content-Type"], answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers["Content-Type"], err.read()
