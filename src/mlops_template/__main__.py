@@ -1,5 +1,5 @@
 import sys
 
-from mlops_template.cli import main
+from mlops_template.cli import run
 
-sys.exit(main())
+sys.exit(run())

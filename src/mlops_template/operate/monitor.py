@@ -35,8 +35,8 @@ from mlops_template.io.batch_files import iter_chunks
 from mlops_template.io.dvc_cache import cached_file
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.tracking import log_report_run
-from mlops_template.operate.predict import column_problems, resolve_model
-from mlops_template.operate.scoring_job import ModelRef
+from mlops_template.operate.batch_scoring import column_problems
+from mlops_template.operate.model_fetch import ModelRef, resolve_model
 
 JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
 

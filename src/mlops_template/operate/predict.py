@@ -1,94 +1,17 @@
 """predict: score a batch of any size with a registered model into the predictions table.
 
-The batch is checked against the model's training schema, scored chunk by chunk (memory
-stays bounded) and appended to a Delta table in one transaction, so a batch that fails
-half way writes nothing. Writers to one table take turns (a lock beside it), so a batch
-scored by several processes at once is appended once. Each row carries the prediction
-(and class probabilities), the model name, version and alias, the batch's md5 and the
-time it was scored.
+The model is found and downloaded by a second process (model_fetch.py) while this one
+imports what scoring needs (operate/batch_scoring.py): the two take about as long, and on
+two cores they overlap. So this module imports nothing heavy before the fetch starts.
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
-from mlops_template.config import Config, Predict
-from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
-from mlops_template.core.raw_rows import BadCells
-from mlops_template.core.schema import TrainingSchema
-from mlops_template.errors import PipelineError, require_extra
-from mlops_template.io import predictions_table, registry
-from mlops_template.io.batch_files import batch_columns, iter_chunks
-from mlops_template.io.lineage import file_md5
-from mlops_template.operate.scoring_job import ModelRef, ScoringJob
-
-
-def resolve_model(client: Any, name: str, version: str | None, alias: str | None) -> ModelRef:
-    if version:
-        if not registry.has_version(client, name, version):
-            raise PipelineError(f"{name} has no version {version}")
-        return ModelRef(name, str(version), "")
-    found = registry.alias_version(client, name, alias)
-    if found is None:
-        raise PipelineError(f"{name} has no version with alias '{alias}' (run `make promote`)")
-    return ModelRef(name, found, alias)
-
-
-def column_problems(
-    path: Path, schema: TrainingSchema, settings: Predict
-) -> tuple[list[str], list[str], dict[str, bool]]:
-    """The batch's columns against the training schema, under predict's policy for extra
-    columns (the target and passthrough columns may be there): the problems, the extra
-    columns to ignore, and the columns (name -> holds numbers)."""
-    columns = batch_columns(path, schema)
-    problems, extra = check_columns(
-        schema,
-        columns,
-        allowed_extra={schema.target.name, *settings.passthrough_columns},
-        extra_policy=settings.extra_columns,
-        source=str(path),
-    )
-    return problems, extra, columns
-
-
-def output_schema(classes: list[Any] | None, passthrough: list[pa.Field]) -> pa.Schema:
-    fields = [pa.field("row_number", pa.int64()), *passthrough]
-    if classes is None:
-        fields.append(pa.field("prediction", pa.float64()))
-    else:
-        fields.append(pa.field("prediction", pa.string()))
-        fields += [pa.field(f"proba_{c}", pa.float64()) for c in classes]
-    fields += [
-        pa.field("model_name", pa.string()),
-        pa.field("model_version", pa.string()),
-        pa.field("model_alias", pa.string()),
-        pa.field("batch_hash", pa.string()),
-        pa.field("scored_at", pa.timestamp("us", tz="UTC")),
-    ]
-    return pa.schema(fields)
-
-
-def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, pa.Array]:
-    """Prediction (and one probability column per class) for a frame of model inputs."""
-    if classes is None:
-        return {"prediction": pa.array(np.asarray(model.predict(frame), dtype="float64"))}
-    proba = model.predict_proba(frame)
-    # The label is the most probable class, as the model's own predict gives; built as
-    # indices into the class names, which is far faster than one string per row.
-    labels = pa.DictionaryArray.from_arrays(
-        pa.array(proba.argmax(axis=1).astype(np.int32)), pa.array([str(c) for c in classes])
-    )
-    columns = {"prediction": labels.cast(pa.string())}
-    for i, label in enumerate(classes):
-        columns[f"proba_{label}"] = pa.array(proba[:, i])
-    return columns
+from mlops_template.config import Config
+from mlops_template.errors import require_extra
+from mlops_template.operate.model_fetch import fetching
 
 
 def predict(
@@ -104,127 +27,12 @@ def predict(
     engine = engine or settings.engine
     if engine == "spark":  # said before any work
         require_extra("pyspark", "spark", "the Spark engine")
-    client = registry.connect()
-    ref = resolve_model(client, cfg.registry.model_name, version, alias or settings.alias)
-    with registry.model_copy(ref.uri, "predict") as folder:
-        return _predict(
-            settings, Path(batch), ref, folder=folder, table=table or settings.table, engine=engine
+    alias = alias or settings.alias
+    with fetching(cfg.registry.model_name, version, alias, "predict") as fetched:
+        import skops.io  # noqa: F401 - reads the model file: imported while the fetch runs
+
+        from mlops_template.operate.batch_scoring import score_batch
+
+        return score_batch(
+            settings, Path(batch), fetched(), table=table or settings.table, engine=engine
         )
-
-
-def _predict(
-    settings: Predict, path: Path, ref: ModelRef, *, folder: str, table: str, engine: str
-) -> int:
-    """Check the batch against the model's schema, then score it into the table."""
-    import mlflow.sklearn
-
-    schema = TrainingSchema.of(registry.model_schema(folder), ref.label)
-    problems, extra, columns = column_problems(path, schema, settings)
-    missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
-    if missing_passthrough:
-        problems.append(f"{path}: passthrough columns not in the batch {missing_passthrough}")
-    if problems:
-        raise PipelineError("batch refused, nothing scored:\n  " + "\n  ".join(problems))
-    if extra:
-        print(f"{path}: ignoring columns the model was not trained on: {extra}", file=sys.stderr)
-    batch_hash = file_md5(path)
-    predictions_table.check(table)
-    if _already_scored(path, table, batch_hash, ref):  # said before the model is loaded
-        return 0
-
-    model = mlflow.sklearn.load_model(folder)
-    classes = model.classes_.tolist() if schema.task == "classification" else None
-    passthrough = list(settings.passthrough_columns)
-    job = ScoringJob(
-        path=path,
-        table=table,
-        ref=ref,
-        schema=schema,
-        model=model,
-        folder=folder,
-        classes=classes,
-        passthrough=passthrough,
-        out_schema=output_schema(classes, [pa.field(c, pa.string()) for c in passthrough]),
-        constants={
-            "model_name": ref.name,
-            "model_version": ref.version,
-            "model_alias": ref.alias,
-            "batch_hash": batch_hash,
-            "scored_at": int(time.time() * 1_000_000),
-        },
-    )
-    # One writer at a time per table, and the checks again under its lock: another
-    # process may have scored this batch, or made the table, since the first look.
-    with predictions_table.locked(table):
-        predictions_table.check(table, job.out_schema)
-        if _already_scored(path, table, batch_hash, ref):
-            return 0
-        started = time.perf_counter()
-        if engine == "spark":
-            from mlops_template.operate.spark_predict import score_with_spark
-
-            rows = score_with_spark(job, settings)
-        else:
-            rows = _score_with_pandas(job, settings.chunk_rows, settings.unseen_categories)
-        seconds = time.perf_counter() - started
-    # A rate says something about a batch that took a while, not about a few rows.
-    rate = f" ({rows / seconds:,.0f} rows/s)" if seconds >= 1 and rows >= 1000 else ""
-    print(
-        f"scored {path} with {ref.label}: {rows} rows appended to {table} in {seconds:.2f} s{rate}",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _already_scored(path: Path, table: str, batch_hash: str, ref: ModelRef) -> bool:
-    """Whether the table holds this batch scored by this model version (said if so)."""
-    done = predictions_table.already_scored(table, batch_hash, ref.name, ref.version)
-    if done:
-        print(
-            f"{path} (md5 {batch_hash}) is already in {table}: {done} rows scored by "
-            f"{ref.label}; nothing to do",
-            file=sys.stderr,
-        )
-    return bool(done)
-
-
-def _score_with_pandas(job: ScoringJob, chunk_rows: int, unseen_policy: str) -> int:
-    """Score chunk by chunk in this process; one Delta commit for the whole batch."""
-    constants = {
-        name: pa.scalar(value, job.out_schema.field(name).type)
-        for name, value in job.constants.items()
-    }
-    counted = {"rows": 0}
-
-    def scored() -> Iterator[pa.RecordBatch]:
-        for chunk in _progress(iter_chunks(job.path, job.schema, chunk_rows), job.path):
-            frame = chunk.to_pandas()
-            unseen = unseen_categories(job.schema, frame)
-            if unseen and unseen_policy == "error":
-                raise PipelineError(describe_unseen(unseen, str(job.path)))
-            n, offset = len(frame), counted["rows"]
-            columns = {"row_number": pa.array(np.arange(offset, offset + n, dtype="int64"))}
-            for name in job.passthrough:
-                columns[name] = chunk.column(name).cast(pa.string())
-            try:
-                columns.update(score_chunk(job.model, frame[job.features], job.classes))
-            except BadCells as err:  # the contract refuses a cell (infinity, say)
-                raise PipelineError(f"{job.path}: {err}; nothing scored") from None
-            columns.update({key: pa.repeat(value, n) for key, value in constants.items()})
-            counted["rows"] += n
-            yield pa.RecordBatch.from_arrays(
-                [columns[f.name] for f in job.out_schema], schema=job.out_schema
-            )
-
-    predictions_table.append(job.table, job.out_schema, scored())
-    return counted["rows"]
-
-
-def _progress(chunks: Iterator[Any], path: Path) -> Iterator[Any]:
-    """Show progress on a terminal; stay quiet in logs and CI."""
-    if not sys.stderr.isatty():
-        yield from chunks
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(chunks, desc=f"scoring {path.name}", unit=" chunks")

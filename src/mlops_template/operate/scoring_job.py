@@ -9,21 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from mlops_template.core.schema import TrainingSchema
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    name: str
-    version: str
-    alias: str  # "" when a version was asked for directly
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} v{self.version}"
+from mlops_template.operate.model_fetch import ModelRef
 
 
 @dataclass(frozen=True)
