@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
 from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
@@ -65,6 +66,22 @@ def test_files_read_in_chunks(tmp_path, suffix):
     assert batch_columns(path, SCHEMA) == {"age": True, "plan": False}
     chunks = list(iter_chunks(path, SCHEMA, 400))
     assert [c.num_rows for c in chunks] == [400, 400, 250]
+
+
+def test_a_pandas_index_is_not_a_column_and_a_named_one_is(tmp_path):
+    """pandas stores an index other than 0..n-1 in a column of its own; its reader, the
+    training reader, makes that the index again, and so does the batch reader. A named
+    index (an ID) stays a column, for passthrough_columns."""
+    frame = pd.DataFrame({"age": range(10), "plan": ["pro"] * 10}).iloc[[8, 2, 5]]  # sampled
+    path = tmp_path / "sampled.parquet"
+    frame.to_parquet(path)
+    assert "__index_level_0__" in pa.parquet.read_schema(path).names
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False}
+    (chunk,) = iter_chunks(path, SCHEMA, 100)
+    assert chunk.schema.names == ["age", "plan"]
+    assert chunk.column("age").to_pylist() == [8, 2, 5]
+    frame.rename_axis("id").to_parquet(path)
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False, "id": True}
 
 
 def test_unknown_format_and_empty_file_are_refused(tmp_path):

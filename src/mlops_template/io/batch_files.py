@@ -36,6 +36,8 @@ def batch_columns(path: Path, schema: TrainingSchema) -> dict[str, bool]:
             import pyarrow.parquet as pq
 
             arrow_schema = pq.read_schema(path)
+            index = _index(arrow_schema)
+            arrow_schema = pa.schema([f for f in arrow_schema if f.name not in index])
         else:
             # The reader's schema, from the header: known even when no row follows it.
             arrow_schema = _csv_reader(path, schema, 1 << 16).schema
@@ -80,7 +82,10 @@ def _chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.Record
         if batch_format(path) == "parquet":
             import pyarrow.parquet as pq
 
-            yield from _rebatch(pq.ParquetFile(path).iter_batches(batch_size=rows), rows)
+            parquet = pq.ParquetFile(path)
+            index = _index(parquet.schema_arrow)
+            columns = [name for name in parquet.schema_arrow.names if name not in index]
+            yield from _rebatch(parquet.iter_batches(batch_size=rows, columns=columns), rows)
         else:
             yield from _rebatch(_csv_reader(path, schema, 4 << 20), rows)
     except pa.ArrowException as err:
@@ -88,6 +93,19 @@ def _chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.Record
     except OSError as err:  # Arrow's error for a damaged Parquet page, say
         reason = _first_line(err)
         raise PipelineError(f"{path}: cannot read the batch (damaged data?): {reason}") from None
+
+
+def _index(arrow_schema: pa.Schema) -> set[str]:
+    """The columns in which pandas stored an unnamed index (`__index_level_0__`, written
+    for an index other than 0..n-1): not data, as pandas' own reader (the training
+    reader) makes them the index. A named index is read as the column it is named."""
+    import json
+
+    metadata = (arrow_schema.metadata or {}).get(b"pandas")
+    if metadata is None:
+        return set()
+    stored = json.loads(metadata).get("index_columns", [])
+    return {c for c in stored if isinstance(c, str) and re.fullmatch(r"__index_level_\d+__", c)}
 
 
 def _has_value(column: pa.Array) -> bool:
