@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from mlops_template.errors import PipelineError
+from mlops_template.errors import AlreadyReported, PipelineError
 
 # The tracking server refused the request (401, 403) or went away during it.
 TRACKING_SERVER_EXIT = 5
@@ -17,6 +17,8 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
     exit code, not a traceback."""
     try:
         return run()
+    except AlreadyReported as err:
+        return err.exit_code
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

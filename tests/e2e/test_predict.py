@@ -122,3 +122,48 @@ def test_failure_in_a_late_chunk_rolls_back_the_whole_batch(csv_copy, tmp_path):
 def _write(path, frame):
     frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path)
     return path
+
+
+def test_an_unknown_version_or_alias_is_one_line(copy, tmp_path):
+    """The registry is asked by a second process (operate/model_fetch.py): its error is
+    the command's own, said once, with the CLI's exit code."""
+    path = _write(tmp_path / "ok.parquet", batch(copy))
+    for args, reason in [
+        (["--alias", "nope"], "has no version with alias 'nope'"),
+        (["--version", "99"], "has no version 99"),
+    ]:
+        done = copy.mlops("predict", str(path), *args, check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.count("error:") == 1 and reason in done.stderr, done.stderr
+    assert table_version(copy) is None
+
+
+def test_a_stopped_predict_leaves_no_folder_or_process(copy, tmp_path):
+    """SIGTERM while the model is fetched: the second process is stopped and the model's
+    temporary folder removed, as after Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    path = _write(tmp_path / "ok.parquet", batch(copy))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    cmd = [sys.executable, "-m", "mlops_template", "predict", str(path)]
+    env = {**copy.env, "TMPDIR": str(temp)}
+    predict = subprocess.Popen(cmd, cwd=copy.root, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (list(temp.glob("mlops-predict-*")) and psutil.Process(predict.pid).children()):
+        assert predict.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    fetch = psutil.Process(predict.pid).children()  # the second process, fetching
+    predict.send_signal(signal.SIGTERM)
+    _, err = predict.communicate(timeout=60)
+    assert predict.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    _, alive = psutil.wait_procs(fetch, timeout=30)
+    assert not alive and not list(temp.glob("mlops-predict-*"))
+    assert table_version(copy) is None
+    assert os.listdir(temp) == []

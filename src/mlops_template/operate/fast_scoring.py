@@ -9,7 +9,9 @@ under the same rules; it calls the same `predict` and writes the answer with MLf
 own function. Whatever it does not take on (another format or content type, `params`, a
 signature with binary, date or nested columns, a cell that does not cast, a model that
 refuses the rows) goes to MLflow's app whole, which answers or refuses it as it always
-does. So an answer is MLflow's answer, byte for byte (tests/e2e/test_serving.py).
+does. So an answer is MLflow's answer, byte for byte (tests/unit/test_fast_scoring.py,
+tests/e2e/test_reading_parity.py). A request the model refuses is scored twice, and
+MLflow's app times it afresh: its error carries MLflow's own stack trace.
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ class ScoringApp:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if not self._may_take(scope):
             return await self.mlflow_app(scope, receive, send)
-        body = await _body(receive)
-        try:
-            answer = await asyncio.wait_for(asyncio.to_thread(self.answer, body), self.timeout)
+        body = b""
+        try:  # timed from the start, body included, as MLflow's middleware times it
+            async with asyncio.timeout(self.timeout):
+                body = await _body(receive)
+                answer = await asyncio.to_thread(self.answer, body)
         except TimeoutError:
             answer = (504, TIMEOUT_MESSAGE)
         if answer is None:
@@ -95,8 +99,9 @@ class ScoringApp:
     def _may_take(self, scope: dict) -> bool:
         if self.plan is None or scope["type"] != "http" or scope["path"] != "/invocations":
             return False
-        headers = dict(scope["headers"])
-        return scope["method"] == "POST" and headers.get(b"content-type") == JSON.encode()
+        # The first Content-Type, as Starlette's request.headers gives MLflow's app.
+        kind = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+        return scope["method"] == "POST" and kind == JSON.encode()
 
     def answer(self, body: bytes) -> tuple[int, str] | None:
         """(200, MLflow's JSON of the predictions), or None for MLflow's app to answer."""
@@ -111,11 +116,10 @@ class ScoringApp:
             if key not in FORMATS:
                 return None
             frame = typed_frame(dataframe_from_parsed_json(rows, FORMATS[key]), self.plan)
-            predictions = self.model.predict(frame, params=None)
-        except Exception:
+            text = StringIO()
+            predictions_to_json(self.model.predict(frame, params=None), text)
+        except Exception:  # MLflow's app answers it, with MLflow's error
             return None
-        text = StringIO()
-        predictions_to_json(predictions, text)
         return 200, text.getvalue()
 
 

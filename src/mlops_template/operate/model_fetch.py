@@ -4,9 +4,9 @@ a second process, while `predict` imports what scoring needs.
 MLflow's import, its SQL store and the download take ~1.8 s of a `predict` call, and
 scikit-learn, skops, pandas and pyarrow about as long; on two cores, in two processes,
 they overlap (benchmarks/batch_scoring.py). The second process is this module run as a
-script. It prints the version, the model's file and the training schema as JSON, and
-`predict` reads the file with skops, so it never imports MLflow. Its errors are the
-CLI's own (same message, same exit code), passed on as they are.
+script. It writes the version, the model's file and the training schema as JSON, and
+`predict` reads the file with skops, so it does not import MLflow (with the pandas
+engine). Its errors are the CLI's own: same message, same exit code.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mlops_template.errors import PipelineError
+from mlops_template.errors import AlreadyReported, PipelineError
 
 
 @dataclass(frozen=True)
@@ -59,41 +60,35 @@ class FetchedModel:
     schema: dict[str, Any]  # the training schema the model carries
 
 
-class FetchFailed(PipelineError):
-    """The second process's error, already printed in the CLI's words: passed on as is."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 @contextmanager
 def fetching(name: str, version: str | None, alias: str | None, purpose: str) -> Iterator[Any]:
     """Start the fetch; yields a function that waits for it and returns a FetchedModel.
-    The folder is removed afterwards, and the process stopped if it still runs."""
+    The folder is removed afterwards, and the process stopped first if it still runs.
+
+    The process's errors go to this one's stderr, in the CLI's words; this one then ends
+    with the same exit code, saying nothing more (AlreadyReported)."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as folder:
         args = [name, version or "", alias or "", folder]
-        process = subprocess.Popen(
-            [sys.executable, "-m", __name__, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # -P: not the working directory first on sys.path, as for the `mlops` command.
+        cmd = [sys.executable, "-P", "-m", __name__, *args]
+        # A session of its own: Ctrl-C reaches this process only, which stops it.
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True) as process:
 
-        def result() -> FetchedModel:
-            out, err = process.communicate()
-            if process.returncode:
-                message = err.strip().removeprefix("error: ")
-                raise FetchFailed(message or "the model fetch failed", process.returncode)
-            found = json.loads(out.splitlines()[-1])  # printed last
-            return FetchedModel(**{**found, "ref": ModelRef(**found["ref"])})
+            def result() -> FetchedModel:
+                code = process.wait()
+                if code:  # a signal's -N as the shell gives it: 128 + N
+                    raise AlreadyReported(code if code > 0 else 128 - code)
+                found = json.loads((Path(folder) / RESULT).read_text())
+                return FetchedModel(**{**found, "ref": ModelRef(**found["ref"])})
 
-        try:
-            yield result
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+            try:
+                yield result
+            finally:
+                if process.poll() is None:
+                    process.kill()
+
+
+RESULT = "fetched.json"  # in the temporary folder, beside the model's folder
 
 
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:
@@ -106,7 +101,8 @@ def _fetch(name: str, version: str, alias: str, dest: str) -> int:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     ref = resolve_model(registry.connect(), name, version or None, alias or None)
-    folder = mlflow.artifacts.download_artifacts(ref.uri, dst_path=dest)
+    os.mkdir(target := os.path.join(dest, "model"))
+    folder = mlflow.artifacts.download_artifacts(ref.uri, dst_path=target)
     model = Model.load(folder)
     flavor = model.flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
@@ -117,7 +113,7 @@ def _fetch(name: str, version: str, alias: str, dest: str) -> int:
         "model_file": os.path.join(folder, flavor["pickled_model"]),
         "schema": model.metadata["schema"],
     }
-    print(json.dumps(found))
+    Path(dest, RESULT).write_text(json.dumps(found))
     return 0
 
 
