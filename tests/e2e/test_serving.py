@@ -129,6 +129,7 @@ def test_a_stopped_server_leaves_no_process_or_model_copy(served, tmp_path):
         args = uvicorn.cmdline()
         cores = len(os.sched_getaffinity(0))
         assert args[args.index("--workers") + 1] == str(cores)  # serve.workers: null
+        assert "--no-access-log" in args  # serve.access_log: false
         assert list(tmp_path.glob("mlops-serve-*"))  # the model, downloaded once
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 128 + signal.SIGTERM

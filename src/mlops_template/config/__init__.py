@@ -182,6 +182,7 @@ class Serve(Strict):
     workers: PosInt | None = None  # None: one per core
     threads: PosInt = 1
     timeout: PosInt = 60
+    access_log: bool = False
 
 
 class Monitor(Strict):
