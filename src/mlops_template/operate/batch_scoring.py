@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +83,12 @@ def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, 
 
 
 def score_batch(
-    settings: Predict, path: Path, fetched: FetchedModel, *, table: str, engine: str
+    settings: Predict, path: Path, fetch: Callable[[], FetchedModel], *, table: str, engine: str
 ) -> int:
-    """Check the batch against the model's schema, then score it into the table."""
+    """Check the batch against the model's schema, then score it into the table. The
+    table is checked first, while the model is still being fetched (`fetch` waits)."""
+    predictions_table.check(table)
+    fetched = fetch()
     ref, folder = fetched.ref, fetched.folder
     schema = TrainingSchema.of(fetched.schema, ref.label)
     problems, extra, columns = column_problems(path, schema, settings)
@@ -97,7 +100,6 @@ def score_batch(
     if extra:
         print(f"{path}: ignoring columns the model was not trained on: {extra}", file=sys.stderr)
     batch_hash = file_md5(path)
-    predictions_table.check(table)
     if _already_scored(path, table, batch_hash, ref):  # said before the model is loaded
         return 0
 
