@@ -28,11 +28,16 @@ def model_copy(uri: str, purpose: str) -> Iterator[str]:
     """A local folder with a registered model's files (MLmodel, the model, its code),
     downloaded once and removed afterwards: its schema and the model are read from it,
     so they come from one version and the store is asked once."""
+    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
+        yield download_model(uri, tmp)
+
+
+def download_model(uri: str, folder: str) -> str:
+    """A registered model's files downloaded into an existing folder, quietly."""
     import mlflow.artifacts
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        yield mlflow.artifacts.download_artifacts(uri, dst_path=tmp)
+    return mlflow.artifacts.download_artifacts(uri, dst_path=folder)
 
 
 def model_schema(folder: str) -> dict[str, Any]:

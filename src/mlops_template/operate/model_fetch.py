@@ -94,16 +94,14 @@ RESULT = "fetched.json"  # in the temporary folder, beside the model's folder
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:
     import os
 
-    import mlflow.artifacts
     from mlflow.models import Model
 
     from mlops_template.io import registry
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     ref = resolve_model(registry.connect(), name, version or None, alias or None)
     os.mkdir(target := os.path.join(dest, "model"))
-    folder = mlflow.artifacts.download_artifacts(ref.uri, dst_path=target)
-    model = Model.load(folder)
+    folder = registry.download_model(ref.uri, target)
+    model = Model.load(folder)  # its schema, as registry.model_schema reads it, and flavor
     flavor = model.flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
         raise PipelineError(f"{ref.label} is not a scikit-learn model saved with skops")
