@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlops_template.errors import PipelineError, require_extra
+from mlops_template.errors import PipelineError, redact, require_extra
 
 DATABASE = "mlflow"
 AUTH_DATABASE = "mlflow_auth"
@@ -146,7 +146,9 @@ def main() -> int:
         data = start_postgres(folder, args.db_port)
         backend = local_uri(args.db_port, DATABASE)
         auth_db = auth_db or local_uri(args.db_port, AUTH_DATABASE)
-    env = dict(os.environ)
+    # The store's URI in the environment, not the arguments: any user can read a
+    # process's arguments (ps), and a team database's URI may hold a password.
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": backend}
     app = []
     if args.auth:
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_config(folder, auth_db))
@@ -157,8 +159,6 @@ def main() -> int:
             "mlflow",
             "server",
             *app,
-            "--backend-store-uri",
-            backend,
             "--serve-artifacts",
             "--artifacts-destination",
             str(folder / "artifacts"),
@@ -176,7 +176,7 @@ def main() -> int:
         server.terminate()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"MLflow on http://{args.host}:{args.port} (backend {backend})", file=sys.stderr)
+    print(f"MLflow on http://{args.host}:{args.port} (backend {redact(backend)})", file=sys.stderr)
     try:
         return server.wait()
     except KeyboardInterrupt:

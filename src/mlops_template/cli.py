@@ -18,7 +18,7 @@ from typing import Any
 
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
-from mlops_template.errors import PipelineError
+from mlops_template.errors import PipelineError, redact
 from mlops_template.stages import summaries
 
 # Stage name -> what it does, from the stage modules' docstrings: a module is imported
@@ -47,7 +47,8 @@ def _apply_overrides(values: list[str]) -> None:
         from mlops_template import compose
 
         compose.write_params(Path.cwd(), overrides)
-        print(f"params.yaml recomposed with {' '.join(overrides)}", file=sys.stderr)
+        # redact: an override may set a data URL with its token (data.path=...)
+        print(f"params.yaml recomposed with {redact(' '.join(overrides))}", file=sys.stderr)
 
 
 def _run_stage(args: argparse.Namespace) -> int:
@@ -85,7 +86,7 @@ def _params(args: argparse.Namespace) -> int:
         compose.apply_to_conf(root, overrides)
         overrides = []
     path = compose.write_params(root, overrides)
-    print(f"wrote {path.name} from conf/ {' '.join(overrides)}".rstrip())
+    print(f"wrote {path.name} from conf/ {redact(' '.join(overrides))}".rstrip())
     return 0
 
 

@@ -6,32 +6,39 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from mlops_template.errors import AlreadyReported, PipelineError
+from mlops_template.errors import AlreadyReported, PipelineError, redact
 
 # The tracking server refused the request (401, 403) or went away during it.
 TRACKING_SERVER_EXIT = 5
 
 
 def run_reporting_errors(run: Callable[[], int]) -> int:
-    """Run a command: bad input, a locked store or a refusing server is a message and an
-    exit code, not a traceback."""
+    """Run a command: bad input, a locked or damaged store, a full disk or a refusing
+    server is a message and an exit code, not a traceback."""
     try:
         return run()
     except AlreadyReported as err:
         return err.exit_code
     except PipelineError as err:
-        print(f"error: {err}", file=sys.stderr)
+        _say(str(err))
         return err.exit_code
     except KeyboardInterrupt:  # Ctrl-C: stopped on purpose, not a crash
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as err:
-        from mlops_template.io.store_errors import locked_store, server_refusal
+        from mlops_template.io.store_errors import disk_full, server_refusal, sqlite_store
 
-        if (message := locked_store(err)) is not None:  # the environment, as bad input is
-            print(f"error: {message}", file=sys.stderr)
+        # The environment, as bad input is: the SQLite store, the disk.
+        if (message := sqlite_store(err) or disk_full(err)) is not None:
+            _say(message)
             return PipelineError.exit_code
         if (message := server_refusal(err)) is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        _say(message)
         return TRACKING_SERVER_EXIT
+
+
+def _say(message: str) -> None:
+    """The error line; a URI in it (the tracking server's, a data file's) without its
+    password or secret query parameters."""
+    print(f"error: {redact(message)}", file=sys.stderr)

@@ -1,5 +1,22 @@
 """The one error type users see: a message that says what is wrong and where."""
 
+import re
+
+# The password of a URI's user info (`scheme://user:password@host`: a tracking server, a
+# database, an object store), up to the last `@` of the URI that a host can follow: a
+# password may hold `/` and `@` unescaped (SQLAlchemy reads it so). And the value of a
+# query parameter that carries a secret (`?token=`, a presigned URL's `X-Amz-Signature=`
+# and `X-Amz-Credential=`, an Azure SAS's `sig=`).
+_PASSWORD = re.compile(
+    r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#@:]*:)\S*@(?=[^\s/?#@]*(?:[\s/?#'\"),;]|$))"
+)
+_SECRET_PARAMETER = re.compile(
+    r"([?&;][\w.-]*(?:token|secret|passw|pwd|signature|sig|credential|key|auth)[\w.-]*=)"
+    r"[^\s&#'\"]*",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+
 
 class PipelineError(Exception):
     """Bad input or config. The CLI prints the message (no traceback) and exits non-zero."""
@@ -26,3 +43,10 @@ def require_extra(module: str, extra: str, what: str) -> None:
             f"{what} needs the '{extra}' extra, which is not installed "
             f"(no module {module!r}): run `make env EXTRAS={extra}`"
         )
+
+
+def redact(text: str) -> str:
+    """`text` (a URI, or a message or command line holding URIs) with the credentials in
+    its URIs replaced by ***: user names stay, so a message still says who connected."""
+    text = _PASSWORD.sub(rf"\1{REDACTED}@", text)
+    return _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet
@@ -66,6 +69,38 @@ def test_files_read_in_chunks(tmp_path, suffix):
     assert batch_columns(path, SCHEMA) == {"age": True, "plan": False}
     chunks = list(iter_chunks(path, SCHEMA, 400))
     assert [c.num_rows for c in chunks] == [400, 400, 250]
+
+
+def test_parquet_decimals_and_dictionaries_are_numbers_and_text_as_training_reads_them(
+    tmp_path,
+):
+    path = tmp_path / "batch.parquet"
+    ages = [Decimal("41.10"), None, Decimal("0.30")]
+    table = {
+        "age": pa.array(ages, pa.decimal128(5, 2)),
+        "plan": pa.array(["pro", None, "basic"]).dictionary_encode(),
+        "y": pa.array([1, 0, 1]).dictionary_encode(),
+    }
+    pyarrow.parquet.write_table(pa.table(table), path)
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False, "y": True}
+    (chunk,) = iter_chunks(path, SCHEMA, 100)
+    assert chunk.schema.types == [pa.float64(), pa.string(), pa.int64()]
+    assert chunk.column("age").to_pylist() == [41.1, None, 0.3]  # float("0.30"), to the bit
+
+
+def test_a_feature_of_lists_is_refused_naming_it(tmp_path):
+    path = tmp_path / "batch.parquet"
+    plans = pa.array([["pro"], ["basic", "pro"]], pa.list_(pa.string()))
+    pyarrow.parquet.write_table(pa.table({"age": [1.0, 2.0], "plan": plans}), path)
+    said = (
+        "batch.parquet: column 'plan' holds list<element: string> values, which the model "
+        "cannot read: write one value per cell, text as in training"
+    )
+    with pytest.raises(PipelineError, match=re.escape(said)):
+        batch_columns(path, SCHEMA)
+    other = pa.table({"age": [1.0, 2.0], "plan": ["pro", "basic"], "notes": plans})
+    pyarrow.parquet.write_table(other, path)  # a column the model does not read: ignored
+    assert batch_columns(path, SCHEMA) == {"age": True, "plan": False, "notes": False}
 
 
 def test_a_pandas_index_is_not_a_column_and_a_named_one_is(tmp_path):

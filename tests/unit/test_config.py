@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -146,4 +148,60 @@ def test_bad_candidate_value_names_its_full_key(params):
 def test_bad_auto_value_is_named(params, change, key):
     params["model"].update(change)
     with pytest.raises(PipelineError, match=rf"\n  {key}: "):
+        parse_config(params)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("raw", "../escape.parquet"), ("model", "/tmp/elsewhere.skops"), ("plots", "reports/../..")],
+)
+def test_an_output_outside_the_project_is_refused(params, tmp_path, monkeypatch, key, value):
+    monkeypatch.chdir(tmp_path)
+    params["paths"][key] = value
+    with pytest.raises(
+        PipelineError, match=rf"paths\.{key}={re.escape(value)} \(/.*\) is outside the project"
+    ):
+        parse_config(params)
+    params["paths"]["allow_outside"] = True
+    assert getattr(parse_config(params).paths, key) == value
+
+
+def test_outputs_inside_the_project_are_accepted(params, tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "data").symlink_to(tmp_path / "elsewhere")  # data on another disk
+    monkeypatch.chdir(tmp_path / "project")
+    params["paths"]["raw"] = "data/raw.parquet"
+    params["paths"]["model"] = str(tmp_path / "project" / "models" / "model.skops")
+    params["paths"]["schema"] = "models/../models/schema.json"
+    assert parse_config(params).paths.raw == "data/raw.parquet"
+
+
+def test_the_project_of_a_queued_experiment_is_its_copy(params, tmp_path, monkeypatch):
+    """DVC runs a queued experiment in a copy under .dvc/tmp/exps/ with DVC_ROOT set to
+    the repository: `../x` from the copy is still under DVC_ROOT, but outside the copy."""
+    copy = tmp_path / ".dvc" / "tmp" / "exps" / "run"
+    copy.mkdir(parents=True)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(copy)
+    params["paths"]["raw"] = "../escape.parquet"
+    with pytest.raises(PipelineError, match=r"paths\.raw=\.\./escape\.parquet"):
+        parse_config(params)
+
+
+@pytest.mark.parametrize("column", ["model_version", "prediction", "row_number", "proba_1"])
+def test_a_passthrough_column_named_as_a_table_column_is_refused(params, column):
+    """The table would get two columns of that name: refused at load, not as a KeyError
+    once the batch is scored."""
+    params["predict"]["passthrough_columns"] = ["customer_id", column]
+    with pytest.raises(PipelineError) as err:
+        parse_config(params)
+    line = next(x for x in str(err.value).splitlines() if "passthrough_columns" in x)
+    assert line.startswith("  predict.passthrough_columns:") and f"'{column}'" in line
+    assert "customer_id'" not in line.split("(got")[0]
+
+
+def test_a_passthrough_column_named_twice_is_refused(params):
+    params["predict"]["passthrough_columns"] = ["customer_id", "customer_id"]
+    with pytest.raises(PipelineError, match=r"predict\.passthrough_columns: .*'customer_id'"):
         parse_config(params)

@@ -120,7 +120,7 @@ def test_id_like_columns_are_flagged():
             "customer_id": [f"c{i}" for i in range(n)],
             "row": range(n),
             "spend": [i * 1.5 for i in range(n)],  # unique floats are ordinary measurements
-            "plan": ["a", "b"] * (n // 2),
+            "plan": ["a", "b", "b", "a"] * (n // 4),  # not the target under other names
             "y": [0, 1] * (n // 2),
         }
     )
@@ -159,3 +159,68 @@ def test_counts_target_is_regression():
     )
     assert report["task"] == "regression" and "counts" in report["task_reason"]
     assert "classes" not in report
+
+
+def churn_frame(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    churn = np.array([0, 1] * (n // 2))
+    return pd.DataFrame({"tenure": rng.normal(size=n), "churn": churn})
+
+
+@pytest.mark.parametrize(
+    ("copy", "described"),
+    [
+        (lambda y: y, "is a copy of the target 'churn'"),  # a name differing only in case
+        (lambda y: y.astype(float), "is a copy of the target 'churn'"),
+        (
+            lambda y: y.map({0: "no", 1: "yes"}),
+            r"is the target 'churn' under other names \('no' for 0, 'yes' for 1\)",
+        ),
+    ],
+    ids=["name differing in case", "float copy", "relabelled"],
+)
+def test_a_copy_of_the_target_is_refused(copy, described):
+    frame = churn_frame()
+    frame.insert(1, "Churn", copy(frame["churn"]))
+    with pytest.raises(PipelineError, match=rf"^data\.csv: column 'Churn' {described}: "):
+        check(frame, "churn")
+    warned = check_dataset(
+        frame,
+        "churn",
+        requested_task="auto",
+        max_classes=20,
+        min_rows=2,
+        min_class_share=0.1,
+        source="data.csv",
+        target_copies="warn",
+    )
+    assert "Churn" in warned["features"] and "column 'Churn'" in warned["warnings"][-1]
+
+
+def test_a_copy_is_compared_on_labelled_rows():
+    frame = churn_frame().astype({"churn": float})
+    frame["Churn"] = frame["churn"]
+    frame.loc[[0, 1], "churn"] = np.nan  # rows without a target are never learned from
+    frame.loc[2, "Churn"] = np.nan  # missing where the target is known: not a copy
+    assert check(frame, "churn")["features"] == ["tenure", "Churn"]
+    frame.loc[2, "Churn"] = frame.loc[2, "churn"]
+    with pytest.raises(PipelineError, match="column 'Churn' is a copy of the target"):
+        check(frame, "churn")
+
+
+def test_a_copy_of_a_regression_target_is_refused():
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": np.linspace(0.5, 9.5, 40)})
+    frame["id"] = np.arange(40)  # one-to-one with the target, yet not it
+    assert check(frame)["task"] == "regression"
+    frame["price"] = frame["y"]
+    with pytest.raises(PipelineError, match="column 'price' is a copy of the target 'y'"):
+        check(frame)
+
+
+def test_a_column_that_only_looks_like_the_target_is_kept():
+    frame = churn_frame(2000)
+    frame["almost"] = frame["churn"]
+    frame.loc[1999, "almost"] = 1 - frame.loc[1999, "churn"]  # past the screened rows
+    frame["plan"] = np.where(frame["churn"] == 1, "pro", "basic")
+    frame.loc[1998, "plan"] = "plus"  # three values for two classes
+    assert check(frame, "churn")["features"] == ["tenure", "almost", "plan"]

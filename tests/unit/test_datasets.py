@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from mlops_template.config import FileData, SklearnData, SyntheticData
+from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io.datasets import load_source
 
@@ -65,6 +71,51 @@ def test_parquet_file(tmp_path):
     assert frame["a"].isna().tolist() == [False, True]
     assert frame["b"].tolist()[0] == "x"
     assert frame["y"].tolist() == [0, 1]
+
+
+def test_parquet_decimals_and_dictionaries_are_read_as_plain_columns(tmp_path):
+    """Other writers store numbers as decimals and text (or codes) dictionary-encoded:
+    read as the plain columns would be, they get the same kind in the schema."""
+    path = tmp_path / "data.parquet"
+    rows = ["12.34", "0.10", None, "7.00"]
+    pq.write_table(
+        pa.table(
+            {
+                "spend": pa.array([v and Decimal(v) for v in rows], pa.decimal128(10, 2)),
+                "plan": pa.array(["pro", "basic", None, "pro"]).dictionary_encode(),
+                "code": pa.array([3, 1, 3, None]).dictionary_encode(),
+                "y": [0, 1, 0, 1],
+            }
+        ),
+        path,
+    )
+    frame = load_source(file_data(path, "parquet"))
+    assert frame["spend"].dtype == "float64" and frame["code"].dtype == "float64"
+    assert frame["spend"].tolist()[::3] == [12.34, 7.0]  # as float("12.34"), to the bit
+    schema = infer_schema(frame.drop(columns="y"), frame["y"], "classification")
+    kinds = {c.name: (c.kind, c.dtype) for c in schema.columns}
+    assert kinds == {
+        "spend": ("numeric", "float64"),
+        "plan": ("categorical", "str"),
+        "code": ("numeric", "float64"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        (pa.array([["a", "b"], [], None]), "list<element: string>"),
+        (pa.array([{"x": 1}, {"x": 2}, None]), "struct<x: int64>"),
+    ],
+)
+def test_a_parquet_column_of_lists_or_structs_is_named(tmp_path, column, kind):
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "tags": column, "y": [0, 1, 0]}), path)
+    said = f"data.parquet: column 'tags' holds {kind} values, which a model cannot read"
+    with pytest.raises(PipelineError, match=re.escape(said) + ".*data.drop_columns"):
+        load_source(file_data(path, "parquet"))
+    frame = load_source(file_data(path, "parquet", drop_columns=["tags"]))
+    assert list(frame.columns) == ["a", "y"]
 
 
 def test_booleans_with_a_gap_are_booleans(tmp_path):

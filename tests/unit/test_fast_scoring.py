@@ -1,11 +1,17 @@
 """The serving app's shorter path for JSON rows answers exactly as MLflow's scoring app
 does, or leaves the request to it: on a real model with the signature training gives it
 (numbers, optional columns, booleans and dates as text), over requests a client sends
-and requests it gets wrong."""
+and requests it gets wrong. Where MLflow's app answers with a stack trace or a 500 (rows
+the raw-row contract refuses, a body nested too deeply), it answers a 400 saying why."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
+from collections.abc import Callable
+from unittest import mock
 
 import mlflow.pyfunc
 import mlflow.sklearn
@@ -13,6 +19,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.pyfunc import scoring_server
 from mlflow.pyfunc.scoring_server import invocations
 
 from mlops_template.config import Features
@@ -138,3 +145,121 @@ def test_signatures_beyond_plain_columns_are_left_to_mlflow():
     assert cast_plan(Schema([TensorSpec(np.dtype("float64"), (-1, 2))])) is None
     plain = Schema([ColSpec("double", "a"), ColSpec("string", "s")])
     assert cast_plan(plain) == {"a": np.dtype("float64"), "s": np.dtype(object)}
+
+
+# Through the app itself, as uvicorn calls it: the shorter path and MLflow's app behind it.
+
+
+@pytest.fixture(scope="module")
+def apps(served) -> tuple:
+    """MLflow's scoring app for the served model, and ours in front of it."""
+    model, _ = served
+    with mock.patch.dict(os.environ):  # init marks the process as a serving environment
+        mlflow_app = scoring_server.init(model)
+    return mlflow_app, ScoringApp(mlflow_app, model, timeout=60)
+
+
+def post(app, body: bytes, content_type: str = JSON) -> tuple[int, bytes, bytes]:
+    """A POST to /invocations: status, Content-Type and body of the answer."""
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/invocations",
+        "raw_path": b"/invocations",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", content_type.encode())],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        return {}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    headers = dict(sent[0]["headers"])
+    return sent[0]["status"], headers[b"content-type"], b"".join(m["body"] for m in sent[1:])
+
+
+CHARSET = "application/json; charset=utf-8"
+
+
+def test_the_app_answers_well_formed_requests_as_mlflows_app_does(served, apps):
+    """Byte for byte, with or without a charset in the Content-Type."""
+    mlflow_app, app = apps
+    _, features = served
+    for name, request in requests(features).items():
+        body = json.dumps(request).encode()
+        for kind in (JSON, CHARSET, "application/json; charset=latin-1", "text/plain"):
+            assert post(app, body, kind) == post(mlflow_app, body, kind), (name, kind)
+
+
+def cell(value: str) -> Callable[[pd.DataFrame, str], bytes]:
+    """Four rows as a client sends them, one cell of a column written as the JSON text
+    `value`."""
+
+    def body(features: pd.DataFrame, column: str) -> bytes:
+        rows = split(features.head(4))
+        rows["data"][1][rows["columns"].index(column)] = "<cell>"
+        return json.dumps({"dataframe_split": rows}).replace('"<cell>"', value).encode()
+
+    return body
+
+
+def pandas_json(features: pd.DataFrame, _column: str) -> bytes:
+    """Four rows as pandas' to_json writes them unless told date_format="iso": dates as
+    epoch milliseconds (two here, two missing)."""
+    rows = json.loads(features.head(4).to_json(orient="split", index=False))
+    return json.dumps({"dataframe_split": rows}).encode()
+
+
+@pytest.mark.parametrize(
+    ("column", "body", "reason"),
+    [
+        ("date", pandas_json, r"2 values are not ISO 8601 dates, e.g. \['1\d{12}"),
+        ("date", cell("1674259200000"), r"1 values are not ISO 8601 dates, e.g. \['1674259200000'"),
+        ("date", cell('"next tuesday"'), r"1 values are not ISO 8601 dates, e.g. \['next tuesday'"),
+        ("num", cell("Infinity"), "1 infinite values"),
+        ("num", cell("-Infinity"), "1 infinite values"),
+        ("num", cell("1e400"), "1 infinite values"),
+    ],
+    ids=["epoch-ms-dates", "an-epoch-ms-date", "text-for-date", "infinity", "-infinity", "1e400"],
+)
+def test_rows_the_contract_refuses_get_a_400_naming_the_column(served, apps, column, body, reason):
+    """MLflow's app answers "an unexpected error" and a whole stack trace; ours gives the
+    contract's reason, in the shape of MLflow's errors."""
+    _, app = apps
+    _, features = served
+    for kind in (JSON, CHARSET):
+        status, _, answer = post(app, body(features, NAMES[column]), kind)
+        error = json.loads(answer)
+        assert status == 400 and error["error_code"] == "BAD_REQUEST"
+        assert error["message"].startswith(f"column '{NAMES[column]}': ")
+        assert re.search(reason, error["message"]), error["message"]
+        if column == "num":  # what the client sent, though JSON reads all three as infinity
+            assert "Infinity and -Infinity" in error["message"] and "1e400" in error["message"]
+        assert "stack_trace" not in error and "Traceback" not in error["message"]
+
+
+@pytest.mark.parametrize("kind", [JSON, CHARSET])
+def test_a_body_nested_too_deeply_gets_a_400_and_the_app_serves_on(served, apps, kind):
+    """MLflow's app lets json's RecursionError through: a 500 with no reason."""
+    _, app = apps
+    _, features = served
+    for body in (b"[" * 200_000 + b"]" * 200_000, b'{"dataframe_split": ' + b"[" * 5_000):
+        status, _, answer = post(app, body, kind)
+        error = json.loads(answer)
+        assert status == 400 and error["error_code"] == "BAD_REQUEST"
+        assert error["message"] == "the request body nests too deeply to be a table of rows"
+    status, _, answer = post(app, json.dumps({"dataframe_split": split(features.head(2))}).encode())
+    assert status == 200 and len(json.loads(answer)["predictions"]) == 2

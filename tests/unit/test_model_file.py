@@ -62,12 +62,20 @@ def test_load_missing_file(tmp_path):
 
 def test_foreign_type_is_refused(tmp_path):
     data = sio.dumps({"model": fitted(), "extra": Foreign()})
-    refused = r"outside scikit-learn, numpy and ours: \[.*Foreign'\]"
+    refused = r"model file refused: it holds types outside scikit-learn, numpy and ours: .*Foreign$"
     with pytest.raises(PipelineError, match=refused):
         trusted_types(data)
     path = tmp_path / "model.skops"
     path.write_bytes(canonical_skops(data))
     with pytest.raises(PipelineError, match="Foreign"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[:2000], lambda b: b"not a zip", lambda b: b""])
+def test_a_damaged_file_is_named(tmp_path, damage):
+    path = dump_model(fitted(), tmp_path / "model.skops")
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(PipelineError, match=f"^{path} is damaged"):
         load_model(path)
 
 

@@ -1,13 +1,22 @@
-"""Reading a batch for monitoring: refused when empty, labels typed as in training."""
+"""Monitoring a batch: refused when empty or holding a cell the model refuses, labels
+typed as in training, rows without a label left out of the score."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
 
 from mlops_template.config import parse_config
+from mlops_template.core.raw_rows import RawRows
 from mlops_template.errors import PipelineError
-from mlops_template.operate.monitor import read_batch
+from mlops_template.io.lineage import file_md5
+from mlops_template.operate.model_fetch import ModelRef
+from mlops_template.operate.monitor import ChampionData, drift_report, labelled_rows, read_batch
 
 from .conftest import training_schema
 
@@ -52,3 +61,93 @@ def test_a_batch_with_wrong_columns_is_refused(cfg, tmp_path):
     path.write_text("y,c\n1,a\n")
     with pytest.raises(PipelineError, match=r"not monitored[\s\S]*missing columns \['x'\]"):
         read_batch(path, SCHEMA, cfg)
+
+
+def test_rows_without_a_label_are_left_out_of_the_score(cfg, tmp_path):
+    path = tmp_path / "batch.csv"
+    path.write_text("x,c,label\n1.5,a,1.0\n2.5,b,\n3.5,a,0\n")
+    frame = read_batch(path, SCHEMA, cfg)
+    assert frame["label"].isna().tolist() == [False, True, False]
+    rows = labelled_rows(frame, SCHEMA)
+    assert rows["label"].tolist() == [1, 0] and rows["label"].dtype == "int64"
+
+
+# A champion as the registry gives it: a model whose first step reads raw cells by the
+# contract, its schema, and its training and evaluation data in a DVC cache.
+CHAMPION_SCHEMA = training_schema(
+    {"name": "x", "kind": "numeric"},
+    {"name": "d", "kind": "date", "dtype": "datetime64[us]"},
+    name="label",
+    classes=[0, 1],
+)
+
+
+def _rows(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    days = pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    dates = (pd.Timestamp("2024-01-01") + days).astype("datetime64[us]")
+    return pd.DataFrame({"x": x, "d": dates, "label": (x > 0).astype("int64")})
+
+
+@pytest.fixture
+def champion(tmp_path, monkeypatch):
+    """The champion, in a DVC project (no git) with a local tracking store in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    no_scm = true\n")
+    train, test = _rows(300, 0), _rows(100, 1)
+    md5s = []
+    for frame in (train, test):
+        data = tmp_path / "data.parquet"
+        frame.to_parquet(data, index=False)
+        md5 = file_md5(data)
+        cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        data.rename(cached)
+        md5s.append(md5)
+    model = Pipeline(
+        [
+            ("read", RawRows(numeric=("x",), dates=("d",))),
+            ("model", HistGradientBoostingClassifier(max_iter=10)),
+        ]
+    ).fit(train[["x", "d"]], train["label"])
+    return ChampionData(ModelRef("churn", "3", "champion"), model, CHAMPION_SCHEMA, *md5s)
+
+
+def test_a_partly_labelled_batch_is_scored_on_its_labelled_rows(cfg, champion, tmp_path):
+    batch = _rows(200, 2).astype({"label": "Int64"})
+    batch.loc[batch.index % 10 == 0, "label"] = pd.NA  # 10 % not labelled yet
+    path = tmp_path / "batch.csv"
+    batch.to_csv(path, index=False)
+    report = drift_report(cfg, champion, path)
+    perf = report.performance
+    assert (perf.labelled_rows, perf.unlabelled_rows, perf.decision) == (180, 20, "in range")
+    assert "scored on its 180 labelled rows, 20 without a label left out" in report.summary()
+
+
+@pytest.mark.parametrize(
+    ("cell", "said"),
+    [
+        ("inf", "column 'x': 1 infinite values"),
+        ("soon", "column 'd': 1 values are not ISO 8601 dates, e.g. ['soon']"),
+    ],
+)
+def test_a_cell_the_model_refuses_is_one_line_naming_file_and_column(
+    cfg, champion, tmp_path, cell, said
+):
+    path = tmp_path / "batch.csv"
+    _rows(50, 2).to_csv(path, index=False)
+    column = "x" if cell == "inf" else "d"
+    text = path.read_text().splitlines()
+    names = text[0].split(",")
+    cells = text[5].split(",")
+    cells[names.index(column)] = cell
+    path.write_text("\n".join([*text[:5], ",".join(cells), *text[6:]]) + "\n")
+    with pytest.raises(PipelineError) as refused:
+        drift_report(cfg, champion, path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: {said}") and message.endswith("; not monitored")
+    assert "\n" not in message
+    assert not Path(cfg.monitor.report_dir).exists()  # no report written

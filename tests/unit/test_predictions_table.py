@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import json
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,6 +17,8 @@ from deltalake import DeltaTable, write_deltalake
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.operate.batch_scoring import output_schema
+
+from .conftest import REPO
 
 SCHEMA = output_schema(["0", "1"], [])
 
@@ -142,3 +149,193 @@ def test_a_lock_that_cannot_be_made_is_one_line(tmp_path):
         predictions_table.locked(str(table)),
     ):
         pass
+
+
+# Rows that do not compress (so a few MB of them fill a Parquet file), made in a child
+# process that imports no more than the table's module.
+CHILD_ROWS = """
+import sys, time
+from pathlib import Path
+import numpy as np, pyarrow as pa
+from mlops_template.errors import PipelineError
+from mlops_template.io import predictions_table
+
+def rows(n):
+    random = np.random.default_rng(0).random(n)
+    return pa.table({"row_number": np.arange(n), "proba_1": random})
+"""
+# A writer that is killed once deltalake is uploading its first data file.
+WRITER_KILLED_MID_WRITE = (
+    CHILD_ROWS
+    + """
+table, chunk = sys.argv[1], rows(200_000)
+earlier = set(Path(table).glob("part-*"))
+
+def batches():
+    while not set(Path(table).glob("part-*")) - earlier:
+        yield from chunk.to_batches()
+    print("writing", flush=True)
+    time.sleep(600)
+
+with predictions_table.locked(table):
+    predictions_table.append(table, chunk.schema, batches())
+"""
+)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_write_killed_midway_leaves_the_table_as_it_was_and_the_next_completes_once(
+    tmp_path, capsys, first
+):
+    table = tmp_path / "predictions"
+    if not first:
+        write_deltalake(str(table), rows(3))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER_KILLED_MID_WRITE, str(table)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline() == "writing\n"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    if first:
+        assert not DeltaTable.is_deltatable(str(table)) and list(table.glob("part-*"))
+        assert predictions_table.first_write_marker(str(table)).exists()  # how they are known
+    else:  # its data file, uncommitted, is not part of the table
+        assert len(list(table.glob("part-*"))) == 2
+        assert DeltaTable(str(table)).to_pyarrow_table().num_rows == 3
+
+    predictions_table.check(str(table), SCHEMA)  # not refused as somebody else's files
+    with predictions_table.locked(str(table)):
+        predictions_table.check(str(table), SCHEMA)
+        predictions_table.append(str(table), SCHEMA, iter(rows(5).to_batches()))
+    cleared = "cleared what an interrupted first write left" in capsys.readouterr().err
+    assert cleared == first
+    history = [
+        DeltaTable(str(table), version=v).to_pyarrow_table().num_rows
+        for v in range(DeltaTable(str(table)).version() + 1)
+    ]
+    assert history == ([5] if first else [3, 8])  # one commit, each row once
+    assert not predictions_table.first_write_marker(str(table)).exists()
+
+
+def spark_job_killed(table: Path) -> None:
+    """What a Spark job's first write leaves when predict is killed as its tasks write
+    (spark_predict.py writes under the table's directory, then commits the files)."""
+    attempt = table / f"spark-{'0a' * 16}/_temporary/0/_temporary/attempt_202612030733_0001_m_0"
+    attempt.mkdir(parents=True)
+    (attempt / "part-00000-9f1c-c000.snappy.parquet").write_bytes(b"PAR1")
+    (attempt / ".part-00000-9f1c-c000.snappy.parquet.crc").write_bytes(b"crc")
+
+
+def commit_being_written(table: Path) -> None:
+    """deltalake's files once its data is written, the first commit not yet in place."""
+    (table / "_delta_log").mkdir(parents=True)
+    (table / "_delta_log/_commit_5e0b.json.tmp").write_text("{")
+    (table / "part-00000-5e0b-c000.snappy.parquet").write_bytes(b"PAR1")
+
+
+@pytest.mark.parametrize("leftovers", [spark_job_killed, commit_being_written])
+def test_the_leftovers_of_a_killed_first_write_are_cleared(tmp_path, leftovers):
+    table = tmp_path / "predictions"
+    leftovers(table)
+    predictions_table.first_write_marker(str(table)).touch()  # its writer's mark
+
+    predictions_table.check(str(table), SCHEMA)
+    with predictions_table.locked(str(table)):
+        assert list(table.iterdir()) == []
+        predictions_table.append(str(table), SCHEMA, iter(rows(4).to_batches()))
+    assert DeltaTable(str(table)).to_pyarrow_table().num_rows == 4
+    assert not predictions_table.first_write_marker(str(table)).exists()
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_files_not_left_by_a_marked_first_write_of_ours_are_kept_and_refused(tmp_path, marked):
+    """Without our mark, Parquet files named as Spark and deltalake name them may be
+    someone's data; with it, a file we never write means someone else's too."""
+    table = tmp_path / "predictions"
+    commit_being_written(table)
+    if marked:
+        (table / "notes.txt").write_text("mine")
+        predictions_table.first_write_marker(str(table)).touch()
+    refused(table, "not a Delta table", "refusing to write into it")
+    with predictions_table.locked(str(table)):
+        refused(table, "not a Delta table")
+
+
+def test_a_mark_left_beside_a_committed_table_is_dropped(tmp_path):
+    """The writer was killed after its commit, before removing its mark."""
+    table = tmp_path / "predictions"
+    write_deltalake(str(table), rows(3))
+    predictions_table.first_write_marker(str(table)).touch()
+    files = sorted(table.rglob("*"))
+    with predictions_table.locked(str(table)):
+        predictions_table.check(str(table), SCHEMA)
+    assert sorted(table.rglob("*")) == files
+    assert not predictions_table.first_write_marker(str(table)).exists()
+
+
+# Run in a user and mount namespace of its own, on a 1 MB filesystem that ends with it:
+# a first write and an append larger than the disk (200,000 rows, 3.2 MB).
+WRITES_ON_A_FULL_DISK = (
+    CHILD_ROWS
+    + """
+import json, os, subprocess
+from deltalake import DeltaTable
+
+disk = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk], check=True)
+big = rows(200_000)
+
+def write(table, data):
+    try:
+        with predictions_table.locked(table):
+            predictions_table.append(table, data.schema, iter(data.to_batches()))
+    except PipelineError as err:
+        return str(err)
+
+result = {"first": write(f"{disk}/new", big), "new": sorted(os.listdir(disk))}
+table = f"{disk}/predictions"
+assert write(table, rows(3)) is None
+result["append"] = write(table, big)
+result["versions"] = [
+    DeltaTable(table, version=v).to_pyarrow_table().num_rows
+    for v in range(DeltaTable(table).version() + 1)
+]
+result["files"] = sorted(os.listdir(table))
+print(json.dumps(result))
+"""
+)
+
+
+def test_a_full_disk_is_one_line_and_the_table_stays_as_it_was(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    namespace = ["unshare", "--user", "--map-root-user", "--mount"]
+    probe = [*namespace, "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]
+    if (
+        not shutil.which("unshare")
+        or subprocess.run(probe, check=False, capture_output=True).returncode
+    ):
+        pytest.skip("cannot mount a small filesystem in a user namespace here")
+    run = subprocess.run(
+        [*namespace, sys.executable, "-c", WRITES_ON_A_FULL_DISK, str(disk)],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0 and run.stderr == "", run.stderr  # no Rust panic either
+    result = json.loads(run.stdout)
+    for key, table in [("first", "new"), ("append", "predictions")]:
+        message = result[key]
+        assert "\n" not in message and f"{disk}/{table}:" in message, message
+        assert "No space left on device (os error 28)" in message
+    assert "no table made" in result["first"] and "the table is as it was" in result["append"]
+    assert result["new"] == ["new.lock"]  # no directory, no mark: as it was
+    assert result["versions"] == [3]  # the earlier version alone, whole and readable
+    assert sum(name.startswith("part-") for name in result["files"]) == 1  # no partial file

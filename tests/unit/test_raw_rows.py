@@ -14,7 +14,9 @@ from mlops_template.core.raw_rows import (
     conform_frame,
     date_parts,
     duplicate_names,
+    percent,
 )
+from mlops_template.core.target import describe_classes
 
 
 def conform(frame, **policy):
@@ -49,6 +51,23 @@ def test_a_few_text_cells_in_numbers_are_refused_or_missing_by_policy():
     ]
     text = pd.DataFrame({"a": ["red", "blue", "12"] * 10})  # mostly text: a text column
     assert conform(text)[0]["a"].tolist()[:3] == ["red", "blue", "12"]
+
+
+def test_a_share_short_of_all_is_never_printed_as_all():
+    """4 text cells in 20,765 (rows of a file read wrongly): 99.98% are numbers, not 100.0%."""
+    frame = pd.DataFrame({"rownames": [str(i) for i in range(20_761)] + ["a", "b", "c", "d"]})
+    with pytest.raises(BadCells, match=r"4 of its values are not numbers though 99\.98% are"):
+        conform(frame)
+    assert [percent(s) for s in (0.9998, 0.00002, 0.5, 1.0, 0.0, 0.99949)] == [
+        "99.98%",
+        "0.002%",
+        "50.0%",
+        "100.0%",
+        "0.0%",
+        "99.9%",
+    ]
+    assert percent(1 - 1e-9, 0) == "99.9999999%"
+    assert describe_classes({"a": 99_999, "b": 1}) == "a: 99999 (99.999%), b: 1 (0.001%)"
 
 
 def test_duplicate_names():

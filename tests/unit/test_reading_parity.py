@@ -3,15 +3,19 @@ CSV or Parquet batch, reach the model as the same values, and score the same.
 
 A property over generated tables (seeded): numbers with gaps, text with missing values in
 every spelling the contract knows, booleans spelt several ways, dates as ISO text (with
-and without a time and zone) or timestamps, awkward column names.
+and without a time and zone) or timestamps, awkward column names; and the same rows as
+other writers store them in Parquet (decimals, dictionary-encoded text, zoned timestamps).
 """
 
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from mlops_template.config import Features, FileData
@@ -19,7 +23,9 @@ from mlops_template.config.model import LinearModel
 from mlops_template.core.models import build_pipeline
 from mlops_template.core.raw_rows import MISSING_TOKENS, RawRows
 from mlops_template.core.schema import infer_schema
-from mlops_template.io.batch_files import iter_chunks
+from mlops_template.errors import PipelineError
+from mlops_template.io import batch_files
+from mlops_template.io.batch_files import batch_columns, iter_chunks
 from mlops_template.io.datasets import load_source
 
 NAMES = {
@@ -77,12 +83,30 @@ def typed_frame(cells: list[dict[str, str]]) -> pd.DataFrame:
     return frame
 
 
+def stored_types(table: pa.Table) -> pa.Table:
+    """Typed rows as other writers (Spark, DuckDB, Polars) store them: the spend as
+    decimal128 (its text exactly), the plan dictionary-encoded, the dates in a zone other
+    than UTC; no pandas metadata."""
+    table = table.replace_schema_metadata()
+    spend = [None if v is None else Decimal(repr(v)) for v in table[NAMES["num"]].to_pylist()]
+    columns = {
+        NAMES["num"]: pa.array(spend, pa.decimal128(38, 20)),
+        NAMES["cat"]: table[NAMES["cat"]].dictionary_encode(),
+        NAMES["date"]: table[NAMES["date"]].cast(pa.timestamp("us", tz="Europe/Paris")),
+    }
+    for name, column in columns.items():
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+    return table
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
     cells = raw_cells(seed)
     csv_path, parquet_path = tmp_path / "rows.csv", tmp_path / "rows.parquet"
+    stored_path = tmp_path / "stored.parquet"
     write_csv(cells, csv_path)
     typed_frame(cells).to_parquet(parquet_path)
+    pq.write_table(stored_types(pq.read_table(parquet_path)), stored_path)
 
     def training_reader(path, fmt):
         data = FileData(source="file", format=fmt, path=str(path), target="label", watch="x")
@@ -105,9 +129,16 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
     frames = {
         "training csv": training,
         "training parquet": training_reader(parquet_path, "parquet"),
+        "training parquet, stored types": training_reader(stored_path, "parquet"),
         "csv batch": batch(csv_path),
         "parquet batch": batch(parquet_path),
+        "parquet batch, stored types": batch(stored_path),
     }
+    # Stored types change no column's kind, in training or in a batch.
+    stored = frames["training parquet, stored types"]
+    assert infer_schema(stored[features.columns], stored["label"], "classification") == schema
+    columns = batch_columns(csv_path, schema)
+    assert batch_columns(stored_path, schema) == {**columns, NAMES["bool"]: False}
     seen = {path: reader.transform(frame.reset_index(drop=True)) for path, frame in frames.items()}
     expected = seen.pop("training csv")
     # Every spelling of missing is missing, and only those.
@@ -133,3 +164,43 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
     for path, frame in frames.items():
         scored = model.predict_proba(frame[features.columns])
         np.testing.assert_array_equal(scored, proba, err_msg=path)
+
+
+def test_quoted_line_breaks_are_part_of_their_cell_on_every_path(tmp_path, monkeypatch):
+    """Text cells holding \\r, \\n or \\r\\n, quoted by a standard CSV writer: training and
+    batches read them as the cell's text, also where a block Arrow parses at a time ends
+    inside one (blocks of 256 bytes here: the file spans many)."""
+    breaks = ["\r", "\n", "\r\n", " "]
+    cells = [
+        {"id": str(i), "note": f"tweet {i}{breaks[i % 4]}and on", "label": "yes" if i % 3 else "no"}
+        for i in range(200)
+    ]
+    path = tmp_path / "tweets.csv"
+    write_csv(cells, path)
+    data = FileData(source="file", format="csv", path=str(path), target="label", watch="x")
+    training = load_source(data)
+    assert training["note"].tolist() == [row["note"] for row in cells]
+    features = training.drop(columns="label")
+    schema = infer_schema(features, training["label"], "classification")
+    monkeypatch.setattr(batch_files, "CSV_BLOCK", 256)
+    batch = pd.concat(c.to_pandas() for c in iter_chunks(path, schema, 64))
+    assert batch["note"].tolist() == [row["note"] for row in cells]
+
+
+def test_a_carriage_return_outside_quotes_is_refused_on_every_path(tmp_path):
+    """A writer that ends lines with \\n may leave a \\r in a cell unquoted (Python 3.11's
+    csv module, pandas.to_csv): every CSV reader ends the row there. Training would read
+    the halves as rows with missing values; both paths refuse, naming the line."""
+    path = tmp_path / "tweets.csv"
+    path.write_bytes(b'n,note,label\n1,fine,yes\n2,"quoted\rcell",no\n3,split\rhere,no\n')
+    data = FileData(source="file", format="csv", path=str(path), target="label", watch="x")
+    said = r"tweets\.csv: line 4 holds a carriage return \(\\r\) outside quotes"
+    with pytest.raises(PipelineError, match=said):
+        load_source(data)
+    path.write_bytes(path.read_bytes().replace(b"split\rhere", b"split here"))
+    training = load_source(data)
+    assert training["note"].tolist() == ["fine", "quoted\rcell", "split here"]
+    schema = infer_schema(training[["n", "note"]], training["label"], "classification")
+    path.write_bytes(path.read_bytes().replace(b"split here", b"split\rhere"))
+    with pytest.raises(PipelineError, match=said):
+        batch_columns(path, schema)

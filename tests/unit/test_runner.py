@@ -35,6 +35,7 @@ def test_stage_params_flattens_declared_keys(params):
         "validate.min_rows": 5,
         "validate.max_classes": 9,
         "validate.min_class_share": 0.2,
+        "validate.target_copies": "error",  # a default, logged like any value
     }
 
 

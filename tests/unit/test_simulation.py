@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlops_template.core.simulation import simulated_batch
+from tests.conftest import REPO, Template
 
 from .conftest import training_schema
 
@@ -63,3 +66,40 @@ def test_drift_shifts_numbers_by_standard_deviations_and_swaps_categories(held_o
 def test_drifted_share_and_labels(held_out):
     frame, moved = batch(held_out, drift=1.0, drifted_share=0.34, labels=False)
     assert len(moved) == 1 and "label" not in frame
+
+
+@pytest.fixture
+def project(tmp_path, held_out):
+    """A project folder with the trained schema and held-out rows `simulate` reads."""
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/schema.json").write_text(json.dumps(SCHEMA.as_json()))
+    (tmp_path / "data/prepared").mkdir(parents=True)
+    held_out.to_parquet(tmp_path / "data/prepared/test.parquet")
+    return Template(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--rows", "0"),
+        ("--rows", "-5"),
+        ("--drift", "nan"),
+        ("--drift", "inf"),
+        ("--drift", "-1"),
+        ("--drifted-share", "nan"),
+        ("--drifted-share", "0"),
+        ("--seed", "-1"),
+    ],
+)
+def test_simulate_refuses_a_bad_option_naming_it(project, option, value):
+    done = project.main("simulate", "out.csv", option, value, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: simulate {option} must"), lines
+    assert not (project.root / "out.csv").exists()
+
+
+def test_simulate_writes_a_batch_with_good_options(project):
+    project.main("simulate", "out.csv", "--rows", "7", "--drift", "0.5")
+    assert len(pd.read_csv(project.root / "out.csv")) == 7

@@ -6,15 +6,16 @@ before any work starts, with the dotted key in the message.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlops_template.config.base import NonNegInt, PosInt, Strict
 from mlops_template.config.model import Model
-from mlops_template.errors import PipelineError
+from mlops_template.errors import PipelineError, redact
 from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 PARAMS_FILE = "params.yaml"
@@ -33,6 +34,8 @@ class Paths(Strict):
     metrics: str
     plots: str
     figures: str
+    # Outputs go inside the project, where DVC tracks them (conf/paths/default.yaml).
+    allow_outside: bool = False
 
 
 class _DataBase(Strict):
@@ -60,7 +63,7 @@ class FileData(_DataBase):
 
     @property
     def origin(self) -> str:
-        return self.path
+        return redact(self.path)  # a URL's password or token stays out of messages
 
 
 class SyntheticData(_DataBase):
@@ -98,6 +101,8 @@ class Validate(Strict):
     min_rows: Annotated[int, Field(ge=2)]
     max_classes: Annotated[int, Field(ge=2)]
     min_class_share: Annotated[float, Field(ge=0, lt=1)]
+    # A feature holding the target (core/dataset_checks.py): refused, or a warning.
+    target_copies: Literal["error", "warn"] = "error"
 
 
 class Split(Strict):
@@ -167,6 +172,19 @@ class Spark(Strict):
     conf: dict[str, str | int | float | bool] = {}
 
 
+# The columns every predictions table has (io/predictions_table.py), besides one
+# proba_<class> column per class of a classifier.
+PREDICTIONS_COLUMNS = (
+    "row_number",
+    "prediction",
+    "model_name",
+    "model_version",
+    "model_alias",
+    "batch_hash",
+    "scored_at",
+)
+
+
 class Predict(Strict):
     table: str = Field(min_length=1)
     alias: str = Field(min_length=1)
@@ -176,6 +194,22 @@ class Predict(Strict):
     unseen_categories: Literal["allow", "error"] = "allow"
     engine: Literal["pandas", "spark"] = "pandas"
     spark: Spark
+
+    @field_validator("passthrough_columns")
+    @classmethod
+    def _not_the_table_columns(cls, names: list[str]) -> list[str]:
+        # Copied into the table beside its own columns: one of the same name would be
+        # two columns of one name, which the table cannot hold.
+        taken = [n for n in names if n in PREDICTIONS_COLUMNS or n.startswith("proba_")]
+        if taken:
+            raise ValueError(
+                f"{', '.join(map(repr, taken))}: the predictions table has a column of that "
+                f"name itself ({', '.join(PREDICTIONS_COLUMNS)}, proba_<class>); leave it "
+                "out, or rename that column of the batch"
+            )
+        if repeated := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"{', '.join(map(repr, repeated))} named more than once")
+        return names
 
 
 class Serve(Strict):
@@ -270,9 +304,43 @@ def parse_config(raw: dict[str, Any], source: str = PARAMS_FILE) -> Config:
         keys = ", ".join(unset)
         raise PipelineError(f"invalid config in {source}: no value for {keys} (set KEY=VALUE)")
     try:
-        return Config.model_validate(raw)
+        cfg = Config.model_validate(raw)
     except ValidationError as err:
         raise PipelineError(format_validation_error(err, source, raw)) from None
+    _check_outputs_inside(cfg.paths, source)
+    return cfg
+
+
+def _check_outputs_inside(paths: Paths, source: str) -> None:
+    """Refuse outputs outside the project: DVC neither tracks nor restores them, and a
+    run would overwrite whatever is there (`-S paths.model=/tmp/x.skops`).
+
+    The project is the working folder, which stages run in: for a queued experiment,
+    DVC's copy under .dvc/tmp/exps/, so `../x` leaves the copy even though it stays
+    under DVC_ROOT.
+    """
+    if paths.allow_outside:
+        return
+    root = Path.cwd()
+    outside = [
+        f"paths.{key}={value} ({os.path.normpath(root / value)})"
+        for key, value in paths.model_dump(by_alias=True).items()
+        if isinstance(value, str) and _leaves(root, value)
+    ]
+    if outside:
+        raise PipelineError(
+            f"invalid config in {source}: {', '.join(outside)} "
+            f"{'is' if len(outside) == 1 else 'are'} outside the project {root}: outputs "
+            "stay inside, where DVC tracks them (or set paths.allow_outside=true)"
+        )
+
+
+def _leaves(root: Path, path: str) -> bool:
+    # Inside as written or once links are resolved: a folder in the project may link to
+    # other storage (data/ on a larger disk), and the project may be reached by a link.
+    written = Path(os.path.normpath(root / path))  # root / an absolute path is that path
+    resolved = (root / path).resolve()
+    return not (written.is_relative_to(root) or resolved.is_relative_to(root.resolve()))
 
 
 def load_config(path: str | Path = PARAMS_FILE) -> Config:

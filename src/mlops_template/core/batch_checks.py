@@ -1,10 +1,11 @@
-"""Checks of an incoming batch against the training schema, before it is scored."""
+"""Checks of an incoming batch against the training schema, before it is scored, and its
+rows in the training data's types, for `ct` to add to the training data."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from mlops_template.core.raw_rows import as_text
+from mlops_template.core.raw_rows import BadCells, as_dates, as_numbers, as_text
 from mlops_template.core.schema import TrainingSchema
 
 SHOWN = 10  # values listed per column in a message
@@ -57,3 +58,37 @@ def describe_unseen(unseen: dict[str, list[str]], source: str) -> str:
         for name, values in unseen.items()
     ]
     return f"{source}: categories never seen in training: " + "; ".join(parts)
+
+
+def as_training_types(frame: pd.DataFrame, schema: TrainingSchema) -> pd.DataFrame:
+    """Batch rows (features and labels) in the types the training data has, read by the
+    contract (core/raw_rows.py) as `collect` reads its source: `collect` writes them into
+    one Parquet file with the training rows, where a column holds one type. A CSV batch
+    brings dates and booleans as text, a Parquet one may bring numbers in a text column.
+    Raises BadCells naming a column whose values the training type cannot hold."""
+    columns = {}
+    for column in schema.columns:
+        name, values = column.name, frame[column.name]
+        if column.kind == "date":
+            columns[name] = as_dates(values, name)
+        elif column.kind == "numeric":
+            # Infinity left here is one the model reads as missing (monitor refused the
+            # batch otherwise), as training reads it.
+            numbers = as_numbers(values, name, infinity="missing")
+            whole = numbers.notna().all() and (numbers % 1 == 0).all()
+            integer = pd.api.types.is_integer_dtype(column.dtype)
+            columns[name] = numbers.astype(column.dtype) if integer and whole else numbers
+        elif column.is_boolean:
+            text = as_text(values, boolean=True)
+            other = sorted(set(text.dropna()) - {"True", "False"})
+            if other:
+                raise BadCells(
+                    f"column '{name}': {len(other)} values that are not true/false, e.g. "
+                    f"{other[:SHOWN]}; the training data holds booleans there"
+                )
+            columns[name] = text.map({"True": True, "False": False}).astype("boolean")
+        else:
+            columns[name] = as_text(values)
+    target = schema.target
+    columns[target.name] = frame[target.name].astype(target.dtype)
+    return pd.DataFrame(columns, index=frame.index)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task, is_categorical
@@ -28,6 +29,7 @@ def check_dataset(
     min_class_share: float,
     source: str,
     key: str | None = None,
+    target_copies: str = "error",
 ) -> dict[str, Any]:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
@@ -91,7 +93,80 @@ def check_dataset(
             f"{source}: target column '{target}' is {y.dtype}, not numeric; "
             "regression needs numbers (or set data.task=classification)"
         )
+    copies = copies_of_target(frame, [c for c in features if c != key], target, task)
+    if copies:
+        message = (
+            f"{'; '.join(copies)}: a model would learn the answer from it, and score "
+            "perfectly only where the answer is known; list it in data.drop_columns (or "
+            "set validate.target_copies=warn if it is known when predicting)"
+        )
+        if target_copies == "error":
+            raise PipelineError(f"{source}: {message}")
+        report["warnings"].append(message)
     return report
+
+
+# Labelled rows (spread over the data) compared before whole columns: almost every
+# column differs from the target within them, so 10M rows cost little more than 1,000.
+SCREEN_ROWS = 1000
+
+
+def copies_of_target(frame: pd.DataFrame, columns: list[str], target: str, task: str) -> list[str]:
+    """The columns that hold the target on every labelled row (the rows a model learns
+    from), whatever their name ('Churn' beside 'churn'), each described for a message.
+
+    A copy has the target's values (a float copy of an integer target counts); for
+    classification, also its classes under other names ('yes'/'no' for 1/0): a
+    one-to-one mapping between the column's values and the classes. A regression
+    target's other one-to-one mappings are not refused: an ID column is one too."""
+    labels = frame[target]
+    rows = np.flatnonzero(labels.notna().to_numpy())
+    screen = rows[:: max(1, len(rows) // SCREEN_ROWS)]
+    pair = _pair_classes if task == CLASSIFICATION else _same_numbers
+    found, y = [], None
+    for column in columns:
+        if pair(frame[column].iloc[screen], labels.iloc[screen]) is None:
+            continue
+        y = labels.iloc[rows] if y is None else y
+        pairs = pair(frame[column].iloc[rows], y)
+        if pairs is not None:
+            found.append(_describe(column, target, pairs))
+    return found
+
+
+def _same_numbers(x: pd.Series, y: pd.Series) -> list[tuple[Any, Any]] | None:
+    """No pairs to show if x holds y's numbers; None if not."""
+    if not pd.api.types.is_numeric_dtype(x) or pd.api.types.is_bool_dtype(x):
+        return None
+    return [] if np.array_equal(x.to_numpy(float, na_value=np.nan), y.to_numpy(float)) else None
+
+
+def _pair_classes(x: pd.Series, y: pd.Series) -> list[tuple[Any, Any]] | None:
+    """x's values (missing is one) paired with y's classes if they map one to one."""
+    x_codes, x_values = x.factorize(use_na_sentinel=False)
+    y_codes, y_values = y.factorize()
+    if len(x_values) != len(y_values):
+        return None
+    pairs = pd.unique(x_codes.astype(np.int64) * len(y_values) + y_codes)
+    if len(pairs) != len(y_values):
+        return None
+    xs, ys = x_values.tolist(), y_values.tolist()
+    return sorted(((xs[p // len(ys)], ys[p % len(ys)]) for p in pairs), key=lambda p: str(p[1]))
+
+
+def _describe(column: str, target: str, pairs: list[tuple[Any, Any]]) -> str:
+    if all(_equal(a, b) for a, b in pairs):
+        return f"column '{column}' is a copy of the target '{target}'"
+    shown = ", ".join(f"{a!r} for {b!r}" for a, b in pairs[:5])
+    more = ", ..." if len(pairs) > 5 else ""
+    return f"column '{column}' is the target '{target}' under other names ({shown}{more})"
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except TypeError:  # pd.NA has no truth value
+        return False
 
 
 def id_like_columns(features: pd.DataFrame) -> list[str]:

@@ -49,6 +49,7 @@ class Performance(_Part):
     metric: str
     decision: str
     labelled_rows: int | None = None
+    unlabelled_rows: int | None = None  # rows whose label is missing: not scored
     batch: float | None = None
     batch_interval: tuple[float, float] | None = None
     baseline: float | None = None
@@ -61,14 +62,21 @@ class Performance(_Part):
 
     def line(self) -> str:
         if self.batch is None:
-            return f"performance: {self.decision} ({self.labelled_rows} labelled)"
+            left_out = f", {self.unlabelled_rows} without" if self.unlabelled_rows else ""
+            return f"performance: {self.decision} ({self.labelled_rows} labelled{left_out})"
         low, high = self.batch_interval or (self.batch, self.batch)
-        return (
+        line = (
             f"{self.metric}: {self.batch:.4f} on the batch (interval {low:.4f} to "
             f"{high:.4f}), {self.baseline:.4f} on the evaluation data, {self.trivial:.4f} "
             f"for the trivial baseline: {self.decision} (drop {self.drop:.4f}, allowed "
             f"{self.max_drop:.4f} = {self.max_drop_share} of the lead, beyond noise)"
         )
+        if self.unlabelled_rows:  # rows not yet labelled are left out of the score
+            line += (
+                f"; scored on its {self.labelled_rows} labelled rows, "
+                f"{self.unlabelled_rows} without a label left out"
+            )
+        return line
 
 
 class BatchFile(_Part):

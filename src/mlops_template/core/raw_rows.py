@@ -15,7 +15,10 @@ Spark, each with its own idea of a missing value and of a type. The model's firs
   dates it has never seen: year, month, day, weekday and days since 1970 (UTC); never
   category levels;
 - a column the model knows but a request leaves out (REST marks only columns with
-  missing values in training as optional) is missing in every row.
+  missing values in training as optional) is missing in every row;
+- a Parquet column is read by its values: a dictionary-encoded one as the plain column, a
+  decimal one as the numbers its text says (`plain_arrow`); lists, structs and maps are
+  refused, naming the column.
 """
 
 from __future__ import annotations
@@ -50,6 +53,18 @@ MISSING_TOKENS = (
     "null",
 )
 SHOWN = 5  # bad values quoted in a message
+
+
+def percent(share: float, digits: int = 1) -> str:
+    """`share` (0 to 1) as a percentage with `digits` decimals, and more where rounding
+    would say all or none when it is not: 4 of 20,765 is 99.98%, never 100.0%."""
+    places = digits
+    text = f"{share:.{places}%}"
+    # Nine more places tell apart one row in a billion from all or none.
+    while places < digits + 9 and float(text[:-1]) in (0, 100) and 0 < share < 1:
+        places += 1
+        text = f"{share:.{places}%}"
+    return text
 
 
 class BadCells(ValueError):
@@ -206,6 +221,45 @@ class RawRows(TransformerMixin, BaseEstimator):
         return np.asarray([*self.numeric, *derived, *self.categorical], dtype=object)
 
 
+def plain_arrow(data: Any) -> Any:
+    """An Arrow table or record batch (a Parquet file's columns, training or batch) in the
+    types the contract reads: dictionary-encoded columns as their values, as the plain
+    column would be; decimals as float64 parsed from their text, as the same number in a
+    CSV cell or JSON is (Arrow's own cast from decimal is not correctly rounded: one
+    decimal(10,2) value in eight comes out a bit off). The schema's metadata is kept."""
+    import pyarrow as pa
+
+    columns = []
+    for read in data.columns:
+        column = read.cast(read.type.value_type) if pa.types.is_dictionary(read.type) else read
+        if pa.types.is_decimal(column.type):
+            column = column.cast(pa.string()).cast(pa.float64())
+        columns.append(column)
+    fields = [field.with_type(c.type) for field, c in zip(data.schema, columns, strict=True)]
+    return type(data).from_arrays(columns, schema=pa.schema(fields, data.schema.metadata))
+
+
+def is_arrow_numeric(arrow_type: Any) -> bool:
+    """Whether an Arrow column holds numbers the contract reads as numbers."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_decimal(arrow_type)
+    )
+
+
+def nested_columns(arrow_schema: Any) -> dict[str, str]:
+    """Columns of lists, structs or maps (name -> type), which no model step reads: the
+    contract's cells are numbers, text or dates."""
+    import pyarrow as pa
+
+    return {f.name: str(f.type) for f in arrow_schema if pa.types.is_nested(f.type)}
+
+
 def duplicate_names(names: list[str]) -> list[str]:
     """Column names that appear more than once (pandas would rename them silently)."""
     seen: set[str] = set()
@@ -290,7 +344,7 @@ def conform_frame(
         if non_numeric == "error":
             raise BadCells(
                 f"column '{name}': {len(bad)} of its values are not numbers though "
-                f"{numbers_share:.1%} are, e.g. {examples}; fix them, or set "
+                f"{percent(numbers_share)} are, e.g. {examples}; fix them, or set "
                 "read.non_numeric=missing to read them as missing"
             )
         cleared = values.mask(values.isin(bad), np.nan)

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from mlops_template.core.raw_rows import percent
 from mlops_template.errors import PipelineError
 
 CLASSIFICATION = "classification"
@@ -65,8 +66,8 @@ def infer_task(target: pd.Series, requested: str, max_classes: int) -> TaskChoic
     if looks_like_counts(values):
         return TaskChoice(
             REGRESSION,
-            f"{name}: {span} with a long right tail ({upper_half_share(values):.0%} of rows "
-            "in the upper half of the range): counts, regression "
+            f"{name}: {span} with a long right tail ({percent(upper_half_share(values), 0)} "
+            "of rows in the upper half of the range): counts, regression "
             "(set data.task=classification to override)",
         )
     return TaskChoice(
@@ -128,7 +129,7 @@ def class_balance(
     }
     warnings = []
     if len(rare):
-        listed = ", ".join(f"'{k}' ({counts[k]} rows, {share:.1%})" for k, share in rare.items())
+        listed = ", ".join(f"'{k}' ({counts[k]} rows, {percent(s)})" for k, s in rare.items())
         warnings.append(
             f"rare {_plural(rare, 'class')} {listed}: below validate.min_class_share="
             f"{min_class_share} of the "
@@ -146,4 +147,4 @@ def _plural(items: Any, word: str) -> str:
 def describe_classes(classes: dict[str, int]) -> str:
     """'0: 212 (37.3%), 1: 357 (62.7%)', for people."""
     total = sum(classes.values())
-    return ", ".join(f"{k}: {n} ({n / total:.1%})" for k, n in classes.items())
+    return ", ".join(f"{k}: {n} ({percent(n / total)})" for k, n in classes.items())

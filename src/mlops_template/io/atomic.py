@@ -5,6 +5,7 @@ A killed or failed stage leaves either the old file or the new one, never half o
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -26,6 +27,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
+    except OSError as err:
+        # A full disk met through a file object names no file: this is the one written.
+        if err.errno in (errno.ENOSPC, errno.EDQUOT) and err.filename is None:
+            err.filename = str(target)
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 

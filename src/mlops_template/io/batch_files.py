@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mlops_template.core.raw_rows import MISSING_TOKENS, duplicate_names
+from mlops_template.core.raw_rows import (
+    MISSING_TOKENS,
+    duplicate_names,
+    is_arrow_numeric,
+    nested_columns,
+    plain_arrow,
+)
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
+from mlops_template.io.csv_lines import stray_carriage_return
+
+CSV_BLOCK = 4 << 20  # bytes Arrow parses at a time
 
 
 def batch_format(path: Path) -> str:
@@ -24,7 +33,8 @@ def batch_format(path: Path) -> str:
 
 
 def batch_columns(path: Path, schema: TrainingSchema) -> dict[str, bool]:
-    """Column -> holds numbers, read from the file's header or metadata only."""
+    """Column -> holds numbers, read from the file's header or metadata (and a CSV file's
+    line ends, io/csv_lines.py); a feature column no model step reads is refused."""
     if path.is_dir():
         raise PipelineError(f"{path}: is a directory; expected a .csv or .parquet file")
     if not path.is_file():
@@ -39,6 +49,11 @@ def batch_columns(path: Path, schema: TrainingSchema) -> dict[str, bool]:
             index = _index(arrow_schema)
             arrow_schema = pa.schema([f for f in arrow_schema if f.name not in index])
         else:
+            # As training reads a CSV file (io/datasets.py): Arrow would refuse such a
+            # row in a parse error that does not say why, and Spark might not.
+            stray = stray_carriage_return(path)
+            if stray:
+                raise PipelineError(f"{path}: {stray}")
             # The reader's schema, from the header: known even when no row follows it.
             arrow_schema = _csv_reader(path, schema, 1 << 16).schema
     except (pa.ArrowException, OSError) as err:
@@ -46,10 +61,15 @@ def batch_columns(path: Path, schema: TrainingSchema) -> dict[str, bool]:
     repeated = duplicate_names(arrow_schema.names)
     if repeated:
         raise PipelineError(f"{path}: duplicate column names {repeated}; rename or remove them")
-    return {
-        field.name: pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
-        for field in arrow_schema
-    }
+    expected = {"numeric": "numbers", "categorical": "text", "date": "dates"}
+    kinds = {c.name: expected[c.kind] for c in schema.columns}
+    for name, arrow_type in nested_columns(arrow_schema).items():
+        if name in kinds:
+            raise PipelineError(
+                f"{path}: column '{name}' holds {arrow_type} values, which the model cannot "
+                f"read: write one value per cell, {kinds[name]} as in training"
+            )
+    return {field.name: is_arrow_numeric(field.type) for field in arrow_schema}
 
 
 def iter_chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.RecordBatch]:
@@ -85,9 +105,11 @@ def _chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.Record
             parquet = pq.ParquetFile(path)
             index = _index(parquet.schema_arrow)
             columns = [name for name in parquet.schema_arrow.names if name not in index]
-            yield from _rebatch(parquet.iter_batches(batch_size=rows, columns=columns), rows)
+            batches = parquet.iter_batches(batch_size=rows, columns=columns)
+            # Decimals and dictionary-encoded columns as training reads them.
+            yield from _rebatch((plain_arrow(batch) for batch in batches), rows)
         else:
-            yield from _rebatch(_csv_reader(path, schema, 4 << 20), rows)
+            yield from _rebatch(_csv_reader(path, schema, CSV_BLOCK), rows)
     except pa.ArrowException as err:
         raise PipelineError(f"{path}: cannot read the batch: {_first_line(err, path)}") from None
     except OSError as err:  # Arrow's error for a damaged Parquet page, say
@@ -145,6 +167,9 @@ def _csv_reader(path: Path, schema: TrainingSchema, block_size: int):
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=block_size),
+        # A quoted cell may hold line breaks (the CSV standard): blocks end between rows
+        # only, or a block ending inside such a cell would split its row.
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types=types, null_values=list(MISSING_TOKENS), strings_can_be_null=True
         ),

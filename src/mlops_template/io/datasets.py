@@ -16,8 +16,11 @@ from mlops_template.core.raw_rows import (
     BadCells,
     conform_frame,
     duplicate_names,
+    nested_columns,
+    plain_arrow,
 )
 from mlops_template.errors import PipelineError
+from mlops_template.io.csv_lines import stray_carriage_return
 
 
 def load_source(data: Data, read: Read | None = None) -> pd.DataFrame:
@@ -89,6 +92,19 @@ def labelled_batches(root: str, data: Data) -> list[tuple[Path, pd.DataFrame]]:
     return [(path, pd.read_parquet(path)) for path in sorted(folder.glob("*.parquet"))]
 
 
+def _parquet_table(path: str, is_url: bool):
+    """The Parquet file as Arrow read it: pd.read_parquet is this table's to_pandas()."""
+    if is_url:  # fetched as pandas fetches URLs, the Arrow types kept through the frame
+        import pyarrow as pa
+
+        frame = pd.read_parquet(path, dtype_backend="pyarrow")
+        return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata()
+    import pyarrow.parquet as pq
+
+    refuse_duplicate_columns(pq.read_schema(path).names, path)
+    return pq.read_table(path)
+
+
 def csv_header(path: str, sep: str) -> list[str]:
     """The header row as written (read as a row: as a header, pandas would rename a
     repeated name to 'name.1')."""
@@ -127,19 +143,36 @@ def _read_file(data: FileData) -> pd.DataFrame:
             raise PipelineError(f"{path}: data file is empty (data.path)")
     try:
         if data.format == "csv":
+            # pandas would split the row there and fill both halves with missing values.
+            stray = None if is_url else stray_carriage_return(path, data.sep)
+            if stray:
+                raise PipelineError(f"{path}: {stray}")
             refuse_duplicate_columns(csv_header(path, data.sep), path)
             # The contract's missing markers. pandas 3 parses numbers correctly rounded,
             # as Arrow (batches) and JSON (REST) do: the same cell, the same float.
             return pd.read_csv(
                 path, sep=data.sep, na_values=list(MISSING_TOKENS), keep_default_na=False
             )
-        if not is_url:
-            import pyarrow.parquet as pq
-
-            refuse_duplicate_columns(pq.read_schema(path).names, path)
-        return pd.read_parquet(path)
+        table = _parquet_table(path, is_url)
+        nested = {
+            n: t for n, t in nested_columns(table.schema).items() if n not in data.drop_columns
+        }
+        if nested:
+            name, kind = next(iter(nested.items()))
+            raise PipelineError(
+                f"{path}: column '{name}' holds {kind} values, which a model cannot read: "
+                "write it as columns of numbers or text, or list it in data.drop_columns"
+            )
+        # Read as a batch's Parquet file is (core/raw_rows.py), by pandas' own conversion.
+        return plain_arrow(table).to_pandas()
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path}: no columns to read, the CSV file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        ValueError,
+        OSError,
+        NotImplementedError,  # Arrow's, for a type it cannot read
+    ) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PipelineError(f"{path}: cannot read as {data.format}: {reason}") from None

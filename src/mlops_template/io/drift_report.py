@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.core.drift import finite_values
+from mlops_template.core.raw_rows import percent
 
 SHOWN_CATEGORIES = 15
 _TEMPLATE = """<!DOCTYPE html>
@@ -33,7 +34,7 @@ td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
 <tr><th>Dataset drift</th><td class="{{ css[report.dataset.decision] }}">
 {{ report.dataset.decision }}</td></tr>
 <tr><th>Drifted columns</th><td>{{ report.dataset.drifted | length }} of
-{{ report.dataset.decided }} decided ({{ '%.0f' % (100 * report.dataset.share) }}%;
+{{ report.dataset.decided }} decided ({{ percent(report.dataset.share, 0) }};
 threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <tr><th>Prediction drift</th><td class="{{ css[report.prediction.decision] }}">
 {{ report.prediction.decision }}</td></tr>
@@ -42,10 +43,10 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <tr><th>{{ perf.metric }} on the batch</th><td class="{{ css[perf.decision] }}">
 {{ '%.4f' % perf.batch }} against {{ '%.4f' % perf.baseline }} on the evaluation data:
 {{ perf.decision }} (drop {{ '%.4f' % perf.drop }}, allowed {{ perf.max_drop }};
-{{ perf.labelled_rows }} labelled rows)</td></tr>
+{{ perf.labelled_rows }} labelled rows{{ unlabelled(perf) }})</td></tr>
 {% elif perf %}
 <tr><th>Performance</th><td class="few">{{ perf.decision }}
-({{ perf.labelled_rows }} labelled rows)</td></tr>
+({{ perf.labelled_rows }} labelled rows{{ unlabelled(perf) }})</td></tr>
 {% else %}<tr><th>Performance</th><td>the batch has no labels</td></tr>{% endif %}
 </table>
 <h2>Columns</h2>
@@ -56,7 +57,7 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <td>{{ r.test or '' }}</td><td>{{ r.statistic if r.statistic is defined else '' }}</td>
 <td>{{ '%.3g' % r.p_value if r.p_value is defined else '' }}</td>
 <td>{{ r.threshold if r.threshold is defined else '' }}</td>
-<td>{{ '%.1f%%' % (100 * r.reference_missing) }} / {{ '%.1f%%' % (100 * r.current_missing) }}</td>
+<td>{{ percent(r.reference_missing) }} / {{ percent(r.current_missing) }}</td>
 <td class="{{ css[r.decision] }}">{{ r.decision }}</td></tr>
 {% endfor %}
 </table>
@@ -93,7 +94,20 @@ def render(
     charts["prediction"] = _chart("prediction", kind, *predictions)
     anchors = {name: f"col-{i}" for i, name in enumerate(report["features"])}
     template = Environment(autoescape=True).from_string(_TEMPLATE)
-    return template.render(report=report, charts=charts, anchors=anchors, css=CSS)
+    return template.render(
+        report=report,
+        charts=charts,
+        anchors=anchors,
+        css=CSS,
+        unlabelled=_unlabelled,
+        percent=percent,  # 1 row of 10,000 missing is 0.01%, not 0.0%
+    )
+
+
+def _unlabelled(perf: dict[str, Any]) -> str:
+    """Rows without a label, which the score leaves out (none in an older report)."""
+    rows = perf.get("unlabelled_rows")
+    return f", {rows} without a label left out" if rows else ""
 
 
 def _chart(name: str, kind: str, reference: pd.Series, current: pd.Series) -> str:

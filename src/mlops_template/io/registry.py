@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mlops_template.errors import PipelineError
+from mlops_template.io.model_file import check_model_folder, load_model, model_file_in
 from mlops_template.io.store import all_pages, check_server, is_local, store_uri, tracking_uri
 
 CHAMPION = "champion"
@@ -24,20 +26,46 @@ MODEL_TAG = "registry.model"
 
 
 @contextmanager
-def model_copy(uri: str, purpose: str) -> Iterator[str]:
-    """A local folder with a registered model's files (MLmodel, the model, its code),
-    downloaded once and removed afterwards: its schema and the model are read from it,
-    so they come from one version and the store is asked once."""
+def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str]:
+    """A local folder with a registered model's files (MLmodel, the model), downloaded
+    once, checked (download_model) and removed afterwards: its schema and the model are
+    read from it, so they come from one version and the store is asked once."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        yield download_model(uri, tmp)
+        yield download_model(uri, tmp, label)
 
 
-def download_model(uri: str, folder: str) -> str:
-    """A registered model's files downloaded into an existing folder, quietly."""
+def download_model(uri: str, folder: str, label: str | None = None) -> str:
+    """A registered model's files downloaded into an existing folder, quietly, and made
+    safe to load: nothing in them is trusted as stored (model_file.check_model_folder).
+    `label` names the model in errors (`churn v3`), else the URI does."""
     import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
 
+    label = label or uri
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    return mlflow.artifacts.download_artifacts(uri, dst_path=folder)
+    try:
+        local = mlflow.artifacts.download_artifacts(uri, dst_path=folder)
+    except MlflowException as err:
+        if not _not_found(err):
+            raise
+        raise PipelineError(
+            f"{label}: its files are not in the artifact store ({err.message}); "
+            "register it again, or point the alias at another version (`rollback --to`)"
+        ) from None
+    check_model_folder(local, label)
+    return local
+
+
+def load_copy(folder: str, label: str) -> Any:
+    """The scikit-learn model of a checked copy (model_copy), loaded with our allow-list."""
+    file = model_file_in(folder)
+    return load_model(file, f"{label} ({file.name})")
+
+
+def load_registered(uri: str, label: str) -> Any:
+    """A registered or logged model (`models:/...`), through a checked copy."""
+    with model_copy(uri, "load", label) as folder:
+        return load_copy(folder, label)
 
 
 def model_schema(folder: str) -> dict[str, Any]:

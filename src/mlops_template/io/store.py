@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlops_template.errors import PipelineError, require_extra
+from mlops_template.errors import PipelineError, redact, require_extra
 
 
 def project_root() -> Path:
@@ -42,15 +42,21 @@ def check_server(uri: str, consequence: str) -> None:
     """Fail at once, clearly, when the tracking server does not answer: MLflow's client
     would retry for minutes (MLFLOW_HTTP_REQUEST_MAX_RETRIES), then print a traceback."""
     import urllib.error
+    import urllib.parse
     import urllib.request
 
-    try:  # /health needs no credentials, also on a basic-auth server
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10) as answer:
+    # /health needs no credentials, also on a basic-auth server; and urllib would take
+    # user:password@ (which MLflow's client sends as basic auth) for part of the host name.
+    parts = urllib.parse.urlsplit(uri.rstrip("/"))
+    health = parts._replace(netloc=parts.netloc.rpartition("@")[2], path=f"{parts.path}/health")
+    try:
+        with urllib.request.urlopen(health.geturl(), timeout=10) as answer:
             answer.read()
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise PipelineError(
-            f"tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {reason}; {consequence}"
+            f"tracking server {redact(uri)} (MLFLOW_TRACKING_URI) is unreachable: {reason}; "
+            f"{consequence}"
         ) from None
 
 

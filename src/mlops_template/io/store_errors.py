@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
+from mlops_template.errors import redact
 from mlops_template.io.store import tracking_uri
 
 
@@ -17,9 +19,9 @@ def server_refusal(err: BaseException) -> str | None:
     exceptions = sys.modules.get("mlflow.exceptions")
     if exceptions is None or not isinstance(err, exceptions.MlflowException):
         return None
-    uri = tracking_uri()
+    uri = redact(tracking_uri())
     user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    request = str(err).split(" failed with", 1)[0].removeprefix("API request to ")
+    request = redact(str(err).split(" failed with", 1)[0].removeprefix("API request to "))
     if err.error_code == "UNAUTHENTICATED":
         who = (
             f"the credentials of user {user!r} (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
@@ -41,13 +43,53 @@ def server_refusal(err: BaseException) -> str | None:
     return None
 
 
-def locked_store(err: BaseException) -> str | None:
-    """The local SQLite store held by another process (a long write, a database browser),
-    in words, for the error it gave: SQLAlchemy's, or MLflow's wrapping of it; else None."""
+# What SQLite says (through SQLAlchemy, or MLflow's wrapping of it) -> what to do.
+SQLITE_PROBLEMS = {
+    # Held by another process: a long write, a database browser.
+    "database is locked": "is locked by another process (database is locked): run this "
+    "again once that process is done",
+    "file is not a database": "is not an SQLite database (file is not a database): restore "
+    "it from a backup, or move it aside to start a new, empty store",
+    "database disk image is malformed": "is damaged (database disk image is malformed): "
+    "restore it from a backup, or move it aside to start a new, empty store",
+    "database or disk is full": "cannot grow, its disk is full (database or disk is full): "
+    "free space there and run this again",
+}
+
+
+def sqlite_store(err: BaseException) -> str | None:
+    """What is wrong with the local SQLite store, in words, for the error it gave; else
+    None."""
     uri = tracking_uri()
-    if not uri.startswith("sqlite:") or "database is locked" not in str(err):
+    if not uri.startswith("sqlite:"):
         return None
-    return (
-        f"the tracking store {uri.removeprefix('sqlite:///')} is locked by another process "
-        "(database is locked): run this again once that process is done"
-    )
+    for said, meaning in SQLITE_PROBLEMS.items():
+        if said in str(err):
+            return f"the tracking store {uri.removeprefix('sqlite:///')} {meaning}"
+    return None
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; the user's quota is used up
+
+
+def full_disk_error(err: BaseException | None) -> OSError | None:
+    """The write that found its disk full behind `err` (it, or the cause of another
+    library's error); else None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError) and err.errno in FULL:
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def disk_full(err: BaseException) -> str | None:
+    """A full disk, in words, naming the file if the error does; else None."""
+    if (full := full_disk_error(err)) is None:
+        return None
+    said = f"{full.strerror} ({errno.errorcode[full.errno]})"
+    path = full.filename2 or full.filename  # a copy's destination, else the file written
+    if path is None:  # a write through a file object says no more
+        return f"{said} while writing: free space on that disk and run this again"
+    return f"{path}: {said}: free space there and run this again"

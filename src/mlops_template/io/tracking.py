@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_template.errors import PipelineError, redact
 from mlops_template.io.lineage import file_md5, git_info
 from mlops_template.io.store import check_server, is_local, project_root, store_uri
+from mlops_template.io.store_errors import full_disk_error
 
 # Set by `mlflow run` for the entry point's command: the project's own run.
 PROJECT_RUN_ENV = "MLFLOW_RUN_ID"
@@ -177,15 +179,36 @@ class Tracker:
                         mlflow.log_artifact(path)
                 if record.log_model is not None:
                     record.log_model()
-        except BaseException:
+        except BaseException as err:
             self._end_parent(parent, "FAILED")
+            self._refuse_full_disk(err, stage)
             raise
         try:
             self._end_parent(parent, "FINISHED")
         except MlflowException as err:
             # The stage's run is complete; failing now would log it twice on the re-run.
-            print(f"warning: pipeline run {parent} not marked finished: {err}", file=sys.stderr)
+            print(
+                f"warning: pipeline run {parent} not marked finished: {redact(str(err))}",
+                file=sys.stderr,
+            )
         return run_id
+
+    def _refuse_full_disk(self, err: BaseException, stage: str) -> None:
+        """A full disk as one line naming the experiment's artifact folder, where runs and
+        models go: MLflow's local copy does not say where it wrote."""
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        if (full := full_disk_error(err)) is None:
+            return
+        folder = self.client.get_experiment(self.experiment_id).artifact_location
+        if folder.startswith("file:"):
+            folder = url2pathname(urlsplit(folder).path)
+        raise PipelineError(
+            f"{redact(folder)}: {full.strerror} while logging the {stage} run's files and "
+            "model; the run is marked FAILED and nothing from it can be promoted: free space "
+            "there and run the stage again"
+        ) from None
 
     def _end_parent(self, parent: str, status: str) -> None:
         if parent != self.project_run:  # the project's run is ended by `mlflow run`
@@ -200,7 +223,8 @@ class Tracker:
     def _log_params(self, run_id: str, flat: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        params = [Param(k, str(v)) for k, v in sorted(flat.items())]
+        # A data URL's password or token (data.path) must not reach the store.
+        params = [Param(k, redact(str(v))) for k, v in sorted(flat.items())]
         for start in range(0, len(params), 100):  # MLflow's batch limit is 100 params
             self.client.log_batch(run_id, params=params[start : start + 100])
 

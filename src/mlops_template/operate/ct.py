@@ -11,7 +11,10 @@
 4. None accepted: the workspace goes back to the champion's data, params and dvc.lock,
    and `alert.json` says why (exit 4), for the CT workflow to open an issue.
 
-Exit codes: 0 done, 2 bad input or error, 4 alert.
+One ct (or promote) at a time in a workspace: a second one is refused before it touches
+anything (io/workspace_lock.py).
+
+Exit codes: 0 done, 2 bad input, error or workspace in use, 4 alert.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
 from mlops_template.compose import (
     CONF_DIR,
     apply_to_conf,
@@ -30,8 +35,10 @@ from mlops_template.compose import (
     write_params,
 )
 from mlops_template.config import Config, load_config
+from mlops_template.core.batch_checks import as_training_types
 from mlops_template.core.ct_report import CtReport, Try
 from mlops_template.core.drift import OUT_OF_RANGE
+from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
@@ -40,7 +47,13 @@ from mlops_template.io.datasets import incoming_folder
 from mlops_template.io.dvc_cache import uncached_outputs
 from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.io.tracking import log_report_run
-from mlops_template.operate.monitor import drift_report, load_model_data, read_batch
+from mlops_template.io.workspace_lock import workspace_locked
+from mlops_template.operate.monitor import (
+    drift_report,
+    labelled_rows,
+    load_model_data,
+    read_batch,
+)
 from mlops_template.operate.predict import predict
 from mlops_template.release.promote import decide_promotion, report_promotion
 
@@ -59,7 +72,13 @@ def ct(
 ) -> int:
     """Score, monitor and, if the labels show the champion out of range, retrain and
     promote. Says a line per step; `verbose` adds the pipeline's and the gate's own
-    output and prints the whole report (always written to ct.report_dir)."""
+    output and prints the whole report (always written to ct.report_dir). Another ct
+    (or promote) running in this workspace refuses it before it touches anything."""
+    with workspace_locked(f"ct {batch}"):
+        return _loop(cfg, batch, version, alias, verbose)
+
+
+def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbose: bool) -> int:
     path = Path(batch)
     if stale_diff(Path.cwd()):  # tries are written into conf/, so conf/ must be the source
         raise PipelineError(
@@ -146,6 +165,15 @@ def _retrain(attempt: int, overrides: list[str], verbose: bool) -> Try:
     )
 
 
+def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
+    """The batch's labelled rows in the training data's types, for `collect` to add to
+    its source's rows in one Parquet file: a CSV batch's dates are text until then."""
+    try:
+        return as_training_types(labelled_rows(read_batch(path, schema, cfg), schema), schema)
+    except BadCells as err:
+        raise PipelineError(f"{path}: {err}; not added to the training data") from None
+
+
 class _Workspace:
     """What a retraining changes in the workspace, to put back if no try is promoted."""
 
@@ -168,11 +196,9 @@ class _Workspace:
         self.save(*uncached_outputs())
         if target.exists():
             return
-        frame = read_batch(path, schema, cfg)
-        label = schema.target.name
-        columns = [*schema.features, label]
+        rows = training_rows(path, schema, cfg)
         self.added += [target, target.with_name(target.name + ".dvc")]
-        write_parquet(target, frame.loc[frame[label].notna(), columns])
+        write_parquet(target, rows)
         _run("dvc", "add", "--quiet", str(target))
 
     def reset_conf(self) -> None:

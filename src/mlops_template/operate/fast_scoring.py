@@ -1,5 +1,6 @@
 """A shorter path through MLflow's scoring app for the request it mostly gets: JSON rows in
-`dataframe_split` or `dataframe_records` for a model with a column signature.
+`dataframe_split` or `dataframe_records` (`application/json`, with a UTF-8 charset or none)
+for a model with a column signature.
 
 MLflow's app reads such a request in ~2 ms a row on this machine, most of it casting the
 frame to the signature one column at a time (`pdf[col] = pdf[col].astype(...)`), more
@@ -12,6 +13,12 @@ refuses the rows) goes to MLflow's app whole, which answers or refuses it as it 
 does. So an answer is MLflow's answer, byte for byte (tests/unit/test_fast_scoring.py,
 tests/e2e/test_reading_parity.py). A request the model refuses is scored twice, and
 MLflow's app times it afresh: its error carries MLflow's own stack trace.
+
+Two kinds of request get a 400 of ours instead, in MLflow's error shape and without a
+stack trace: rows the raw-row contract refuses (core/raw_rows.py: infinity, a date that
+is not ISO 8601 text, ...), with the contract's message naming the column and values,
+where MLflow's app answers "an unexpected error" and the whole stack trace; and a body
+nested deeper than Python's JSON parser goes, which MLflow's app lets through as a 500.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlops_template.core.raw_rows import BadCells
 
 JSON = "application/json"
 FORMATS = {"dataframe_split": "split", "dataframe_records": "records"}
@@ -101,26 +110,63 @@ class ScoringApp:
             return False
         # The first Content-Type, as Starlette's request.headers gives MLflow's app.
         kind = next((v for k, v in scope["headers"] if k == b"content-type"), None)
-        return scope["method"] == "POST" and kind == JSON.encode()
+        return scope["method"] == "POST" and kind is not None and _utf8_json(kind)
 
     def answer(self, body: bytes) -> tuple[int, str] | None:
-        """(200, MLflow's JSON of the predictions), or None for MLflow's app to answer."""
+        """(200, MLflow's JSON of the predictions), (400, an error) for a body that nests too
+        deeply or rows the raw-row contract refuses, or None for MLflow's app to answer."""
         from mlflow.pyfunc.scoring_server import predictions_to_json
         from mlflow.utils.proto_json_utils import dataframe_from_parsed_json
 
         try:
             request = json.loads(body)
-            if not isinstance(request, dict) or len(request) != 1:
-                return None
-            ((key, rows),) = request.items()
-            if key not in FORMATS:
-                return None
+        except RecursionError:  # MLflow's app lets it through: a 500 saying nothing
+            return _bad_request("the request body nests too deeply to be a table of rows")
+        except Exception:  # MLflow's app answers it, with MLflow's error
+            return None
+        if not (
+            isinstance(request, dict) and len(request) == 1 and request.keys() <= FORMATS.keys()
+        ):
+            return None
+        ((key, rows),) = request.items()
+        try:
             frame = typed_frame(dataframe_from_parsed_json(rows, FORMATS[key]), self.plan)
+            predictions = self.model.predict(frame, params=None)
             text = StringIO()
-            predictions_to_json(self.model.predict(frame, params=None), text)
+            predictions_to_json(predictions, text)
+        except BadCells as err:  # MLflow's app: "an unexpected error" and a stack trace
+            return _bad_request(_refused(str(err)))
         except Exception:  # MLflow's app answers it, with MLflow's error
             return None
         return 200, text.getvalue()
+
+
+def _bad_request(message: str) -> tuple[int, str]:
+    """A 400 in the shape of MLflow's errors, without a stack trace."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import BAD_REQUEST
+
+    error = MlflowException(message, error_code=BAD_REQUEST)
+    return error.get_http_status_code(), error.serialize_as_json()
+
+
+def _refused(message: str) -> str:
+    """The contract's message; for infinity, the JSON a client sent that reads as it."""
+    if "infinite values" in message:
+        message += (
+            "; JSON's Infinity and -Infinity, and numbers too large for a double such as "
+            "1e400, are infinite"
+        )
+    return message
+
+
+def _utf8_json(content_type: bytes) -> bool:
+    """MLflow's app reads the body as UTF-8 JSON: `application/json`, with no parameter
+    but a UTF-8 charset (its `invocations` parses the header so)."""
+    mime, *pairs = (part.strip() for part in content_type.decode("latin-1").split(";"))
+    parameters = dict(pair.partition("=")[::2] for pair in pairs)
+    charset = parameters.pop("charset", "utf-8").lower()
+    return mime == JSON and not parameters and charset == "utf-8"
 
 
 def _signature_from_type_hint(model: Any) -> bool:

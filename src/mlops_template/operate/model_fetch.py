@@ -94,22 +94,17 @@ RESULT = "fetched.json"  # in the temporary folder, beside the model's folder
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:
     import os
 
-    from mlflow.models import Model
-
     from mlops_template.io import registry
+    from mlops_template.io.model_file import model_file_in
 
     ref = resolve_model(registry.connect(), name, version or None, alias or None)
     os.mkdir(target := os.path.join(dest, "model"))
-    folder = registry.download_model(ref.uri, target)
-    model = Model.load(folder)  # its schema, as registry.model_schema reads it, and flavor
-    flavor = model.flavors.get("sklearn", {})
-    if flavor.get("serialization_format") != "skops":
-        raise PipelineError(f"{ref.label} is not a scikit-learn model saved with skops")
+    folder = registry.download_model(ref.uri, target, ref.label)  # checked: safe to load
     found = {
         "ref": vars(ref),
         "folder": folder,
-        "model_file": os.path.join(folder, flavor["pickled_model"]),
-        "schema": model.metadata["schema"],
+        "model_file": str(model_file_in(folder)),
+        "schema": registry.model_schema(folder),
     }
     Path(dest, RESULT).write_text(json.dumps(found))
     return 0

@@ -27,6 +27,7 @@ from mlops_template.core.monitor_report import (
     Performance,
     Reference,
 )
+from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
@@ -53,14 +54,12 @@ class ChampionData:
 
 
 def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | None):
-    import mlflow.sklearn
-
     ref = resolve_model(client, cfg.registry.model_name, version, alias or cfg.predict.alias)
     tags = client.get_model_version(ref.name, ref.version).tags
-    with registry.model_copy(ref.uri, "monitor") as folder:
+    with registry.model_copy(ref.uri, "monitor", ref.label) as folder:
         return ChampionData(
             ref=ref,
-            model=mlflow.sklearn.load_model(folder),
+            model=registry.load_copy(folder, ref.label),
             schema=TrainingSchema.of(registry.model_schema(folder), ref.label),
             train_md5=tags.get("lineage.train_md5", ""),
             test_md5=tags.get("lineage.test_md5", ""),
@@ -76,15 +75,32 @@ def read_batch(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
     chunks = list(iter_chunks(path, schema, cfg.predict.chunk_rows))
     frame = pa.Table.from_batches(chunks).to_pandas()
     target = schema.target.name
-    if target in frame:  # labels typed as in training (a CSV may read "1" as 1 or 1.0)
-        try:
-            frame[target] = frame[target].astype(schema.target.dtype)
-        except (TypeError, ValueError):
-            raise PipelineError(
-                f"{path}: column '{target}' (the labels) does not hold "
-                f"{schema.target.dtype} values as in training"
-            ) from None
+    if target in frame:
+        frame[target] = _typed_labels(path, frame[target], schema.target.dtype)
     return frame
+
+
+def _typed_labels(path: Path, labels: pd.Series, dtype: str) -> pd.Series:
+    """Labels typed as in training (a CSV may read "1" as 1 or 1.0); rows without one
+    stay missing (not yet labelled), so the column holds both as objects when the
+    training type has no gap (int64)."""
+    present = labels.notna()
+    try:
+        typed = labels[present].astype(dtype)
+    except (TypeError, ValueError):
+        raise PipelineError(
+            f"{path}: column '{labels.name}' (the labels) does not hold {dtype} values "
+            "as in training"
+        ) from None
+    return typed if present.all() else typed.astype(object).reindex(labels.index)
+
+
+def labelled_rows(frame: pd.DataFrame, schema: TrainingSchema) -> pd.DataFrame:
+    """The batch's rows that have a label: features and label, the label typed as in
+    training."""
+    target = schema.target.name
+    rows = frame.loc[frame[target].notna(), [*schema.features, target]]
+    return rows.astype({target: schema.target.dtype})
 
 
 def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
@@ -97,9 +113,18 @@ def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | No
 
 def drift_report(cfg: Config, champion: ChampionData, path: Path) -> MonitorReport:
     """Compare the batch with the model's training data; write and log the report."""
+    current = read_batch(path, champion.schema, cfg)
+    try:
+        return _compare(cfg, champion, path, current)
+    except BadCells as err:  # the model refuses a cell (infinity, text in a date column)
+        raise PipelineError(f"{path}: {err}; not monitored") from None
+
+
+def _compare(
+    cfg: Config, champion: ChampionData, path: Path, current: pd.DataFrame
+) -> MonitorReport:
     settings = cfg.monitor
     schema = champion.schema
-    current = read_batch(path, schema, cfg)
     reference = pd.read_parquet(cached_file(champion.train_md5, "training data"))
     batch_rows = len(current)
     reference, current = (
@@ -137,9 +162,11 @@ def _performance(
     if target not in current or current[target].isna().all():
         return None
     columns = [*schema.features, target]
-    labelled = current.loc[current[target].notna(), columns]
+    labelled = labelled_rows(current, schema)
+    # Rows not yet labelled are left out of the score, and counted for the report.
+    counts = {"labelled_rows": len(labelled), "unlabelled_rows": len(current) - len(labelled)}
     metric = getattr(cfg.gate, schema.task).metric
-    too_few = Performance(metric=metric, labelled_rows=len(labelled), decision=drift.TOO_FEW)
+    too_few = Performance(metric=metric, decision=drift.TOO_FEW, **counts)
     if len(labelled) < cfg.monitor.min_rows:
         return too_few
     known = set(schema.target.classes or [])
@@ -162,7 +189,7 @@ def _performance(
     )
     return result.model_copy(
         update={
-            "labelled_rows": len(labelled),
+            **counts,
             "batch_metrics": batch.metrics,
             "baseline_metrics": baseline,
         }

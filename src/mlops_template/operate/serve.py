@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 
 from mlops_template.config import Config
-from mlops_template.errors import PipelineError
+from mlops_template.errors import PipelineError, redact
 from mlops_template.io import registry
 
 STOP_SECONDS = 30
@@ -42,8 +42,12 @@ def serve(cfg: Config, alias: str, host: str, port: int) -> int:
 
 
 def ui(store: str, host: str, port: int) -> int:
-    cmd = ["mlflow", "ui", "--backend-store-uri", store, "--host", host, "--port", str(port)]
-    return _until_stopped(lambda: run_server([*cmd, "--workers", "1"]))
+    # The store in the environment, not in the command printed (and shown by ps): a team
+    # database's URI may hold a password.
+    cmd = ["mlflow", "ui", "--host", host, "--port", str(port), "--workers", "1"]
+    env = {"MLFLOW_BACKEND_STORE_URI": store}
+    print(f"MLflow UI on the store {redact(store)}", file=sys.stderr)
+    return _until_stopped(lambda: run_server(cmd, env))
 
 
 def usable_cores() -> int:
@@ -64,7 +68,9 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
         raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry")
     settings = cfg.serve
     workers = settings.workers or usable_cores()
-    with registry.model_copy(f"models:/{name}/{version}", "serve") as model:
+    # Checked here, once (registry.download_model): a model the project does not trust, or
+    # a damaged one, is a one-line refusal before any worker starts.
+    with registry.model_copy(f"models:/{name}/{version}", "serve", f"{name} v{version}") as model:
         print(f"serving {name} v{version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         # MLflow's own command and environment for its app (`uvicorn ... app:app`, the
         # model folder and timeout in variables), run by this Python, on uvloop.

@@ -8,6 +8,7 @@ it in their metadata, and the command prints it.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,12 +29,24 @@ MARKER = b"mlops_template.simulated"
 def simulate(
     cfg: Config, out: str, *, rows: int, drift: float, drifted_share: float, labels: bool, seed: int
 ) -> int:
+    # The options first: a wrong one is said as such, whatever the state of the project.
+    # NaN fails every comparison, so the float checks say what is allowed, not what is not.
+    if rows < 1:
+        raise PipelineError(f"simulate --rows must be 1 or more, got {rows}")
+    if not (math.isfinite(drift) and drift >= 0):
+        raise PipelineError(
+            f"simulate --drift must be a finite number >= 0 (standard deviations), got {drift}"
+        )
+    if not 0 < drifted_share <= 1:
+        raise PipelineError(
+            f"simulate --drifted-share must be above 0 and at most 1, got {drifted_share}"
+        )
+    if not 0 <= seed < 2**32:  # what numpy's and pandas' generators take
+        raise PipelineError(f"simulate --seed must be from 0 to 2**32 - 1, got {seed}")
     schema_path, held_out_path = Path(cfg.paths.schema_), Path(cfg.paths.test)
     for path in (schema_path, held_out_path):
         if not path.is_file():
             raise PipelineError(f"{path}: not found; run `dvc repro` first")
-    if rows < 1 or drift < 0 or not 0 < drifted_share <= 1:
-        raise PipelineError("simulate needs --rows >= 1, --drift >= 0, 0 < --drifted-share <= 1")
     schema = TrainingSchema.read(schema_path)
     batch, moved = simulated_batch(
         pd.read_parquet(held_out_path),

@@ -63,7 +63,43 @@ SPARK_LOG = Path("reports/spark/predict.log")
 _started_logs: set[Path] = set()  # logs a JVM of this process writes to
 
 
+# PySpark 4 (pyproject.toml's spark extra) runs on Java 17 or later.
+JAVA_NEEDED = 17
+
+
+def check_java() -> None:
+    """The java Spark's launcher would run, found and new enough; else a one-line error
+    (PySpark says only that its gateway exited). The launcher (spark-class) takes
+    $JAVA_HOME/bin/java if JAVA_HOME is set, else java on PATH."""
+    import re
+    import subprocess
+
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home, "bin", "java")) if home else shutil.which("java")
+    how = (
+        f"install Java {JAVA_NEEDED} or later (apt-get install openjdk-{JAVA_NEEDED}-jre-headless) "
+        "and set JAVA_HOME to it, or put its java on PATH"
+    )
+    if home and not os.access(java, os.X_OK):
+        raise PipelineError(
+            f"the Spark engine needs Java {JAVA_NEEDED} or later: JAVA_HOME={home} has no "
+            f"bin/java; {how}"
+        )
+    if not java:
+        raise PipelineError(
+            f"the Spark engine needs Java {JAVA_NEEDED} or later, and there is none: JAVA_HOME "
+            f"is not set and java is not on PATH; {how}"
+        )
+    said = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    found = re.search(r'version "(?:1\.)?(\d+)', said)  # "1.8.0_392" is Java 8
+    if found and int(found[1]) < JAVA_NEEDED:
+        raise PipelineError(
+            f"the Spark engine needs Java {JAVA_NEEDED} or later; {java} is Java {found[1]}: {how}"
+        )
+
+
 def spark_session(settings: Predict) -> "SparkSession":
+    check_java()  # before PySpark starts its JVM
     from pyspark.sql import SparkSession
 
     # Executors run the model in this environment's Python unless told otherwise.
@@ -146,7 +182,7 @@ def score_with_spark(job: ScoringJob, settings: Predict) -> int:
 def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
     """The batch as Spark reads it, training columns typed as the pandas engine reads them."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+    from pyspark.sql.types import StringType, StructField, StructType
 
     kinds = {c.name: c.kind for c in job.schema.columns}
     path = str(job.path.resolve())
@@ -154,11 +190,24 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
         frame = spark.read.parquet(path)
     else:
         header = list(batch_columns(job.path, job.schema))  # as the checks read it
-        fields = [
-            StructField(name, DoubleType() if kinds.get(name) == "numeric" else StringType())
-            for name in header
-        ]
-        frame = spark.read.csv(path, schema=StructType(fields), header=True, mode="FAILFAST")
+        fields = [StructField(name, StringType()) for name in header]
+        # multiLine: a quoted cell may hold line breaks (the CSV standard), as the other
+        # readers take them; Spark then reads the file in one task (it cannot split it).
+        frame = spark.read.csv(
+            path, schema=StructType(fields), header=True, mode="FAILFAST", multiLine=True
+        )
+        # Cells as text first: the contract's missing markers ("NA", "null", ...) are
+        # missing in a numeric column too, as the pandas engine reads them; the other
+        # text fails the cast to double below.
+        missing = list(MISSING_TOKENS)
+        frame = frame.select(
+            *[
+                F.when(~F.col(_quoted(name)).isin(missing), F.col(_quoted(name))).alias(name)
+                if kinds.get(name) == "numeric"
+                else F.col(_quoted(name))
+                for name in header
+            ]
+        )
     typed = [
         F.col(_quoted(name)).cast("double" if kind == "numeric" else "string").alias(name)
         for name, kind in kinds.items()

@@ -21,6 +21,7 @@ from mlops_template.core.evaluation import Scored, score
 from mlops_template.core.row_ids import seen
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
+from mlops_template.io import registry
 from mlops_template.io.dvc_cache import cached_file
 from mlops_template.metric_names import improvement
 
@@ -37,8 +38,6 @@ class Champion:
 
 
 def load_champion(client: Any, name: str, version: str) -> Champion:
-    import mlflow.sklearn
-
     tags = client.get_model_version(name, version).tags
     frames = [
         pd.read_parquet(
@@ -46,7 +45,7 @@ def load_champion(client: Any, name: str, version: str) -> Champion:
         )
         for kind, what in (("train", "training data"), ("test", "held-out data"))
     ]
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    model = registry.load_registered(f"models:/{name}/{version}", f"{name} v{version}")
     return Champion(version, model, *frames, tags["lineage.test_md5"])
 
 

@@ -18,6 +18,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_parquet
+from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
 from mlops_template.release.candidate import find_candidate
 
@@ -29,8 +30,6 @@ ROWS = "reports/promotion_rows.parquet"  # the rows the decision was made on
 def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
     """Compare candidate, champion and the trivial baseline; decide. Writes nothing;
     the rows compared are returned under `compared` (a frame, not part of the report)."""
-    import mlflow.sklearn
-
     candidate = find_candidate(cfg, client)
     schema = TrainingSchema.read(cfg.paths.schema_)
     gate = getattr(cfg.gate, schema.task)
@@ -58,7 +57,9 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
     result = gate_rows.compare(
         cfg,
         schema,
-        candidate=mlflow.sklearn.load_model(candidate.model_uri),
+        candidate=registry.load_registered(
+            candidate.model_uri, f"the candidate ({candidate.model_uri})"
+        ),
         train=pd.read_parquet(cfg.paths.train),
         test=pd.read_parquet(cfg.paths.test),
         champion=held_by,
@@ -70,7 +71,9 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
 
 
 def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
-    return report_promotion(decide_promotion(cfg, dry_run), verbose)
+    # Not while ct retrains here: its dvc.lock model is a try's, not the workspace's.
+    with workspace_locked("promote --dry-run" if dry_run else "promote"):
+        return report_promotion(decide_promotion(cfg, dry_run), verbose)
 
 
 def decide_promotion(cfg: Config, dry_run: bool) -> dict[str, Any]:

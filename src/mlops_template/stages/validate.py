@@ -25,6 +25,7 @@ def run(cfg: Config) -> StageRecord:
         min_class_share=cfg.validate_.min_class_share,
         source=cfg.data.origin,
         key=cfg.split.key,
+        target_copies=cfg.validate_.target_copies,
     )
     write_json(cfg.paths.validation, report)
     # The task decides the model, metrics and gate: say which and why, every run.

@@ -1,0 +1,29 @@
+"""The monitor's HTML report, as a person reads it."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mlops_template.io.drift_report import render
+
+
+def test_shares_short_of_all_or_none_are_not_rounded_to_them():
+    """1 missing cell in 10,000 is 0.01%, and 1 of 300 columns drifted is 0.3%: never 0%."""
+    rows = 10_000
+    reference = pd.DataFrame({"x": [1.0] * (rows - 1) + [None]})
+    current = pd.DataFrame({"x": [1.0] * rows})
+    column = {"kind": "numeric", "reference_missing": 1 / rows, "current_missing": 0.0}
+    report = {
+        "batch": {"path": "batch.csv", "rows": rows, "md5": "b"},
+        "model": {"name": "churn", "version": "3"},
+        "reference": {"rows": rows, "md5": "r"},
+        "dataset": {"decision": "no drift", "drifted": ["x"], "decided": 300},
+        "prediction": {"decision": "no drift", "kind": "numeric"},
+        "performance": None,
+        "features": {"x": {**column, "decision": "no drift"}},
+    }
+    report["dataset"].update(share=1 / 300, drift_share=0.5)
+    predictions = (pd.Series([0.1, 0.2]), pd.Series([0.1, 0.3]))
+    html = render(report, reference, current, predictions)
+    assert "<td>0.01% / 0.0%</td>" in html
+    assert "decided (0.3%;" in html and "threshold 50%" in html

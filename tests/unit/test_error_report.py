@@ -1,0 +1,268 @@
+"""What a command says when the world fails it: a password in a URI is never printed, a
+damaged store or a full disk is one line naming the file, exit 2."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from mlops_template.error_report import run_reporting_errors
+from mlops_template.errors import redact
+from mlops_template.io.store import check_server
+from tests.conftest import BIN, REPO, Template, free_port
+
+SECRET = "S3cretPassw0rd"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            f"tracking server http://ana:{SECRET}@127.0.0.1:5999 is unreachable",
+            "tracking server http://ana:***@127.0.0.1:5999 is unreachable",
+        ),
+        (f"https://ana:{SECRET}@mlflow.example/", "https://ana:***@mlflow.example/"),
+        (  # SQLAlchemy reads a password with / and @ unescaped
+            f"(backend postgresql+psycopg://mlflow:{SECRET}/x@y@db:5432/mlflow)",
+            "(backend postgresql+psycopg://mlflow:***@db:5432/mlflow)",
+        ),
+        (f"s3://key:{SECRET}@bucket/data.csv", "s3://key:***@bucket/data.csv"),
+        (
+            "https://b.s3.amazonaws.com/d.csv?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=ab12"
+            "&X-Amz-Security-Token=zz",
+            "https://b.s3.amazonaws.com/d.csv?X-Amz-Credential=***&X-Amz-Signature=***"
+            "&X-Amz-Security-Token=***",
+        ),
+        ("https://a.blob.core.windows.net/c/d.csv?sv=2022&sig=x%3D", "sig=***"),
+        (
+            f"http://a:{SECRET}@h1:1, then http://b:{SECRET}@h2",
+            "http://a:***@h1:1, then http://b:***@h2",
+        ),
+    ],
+)
+def test_redact_hides_passwords_and_secret_parameters(text, shown):
+    assert shown in redact(text) and SECRET not in redact(text)
+    assert redact(redact(text)) == redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sqlite:////home/ana/project/mlflow.db",
+        "postgresql+psycopg://mlflow@127.0.0.1:5433/mlflow",  # a user name, no password
+        "http://127.0.0.1:5000/api/2.0/mlflow/runs/get?run_id=abc",
+        "data/raw/dataset.parquet: 3 rows",
+    ],
+)
+def test_redact_leaves_what_holds_no_secret(text):
+    assert redact(text) == text
+
+
+def workspace(tmp_path: Path) -> Template:
+    """A project folder with the repository's params.yaml, run in this process."""
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    return Template(tmp_path)
+
+
+def one_line(done) -> str:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+def test_an_unreachable_server_is_named_without_its_password(tmp_path):
+    uri = f"http://ana:{SECRET}@127.0.0.1:{free_port()}"
+    done = workspace(tmp_path).main("rollback", check=False, env={"MLFLOW_TRACKING_URI": uri})
+    line = one_line(done)
+    assert "http://ana:***@127.0.0.1:" in line and "is unreachable" in line
+    assert SECRET not in done.stderr + done.stdout
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *_):
+        pass
+
+
+def test_a_server_with_credentials_in_its_uri_is_reachable():
+    """urllib takes user:password@ for part of the host name: the health check drops it."""
+    with http.server.HTTPServer(("127.0.0.1", 0), Health) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            check_server(f"http://ana:{SECRET}@127.0.0.1:{server.server_port}", "")
+        finally:
+            server.shutdown()
+
+
+def test_a_refusal_quotes_the_request_without_the_password(monkeypatch):
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import UNAUTHENTICATED
+
+    from mlops_template.io.store_errors import server_refusal
+
+    uri = f"http://ana:{SECRET}@mlflow.example"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    err = MlflowException(
+        f"API request to {uri}/api/2.0/mlflow/runs/create failed with code 401",
+        error_code=UNAUTHENTICATED,
+    )
+    said = server_refusal(err)
+    assert said is not None and "http://ana:***@mlflow.example" in said and SECRET not in said
+
+
+def test_the_team_servers_start_line_and_command_hold_no_password(tmp_path):
+    """tools/team_server.py on a team database (BACKEND_STORE_URI) that is down: its start
+    line, and `mlflow server`'s command line (ps), name the store without the password."""
+    backend = f"postgresql+psycopg://ana:{SECRET}@127.0.0.1:{free_port()}/mlflow"
+    env = {
+        **os.environ,
+        "BACKEND_STORE_URI": backend,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+    cmd = [sys.executable, str(REPO / "tools/team_server.py"), "--dir", str(tmp_path / "server")]
+    server = subprocess.Popen(
+        [*cmd, "--port", str(free_port())],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        line = server.stderr.readline()  # printed once `mlflow server` is started
+        commands = [" ".join(p.cmdline()) for p in psutil.Process(server.pid).children()]
+        server.send_signal(signal.SIGTERM)  # stops `mlflow server`, then itself
+        rest = server.communicate(timeout=120)[1]
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert "(backend postgresql+psycopg://ana:***@127.0.0.1:" in line, line
+    assert commands and all("mlflow" in c and SECRET not in c for c in commands), commands
+    assert SECRET not in line + rest
+
+
+def garbage_store(root: Path) -> bytes:
+    content = b"this is no SQLite database, whatever its name says\n" * 100
+    (root / "mlflow.db").write_bytes(content)
+    return content
+
+
+@pytest.mark.parametrize("command", [["rollback"], ["retire", "--dry-run"], ["monitor", "b.csv"]])
+def test_a_store_that_is_no_database_is_one_line_naming_it(tmp_path, command):
+    copy = workspace(tmp_path)
+    (tmp_path / "b.csv").write_text("x\n1\n")
+    content = garbage_store(tmp_path)
+    line = one_line(copy.main(*command, check=False))
+    assert line == (
+        f"error: the tracking store {tmp_path / 'mlflow.db'} is not an SQLite database "
+        "(file is not a database): restore it from a backup, or move it aside to start a "
+        "new, empty store"
+    )
+    assert (tmp_path / "mlflow.db").read_bytes() == content  # left as it was
+
+
+def test_a_full_disk_is_one_line(tmp_path, capsys):
+    """A real ENOSPC, from the kernel: /dev/full takes no byte. Copied as MLflow's local
+    artifact store copies (shutil), also when another library's error wraps it."""
+    source = tmp_path / "model.skops"
+    source.write_bytes(b"0" * 100_000)
+    expected = (
+        "error: No space left on device (ENOSPC) while writing: free space on that disk "
+        "and run this again"
+    )
+
+    assert run_reporting_errors(lambda: shutil.copy2(source, "/dev/full")) == 2
+    assert capsys.readouterr().err.strip() == expected
+
+    def wrapped() -> None:
+        try:
+            shutil.copy2(source, "/dev/full")
+        except OSError as err:
+            raise RuntimeError("could not log the model") from err
+
+    assert run_reporting_errors(wrapped) == 2
+    assert capsys.readouterr().err.strip() == expected
+
+
+def can_mount() -> bool:
+    return os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+@pytest.fixture
+def full_mlruns(tmp_path):
+    """tmp_path/mlruns on a tmpfs of 64 KiB with 8 KiB left: the run's first small file
+    fits, the model does not. Mounting needs root; elsewhere the test is skipped (the
+    mapping itself is tested above with /dev/full)."""
+    if not can_mount():
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "mlruns"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        (folder / "filler").write_bytes(b"0" * 56 * 1024)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_an_atomic_write_on_a_full_disk_names_its_file(full_mlruns, capsys):
+    from mlops_template.io.atomic import write_bytes
+
+    target = full_mlruns / "report.json"
+    assert run_reporting_errors(lambda: write_bytes(target, b"0" * 100_000)) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {target}: No space left on device (ENOSPC): free space there and run this again"
+    )
+    assert sorted(p.name for p in full_mlruns.iterdir()) == ["filler"]  # no temp file left
+
+
+def test_train_on_a_full_disk_is_one_line_and_leaves_no_model(tmp_path, params, full_mlruns):
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelStatus
+    from sklearn.datasets import load_breast_cancer
+
+    params["model"] = yaml.safe_load((REPO / "conf/model/linear.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy(REPO / "dvc.yaml", tmp_path)
+    for path in (params["paths"]["train"], params["paths"]["validation"]):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    load_breast_cancer(as_frame=True).frame.to_parquet(tmp_path / params["paths"]["train"])
+    report = {"target": "target", "task": "classification"}
+    (tmp_path / params["paths"]["validation"]).write_text(json.dumps(report))
+    copy = Template(tmp_path)
+    client = MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
+    client.search_experiments()  # the store made beforehand, as a project has it
+
+    line = one_line(copy.main("train", check=False))
+    assert line.startswith(f"error: {full_mlruns}: No space left on device while logging the ")
+    (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
+    runs = client.search_runs([experiment.experiment_id])
+    assert {(r.info.run_name, r.info.status) for r in runs} == {
+        ("pipeline", "FAILED"),
+        ("train", "FAILED"),
+    }
+    models = client.search_logged_models([experiment.experiment_id])
+    assert models and all(m.status == LoggedModelStatus.FAILED for m in models)  # had begun
+    assert not client.search_registered_models()

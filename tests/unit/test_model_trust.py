@@ -1,0 +1,233 @@
+"""Whoever can write to the artifact store must not decide what a loader trusts: every
+path that loads a registered model (REST, Spark and pandas batch, monitor, the gate)
+checks it against the project's own allow-list, whatever its MLmodel says, and refuses a
+tampered or damaged model in one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import yaml
+from mlflow import MlflowClient
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from mlops_template.config import Config, Features
+from mlops_template.config.model import LinearModel
+from mlops_template.core.models import build_pipeline
+from mlops_template.core.schema import infer_schema
+from mlops_template.errors import PipelineError
+from mlops_template.io import registry
+from mlops_template.io.model_file import dump_model
+from mlops_template.operate import model_fetch, monitor, serve
+from mlops_template.stages.train import _log_mlflow_model
+
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src" / "mlops_template"
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """A local store in which `champion` is a model logged as train logs it (made once:
+    each test restores its files, store_state)."""
+    root = tmp_path_factory.mktemp("store")
+    shutil.copy(REPO / "params.yaml", root)  # the commands' config
+    cfg = Config.model_validate(yaml.safe_load((REPO / "params.yaml").read_text()))
+    with pytest.MonkeyPatch.context() as env:
+        env.chdir(root)
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mlflow.set_tracking_uri(None)  # read from the environment again
+        features = _log_a_model(cfg, root)
+        mlflow.set_tracking_uri(None)
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    uri = client.get_model_version_download_uri(cfg.registry.model_name, "1")
+    return root, cfg, Path(uri.removeprefix("file://")), features
+
+
+def _log_a_model(cfg: Config, root: Path) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60)})
+    labels = pd.Series((features["x"] > 0).astype("int64"), name="y")
+    schema = infer_schema(features, labels, "classification")
+    model = build_pipeline(
+        LinearModel(type="linear"),
+        Features(),
+        task="classification",
+        numeric=["x"],
+        categorical=["c"],
+        boolean=[],
+        dates=[],
+        seed=0,
+    ).fit(features, labels)
+    path = dump_model(model, root / "model.skops")
+    with mlflow.start_run():
+        _log_mlflow_model(model, features, schema, str(path), "md5")
+    name = cfg.registry.model_name
+    version = mlflow.register_model(f"models:/{mlflow.last_logged_model().model_id}", name)
+    MlflowClient().set_registered_model_alias(name, registry.CHAMPION, version.version)
+    return features
+
+
+@pytest.fixture
+def store(logged, monkeypatch, tmp_path):
+    """The logged store, in this test's environment; its model's files are put back after."""
+    root, cfg, artifacts, features = logged
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    mlflow.set_tracking_uri(None)
+    shutil.copytree(artifacts, saved := tmp_path / "saved-artifacts")
+    yield cfg, artifacts, features
+    shutil.rmtree(artifacts)
+    shutil.copytree(saved, artifacts)
+    mlflow.set_tracking_uri(None)
+
+
+def _posix_system_model(artifacts: Path, *, list_it: bool) -> None:
+    """The attack the sweep found: a model file that runs `os.system` on a cell, and its
+    MLmodel edited to trust that."""
+    data = sio.dumps(Pipeline([("run", FunctionTransformer(os.system))]))
+    (artifacts / "model.skops").write_bytes(data)
+    if list_it:
+        _edit_mlmodel(artifacts, lambda sk, py: sk["skops_trusted_types"].append("posix.system"))
+
+
+def _edit_mlmodel(artifacts: Path, edit) -> None:
+    meta = yaml.safe_load((artifacts / "MLmodel").read_text())
+    edit(meta["flavors"]["sklearn"], meta["flavors"]["python_function"])
+    (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
+
+
+def _serve(cfg: Config) -> None:
+    serve._serve(cfg, registry.CHAMPION, "0.0.0.256", 1)  # refused before a server starts
+
+
+def _fetch(cfg: Config) -> None:  # predict's second process, for pandas and Spark alike
+    with model_fetch.fetching(cfg.registry.model_name, None, "champion", "test") as result:
+        result()
+
+
+def _fetch_in_process(cfg: Config, tmp: Path) -> None:
+    model_fetch._fetch(cfg.registry.model_name, "", registry.CHAMPION, str(tmp))
+
+
+def _monitor(cfg: Config) -> None:
+    monitor.load_model_data(cfg, registry.connect(), None, registry.CHAMPION)
+
+
+def _gate(cfg: Config) -> None:  # the champion in the gate, and promote's candidate
+    registry.load_registered(f"models:/{cfg.registry.model_name}/1", "the champion")
+
+
+LOADERS = {
+    "rest": lambda cfg, tmp: _serve(cfg),
+    "batch and spark": _fetch_in_process,
+    "monitor": lambda cfg, tmp: _monitor(cfg),
+    "gate": lambda cfg, tmp: _gate(cfg),
+}
+
+
+@pytest.mark.parametrize("path", LOADERS)
+@pytest.mark.parametrize("list_it", [True, False], ids=["listed-in-MLmodel", "file-only"])
+def test_a_tampered_model_is_refused_on_every_path(store, path, list_it, tmp_path):
+    cfg, artifacts, _ = store
+    _posix_system_model(artifacts, list_it=list_it)
+    with pytest.raises(PipelineError, match=r"refused: .* outside scikit-learn.*: posix\.system$"):
+        LOADERS[path](cfg, tmp_path)
+
+
+@pytest.mark.parametrize("path", LOADERS)
+def test_a_damaged_model_file_is_named(store, path, tmp_path):
+    cfg, artifacts, _ = store
+    file = artifacts / "model.skops"
+    file.write_bytes(file.read_bytes()[:2000])
+    damaged = re.escape(f"{cfg.registry.model_name} v1 (model.skops) is damaged")
+    if path == "gate":
+        damaged = re.escape("the champion (model.skops) is damaged")
+    with pytest.raises(PipelineError, match=damaged):
+        LOADERS[path](cfg, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda sk, py: sk.update(serialization_format="cloudpickle"),
+        lambda sk, py: py.update(loader_module="mlflow.pyfunc.model"),
+        lambda sk, py: sk.update(pickled_model="../../elsewhere.skops"),
+    ],
+    ids=["pickle", "another-loader", "a-file-elsewhere"],
+)
+def test_an_mlmodel_that_asks_for_another_loader_is_refused(store, edit, tmp_path):
+    cfg, artifacts, _ = store
+    _edit_mlmodel(artifacts, edit)
+    with pytest.raises(PipelineError, match="does not describe a scikit-learn model in one skops"):
+        _fetch_in_process(cfg, tmp_path)
+
+
+def test_missing_files_are_named(store, tmp_path):
+    cfg, artifacts, _ = store
+    for file in artifacts.iterdir():
+        file.unlink() if file.is_file() else None
+    with pytest.raises(
+        PipelineError, match=r"v1: its files are not in the artifact store \(no MLmodel\)"
+    ):
+        _monitor(cfg)
+
+
+def test_the_command_says_one_line_and_exits_2(store, capfd):
+    from mlops_template import cli
+
+    cfg, artifacts, _ = store
+    _posix_system_model(artifacts, list_it=True)
+    assert cli.main(["serve", "--host", "0.0.0.256", "--port", "1"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {cfg.registry.model_name} v1 (model.skops) refused: it holds types outside "
+        "scikit-learn, numpy and ours: posix.system"
+    ]
+
+
+def test_the_predict_process_refuses_it(store):
+    from mlops_template.errors import AlreadyReported
+
+    cfg, artifacts, _ = store
+    _posix_system_model(artifacts, list_it=True)
+    with pytest.raises(AlreadyReported) as refused:
+        _fetch(cfg)
+    assert refused.value.exit_code == 2
+
+
+def test_a_checked_copy_trusts_our_list_and_our_code(store):
+    """What MLflow's loaders (REST workers, Spark's UDF) read: the types we checked, and
+    no code from the store."""
+    cfg, artifacts, features = store
+    _edit_mlmodel(artifacts, lambda sk, py: sk["skops_trusted_types"].append("posix.system"))
+    with registry.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
+        flavors = yaml.safe_load(Path(folder, "MLmodel").read_text())["flavors"]
+        assert "posix.system" not in flavors["sklearn"]["skops_trusted_types"]
+        assert "code" not in flavors["python_function"]
+        assert not Path(folder, "code").exists()
+        served = mlflow.pyfunc.load_model(folder).predict(features.head(3))
+        assert len(served) == 3
+
+
+def test_no_loader_bypasses_the_check():
+    """Every model load goes through io/model_file.py (our allow-list) or a checked copy
+    (io/registry.py): no other module calls MLflow's or skops' loaders on a model."""
+    loaders = re.compile(r"(sklearn|pyfunc)\.load_model\(|sio\.loads?\(|skops\.io\.loads?\(")
+    allowed = {"io/model_file.py", "operate/scoring_app.py"}  # the app loads a checked copy
+    found = {
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if loaders.search(path.read_text()) or "load_model_with_mlflow_config" in path.read_text()
+    }
+    assert found - allowed == set()
+    assert "model_copy(" in (SRC / "operate/serve.py").read_text()  # the app's copy
