@@ -3,6 +3,7 @@ and the second process of `predict`, operate/model_fetch.py)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -21,6 +22,10 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
         return err.exit_code
     except PipelineError as err:
         _say(str(err))
+        if err.exit_at_once:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(err.exit_code)
         return err.exit_code
     except KeyboardInterrupt:  # Ctrl-C: stopped on purpose, not a crash
         print("interrupted", file=sys.stderr)

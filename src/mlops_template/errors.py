@@ -22,6 +22,9 @@ class PipelineError(Exception):
     """Bad input or config. The CLI prints the message (no traceback) and exits non-zero."""
 
     exit_code = 2
+    # Native threads left in a bad state (deltalake's writer after a full disk) can abort
+    # the interpreter's shutdown (C++ terminate, exit 134): the command then ends at once.
+    exit_at_once = False
 
 
 class AlreadyReported(PipelineError):

@@ -266,3 +266,23 @@ def test_train_on_a_full_disk_is_one_line_and_leaves_no_model(tmp_path, params, 
     models = client.search_logged_models([experiment.experiment_id])
     assert models and all(m.status == LoggedModelStatus.FAILED for m in models)  # had begun
     assert not client.search_registered_models()
+
+
+def test_an_error_that_must_end_at_once_skips_the_interpreters_shutdown():
+    """After a native writer failed (predictions_table.append on a full disk), its threads
+    may abort Python's shutdown (exit 134): the command says its line and ends at once."""
+    script = (
+        "import atexit, sys\n"
+        "from mlops_template.error_report import run_reporting_errors\n"
+        "from mlops_template.errors import PipelineError\n"
+        "atexit.register(lambda: print('shutdown ran', file=sys.stderr))\n"
+        "def fail():\n"
+        "    err = PipelineError('the table: disk full')\n"
+        "    err.exit_at_once = True\n"
+        "    raise err\n"
+        "sys.exit(run_reporting_errors(fail))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (2, "error: the table: disk full\n")

@@ -306,7 +306,9 @@ result["versions"] = [
     for v in range(DeltaTable(table).version() + 1)
 ]
 result["files"] = sorted(os.listdir(table))
-print(json.dumps(result))
+print(json.dumps(result), flush=True)
+os._exit(0)  # as the CLI ends after this error (exit_at_once): the writer's threads
+# may abort the interpreter's shutdown
 """
 )
 

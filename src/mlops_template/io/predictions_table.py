@@ -250,10 +250,12 @@ def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> 
                 _replay(native_output)
                 raise failure[0] from None
             if reason := _os_error(err):  # the disk is full, say: the panic is not replayed
-                raise PipelineError(
+                failed = PipelineError(
                     f"{table}: cannot write the scored rows: {reason}; nothing added, "
                     f"{'no table made' if first_write else 'the table is as it was'}"
-                ) from None
+                )
+                failed.exit_at_once = True  # the panicked writer's threads may abort the exit
+                raise failed from None
             _replay(native_output)
             raise
         _replay(native_output)
