@@ -62,7 +62,7 @@ def test_load_missing_file(tmp_path):
 
 def test_foreign_type_is_refused(tmp_path):
     data = sio.dumps({"model": fitted(), "extra": Foreign()})
-    refused = r"model file refused: it holds types outside scikit-learn, numpy and ours: .*Foreign$"
+    refused = r"model file refused: it holds types outside scikit-learn's classes, .*Foreign$"
     with pytest.raises(PipelineError, match=refused):
         trusted_types(data)
     path = tmp_path / "model.skops"
@@ -77,6 +77,40 @@ def test_a_damaged_file_is_named(tmp_path, damage):
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(PipelineError, match=f"^{path} is damaged"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        ("numpy.testing._private.utils", "runstring"),  # runs its text
+        ("numpy", "load"),
+        ("sklearn.utils", "resample"),
+        ("posix", "system"),
+    ],
+)
+def test_a_function_that_loading_would_call_is_refused(tmp_path, call):
+    """skops calls a type it reduces: a trusted name prefix would let a file run code."""
+    import io
+    import json
+    import zipfile
+
+    module, name = call
+
+    def node(cls: str, mod: str, loader: str, **fields) -> dict:
+        return {"__class__": cls, "__module__": mod, "__loader__": loader, **fields}
+
+    empty_dict = node("dict", "builtins", "DictNode", content={}, key_types=[])
+    empty_dict["key_types"] = node("list", "builtins", "ListNode", content=[])
+    root = node(name, module, "ConstructorFromReduceNode", content=empty_dict)
+    root["__reduce__"] = {"args": node("tuple", "builtins", "TupleNode", content=[])}
+    root |= {"protocol": 2, "_skops_version": "0.16.0"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(root))
+    data = buffer.getvalue()
+    assert sio.get_untrusted_types(data=data) == [f"{module}.{name}"]
+    with pytest.raises(PipelineError, match=rf"refused: .*: {module}\.{name}$"):
+        trusted_types(data)
 
 
 def test_trusted_types_are_ours():

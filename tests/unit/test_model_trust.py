@@ -191,7 +191,7 @@ def test_the_command_says_one_line_and_exits_2(store, capfd):
     err = capfd.readouterr().err.strip().splitlines()
     assert err == [
         f"error: {cfg.registry.model_name} v1 (model.skops) refused: it holds types outside "
-        "scikit-learn, numpy and ours: posix.system"
+        "scikit-learn's classes, numpy's types and ours: posix.system"
     ]
 
 
@@ -206,28 +206,45 @@ def test_the_predict_process_refuses_it(store):
 
 
 def test_a_checked_copy_trusts_our_list_and_our_code(store):
-    """What MLflow's loaders (REST workers, Spark's UDF) read: the types we checked, and
-    no code from the store."""
+    """What MLflow's loaders (REST workers, Spark's UDF) read: the types we checked, our
+    loader and predict function, and no other file from the store (no code, no data
+    folder that MLflow would load with pickle)."""
     cfg, artifacts, features = store
-    _edit_mlmodel(artifacts, lambda sk, py: sk["skops_trusted_types"].append("posix.system"))
+    sub = artifacts / "sub"
+    sub.mkdir()
+    (sub / "MLmodel").write_text(yaml.safe_dump({"flavors": {"sklearn": {"pickled_model": "x"}}}))
+
+    def edit(sk, py):
+        sk["skops_trusted_types"].append("posix.system")
+        py.update(data="sub", predict_fn="predict_proba", model_config={"a": 1})
+
+    _edit_mlmodel(artifacts, edit)
     with registry.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
-        flavors = yaml.safe_load(Path(folder, "MLmodel").read_text())["flavors"]
-        assert "posix.system" not in flavors["sklearn"]["skops_trusted_types"]
-        assert "code" not in flavors["python_function"]
-        assert not Path(folder, "code").exists()
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["MLmodel", "model.skops"]
+        meta = yaml.safe_load(Path(folder, "MLmodel").read_text())
+        assert "posix.system" not in meta["flavors"]["sklearn"]["skops_trusted_types"]
+        assert meta["flavors"]["python_function"] == {
+            "loader_module": "mlflow.sklearn",
+            "model_path": "model.skops",
+        }
+        assert set(meta["metadata"]) == {"schema", "model_md5"}
         served = mlflow.pyfunc.load_model(folder).predict(features.head(3))
-        assert len(served) == 3
+        expected = registry.load_copy(folder, "v1").predict(features.head(3))
+        assert list(served) == list(expected)  # labels, not predict_proba's rows
 
 
 def test_no_loader_bypasses_the_check():
     """Every model load goes through io/model_file.py (our allow-list) or a checked copy
     (io/registry.py): no other module calls MLflow's or skops' loaders on a model."""
-    loaders = re.compile(r"(sklearn|pyfunc)\.load_model\(|sio\.loads?\(|skops\.io\.loads?\(")
-    allowed = {"io/model_file.py", "operate/scoring_app.py"}  # the app loads a checked copy
+    loaders = re.compile(
+        r"(sklearn|pyfunc)\.load_model\(|sio\.loads?\(|skops\.io\.loads?\(|spark_udf\("
+        r"|load_model_with_mlflow_config"
+    )
+    # The REST app and Spark's UDF load the checked copy that serve and predict made.
+    allowed = {"io/model_file.py", "operate/scoring_app.py", "operate/spark_predict.py"}
     found = {
-        str(path.relative_to(SRC))
-        for path in SRC.rglob("*.py")
-        if loaders.search(path.read_text()) or "load_model_with_mlflow_config" in path.read_text()
+        str(path.relative_to(SRC)) for path in SRC.rglob("*.py") if loaders.search(path.read_text())
     }
     assert found - allowed == set()
     assert "model_copy(" in (SRC / "operate/serve.py").read_text()  # the app's copy
+    assert "fetched.folder" in (SRC / "operate/batch_scoring.py").read_text()  # Spark's

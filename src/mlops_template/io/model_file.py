@@ -20,10 +20,47 @@ from mlops_template.errors import PipelineError
 
 _ID_FILE = re.compile(r"^(\d+)(\.\w+)$")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-# Types a model of ours may contain beyond skops' defaults: scikit-learn and numpy
-# internals, and the raw-row contract, the model's first step. (Named by its import, so
-# that a stage loading a model lists raw_rows among its code deps: the model runs it.)
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", f"{raw_rows.__name__}.")
+# Types a model of ours may contain beyond skops' defaults. skops calls some of them
+# while loading (a type with `__reduce__` is called with stored arguments), so a name
+# prefix is not enough: `numpy.load` or a numpy test helper would run what the file says.
+# Trusted are scikit-learn's classes (whose constructors only store their arguments),
+# numpy's dtype, scalar types and random generators, and the raw-row contract, the
+# model's first step. (Named by its import, so that a stage loading a model lists
+# raw_rows among its code deps: the model runs it.)
+_OURS = {f"{raw_rows.__name__}.{raw_rows.RawRows.__name__}"}
+_NUMPY = {
+    "numpy.dtype",
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._generator.Generator",
+    "numpy.random.bit_generator.SeedSequence",
+    "numpy.random._pcg64.PCG64",
+    "numpy.random._mt19937.MT19937",
+}
+
+
+def _trusted(name: str) -> bool:
+    if name in _OURS or name in _NUMPY:
+        return True
+    if not name.startswith(("sklearn.", "numpy.")) or "testing" in name:
+        return False
+    found = _resolve(name)
+    if name.startswith("numpy."):
+        import numpy as np
+
+        return isinstance(found, type) and issubclass(found, np.generic)
+    return isinstance(found, type)  # a class, never a function
+
+
+def _resolve(name: str) -> Any:
+    """What a dotted type name names, or None (importing only scikit-learn's or numpy's
+    own modules: the names are checked to start with them)."""
+    import importlib
+
+    module, _, attribute = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attribute, None)
+    except ImportError:
+        return None
 
 
 def canonical_skops(raw: bytes) -> bytes:
@@ -90,11 +127,11 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
         raise PipelineError(
             f"{where} is damaged, not a skops model file ({_reason(err)})"
         ) from None
-    foreign = [t for t in needed if not t.startswith(_TRUSTED_PREFIXES)]
+    foreign = [t for t in needed if not _trusted(t)]
     if foreign:
         raise PipelineError(
-            f"{where} refused: it holds types outside scikit-learn, numpy and ours: "
-            + ", ".join(foreign)
+            f"{where} refused: it holds types outside scikit-learn's classes, numpy's types "
+            "and ours: " + ", ".join(foreign)
         )
     return needed
 
@@ -120,15 +157,20 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
+_METADATA = ("schema", "model_md5")  # what train stores in an MLmodel's metadata
+
+
 def check_model_folder(folder: str | Path, label: str) -> Path:
     """Make a downloaded model's folder safe for any loader (ours, MLflow's REST workers,
     Spark's UDF) and return its model file.
 
     Everything in the folder came from the artifact store, so nothing in it is trusted:
-    the MLmodel must describe a scikit-learn model in skops, the model file must pass our
-    allow-list, and the MLmodel is rewritten to trust exactly the types we checked. The
-    code folder a model ships (for environments without this project) is dropped: here
-    the project's own code reads the rows, as it does in `predict`.
+    the MLmodel must describe a scikit-learn model in one skops file, and that file must
+    pass our allow-list. The folder is then left with that file and an MLmodel written
+    here, whose loader and trusted types are ours: none of the stored MLmodel's other keys
+    (another data folder, predict function or model config) and none of the other files
+    (the code a model ships for environments without this project, its environment
+    files) reach a loader. Here the project's own code reads the rows, as in `predict`.
     """
     import yaml
 
@@ -145,20 +187,38 @@ def check_model_folder(folder: str | Path, label: str) -> Path:
         ) from None
     except (yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise PipelineError(f"{label}: its MLmodel is damaged ({_reason(err)})") from None
-    if not (skops and plain):
+    if not (skops and plain and name not in ("", ".", "..", "MLmodel")):
         raise PipelineError(
             f"{label} refused: its MLmodel does not describe a scikit-learn model in one skops "
             "file (the only kind this project loads)"
         )
     model_file = Path(folder, name)
     where = f"{label} ({name})"
-    if not model_file.is_file():
+    if model_file.is_symlink() or not model_file.is_file():
         raise PipelineError(f"{where}: the model file is missing from the artifact store")
-    sk["skops_trusted_types"] = trusted_types(model_file.read_bytes(), where)
-    for flavor in (sk, py):
-        flavor.pop("code", None)
-    shutil.rmtree(Path(folder, "code"), ignore_errors=True)
-    mlmodel.write_text(yaml.safe_dump(meta, sort_keys=False))
+    trusted = trusted_types(model_file.read_bytes(), where)
+    for entry in Path(folder).iterdir():
+        if entry.name in (name, "MLmodel"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    checked = {
+        "flavors": {
+            "python_function": {"loader_module": "mlflow.sklearn", "model_path": name},
+            "sklearn": {
+                "pickled_model": name,
+                "serialization_format": "skops",
+                "skops_trusted_types": trusted,
+            },
+        },
+        # Data only: the input schema MLflow's server checks requests against, and ours
+        # (no other metadata: MLflow reads some keys of it as instructions).
+        **({"signature": meta["signature"]} if "signature" in meta else {}),
+        "metadata": {k: v for k, v in (meta.get("metadata") or {}).items() if k in _METADATA},
+    }
+    mlmodel.write_text(yaml.safe_dump(checked, sort_keys=False))
     return model_file
 
 

@@ -81,6 +81,7 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
         if mlflow_app != "mlflow.pyfunc.scoring_server.app:app":
             raise PipelineError(f"MLflow's scoring command is not as expected: {command}")
         env.update({name: str(settings.threads) for name in THREAD_VARIABLES})
+        env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # skops only, checked above
         log = [] if settings.access_log else ["--no-access-log"]
         uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", *log]
         return run_server([*uvicorn, *args, APP], env)
