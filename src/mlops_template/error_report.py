@@ -38,7 +38,7 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
             _say(message)
             return PipelineError.exit_code
         if (message := server_refusal(err)) is None:
-            raise
+            _reraise_redacted(err)
         _say(message)
         return TRACKING_SERVER_EXIT
 
@@ -47,3 +47,16 @@ def _say(message: str) -> None:
     """The error line; a URI in it (the tracking server's, a data file's) without its
     password or secret query parameters."""
     print(f"error: {redact(message)}", file=sys.stderr)
+
+
+def _reraise_redacted(err: BaseException) -> None:
+    """An unexpected error ends in its traceback, as Python would print it, unless that
+    holds a password (MLflow's client quotes the URL it called): then the same traceback
+    with the password hidden, exit 1."""
+    import traceback
+
+    text = "".join(traceback.format_exception(err))
+    if redact(text) == text:
+        raise err
+    print(redact(text), file=sys.stderr, end="")
+    raise SystemExit(1)

@@ -286,3 +286,16 @@ def test_an_error_that_must_end_at_once_skips_the_interpreters_shutdown():
         [sys.executable, "-c", script], check=False, capture_output=True, text=True
     )
     assert (done.returncode, done.stderr) == (2, "error: the table: disk full\n")
+
+
+def test_an_unexpected_error_holding_a_password_is_printed_without_it(capsys):
+    """MLflow's client quotes the URL it called in errors the CLI has no words for."""
+
+    def fail() -> int:
+        raise RuntimeError(f"API request to http://ana:{SECRET}@127.0.0.1:5999/api failed")
+
+    with pytest.raises(SystemExit) as ended:
+        run_reporting_errors(fail)
+    err = capsys.readouterr().err
+    assert ended.value.code == 1 and SECRET not in err
+    assert "Traceback" in err and "http://ana:***@127.0.0.1:5999/api" in err

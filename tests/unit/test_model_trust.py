@@ -106,6 +106,10 @@ def _edit_mlmodel(artifacts: Path, edit) -> None:
     (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
 
 
+def _paths(sk: dict, py: dict) -> list:
+    return [(sk, "pickled_model"), (py, "model_path")]
+
+
 def _serve(cfg: Config) -> None:
     serve._serve(cfg, registry.CHAMPION, "0.0.0.256", 1)  # refused before a server starts
 
@@ -161,7 +165,7 @@ def test_a_damaged_model_file_is_named(store, path, tmp_path):
     [
         lambda sk, py: sk.update(serialization_format="cloudpickle"),
         lambda sk, py: py.update(loader_module="mlflow.pyfunc.model"),
-        lambda sk, py: sk.update(pickled_model="../../elsewhere.skops"),
+        lambda sk, py: [d.update({k: "../../elsewhere.skops"}) for d, k in _paths(sk, py)],
     ],
     ids=["pickle", "another-loader", "a-file-elsewhere"],
 )
