@@ -25,6 +25,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
+from mlops_template.io.csv_lines import has_quotes
 from mlops_template.operate.scoring_job import ScoringJob
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def score_with_spark(job: ScoringJob, settings: Predict) -> int:
 def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
     """The batch as Spark reads it, training columns typed as the pandas engine reads them."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType, StructField, StructType
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
     kinds = {c.name: c.kind for c in job.schema.columns}
     path = str(job.path.resolve())
@@ -190,23 +191,19 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
         frame = spark.read.parquet(path)
     else:
         header = list(batch_columns(job.path, job.schema))  # as the checks read it
-        fields = [StructField(name, StringType()) for name in header]
+        fields = [
+            StructField(name, DoubleType() if kinds.get(name) == "numeric" else StringType())
+            for name in header
+        ]
         # multiLine: a quoted cell may hold line breaks (the CSV standard), as the other
-        # readers take them; Spark then reads the file in one task (it cannot split it).
+        # readers take them; Spark then reads the file in one task (it cannot split it),
+        # so only a file with quotes in it is read so.
         frame = spark.read.csv(
-            path, schema=StructType(fields), header=True, mode="FAILFAST", multiLine=True
-        )
-        # Cells as text first: the contract's missing markers ("NA", "null", ...) are
-        # missing in a numeric column too, as the pandas engine reads them; the other
-        # text fails the cast to double below.
-        missing = list(MISSING_TOKENS)
-        frame = frame.select(
-            *[
-                F.when(~F.col(_quoted(name)).isin(missing), F.col(_quoted(name))).alias(name)
-                if kinds.get(name) == "numeric"
-                else F.col(_quoted(name))
-                for name in header
-            ]
+            path,
+            schema=StructType(fields),
+            header=True,
+            mode="FAILFAST",
+            multiLine=has_quotes(job.path),
         )
     typed = [
         F.col(_quoted(name)).cast("double" if kind == "numeric" else "string").alias(name)
