@@ -51,13 +51,3 @@ def _bare_carriage_return(path: str | Path) -> bool:
                 bare -= 1
             last = block[-1:]
     return newline and bare > 0
-
-
-def has_quotes(path: str | Path) -> bool:
-    """Whether the file holds a quote character at all: only then may a cell hold a line
-    break, which a reader that splits the file into parts (Spark) must read whole."""
-    with open(path, "rb") as handle:
-        while block := handle.read(BLOCK):
-            if b'"' in block:
-                return True
-    return False

@@ -25,7 +25,6 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
-from mlops_template.io.csv_lines import has_quotes
 from mlops_template.operate.scoring_job import ScoringJob
 
 if TYPE_CHECKING:
@@ -195,16 +194,7 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
             StructField(name, DoubleType() if kinds.get(name) == "numeric" else StringType())
             for name in header
         ]
-        # multiLine: a quoted cell may hold line breaks (the CSV standard), as the other
-        # readers take them; Spark then reads the file in one task (it cannot split it),
-        # so only a file with quotes in it is read so.
-        frame = spark.read.csv(
-            path,
-            schema=StructType(fields),
-            header=True,
-            mode="FAILFAST",
-            multiLine=has_quotes(job.path),
-        )
+        frame = spark.read.csv(path, schema=StructType(fields), header=True, mode="FAILFAST")
     typed = [
         F.col(_quoted(name)).cast("double" if kind == "numeric" else "string").alias(name)
         for name, kind in kinds.items()
