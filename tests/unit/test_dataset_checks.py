@@ -8,7 +8,9 @@ from mlops_template.core.dataset_checks import check_dataset, id_like_columns
 from mlops_template.errors import PipelineError
 
 
-def check(frame: pd.DataFrame, target: str = "y", task: str = "auto", min_rows: int = 2):
+def check(
+    frame: pd.DataFrame, target: str = "y", task: str = "auto", min_rows: int = 2, **settings
+):
     return check_dataset(
         frame,
         target,
@@ -17,6 +19,7 @@ def check(frame: pd.DataFrame, target: str = "y", task: str = "auto", min_rows: 
         min_rows=min_rows,
         min_class_share=0.1,
         source="data.csv",
+        **settings,
     )
 
 
@@ -129,16 +132,7 @@ def test_id_like_columns_are_flagged():
     assert len(report["warnings"]) == 2 and "customer_id" in report["warnings"][0]
     assert "set split.key=customer_id if it identifies rows" in report["warnings"][0]
     # Once it is the split key, it is an ID by design: no warning for it.
-    keyed = check_dataset(
-        frame,
-        "y",
-        requested_task="auto",
-        max_classes=20,
-        min_rows=10,
-        min_class_share=0.1,
-        source="data.csv",
-        key="customer_id",
-    )
+    keyed = check(frame, min_rows=10, key="customer_id")
     assert [w.split("'")[1] for w in keyed["warnings"]] == ["row"]
 
 
@@ -184,16 +178,7 @@ def test_a_copy_of_the_target_is_refused(copy, described):
     frame.insert(1, "Churn", copy(frame["churn"]))
     with pytest.raises(PipelineError, match=rf"^data\.csv: column 'Churn' {described}: "):
         check(frame, "churn")
-    warned = check_dataset(
-        frame,
-        "churn",
-        requested_task="auto",
-        max_classes=20,
-        min_rows=2,
-        min_class_share=0.1,
-        source="data.csv",
-        target_copies="warn",
-    )
+    warned = check(frame, "churn", target_copies="warn")
     assert "Churn" in warned["features"] and "column 'Churn'" in warned["warnings"][-1]
 
 
