@@ -20,6 +20,7 @@ template's gap to the better baseline (the one with the better mean) is OK when 
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 0.02  # the template's default may be this much worse than the bar
 BOOTSTRAP = 2000
 SPLITS = 10  # split seeds 0..9 for the mean
-OVERRIDES = sys.argv[1:]  # Hydra overrides on top of conf/, to measure another config
+OVERRIDES: list[str] = []  # Hydra overrides on top of conf/, to measure another config
 
 
 def bundled_sets() -> list[str]:
@@ -130,6 +131,11 @@ def compare(name: str) -> dict:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=linear")
+    OVERRIDES[:] = parser.parse_args().overrides
     start = time.perf_counter()
     rows = pd.DataFrame([compare(name) for name in bundled_sets()])
     rows["verdict"] = np.where(rows["mean_gap"] <= TOLERANCE, "OK", "WORSE")

@@ -10,6 +10,7 @@ checks the core install has no Spark, PostgreSQL or S3 package.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ LEFT_OUT = ["pyspark", "psycopg", "flask_wtf", "boto3", "dvc_s3"]
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "template"
         copy_template(root)

@@ -21,7 +21,7 @@ def copy_template(target: Path) -> None:
         text=True,
         check=True,
     ).stdout.split()
-    for rel in files:
+    for rel in files + _dvc_tracked(files):
         if (REPO / rel).is_file():
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, target / rel)
@@ -42,6 +42,27 @@ def copy_template(target: Path) -> None:
         cwd=target,
         check=True,
     )
+
+
+def _dvc_tracked(files: list[str]) -> list[str]:
+    """The data files the project's `.dvc` files track (`dvc add`): git does not hold
+    them and the copy has no DVC cache, so they are copied from this workspace."""
+    import yaml
+
+    tracked = []
+    for rel in files:
+        if not rel.endswith(".dvc"):
+            continue
+        folder = Path(rel).parent
+        for out in yaml.safe_load((REPO / rel).read_text()).get("outs", []):
+            path = folder / out["path"]
+            if not (REPO / path).exists():
+                sys.exit(f"{path} (tracked by {rel}) is not in the workspace: run `dvc pull`")
+            if (REPO / path).is_dir():
+                tracked += [str(p.relative_to(REPO)) for p in (REPO / path).rglob("*")]
+            else:
+                tracked.append(str(path))
+    return tracked
 
 
 def tool_env(root: Path, **extra: str) -> dict[str, str]:

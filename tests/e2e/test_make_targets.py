@@ -118,7 +118,7 @@ def test_metrics_diff_and_the_gate_in_dry_run(reproduced, tmp_path):
         "params", "compose", "model=linear", "+gate.classification.thresholds.accuracy.min=0.999"
     )
     refused = copy.make("promote-dry-run", check=False)
-    assert refused.returncode != 0 and "would refuse" in refused.stderr  # fails the CI check
+    assert refused.returncode == 2 and "would refuse" in refused.stderr  # fails the CI check
 
 
 def test_make_run_in_a_fresh_copy_reproduces_the_committed_lock(reproduced):
@@ -143,7 +143,7 @@ def test_restore_after_an_entry_point_run_and_a_failed_experiment(reproduced, tm
     assert _clean(copy) and file_md5(copy.path(MODEL)) == model
     # A failed experiment: DVC removed the failing stage's outputs before it ran.
     failed = copy.run("dvc", "exp", "run", "-S", "data.target=no_such_column", check=False)
-    assert failed.returncode != 0 and not copy.path(RAW).exists()
+    assert failed.returncode == 255 and not copy.path(RAW).exists()
     copy.make("restore")
     assert _clean(copy) and copy.path(RAW).exists() and file_md5(copy.path(MODEL)) == model
 

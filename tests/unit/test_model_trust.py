@@ -6,8 +6,11 @@ tampered or damaged model in one line."""
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -21,15 +24,14 @@ from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from mlops_template.config import Config, Features
-from mlops_template.config.model import LinearModel
-from mlops_template.core.models import build_pipeline
+from mlops_template.config import Config
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
-from mlops_template.io import registry
+from mlops_template.io import model_versions, registry
 from mlops_template.io.model_file import dump_model
 from mlops_template.operate import model_fetch, monitor, serve
 from mlops_template.stages.train import _log_mlflow_model
+from tests.helpers.models import linear_classifier
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src" / "mlops_template"
@@ -58,16 +60,7 @@ def _log_a_model(cfg: Config, root: Path) -> pd.DataFrame:
     features = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60)})
     labels = pd.Series((features["x"] > 0).astype("int64"), name="y")
     schema = infer_schema(features, labels, "classification")
-    model = build_pipeline(
-        LinearModel(type="linear"),
-        Features(),
-        task="classification",
-        numeric=["x"],
-        categorical=["c"],
-        boolean=[],
-        dates=[],
-        seed=0,
-    ).fit(features, labels)
+    model = linear_classifier(features, labels, numeric=["x"], categorical=["c"])
     path = dump_model(model, root / "model.skops")
     with mlflow.start_run():
         _log_mlflow_model(model, features, schema, str(path), "md5")
@@ -127,8 +120,13 @@ def _monitor(cfg: Config) -> None:
     monitor.load_model_data(cfg, registry.connect(), None, registry.CHAMPION)
 
 
-def _gate(cfg: Config) -> None:  # the champion in the gate, and promote's candidate
-    registry.load_registered(f"models:/{cfg.registry.model_name}/1", "the champion")
+def _gate(cfg: Config) -> None:  # the champion in the gate (monitor's path too)
+    ref = model_versions.ModelRef(cfg.registry.model_name, "1", "champion")
+    model_versions.load_version(MlflowClient(), ref)
+
+
+def _candidate(cfg: Config) -> None:  # promote's candidate, logged and not registered
+    model_versions.load_logged(f"models:/{cfg.registry.model_name}/1", "the candidate")
 
 
 LOADERS = {
@@ -136,6 +134,7 @@ LOADERS = {
     "batch and spark": _fetch_in_process,
     "monitor": lambda cfg, tmp: _monitor(cfg),
     "gate": lambda cfg, tmp: _gate(cfg),
+    "candidate": lambda cfg, tmp: _candidate(cfg),
 }
 
 
@@ -154,8 +153,8 @@ def test_a_damaged_model_file_is_named(store, path, tmp_path):
     file = artifacts / "model.skops"
     file.write_bytes(file.read_bytes()[:2000])
     damaged = re.escape(f"{cfg.registry.model_name} v1 (model.skops) is damaged")
-    if path == "gate":
-        damaged = re.escape("the champion (model.skops) is damaged")
+    if path == "candidate":
+        damaged = re.escape("the candidate (model.skops) is damaged")
     with pytest.raises(PipelineError, match=damaged):
         LOADERS[path](cfg, tmp_path)
 
@@ -223,23 +222,44 @@ def test_a_checked_copy_trusts_our_list_and_our_code(store):
         py.update(data="sub", predict_fn="predict_proba", model_config={"a": 1})
 
     _edit_mlmodel(artifacts, edit)
-    with registry.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
+    with model_versions.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
         assert sorted(p.name for p in Path(folder).iterdir()) == ["MLmodel", "model.skops"]
         meta = yaml.safe_load(Path(folder, "MLmodel").read_text())
         assert "posix.system" not in meta["flavors"]["sklearn"]["skops_trusted_types"]
         assert meta["flavors"]["python_function"] == {
             "loader_module": "mlflow.sklearn",
             "model_path": "model.skops",
+            "python_version": platform.python_version(),  # MLflow warns without it
         }
         assert set(meta["metadata"]) == {"schema", "model_md5"}
         served = mlflow.pyfunc.load_model(folder).predict(features.head(3))
-        expected = registry.load_copy(folder, "v1").predict(features.head(3))
+        expected = model_versions.load_copy(folder, "v1").predict(features.head(3))
         assert list(served) == list(expected)  # labels, not predict_proba's rows
+
+
+def test_the_server_environment_loads_a_checked_copy(store):
+    """A REST worker, started with serve's command and environment, loads the checked
+    copy (MLflow refuses any sklearn model, skops too, under MLFLOW_ALLOW_PICKLE_...=false)."""
+    cfg, _, _ = store
+    with model_versions.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
+        command, env = serve.server_command(folder, cfg.serve, 1, "127.0.0.1", 0)
+        assert command[-1] == serve.APP
+        worker = "import mlops_template.operate.scoring_app as a; print(type(a._model).__name__)"
+        done = subprocess.run(
+            [sys.executable, "-c", worker],
+            check=False,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "PyFuncModel"
 
 
 def test_no_loader_bypasses_the_check():
     """Every model load goes through io/model_file.py (our allow-list) or a checked copy
-    (io/registry.py): no other module calls MLflow's or skops' loaders on a model."""
+    (io/model_versions.py): no other module calls MLflow's or skops' loaders on a model."""
     loaders = re.compile(
         r"(sklearn|pyfunc)\.load_model\(|sio\.loads?\(|skops\.io\.loads?\(|spark_udf\("
         r"|load_model_with_mlflow_config"

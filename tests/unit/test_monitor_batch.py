@@ -15,8 +15,8 @@ from mlops_template.config import parse_config
 from mlops_template.core.raw_rows import RawRows
 from mlops_template.errors import PipelineError
 from mlops_template.io.lineage import file_md5
-from mlops_template.operate.model_fetch import ModelRef
-from mlops_template.operate.monitor import ChampionData, drift_report, labelled_rows, read_batch
+from mlops_template.io.model_versions import ModelRef, RegisteredVersion
+from mlops_template.operate.monitor import drift_report, labelled_rows, read_batch
 
 from .conftest import training_schema
 
@@ -113,7 +113,8 @@ def champion(tmp_path, monkeypatch):
             ("model", HistGradientBoostingClassifier(max_iter=10)),
         ]
     ).fit(train[["x", "d"]], train["label"])
-    return ChampionData(ModelRef("churn", "3", "champion"), model, CHAMPION_SCHEMA, *md5s)
+    lineage = {"train_md5": md5s[0], "test_md5": md5s[1]}
+    return RegisteredVersion(ModelRef("churn", "3", "champion"), model, CHAMPION_SCHEMA, lineage)
 
 
 def test_a_partly_labelled_batch_is_scored_on_its_labelled_rows(cfg, champion, tmp_path):

@@ -18,15 +18,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_template.config import Features, FileData
-from mlops_template.config.model import LinearModel
-from mlops_template.core.models import build_pipeline
+from mlops_template.config import FileData
 from mlops_template.core.raw_rows import MISSING_TOKENS, RawRows
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io import batch_files
 from mlops_template.io.batch_files import batch_columns, iter_chunks
 from mlops_template.io.datasets import load_source
+from tests.helpers.models import linear_classifier
 
 NAMES = {
     "num": "monthly spend ($)",
@@ -150,16 +149,14 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
         pd.testing.assert_frame_equal(frame, expected, check_exact=True, obj=path)
 
     # ...so a model scores them alike, to the last bit.
-    model = build_pipeline(
-        LinearModel(type="linear"),
-        Features(),
-        task="classification",
+    model = linear_classifier(
+        features,
+        training["label"],
         numeric=numeric,
         categorical=categorical,
         boolean=schema.booleans,
         dates=schema.dates,
-        seed=0,
-    ).fit(features, training["label"])
+    )
     proba = model.predict_proba(frames["training csv"].drop(columns="label"))
     for path, frame in frames.items():
         scored = model.predict_proba(frame[features.columns])

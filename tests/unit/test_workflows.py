@@ -99,4 +99,4 @@ def test_the_schema_check_can_fail(tmp_path):
         text=True,
         check=False,
     )
-    assert done.returncode != 0
+    assert done.returncode == 1, done.stdout  # check-jsonschema: invalid

@@ -206,7 +206,16 @@ def check_model_folder(folder: str | Path, label: str) -> Path:
             entry.unlink()
     checked = {
         "flavors": {
-            "python_function": {"loader_module": "mlflow.sklearn", "model_path": name},
+            "python_function": {
+                "loader_module": "mlflow.sklearn",
+                "model_path": name,
+                # Kept so that MLflow can say when it loads under another Python.
+                **(
+                    {"python_version": version}
+                    if _is_version(version := py.get("python_version"))
+                    else {}
+                ),
+            },
             "sklearn": {
                 "pickled_model": name,
                 "serialization_format": "skops",
@@ -220,6 +229,10 @@ def check_model_folder(folder: str | Path, label: str) -> Path:
     }
     mlmodel.write_text(yaml.safe_dump(checked, sort_keys=False))
     return model_file
+
+
+def _is_version(text: object) -> bool:
+    return isinstance(text, str) and re.fullmatch(r"\d+(\.\d+){1,2}", text) is not None
 
 
 def model_file_in(folder: str | Path) -> Path:

@@ -1,4 +1,5 @@
 """The MLflow model registry: versions, aliases, and the history aliases do not keep.
+(Loading a version's model is io/model_versions.py's.)
 
 Every alias move is recorded as an MLflow run (`registry.action` = promote | rollback)
 in the tracking experiment: who, what, when and the previous champion. A run that did
@@ -10,69 +11,16 @@ from __future__ import annotations
 import fcntl
 import getpass
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlops_template.errors import PipelineError
-from mlops_template.io.model_file import check_model_folder, load_model, model_file_in
 from mlops_template.io.store import all_pages, check_server, is_local, store_uri, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 ACTION_TAG = "registry.action"
 MODEL_TAG = "registry.model"
-
-
-@contextmanager
-def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str]:
-    """A local folder with a registered model's files (MLmodel, the model), downloaded
-    once, checked (download_model) and removed afterwards: its schema and the model are
-    read from it, so they come from one version and the store is asked once."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        yield download_model(uri, tmp, label)
-
-
-def download_model(uri: str, folder: str, label: str | None = None) -> str:
-    """A registered model's files downloaded into an existing folder, quietly, and made
-    safe to load: nothing in them is trusted as stored (model_file.check_model_folder).
-    `label` names the model in errors (`churn v3`), else the URI does."""
-    import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
-
-    label = label or uri
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    try:
-        local = mlflow.artifacts.download_artifacts(uri, dst_path=folder)
-    except MlflowException as err:
-        if not _not_found(err):
-            raise
-        raise PipelineError(
-            f"{label}: its files are not in the artifact store ({err.message}); "
-            "register it again, or point the alias at another version (`rollback --to`)"
-        ) from None
-    check_model_folder(local, label)
-    return local
-
-
-def load_copy(folder: str, label: str) -> Any:
-    """The scikit-learn model of a checked copy (model_copy), loaded with our allow-list."""
-    file = model_file_in(folder)
-    return load_model(file, f"{label} ({file.name})")
-
-
-def load_registered(uri: str, label: str) -> Any:
-    """A registered or logged model (`models:/...`), through a checked copy."""
-    with model_copy(uri, "load", label) as folder:
-        return load_copy(folder, label)
-
-
-def model_schema(folder: str) -> dict[str, Any]:
-    """The training schema a model folder's MLmodel carries in its metadata."""
-    from mlflow.models import Model
-
-    return Model.load(folder).metadata["schema"]
 
 
 def actor() -> str:
@@ -98,7 +46,7 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException as err:
-        if _not_found(err):
+        if not_found(err):
             return None
         raise
 
@@ -109,13 +57,13 @@ def has_version(client: Any, name: str, version: str) -> bool:
     try:
         client.get_model_version(name, version)
     except MlflowException as err:
-        if _not_found(err):
+        if not_found(err):
             return False
         raise
     return True
 
 
-def _not_found(err: Any) -> bool:
+def not_found(err: Any) -> bool:
     """No such model, version or alias; a refusal (401, 403) or an outage is no answer."""
     return err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 

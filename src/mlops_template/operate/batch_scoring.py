@@ -28,7 +28,8 @@ from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, iter_chunks
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
-from mlops_template.operate.model_fetch import FetchedModel, ModelRef
+from mlops_template.io.model_versions import ModelRef
+from mlops_template.operate.model_fetch import FetchedModel
 from mlops_template.operate.scoring_job import ScoringJob
 
 

@@ -21,35 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_template.errors import AlreadyReported, PipelineError
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    name: str
-    version: str
-    alias: str  # "" when a version was asked for directly
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} v{self.version}"
-
-
-def resolve_model(client: Any, name: str, version: str | None, alias: str | None) -> ModelRef:
-    from mlops_template.io import registry
-
-    if version:
-        if not registry.has_version(client, name, version):
-            raise PipelineError(f"{name} has no version {version}")
-        return ModelRef(name, str(version), "")
-    found = registry.alias_version(client, name, alias)
-    if found is None:
-        raise PipelineError(f"{name} has no version with alias '{alias}' (run `make promote`)")
-    return ModelRef(name, found, alias)
+from mlops_template.errors import AlreadyReported
+from mlops_template.io.model_versions import ModelRef
 
 
 @dataclass(frozen=True)
@@ -94,17 +67,17 @@ RESULT = "fetched.json"  # in the temporary folder, beside the model's folder
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:
     import os
 
-    from mlops_template.io import registry
+    from mlops_template.io import model_versions, registry
     from mlops_template.io.model_file import model_file_in
 
-    ref = resolve_model(registry.connect(), name, version or None, alias or None)
+    ref = model_versions.resolve(registry.connect(), name, version or None, alias or None)
     os.mkdir(target := os.path.join(dest, "model"))
-    folder = registry.download_model(ref.uri, target, ref.label)  # checked: safe to load
+    folder = model_versions.download_model(ref.uri, target, ref.label)  # checked: safe to load
     found = {
         "ref": vars(ref),
         "folder": folder,
         "model_file": str(model_file_in(folder)),
-        "schema": registry.model_schema(folder),
+        "schema": model_versions.model_schema(folder),
     }
     Path(dest, RESULT).write_text(json.dumps(found))
     return 0

@@ -9,7 +9,6 @@ for people, written under `monitor.report_dir` and logged to an MLflow run.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,40 +29,23 @@ from mlops_template.core.monitor_report import (
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
-from mlops_template.io import registry
+from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.batch_files import iter_chunks
-from mlops_template.io.dvc_cache import cached_file
 from mlops_template.io.lineage import file_md5
+from mlops_template.io.model_versions import RegisteredVersion
 from mlops_template.io.tracking import log_report_run
 from mlops_template.operate.batch_scoring import column_problems
-from mlops_template.operate.model_fetch import ModelRef, resolve_model
 
 JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
 
 
-@dataclass(frozen=True)
-class ChampionData:
-    """A model version with the schema, training and evaluation data it was made from."""
-
-    ref: ModelRef
-    model: Any
-    schema: TrainingSchema
-    train_md5: str
-    test_md5: str
-
-
-def load_model_data(cfg: Config, client: Any, version: str | None, alias: str | None):
-    ref = resolve_model(client, cfg.registry.model_name, version, alias or cfg.predict.alias)
-    tags = client.get_model_version(ref.name, ref.version).tags
-    with registry.model_copy(ref.uri, "monitor", ref.label) as folder:
-        return ChampionData(
-            ref=ref,
-            model=registry.load_copy(folder, ref.label),
-            schema=TrainingSchema.of(registry.model_schema(folder), ref.label),
-            train_md5=tags.get("lineage.train_md5", ""),
-            test_md5=tags.get("lineage.test_md5", ""),
-        )
+def load_model_data(
+    cfg: Config, client: Any, version: str | None, alias: str | None
+) -> RegisteredVersion:
+    name = cfg.registry.model_name
+    ref = model_versions.resolve(client, name, version, alias or cfg.predict.alias)
+    return model_versions.load_version(client, ref)
 
 
 def read_batch(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
@@ -111,7 +93,7 @@ def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | No
     return 0
 
 
-def drift_report(cfg: Config, champion: ChampionData, path: Path) -> MonitorReport:
+def drift_report(cfg: Config, champion: RegisteredVersion, path: Path) -> MonitorReport:
     """Compare the batch with the model's training data; write and log the report."""
     current = read_batch(path, champion.schema, cfg)
     try:
@@ -121,11 +103,11 @@ def drift_report(cfg: Config, champion: ChampionData, path: Path) -> MonitorRepo
 
 
 def _compare(
-    cfg: Config, champion: ChampionData, path: Path, current: pd.DataFrame
+    cfg: Config, champion: RegisteredVersion, path: Path, current: pd.DataFrame
 ) -> MonitorReport:
     settings = cfg.monitor
     schema = champion.schema
-    reference = pd.read_parquet(cached_file(champion.train_md5, "training data"))
+    reference = champion.data("train")
     batch_rows = len(current)
     reference, current = (
         _sample(f, settings.max_rows, settings.seed) for f in (reference, current)
@@ -141,7 +123,7 @@ def _compare(
     report = MonitorReport(
         batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
         model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
-        reference=Reference(md5=champion.train_md5, rows=len(reference)),
+        reference=Reference(md5=champion.data_md5("train"), rows=len(reference)),
         dataset=drift.dataset_drift(by_feature, settings.drift_share),
         prediction=check(*predicted, settings),
         performance=_performance(cfg, champion, current, reference),
@@ -153,7 +135,7 @@ def _compare(
 
 
 def _performance(
-    cfg: Config, champion: ChampionData, current: pd.DataFrame, reference: pd.DataFrame
+    cfg: Config, champion: RegisteredVersion, current: pd.DataFrame, reference: pd.DataFrame
 ) -> Performance | None:
     """The gate's metric on the labelled rows against the model's evaluation-data score,
     with the batch's bootstrap interval and the trivial baseline for scale."""
@@ -175,7 +157,7 @@ def _performance(
             f"labels the model was never trained on in '{target}': {new[:10]}; "
             "the task changed: retrain by hand after review"
         )
-    evaluation = pd.read_parquet(cached_file(champion.test_md5, "evaluation data"))
+    evaluation = champion.data("test")
     batch = score(champion.model, labelled, schema)
     if metric not in batch.metrics:  # e.g. roc_auc when the batch holds a single class
         return too_few

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from mlops_template.core.schema import TrainingSchema
-from mlops_template.operate.model_fetch import ModelRef
+from mlops_template.io.model_versions import ModelRef
 
 
 @dataclass(frozen=True)

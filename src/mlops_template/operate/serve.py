@@ -24,9 +24,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from mlops_template.config import Config
+from mlops_template.config import Config, Serve
 from mlops_template.errors import PipelineError, redact
-from mlops_template.io import registry
+from mlops_template.io import model_versions, registry
 
 STOP_SECONDS = 30
 APP = "mlops_template.operate.scoring_app:app"  # MLflow's app, with a shorter path in front
@@ -58,8 +58,6 @@ def usable_cores() -> int:
 
 
 def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
-    from mlflow.pyfunc import scoring_server
-
     name = cfg.registry.model_name
     # The server, the credentials and the alias are checked first, so that a problem
     # with them is a one-line error here rather than a traceback from a worker.
@@ -68,23 +66,32 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
         raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry")
     settings = cfg.serve
     workers = settings.workers or usable_cores()
-    # Checked here, once (registry.download_model): a model the project does not trust, or
-    # a damaged one, is a one-line refusal before any worker starts.
-    with registry.model_copy(f"models:/{name}/{version}", "serve", f"{name} v{version}") as model:
+    # Checked here, once (model_versions.download_model): a model the project does not
+    # trust, or a damaged one, is a one-line refusal before any worker starts.
+    ref = model_versions.ModelRef(name, version, alias)
+    with model_versions.model_copy(ref.uri, "serve", ref.label) as model:
         print(f"serving {name} v{version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
-        # MLflow's own command and environment for its app (`uvicorn ... app:app`, the
-        # model folder and timeout in variables), run by this Python, on uvloop.
-        command, env = scoring_server.get_cmd(
-            model, port=port, host=host, timeout=settings.timeout, nworkers=workers
-        )
-        _program, *args, mlflow_app = shlex.split(command)
-        if mlflow_app != "mlflow.pyfunc.scoring_server.app:app":
-            raise PipelineError(f"MLflow's scoring command is not as expected: {command}")
-        env.update({name: str(settings.threads) for name in THREAD_VARIABLES})
-        env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # skops only, checked above
-        log = [] if settings.access_log else ["--no-access-log"]
-        uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", *log]
-        return run_server([*uvicorn, *args, APP], env)
+        return run_server(*server_command(model, settings, workers, host, port))
+
+
+def server_command(
+    model: str, settings: Serve, workers: int, host: str, port: int
+) -> tuple[list[str], dict[str, str]]:
+    """The REST server's command and environment on a checked model folder: MLflow's own
+    (`uvicorn ... app:app`, the folder and timeout in variables), run by this Python, on
+    uvloop, with our app in front."""
+    from mlflow.pyfunc import scoring_server
+
+    command, env = scoring_server.get_cmd(
+        model, port=port, host=host, timeout=settings.timeout, nworkers=workers
+    )
+    _program, *args, mlflow_app = shlex.split(command)
+    if mlflow_app != "mlflow.pyfunc.scoring_server.app:app":
+        raise PipelineError(f"MLflow's scoring command is not as expected: {command}")
+    env.update({name: str(settings.threads) for name in THREAD_VARIABLES})
+    log = [] if settings.access_log else ["--no-access-log"]
+    uvicorn = [sys.executable, "-m", "uvicorn", "--loop", "uvloop", *log]
+    return [*uvicorn, *args, APP], env
 
 
 class Stopped(Exception):

@@ -21,8 +21,8 @@ from mlops_template.core.evaluation import Scored, score
 from mlops_template.core.row_ids import seen
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
-from mlops_template.io import registry
-from mlops_template.io.dvc_cache import cached_file
+from mlops_template.io import model_versions
+from mlops_template.io.model_versions import ModelRef, RegisteredVersion
 from mlops_template.metric_names import improvement
 
 ROWS_COLUMN = "gate.comparison"
@@ -30,23 +30,24 @@ ROWS_COLUMN = "gate.comparison"
 
 @dataclass(frozen=True)
 class Champion:
-    version: str
-    model: Any
+    """The champion the gate compares against, with the data its lineage names."""
+
+    version: RegisteredVersion
     train: pd.DataFrame  # the rows it trained on
     test: pd.DataFrame  # the rows it was judged on
-    test_md5: str
+
+    @property
+    def model(self) -> Any:
+        return self.version.model
+
+    @property
+    def label(self) -> str:
+        return f"champion v{self.version.ref.version}"
 
 
-def load_champion(client: Any, name: str, version: str) -> Champion:
-    tags = client.get_model_version(name, version).tags
-    frames = [
-        pd.read_parquet(
-            cached_file(tags.get(f"lineage.{kind}_md5", ""), f"{what} of {name} v{version}")
-        )
-        for kind, what in (("train", "training data"), ("test", "held-out data"))
-    ]
-    model = registry.load_registered(f"models:/{name}/{version}", f"{name} v{version}")
-    return Champion(version, model, *frames, tags["lineage.test_md5"])
+def load_champion(client: Any, ref: ModelRef) -> Champion:
+    version = model_versions.load_version(client, ref)
+    return Champion(version, version.data("train"), version.data("test"))
 
 
 def _identity(cfg: Config, schema: TrainingSchema, frames: list[pd.DataFrame]) -> list[str]:
@@ -114,12 +115,12 @@ def compare(
     }
     if champion is None:
         return result
-    theirs = _outputs(champion.model, rows, schema, f"champion v{champion.version}")
+    theirs = _outputs(champion.model, rows, schema, champion.label)
     result["champion_metrics"] = theirs.metrics
     versus = bs.paired(metric, y, mine, theirs.outputs, noise)
     versus["lead"] = improvement(metric, versus["b"], result["comparisons"]["baseline"]["b"])
     result["comparisons"]["champion"] = versus
-    if champion.test_md5 != candidate_test_md5:
+    if champion.version.data_md5("test") != candidate_test_md5:
         held, versus = _holdout(cfg, schema, candidate, train, champion, noise=noise)
         result["comparisons"]["holdout"] = versus
         result["rows"]["champion_holdout"] = len(held)
@@ -140,7 +141,7 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
         return held, None
     y = held[target].reset_index(drop=True)
     mine = _outputs(candidate, held, schema, "the candidate").outputs
-    theirs = _outputs(champion.model, held, schema, f"champion v{champion.version}").outputs
+    theirs = _outputs(champion.model, held, schema, champion.label).outputs
     versus = bs.paired(metric, y, mine, theirs, noise)
     trivial = bs.trivial_outputs(champion.train[target], len(held), schema.task)
     versus["lead"] = improvement(metric, versus["b"], bs.metric_value(metric, y, trivial))

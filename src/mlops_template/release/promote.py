@@ -16,7 +16,7 @@ from mlops_template.config import Config
 from mlops_template.core.gate import already_champion, decide
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
-from mlops_template.io import registry
+from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json, write_parquet
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
@@ -53,11 +53,15 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
             "compared": None,
             "decision": already_champion(champion),
         }
-    held_by = gate_rows.load_champion(client, name, champion) if champion else None
+    held_by = (
+        gate_rows.load_champion(client, model_versions.ModelRef(name, champion, registry.CHAMPION))
+        if champion
+        else None
+    )
     result = gate_rows.compare(
         cfg,
         schema,
-        candidate=registry.load_registered(
+        candidate=model_versions.load_logged(
             candidate.model_uri, f"the candidate ({candidate.model_uri})"
         ),
         train=pd.read_parquet(cfg.paths.train),

@@ -1,0 +1,143 @@
+"""Registered model versions, in one place: which version an alias or a number names,
+its files downloaded and checked, and the model, training schema and lineage loaded from
+them. Every caller that loads a model (the gate, promote's candidate, monitor, ct, batch
+scoring's fetch and REST serving's copy) goes through here.
+
+Nothing from the artifact store is trusted as stored: a downloaded folder is checked and
+rewritten (model_file.check_model_folder) before anything loads it. MLflow is imported
+inside the functions: `predict` imports this module's types without it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_template.errors import PipelineError
+from mlops_template.io.model_file import check_model_folder, load_model, model_file_in
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered version, and the alias it was asked for by ("" for a number)."""
+
+    name: str
+    version: str
+    alias: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+def resolve(client: Any, name: str, version: str | None, alias: str | None) -> ModelRef:
+    """The version asked for by number, else the one `alias` points to."""
+    from mlops_template.io import registry
+
+    if version:
+        if not registry.has_version(client, name, version):
+            raise PipelineError(f"{name} has no version {version}")
+        return ModelRef(name, str(version), "")
+    found = registry.alias_version(client, name, alias)
+    if found is None:
+        raise PipelineError(f"{name} has no version with alias '{alias}' (run `make promote`)")
+    return ModelRef(name, found, alias or "")
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A registered version loaded: its model, the training schema it carries and its
+    lineage tags (`lineage.train_md5` as `train_md5`, ...)."""
+
+    ref: ModelRef
+    model: Any
+    schema: Any  # core.schema.TrainingSchema
+    lineage: dict[str, str] = field(default_factory=dict)
+
+    def data_md5(self, kind: str) -> str:
+        """The DVC md5 of the data it was trained (`train`) or judged (`test`) on."""
+        return self.lineage.get(f"{kind}_md5", "")
+
+    def data(self, kind: str) -> Any:
+        """That data, read from the DVC cache (a clear error when it is not there)."""
+        import pandas as pd
+
+        from mlops_template.io.dvc_cache import cached_file
+
+        what = {"train": "training data", "test": "held-out data"}[kind]
+        return pd.read_parquet(cached_file(self.data_md5(kind), f"{what} of {self.ref.label}"))
+
+
+def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
+    """The version's model, schema and lineage, from one checked download."""
+    from mlops_template.core.schema import TrainingSchema
+
+    tags = client.get_model_version(ref.name, ref.version).tags
+    lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
+    with model_copy(ref.uri, "load", ref.label) as folder:
+        return RegisteredVersion(
+            ref=ref,
+            model=load_copy(folder, ref.label),
+            schema=TrainingSchema.of(model_schema(folder), ref.label),
+            lineage=lineage,
+        )
+
+
+def load_logged(uri: str, label: str) -> Any:
+    """A logged model not registered yet (`models:/<model id>`: promote's candidate)."""
+    with model_copy(uri, "load", label) as folder:
+        return load_copy(folder, label)
+
+
+@contextmanager
+def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str]:
+    """A local folder with a model's files (MLmodel, the model), downloaded once, checked
+    (download_model) and removed afterwards: its schema and the model are read from it,
+    so they come from one version and the store is asked once."""
+    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
+        yield download_model(uri, tmp, label)
+
+
+def download_model(uri: str, folder: str, label: str | None = None) -> str:
+    """A model's files downloaded into an existing folder, quietly, and made safe to
+    load: nothing in them is trusted as stored (model_file.check_model_folder).
+    `label` names the model in errors (`churn v3`), else the URI does."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    from mlops_template.io.registry import not_found
+
+    label = label or uri
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        local = mlflow.artifacts.download_artifacts(uri, dst_path=folder)
+    except MlflowException as err:
+        if not not_found(err):
+            raise
+        raise PipelineError(
+            f"{label}: its files are not in the artifact store ({err.message}); "
+            "register it again, or point the alias at another version (`rollback --to`)"
+        ) from None
+    check_model_folder(local, label)
+    return local
+
+
+def load_copy(folder: str, label: str) -> Any:
+    """The scikit-learn model of a checked copy (model_copy), loaded with our allow-list."""
+    file = model_file_in(folder)
+    return load_model(file, f"{label} ({file.name})")
+
+
+def model_schema(folder: str) -> dict[str, Any]:
+    """The training schema a checked folder's MLmodel carries in its metadata."""
+    from mlflow.models import Model
+
+    return Model.load(folder).metadata["schema"]

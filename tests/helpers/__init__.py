@@ -1,0 +1,1 @@
+"""Machinery the tests share: temporary MLflow stores, registered versions."""

@@ -1,0 +1,48 @@
+"""A temporary MLflow store for tests that run the code in process.
+
+Creating a SQLite store runs MLflow's migrations (seconds); `empty_store` makes one per
+test run and each test starts from a copy of it, pointed at in one line (`use_store`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import built_once
+
+
+def empty_store(factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store with MLflow's tables and nothing else, made once per test run."""
+
+    def build(folder: Path) -> None:
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+
+    return built_once(factory, "empty-mlflow-store", build) / "mlflow.db"
+
+
+def use_store(root: Path, empty: Path, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    """Work in `root` on a fresh copy of the empty store: the commands' store (the
+    environment), MLflow's fluent API and the returned client all point at it."""
+    shutil.copyfile(empty, root / "mlflow.db")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(None)  # read from the environment again
+    return MlflowClient(uri)
+
+
+def add_versions(client: MlflowClient, name: str, count: int, **tags: str) -> list[str]:
+    """`count` new versions of `name` (registered first if need be), no model files: for
+    what moves aliases and tags, never loads a model."""
+    if not client.search_registered_models(f"name = '{name}'"):
+        client.create_registered_model(name)
+    source = Path("versions").resolve()
+    source.mkdir(exist_ok=True)
+    return [
+        str(client.create_model_version(name, str(source), tags=tags).version) for _ in range(count)
+    ]

@@ -1,0 +1,122 @@
+"""The rows the gate judges on (release/gate_rows.py), in process: the champion is never
+judged on rows it trained on, nor the candidate on its own training rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_template.config import Config
+from mlops_template.core.schema import infer_schema
+from mlops_template.errors import PipelineError
+from mlops_template.io.model_versions import ModelRef, RegisteredVersion
+from mlops_template.release.gate_rows import ROWS_COLUMN, Champion, compare
+from tests.helpers.models import linear_classifier
+
+
+def _rows(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "id": [f"r{seed}-{i}" for i in range(n)],
+            "x": x,
+            "c": rng.choice(["a", "b"], n),
+            "y": (x + rng.normal(scale=0.5, size=n) > 0).astype("int64"),
+        }
+    )
+
+
+TRAIN, TEST, OLD_TEST = _rows(200, 1), _rows(100, 2), _rows(80, 3)
+SCHEMA = infer_schema(TRAIN[["x", "c"]], TRAIN["y"], "classification")
+
+
+def _fit(frame: pd.DataFrame):
+    return linear_classifier(frame[["x", "c"]], frame["y"], numeric=["x"], categorical=["c"])
+
+
+CANDIDATE = _fit(TRAIN)
+
+
+@pytest.fixture
+def cfg(params) -> Config:
+    params["gate"]["bootstrap"]["samples"] = 200  # enough for the shapes checked here
+    return Config.model_validate(params)
+
+
+def _champion(train: pd.DataFrame, test: pd.DataFrame = OLD_TEST, md5: str = "old") -> Champion:
+    return _as_champion(_fit(train), train, test, md5)
+
+
+def _as_champion(model, train: pd.DataFrame, test: pd.DataFrame, md5: str) -> Champion:
+    version = RegisteredVersion(ModelRef("m", "1", "champion"), model, SCHEMA, {"test_md5": md5})
+    return Champion(version, train, test)
+
+
+def _compare(cfg: Config, champion: Champion | None, test: pd.DataFrame = TEST):
+    return compare(
+        cfg,
+        SCHEMA,
+        candidate=CANDIDATE,
+        train=TRAIN,
+        test=test,
+        champion=champion,
+        candidate_test_md5="new",
+    )
+
+
+def test_without_a_champion_every_test_row_counts(cfg):
+    result = _compare(cfg, None)
+    assert result["rows"] == {"evaluation": 100, "test": 100, "excluded_champion_training_rows": 0}
+    assert set(result["comparisons"]) == {"baseline"}
+    assert result["champion_metrics"] is None
+    assert result["comparisons"]["baseline"]["rows"] == 100
+
+
+def test_rows_the_champion_trained_on_are_left_out(cfg):
+    """A re-split gave the candidate's test set 30 rows the champion trained on (matched
+    by value: the features, no key configured)."""
+    champion_train = pd.concat([TRAIN.iloc[:150], TEST.iloc[:30]], ignore_index=True)
+    result = _compare(cfg, _champion(champion_train, md5="new"))
+    assert result["rows"]["excluded_champion_training_rows"] == 30
+    assert result["rows"]["evaluation"] == 70
+    evaluated = result["compared"]
+    assert set(evaluated["id"]) == set(TEST["id"].iloc[30:])
+    assert set(evaluated[ROWS_COLUMN]) == {"evaluation"}
+    assert result["comparisons"]["champion"]["rows"] == 70
+    assert "holdout" not in result["comparisons"]  # judged on the same test data
+
+
+def test_the_split_key_identifies_rows_when_configured(params):
+    """With split.key, a row is the champion's by its key, whatever its features now."""
+    params["split"]["key"] = "id"
+    params["gate"]["bootstrap"]["samples"] = 200
+    cfg = Config.model_validate(params)
+    relabelled = TEST.iloc[:10].assign(x=TEST["x"].iloc[:10] + 100)  # same ids, new values
+    champion_train = pd.concat([TRAIN, relabelled], ignore_index=True)
+    result = _compare(cfg, _champion(champion_train, md5="new"))
+    assert result["rows"]["excluded_champion_training_rows"] == 10
+
+
+def test_a_test_set_the_champion_trained_on_entirely_is_refused(cfg):
+    with pytest.raises(PipelineError, match=r"every row of .* is in the champion.s training"):
+        _compare(cfg, _champion(pd.concat([TRAIN, TEST], ignore_index=True)))
+
+
+def test_the_champions_own_held_out_rows_without_the_candidates_training_rows(cfg):
+    """Another test set than the champion's: the candidate is also compared on the rows
+    the champion was judged on, less any the candidate trained on."""
+    old_test = pd.concat([OLD_TEST, TRAIN.iloc[:20]], ignore_index=True)
+    result = _compare(cfg, _champion(TRAIN.iloc[100:], test=old_test))
+    assert result["rows"]["champion_holdout"] == 80
+    held = result["compared"][result["compared"][ROWS_COLUMN] == "champion_holdout"]
+    assert set(held["id"]) == set(OLD_TEST["id"])
+    assert result["comparisons"]["holdout"]["rows"] == 80
+    assert "lead" in result["comparisons"]["holdout"]
+
+
+def test_data_whose_columns_changed_is_a_clear_error(cfg):
+    champion = _as_champion(CANDIDATE, TRAIN.drop(columns="c").assign(d=1.0), OLD_TEST, "new")
+    with pytest.raises(PipelineError, match=r"lacks the candidate's columns \['c'\]"):
+        _compare(cfg, champion)

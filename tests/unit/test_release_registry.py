@@ -1,0 +1,195 @@
+"""The release steps that move aliases and tags (promote's last step, rollback, retire), in
+process on a temporary store: what they change, what they refuse, and the history they
+leave. What the gate decides is in test_gate.py and test_gate_rows.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_template import cli
+from mlops_template.config import Config
+from mlops_template.core.gate import Decision, NoChampion
+from mlops_template.errors import PipelineError
+from mlops_template.io import registry
+from mlops_template.release import promote, retire, rollback
+from tests.helpers.mlflow_store import add_versions, empty_store, use_store
+
+
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory):
+    return empty_store(tmp_path_factory)
+
+
+@pytest.fixture
+def store(tmp_path, empty, monkeypatch):
+    """A client of a fresh store; the test works in tmp_path."""
+    return use_store(tmp_path, empty, monkeypatch)
+
+
+@pytest.fixture
+def cfg(params, store):
+    """The project's config, and its params.yaml in the working folder (for the CLI)."""
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    return Config.model_validate(params)
+
+
+def aliases(client, name: str) -> dict[str, str]:
+    return {k: str(v) for k, v in client.get_registered_model(name).aliases.items()}
+
+
+def history(client, name: str) -> list[tuple[str, str, str]]:
+    return [(e["action"], e["version"], e["previous"]) for e in registry.events(client, name)]
+
+
+def champion_at(client, name: str, version: str) -> None:
+    """`version` made champion as promote does, with its event run."""
+    experiment = client.create_experiment(f"promote-{version}-{len(history(client, name))}")
+    registry.move_champion(client, experiment, name, version, action="promote", extra={})
+
+
+# rollback
+
+
+def test_rollback_follows_the_recorded_history(cfg, store):
+    name = cfg.registry.model_name
+    add_versions(store, name, 3)
+    for version in ("1", "2", "3"):
+        champion_at(store, name, version)
+    assert rollback.rollback(cfg, None) == 0
+    assert aliases(store, name)["champion"] == "2"
+    assert rollback.rollback(cfg, None) == 0  # back past the rollback, not to v3 again
+    assert aliases(store, name)["champion"] == "1"
+    assert history(store, name) == [
+        ("promote", "1", ""),
+        ("promote", "2", "1"),
+        ("promote", "3", "2"),
+        ("rollback", "2", "3"),
+        ("rollback", "1", "2"),
+    ]
+    with pytest.raises(PipelineError, match=r"no earlier champion of .*\(champion is v1\)"):
+        rollback.rollback(cfg, None)
+    assert rollback.rollback(cfg, "3") == 0
+    assert aliases(store, name)["champion"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("to", "message"),
+    [("9", "has no version 9"), ("2", "v2 is already the champion")],
+)
+def test_rollback_refuses_a_target_it_cannot_use(cfg, store, to, message):
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)
+    champion_at(store, name, "2")
+    with pytest.raises(PipelineError, match=message):
+        rollback.rollback(cfg, to)
+    assert aliases(store, name) == {"champion": "2"}
+    assert len(history(store, name)) == 1
+
+
+def test_rollback_without_a_champion_exits_2(cfg, store, capfd):
+    add_versions(store, cfg.registry.model_name, 1)
+    assert cli.main(["rollback"]) == 2
+    assert "has no champion to roll back" in capfd.readouterr().err
+
+
+def test_an_unfinished_move_is_not_history(cfg, store):
+    """A move interrupted before the alias moved leaves a run that is not FINISHED: the
+    history (and so rollback) ignores it."""
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)
+    champion_at(store, name, "1")
+    experiment = store.create_experiment("interrupted")
+    store.create_run(
+        experiment,
+        tags={registry.ACTION_TAG: "promote", registry.MODEL_TAG: name, "registry.version": "2"},
+    )
+    assert history(store, name) == [("promote", "1", "")]
+
+
+# retire
+
+
+def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
+    params["registry"]["keep_versions"] = 2  # v5 and v4 kept as the newest, v2 by its alias
+    cfg = Config.model_validate(params)
+    name = cfg.registry.model_name
+    add_versions(store, name, 5)
+    champion_at(store, name, "2")
+    store.set_registered_model_alias(name, registry.CHALLENGER, "5")
+
+    assert retire.retire(cfg, dry_run=True, delete=False) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["archived"] == ["3", "1"] and dry["dry_run"] is True
+    assert not any(v.tags.get("archived") for v in store.search_model_versions())
+
+    assert retire.retire(cfg, dry_run=False, delete=False) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["archived"] == ["3", "1"] and done["kept"] == ["5", "4", "2"]
+    archived = {str(v.version): v.tags for v in store.search_model_versions()}
+    assert {v for v, tags in archived.items() if tags.get("archived") == "true"} == {"1", "3"}
+    assert archived["1"]["archived_by"] == registry.actor()
+
+    assert retire.retire(cfg, dry_run=False, delete=False) == 0  # nothing new to archive
+    assert json.loads(capsys.readouterr().out)["archived"] == []
+
+    assert retire.retire(cfg, dry_run=False, delete=True) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"] == ["3", "1"]
+    left = sorted(str(v.version) for v in store.search_model_versions(f"name = '{name}'"))
+    assert left == ["2", "4", "5"]
+    assert aliases(store, name) == {"champion": "2", "challenger": "5"}
+
+
+# promote: the last step, after the gate decided
+
+
+def _decided(cfg: Config, registered: str, champion: str | None) -> dict:
+    """A promotion report as evaluate_gate leaves it: the gate passed the candidate
+    (already registered as `registered`) against `champion`."""
+    return {
+        "model_name": cfg.registry.model_name,
+        "registered_version": registered,
+        "champion_version": champion,
+        "candidate": {"model_uri": "unused: the version exists", "model_md5": "m5"},
+        "candidate_metrics": {"accuracy": 0.9},
+        "champion_metrics": None,
+        "gate": {"metric": "balanced_accuracy"},
+        "decision": Decision(
+            promote=True, checks=[NoChampion(check="champion", passed=True, detail="none")]
+        ),
+    }
+
+
+def test_promote_moves_the_champion_it_was_compared_with(cfg, store):
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)
+    champion_at(store, name, "1")
+    assert promote._register(cfg, store, name, _decided(cfg, "2", "1")) == "2"
+    assert aliases(store, name) == {"champion": "2", "challenger": "2"}
+    assert history(store, name)[-1] == ("promote", "2", "1")
+    tags = store.get_model_version(name, "2").tags
+    assert tags["gate.decision"] == "promoted" and tags["lineage.model_md5"] == "m5"
+
+
+@pytest.mark.parametrize("decided_against", [None, "1"])
+def test_promote_refuses_when_the_champion_changed_while_deciding(cfg, store, decided_against):
+    """Decided against no champion or v1, but another promotion made v3 champion in the
+    meantime: nothing is promoted (the candidate stays challenger)."""
+    name = cfg.registry.model_name
+    add_versions(store, name, 3)
+    champion_at(store, name, "3")
+    with pytest.raises(PipelineError, match=r"champion of .* changed while this promotion"):
+        promote._register(cfg, store, name, _decided(cfg, "2", decided_against))
+    assert aliases(store, name) == {"champion": "3", "challenger": "2"}
+    assert [e[1] for e in history(store, name)] == ["3"]
+
+
+def test_the_promotion_report_is_written_and_says_why(cfg, store, capsys):
+    report = {**_decided(cfg, "2", None), "dry_run": False}
+    assert promote.report_promotion(report) == 0
+    written = json.loads(Path(promote.REPORT).read_text())
+    assert written["decision"]["promote"] is True
+    assert "promoted: " in capsys.readouterr().err
