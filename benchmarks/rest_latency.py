@@ -30,7 +30,7 @@ from pathlib import Path
 
 from workspace import promoted_copy  # benchmarks/workspace.py
 
-from mlops_template.operate.serve import usable_cores
+from mlops_template.operate.serving.serve import usable_cores
 
 P50_MARGIN_MS = 3.0
 SATURATION_SHARE = 0.7

@@ -109,7 +109,7 @@ def _retire(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from mlops_template.operate.predict import predict
+    from mlops_template.operate.batch.predict import predict
 
     return predict(
         load_config(), args.batch, args.version, args.alias, args.table, engine=args.engine
@@ -117,26 +117,26 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from mlops_template.operate.serve import serve
+    from mlops_template.operate.serving.serve import serve
 
     return serve(load_config(), args.alias, args.host, args.port)
 
 
 def _ui(args: argparse.Namespace) -> int:
     from mlops_template.io.store import tracking_uri
-    from mlops_template.operate.serve import ui
+    from mlops_template.operate.serving.serve import ui
 
     return ui(tracking_uri(), args.host, args.port)
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from mlops_template.operate.monitor import monitor
+    from mlops_template.operate.monitoring.monitor import monitor
 
     return monitor(load_config(), args.batch, version=args.version, alias=args.alias)
 
 
 def _ct(args: argparse.Namespace) -> int:
-    from mlops_template.operate.ct import ct
+    from mlops_template.operate.monitoring.ct import ct
 
     return ct(
         load_config(), args.batch, version=args.version, alias=args.alias, verbose=args.verbose
@@ -144,7 +144,7 @@ def _ct(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from mlops_template.operate.simulate import simulate
+    from mlops_template.operate.monitoring.simulate import simulate
 
     return simulate(
         load_config(),

@@ -1,5 +1,5 @@
 """How a command ends on an error: a message and an exit code, not a traceback (the CLI,
-and the second process of `predict`, operate/model_fetch.py)."""
+and the second process of `predict`, operate/batch/model_fetch.py)."""
 
 from __future__ import annotations
 

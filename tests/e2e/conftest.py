@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Template, built_pipeline
 from tests.e2e.customers import customer_frame, use_csv
+from tests.helpers.template import Template, built_pipeline
 
 # `mlflow run .` as the tests run it: this environment, the project's experiment.
 MLFLOW_RUN = ["--env-manager", "local", "--experiment-name", "mlops-template"]

@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import Template
 from tests.e2e.test_predict import batch, table_version
+from tests.helpers.template import Template
 
 pytestmark = pytest.mark.slow
 

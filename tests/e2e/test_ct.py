@@ -19,9 +19,9 @@ from deltalake import DeltaTable
 from sklearn.datasets import load_wine
 
 from mlops_template.io.lineage import file_md5
-from tests.conftest import STAGES, Template
 from tests.e2e.test_monitor import simulated
 from tests.e2e.test_predict import TABLE, table_version
+from tests.helpers.template import STAGES, Template
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import STAGES, ran_stages
 from tests.e2e.customers import customer_frame, data_path, use_csv
+from tests.helpers.template import STAGES, ran_stages
 
 pytestmark = pytest.mark.slow
 

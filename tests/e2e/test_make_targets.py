@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from mlops_template.io.lineage import file_md5
-from tests.conftest import Template, s3_client
 from tests.e2e.conftest import MLFLOW_RUN
+from tests.helpers.servers import s3_client
+from tests.helpers.template import Template
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ import mlflow
 import pytest
 import yaml
 
-from tests.conftest import OUTPUT_STAGES, STAGES, ran_stages
 from tests.e2e.conftest import MLFLOW_RUN
+from tests.helpers.template import OUTPUT_STAGES, STAGES, ran_stages
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import Template
+from tests.helpers.template import Template
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import OUTPUT_STAGES, STAGES, ran_stages
+from tests.helpers.template import OUTPUT_STAGES, STAGES, ran_stages
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from deltalake import DeltaTable
 
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
-from tests.conftest import Template
 from tests.e2e.customers import customer_frame, data_path, use_csv
+from tests.helpers.template import Template
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +125,7 @@ def _write(path, frame):
 
 
 def test_an_unknown_version_or_alias_is_one_line(copy, tmp_path):
-    """The registry is asked by a second process (operate/model_fetch.py): its error is
+    """The registry is asked by a second process (operate/batch/model_fetch.py): its error is
     the command's own, said once, with the CLI's exit code."""
     path = _write(tmp_path / "ok.parquet", batch(copy))
     for args, reason in [

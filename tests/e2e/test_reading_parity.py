@@ -16,7 +16,8 @@ from deltalake import DeltaTable
 
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
-from tests.conftest import Template, free_port, running
+from tests.helpers.servers import free_port, running
+from tests.helpers.template import Template
 from tests.unit.test_fast_scoring import JSON
 from tests.unit.test_fast_scoring import requests as client_requests
 from tests.unit.test_reading_parity import raw_cells, typed_frame, write_csv

@@ -15,7 +15,8 @@ from mlflow import MlflowClient
 
 from mlops_template.core.champion_history import champion_line
 from mlops_template.io.model_file import load_model
-from tests.conftest import Template, built_once, free_port, tracking_server
+from tests.helpers.servers import free_port, tracking_server
+from tests.helpers.template import Template, built_once
 
 pytestmark = pytest.mark.slow
 

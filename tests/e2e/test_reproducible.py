@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import OUTPUT_STAGES, Template, ran_stages
+from tests.helpers.template import OUTPUT_STAGES, Template, ran_stages
 
 pytestmark = pytest.mark.slow
 

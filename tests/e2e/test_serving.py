@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import answers, free_port, make_command, running
+from tests.helpers.servers import answers, free_port, running
+from tests.helpers.template import make_command
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlops_template.project_files import runs_code
-from tests.conftest import STAGES
+from tests.helpers.template import STAGES
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,10 @@ import pytest
 from deltalake import DeltaTable
 
 from mlops_template.io.model_file import load_model
-from tests.conftest import REPO, Template, free_port, make_command, running, s3_client
 from tests.e2e.test_predict import TABLE, batch
 from tests.e2e.test_serving import post, split
+from tests.helpers.servers import free_port, running, s3_client
+from tests.helpers.template import REPO, Template, make_command
 
 pytestmark = pytest.mark.slow
 

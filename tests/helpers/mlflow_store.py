@@ -13,7 +13,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import built_once
+from tests.helpers.template import built_once
 
 
 def empty_store(factory: pytest.TempPathFactory) -> Path:

@@ -1,22 +1,10 @@
-"""Fixtures for the unit tests: the real composed config, loaded fresh for each test."""
+"""Helpers for the unit tests (the `params` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
-
-REPO = Path(__file__).resolve().parents[2]
-_PARAMS = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def params() -> dict[str, Any]:
-    """A deep copy of the repo's params.yaml, free to mutate."""
-    return copy.deepcopy(_PARAMS)
+from tests.helpers.template import REPO  # noqa: F401 (the unit tests' `from .conftest import REPO`)
 
 
 def training_schema(*columns: dict[str, Any], task: str = "classification", **target: Any):

@@ -47,13 +47,13 @@ def test_a_clear_difference_is_better_and_a_tiny_one_is_noise():
     y = pd.Series(rng.choice(["a", "b"], 500))
     strong, weak = classifier_outputs(y, 0.9, 1), classifier_outputs(y, 0.5, 2)
     result = bs.paired("balanced_accuracy", y, strong, weak, NOISE)
-    assert result["verdict"] == bs.BETTER and result["interval"][0] > 0
-    assert result["rows"] == 500 and result["a"] > result["b"]
-    assert bs.paired("balanced_accuracy", y, weak, strong, NOISE)["verdict"] == bs.WORSE
+    assert result.verdict == bs.BETTER and result.interval[0] > 0
+    assert result.rows == 500 and result.a > result.b
+    assert bs.paired("balanced_accuracy", y, weak, strong, NOISE).verdict == bs.WORSE
     # Two models that differ on three rows of 500: not a verdict.
     close = bs.Outputs(strong.predicted.copy(), strong.proba, strong.classes)
     close.predicted[:3] = np.where(y[:3] == "a", "b", "a")
-    assert bs.paired("balanced_accuracy", y, strong, close, NOISE)["verdict"] == bs.NOISE
+    assert bs.paired("balanced_accuracy", y, strong, close, NOISE).verdict == bs.NOISE
 
 
 def test_lower_is_better_metrics_are_turned():
@@ -61,7 +61,7 @@ def test_lower_is_better_metrics_are_turned():
     y = pd.Series(rng.normal(0, 1, 400))
     good, bad = bs.Outputs(y.to_numpy() * 0.9), bs.Outputs(np.zeros(400))
     result = bs.paired("rmse", y, good, bad, NOISE)
-    assert result["improvement"] > 0 and result["verdict"] == bs.BETTER
+    assert result.improvement > 0 and result.verdict == bs.BETTER
 
 
 def test_same_seed_same_interval():

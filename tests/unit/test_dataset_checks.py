@@ -36,26 +36,26 @@ def test_report_for_classification():
         }
     )
     report = check(frame)
-    assert report["task"] == "classification"
-    assert report["task_reason"] == "target 'y': text values, 2 distinct: classification"
-    assert report["target"] == "y"
-    assert report["n_rows"] == 6
-    assert report["n_rows_without_target"] == 1
-    assert report["features"] == ["x", "colour"]
-    assert report["categorical"] == ["colour"]
-    assert report["missing"] == {"x": 1, "colour": 2}
-    assert report["classes"] == {"a": 2, "b": 3}
-    assert report["minority_share"] == 0.4
+    assert report.task == "classification"
+    assert report.task_reason == "target 'y': text values, 2 distinct: classification"
+    assert report.target == "y"
+    assert report.n_rows == 6
+    assert report.n_rows_without_target == 1
+    assert report.features == ["x", "colour"]
+    assert report.categorical == ["colour"]
+    assert report.missing == {"x": 1, "colour": 2}
+    assert report.classes == {"a": 2, "b": 3}
+    assert report.minority_share == 0.4
 
 
 def test_report_for_regression_has_no_classes():
     frame = pd.DataFrame({"x": [1, 2, 3, 4], "y": [0.1, 0.2, 0.3, 0.4]})
     report = check(frame)
-    assert report["task"] == "regression"
-    assert report["missing"] == {}
-    assert report["categorical"] == []
+    assert report.task == "regression"
+    assert report.missing == {}
+    assert report.categorical == []
     assert "classes" not in report and "minority_share" not in report
-    assert "numbers with fractions: regression" in report["task_reason"]
+    assert "numbers with fractions: regression" in report.task_reason
 
 
 @pytest.mark.parametrize(
@@ -84,14 +84,14 @@ def test_single_class():
 def test_too_few_rows_counts_only_labelled():
     frame = labelled(8)
     frame.loc[[0, 1, 2], "y"] = None
-    assert check(frame, min_rows=5)["n_rows_without_target"] == 3
+    assert check(frame, min_rows=5).n_rows_without_target == 3
     with pytest.raises(PipelineError, match=r"5 rows .*validate\.min_rows=6"):
         check(frame, min_rows=6)
 
 
 def test_datetime_column_is_a_feature():
     frame = labelled(4).assign(when=pd.date_range("2024-01-01", periods=4))
-    assert "when" in check(frame)["features"]  # the model makes numbers of it
+    assert "when" in check(frame).features  # the model makes numbers of it
 
 
 def test_other_column_types_are_unsupported():
@@ -129,18 +129,18 @@ def test_id_like_columns_are_flagged():
     )
     assert id_like_columns(frame.drop(columns="y")) == ["customer_id", "row"]
     report = check(frame, min_rows=10)
-    assert len(report["warnings"]) == 2 and "customer_id" in report["warnings"][0]
-    assert "set split.key=customer_id if it identifies rows" in report["warnings"][0]
+    assert len(report.warnings) == 2 and "customer_id" in report.warnings[0]
+    assert "set split.key=customer_id if it identifies rows" in report.warnings[0]
     # Once it is the split key, it is an ID by design: no warning for it.
     keyed = check(frame, min_rows=10, key="customer_id")
-    assert [w.split("'")[1] for w in keyed["warnings"]] == ["row"]
+    assert [w.split("'")[1] for w in keyed.warnings] == ["row"]
 
 
 def test_class_balance_is_checked_and_warned_about():
     frame = pd.DataFrame({"x": range(40), "y": ["a"] * 37 + ["b"] * 3}).astype({"x": float})
     report = check(frame)
-    assert report["minority_share"] == 0.075
-    assert len(report["warnings"]) == 1 and "'b' (3 rows, 7.5%)" in report["warnings"][0]
+    assert report.minority_share == 0.075
+    assert len(report.warnings) == 1 and "'b' (3 rows, 7.5%)" in report.warnings[0]
     single = r"data\.csv: target column 'y': class \['c'\] with a single row"
     with pytest.raises(PipelineError, match=single):
         check(pd.concat([frame, pd.DataFrame({"x": [0.5], "y": ["c"]})]))
@@ -151,7 +151,7 @@ def test_counts_target_is_regression():
     report = check(
         pd.DataFrame({"x": np.arange(len(visits), dtype=float), "visits": visits}), "visits"
     )
-    assert report["task"] == "regression" and "counts" in report["task_reason"]
+    assert report.task == "regression" and "counts" in report.task_reason
     assert "classes" not in report
 
 
@@ -179,7 +179,7 @@ def test_a_copy_of_the_target_is_refused(copy, described):
     with pytest.raises(PipelineError, match=rf"^data\.csv: column 'Churn' {described}: "):
         check(frame, "churn")
     warned = check(frame, "churn", target_copies="warn")
-    assert "Churn" in warned["features"] and "column 'Churn'" in warned["warnings"][-1]
+    assert "Churn" in warned.features and "column 'Churn'" in warned.warnings[-1]
 
 
 def test_a_copy_is_compared_on_labelled_rows():
@@ -187,7 +187,7 @@ def test_a_copy_is_compared_on_labelled_rows():
     frame["Churn"] = frame["churn"]
     frame.loc[[0, 1], "churn"] = np.nan  # rows without a target are never learned from
     frame.loc[2, "Churn"] = np.nan  # missing where the target is known: not a copy
-    assert check(frame, "churn")["features"] == ["tenure", "Churn"]
+    assert check(frame, "churn").features == ["tenure", "Churn"]
     frame.loc[2, "Churn"] = frame.loc[2, "churn"]
     with pytest.raises(PipelineError, match="column 'Churn' is a copy of the target"):
         check(frame, "churn")
@@ -196,7 +196,7 @@ def test_a_copy_is_compared_on_labelled_rows():
 def test_a_copy_of_a_regression_target_is_refused():
     frame = pd.DataFrame({"x": np.arange(40.0), "y": np.linspace(0.5, 9.5, 40)})
     frame["id"] = np.arange(40)  # one-to-one with the target, yet not it
-    assert check(frame)["task"] == "regression"
+    assert check(frame).task == "regression"
     frame["price"] = frame["y"]
     with pytest.raises(PipelineError, match="column 'price' is a copy of the target 'y'"):
         check(frame)
@@ -208,4 +208,4 @@ def test_a_column_that_only_looks_like_the_target_is_kept():
     frame.loc[1999, "almost"] = 1 - frame.loc[1999, "churn"]  # past the screened rows
     frame["plan"] = np.where(frame["churn"] == 1, "pro", "basic")
     frame.loc[1998, "plan"] = "plus"  # three values for two classes
-    assert check(frame, "churn")["features"] == ["tenure", "almost", "plan"]
+    assert check(frame, "churn").features == ["tenure", "almost", "plan"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mlops_template.core.monitor_report import MonitorReport
 from mlops_template.io.drift_report import render
 
 
@@ -12,7 +13,13 @@ def test_shares_short_of_all_or_none_are_not_rounded_to_them():
     rows = 10_000
     reference = pd.DataFrame({"x": [1.0] * (rows - 1) + [None]})
     current = pd.DataFrame({"x": [1.0] * rows})
-    column = {"kind": "numeric", "reference_missing": 1 / rows, "current_missing": 0.0}
+    column = {
+        "kind": "numeric",
+        "reference_rows": rows,
+        "current_rows": rows,
+        "reference_missing": 1 / rows,
+        "current_missing": 0.0,
+    }
     report = {
         "batch": {"path": "batch.csv", "rows": rows, "md5": "b"},
         "model": {"name": "churn", "version": "3"},
@@ -21,9 +28,11 @@ def test_shares_short_of_all_or_none_are_not_rounded_to_them():
         "prediction": {"decision": "no drift", "kind": "numeric"},
         "performance": None,
         "features": {"x": {**column, "decision": "no drift"}},
+        "settings": {},
     }
-    report["dataset"].update(share=1 / 300, drift_share=0.5)
+    report["dataset"].update(share=1 / 300, drift_share=0.5, features=300)
+    report["prediction"].update({k: v for k, v in column.items() if k != "kind"})
     predictions = (pd.Series([0.1, 0.2]), pd.Series([0.1, 0.3]))
-    html = render(report, reference, current, predictions)
+    html = render(MonitorReport.model_validate(report), reference, current, predictions)
     assert "<td>0.01% / 0.0%</td>" in html
     assert "decided (0.3%;" in html and "threshold 50%" in html

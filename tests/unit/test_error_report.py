@@ -17,10 +17,12 @@ import psutil
 import pytest
 import yaml
 
+from mlops_template.core.dataset_checks import check_dataset
 from mlops_template.error_report import run_reporting_errors
 from mlops_template.errors import redact
 from mlops_template.io.store import check_server
-from tests.conftest import BIN, REPO, Template, free_port
+from tests.helpers.servers import free_port
+from tests.helpers.template import BIN, REPO, Template
 
 SECRET = "S3cretPassw0rd"
 
@@ -248,9 +250,18 @@ def test_train_on_a_full_disk_is_one_line_and_leaves_no_model(tmp_path, params, 
     shutil.copy(REPO / "dvc.yaml", tmp_path)
     for path in (params["paths"]["train"], params["paths"]["validation"]):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-    load_breast_cancer(as_frame=True).frame.to_parquet(tmp_path / params["paths"]["train"])
-    report = {"target": "target", "task": "classification"}
-    (tmp_path / params["paths"]["validation"]).write_text(json.dumps(report))
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.to_parquet(tmp_path / params["paths"]["train"])
+    report = check_dataset(
+        frame,
+        "target",
+        requested_task="classification",
+        max_classes=20,
+        min_rows=20,
+        min_class_share=0.1,
+        source="breast cancer",
+    )
+    (tmp_path / params["paths"]["validation"]).write_text(json.dumps(report.as_json()))
     copy = Template(tmp_path)
     client = MlflowClient(copy.env["MLFLOW_TRACKING_URI"])
     client.search_experiments()  # the store made beforehand, as a project has it

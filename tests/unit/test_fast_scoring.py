@@ -26,8 +26,8 @@ from mlops_template.config import Features
 from mlops_template.config.model import LinearModel
 from mlops_template.core.models import build_pipeline
 from mlops_template.core.schema import infer_schema
-from mlops_template.operate.fast_scoring import ScoringApp, cast_plan, typed_frame
-from mlops_template.stages.train import _signature
+from mlops_template.io.model_logging import _signature
+from mlops_template.operate.serving.fast_scoring import ScoringApp, cast_plan, typed_frame
 from tests.unit.test_reading_parity import NAMES, raw_cells
 from tests.unit.test_reading_parity import typed_frame as typed_cells
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_template.config import Bound, TaskGate, parse_config
+from mlops_template.core.bootstrap import Paired
 from mlops_template.core.champion_history import champion_line, rollback_target
 from mlops_template.core.gate import Decision, already_champion, decide
 from mlops_template.errors import PipelineError
@@ -16,16 +17,16 @@ GATE = TaskGate(metric="f1_macro", min_improvement=0.1, thresholds={"accuracy": 
 def compared(a: float, b: float, interval: tuple[float, float], lead: float = 0.3, rows=100):
     """A paired result as bootstrap.paired gives it (candidate a, other b)."""
     verdict = "better" if interval[0] > 0 else "worse" if interval[1] < 0 else "within noise"
-    return {
-        "metric": "f1_macro",
-        "rows": rows,
-        "a": a,
-        "b": b,
-        "improvement": round(a - b, 6),
-        "interval": list(interval),
-        "verdict": verdict,
-        "lead": lead,
-    }
+    return Paired(
+        metric="f1_macro",
+        rows=rows,
+        a=a,
+        b=b,
+        improvement=round(a - b, 6),
+        interval=interval,
+        verdict=verdict,
+        lead=lead,
+    )
 
 
 BEATS_BASELINE = compared(0.85, 0.5, (0.3, 0.4))

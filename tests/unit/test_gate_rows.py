@@ -68,10 +68,10 @@ def _compare(cfg: Config, champion: Champion | None, test: pd.DataFrame = TEST):
 
 def test_without_a_champion_every_test_row_counts(cfg):
     result = _compare(cfg, None)
-    assert result["rows"] == {"evaluation": 100, "test": 100, "excluded_champion_training_rows": 0}
-    assert set(result["comparisons"]) == {"baseline"}
-    assert result["champion_metrics"] is None
-    assert result["comparisons"]["baseline"]["rows"] == 100
+    assert result.rows == {"evaluation": 100, "test": 100, "excluded_champion_training_rows": 0}
+    assert set(result.comparisons) == {"baseline"}
+    assert result.champion_metrics is None
+    assert result.comparisons["baseline"].rows == 100
 
 
 def test_rows_the_champion_trained_on_are_left_out(cfg):
@@ -79,13 +79,13 @@ def test_rows_the_champion_trained_on_are_left_out(cfg):
     by value: the features, no key configured)."""
     champion_train = pd.concat([TRAIN.iloc[:150], TEST.iloc[:30]], ignore_index=True)
     result = _compare(cfg, _champion(champion_train, md5="new"))
-    assert result["rows"]["excluded_champion_training_rows"] == 30
-    assert result["rows"]["evaluation"] == 70
-    evaluated = result["compared"]
+    assert result.rows["excluded_champion_training_rows"] == 30
+    assert result.rows["evaluation"] == 70
+    evaluated = result.compared
     assert set(evaluated["id"]) == set(TEST["id"].iloc[30:])
     assert set(evaluated[ROWS_COLUMN]) == {"evaluation"}
-    assert result["comparisons"]["champion"]["rows"] == 70
-    assert "holdout" not in result["comparisons"]  # judged on the same test data
+    assert result.comparisons["champion"].rows == 70
+    assert "holdout" not in result.comparisons  # judged on the same test data
 
 
 def test_the_split_key_identifies_rows_when_configured(params):
@@ -96,7 +96,7 @@ def test_the_split_key_identifies_rows_when_configured(params):
     relabelled = TEST.iloc[:10].assign(x=TEST["x"].iloc[:10] + 100)  # same ids, new values
     champion_train = pd.concat([TRAIN, relabelled], ignore_index=True)
     result = _compare(cfg, _champion(champion_train, md5="new"))
-    assert result["rows"]["excluded_champion_training_rows"] == 10
+    assert result.rows["excluded_champion_training_rows"] == 10
 
 
 def test_a_test_set_the_champion_trained_on_entirely_is_refused(cfg):
@@ -109,11 +109,11 @@ def test_the_champions_own_held_out_rows_without_the_candidates_training_rows(cf
     the champion was judged on, less any the candidate trained on."""
     old_test = pd.concat([OLD_TEST, TRAIN.iloc[:20]], ignore_index=True)
     result = _compare(cfg, _champion(TRAIN.iloc[100:], test=old_test))
-    assert result["rows"]["champion_holdout"] == 80
-    held = result["compared"][result["compared"][ROWS_COLUMN] == "champion_holdout"]
+    assert result.rows["champion_holdout"] == 80
+    held = result.compared[result.compared[ROWS_COLUMN] == "champion_holdout"]
     assert set(held["id"]) == set(OLD_TEST["id"])
-    assert result["comparisons"]["holdout"]["rows"] == 80
-    assert "lead" in result["comparisons"]["holdout"]
+    assert result.comparisons["holdout"].rows == 80
+    assert result.comparisons["holdout"].lead is not None
 
 
 def test_data_whose_columns_changed_is_a_clear_error(cfg):

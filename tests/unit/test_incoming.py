@@ -13,7 +13,7 @@ from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import conformed, incoming_folder, labelled_batches
-from mlops_template.operate.ct import training_rows
+from mlops_template.operate.monitoring.ct_workspace import training_rows
 
 from .conftest import training_schema
 

@@ -47,7 +47,7 @@ def test_auto_chooses_the_learner_the_data_needs(params, rows, task, expected):
     assert type(training.model.named_steps["model"]).__name__.startswith(
         "Ridge" if expected == "linear" else "HistGradientBoosting"
     )
-    assert selection.versus["verdict"] == "better"  # the data can tell these apart
+    assert selection.versus.verdict == "better"  # the data can tell these apart
     assert "within noise" not in selection.summary()
     # The same rows and config choose the same way, with the same scores.
     assert model_for_rows(cfg, rows, "y", task).selection == selection
@@ -59,7 +59,7 @@ def test_a_choice_the_data_cannot_call_says_so(params):
     rows = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
     rows["y"] = rng.integers(0, 2, 120)
     selection = model_for_rows(parse_config(params), rows, "y", "classification").selection
-    assert selection.versus["verdict"] == "within noise"
+    assert selection.versus.verdict == "within noise"
     assert selection.summary().endswith("within noise, so another choice would do as well")
 
 

@@ -29,8 +29,10 @@ from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.model_file import dump_model
-from mlops_template.operate import model_fetch, monitor, serve
-from mlops_template.stages.train import _log_mlflow_model
+from mlops_template.io.model_logging import log_model
+from mlops_template.operate.batch import model_fetch
+from mlops_template.operate.monitoring import monitor
+from mlops_template.operate.serving import serve
 from tests.helpers.models import linear_classifier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +65,7 @@ def _log_a_model(cfg: Config, root: Path) -> pd.DataFrame:
     model = linear_classifier(features, labels, numeric=["x"], categorical=["c"])
     path = dump_model(model, root / "model.skops")
     with mlflow.start_run():
-        _log_mlflow_model(model, features, schema, str(path), "md5")
+        log_model(model, features, schema, str(path), "md5")
     name = cfg.registry.model_name
     version = mlflow.register_model(f"models:/{mlflow.last_logged_model().model_id}", name)
     MlflowClient().set_registered_model_alias(name, registry.CHAMPION, version.version)
@@ -244,7 +246,9 @@ def test_the_server_environment_loads_a_checked_copy(store):
     with model_versions.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
         command, env = serve.server_command(folder, cfg.serve, 1, "127.0.0.1", 0)
         assert command[-1] == serve.APP
-        worker = "import mlops_template.operate.scoring_app as a; print(type(a._model).__name__)"
+        worker = (
+            "import mlops_template.operate.serving.scoring_app as a; print(type(a._model).__name__)"
+        )
         done = subprocess.run(
             [sys.executable, "-c", worker],
             check=False,
@@ -265,10 +269,14 @@ def test_no_loader_bypasses_the_check():
         r"|load_model_with_mlflow_config"
     )
     # The REST app and Spark's UDF load the checked copy that serve and predict made.
-    allowed = {"io/model_file.py", "operate/scoring_app.py", "operate/spark_predict.py"}
+    allowed = {
+        "io/model_file.py",
+        "operate/serving/scoring_app.py",
+        "operate/batch/spark_predict.py",
+    }
     found = {
         str(path.relative_to(SRC)) for path in SRC.rglob("*.py") if loaders.search(path.read_text())
     }
     assert found - allowed == set()
-    assert "model_copy(" in (SRC / "operate/serve.py").read_text()  # the app's copy
-    assert "fetched.folder" in (SRC / "operate/batch_scoring.py").read_text()  # Spark's
+    assert "model_copy(" in (SRC / "operate/serving/serve.py").read_text()  # the app's copy
+    assert "fetched.folder" in (SRC / "operate/batch/batch_scoring.py").read_text()  # Spark's

@@ -16,7 +16,7 @@ from mlops_template.core.raw_rows import RawRows
 from mlops_template.errors import PipelineError
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_versions import ModelRef, RegisteredVersion
-from mlops_template.operate.monitor import drift_report, labelled_rows, read_batch
+from mlops_template.operate.monitoring.monitor import drift_report, labelled_rows, read_batch
 
 from .conftest import training_schema
 

@@ -16,7 +16,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
-from mlops_template.operate.batch_scoring import output_schema
+from mlops_template.operate.batch.batch_scoring import output_schema
 
 from .conftest import REPO
 

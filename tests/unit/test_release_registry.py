@@ -16,6 +16,7 @@ from mlops_template.core.gate import Decision, NoChampion
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.release import promote, retire, rollback
+from mlops_template.release.promotion_report import PromotionReport
 from tests.helpers.mlflow_store import add_versions, empty_store, use_store
 
 
@@ -146,21 +147,22 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
 # promote: the last step, after the gate decided
 
 
-def _decided(cfg: Config, registered: str, champion: str | None) -> dict:
+def _decided(cfg: Config, registered: str, champion: str | None) -> PromotionReport:
     """A promotion report as evaluate_gate leaves it: the gate passed the candidate
     (already registered as `registered`) against `champion`."""
-    return {
-        "model_name": cfg.registry.model_name,
-        "registered_version": registered,
-        "champion_version": champion,
-        "candidate": {"model_uri": "unused: the version exists", "model_md5": "m5"},
-        "candidate_metrics": {"accuracy": 0.9},
-        "champion_metrics": None,
-        "gate": {"metric": "balanced_accuracy"},
-        "decision": Decision(
+    return PromotionReport(
+        model_name=cfg.registry.model_name,
+        task="classification",
+        candidate={"model_uri": "unused: the version exists", "model_md5": "m5"},
+        champion_version=champion,
+        registered_version=registered,
+        evaluation_data={},
+        gate={"metric": "balanced_accuracy"},
+        decision=Decision(
             promote=True, checks=[NoChampion(check="champion", passed=True, detail="none")]
         ),
-    }
+        candidate_metrics={"accuracy": 0.9},
+    )
 
 
 def test_promote_moves_the_champion_it_was_compared_with(cfg, store):
@@ -188,7 +190,7 @@ def test_promote_refuses_when_the_champion_changed_while_deciding(cfg, store, de
 
 
 def test_the_promotion_report_is_written_and_says_why(cfg, store, capsys):
-    report = {**_decided(cfg, "2", None), "dry_run": False}
+    report = _decided(cfg, "2", None)
     assert promote.report_promotion(report) == 0
     written = json.loads(Path(promote.REPORT).read_text())
     assert written["decision"]["promote"] is True

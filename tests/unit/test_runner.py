@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from mlops_template.config import parse_config
-from mlops_template.stages.runner import select, stage_params
+from mlops_template.errors import PipelineError
+from mlops_template.io.tracking import Input, StageRecord
+from mlops_template.stages.runner import run_stage, select, stage_params
+from tests.helpers.mlflow_store import empty_store, use_store
+
+from .conftest import REPO
 
 TREE = {"data": {"target": "y", "task": "auto", "extra": {"k": 1}}, "split": {"seed": 1}}
 
@@ -72,3 +79,61 @@ def test_time_since_process_start_lies_within_the_process_lifetime():
     )
     wall = time.monotonic() - started
     assert 1.0 <= float(done.stdout) <= wall + 0.02  # /proc counts in 10 ms steps
+
+
+# run_stage, in process on a temporary store: what a stage's run carries
+
+
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory):
+    return empty_store(tmp_path_factory)
+
+
+@pytest.fixture
+def workspace(tmp_path, empty, monkeypatch):
+    """The project's params.yaml and dvc.yaml in a folder of their own, an empty store."""
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, tmp_path)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.delenv("DVC_STAGE", raising=False)
+    return use_store(tmp_path, empty, monkeypatch)
+
+
+def _runs(client) -> dict[str, object]:
+    """The experiment's runs by stage ('' for the pipeline's run)."""
+    (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
+    runs = client.search_runs([experiment.experiment_id])
+    return {run.data.tags.get("pipeline.stage", ""): run for run in runs}
+
+
+def test_each_stage_is_a_child_run_of_the_pipeline_run_with_its_own_params(workspace):
+    Path("data.csv").write_text("a,b\n1,2\n")
+    record = StageRecord(inputs=[Input("data.csv", "raw")], metrics={"rows": 1.0})
+    run_stage("collect", lambda cfg: record)
+    run_stage("prepare", lambda cfg: StageRecord(metrics={"n_test": 2.0}))
+    runs = _runs(workspace)
+    assert sorted(runs) == ["", "collect", "prepare"]
+    parent, collect, prepare = runs[""], runs["collect"], runs["prepare"]
+    assert parent.info.run_name == "pipeline" and parent.info.status == "FINISHED"
+    for child, stage in ((collect, "collect"), (prepare, "prepare")):
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["pipeline.stage"] == stage and child.info.status == "FINISHED"
+    # A stage's run holds the params it declares in dvc.yaml, the parent's all of them.
+    assert "split.seed" in prepare.data.params and "split.seed" not in collect.data.params
+    assert "data.target" in collect.data.params and len(parent.data.params) > 20
+    assert collect.data.metrics == {"rows": 1.0} and prepare.data.metrics == {"n_test": 2.0}
+    assert parent.data.metrics == {"rows": 1.0, "n_test": 2.0}  # side by side in the UI
+    (dataset,) = collect.inputs.dataset_inputs
+    assert dataset.dataset.name == "data.csv" and dataset.tags[0].value == "raw"
+
+
+def test_a_check_that_records_nothing_logs_no_run(workspace):
+    run_stage("check_params", lambda cfg: None)
+    assert [e.name for e in workspace.search_experiments()] == ["Default"]
+
+
+def test_a_stage_dvc_yaml_does_not_list_fails_before_its_work(workspace):
+    ran = []
+    with pytest.raises(PipelineError, match=r"dvc\.yaml: no stage 'tune'"):
+        run_stage("tune", ran.append)
+    assert ran == []

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlops_template.core.simulation import simulated_batch
-from tests.conftest import REPO, Template
+from tests.helpers.template import REPO, Template
 
 from .conftest import training_schema
 

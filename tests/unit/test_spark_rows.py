@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops_template.operate.spark_predict import _reason, row_offsets
+from mlops_template.operate.batch.spark_predict import _reason, row_offsets
 
 
 def test_row_offsets_follow_partition_order_not_dict_order():

@@ -12,7 +12,7 @@ import pytest
 from mlops_template.config import parse_config
 from mlops_template.error_report import run_reporting_errors
 from mlops_template.io.workspace_lock import LOCK, workspace_locked
-from mlops_template.operate.ct import ct
+from mlops_template.operate.monitoring.ct import ct
 from mlops_template.release.promote import promote
 
 HOLD = """

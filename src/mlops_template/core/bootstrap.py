@@ -9,7 +9,7 @@ thousand times; ROC AUC is scikit-learn's own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -126,7 +126,29 @@ def _resamples(n: int, noise: Bootstrap):
         yield rng.integers(0, n, n)
 
 
-def paired(metric: str, y: pd.Series, a: Outputs, b: Outputs, noise: Bootstrap) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Paired:
+    """Model `a` against model `b` on the same rows (bootstrap.paired). `lead` is set by
+    whoever knows it: b's margin over the trivial model on those rows (the gate)."""
+
+    metric: str
+    rows: int
+    a: float
+    b: float
+    improvement: float
+    interval: tuple[float, float]
+    verdict: str
+    lead: float | None = None
+
+    def with_lead(self, lead: float) -> Paired:
+        return replace(self, lead=lead)
+
+    def as_json(self) -> dict[str, Any]:
+        found = {**asdict(self), "interval": list(self.interval)}
+        return found if self.lead is not None else {k: v for k, v in found.items() if k != "lead"}
+
+
+def paired(metric: str, y: pd.Series, a: Outputs, b: Outputs, noise: Bootstrap) -> Paired:
     """How much better `a` is than `b` on the same rows, with a bootstrap interval:
     `better` or `worse` only when the whole interval is on that side of zero."""
     scorer = _Metric(metric, y, [a, b])
@@ -140,15 +162,15 @@ def paired(metric: str, y: pd.Series, a: Outputs, b: Outputs, noise: Bootstrap) 
     )
     low, high = _interval(gains, noise.confidence)
     verdict = BETTER if low > 0 else WORSE if high < 0 else NOISE
-    return {
-        "metric": metric,
-        "rows": len(y),
-        "a": round(scorer.value(0, every), 6),
-        "b": round(scorer.value(1, every), 6),
-        "improvement": round(gain, 6),
-        "interval": [low, high],
-        "verdict": verdict,
-    }
+    return Paired(
+        metric=metric,
+        rows=len(y),
+        a=round(scorer.value(0, every), 6),
+        b=round(scorer.value(1, every), 6),
+        improvement=round(gain, 6),
+        interval=(low, high),
+        verdict=verdict,
+    )
 
 
 def spread(metric: str, y: pd.Series, model: Outputs, noise: Bootstrap) -> dict[str, Any]:

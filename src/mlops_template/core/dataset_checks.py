@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task, is_categorical
+from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 
 
@@ -30,7 +31,7 @@ def check_dataset(
     source: str,
     key: str | None = None,
     target_copies: str = "error",
-) -> dict[str, Any]:
+) -> ValidationReport:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
     Returns a report of what was checked (task and why, rows, columns, missing values,
@@ -103,7 +104,7 @@ def check_dataset(
         if target_copies == "error":
             raise PipelineError(f"{source}: {message}")
         report["warnings"].append(message)
-    return report
+    return ValidationReport(**report)
 
 
 # Labelled rows (spread over the data) compared before whole columns: almost every

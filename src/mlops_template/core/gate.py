@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
 from mlops_template.config import TaskGate
-from mlops_template.core.bootstrap import BETTER
+from mlops_template.core.bootstrap import BETTER, Paired
 
 
 class _Check(BaseModel):
@@ -140,7 +140,7 @@ class Decision(BaseModel):
 def decide(
     gate: TaskGate,
     candidate: dict[str, float],
-    comparisons: dict[str, dict[str, Any]],
+    comparisons: dict[str, Paired],
 ) -> Decision:
     """Every check with its numbers, and whether the candidate may become champion.
 
@@ -162,25 +162,25 @@ def decide(
         checks.append(NoChampion(check="champion", passed=True, detail="no champion yet"))
     else:
         # Beating means better beyond noise, by min_improvement of the champion's lead.
-        required = round(gate.min_improvement * max(champion["lead"], 0.0), 6)
+        required = round(gate.min_improvement * max(champion.lead or 0.0, 0.0), 6)
         checks.append(
             Improvement(
                 check=f"improvement:{gate.metric}",
                 **_named(champion, "champion"),
                 required=required,
-                passed=champion["verdict"] == BETTER and champion["improvement"] >= required,
+                passed=champion.verdict == BETTER and champion.improvement >= required,
             )
         )
     holdout = comparisons.get("holdout")
     if holdout is not None:
-        allowed = round(gate.max_holdout_drop * max(holdout["lead"], 0.0), 6)
+        allowed = round(gate.max_holdout_drop * max(holdout.lead or 0.0, 0.0), 6)
         checks.append(
             Holdout(
                 check=f"holdout:{gate.metric}",
                 **_named(holdout, "champion"),
                 allowed_drop=allowed,
                 # Refused when even the interval's best case loses more than allowed.
-                passed=holdout["interval"][1] >= -allowed,
+                passed=holdout.interval[1] >= -allowed,
             )
         )
     return Decision(promote=all(c.passed for c in checks), checks=checks)
@@ -194,10 +194,10 @@ def already_champion(version: str) -> Decision:
     )
 
 
-def _named(comparison: dict[str, Any], other: str) -> dict[str, Any]:
+def _named(comparison: Paired, other: str) -> dict[str, Any]:
     """A paired result (bootstrap.paired's `a` and `b`) with its models' names."""
-    named = {k: v for k, v in comparison.items() if k not in ("a", "b")}
-    return {**named, "candidate": comparison["a"], other: comparison["b"]}
+    named = {k: v for k, v in comparison.as_json().items() if k not in ("a", "b")}
+    return {**named, "candidate": comparison.a, other: comparison.b}
 
 
 def _threshold(metric: str, bound: Any, value: float | None) -> Threshold:

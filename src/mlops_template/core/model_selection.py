@@ -21,7 +21,7 @@ from sklearn.base import clone
 
 from mlops_template.config import Bootstrap
 from mlops_template.config.model import AutoModel, Estimator
-from mlops_template.core.bootstrap import NOISE, Outputs, metric_value, paired
+from mlops_template.core.bootstrap import NOISE, Outputs, Paired, metric_value, paired
 from mlops_template.core.row_ids import uniform
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
@@ -38,7 +38,7 @@ class Selection:
     scores: dict[str, float]  # the metric over out-of-fold predictions, per candidate
     folds: int
     rows: int
-    versus: dict[str, Any] | None  # paired bootstrap, chosen against the runner-up
+    versus: Paired | None  # paired bootstrap, chosen against the runner-up
     skipped: dict[str, str]  # candidates a fold was too small for, and why
 
     def metrics(self) -> dict[str, float]:
@@ -51,7 +51,7 @@ class Selection:
             f"model=auto chose {self.chosen} by {self.folds}-fold cross-validation on "
             f"{self.rows} training rows ({self.metric}: {ranked})"
         )
-        if self.versus and self.versus["verdict"] == NOISE:
+        if self.versus and self.versus.verdict == NOISE:
             line += "; the lead is within noise, so another choice would do as well"
         for name, why in self.skipped.items():
             line += f"; skipped {name}, a fold is too small for it: {why}"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from mlops_template.config import Predict
+from mlops_template.core.batch_checks import check_columns
 from mlops_template.core.raw_rows import (
     MISSING_TOKENS,
     duplicate_names,
@@ -189,3 +191,20 @@ def _first_line(err: BaseException, path: Path | None = None) -> str:
         if index < len(header):
             line = line.replace(found.group(0), f"In column '{header[index]}'")
     return line
+
+
+def column_problems(
+    path: Path, schema: TrainingSchema, settings: Predict
+) -> tuple[list[str], list[str], dict[str, bool]]:
+    """The batch's columns against the training schema, under predict's policy for extra
+    columns (the target and passthrough columns may be there): the problems, the extra
+    columns to ignore, and the columns (name -> holds numbers)."""
+    columns = batch_columns(path, schema)
+    problems, extra = check_columns(
+        schema,
+        columns,
+        allowed_extra={schema.target.name, *settings.passthrough_columns},
+        extra_policy=settings.extra_columns,
+        source=str(path),
+    )
+    return problems, extra, columns

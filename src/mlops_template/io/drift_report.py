@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mlops_template.core.drift import finite_values
+from mlops_template.core.monitor_report import MonitorReport, Performance
 from mlops_template.core.raw_rows import percent
 
 SHOWN_CATEGORIES = 15
@@ -39,7 +39,7 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <tr><th>Prediction drift</th><td class="{{ css[report.prediction.decision] }}">
 {{ report.prediction.decision }}</td></tr>
 {% set perf = report.performance %}
-{% if perf and perf.batch is defined %}
+{% if perf and perf.batch is not none %}
 <tr><th>{{ perf.metric }} on the batch</th><td class="{{ css[perf.decision] }}">
 {{ '%.4f' % perf.batch }} against {{ '%.4f' % perf.baseline }} on the evaluation data:
 {{ perf.decision }} (drop {{ '%.4f' % perf.drop }}, allowed {{ perf.max_drop }};
@@ -54,9 +54,9 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <th>threshold</th><th>missing (ref / batch)</th><th>decision</th></tr>
 {% for name, r in report.features.items() %}
 <tr><td><a href="#{{ anchors[name] }}">{{ name }}</a></td><td>{{ r.kind }}</td>
-<td>{{ r.test or '' }}</td><td>{{ r.statistic if r.statistic is defined else '' }}</td>
-<td>{{ '%.3g' % r.p_value if r.p_value is defined else '' }}</td>
-<td>{{ r.threshold if r.threshold is defined else '' }}</td>
+<td>{{ r.test or '' }}</td><td>{{ r.statistic if r.statistic is not none else '' }}</td>
+<td>{{ '%.3g' % r.p_value if r.p_value is not none else '' }}</td>
+<td>{{ r.threshold if r.threshold is not none else '' }}</td>
 <td>{{ percent(r.reference_missing) }} / {{ percent(r.current_missing) }}</td>
 <td class="{{ css[r.decision] }}">{{ r.decision }}</td></tr>
 {% endfor %}
@@ -78,7 +78,7 @@ CSS = {
 
 
 def render(
-    report: dict[str, Any],
+    report: MonitorReport,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     predictions: tuple[pd.Series, pd.Series],
@@ -87,12 +87,11 @@ def render(
     from jinja2 import Environment
 
     charts = {
-        name: _chart(name, result["kind"], reference[name], current[name])
-        for name, result in report["features"].items()
+        name: _chart(name, result.kind, reference[name], current[name])
+        for name, result in report.features.items()
     }
-    kind = report["prediction"]["kind"]
-    charts["prediction"] = _chart("prediction", kind, *predictions)
-    anchors = {name: f"col-{i}" for i, name in enumerate(report["features"])}
+    charts["prediction"] = _chart("prediction", report.prediction.kind, *predictions)
+    anchors = {name: f"col-{i}" for i, name in enumerate(report.features)}
     template = Environment(autoescape=True).from_string(_TEMPLATE)
     return template.render(
         report=report,
@@ -104,9 +103,9 @@ def render(
     )
 
 
-def _unlabelled(perf: dict[str, Any]) -> str:
-    """Rows without a label, which the score leaves out (none in an older report)."""
-    rows = perf.get("unlabelled_rows")
+def _unlabelled(perf: Performance) -> str:
+    """Rows without a label, which the score leaves out."""
+    rows = perf.unlabelled_rows
     return f", {rows} without a label left out" if rows else ""
 
 

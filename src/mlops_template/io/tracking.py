@@ -73,6 +73,23 @@ def invocation_key() -> str:
     return f"process-{proc.pid}-{proc.create_time():.3f}"
 
 
+def experiment_id(client: Any, name: str) -> str:
+    """Where runs go: the experiment `mlflow run` chose for its project run, else the
+    configured one, created if need be (a local store keeps artifacts beside it; a
+    server decides for itself)."""
+    from mlflow.exceptions import MlflowException
+
+    if project_run := os.environ.get(PROJECT_RUN_ENV):
+        return client.get_run(project_run).info.experiment_id
+    if found := client.get_experiment_by_name(name):
+        return found.experiment_id
+    location = (project_root() / "mlruns").as_uri() if is_local(store_uri()) else None
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created by a concurrent stage in the meantime
+        return client.get_experiment_by_name(name).experiment_id
+
+
 class Tracker:
     def __init__(self, experiment: str):
         import warnings
@@ -90,24 +107,9 @@ class Tracker:
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient()
         self.project_run = os.environ.get(PROJECT_RUN_ENV)
-        if self.project_run:  # runs stay in the experiment `mlflow run` chose
-            self.experiment_id = self.client.get_run(self.project_run).info.experiment_id
-        else:
-            self.experiment_id = self._experiment_id(experiment, is_local(uri))
+        self.experiment_id = experiment_id(self.client, experiment)
         mlflow.set_experiment(experiment_id=self.experiment_id)
         self.git = git_info()
-
-    def _experiment_id(self, name: str, local: bool) -> str:
-        from mlflow.exceptions import MlflowException
-
-        if found := self.client.get_experiment_by_name(name):
-            return found.experiment_id
-        # A local store keeps artifacts beside it; a server decides for itself.
-        location = (project_root() / "mlruns").as_uri() if local else None
-        try:
-            return self.client.create_experiment(name, artifact_location=location)
-        except MlflowException:  # created by a concurrent stage in the meantime
-            return self.client.get_experiment_by_name(name).experiment_id
 
     def parent_run(self, flat_params: dict[str, Any]) -> str:
         """The parent run of this pipeline execution, created by its first stage."""

@@ -45,6 +45,19 @@ class Champion:
         return f"champion v{self.version.ref.version}"
 
 
+@dataclass(frozen=True)
+class Compared:
+    """What the gate decides on: paired comparisons, candidate first (`baseline` against
+    the trivial model; with a champion, `champion` on rows neither trained on and
+    `holdout` on the champion's own held-out rows), each model's metrics, and the rows."""
+
+    comparisons: dict[str, bs.Paired]
+    candidate_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    rows: dict[str, int]  # how many: evaluation, test, excluded_..., champion_holdout
+    compared: pd.DataFrame  # the rows, each marked by what it was used for (ROWS_COLUMN)
+
+
 def load_champion(client: Any, ref: ModelRef) -> Champion:
     version = model_versions.load_version(client, ref)
     return Champion(version, version.data("train"), version.data("test"))
@@ -84,7 +97,7 @@ def compare(
     test: pd.DataFrame,
     champion: Champion | None,
     candidate_test_md5: str,
-) -> dict[str, Any]:
+) -> Compared:
     """Paired comparisons (candidate first), the metrics behind them, and the rows used."""
     task, target = schema.task, schema.target.name
     metric = getattr(cfg.gate, task).metric
@@ -101,34 +114,29 @@ def compare(
     y = rows[target].reset_index(drop=True)
     scored = _outputs(candidate, rows, schema, "the candidate")
     mine = scored.outputs
-    trivial = bs.trivial_outputs(train[target], len(rows), task)
-    result: dict[str, Any] = {
-        "comparisons": {"baseline": bs.paired(metric, y, mine, trivial, noise)},
-        "candidate_metrics": scored.metrics,
-        "champion_metrics": None,
-        "rows": {
-            "evaluation": len(rows),
-            "test": len(test),
-            "excluded_champion_training_rows": excluded,
-        },
-        "compared": rows.assign(**{ROWS_COLUMN: "evaluation"}),
+    baseline = bs.paired(metric, y, mine, bs.trivial_outputs(train[target], len(rows), task), noise)
+    counts = {
+        "evaluation": len(rows),
+        "test": len(test),
+        "excluded_champion_training_rows": excluded,
     }
+    compared = [rows.assign(**{ROWS_COLUMN: "evaluation"})]
     if champion is None:
-        return result
+        return Compared({"baseline": baseline}, scored.metrics, None, counts, compared[0])
     theirs = _outputs(champion.model, rows, schema, champion.label)
-    result["champion_metrics"] = theirs.metrics
     versus = bs.paired(metric, y, mine, theirs.outputs, noise)
-    versus["lead"] = improvement(metric, versus["b"], result["comparisons"]["baseline"]["b"])
-    result["comparisons"]["champion"] = versus
+    comparisons = {
+        "baseline": baseline,
+        "champion": versus.with_lead(improvement(metric, versus.b, baseline.b)),
+    }
     if champion.version.data_md5("test") != candidate_test_md5:
-        held, versus = _holdout(cfg, schema, candidate, train, champion, noise=noise)
-        result["comparisons"]["holdout"] = versus
-        result["rows"]["champion_holdout"] = len(held)
-        result["compared"] = pd.concat(
-            [result["compared"], held.assign(**{ROWS_COLUMN: "champion_holdout"})],
-            ignore_index=True,
-        )
-    return result
+        held, holdout = _holdout(cfg, schema, candidate, train, champion, noise=noise)
+        if holdout is not None:
+            comparisons["holdout"] = holdout
+        counts["champion_holdout"] = len(held)
+        compared.append(held.assign(**{ROWS_COLUMN: "champion_holdout"}))
+    rows_used = pd.concat(compared, ignore_index=True) if len(compared) > 1 else compared[0]
+    return Compared(comparisons, scored.metrics, theirs.metrics, counts, rows_used)
 
 
 def _holdout(cfg, schema, candidate, train, champion, *, noise):
@@ -144,5 +152,6 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
     theirs = _outputs(champion.model, held, schema, champion.label).outputs
     versus = bs.paired(metric, y, mine, theirs, noise)
     trivial = bs.trivial_outputs(champion.train[target], len(held), schema.task)
-    versus["lead"] = improvement(metric, versus["b"], bs.metric_value(metric, y, trivial))
-    return held, versus
+    return held, versus.with_lead(
+        improvement(metric, versus.b, bs.metric_value(metric, y, trivial))
+    )

@@ -21,38 +21,37 @@ from mlops_template.io.atomic import write_json, write_parquet
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
 from mlops_template.release.candidate import find_candidate
+from mlops_template.release.promotion_report import PromotionReport
 
 GATE_REFUSED = 3
 REPORT = "reports/promotion.json"
 ROWS = "reports/promotion_rows.parquet"  # the rows the decision was made on
 
 
-def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
+def evaluate_gate(
+    cfg: Config, client: Any, name: str
+) -> tuple[PromotionReport, pd.DataFrame | None]:
     """Compare candidate, champion and the trivial baseline; decide. Writes nothing;
-    the rows compared are returned under `compared` (a frame, not part of the report)."""
+    returns the report and the rows compared (None when nothing was)."""
     candidate = find_candidate(cfg, client)
     schema = TrainingSchema.read(cfg.paths.schema_)
     gate = getattr(cfg.gate, schema.task)
     champion = registry.alias_version(client, name, registry.CHAMPION)
     registered = registry.version_of(client, name, candidate.model_md5)
-    report: dict[str, Any] = {
+    common: dict[str, Any] = {
         "model_name": name,
-        "registered_version": registered,
-        "already_champion": champion is not None and champion == registered,
         "task": schema.task,
         "candidate": {"model_uri": candidate.model_uri, **candidate.lineage},
         "champion_version": champion,
-        "evaluation_data": {"path": cfg.paths.test, "md5": candidate.test_md5},
+        "registered_version": registered,
         "gate": {**gate.model_dump(), "bootstrap": cfg.gate.bootstrap.model_dump()},
     }
-    if report["already_champion"]:
-        return {
-            **report,
-            "candidate_metrics": {},
-            "champion_metrics": None,
-            "compared": None,
-            "decision": already_champion(champion),
-        }
+    evaluation = {"path": cfg.paths.test, "md5": candidate.test_md5}
+    if champion is not None and champion == registered:
+        decided = already_champion(champion)
+        return PromotionReport(
+            **common, evaluation_data=evaluation, decision=decided, already_champion=True
+        ), None
     held_by = (
         gate_rows.load_champion(client, model_versions.ModelRef(name, champion, registry.CHAMPION))
         if champion
@@ -69,9 +68,15 @@ def evaluate_gate(cfg: Config, client: Any, name: str) -> dict[str, Any]:
         champion=held_by,
         candidate_test_md5=candidate.test_md5,
     )
-    report["evaluation_data"]["rows"] = result.pop("rows")
-    decision = decide(gate, result["candidate_metrics"], result["comparisons"])
-    return {**report, **result, "decision": decision}
+    decided = PromotionReport(
+        **common,
+        evaluation_data={**evaluation, "rows": result.rows},
+        candidate_metrics=result.candidate_metrics,
+        champion_metrics=result.champion_metrics,
+        comparisons=result.comparisons,
+        decision=decide(gate, result.candidate_metrics, result.comparisons),
+    )
+    return decided, result.compared
 
 
 def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
@@ -80,106 +85,99 @@ def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
         return report_promotion(decide_promotion(cfg, dry_run), verbose)
 
 
-def decide_promotion(cfg: Config, dry_run: bool) -> dict[str, Any]:
+def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
     """Decide and (unless a dry run) register and move the alias; the report of it all."""
     client = registry.connect()
     name = cfg.registry.model_name
     # Deciding and moving the alias under one lock: a concurrent promotion waits and
     # then competes against whichever champion this one leaves.
     with nullcontext() if dry_run else registry.registry_lock():
-        report = evaluate_gate(cfg, client, name)
-        compared = report.pop("compared")
-        report["dry_run"] = dry_run
+        report, compared = evaluate_gate(cfg, client, name)
+        report = report.but(dry_run=dry_run)
         if not dry_run and compared is not None:
             write_parquet(ROWS, compared)
-        if not dry_run and not report["already_champion"]:
-            report["registered_version"] = _register(cfg, client, name, report)
+        if not dry_run and not report.already_champion:
+            report = report.but(registered_version=_register(cfg, client, name, report))
     return report
 
 
-def _register(cfg: Config, client: Any, name: str, report: dict[str, Any]) -> str:
+def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> str:
     import mlflow
 
-    from mlops_template.io.tracking import Tracker, record_report_run
+    from mlops_template.io.tracking import experiment_id, record_report_run
 
-    decision = report["decision"]
-    tags = {f"lineage.{k}": v for k, v in report["candidate"].items() if k != "model_uri"}
+    decision = report.decision
+    tags = {f"lineage.{k}": v for k, v in report.candidate.items() if k != "model_uri"}
     tags["gate.decision"] = "promoted" if decision.promote else "refused"
     for check in decision.as_json()["checks"]:
         tags[f"gate.{check['check']}"] = json.dumps(check, sort_keys=True)
     # A model registered before (same md5) keeps its version: no duplicates.
-    version = report["registered_version"]
+    version = report.registered_version
     if version is None:
         # A SQL store gives the version as an int; the registry's API takes it as text.
-        registered = mlflow.register_model(report["candidate"]["model_uri"], name, tags=tags)
+        registered = mlflow.register_model(report.candidate["model_uri"], name, tags=tags)
         version = str(registered.version)
     else:
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
-    experiment_id = Tracker(cfg.tracking.experiment).experiment_id
+    experiment = experiment_id(client, cfg.tracking.experiment)
     if decision.promote:
-        if registry.alias_version(client, name, registry.CHAMPION) != report["champion_version"]:
+        if registry.alias_version(client, name, registry.CHAMPION) != report.champion_version:
             raise PipelineError(
                 f"the champion of {name} changed while this promotion was deciding; "
                 "nothing was promoted: run promote again"
             )
         registry.move_champion(
             client,
-            experiment_id,
+            experiment,
             name,
             version,
             action="promote",
-            extra={"gate": "passed", "metric": report["gate"]["metric"]},
+            extra={"gate": "passed", "metric": report.metric},
         )
     # The decision and every number behind it, as an MLflow run with the JSON report.
     record_report_run(
         client,
-        experiment_id,
-        f"gate {report['model_name']} v{version}",
+        experiment,
+        f"gate {report.model_name} v{version}",
         tags={
             "pipeline.stage": "promote",
             "registry.model_version": version,
             "gate.decision": tags["gate.decision"],
         },
         metrics={
-            f"{side}.{k}": v
-            for side in ("candidate", "champion")
-            for k, v in (report[f"{side}_metrics"] or {}).items()
+            **{f"candidate.{k}": v for k, v in report.candidate_metrics.items()},
+            **{f"champion.{k}": v for k, v in (report.champion_metrics or {}).items()},
         },
-        documents={"promotion.json": as_json(report)},
+        documents={"promotion.json": report.as_json()},
     )
     return version
 
 
-def as_json(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as stored and printed: the decision as its JSON."""
-    return {**report, "decision": report["decision"].as_json()}
-
-
-def report_promotion(report: dict[str, Any], verbose: bool = False) -> int:
+def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
     """Write the report (printed too when verbose), say the verdict and, on a refusal,
     the failed checks and why; the exit code (0 promoted, 3 refused)."""
-    decision = report["decision"]
-    if not report["dry_run"]:
-        write_json(REPORT, as_json(report))
+    decision = report.decision
+    if not report.dry_run:
+        write_json(REPORT, report.as_json())
     if verbose:
-        print(json.dumps(as_json(report), indent=2, sort_keys=True, default=str))
+        print(json.dumps(report.as_json(), indent=2, sort_keys=True, default=str))
     failed = f" (failed: {', '.join(decision.failed())})" if not decision.promote else ""
-    name = report["model_name"]
-    if report["registered_version"] and report["registered_version"] == report["champion_version"]:
+    name, version = report.model_name, report.registered_version
+    if version and version == report.champion_version:
         print(
-            f"{name} v{report['champion_version']} is this model and already champion",
+            f"{name} v{version} is this model and already champion",
             file=sys.stderr,
         )
-    elif report["dry_run"]:
+    elif report.dry_run:
         verdict = "would promote" if decision.promote else "would refuse"
         print(f"dry run: {verdict} the candidate{failed}; nothing was changed", file=sys.stderr)
     elif decision.promote:
-        print(f"promoted: {name} v{report['registered_version']} is champion", file=sys.stderr)
+        print(f"promoted: {name} v{version} is champion", file=sys.stderr)
     else:
         print(
-            f"refused: {name} v{report['registered_version']} is challenger only{failed}",
+            f"refused: {name} v{version} is challenger only{failed}",
             file=sys.stderr,
         )
     if decision.promote:

@@ -11,7 +11,7 @@ from mlops_template.io import registry
 
 
 def rollback(cfg: Config, to: str | None) -> int:
-    from mlops_template.io.tracking import Tracker
+    from mlops_template.io.tracking import experiment_id
 
     client = registry.connect()
     name = cfg.registry.model_name
@@ -19,7 +19,7 @@ def rollback(cfg: Config, to: str | None) -> int:
         current = registry.alias_version(client, name, registry.CHAMPION)
         if current is None:
             raise PipelineError(f"{name} has no champion to roll back")
-        experiment_id = Tracker(cfg.tracking.experiment).experiment_id
+        experiment = experiment_id(client, cfg.tracking.experiment)
         target = to or rollback_target(registry.events(client, name), current)
         if target is None:
             raise PipelineError(
@@ -31,7 +31,7 @@ def rollback(cfg: Config, to: str | None) -> int:
         if target == current:
             raise PipelineError(f"v{target} is already the champion of {name}")
         registry.move_champion(
-            client, experiment_id, name, target, action="rollback", extra={"from": current}
+            client, experiment, name, target, action="rollback", extra={"from": current}
         )
     print(f"rolled back: {name} champion v{current} -> v{target}", file=sys.stderr)
     return 0

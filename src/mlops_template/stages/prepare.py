@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.split import split_frame
+from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.tracking import Input, StageRecord
 
 
 def run(cfg: Config) -> StageRecord:
-    report = json.loads(Path(cfg.paths.validation).read_text())
+    report = ValidationReport.read(cfg.paths.validation)
     frame = pd.read_parquet(cfg.paths.raw)
-    train, test = split_frame(frame, report["target"], report["task"], cfg.split)
+    train, test = split_frame(frame, report.target, report.task, cfg.split)
     write_parquet(cfg.paths.train, train)
     write_parquet(cfg.paths.test, test)
     return StageRecord(
-        inputs=[Input(cfg.paths.raw, "split", frame, report["target"])],
+        inputs=[Input(cfg.paths.raw, "split", frame, report.target)],
         metrics={"n_train": len(train), "n_test": len(test)},
     )

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Any
-
 import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.models import model_for_rows
-from mlops_template.core.schema import TrainingSchema
+from mlops_template.core.validation_report import ValidationReport
+from mlops_template.io import model_logging
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import file_md5
-from mlops_template.io.model_file import dump_model, trusted_types
+from mlops_template.io.model_file import dump_model
 from mlops_template.io.tracking import Input, StageRecord
-
-# The packages a served model needs; listed, not inferred, as inference costs seconds.
-MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy", "mlflow")
 
 
 def run(cfg: Config) -> StageRecord:
-    report = json.loads(Path(cfg.paths.validation).read_text())
-    target, task = report["target"], report["task"]
+    report = ValidationReport.read(cfg.paths.validation)
+    target, task = report.target, report.task
     frame = pd.read_parquet(cfg.paths.train)
     model, features, y, schema, chosen, selection = model_for_rows(cfg, frame, target, task)
     if selection is not None:
@@ -36,7 +27,7 @@ def run(cfg: Config) -> StageRecord:
     model_md5 = file_md5(cfg.paths.model)
 
     def log_model() -> None:
-        _log_mlflow_model(model, features, schema, cfg.paths.model, model_md5)
+        model_logging.log_model(model, features, schema, cfg.paths.model, model_md5)
 
     return StageRecord(
         inputs=[
@@ -56,69 +47,3 @@ def run(cfg: Config) -> StageRecord:
         },
         log_model=log_model,
     )
-
-
-def _log_mlflow_model(
-    model: Any, features: pd.DataFrame, schema: TrainingSchema, model_path: str, model_md5: str
-) -> None:
-    from importlib.metadata import version
-
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    # MLflow says, at INFO, that it found uv.lock: a line in every `dvc repro` for nothing
-    # (the model's requirements are listed below, not inferred).
-    logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)
-    # Integer columns are declared as floats: a missing value at serving time turns
-    # an integer column into floats, which an integer signature would reject.
-    ints = features.select_dtypes("integer").columns
-    example = features.head(5).astype(dict.fromkeys(ints, "float64"))
-    with tempfile.TemporaryDirectory() as code:
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            code_paths=[str(_contract_package(Path(code)))],
-            serialization_format="skops",
-            skops_trusted_types=trusted_types(Path(model_path).read_bytes()),
-            signature=_signature(infer_signature(example, model.predict(example)), schema),
-            input_example=example,
-            pip_requirements=[f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
-            metadata={"schema": schema.as_json(), "model_md5": model_md5},
-        )
-
-
-def _contract_package(folder: Path) -> Path:
-    """The one module of ours a model holds (core/raw_rows.py, its first step), as a
-    package MLflow ships in the model's code/ folder: it loads where this project is
-    not installed (`mlflow models serve` in a fresh environment, a Docker image)."""
-    import mlops_template
-
-    source = Path(mlops_template.__file__).parent
-    package = folder / "mlops_template"
-    (package / "core").mkdir(parents=True)
-    for module in ("__init__.py", "core/__init__.py", "core/raw_rows.py"):
-        shutil.copyfile(source / module, package / module)
-    return package
-
-
-def _signature(inferred: Any, schema: TrainingSchema) -> Any:
-    """The inferred signature, with a column optional only where the whole training data
-    had missing values (MLflow judges by the five example rows). A request without a
-    required column gets a 400 naming it; one without an optional column is read with
-    that column missing (core/raw_rows.py). Boolean columns are declared as text: MLflow
-    would turn a null in a boolean column into False; the model reads true, "TRUE" and
-    null alike on every path, and dates as ISO 8601 text."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
-
-    nullable = {c.name: c.nullable for c in schema.columns}
-    as_text = {*schema.booleans, *schema.dates}
-    inputs = Schema(
-        [
-            ColSpec(
-                "string" if s.name in as_text else s.type, s.name, required=not nullable[s.name]
-            )
-            for s in inferred.inputs.inputs
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=inferred.outputs)

@@ -27,19 +27,17 @@ def run(cfg: Config) -> StageRecord:
         key=cfg.split.key,
         target_copies=cfg.validate_.target_copies,
     )
-    write_json(cfg.paths.validation, report)
+    write_json(cfg.paths.validation, report.as_json())
     # The task decides the model, metrics and gate: say which and why, every run.
-    print(f"{cfg.data.origin}: {report['task_reason']}", file=sys.stderr)
-    if "classes" in report:
-        print(f"{cfg.data.origin}: classes {describe_classes(report['classes'])}", file=sys.stderr)
-    for warning in report["warnings"]:
+    print(f"{cfg.data.origin}: {report.task_reason}", file=sys.stderr)
+    if report.classes is not None:
+        print(f"{cfg.data.origin}: classes {describe_classes(report.classes)}", file=sys.stderr)
+    for warning in report.warnings:
         print(f"warning: {cfg.data.origin}: {warning}", file=sys.stderr)
     return StageRecord(
         inputs=[Input(cfg.paths.raw, "validation", frame, target)],
-        metrics={
-            key: report[key]
-            for key in ("n_rows", "n_rows_without_target", "minority_share")
-            if key in report
-        },
-        tags={"task": report["task"]},
+        metrics=report.model_dump(
+            include={"n_rows", "n_rows_without_target", "minority_share"}, exclude_none=True
+        ),
+        tags={"task": report.task},
     )

@@ -10,7 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers.template import REPO
 
 CHECK = str(Path(sys.executable).parent / "check-jsonschema")
 

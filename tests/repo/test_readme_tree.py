@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from .conftest import REPO
+from tests.helpers.template import REPO
 
 # The README itself, and the ignore files (.dvcignore is named beside .dvc/).
 UNLISTED = {".gitignore", ".dvcignore", "README.md"}

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from mlops_template.project_files import code_deps, drift, generated, stage_problems
-
-from .conftest import REPO
+from tests.helpers.template import REPO
 
 PACKAGE_FILES = {
     "__init__.py": '"""Only a docstring: importing the package runs nothing."""',

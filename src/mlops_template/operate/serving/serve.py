@@ -2,7 +2,7 @@
 
 The scoring server is MLflow's own scoring app (the one `mlflow models serve` and its
 Docker image run), with a shorter path for JSON rows in front of it that gives the same
-answers (operate/fast_scoring.py), under uvicorn. It is started here rather than through
+answers (operate/serving/fast_scoring.py), under uvicorn. It is started here rather than through
 `mlflow models serve` so that the version behind the alias is downloaded once and every
 worker loads that version, even if the alias moves while they start. Its event loop is
 uvloop, which sets TCP_NODELAY on every connection: with asyncio's loop, uvicorn's
@@ -29,7 +29,7 @@ from mlops_template.errors import PipelineError, redact
 from mlops_template.io import model_versions, registry
 
 STOP_SECONDS = 30
-APP = "mlops_template.operate.scoring_app:app"  # MLflow's app, with a shorter path in front
+APP = "mlops_template.operate.serving.scoring_app:app"  # MLflow's app, with a shorter path in front
 
 
 # The native thread pools a scoring process may start: OpenMP (scikit-learn's boosting),

@@ -25,7 +25,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
-from mlops_template.operate.scoring_job import ScoringJob
+from mlops_template.operate.batch.scoring_job import ScoringJob
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from .conftest import REPO
+from tests.helpers.template import REPO
 
 
 def test_conda_env_pins_the_lock_and_installs_the_project():

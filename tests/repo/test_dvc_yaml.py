@@ -11,8 +11,7 @@ from mlops_template.cli import STAGES
 from mlops_template.config import flatten, parse_config
 from mlops_template.project_files import drift, stage_problems
 from mlops_template.stages.runner import declared_params, stage_params
-
-from .conftest import REPO
+from tests.helpers.template import REPO
 
 DVC_YAML = REPO / "dvc.yaml"
 DVC_STAGES = yaml.safe_load(DVC_YAML.read_text(encoding="utf-8"))["stages"]

@@ -21,40 +21,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
 from mlops_template.compose import (
-    CONF_DIR,
     apply_to_conf,
     compose_text,
     stale_diff,
     write_params,
 )
 from mlops_template.config import Config, load_config
-from mlops_template.core.batch_checks import as_training_types
 from mlops_template.core.ct_report import CtReport, Try
 from mlops_template.core.drift import OUT_OF_RANGE
-from mlops_template.core.raw_rows import BadCells
-from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
-from mlops_template.io.atomic import write_json, write_parquet, write_text
+from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.datasets import incoming_folder
-from mlops_template.io.dvc_cache import uncached_outputs
-from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.io.tracking import log_report_run
 from mlops_template.io.workspace_lock import workspace_locked
-from mlops_template.operate.monitor import (
-    drift_report,
-    labelled_rows,
-    load_model_data,
-    read_batch,
-)
-from mlops_template.operate.predict import predict
+from mlops_template.operate.batch.predict import predict
+from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted
+from mlops_template.operate.monitoring.monitor import drift_report, load_model_data
 from mlops_template.release.promote import decide_promotion, report_promotion
 
 EXIT_ALERT = 4
@@ -104,28 +91,39 @@ def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbo
         reason = performance.decision if performance else "no labels"
         return _finish(cfg, record, f"no retraining ({reason})", verbose)
 
-    with _restored_unless_promoted() as workspace:
+    with restored_unless_promoted() as workspace:
         workspace.add_batch(cfg, path, champion.schema)
-        tried_configs: dict[str, int] = {}
-        for attempt, overrides in enumerate(cfg.ct.tries, start=1):
-            workspace.reset_conf()
-            apply_to_conf(Path.cwd(), overrides)
-            params = write_params(Path.cwd(), []).read_text()
-            if params in tried_configs:
-                print(
-                    f"ct try {attempt}: {overrides} is try {tried_configs[params]}'s config; "
-                    "skipped",
-                    file=sys.stderr,
-                )
-                continue
-            tried_configs[params] = attempt
-            tried = _retrain(attempt, overrides, verbose)
-            record.tries.append(tried)
-            if tried.promoted:
-                workspace.keep()
-                predict(load_config(), batch, None, registry.CHAMPION, None)
-                return _finish(cfg, record, f"promoted v{tried.version}", verbose)
+        tried = run_tries(cfg.ct.tries, workspace, lambda n, o: _retrain(n, o, verbose))
+        record.tries.extend(tried)
+        if tried and tried[-1].promoted:
+            workspace.keep()
+            predict(load_config(), batch, None, registry.CHAMPION, None)
+            return _finish(cfg, record, f"promoted v{tried[-1].version}", verbose)
     return _finish(cfg, record, "alert", verbose)
+
+
+def run_tries(
+    tries: list[list[str]], workspace: Workspace, retrain: Callable[[int, list[str]], Try]
+) -> list[Try]:
+    """Each try's overrides written into conf/ (as it was before any try), then retrain,
+    until one is promoted; a try that composes to a config already tried is skipped."""
+    done: list[Try] = []
+    tried_configs: dict[str, int] = {}
+    for attempt, overrides in enumerate(tries, start=1):
+        workspace.reset_conf()
+        apply_to_conf(Path.cwd(), overrides)
+        params = write_params(Path.cwd(), []).read_text()
+        if params in tried_configs:
+            print(
+                f"ct try {attempt}: {overrides} is try {tried_configs[params]}'s config; skipped",
+                file=sys.stderr,
+            )
+            continue
+        tried_configs[params] = attempt
+        done.append(retrain(attempt, overrides))
+        if done[-1].promoted:
+            break
+    return done
 
 
 def _retrain(attempt: int, overrides: list[str], verbose: bool) -> Try:
@@ -148,97 +146,21 @@ def _retrain(attempt: int, overrides: list[str], verbose: bool) -> Try:
     report = decide_promotion(load_config(), dry_run=False)
     code = report_promotion(report, verbose)
     # Retraining that reproduces the champion itself has not beaten it.
-    promoted = code == 0 and not report["already_champion"]
-    decision = report["decision"]
+    promoted = code == 0 and not report.already_champion
+    decision = report.decision
     check = decision.check("improvement")
     return Try(
         attempt=attempt,
         overrides=list(overrides),
-        version=report["registered_version"],
+        version=report.registered_version,
         promoted=promoted,
-        metric=report["gate"]["metric"],
+        metric=report.metric,
         candidate=check.candidate if check else None,
         champion=check.champion if check else None,
         failed_checks=decision.failed()
-        or (["already_champion"] if report["already_champion"] else []),
+        or (["already_champion"] if report.already_champion else []),
         reasons=decision.reasons(),
     )
-
-
-def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
-    """The batch's labelled rows in the training data's types, for `collect` to add to
-    its source's rows in one Parquet file: a CSV batch's dates are text until then."""
-    try:
-        return as_training_types(labelled_rows(read_batch(path, schema, cfg), schema), schema)
-    except BadCells as err:
-        raise PipelineError(f"{path}: {err}; not added to the training data") from None
-
-
-class _Workspace:
-    """What a retraining changes in the workspace, to put back if no try is promoted."""
-
-    def __init__(self) -> None:
-        self.saved: dict[Path, bytes | None] = {}
-        self.added: list[Path] = []
-        self.kept = False
-
-    def save(self, *files: Path) -> None:
-        for file in files:
-            if file not in self.saved:
-                self.saved[file] = file.read_bytes() if file.exists() else None
-
-    def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> None:
-        """The batch's labelled rows, as the data source's training data, under DVC."""
-        folder = incoming_folder(cfg.paths.incoming, cfg.data)
-        target = folder / f"{file_md5(path)}.parquet"
-        self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
-        self.save(*sorted(Path(CONF_DIR).rglob("*.yaml")))
-        self.save(*uncached_outputs())
-        if target.exists():
-            return
-        rows = training_rows(path, schema, cfg)
-        self.added += [target, target.with_name(target.name + ".dvc")]
-        write_parquet(target, rows)
-        _run("dvc", "add", "--quiet", str(target))
-
-    def reset_conf(self) -> None:
-        """conf/ as it was before any try changed it."""
-        for file, content in self.saved.items():
-            if file.parts[0] == CONF_DIR and content is not None:
-                file.write_bytes(content)
-
-    def keep(self) -> None:
-        self.kept = True
-
-    def restore(self) -> None:
-        for file in self.added:
-            file.unlink(missing_ok=True)
-        for file, content in self.saved.items():
-            if content is None:
-                file.unlink(missing_ok=True)
-            else:
-                file.write_bytes(content)
-        for folder in {file.parent for file in self.added}:  # the source's, if ct made it
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-        if self.saved:
-            _run("dvc", "checkout", "--quiet")  # the outputs dvc.lock names again
-
-
-@contextmanager
-def _restored_unless_promoted() -> Iterator[_Workspace]:
-    workspace = _Workspace()
-    try:
-        yield workspace
-    finally:
-        if not workspace.kept:
-            workspace.restore()
-
-
-def _run(*cmd: str) -> None:
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
 
 
 def _finish(cfg: Config, record: CtReport, outcome: str, verbose: bool) -> int:

@@ -31,11 +31,10 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json, write_text
-from mlops_template.io.batch_files import iter_chunks
+from mlops_template.io.batch_files import column_problems, iter_chunks
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_versions import RegisteredVersion
 from mlops_template.io.tracking import log_report_run
-from mlops_template.operate.batch_scoring import column_problems
 
 JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
 
@@ -186,9 +185,8 @@ def _write_and_log(cfg, report: MonitorReport, reference, current, predicted) ->
     from mlops_template.io.drift_report import render
 
     folder = Path(cfg.monitor.report_dir)
-    stored = report.as_json()
-    html = render(stored, reference, current, predicted)  # first: a failure writes neither
-    json_path = write_json(folder / JSON_REPORT, stored)
+    html = render(report, reference, current, predicted)  # first: a failure writes neither
+    json_path = write_json(folder / JSON_REPORT, report.as_json())
     html_path = write_text(folder / HTML_REPORT, html)
     perf = report.performance
     log_report_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import REPO
+from tests.helpers.template import REPO
 
 
 def test_help_texts_have_no_unexpanded_variables():

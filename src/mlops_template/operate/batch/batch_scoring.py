@@ -20,34 +20,17 @@ import numpy as np
 import pyarrow as pa
 
 from mlops_template.config import Predict
-from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
+from mlops_template.core.batch_checks import describe_unseen, unseen_categories
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
-from mlops_template.io.batch_files import batch_columns, iter_chunks
+from mlops_template.io.batch_files import column_problems, iter_chunks
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
 from mlops_template.io.model_versions import ModelRef
-from mlops_template.operate.model_fetch import FetchedModel
-from mlops_template.operate.scoring_job import ScoringJob
-
-
-def column_problems(
-    path: Path, schema: TrainingSchema, settings: Predict
-) -> tuple[list[str], list[str], dict[str, bool]]:
-    """The batch's columns against the training schema, under predict's policy for extra
-    columns (the target and passthrough columns may be there): the problems, the extra
-    columns to ignore, and the columns (name -> holds numbers)."""
-    columns = batch_columns(path, schema)
-    problems, extra = check_columns(
-        schema,
-        columns,
-        allowed_extra={schema.target.name, *settings.passthrough_columns},
-        extra_policy=settings.extra_columns,
-        source=str(path),
-    )
-    return problems, extra, columns
+from mlops_template.operate.batch.model_fetch import FetchedModel
+from mlops_template.operate.batch.scoring_job import ScoringJob
 
 
 def output_schema(classes: list[Any] | None, passthrough: list[pa.Field]) -> pa.Schema:
@@ -133,7 +116,7 @@ def score_batch(
             return 0
         started = time.perf_counter()
         if engine == "spark":
-            from mlops_template.operate.spark_predict import score_with_spark
+            from mlops_template.operate.batch.spark_predict import score_with_spark
 
             rows = score_with_spark(job, settings)
         else:

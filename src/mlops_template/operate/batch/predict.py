@@ -1,7 +1,7 @@
 """predict: score a batch of any size with a registered model into the predictions table.
 
 The model is found and downloaded by a second process (model_fetch.py) while this one
-imports what scoring needs (operate/batch_scoring.py): the two take about as long, and on
+imports what scoring needs (operate/batch/batch_scoring.py): the two take about as long, and on
 two cores they overlap. So this module imports nothing heavy before the fetch starts.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mlops_template.config import Config
 from mlops_template.errors import require_extra
-from mlops_template.operate.model_fetch import fetching
+from mlops_template.operate.batch.model_fetch import fetching
 
 
 def predict(
@@ -31,7 +31,7 @@ def predict(
     with fetching(cfg.registry.model_name, version, alias, "predict") as fetched:
         import skops.io  # noqa: F401 - reads the model file: imported while the fetch runs
 
-        from mlops_template.operate.batch_scoring import score_batch
+        from mlops_template.operate.batch.batch_scoring import score_batch
 
         return score_batch(
             settings, Path(batch), fetched, table=table or settings.table, engine=engine

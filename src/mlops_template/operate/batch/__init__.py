@@ -1,0 +1,2 @@
+"""Batch scoring: `predict` on a file or folder of rows, with pandas or Spark, into the
+predictions table (exactly once per batch and model)."""

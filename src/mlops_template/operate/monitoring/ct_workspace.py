@@ -1,0 +1,100 @@
+"""What a CT retraining changes in the workspace (the batch's rows as training data,
+conf/, params.yaml, dvc.lock and the outputs git keeps), and putting it back when no try
+is promoted: the workspace is then the champion's again."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_template.compose import CONF_DIR
+from mlops_template.config import Config
+from mlops_template.core.batch_checks import as_training_types
+from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.schema import TrainingSchema
+from mlops_template.errors import PipelineError
+from mlops_template.io.atomic import write_parquet
+from mlops_template.io.datasets import incoming_folder
+from mlops_template.io.dvc_cache import uncached_outputs
+from mlops_template.io.lineage import LOCK_FILE, file_md5
+from mlops_template.operate.monitoring.monitor import labelled_rows, read_batch
+
+
+def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
+    """The batch's labelled rows in the training data's types, for `collect` to add to
+    its source's rows in one Parquet file: a CSV batch's dates are text until then."""
+    try:
+        return as_training_types(labelled_rows(read_batch(path, schema, cfg), schema), schema)
+    except BadCells as err:
+        raise PipelineError(f"{path}: {err}; not added to the training data") from None
+
+
+class Workspace:
+    """What a retraining changes in the workspace, to put back if no try is promoted."""
+
+    def __init__(self) -> None:
+        self.saved: dict[Path, bytes | None] = {}
+        self.added: list[Path] = []
+        self.kept = False
+
+    def save(self, *files: Path) -> None:
+        for file in files:
+            if file not in self.saved:
+                self.saved[file] = file.read_bytes() if file.exists() else None
+
+    def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> None:
+        """The batch's labelled rows, as the data source's training data, under DVC."""
+        folder = incoming_folder(cfg.paths.incoming, cfg.data)
+        target = folder / f"{file_md5(path)}.parquet"
+        self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
+        self.save(*sorted(Path(CONF_DIR).rglob("*.yaml")))
+        self.save(*uncached_outputs())
+        if target.exists():
+            return
+        rows = training_rows(path, schema, cfg)
+        self.added += [target, target.with_name(target.name + ".dvc")]
+        write_parquet(target, rows)
+        _run("dvc", "add", "--quiet", str(target))
+
+    def reset_conf(self) -> None:
+        """conf/ as it was before any try changed it."""
+        for file, content in self.saved.items():
+            if file.parts[0] == CONF_DIR and content is not None:
+                file.write_bytes(content)
+
+    def keep(self) -> None:
+        self.kept = True
+
+    def restore(self) -> None:
+        for file in self.added:
+            file.unlink(missing_ok=True)
+        for file, content in self.saved.items():
+            if content is None:
+                file.unlink(missing_ok=True)
+            else:
+                file.write_bytes(content)
+        for folder in {file.parent for file in self.added}:  # the source's, if ct made it
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if self.saved:
+            _run("dvc", "checkout", "--quiet")  # the outputs dvc.lock names again
+
+
+@contextmanager
+def restored_unless_promoted() -> Iterator[Workspace]:
+    workspace = Workspace()
+    try:
+        yield workspace
+    finally:
+        if not workspace.kept:
+            workspace.restore()
+
+
+def _run(*cmd: str) -> None:
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")

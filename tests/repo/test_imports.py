@@ -1,0 +1,107 @@
+"""No import cycles, between modules or between the package's parts (config, core, io,
+...), and no import against the layer order (a part imports only parts below it),
+counting lazy imports and those made for type checking only."""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+import pytest
+
+from mlops_template.project_files import import_graph
+from tests.helpers.template import REPO
+
+GRAPH = import_graph(REPO)
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as err:
+        return err.args[1]
+    return []
+
+
+def _part(module: str) -> str:
+    """mlops_template.core.split -> mlops_template.core; mlops_template.config stays."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_the_graph_is_read_from_the_imports():
+    assert (
+        "mlops_template.operate.batch.scoring_job"
+        in GRAPH["mlops_template.operate.batch.spark_predict"]
+    )
+    assert "mlops_template.config" in GRAPH["mlops_template.core.split"]
+
+
+def test_no_cycle_between_modules():
+    assert _cycle(GRAPH) == []
+
+
+def test_no_cycle_between_parts():
+    parts: dict[str, set[str]] = {}
+    for module, imported in GRAPH.items():
+        parts.setdefault(_part(module), set()).update(
+            _part(name) for name in imported if _part(name) != _part(module)
+        )
+    assert _cycle(parts) == []
+
+
+# Lowest first. A part imports parts of lower layers only; the parts of one layer do not
+# import each other. Monitoring sits above batch scoring: ct scores a batch with `predict`.
+LAYERS = [
+    ["mlops_template", "operate", "errors", "metric_names"],  # the packages themselves
+    ["config"],
+    ["core"],
+    ["io"],
+    ["compose", "error_report", "stages", "release"],
+    ["operate.batch", "operate.serving"],
+    ["operate.monitoring"],
+    ["project_files"],
+    ["cli"],
+    ["__main__"],
+]
+LAYER = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+
+def _layered_part(module: str) -> str:
+    """mlops_template.operate.batch.predict -> operate.batch; mlops_template.io.x -> io."""
+    names = module.split(".")[1:]
+    return ".".join(names[:2]) if names[:1] == ["operate"] else (names or ["mlops_template"])[0]
+
+
+def _against_the_layers(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{module} -> {name}"
+        for module, imported in graph.items()
+        for name in imported
+        if _layered_part(name) != _layered_part(module)
+        and LAYER[_layered_part(module)] <= LAYER[_layered_part(name)]
+    )
+
+
+def test_every_part_has_a_layer():
+    assert {_layered_part(m) for m in GRAPH} - set(LAYER) == set()
+
+
+def test_imports_follow_the_layers():
+    assert _against_the_layers(GRAPH) == []
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        ("mlops_template.core.split", "mlops_template.io.atomic"),  # downwards
+        ("mlops_template.stages.train", "mlops_template.release.promote"),  # sideways
+        ("mlops_template.operate.serving.serve", "mlops_template.operate.batch.predict"),
+    ],
+)
+def test_an_import_against_the_layers_is_found(edge):
+    module, name = edge
+    assert _against_the_layers({module: {name}}) == [f"{module} -> {name}"]
+
+
+@pytest.mark.parametrize("graph", [{"a": {"b"}, "b": {"a"}}, {"a": {"b"}, "b": {"c"}, "c": {"a"}}])
+def test_a_cycle_is_found(graph):
+    assert set(_cycle(graph)) == set(graph)

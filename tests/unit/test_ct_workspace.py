@@ -1,0 +1,123 @@
+"""What ct changes in the workspace and puts back, and its try loop, in process in a
+temporary copy of conf/ with a real DVC repo (the retraining itself, `dvc repro` and
+the gate, is tests/e2e/test_ct.py's)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_template.compose import write_params
+from mlops_template.core.ct_report import Try
+from mlops_template.operate.monitoring.ct import run_tries
+from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """conf/ and params.yaml as the template has them, in a DVC repo without git."""
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    shutil.copy(REPO / "params.yaml", tmp_path)
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _conf_files() -> list[Path]:
+    return sorted(Path("conf").rglob("*.yaml"))
+
+
+def _saved_workspace() -> Workspace:
+    workspace = Workspace()
+    workspace.save(Path("params.yaml"), Path("dvc.lock"), Path("metrics.json"), *_conf_files())
+    return workspace
+
+
+def _tried(attempt: int, overrides: list[str], promoted: bool) -> Try:
+    return Try(
+        attempt=attempt,
+        overrides=overrides,
+        version=str(attempt),
+        promoted=promoted,
+        metric="balanced_accuracy",
+        candidate=None,
+        champion=None,
+        failed_checks=[] if promoted else ["improvement:balanced_accuracy"],
+        reasons=[],
+    )
+
+
+def test_restore_puts_back_every_saved_file_and_removes_what_was_added(project):
+    before = {p: p.read_bytes() for p in [Path("params.yaml"), Path("dvc.lock"), *_conf_files()]}
+    with restored_unless_promoted() as workspace:
+        workspace.save(*before, Path("metrics.json"))  # metrics.json: not there before
+        for path in before:
+            path.write_text("changed by a try\n")
+        Path("metrics.json").write_text("{}\n")
+        added = Path("data/incoming/source/abc.parquet")
+        added.parent.mkdir(parents=True)
+        added.write_bytes(b"rows")
+        workspace.added += [added, added.with_name("abc.parquet.dvc")]
+    assert {p: p.read_bytes() for p in before} == before
+    assert not Path("metrics.json").exists()
+    assert not added.parent.exists()  # the source's folder, which ct made
+    assert Path("data/incoming").is_dir()
+
+
+def test_a_promoted_try_keeps_the_workspace(project):
+    with restored_unless_promoted() as workspace:
+        workspace.save(Path("params.yaml"))
+        Path("params.yaml").write_text("the promoted try's\n")
+        workspace.keep()
+    assert Path("params.yaml").read_text() == "the promoted try's\n"
+
+
+def test_an_error_in_a_try_restores_the_workspace(project):
+    before = Path("params.yaml").read_bytes()
+    with pytest.raises(RuntimeError), restored_unless_promoted() as workspace:
+        workspace.save(Path("params.yaml"))
+        Path("params.yaml").write_text("half-written\n")
+        raise RuntimeError("dvc repro failed")
+    assert Path("params.yaml").read_bytes() == before
+
+
+def _params() -> dict:
+    return yaml.safe_load(Path("params.yaml").read_text())
+
+
+def test_each_try_starts_from_conf_as_it_was_and_the_loop_stops_at_a_promotion(project):
+    seed = _params()["split"]["seed"]
+    seen: list[tuple[int, str, int]] = []
+
+    def retrain(attempt: int, overrides: list[str]) -> Try:
+        params = _params()
+        seen.append((attempt, params["model"]["type"], params["split"]["seed"]))
+        return _tried(attempt, overrides, promoted=attempt == 4)
+
+    tries = [
+        ["model=linear", f"split.seed={seed + 1}"],
+        ["model=random_forest"],  # the seed is conf/'s again
+        ["model=linear", f"split.seed={seed + 1}"],  # try 1's config: skipped
+        ["model=linear"],
+        ["model=random_forest", "model.n_estimators=3"],  # not run: try 4 was promoted
+    ]
+    done = run_tries(tries, _saved_workspace(), retrain)
+    assert seen == [(1, "linear", seed + 1), (2, "random_forest", seed), (4, "linear", seed)]
+    assert [t.attempt for t in done] == [1, 2, 4] and done[-1].promoted
+
+
+def test_no_promotion_runs_every_distinct_try(project):
+    conf = {p: p.read_bytes() for p in _conf_files()}
+    workspace = _saved_workspace()
+    done = run_tries([["model=linear"], []], workspace, lambda n, o: _tried(n, o, False))
+    assert [t.attempt for t in done] == [1, 2] and not any(t.promoted for t in done)
+    workspace.reset_conf()
+    assert {p: p.read_bytes() for p in _conf_files()} == conf
+    assert write_params(Path.cwd(), []).read_text() == (REPO / "params.yaml").read_text()
