@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from mlops_template.io import predictions_table
+from mlops_template.io import table_lock
 from mlops_template.io.lineage import file_md5
 from tests.e2e.test_predict import TABLE, _write, batch
 
@@ -36,7 +36,7 @@ def test_the_same_batch_from_many_processes_is_scored_once(copy, tmp_path):
     # have found the batch not yet scored: the worst case, whatever the machine's speed.
     started: list[subprocess.Popen] = []
     try:
-        with predictions_table.locked(str(copy.path(TABLE))):
+        with table_lock.locked(str(copy.path(TABLE))):
             started += [_started(copy, args, log) for args, log in zip(commands, logs, strict=True)]
             _until_all_wait(started, logs)
         for process, log in zip(started, logs, strict=True):

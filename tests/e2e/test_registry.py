@@ -101,7 +101,20 @@ def _reset_tracking_uri():
     mlflow.set_tracking_uri(None)
 
 
-def test_first_better_and_worse_candidates(copy):
+@pytest.fixture(scope="session")
+def weak_champion(trained, tmp_path_factory) -> Template:
+    """`trained` with the weak candidate promoted: champion v1. Built once per run."""
+
+    def build(folder):
+        copy = trained.clone_to(folder / "copy", with_store=True)
+        use(copy, "weak")
+        checked = promote(copy)
+        assert checked.returncode == 0, checked.stderr
+
+    return Template(built_once(tmp_path_factory, "registry-weak-champion", build) / "copy")
+
+
+def test_the_first_candidate_becomes_champion_with_its_lineage(copy):
     use(copy, "weak")
     first = promote(copy)
     assert first.returncode == 0, first.stderr
@@ -129,6 +142,14 @@ def test_first_better_and_worse_candidates(copy):
     logged = mlflow.artifacts.load_dict(f"{gate_run.info.artifact_uri}/promotion.json")
     assert logged["candidate"] == report["candidate"]
 
+
+@pytest.fixture
+def weak_copy(weak_champion, tmp_path) -> Template:
+    return weak_champion.clone_to(tmp_path / "copy", with_store=True)
+
+
+def test_a_better_candidate_replaces_the_champion(weak_copy):
+    copy = weak_copy
     use(copy, "default")
     better = promote(copy)
     assert better.returncode == 0, better.stderr
@@ -147,6 +168,11 @@ def test_first_better_and_worse_candidates(copy):
     assert check["rows"] == rows["evaluation"]
     assert checks["baseline:balanced_accuracy"]["baseline"] == 0.5
 
+
+def test_a_worse_candidate_stays_challenger_and_keeps_its_version(weak_copy):
+    copy = weak_copy
+    use(copy, "default")
+    assert promote(copy).returncode == 0  # v2 champion
     use(copy, "weak")
     worse = promote(copy)
     assert worse.returncode == REFUSED
@@ -160,10 +186,17 @@ def test_first_better_and_worse_candidates(copy):
     assert versions(copy) == ["1", "2"]  # the same model keeps its version
     assert client(copy).get_model_version(NAME, "1").tags["gate.decision"] == "refused"
 
-    use(copy, "default")
+
+def test_the_champion_itself_is_already_champion(weak_copy):
+    copy = weak_copy
+    use(copy, "weak")
     again = promote(copy)
     assert again.returncode == 0 and "already champion" in again.stderr
-    assert versions(copy) == ["1", "2"]
+    assert versions(copy) == ["1"]
+    report = json.loads(copy.path("reports/promotion.json").read_text())
+    assert report["already_champion"] and report["decision"]["checks"][0]["check"] == (
+        "already_champion"
+    )
 
 
 def test_thresholds_refuse_even_without_a_champion(copy):
@@ -192,45 +225,17 @@ def test_dry_run_changes_nothing(copy):
     assert promote(copy, "--dry-run").returncode == REFUSED
 
 
-def test_rollback_follows_the_recorded_history(copy):
-    for candidate in ["weak", "default"]:
-        use(copy, candidate)
-        assert promote(copy).returncode == 0
-    assert aliases(copy)["champion"] == "2"
+def test_rollback_follows_the_promotions_of_a_real_pipeline(weak_copy):
+    """rollback on a real pipeline's registry (its logic, and retire's, in process on a
+    temporary store: tests/unit/test_release_registry.py)."""
+    copy = weak_copy
+    use(copy, "default")
+    assert promote(copy).returncode == 0
     copy.main("rollback")
     assert aliases(copy)["champion"] == "1"
-    history = events(copy)
-    assert [(e["action"], e["version"], e["previous"]) for e in history] == [
-        ("promote", "1", ""),
-        ("promote", "2", "1"),
-        ("rollback", "1", "2"),
-    ]
-    nothing_left = copy.main("rollback", check=False)
-    assert nothing_left.returncode == 2 and "no earlier champion" in nothing_left.stderr
-    assert aliases(copy)["champion"] == "1"
-    copy.main("rollback", "--to", "2")
-    assert aliases(copy)["champion"] == "2"
-
-
-def test_retire_archives_old_versions_without_an_alias(copy):
-    for candidate in CANDIDATES:
-        use(copy, candidate)
-        promote(copy)
-    assert versions(copy) == ["1", "2", "3"]
-    copy.main("params", "compose", "registry.keep_versions=1")
-    held = set(aliases(copy).values())
-    dry = json.loads(copy.main("retire", "--dry-run").stdout)
-    expected = sorted(v for v in ["1", "2"] if v not in held)
-    assert sorted(dry["archived"]) == expected and expected
-    assert not any(v.tags.get("archived") for v in client(copy).search_model_versions())
-    done = json.loads(copy.main("retire").stdout)
-    assert sorted(done["archived"]) == expected
-    for version in client(copy).search_model_versions(f"name = '{NAME}'"):
-        assert (version.tags.get("archived") == "true") == (str(version.version) in expected)
-    deleted = json.loads(copy.main("retire", "--delete").stdout)
-    assert sorted(deleted["deleted"]) == expected
-    assert versions(copy) == sorted(set(["1", "2", "3"]) - set(expected))
-    assert set(aliases(copy).values()) == held
+    history = [(e["action"], e["version"], e["previous"]) for e in events(copy)]
+    assert history == [("promote", "1", ""), ("promote", "2", "1"), ("rollback", "1", "2")]
+    assert aliases(copy) == {"champion": "1", "challenger": "2"}
 
 
 def test_concurrent_promotions_leave_consistent_aliases(trained, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from mlops_template.errors import PipelineError
-from mlops_template.io import predictions_table
+from mlops_template.io import predictions_table, table_lock
 from mlops_template.operate.batch.batch_scoring import output_schema
 
 from .conftest import REPO
@@ -112,7 +112,7 @@ def test_a_failed_first_write_leaves_the_path_as_it_was(tmp_path):
 
 def test_lock_is_beside_the_table_and_works_before_it_exists(tmp_path):
     table = tmp_path / "new" / "predictions"
-    with predictions_table.locked(str(table)):
+    with table_lock.locked(str(table)):
         assert (tmp_path / "new" / "predictions.lock").is_file()
         assert not table.exists()
         predictions_table.append(str(table), SCHEMA, iter(rows(2).to_batches()))
@@ -122,22 +122,22 @@ def test_lock_is_beside_the_table_and_works_before_it_exists(tmp_path):
 
 def test_a_held_lock_is_waited_for_then_refused_in_one_line(tmp_path, capsys):
     table = tmp_path / "predictions"
-    with predictions_table.locked(str(table)):
+    with table_lock.locked(str(table)):
         # Another open file description: flock treats it as another process would be.
-        with pytest.raises(PipelineError) as err, predictions_table.locked(str(table), wait=0.5):
+        with pytest.raises(PipelineError) as err, table_lock.locked(str(table), wait=0.5):
             pass
         assert "another process is writing" in capsys.readouterr().err
     message = str(err.value)
     assert "\n" not in message and "locked" in message and "predictions.lock" in message
-    with predictions_table.locked(str(table), wait=0):  # released when its holder left
+    with table_lock.locked(str(table), wait=0):  # released when its holder left
         pass
 
 
 def test_the_lock_is_released_when_its_holder_fails(tmp_path):
     table = tmp_path / "predictions"
-    with pytest.raises(RuntimeError), predictions_table.locked(str(table)):
+    with pytest.raises(RuntimeError), table_lock.locked(str(table)):
         raise RuntimeError("scoring failed")
-    with open(predictions_table.lock_path(str(table)), "a") as handle:
+    with open(table_lock.lock_path(str(table)), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # would raise if still held
 
 
@@ -146,7 +146,7 @@ def test_a_lock_that_cannot_be_made_is_one_line(tmp_path):
     table = tmp_path / "data" / "predictions"
     with (
         pytest.raises(PipelineError, match="cannot create its lock file"),
-        predictions_table.locked(str(table)),
+        table_lock.locked(str(table)),
     ):
         pass
 
@@ -158,7 +158,7 @@ import sys, time
 from pathlib import Path
 import numpy as np, pyarrow as pa
 from mlops_template.errors import PipelineError
-from mlops_template.io import predictions_table
+from mlops_template.io import predictions_table, table_lock
 
 def rows(n):
     random = np.random.default_rng(0).random(n)
@@ -177,7 +177,7 @@ def batches():
     print("writing", flush=True)
     time.sleep(600)
 
-with predictions_table.locked(table):
+with table_lock.locked(table):
     predictions_table.append(table, chunk.schema, batches())
 """
 )
@@ -203,13 +203,13 @@ def test_a_write_killed_midway_leaves_the_table_as_it_was_and_the_next_completes
         writer.wait()
     if first:
         assert not DeltaTable.is_deltatable(str(table)) and list(table.glob("part-*"))
-        assert predictions_table.first_write_marker(str(table)).exists()  # how they are known
+        assert table_lock.first_write_marker(str(table)).exists()  # how they are known
     else:  # its data file, uncommitted, is not part of the table
         assert len(list(table.glob("part-*"))) == 2
         assert DeltaTable(str(table)).to_pyarrow_table().num_rows == 3
 
     predictions_table.check(str(table), SCHEMA)  # not refused as somebody else's files
-    with predictions_table.locked(str(table)):
+    with table_lock.locked(str(table)):
         predictions_table.check(str(table), SCHEMA)
         predictions_table.append(str(table), SCHEMA, iter(rows(5).to_batches()))
     cleared = "cleared what an interrupted first write left" in capsys.readouterr().err
@@ -219,7 +219,7 @@ def test_a_write_killed_midway_leaves_the_table_as_it_was_and_the_next_completes
         for v in range(DeltaTable(str(table)).version() + 1)
     ]
     assert history == ([5] if first else [3, 8])  # one commit, each row once
-    assert not predictions_table.first_write_marker(str(table)).exists()
+    assert not table_lock.first_write_marker(str(table)).exists()
 
 
 def spark_job_killed(table: Path) -> None:
@@ -242,14 +242,14 @@ def commit_being_written(table: Path) -> None:
 def test_the_leftovers_of_a_killed_first_write_are_cleared(tmp_path, leftovers):
     table = tmp_path / "predictions"
     leftovers(table)
-    predictions_table.first_write_marker(str(table)).touch()  # its writer's mark
+    table_lock.first_write_marker(str(table)).touch()  # its writer's mark
 
     predictions_table.check(str(table), SCHEMA)
-    with predictions_table.locked(str(table)):
+    with table_lock.locked(str(table)):
         assert list(table.iterdir()) == []
         predictions_table.append(str(table), SCHEMA, iter(rows(4).to_batches()))
     assert DeltaTable(str(table)).to_pyarrow_table().num_rows == 4
-    assert not predictions_table.first_write_marker(str(table)).exists()
+    assert not table_lock.first_write_marker(str(table)).exists()
 
 
 @pytest.mark.parametrize("marked", [False, True])
@@ -260,9 +260,9 @@ def test_files_not_left_by_a_marked_first_write_of_ours_are_kept_and_refused(tmp
     commit_being_written(table)
     if marked:
         (table / "notes.txt").write_text("mine")
-        predictions_table.first_write_marker(str(table)).touch()
+        table_lock.first_write_marker(str(table)).touch()
     refused(table, "not a Delta table", "refusing to write into it")
-    with predictions_table.locked(str(table)):
+    with table_lock.locked(str(table)):
         refused(table, "not a Delta table")
 
 
@@ -270,12 +270,12 @@ def test_a_mark_left_beside_a_committed_table_is_dropped(tmp_path):
     """The writer was killed after its commit, before removing its mark."""
     table = tmp_path / "predictions"
     write_deltalake(str(table), rows(3))
-    predictions_table.first_write_marker(str(table)).touch()
+    table_lock.first_write_marker(str(table)).touch()
     files = sorted(table.rglob("*"))
-    with predictions_table.locked(str(table)):
+    with table_lock.locked(str(table)):
         predictions_table.check(str(table), SCHEMA)
     assert sorted(table.rglob("*")) == files
-    assert not predictions_table.first_write_marker(str(table)).exists()
+    assert not table_lock.first_write_marker(str(table)).exists()
 
 
 # Run in a user and mount namespace of its own, on a 1 MB filesystem that ends with it:
@@ -292,7 +292,7 @@ big = rows(200_000)
 
 def write(table, data):
     try:
-        with predictions_table.locked(table):
+        with table_lock.locked(table):
             predictions_table.append(table, data.schema, iter(data.to_batches()))
     except PipelineError as err:
         return str(err)

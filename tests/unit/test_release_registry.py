@@ -122,7 +122,8 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
     champion_at(store, name, "2")
     store.set_registered_model_alias(name, registry.CHALLENGER, "5")
 
-    assert retire.retire(cfg, dry_run=True, delete=False) == 0
+    Path("params.yaml").write_text(yaml.safe_dump(params))  # the command reads it
+    assert cli.main(["retire", "--dry-run"]) == 0
     dry = json.loads(capsys.readouterr().out)
     assert dry["archived"] == ["3", "1"] and dry["dry_run"] is True
     assert not any(v.tags.get("archived") for v in store.search_model_versions())
@@ -137,7 +138,7 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
     assert retire.retire(cfg, dry_run=False, delete=False) == 0  # nothing new to archive
     assert json.loads(capsys.readouterr().out)["archived"] == []
 
-    assert retire.retire(cfg, dry_run=False, delete=True) == 0
+    assert cli.main(["retire", "--delete"]) == 0
     assert json.loads(capsys.readouterr().out)["deleted"] == ["3", "1"]
     left = sorted(str(v.version) for v in store.search_model_versions(f"name = '{name}'"))
     assert left == ["2", "4", "5"]

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from mlops_template.config.base import NonNegInt, PosInt, Strict
 from mlops_template.config.model import Model
+from mlops_template.config.operate import ContinuousTraining, Monitor, Predict, Serve
 from mlops_template.errors import PipelineError, redact
 from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
@@ -165,76 +166,6 @@ class Gate(Strict):
         _check_metric_names(self.classification, CLASSIFICATION_METRICS, "classification")
         _check_metric_names(self.regression, REGRESSION_METRICS, "regression")
         return self
-
-
-class Spark(Strict):
-    master: str = Field(min_length=1)
-    conf: dict[str, str | int | float | bool] = {}
-
-
-# The columns every predictions table has (io/predictions_table.py), besides one
-# proba_<class> column per class of a classifier.
-PREDICTIONS_COLUMNS = (
-    "row_number",
-    "prediction",
-    "model_name",
-    "model_version",
-    "model_alias",
-    "batch_hash",
-    "scored_at",
-)
-
-
-class Predict(Strict):
-    table: str = Field(min_length=1)
-    alias: str = Field(min_length=1)
-    chunk_rows: Annotated[int, Field(ge=100)]
-    passthrough_columns: list[str] = []
-    extra_columns: Literal["drop", "error"] = "drop"
-    unseen_categories: Literal["allow", "error"] = "allow"
-    engine: Literal["pandas", "spark"] = "pandas"
-    spark: Spark
-
-    @field_validator("passthrough_columns")
-    @classmethod
-    def _not_the_table_columns(cls, names: list[str]) -> list[str]:
-        # Copied into the table beside its own columns: one of the same name would be
-        # two columns of one name, which the table cannot hold.
-        taken = [n for n in names if n in PREDICTIONS_COLUMNS or n.startswith("proba_")]
-        if taken:
-            raise ValueError(
-                f"{', '.join(map(repr, taken))}: the predictions table has a column of that "
-                f"name itself ({', '.join(PREDICTIONS_COLUMNS)}, proba_<class>); leave it "
-                "out, or rename that column of the batch"
-            )
-        if repeated := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"{', '.join(map(repr, repeated))} named more than once")
-        return names
-
-
-class Serve(Strict):
-    workers: PosInt | None = None  # None: one per core
-    threads: PosInt = 1
-    timeout: PosInt = 60
-    access_log: bool = False
-
-
-class Monitor(Strict):
-    large_sample_rows: PosInt
-    p_value: Annotated[float, Field(gt=0, lt=1)]
-    wasserstein: Annotated[float, Field(gt=0)]
-    jensen_shannon: Annotated[float, Field(gt=0, le=1)]
-    min_rows: PosInt
-    drift_share: Annotated[float, Field(gt=0, le=1)]
-    max_rows: Annotated[int, Field(ge=100)]
-    seed: NonNegInt
-    max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
-    report_dir: str = Field(min_length=1)
-
-
-class ContinuousTraining(Strict):
-    tries: Annotated[list[list[str]], Field(min_length=1)]
-    report_dir: str = Field(min_length=1)
 
 
 class Read(Strict):

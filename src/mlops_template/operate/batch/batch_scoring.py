@@ -24,7 +24,7 @@ from mlops_template.core.batch_checks import describe_unseen, unseen_categories
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
-from mlops_template.io import predictions_table
+from mlops_template.io import predictions_table, table_lock
 from mlops_template.io.batch_files import column_problems, iter_chunks
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
@@ -110,7 +110,7 @@ def score_batch(
     )
     # One writer at a time per table, and the checks again under its lock: another
     # process may have scored this batch, or made the table, since the first look.
-    with predictions_table.locked(table):
+    with table_lock.locked(table):
         predictions_table.check(table, job.out_schema)
         if _already_scored(path, table, batch_hash, ref):
             return 0
