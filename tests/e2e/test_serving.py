@@ -112,7 +112,9 @@ def test_kept_alive_connections_are_answered_without_a_delayed_ack_stall(server,
             answer = connection.getresponse()
             assert answer.status == 200 and len(json.loads(answer.read())["predictions"]) == 1
             seconds.append(time.perf_counter() - start)
-    assert statistics.median(seconds) < 0.03, sorted(seconds)
+    # A stall is the client's delayed ACK, ~40 ms on every request it hits; a loaded
+    # machine slows some requests too, so the lower quartile is what tells them apart.
+    assert statistics.quantiles(seconds, n=4)[0] < 0.03, sorted(seconds)
 
 
 def test_a_stopped_server_leaves_no_process_or_model_copy(served, tmp_path):
