@@ -67,6 +67,7 @@ def test_params_are_flattened(runs, reproduced):
         "validate.min_rows",
         "validate.max_classes",
         "validate.min_class_share",
+        "validate.target_copies",
         "split.key",
     }
 
