@@ -62,7 +62,9 @@ def invocation_key() -> str:
     """
     import psutil
 
-    proc = psutil.Process()
+    from mlops_template.stage_pid import stage_pid
+
+    proc = psutil.Process(stage_pid())  # the stage process, if the stage server runs this
     for ancestor in proc.parents():
         try:
             argv = ancestor.cmdline()[:3]

@@ -12,13 +12,22 @@ from pathlib import Path
 NOT_STAGES = {"runner"}
 
 
+def stage_names(folder: Path = Path(__file__).parent) -> set[str]:
+    """The stages, by their modules' names (without reading them: the stage process's
+    first step, see stage_server.py)."""
+    return {
+        path.stem
+        for path in folder.glob("*.py")
+        if not path.stem.startswith("_") and path.stem not in NOT_STAGES
+    }
+
+
 def summaries(folder: Path = Path(__file__).parent) -> dict[str, str]:
     """Stage name -> what it does: the modules of the stages package and the first line
     of their docstrings ('train: fit ...'), read without importing them (they are slow)."""
     found = {}
-    for path in sorted(folder.glob("*.py")):
-        if path.stem.startswith("_") or path.stem in NOT_STAGES:
-            continue
+    for name in sorted(stage_names(folder)):
+        path = folder / f"{name}.py"
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         found[path.stem] = (
             doc.splitlines()[0].removeprefix(f"{path.stem}:").strip(" .") if doc else ""

@@ -100,8 +100,11 @@ def _seconds_since_start() -> float:
     """Seconds since this process started. On Linux from /proc, both times counted from
     boot: psutil's create_time adds the boot time, which /proc gives in whole seconds,
     so it can be up to a second early."""
+    from mlops_template.stage_pid import stage_pid
+
+    pid = stage_pid()  # the stage process, if the stage server runs this
     try:
-        with open("/proc/self/stat", encoding="ascii") as stat:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22
         with open("/proc/uptime", encoding="ascii") as uptime:
             since_boot = float(uptime.read().split()[0])
@@ -109,4 +112,4 @@ def _seconds_since_start() -> float:
     except OSError:
         import psutil
 
-        return time.time() - psutil.Process().create_time()
+        return time.time() - psutil.Process(pid).create_time()
