@@ -1,47 +1,36 @@
-"""A warm process that runs pipeline stages: each stage a fork of it, nothing imported twice.
+"""The warm stage server: imports what the stages need once, then runs each stage it is
+handed (stage_client.py) in a fork of itself.
 
-Every DVC stage is a new Python process, and most of its cost was fixed: importing pandas,
-scikit-learn and MLflow (2-4 s) and opening MLflow's store (1-2 s), paid again by each of
-the five stages of every `dvc repro`. The first stage of a run starts this server in the
-background and runs itself as before; later stages hand their command to the server,
-which forks a child with everything already imported. The child takes the stage
-process's stdin, stdout and stderr, working directory, environment and arguments, so
-DVC, `mlflow run` and a terminal see what a stage of their own prints and returns; a
-signal to the stage reaches the child, and the child dies with the stage process.
-
-One server per user, interpreter, installed code and import-time environment: an edit
-to the package or an installed package starts a new one. It exits after IDLE_ENV seconds
-without work (default 600). Linux only; MLOPS_STAGE_SERVER=0 runs every stage in its own
-process, as before. Its log: the socket's path with `.log`.
-
-This module imports only the standard library: it is the stage process's first step.
+The child takes the stage process's stdin, stdout and stderr, working directory,
+environment, umask and arguments, so DVC, `mlflow run` and a terminal see what a stage
+of their own prints and returns. A signal to the stage process reaches the child (the
+stage process forwards it); if the stage process dies, the server kills the child, and
+if the server dies, the kernel kills its children (PR_SET_PDEATHSIG): nothing runs on
+after the stage DVC sees has ended. It exits after MLOPS_STAGE_SERVER_IDLE seconds
+without work (default 600); its log is the socket's path with `.log`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
 import socket
-import struct
-import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from mlops_template.stage_pid import STAGE_PID_ENV
-
-SWITCH_ENV = "MLOPS_STAGE_SERVER"
-IDLE_ENV = "MLOPS_STAGE_SERVER_IDLE"
-# Read when a library loads, so a different value needs another server.
-IMPORT_TIME_ENV = (
-    "PYTHONPATH",
-    "PYTHONHASHSEED",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
+from mlops_template.stage_client import (
+    IDLE_ENV,
+    LENGTH,
+    STATUS,
+    check_peer,
+    read_exactly,
 )
+
 # What the stages import, lazily or not: found by listing sys.modules after each stage.
 # skops.io imports every scikit-learn module (and pytest) to list the trusted types, and
 # looks up functions across all loaded modules: imported after MLflow, in the child,
@@ -68,157 +57,6 @@ PRELOAD = (
     "mlops_template.cli",
     "mlops_template.io.tracking",
 )
-_LENGTH = struct.Struct("!I")
-_STATUS = struct.Struct("!i")
-
-
-def enabled() -> bool:
-    return sys.platform == "linux" and os.environ.get(SWITCH_ENV, "1").lower() not in {
-        "0",
-        "off",
-        "false",
-        "no",
-    }
-
-
-def socket_path() -> Path:
-    """The server for this user, interpreter, code and import-time environment."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for part in (sys.executable, sys.version, str(package), sys.prefix):
-        digest.update(part.encode() + b"\0")
-    for name in IMPORT_TIME_ENV:
-        digest.update(f"{name}={os.environ.get(name)}\0".encode())
-    # The package's own files, and the installed packages (a folder's mtime changes
-    # when an entry is added or removed: `pip install` of another version).
-    stamped = sorted(package.rglob("*.py"))
-    for site in {p for p in sys.path if p.endswith("-packages")}:
-        stamped.append(Path(site))
-    for path in stamped:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\0".encode())
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"mlops-stages-{os.getuid()}"
-    return folder / f"{digest.hexdigest()[:20]}.sock"
-
-
-# ---- the stage process's side ---------------------------------------------------------
-
-
-def run_in_server(argv: list[str]) -> int | None:
-    """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
-    None if no server is up (one is started for the next stage: run this one here)."""
-    path = socket_path()
-    try:
-        conn = _connect(path)
-    except OSError:
-        _start_server(path)
-        return None
-    with conn:
-        fds = [_open_fd(fd) for fd in (0, 1, 2)]
-        request = {
-            "argv": argv,
-            "cwd": os.getcwd(),
-            "env": {**os.environ, STAGE_PID_ENV: str(os.getpid())},
-            "umask": _umask(),
-        }
-        body = json.dumps(request).encode()
-        try:
-            socket.send_fds(conn, [_LENGTH.pack(len(body)) + body], fds)
-            child = _STATUS.unpack(_read(conn, _STATUS.size))[0]
-        except OSError:
-            return None  # refused before a child was made: nothing ran
-        return _wait_for(conn, child)
-
-
-def _connect(path: Path) -> socket.socket:
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.settimeout(2)
-        conn.connect(str(path))
-        _check_peer(conn)
-        conn.settimeout(None)
-    except OSError:
-        conn.close()
-        raise
-    return conn
-
-
-def _check_peer(conn: socket.socket) -> None:
-    """The other end must be this user: a stage hands over its environment (credentials)."""
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    if uid != os.getuid():
-        raise PermissionError(f"stage server socket owned by uid {uid}")
-
-
-def _open_fd(fd: int) -> int:
-    try:
-        os.fstat(fd)
-        return fd
-    except OSError:  # a closed stdin or stdout: the child gets /dev/null there
-        return os.open(os.devnull, os.O_RDWR)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _wait_for(conn: socket.socket, child: int) -> int:
-    """Forward signals to the child until the server reports how it ended; end the same way."""
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, forward)
-    try:
-        status = _STATUS.unpack(_read(conn, _STATUS.size))[0]
-    except OSError:
-        print("error: the stage server stopped while running this stage", file=sys.stderr)
-        return 1
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-    return os.waitstatus_to_exitcode(status)
-
-
-def _read(conn: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("stage server closed the connection")
-        data += chunk
-    return data
-
-
-def _start_server(path: Path) -> None:
-    """Start the server in the background, detached: it outlives this stage."""
-    try:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        if path.parent.stat().st_uid != os.getuid():
-            return
-        with open(f"{path}.log", "ab") as log:
-            subprocess.Popen(
-                [sys.executable, "-m", "mlops_template.stage_server", str(path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd="/",
-                start_new_session=True,
-            )
-    except OSError:
-        pass  # no server: stages run as their own processes
-
-
-# ---- the server's side ----------------------------------------------------------------
 
 
 def serve(path: Path) -> None:
@@ -247,10 +85,13 @@ def serve(path: Path) -> None:
         if not events and len(selector.get_map()) == 1:
             break
         for key, _ in events:
-            if key.data is None:
-                _accept(listener, selector, lock)
-            else:
-                _child_event(selector, key)
+            try:
+                if key.data is None:
+                    _accept(listener, selector, lock)
+                else:
+                    _child_event(selector, key.fileobj, key.data)
+            except OSError as err:  # one stage's broken connection ends only that stage
+                print(f"error: {err}", flush=True)
     if path.exists() and path.stat().st_ino == identity:
         path.unlink()
     print(f"stage server {os.getpid()} idle for {idle:.0f} s: exiting", flush=True)
@@ -282,20 +123,32 @@ def _preload() -> None:
     gc.freeze()  # children share these pages instead of touching them in a collection
 
 
-def _accept(listener: socket.socket, selector, lock) -> None:
+@dataclass
+class _Running:
+    """A child at work: the stage process's connection, and a descriptor that becomes
+    readable when the child ends (pidfd)."""
+
+    child: int
+    conn: socket.socket
+    watch: int
+    what: str
+    started: float = field(default_factory=time.monotonic)
+
+
+def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
     import selectors
 
     conn, _ = listener.accept()
     fds: list[int] = []
     try:
         conn.settimeout(10)
-        _check_peer(conn)
+        check_peer(conn)
         message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        if len(fds) != 3 or len(message) < _LENGTH.size:
+        if len(fds) != 3 or len(message) < LENGTH.size:
             raise ConnectionError("a request without its length and three descriptors")
-        (length,) = _LENGTH.unpack(message[: _LENGTH.size])
-        body = message[_LENGTH.size :]
-        body += _read(conn, length - len(body))
+        (length,) = LENGTH.unpack(message[: LENGTH.size])
+        body = message[LENGTH.size :]
+        body += read_exactly(conn, length - len(body))
         request = json.loads(body)
     except (OSError, ValueError) as err:
         print(f"refused a request: {err}", flush=True)
@@ -305,35 +158,49 @@ def _accept(listener: socket.socket, selector, lock) -> None:
         return
     child = os.fork()
     if child == 0:
+        for key in list(selector.get_map().values()):  # other stages' and the listener's
+            os.close(key.fd)
         selector.close()
         lock.close()
         _run_child(conn, fds, request)  # never returns
     for fd in fds:
         os.close(fd)
+    running = _Running(
+        child, conn, os.pidfd_open(child), f"{request['argv'][:1]} in {request['cwd']}"
+    )
     conn.settimeout(None)
-    watch = os.pidfd_open(child)
-    conn.sendall(_STATUS.pack(child))
-    selector.register(conn, selectors.EVENT_READ, ("client", child, watch))
-    selector.register(watch, selectors.EVENT_READ, ("child", child, conn))
+    selector.register(running.watch, selectors.EVENT_READ, running)
+    selector.register(conn, selectors.EVENT_READ, running)
+    conn.sendall(STATUS.pack(child))
 
 
-def _child_event(selector, key) -> None:
+def _child_event(selector: Any, fileobj: Any, running: _Running) -> None:
     """The child ended (tell its stage process how), or the stage process went away
-    (kill the child: nothing may run on after the stage that DVC sees)."""
-    kind, child, other = key.data
-    if kind == "client":
-        os.kill(child, signal.SIGKILL)  # readable means closed: the stage process is gone
-        selector.unregister(key.fileobj)
-        key.fileobj.close()
+    (kill the child: nothing may run on after the stage that DVC sees has ended)."""
+    if fileobj is running.conn:
+        os.kill(running.child, signal.SIGKILL)  # readable means closed: the process is gone
+        selector.unregister(running.conn)
+        running.conn.close()
         return
-    _pid, status = os.waitpid(child, 0)
-    selector.unregister(key.fileobj)
-    os.close(key.fd)
-    if other.fileno() != -1:
+    _pid, status = os.waitpid(running.child, 0)
+    selector.unregister(running.watch)
+    os.close(running.watch)
+    seconds = time.monotonic() - running.started
+    print(
+        f"{running.what}: pid {running.child}, {_ended(status)} after {seconds:.2f} s",
+        flush=True,  # nothing of the server's left in a buffer a child would inherit
+    )
+    if running.conn.fileno() != -1:
         with contextlib.suppress(OSError):
-            other.sendall(_STATUS.pack(status))
-        selector.unregister(other)
-        other.close()
+            running.conn.sendall(STATUS.pack(status))
+        selector.unregister(running.conn)
+        running.conn.close()
+
+
+def _ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit {os.waitstatus_to_exitcode(status)}"
 
 
 def _run_child(conn: socket.socket, fds: list[int], request: dict) -> None:

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 # Runs a stage as `python -m mlops_template <stage>` does, then writes the package's
 # modules it loaded (at exit, so lazy imports count too).
 RECORD = """
-import atexit, json, runpy, sys
+import atexit, json, os, runpy, sys
+os.environ["MLOPS_STAGE_SERVER"] = "0"  # in this process, not in the warm stage server
 path = sys.argv[1]
 def record():
     files = [m.__file__ for n, m in list(sys.modules.items())

@@ -40,7 +40,8 @@ def template_files() -> list[str]:
 
 
 def tool_env(root: Path) -> dict[str, str]:
-    """The environment the tools run in: the copy's code, its own tracking store."""
+    """The environment the tools run in: the installed package (the copy holds the same
+    code; one warm stage server serves every copy), the copy's own tracking store."""
     # Nothing of the outer run leaks in: its stores, or an outer make's flags.
     env = {
         k: v
@@ -49,7 +50,6 @@ def tool_env(root: Path) -> dict[str, str]:
     }
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONPATH=str(root / "src"),
         MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
         DVC_NO_ANALYTICS="1",
         GIT_AUTHOR_NAME="test",

@@ -62,7 +62,7 @@ def invocation_key() -> str:
     """
     import psutil
 
-    from mlops_template.stage_pid import stage_pid
+    from mlops_template.stage_client import stage_pid
 
     proc = psutil.Process(stage_pid())  # the stage process, if the stage server runs this
     for ancestor in proc.parents():

@@ -14,7 +14,7 @@ NOT_STAGES = {"runner"}
 
 def stage_names(folder: Path = Path(__file__).parent) -> set[str]:
     """The stages, by their modules' names (without reading them: the stage process's
-    first step, see stage_server.py)."""
+    first step, see stage_client.py)."""
     return {
         path.stem
         for path in folder.glob("*.py")

@@ -100,7 +100,7 @@ def _seconds_since_start() -> float:
     """Seconds since this process started. On Linux from /proc, both times counted from
     boot: psutil's create_time adds the boot time, which /proc gives in whole seconds,
     so it can be up to a second early."""
-    from mlops_template.stage_pid import stage_pid
+    from mlops_template.stage_client import stage_pid
 
     pid = stage_pid()  # the stage process, if the stage server runs this
     try:

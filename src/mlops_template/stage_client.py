@@ -1,0 +1,199 @@
+"""The stage process's side of the warm stage server (stage_server.py).
+
+Every DVC stage is a new Python process, and most of its cost was fixed: importing pandas,
+scikit-learn and MLflow (2-4 s) and opening MLflow's store (1-2 s), paid again by each of
+the five stages of every `dvc repro`. The first stage that finds no server starts one in
+the background and runs itself, as before; later stages hand their command, stdin,
+stdout, stderr, folder and environment to the server, which runs them in a fork of
+itself with everything imported, and wait for how it ended, forwarding signals to it.
+
+One server per user, interpreter, installed code and import-time environment: an edit
+to the package, or installing a package, starts another. Linux only; MLOPS_STAGE_SERVER=0
+runs every stage in its own process, as before.
+
+This module imports only the standard library: it is the stage process's first step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+SWITCH_ENV = "MLOPS_STAGE_SERVER"
+# Set in the server's child for the stage process it stands for (see stage_pid).
+STAGE_PID_ENV = "MLOPS_STAGE_PID"
+IDLE_ENV = "MLOPS_STAGE_SERVER_IDLE"
+# Read when a library loads, so a different value needs another server.
+IMPORT_TIME_ENV = (
+    "PYTHONPATH",
+    "PYTHONIOENCODING",
+    "PYTHONUTF8",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "PYTHONHASHSEED",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+# The wire: a request is its length then JSON (argv, cwd, env, umask), sent with the
+# three descriptors; the server answers with the child's pid, then its wait status.
+LENGTH = struct.Struct("!I")
+STATUS = struct.Struct("!i")
+
+
+def stage_pid() -> int:
+    """The process DVC (or a person) started for this stage. Lineage (which `dvc repro` a
+    stage belongs to) and timings (when it started) look at it, not at the server's child."""
+    return int(os.environ.get(STAGE_PID_ENV) or os.getpid())
+
+
+def enabled() -> bool:
+    return sys.platform == "linux" and os.environ.get(SWITCH_ENV, "1").lower() not in {
+        "0",
+        "off",
+        "false",
+        "no",
+    }
+
+
+def socket_path() -> Path:
+    """The server for this user, interpreter, code and import-time environment."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for part in (sys.executable, sys.version, str(package), sys.prefix):
+        digest.update(part.encode() + b"\0")
+    for name in IMPORT_TIME_ENV:
+        digest.update(f"{name}={os.environ.get(name)}\0".encode())
+    # The package's own files, and the installed packages (a folder's mtime changes
+    # when an entry is added or removed: `pip install` of another version).
+    stamped = sorted(package.rglob("*.py"))
+    for site in {p for p in sys.path if p.endswith("-packages")}:
+        stamped.append(Path(site))
+    for path in stamped:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\0".encode())
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"mlops-stages-{os.getuid()}"
+    return folder / f"{digest.hexdigest()[:20]}.sock"
+
+
+def run_in_server(argv: list[str]) -> int | None:
+    """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
+    None if no server is up (one is started for the next stage: run this one here)."""
+    path = socket_path()
+    try:
+        conn = _connect(path)
+    except OSError:
+        _start_server(path)
+        return None
+    with conn:
+        fds = [_open_fd(fd) for fd in (0, 1, 2)]
+        request = {
+            "argv": argv,
+            "cwd": os.getcwd(),
+            "env": {**os.environ, STAGE_PID_ENV: str(os.getpid())},
+            "umask": _umask(),
+        }
+        body = json.dumps(request).encode()
+        try:
+            socket.send_fds(conn, [LENGTH.pack(len(body)) + body], fds)
+            child = STATUS.unpack(read_exactly(conn, STATUS.size))[0]
+        except OSError:
+            return None  # refused before a child was made: nothing ran
+        return _wait_for(conn, child)
+
+
+def _connect(path: Path) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.settimeout(2)
+        conn.connect(str(path))
+        check_peer(conn)
+        conn.settimeout(None)
+    except OSError:
+        conn.close()
+        raise
+    return conn
+
+
+def check_peer(conn: socket.socket) -> None:
+    """The other end must be this user: a stage hands over its environment (credentials)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        raise PermissionError(f"stage server socket owned by uid {uid}")
+
+
+def _open_fd(fd: int) -> int:
+    try:
+        os.fstat(fd)
+        return fd
+    except OSError:  # a closed stdin or stdout: the child gets /dev/null there
+        return os.open(os.devnull, os.O_RDWR)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _wait_for(conn: socket.socket, child: int) -> int:
+    """Forward signals to the child until the server reports how it ended; end the same way."""
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    try:
+        status = STATUS.unpack(read_exactly(conn, STATUS.size))[0]
+    except OSError:
+        print("error: the stage server stopped while running this stage", file=sys.stderr)
+        return 1
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    return os.waitstatus_to_exitcode(status)
+
+
+def read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("stage server closed the connection")
+        data += chunk
+    return data
+
+
+def _start_server(path: Path) -> None:
+    """Start the server in the background, detached: it outlives this stage."""
+    try:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        if path.parent.stat().st_uid != os.getuid():
+            return
+        with open(f"{path}.log", "ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "mlops_template.stage_server", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd="/",
+                start_new_session=True,
+            )
+    except OSError:
+        pass  # no server: stages run as their own processes

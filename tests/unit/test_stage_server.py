@@ -1,0 +1,175 @@
+"""The warm stage server, run for real: a stage handed to it prints, exits and reacts to
+signals as the stage's own process did, and a child never outlives its stage process.
+
+One server for the module (it imports pandas, scikit-learn and MLflow once, a few
+seconds), in a temporary folder of its own: started as a user's first stage starts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mlops_template import stage_client
+from tests.helpers.template import REPO
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the stage server is Linux's")
+
+
+def _project(folder: Path, **params: str) -> Path:
+    """A folder a stage runs in: the template's config, params composed with overrides."""
+    folder.mkdir()
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, folder / name)
+    shutil.copytree(REPO / "conf", folder / "conf")
+    if params:
+        overrides = [f"{key}={value}" for key, value in params.items()]
+        _stage(folder, "params", "compose", *overrides, server=False, check=True)
+    return folder
+
+
+def _env(server: bool) -> dict[str, str]:
+    return {**os.environ, stage_client.SWITCH_ENV: "1" if server else "0"}
+
+
+def _stage(folder: Path, *argv: str, server: bool = True, check: bool = False):
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_template", *argv],
+        cwd=folder,
+        env=_env(server),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
+
+
+def _wait_for(condition, what: str, seconds: float = 90):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} after {seconds} s")
+
+
+def _server_process(path: Path) -> psutil.Process:
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(path) in (proc.info["cmdline"] or []):
+            return proc
+    raise AssertionError(f"no server process for {path}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """No server at first: the first stage runs in its own process and starts one."""
+    tmp = tmp_path_factory.mktemp("stage-server")
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp)  # the server's socket goes here, for this module only
+    path = stage_client.socket_path()
+    try:
+        assert not path.exists()
+        first = _stage(_project(tmp / "first"), "check_params")
+        assert first.returncode == 0, first.stderr
+        assert "values are valid" in first.stdout
+        _wait_for(path.exists, "stage server socket")
+        yield path
+    finally:
+        with contextlib.suppress(AssertionError):
+            _server_process(path).terminate()
+        if old is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = old
+
+
+def _served(server: Path) -> list[str]:
+    return Path(f"{server}.log").read_text().splitlines()
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_a_stage_in_the_server_prints_and_exits_as_in_its_own_process(server, tmp_path, valid):
+    folder = _project(tmp_path / "p")
+    if not valid:  # a value compose would refuse, as a hand edit can leave it
+        params = folder / "params.yaml"
+        params.write_text(params.read_text().replace("test_size: 0.2", "test_size: 7", 1))
+    before = len(_served(server))
+    own = _stage(folder, "check_params", server=False)
+    served = _stage(folder, "check_params")
+    assert (served.returncode, served.stdout, served.stderr) == (
+        own.returncode,
+        own.stdout,
+        own.stderr,
+    )
+    assert own.returncode == (0 if valid else 2)
+    if not valid:
+        assert "test_size" in own.stderr
+    ran = _served(server)[before:]
+    assert len(ran) == 1 and ran[0].startswith(f"['check_params'] in {folder}")
+    assert ran[0].split(", ")[1].startswith(f"exit {own.returncode} ")
+
+
+@pytest.fixture
+def silent_server():
+    """A tracking server that takes connections and never answers: a stage waits on it
+    (10 s, the health check's limit) after its work."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def _waiting_stage(
+    server: Path, folder: Path, tracking_uri: str
+) -> tuple[subprocess.Popen, psutil.Process]:
+    """`collect` with a tracking server that never answers; its child in the server."""
+    stage = subprocess.Popen(
+        [sys.executable, "-m", "mlops_template", "collect"],
+        cwd=folder,
+        env={**_env(True), "MLFLOW_TRACKING_URI": tracking_uri},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    [child] = _wait_for(_server_process(server).children, "child of the server")
+    return stage, child
+
+
+def test_a_signal_to_the_stage_process_stops_the_child_as_it_stopped_the_stage(
+    server, tmp_path, silent_server
+):
+    stage, child = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
+    stage.send_signal(signal.SIGTERM)
+    _out, err = stage.communicate(timeout=30)
+    assert stage.returncode == 128 + signal.SIGTERM, err  # the CLI's exit on SIGTERM
+    assert not child.is_running()
+
+
+def test_a_killed_stage_process_takes_its_child_with_it(server, tmp_path, silent_server):
+    stage, child = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
+    stage.kill()
+    stage.wait(timeout=30)
+    child.wait(timeout=3)  # raises if the child lives on (it would wait 10 s)
+    assert not child.is_running()
+
+
+def test_switched_off_a_stage_runs_in_its_own_process(server, tmp_path):
+    folder = _project(tmp_path / "p")
+    before = len(_served(server))
+    assert _stage(folder, "check_params", server=False).returncode == 0
+    assert _served(server)[before:] == []
+
+
+def test_another_import_time_environment_is_another_server(monkeypatch):
+    here = stage_client.socket_path()
+    assert stage_client.socket_path() == here
+    monkeypatch.setenv("PYTHONHASHSEED", "12345")
+    assert stage_client.socket_path() != here
