@@ -25,6 +25,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SWITCH_ENV = "MLOPS_STAGE_SERVER"
@@ -92,9 +93,8 @@ def run_in_server(argv: list[str]) -> int | None:
     """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
     None if no server is up (one is started for the next stage: run this one here)."""
     path = socket_path()
-    try:
-        conn = _connect(path)
-    except OSError:
+    conn = _connect_when_ready(path)
+    if conn is None:
         _start_server(path)
         return None
     with conn:
@@ -112,6 +112,40 @@ def run_in_server(argv: list[str]) -> int | None:
         except OSError:
             return None  # refused before a child was made: nothing ran
         return _wait_for(conn, child)
+
+
+# How long a stage waits for a server that is still importing (5-10 s on two cores),
+# rather than import everything itself beside it.
+STARTING_S = 30
+
+
+def _connect_when_ready(path: Path) -> socket.socket | None:
+    """A connection to the server; None if there is none (or one that is not up soon)."""
+    deadline = time.monotonic() + STARTING_S
+    while True:
+        try:
+            return _connect(path)
+        except OSError:
+            if not _starting(path) or time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+
+def _starting(path: Path) -> bool:
+    """A server holds its lock but does not listen yet: it was started moments ago (the
+    lock file is rewritten when one starts) and is importing."""
+    import fcntl
+
+    try:
+        with open(f"{path}.lock") as lock:
+            if time.time() - os.fstat(lock.fileno()).st_mtime > STARTING_S:
+                return False
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True  # held: the server is alive
+    except OSError:
+        return False
+    return False
 
 
 def _connect(path: Path) -> socket.socket:

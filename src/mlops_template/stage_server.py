@@ -65,9 +65,13 @@ def serve(path: Path) -> None:
     import selectors
 
     lock = open(f"{path}.lock", "w")  # noqa: SIM115 (held for the server's life)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    for _ in range(10):  # a stage may hold it for a moment, looking (stage_client._starting)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            time.sleep(0.05)
+    else:
         return  # another server for this code is up or starting
     _preload()
     path.unlink(missing_ok=True)  # a server killed before it could clean up

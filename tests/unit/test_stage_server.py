@@ -173,3 +173,27 @@ def test_another_import_time_environment_is_another_server(monkeypatch):
     assert stage_client.socket_path() == here
     monkeypatch.setenv("PYTHONHASHSEED", "12345")
     assert stage_client.socket_path() != here
+
+
+def test_a_stage_waits_for_a_server_that_is_still_importing(tmp_path, monkeypatch):
+    """Rather than import everything itself beside it, on the same cores."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    path = stage_client.socket_path()
+    path.parent.mkdir(mode=0o700)
+    folder = _project(tmp_path / "p")
+    with open(f"{path}.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlops_template.stage_server", str(path)],
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        _wait_for(lambda: stage_client._starting(path), "server holding its lock", 30)
+        assert not path.exists()  # not listening yet: importing
+        done = _stage(folder, "check_params")
+        assert done.returncode == 0, done.stderr
+        [ran] = [line for line in _served(path) if line.startswith("['check_params']")]
+        assert ran.startswith(f"['check_params'] in {folder}: pid ") and "exit 0" in ran
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
