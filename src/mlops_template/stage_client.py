@@ -48,6 +48,7 @@ IMPORT_TIME_ENV = (
 # The wire: a request is its length then JSON (argv, cwd, env, umask), sent with the
 # three descriptors; the server answers with the child's pid, then its wait status.
 LENGTH = struct.Struct("!I")
+MAX_SOCKET_PATH = 108  # sun_path's size on Linux, its final NUL included
 STATUS = struct.Struct("!i")
 
 
@@ -93,6 +94,8 @@ def run_in_server(argv: list[str]) -> int | None:
     """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
     None if no server is up (one is started for the next stage: run this one here)."""
     path = socket_path()
+    if len(os.fsencode(path)) >= MAX_SOCKET_PATH:
+        return None  # a TMPDIR too deep for a socket: every stage in its own process
     conn = _connect_when_ready(path)
     if conn is None:
         _start_server(path)
@@ -114,31 +117,32 @@ def run_in_server(argv: list[str]) -> int | None:
         return _wait_for(conn, child)
 
 
-# How long a stage waits for a server that is still importing (5-10 s on two cores),
-# rather than import everything itself beside it.
-STARTING_S = 30
+# How long a stage waits for a server that is still importing (5-10 s on two idle
+# cores), rather than import everything itself beside it.
+WAIT_ENV = "MLOPS_STAGE_SERVER_WAIT"
 
 
 def _connect_when_ready(path: Path) -> socket.socket | None:
     """A connection to the server; None if there is none (or one that is not up soon)."""
-    deadline = time.monotonic() + STARTING_S
+    wait = float(os.environ.get(WAIT_ENV) or 30)
+    deadline = time.monotonic() + wait
     while True:
         try:
             return _connect(path)
         except OSError:
-            if not _starting(path) or time.monotonic() > deadline:
+            if not _starting(path, wait) or time.monotonic() > deadline:
                 return None
             time.sleep(0.05)
 
 
-def _starting(path: Path) -> bool:
+def _starting(path: Path, wait: float) -> bool:
     """A server holds its lock but does not listen yet: it was started moments ago (the
     lock file is rewritten when one starts) and is importing."""
     import fcntl
 
     try:
         with open(f"{path}.lock") as lock:
-            if time.time() - os.fstat(lock.fileno()).st_mtime > STARTING_S:
+            if time.time() - os.fstat(lock.fileno()).st_mtime > wait:
                 return False
             fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

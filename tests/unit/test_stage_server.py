@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -175,9 +176,19 @@ def test_another_import_time_environment_is_another_server(monkeypatch):
     assert stage_client.socket_path() != here
 
 
-def test_a_stage_waits_for_a_server_that_is_still_importing(tmp_path, monkeypatch):
+@pytest.fixture
+def short_tmp():
+    """A folder whose path leaves room for a socket's name (xdist's tmp_path may not)."""
+    folder = Path(tempfile.mkdtemp(prefix="stages-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_stage_waits_for_a_server_that_is_still_importing(short_tmp, monkeypatch):
     """Rather than import everything itself beside it, on the same cores."""
+    tmp_path = short_tmp
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv(stage_client.WAIT_ENV, "300")  # however busy the machine is
     path = stage_client.socket_path()
     path.parent.mkdir(mode=0o700)
     folder = _project(tmp_path / "p")
@@ -188,7 +199,7 @@ def test_a_stage_waits_for_a_server_that_is_still_importing(tmp_path, monkeypatc
             stderr=log,
         )
     try:
-        _wait_for(lambda: stage_client._starting(path), "server holding its lock", 30)
+        _wait_for(lambda: stage_client._starting(path, 300), "server holding its lock", 30)
         assert not path.exists()  # not listening yet: importing
         done = _stage(folder, "check_params")
         assert done.returncode == 0, done.stderr
@@ -197,3 +208,19 @@ def test_a_stage_waits_for_a_server_that_is_still_importing(tmp_path, monkeypatc
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_folder_too_deep_for_a_socket_runs_stages_in_their_own_processes(tmp_path):
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_template", "check_params"],
+        cwd=_project(tmp_path / "p"),
+        env={**_env(True), "TMPDIR": str(deep)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "values are valid" in done.stdout, done.stderr
+    assert list(deep.iterdir()) == []  # no server tried
