@@ -32,18 +32,20 @@ SWITCH_ENV = "MLOPS_STAGE_SERVER"
 # Set in the server's child for the stage process it stands for (see stage_pid).
 STAGE_PID_ENV = "MLOPS_STAGE_PID"
 IDLE_ENV = "MLOPS_STAGE_SERVER_IDLE"
-# Read when a library loads, so a different value needs another server.
+# Read when a library loads (Python, scikit-learn, matplotlib, BLAS, MLflow's logging,
+# locale), so a different value needs another server.
 IMPORT_TIME_ENV = (
-    "PYTHONPATH",
-    "PYTHONIOENCODING",
-    "PYTHONUTF8",
+    "PYTHON",
+    "SKLEARN_",
+    "MPL",
+    "MATPLOTLIB",
+    "OMP_",
+    "OPENBLAS_",
+    "MKL_",
+    "MLFLOW_CONFIGURE_LOGGING",
+    "MLFLOW_LOGGING_LEVEL",
     "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "PYTHONHASHSEED",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
+    "LC_",
 )
 # The wire: a request is its length then JSON (argv, cwd, env, umask), sent with the
 # three descriptors; the server answers with the child's pid, then its wait status.
@@ -73,8 +75,9 @@ def socket_path() -> Path:
     digest = hashlib.sha256()
     for part in (sys.executable, sys.version, str(package), sys.prefix):
         digest.update(part.encode() + b"\0")
-    for name in IMPORT_TIME_ENV:
-        digest.update(f"{name}={os.environ.get(name)}\0".encode())
+    for name, value in sorted(os.environ.items()):
+        if name.startswith(IMPORT_TIME_ENV):
+            digest.update(f"{name}={value}\0".encode())
     # The package's own files, and the installed packages (a folder's mtime changes
     # when an entry is added or removed: `pip install` of another version).
     stamped = sorted(package.rglob("*.py"))
@@ -86,7 +89,8 @@ def socket_path() -> Path:
         except OSError:
             continue
         digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\0".encode())
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"mlops-stages-{os.getuid()}"
+    base = os.environ.get("TMPDIR") or "/tmp"
+    folder = Path(base if os.path.isabs(base) else "/tmp") / f"mlops-stages-{os.getuid()}"
     return folder / f"{digest.hexdigest()[:20]}.sock"
 
 
@@ -94,27 +98,30 @@ def run_in_server(argv: list[str]) -> int | None:
     """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
     None if no server is up (one is started for the next stage: run this one here)."""
     path = socket_path()
-    if len(os.fsencode(path)) >= MAX_SOCKET_PATH:
-        return None  # a TMPDIR too deep for a socket: every stage in its own process
+    if len(os.fsencode(path)) >= MAX_SOCKET_PATH or not _private(path.parent):
+        return None  # a TMPDIR too deep for a socket, or not ours: stages run here
+    _fill_closed_stdio()  # before any socket can take descriptor 0, 1 or 2
     conn = _connect_when_ready(path)
     if conn is None:
         _start_server(path)
         return None
     with conn:
-        fds = [_open_fd(fd) for fd in (0, 1, 2)]
         request = {
             "argv": argv,
             "cwd": os.getcwd(),
             "env": {**os.environ, STAGE_PID_ENV: str(os.getpid())},
             "umask": _umask(),
+            "ignored": _ignored_signals(),
         }
         body = json.dumps(request).encode()
         try:
-            socket.send_fds(conn, [LENGTH.pack(len(body)) + body], fds)
+            socket.send_fds(conn, [LENGTH.pack(len(body)) + body], [0, 1, 2])
             child = STATUS.unpack(read_exactly(conn, STATUS.size))[0]
         except OSError:
-            return None  # refused before a child was made: nothing ran
-        return _wait_for(conn, child)
+            # No pid: the server made no child, or killed it before it could start
+            # (a child waits for the server's go, sent after the pid): nothing ran.
+            return None
+        return _wait_for(conn, child, request["ignored"])
 
 
 # How long a stage waits for a server that is still importing (5-10 s on two idle
@@ -173,12 +180,39 @@ def check_peer(conn: socket.socket) -> None:
         raise PermissionError(f"stage server socket owned by uid {uid}")
 
 
-def _open_fd(fd: int) -> int:
+def _fill_closed_stdio() -> None:
+    """/dev/null on a closed stdin, stdout or stderr, as the child will have them."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _private(folder: Path) -> bool:
+    """The socket folder is this user's alone (or not made yet): no one else can hold a
+    lock there to make every stage wait, or put a socket of theirs in it."""
     try:
-        os.fstat(fd)
-        return fd
-    except OSError:  # a closed stdin or stdout: the child gets /dev/null there
-        return os.open(os.devnull, os.O_RDWR)
+        info = folder.lstat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    import stat
+
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+# Forwarded to the child: what ends or interrupts a stage. Ctrl-Z and fg are followed too.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _ignored_signals() -> list[int]:
+    """Signals this process ignores (`nohup`, a background job): the child ignores them too."""
+    return [int(s) for s in FORWARDED if signal.getsignal(s) == signal.SIG_IGN]
 
 
 def _umask() -> int:
@@ -187,15 +221,23 @@ def _umask() -> int:
     return mask
 
 
-def _wait_for(conn: socket.socket, child: int) -> int:
+def _wait_for(conn: socket.socket, child: int, ignored: list[int]) -> int:
     """Forward signals to the child until the server reports how it ended; end the same way."""
 
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, forward)
+    def suspend(_signum: int, _frame: object) -> None:  # Ctrl-Z: the child stops too
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    for signum in FORWARDED:
+        if signum not in ignored:
+            signal.signal(signum, forward)
+    signal.signal(signal.SIGTSTP, suspend)
+    signal.signal(signal.SIGCONT, forward)
     try:
         status = STATUS.unpack(read_exactly(conn, STATUS.size))[0]
     except OSError:
@@ -203,7 +245,8 @@ def _wait_for(conn: socket.socket, child: int) -> int:
         return 1
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
-        signal.signal(signum, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL (the OOM killer) has none
+            signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
     return os.waitstatus_to_exitcode(status)
 
@@ -222,7 +265,7 @@ def _start_server(path: Path) -> None:
     """Start the server in the background, detached: it outlives this stage."""
     try:
         path.parent.mkdir(mode=0o700, exist_ok=True)
-        if path.parent.stat().st_uid != os.getuid():
+        if not _private(path.parent):
             return
         with open(f"{path}.log", "ab") as log:
             subprocess.Popen(

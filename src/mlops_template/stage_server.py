@@ -29,6 +29,7 @@ from mlops_template.stage_client import (
     STATUS,
     check_peer,
     read_exactly,
+    socket_path,
 )
 
 # What the stages import, lazily or not: found by listing sys.modules after each stage.
@@ -73,6 +74,7 @@ def serve(path: Path) -> None:
             time.sleep(0.05)
     else:
         return  # another server for this code is up or starting
+    idle = float(os.environ.get(IDLE_ENV) or 600)  # a bad value fails before the imports
     _preload()
     path.unlink(missing_ok=True)  # a server killed before it could clean up
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -80,14 +82,14 @@ def serve(path: Path) -> None:
     listener.bind(str(path))
     listener.listen(64)
     identity = path.stat().st_ino
-    idle = float(os.environ.get(IDLE_ENV, "600"))
+    own_key = socket_path()  # as this server computes it: another one means new code
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, None)
     print(f"stage server {os.getpid()} listening on {path}", flush=True)
     while True:
         events = selector.select(timeout=idle)
-        if not events and len(selector.get_map()) == 1:
-            break
+        if len(selector.get_map()) == 1 and (not events or socket_path() != own_key):
+            break  # idle, or superseded: the code or the installed packages changed
         for key, _ in events:
             try:
                 if key.data is None:
@@ -98,13 +100,14 @@ def serve(path: Path) -> None:
                 print(f"error: {err}", flush=True)
     if path.exists() and path.stat().st_ino == identity:
         path.unlink()
-    print(f"stage server {os.getpid()} idle for {idle:.0f} s: exiting", flush=True)
+    print(f"stage server {os.getpid()} exiting: idle, or its code changed", flush=True)
 
 
 def _preload() -> None:
     """Import what the stages import, and MLflow's store and registry (with SQLAlchemy's
-    mappers configured): the child starts with all of it. Nothing here starts a thread
-    or a thread pool, which a fork would not carry over."""
+    mappers configured): the child starts with all of it. Nothing here starts a Python
+    thread or uses OpenMP, which a fork would not carry over (OpenBLAS's threads are
+    remade after a fork by OpenBLAS itself)."""
     import gc
     from importlib import import_module
 
@@ -160,28 +163,45 @@ def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
             os.close(fd)
         conn.close()
         return
+    go_read, go_write = os.pipe()
     child = os.fork()
     if child == 0:
-        for key in list(selector.get_map().values()):  # other stages' and the listener's
-            os.close(key.fd)
-        selector.close()
-        lock.close()
-        _run_child(conn, fds, request)  # never returns
-    for fd in fds:
-        os.close(fd)
-    running = _Running(
-        child, conn, os.pidfd_open(child), f"{request['argv'][:1]} in {request['cwd']}"
-    )
-    conn.settimeout(None)
+        try:  # whatever happens, this process never returns into the server's loop
+            os.close(go_write)
+            for key in list(selector.get_map().values()):  # other stages', the listener
+                os.close(key.fd)
+            selector.close()
+            lock.close()
+            _run_child(conn, fds, request, go_read)
+        finally:
+            os._exit(1)
+    os.close(go_read)
+    try:
+        for fd in fds:
+            os.close(fd)
+        running = _Running(
+            child, conn, os.pidfd_open(child), f"{request['argv'][:1]} in {request['cwd']}"
+        )
+        conn.settimeout(None)
+        conn.sendall(STATUS.pack(child))
+        os.write(go_write, b"g")  # the stage process knows the child: it may start
+    except BaseException:
+        os.kill(child, signal.SIGKILL)  # it has not started: the stage runs elsewhere
+        os.waitpid(child, 0)
+        conn.close()
+        raise
+    finally:
+        os.close(go_write)
     selector.register(running.watch, selectors.EVENT_READ, running)
     selector.register(conn, selectors.EVENT_READ, running)
-    conn.sendall(STATUS.pack(child))
 
 
 def _child_event(selector: Any, fileobj: Any, running: _Running) -> None:
     """The child ended (tell its stage process how), or the stage process went away
     (kill the child: nothing may run on after the stage that DVC sees has ended)."""
     if fileobj is running.conn:
+        if running.conn.fileno() == -1:
+            return  # the child ended and was answered in this same round
         os.kill(running.child, signal.SIGKILL)  # readable means closed: the process is gone
         selector.unregister(running.conn)
         running.conn.close()
@@ -207,31 +227,39 @@ def _ended(status: int) -> str:
     return f"exit {os.waitstatus_to_exitcode(status)}"
 
 
-def _run_child(conn: socket.socket, fds: list[int], request: dict) -> None:
-    """Become the stage process: its descriptors, folder, environment and arguments."""
-    code = 1
+def _run_child(conn: socket.socket, fds: list[int], request: dict, go: int) -> None:
+    """Become the stage process: its descriptors, folder, environment, arguments and
+    ignored signals; start once the server says so."""
+    code: int | str | None = 1
     try:
+        server = os.getppid()
         _die_with_parent()
+        if os.getppid() != server or os.read(go, 1) != b"g":
+            os._exit(1)  # the server died or gave up on this child: never start
+        os.close(go)
         conn.close()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python sets it
+        for signum in request["ignored"]:
+            signal.signal(signum, signal.SIG_IGN)
         os.umask(request["umask"])
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = [sys.argv[0], *request["argv"]]
         sys.stdout.reconfigure(line_buffering=os.isatty(1))  # as Python sets it at start
-        sys.path[0] = request["cwd"]  # as `python -m` from there would have it
+        if not sys.flags.safe_path:
+            sys.path[0] = request["cwd"]  # as `python -m` from there would have it
 
         from mlops_template.cli import run
 
         code = run()
     except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        code = done.code
     except BaseException:  # as Python reports an uncaught error: traceback, exit 1
         import traceback
 
@@ -249,19 +277,28 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _exit(code: int) -> None:
-    """Exit as a process does (atexit handlers, flushed streams), but without returning
-    into the server's loop."""
+def _exit(code: int | str | None) -> None:
+    """Exit as Python does (threads joined, atexit handlers, streams flushed, a message
+    for a text exit code), but without returning into the server's loop."""
     import atexit
+    import ctypes
     import logging
+    import threading
 
     try:
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread() and not thread.daemon:
+                thread.join()
         atexit._run_exitfuncs()
         logging.shutdown()
+        if code is not None and not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = 1
         sys.stdout.flush()
         sys.stderr.flush()
+        ctypes.CDLL(None).fflush(None)  # what C extensions wrote with stdio
     finally:
-        os._exit(code)
+        os._exit((code or 0) if isinstance(code, int | None) else 1)
 
 
 if __name__ == "__main__":

@@ -72,9 +72,10 @@ def _server_process(path: Path) -> psutil.Process:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """No server at first: the first stage runs in its own process and starts one."""
-    tmp = tmp_path_factory.mktemp("stage-server")
+def server():
+    """No server at first: the first stage runs in its own process and starts one. In a
+    folder of its own, short enough for a socket's path (xdist's tmp_path may not be)."""
+    tmp = Path(tempfile.mkdtemp(prefix="stages-", dir="/tmp"))
     old = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(tmp)  # the server's socket goes here, for this module only
     path = stage_client.socket_path()
@@ -92,6 +93,7 @@ def server(tmp_path_factory):
             del os.environ["TMPDIR"]
         else:
             os.environ["TMPDIR"] = old
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _served(server: Path) -> list[str]:
@@ -125,41 +127,58 @@ def silent_server():
     """A tracking server that takes connections and never answers: a stage waits on it
     (10 s, the health check's limit) after its work."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        listener.settimeout(60)
+        yield listener
 
 
 def _waiting_stage(
-    server: Path, folder: Path, tracking_uri: str
-) -> tuple[subprocess.Popen, psutil.Process]:
-    """`collect` with a tracking server that never answers; its child in the server."""
+    server: Path, folder: Path, listener: socket.socket
+) -> tuple[subprocess.Popen, psutil.Process, socket.socket]:
+    """`collect` with a tracking server that never answers: once it asks, the stage has
+    done its work and is waiting (its signal handlers long set)."""
+    uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
     stage = subprocess.Popen(
         [sys.executable, "-m", "mlops_template", "collect"],
         cwd=folder,
-        env={**_env(True), "MLFLOW_TRACKING_URI": tracking_uri},
+        env={**_env(True), "MLFLOW_TRACKING_URI": uri},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     [child] = _wait_for(_server_process(server).children, "child of the server")
-    return stage, child
+    asked, _ = listener.accept()
+    return stage, child, asked
 
 
 def test_a_signal_to_the_stage_process_stops_the_child_as_it_stopped_the_stage(
     server, tmp_path, silent_server
 ):
-    stage, child = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
+    stage, child, asked = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
     stage.send_signal(signal.SIGTERM)
     _out, err = stage.communicate(timeout=30)
     assert stage.returncode == 128 + signal.SIGTERM, err  # the CLI's exit on SIGTERM
     assert not child.is_running()
+    asked.close()
 
 
 def test_a_killed_stage_process_takes_its_child_with_it(server, tmp_path, silent_server):
-    stage, child = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
+    stage, child, asked = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
     stage.kill()
     stage.wait(timeout=30)
     child.wait(timeout=3)  # raises if the child lives on (it would wait 10 s)
     assert not child.is_running()
+    asked.close()
+
+
+def test_a_child_killed_outright_ends_its_stage_process_the_same_way(
+    server, tmp_path, silent_server
+):
+    """As the OOM killer would: the stage process dies by SIGKILL too, no traceback."""
+    stage, child, asked = _waiting_stage(server, _project(tmp_path / "p"), silent_server)
+    child.kill()
+    _out, err = stage.communicate(timeout=30)
+    assert stage.returncode == -signal.SIGKILL and "Traceback" not in err, err
+    asked.close()
 
 
 def test_switched_off_a_stage_runs_in_its_own_process(server, tmp_path):
