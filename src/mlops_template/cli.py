@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import re
 import signal
 import subprocess
 import sys
@@ -16,9 +15,10 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from mlops_template import compose
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
-from mlops_template.errors import PipelineError, redact
+from mlops_template.errors import redact
 from mlops_template.stages import summaries
 
 # Stage name -> what it does, from the stage modules' docstrings: a module is imported
@@ -26,26 +26,9 @@ from mlops_template.stages import summaries
 STAGES = summaries()
 
 
-def _overrides(values: list[str]) -> list[str]:
-    """Hydra overrides from arguments. `mlflow run -P overrides="a=1 b=2"` passes one
-    argument holding several, so each is split on whitespace outside quotes; the quotes
-    stay, as Hydra's grammar needs them (`predict.spark.master='local[2]'`)."""
-    return [item for value in values for item in _split(value)]
-
-
-def _split(value: str) -> list[str]:
-    words = re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value)
-    quotes = sum(word.count("'") + word.count('"') for word in words)
-    if quotes != value.count("'") + value.count('"'):  # a quote left open was dropped
-        raise PipelineError(f"unbalanced quotes in overrides: {value}")
-    return words
-
-
 def _apply_overrides(values: list[str]) -> None:
     """Recompose params.yaml with the overrides (as `dvc exp run -S` does), if any."""
-    if overrides := _overrides(values):
-        from mlops_template import compose
-
+    if overrides := compose.split_overrides(values):
         compose.write_params(Path.cwd(), overrides)
         # redact: an override may set a data URL with its token (data.path=...)
         print(f"params.yaml recomposed with {redact(' '.join(overrides))}", file=sys.stderr)
@@ -67,27 +50,7 @@ def _repro(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from mlops_template import compose
-
-    root = Path.cwd()
-    if args.action == "check":
-        diff = compose.stale_diff(root)
-        if diff:
-            sys.stdout.write(diff)
-            raise PipelineError(
-                "params.yaml is stale: conf/ composes to something else "
-                "(run `make params` and commit the result)"
-            )
-        print("params.yaml is up to date with conf/")
-        return 0
-    overrides = _overrides(args.overrides)
-    if args.action == "set":  # into conf/ itself: the overrides become the source
-        compose.compose_text(root, overrides)  # validated before conf/ is touched
-        compose.apply_to_conf(root, overrides)
-        overrides = []
-    path = compose.write_params(root, overrides)
-    print(f"wrote {path.name} from conf/ {redact(' '.join(overrides))}".rstrip())
-    return 0
+    return compose.params_command(Path.cwd(), args.action, args.overrides)
 
 
 def _promote(args: argparse.Namespace) -> int:

@@ -7,13 +7,15 @@ file written here is byte for byte what DVC would write for the same overrides.
 from __future__ import annotations
 
 import difflib
+import re
+import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
 from mlops_template.config import PARAMS_FILE, parse_config
-from mlops_template.errors import PipelineError
+from mlops_template.errors import PipelineError, redact
 
 CONF_DIR = "conf"
 CONFIG_NAME = "config"
@@ -107,3 +109,41 @@ def stale_diff(root: Path) -> str:
             f"{PARAMS_FILE} (composed from {CONF_DIR}/)",
         )
     )
+
+
+def params_command(root: Path, action: str, overrides: list[str]) -> int:
+    """`params check|set|compose`: is params.yaml conf/'s composition; overrides into conf/
+    itself; params.yaml composed with overrides."""
+    if action == "check":
+        diff = stale_diff(root)
+        if diff:
+            sys.stdout.write(diff)
+            raise PipelineError(
+                "params.yaml is stale: conf/ composes to something else "
+                "(run `make params` and commit the result)"
+            )
+        print("params.yaml is up to date with conf/")
+        return 0
+    overrides = split_overrides(overrides)
+    if action == "set":  # into conf/ itself: the overrides become the source
+        compose_text(root, overrides)  # validated before conf/ is touched
+        apply_to_conf(root, overrides)
+        overrides = []
+    path = write_params(root, overrides)
+    print(f"wrote {path.name} from conf/ {redact(' '.join(overrides))}".rstrip())
+    return 0
+
+
+def split_overrides(values: list[str]) -> list[str]:
+    """Hydra overrides from arguments. `mlflow run -P overrides="a=1 b=2"` passes one
+    argument holding several, so each is split on whitespace outside quotes; the quotes
+    stay, as Hydra's grammar needs them (`predict.spark.master='local[2]'`)."""
+    return [item for value in values for item in _split_words(value)]
+
+
+def _split_words(value: str) -> list[str]:
+    words = re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value)
+    quotes = sum(word.count("'") + word.count('"') for word in words)
+    if quotes != value.count("'") + value.count('"'):  # a quote left open was dropped
+        raise PipelineError(f"unbalanced quotes in overrides: {value}")
+    return words

@@ -31,7 +31,6 @@ from pathlib import Path
 SWITCH_ENV = "MLOPS_STAGE_SERVER"
 # Set in the server's child for the stage process it stands for (see stage_pid).
 STAGE_PID_ENV = "MLOPS_STAGE_PID"
-IDLE_ENV = "MLOPS_STAGE_SERVER_IDLE"
 # Read when a library loads (Python, scikit-learn, matplotlib, BLAS, MLflow's logging,
 # locale), so a different value needs another server.
 IMPORT_TIME_ENV = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -24,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template.stage_client import (
-    IDLE_ENV,
     LENGTH,
     STATUS,
     check_peer,
     read_exactly,
     socket_path,
 )
+
+IDLE_ENV = "MLOPS_STAGE_SERVER_IDLE"  # seconds without work before the server exits
 
 # What the stages import, lazily or not: found by listing sys.modules after each stage.
 # skops.io imports every scikit-learn module (and pytest) to list the trusted types, and
@@ -63,7 +65,6 @@ PRELOAD = (
 def serve(path: Path) -> None:
     """Import what the stages need, then fork a child per request until idle."""
     import fcntl
-    import selectors
 
     lock = open(f"{path}.lock", "w")  # noqa: SIM115 (held for the server's life)
     for _ in range(10):  # a stage may hold it for a moment, looking (stage_client._starting)
@@ -88,8 +89,8 @@ def serve(path: Path) -> None:
     print(f"stage server {os.getpid()} listening on {path}", flush=True)
     while True:
         events = selector.select(timeout=idle)
-        if len(selector.get_map()) == 1 and (not events or socket_path() != own_key):
-            break  # idle, or superseded: the code or the installed packages changed
+        if not events and len(selector.get_map()) == 1:
+            break  # idle
         for key, _ in events:
             try:
                 if key.data is None:
@@ -98,6 +99,9 @@ def serve(path: Path) -> None:
                     _child_event(selector, key.fileobj, key.data)
             except OSError as err:  # one stage's broken connection ends only that stage
                 print(f"error: {err}", flush=True)
+        stage_ended = any(key.data is not None for key, _ in events)
+        if stage_ended and len(selector.get_map()) == 1 and socket_path() != own_key:
+            break  # superseded: the code or the installed packages changed
     if path.exists() and path.stat().st_ino == identity:
         path.unlink()
     print(f"stage server {os.getpid()} exiting: idle, or its code changed", flush=True)
@@ -143,8 +147,6 @@ class _Running:
 
 
 def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
-    import selectors
-
     conn, _ = listener.accept()
     fds: list[int] = []
     try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_template.cli import _overrides
+from mlops_template.compose import split_overrides
 from mlops_template.errors import PipelineError
 
 
 def test_one_string_holding_several_overrides_is_split_on_whitespace():
-    assert _overrides(["model=linear split.test_size=0.3", "seed=1"]) == [
+    assert split_overrides(["model=linear split.test_size=0.3", "seed=1"]) == [
         "model=linear",
         "split.test_size=0.3",
         "seed=1",
@@ -18,15 +18,15 @@ def test_one_string_holding_several_overrides_is_split_on_whitespace():
 
 def test_quotes_are_kept_for_hydra():
     # Hydra needs the quotes: `[` starts a list in its grammar.
-    assert _overrides(["predict.spark.master='local[2]' data.path=\"my data.csv\""]) == [
+    assert split_overrides(["predict.spark.master='local[2]' data.path=\"my data.csv\""]) == [
         "predict.spark.master='local[2]'",
         'data.path="my data.csv"',
     ]
-    assert _overrides(["++predict.spark.conf={spark.executor.memory:4g}"]) == [
+    assert split_overrides(["++predict.spark.conf={spark.executor.memory:4g}"]) == [
         "++predict.spark.conf={spark.executor.memory:4g}"
     ]
 
 
 def test_a_quote_left_open_is_refused():
     with pytest.raises(PipelineError, match="unbalanced quotes"):
-        _overrides(["data.path='my data.csv"])
+        split_overrides(["data.path='my data.csv"])

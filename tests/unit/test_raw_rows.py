@@ -11,11 +11,10 @@ from mlops_template.core.raw_rows import (
     RawRows,
     as_numbers,
     as_text,
-    conform_frame,
     date_parts,
-    duplicate_names,
     percent,
 )
+from mlops_template.core.raw_tables import conform_frame, duplicate_names
 from mlops_template.core.target import describe_classes
 
 

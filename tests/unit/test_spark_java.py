@@ -10,7 +10,7 @@ import pytest
 
 from mlops_template.config import parse_config
 from mlops_template.errors import PipelineError
-from mlops_template.operate.batch.spark_predict import check_java, spark_session
+from mlops_template.operate.batch.spark_session import check_java, spark_session
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import check_columns
-from mlops_template.core.raw_rows import (
-    MISSING_TOKENS,
+from mlops_template.core.raw_rows import MISSING_TOKENS
+from mlops_template.core.raw_tables import (
     duplicate_names,
     is_arrow_numeric,
     nested_columns,

@@ -11,9 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from mlops_template.config import Data, FileData, Read, SklearnData, SyntheticData
-from mlops_template.core.raw_rows import (
-    MISSING_TOKENS,
-    BadCells,
+from mlops_template.core.raw_rows import MISSING_TOKENS, BadCells
+from mlops_template.core.raw_tables import (
     conform_frame,
     duplicate_names,
     nested_columns,

@@ -104,7 +104,8 @@ def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
 def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> str:
     import mlflow
 
-    from mlops_template.io.tracking import experiment_id, record_report_run
+    from mlops_template.io.report_runs import record_report_run
+    from mlops_template.io.tracking import experiment_id
 
     decision = report.decision
     tags = {f"lineage.{k}": v for k, v in report.candidate.items() if k != "model_uri"}

@@ -37,7 +37,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.datasets import incoming_folder
-from mlops_template.io.tracking import log_report_run
+from mlops_template.io.report_runs import log_report_run
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.operate.batch.predict import predict
 from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted

@@ -34,7 +34,7 @@ from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.batch_files import column_problems, iter_chunks
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_versions import RegisteredVersion
-from mlops_template.io.tracking import log_report_run
+from mlops_template.io.report_runs import log_report_run
 
 JSON_REPORT, HTML_REPORT = "drift.json", "drift.html"
 

@@ -1,0 +1,119 @@
+"""The Spark session `predict --engine spark` scores on: Java checked first, settings that
+make Spark's table match the pandas engine's, and the JVM's own output kept in a log."""
+
+# No `from __future__ import annotations`, as in spark_predict.
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops_template.config import Predict
+from mlops_template.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Spark settings that make the output match the pandas engine's table type for type.
+TABLE_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+}
+# In local mode the driver stays on loopback and serves no web UI.
+LOCAL_SETTINGS = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+}
+
+
+# Spark's own output (the JVM's, and that of the Python workers it starts in local mode).
+SPARK_LOG = Path("reports/spark/predict.log")
+_started_logs: set[Path] = set()  # logs a JVM of this process writes to
+
+
+# PySpark 4 (pyproject.toml's spark extra) runs on Java 17 or later.
+JAVA_NEEDED = 17
+
+
+def check_java() -> None:
+    """The java Spark's launcher would run, found and new enough; else a one-line error
+    (PySpark says only that its gateway exited). The launcher (spark-class) takes
+    $JAVA_HOME/bin/java if JAVA_HOME is set, else java on PATH."""
+    import re
+    import subprocess
+
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home, "bin", "java")) if home else shutil.which("java")
+    how = (
+        f"install Java {JAVA_NEEDED} or later (apt-get install openjdk-{JAVA_NEEDED}-jre-headless) "
+        "and set JAVA_HOME to it, or put its java on PATH"
+    )
+    if home and not os.access(java, os.X_OK):
+        raise PipelineError(
+            f"the Spark engine needs Java {JAVA_NEEDED} or later: JAVA_HOME={home} has no "
+            f"bin/java; {how}"
+        )
+    if not java:
+        raise PipelineError(
+            f"the Spark engine needs Java {JAVA_NEEDED} or later, and there is none: JAVA_HOME "
+            f"is not set and java is not on PATH; {how}"
+        )
+    said = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    found = re.search(r'version "(?:1\.)?(\d+)', said)  # "1.8.0_392" is Java 8
+    if found and int(found[1]) < JAVA_NEEDED:
+        raise PipelineError(
+            f"the Spark engine needs Java {JAVA_NEEDED} or later; {java} is Java {found[1]}: {how}"
+        )
+
+
+def spark_session(settings: Predict) -> "SparkSession":
+    check_java()  # before PySpark starts its JVM
+    from pyspark.sql import SparkSession
+
+    # Executors run the model in this environment's Python unless told otherwise.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # PySpark warns about pandas 3 on every UDF; the parity test checks the results.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+    master = settings.spark.master
+    local = master.startswith("local")
+    if local:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    conf = {**TABLE_SETTINGS, **(LOCAL_SETTINGS if local else {})}
+    conf["spark.ui.showConsoleProgress"] = "false"  # the bar would go to the log
+    conf.update({key: str(value) for key, value in settings.spark.conf.items()})
+    builder = SparkSession.builder.appName("mlops-template predict").master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    with _output_to(SPARK_LOG):
+        spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("FATAL")  # failures are raised, and reported once
+    return spark
+
+
+@contextmanager
+def _output_to(log: Path) -> Iterator[None]:
+    """This process's stdout and stderr (fds 1 and 2) go to the log meanwhile, so a JVM
+    started then writes there for good: its start-up warnings, and the tracebacks of
+    workers cut off when a failed job is cancelled, stay out of the one-line error.
+    The log is emptied when the process starts its first JVM."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab" if log in _started_logs else "wb") as file:
+        _started_logs.add(log)
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
