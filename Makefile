@@ -44,7 +44,7 @@ help: ## list the targets
 # scoring, monitoring, CT), then extras on top as needed (`--inexact`: nothing installed
 # is removed). EXTRAS="spark server s3" adds them to `make env`; `make server` adds its own;
 # the tests and tools (dev-env) take every extra and the dev group.
-SYNC = $(BIN)/uv sync --frozen --inexact
+SYNC = $(BIN)/uv sync --frozen --inexact --quiet
 
 $(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,7 +66,7 @@ env: $(VENV)/.synced $(EXTRAS:%=$(VENV)/.synced-%) ## create .venv from uv.lock:
 
 dev-env: $(VENV)/.synced-dev ## .venv with every extra and the dev tools (tests, lint)
 
-run: env ## run the pipeline (dvc repro) on the configured data
+run: params ## compose params.yaml from conf/, then run the pipeline (dvc repro)
 	dvc repro
 
 params: env ## recompose params.yaml from conf/

@@ -15,7 +15,13 @@ import pytest
 import yaml
 
 from tests.helpers.servers import free_port, running, s3_client
-from tests.helpers.template import BIN, REPO, Template, built_once, built_pipeline
+from tests.helpers.template import (
+    BIN,
+    Template,
+    built_once,
+    built_pipeline,
+    example_params_text,
+)
 
 # The longest test files, started first so that no xdist worker is left running one alone at
 # the end (`--dist loadfile` hands out files in collection order). Only the time depends on it.
@@ -56,7 +62,7 @@ def s3_store(tmp_path: Path) -> Iterator[dict[str, str]]:
         yield env
 
 
-_PARAMS = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+_PARAMS = yaml.safe_load(example_params_text())
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from mlops_template import compose
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
 from mlops_template.errors import redact
+from mlops_template.io.store import use_configured_uri
 from mlops_template.stages import summaries
 
 # Stage name -> what it does, from the stage modules' docstrings: a module is imported
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_configured_uri()
     return run_reporting_errors(lambda: args.func(args))
 
 

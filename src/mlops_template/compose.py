@@ -7,6 +7,7 @@ file written here is byte for byte what DVC would write for the same overrides.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
 import tempfile
@@ -19,6 +20,8 @@ from mlops_template.errors import PipelineError, redact
 
 CONF_DIR = "conf"
 CONFIG_NAME = "config"
+# Set by DVC for the stages of `dvc exp run`.
+DVC_EXPERIMENT_ENV = "DVC_EXP_NAME"
 
 
 def compose_text(root: Path, overrides: list[str], where: str = "") -> str:
@@ -74,6 +77,11 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
     from mlops_template.io.atomic import write_text
 
     round_trip = YAML()
+    round_trip.preserve_quotes = True
+    round_trip.indent(mapping=2, sequence=4, offset=2)  # conf/'s own style: "  - item"
+    round_trip.representer.add_representer(
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     for override in OverridesParser.create().parse_overrides(overrides):
         group, _, key = override.key_or_group.partition(".")
         if not (root / CONF_DIR / group).is_dir():
@@ -83,14 +91,18 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
         )
         data = round_trip.load(target.read_text())
         if not key:
-            entry = next(d for d in data["defaults"] if isinstance(d, dict) and group in d)
-            entry[group] = override.value()
+            node, leaf = (
+                next(d for d in data["defaults"] if isinstance(d, dict) and group in d),
+                group,
+            )
         else:
             *parents, leaf = key.split(".")
             node = data
             for part in parents:
                 node = node[part]
-            node[leaf] = override.value()
+        if leaf in node and node[leaf] == override.value():
+            continue  # already so: the file stays as it is, byte for byte
+        node[leaf] = override.value()
         text = io.StringIO()
         round_trip.dump(data, text)
         write_text(target, text.getvalue())
@@ -109,6 +121,27 @@ def stale_diff(root: Path) -> str:
             f"{PARAMS_FILE} (composed from {CONF_DIR}/)",
         )
     )
+
+
+def refuse_stale(root: Path) -> None:
+    """Stop when conf/ was edited after params.yaml was composed and composes to something
+    else: `dvc repro` would run on the old config without a word. Cheap when nothing
+    changed (file times); exact when something did (a fresh composition, compared).
+    Under `dvc exp run` params.yaml is DVC's composition with the run's -S overrides,
+    which no composition here could know, so it is not checked."""
+    if os.environ.get(DVC_EXPERIMENT_ENV):
+        return
+    composed = (root / PARAMS_FILE).stat().st_mtime_ns
+    edited = sorted(
+        p.relative_to(root).as_posix()
+        for p in (root / CONF_DIR).rglob("*.yaml")
+        if p.stat().st_mtime_ns > composed
+    )
+    if edited and stale_diff(root):
+        raise PipelineError(
+            f"{PARAMS_FILE} is stale: {', '.join(edited[:3])} changed since it was composed; "
+            f"run `make params` (or `make run`, which composes first), then `dvc repro`"
+        )
 
 
 def params_command(root: Path, action: str, overrides: list[str]) -> int:

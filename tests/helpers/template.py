@@ -25,6 +25,32 @@ from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The tests run on the template's bundled example, whatever this project's conf/ says (a
+# project made with `copier copy` points conf/ at its own data, its ID and its server).
+EXAMPLE = [
+    "data=breast_cancer",
+    "split.key=null",
+    "predict.passthrough_columns=[]",
+    "tracking.uri=null",
+]
+
+
+def example_conf(folder: Path) -> Path:
+    """conf/ and params.yaml of the example in a folder: this project's conf/, set to the
+    example where a project's own answers changed it."""
+    from mlops_template.compose import apply_to_conf, write_params
+
+    shutil.copytree(REPO / "conf", folder / "conf")
+    apply_to_conf(folder, EXAMPLE)
+    write_params(folder, [])
+    return folder
+
+
+def example_params_text() -> str:
+    """params.yaml as conf/ composes it for the example (this repository's own params.yaml)."""
+    from mlops_template.compose import compose_text
+
+    return compose_text(REPO, EXAMPLE)
 
 
 def template_files() -> list[str]:
@@ -74,6 +100,10 @@ class Template:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, target)
+        from mlops_template.compose import apply_to_conf, write_params
+
+        apply_to_conf(root, EXAMPLE)  # a no-op in the template itself
+        write_params(root, [])
         copy = cls(root)
         copy.run("git", "init", "-q", "-b", "main")
         copy.commit("template")

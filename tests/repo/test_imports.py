@@ -55,7 +55,8 @@ LAYERS = [
     ["config"],
     ["core"],
     ["io"],
-    ["compose", "error_report", "stages", "release"],
+    ["compose"],  # params.yaml from conf/: check_params refuses a stale one
+    ["error_report", "stages", "release"],
     ["operate.batch", "operate.serving"],
     ["operate.monitoring"],
     ["project_files"],

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ import yaml
 from mlops_template.compose import apply_to_conf, compose_text, stale_diff, write_params
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
+from tests.helpers.template import example_conf
 
 from .conftest import REPO
 
@@ -24,9 +24,7 @@ OPTIONS = sorted(
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
-    return tmp_path
+    return example_conf(tmp_path)
 
 
 def test_fresh_params_are_not_stale(root):

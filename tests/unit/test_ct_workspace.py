@@ -4,7 +4,6 @@ the gate, is tests/e2e/test_ct.py's)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from mlops_template.compose import write_params
 from mlops_template.core.ct_report import Try
 from mlops_template.operate.monitoring.ct import run_tries
 from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted
+from tests.helpers.template import example_conf, example_params_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,8 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """conf/ and params.yaml as the template has them, in a DVC repo without git."""
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
-    shutil.copy(REPO / "params.yaml", tmp_path)
+    example_conf(tmp_path)
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     monkeypatch.chdir(tmp_path)
@@ -120,4 +119,4 @@ def test_no_promotion_runs_every_distinct_try(project):
     assert [t.attempt for t in done] == [1, 2] and not any(t.promoted for t in done)
     workspace.reset_conf()
     assert {p: p.read_bytes() for p in _conf_files()} == conf
-    assert write_params(Path.cwd(), []).read_text() == (REPO / "params.yaml").read_text()
+    assert write_params(Path.cwd(), []).read_text() == example_params_text()

@@ -22,7 +22,7 @@ from mlops_template.error_report import run_reporting_errors
 from mlops_template.errors import redact
 from mlops_template.io.store import check_server
 from tests.helpers.servers import free_port
-from tests.helpers.template import BIN, REPO, Template
+from tests.helpers.template import BIN, REPO, Template, example_params_text
 
 SECRET = "S3cretPassw0rd"
 
@@ -73,7 +73,7 @@ def test_redact_leaves_what_holds_no_secret(text):
 
 def workspace(tmp_path: Path) -> Template:
     """A project folder with the repository's params.yaml, run in this process."""
-    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(example_params_text())
     return Template(tmp_path)
 
 

@@ -34,6 +34,7 @@ from mlops_template.operate.batch import model_fetch
 from mlops_template.operate.monitoring import monitor
 from mlops_template.operate.serving import serve
 from tests.helpers.models import linear_classifier
+from tests.helpers.template import example_params_text
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src" / "mlops_template"
@@ -44,8 +45,8 @@ def logged(tmp_path_factory):
     """A local store in which `champion` is a model logged as train logs it (made once:
     each test restores its files, store_state)."""
     root = tmp_path_factory.mktemp("store")
-    shutil.copy(REPO / "params.yaml", root)  # the commands' config
-    cfg = Config.model_validate(yaml.safe_load((REPO / "params.yaml").read_text()))
+    (root / "params.yaml").write_text(example_params_text())  # the commands' config
+    cfg = Config.model_validate(yaml.safe_load(example_params_text()))
     with pytest.MonkeyPatch.context() as env:
         env.chdir(root)
         env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")

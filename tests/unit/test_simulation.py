@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlops_template.core.simulation import simulated_batch
-from tests.helpers.template import REPO, Template
+from tests.helpers.template import Template, example_params_text
 
 from .conftest import training_schema
 
@@ -71,7 +71,7 @@ def test_drifted_share_and_labels(held_out):
 @pytest.fixture
 def project(tmp_path, held_out):
     """A project folder with the trained schema and held-out rows `simulate` reads."""
-    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(example_params_text())
     (tmp_path / "models").mkdir()
     (tmp_path / "models/schema.json").write_text(json.dumps(SCHEMA.as_json()))
     (tmp_path / "data/prepared").mkdir(parents=True)

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from mlops_template import stage_client
-from tests.helpers.template import REPO
+from tests.helpers.template import EXAMPLE, REPO, example_params_text
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the stage server is Linux's")
 
@@ -30,12 +30,12 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the stage serve
 def _project(folder: Path, **params: str) -> Path:
     """A folder a stage runs in: the template's config, params composed with overrides."""
     folder.mkdir()
-    for name in ("params.yaml", "dvc.yaml"):
-        shutil.copy(REPO / name, folder / name)
+    shutil.copy(REPO / "dvc.yaml", folder / "dvc.yaml")
     shutil.copytree(REPO / "conf", folder / "conf")
+    (folder / "params.yaml").write_text(example_params_text())
     if params:
         overrides = [f"{key}={value}" for key, value in params.items()]
-        _stage(folder, "params", "compose", *overrides, server=False, check=True)
+        _stage(folder, "params", "compose", *EXAMPLE, *overrides, server=False, check=True)
     return folder
 
 

@@ -124,6 +124,7 @@ class Train(Strict):
 
 class Tracking(Strict):
     experiment: str = Field(min_length=1)
+    uri: str | None = None  # MLFLOW_TRACKING_URI, where set, wins (io/store.py)
 
 
 class Registry(Strict):

@@ -21,6 +21,24 @@ def project_root() -> Path:
     return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
 
 
+def use_configured_uri() -> None:
+    """The project's own tracking server (`tracking.uri` in params.yaml), for this process
+    and those it starts (MLflow's scoring server, `mlflow run`), unless
+    MLFLOW_TRACKING_URI is set: the environment wins, as everywhere in MLflow."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return
+    import yaml
+
+    try:
+        text = (project_root() / "params.yaml").read_text(encoding="utf-8")
+        params = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError):
+        return  # no readable params here: the commands that need them say so
+    tracking = params.get("tracking") if isinstance(params, dict) else None
+    if isinstance(tracking, dict) and isinstance(uri := tracking.get("uri"), str) and uri:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+
+
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI, else the local SQLite store `mlflow.db` at the project root."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"

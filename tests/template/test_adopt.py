@@ -1,0 +1,93 @@
+"""tools/adopt.py, copier's task, on small folders: renames, a merge into the project's own
+package at `copier update`, YAML lines set with their comments kept, data and license."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+
+import pytest
+import yaml
+
+from tests.helpers.template import REPO
+
+
+@pytest.fixture(scope="module")
+def adopt():
+    spec = importlib.util.spec_from_file_location("adopt", REPO / "tools/adopt.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paths_are_renamed_and_merged_into_an_existing_package(adopt, tmp_path):
+    (tmp_path / "src/mlops_template/core").mkdir(parents=True)
+    (tmp_path / "src/mlops_template/core/a.py").write_text("from mlops_template import b\n")
+    (tmp_path / "src/mlops_template/b.py").write_text("B = 'new'\n")
+    (tmp_path / "src/churn/b.py").parent.mkdir(parents=True)
+    (tmp_path / "src/churn/b.py").write_text("B = 'old'\n")
+    (tmp_path / "src/churn/mine.py").write_text("MINE = 1\n")  # the user's own file
+    adopt.rename_paths(tmp_path, "mlops_template", "churn")
+    assert not (tmp_path / "src/mlops_template").exists()
+    assert (tmp_path / "src/churn/b.py").read_text() == "B = 'new'\n"  # the template's
+    assert (tmp_path / "src/churn/mine.py").read_text() == "MINE = 1\n"
+    assert (tmp_path / "src/churn/core/a.py").exists()
+
+
+def test_names_are_replaced_in_text_files_only(adopt, tmp_path):
+    (tmp_path / "Makefile").write_text("python -m mlops_template\nexperiment: mlops-template\n")
+    binary = b"\x89PNG\x00mlops_template\xff"
+    (tmp_path / "figure.png").write_bytes(binary)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv/x.py").write_text("import mlops_template\n")
+    adopt.replace_text(tmp_path, {"mlops_template": "churn", "mlops-template": "churn-model"})
+    assert (tmp_path / "Makefile").read_text() == "python -m churn\nexperiment: churn-model\n"
+    assert (tmp_path / "figure.png").read_bytes() == binary
+    assert (tmp_path / ".venv/x.py").read_text() == "import mlops_template\n"
+
+
+def test_a_yaml_line_is_set_with_its_comments_kept(adopt, tmp_path):
+    path = tmp_path / "split.yaml"
+    path.write_text("# the key\nkey: null\nother: 1\n")
+    adopt.set_line(path, "key", adopt._scalar("customer id: x"))
+    assert path.read_text().startswith("# the key\nkey: 'customer id: x'\nother: 1")
+    assert yaml.safe_load(path.read_text())["key"] == "customer id: x"
+    with pytest.raises(SystemExit, match="no top-level 'missing:'"):
+        adopt.set_line(path, "missing", "1")
+
+
+def test_own_data_becomes_the_configured_data_with_its_id(adopt, tmp_path):
+    conf = tmp_path / "conf"
+    for name, text in {
+        "config.yaml": "defaults:\n  - paths: default\n  - data: breast_cancer\n",
+        "split/default.yaml": "key: null\n",
+        "predict/default.yaml": "passthrough_columns: []\n",
+    }.items():
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf / name).write_text(text)
+    (conf / "data").mkdir()
+    (tmp_path / "dvc.lock").write_text("stale")
+    adopt.use_own_data(tmp_path, "data/customers.parquet", "churned", "customer_id")
+    data = yaml.safe_load((conf / "data/project.yaml").read_text())
+    assert data == {
+        "defaults": ["parquet", "_self_"],
+        "path": "data/customers.parquet",
+        "target": "churned",
+    }
+    assert "  - data: project\n" in (conf / "config.yaml").read_text()
+    assert yaml.safe_load((conf / "split/default.yaml").read_text())["key"] == "customer_id"
+    predict = yaml.safe_load((conf / "predict/default.yaml").read_text())
+    assert predict["passthrough_columns"] == ["customer_id"]
+    assert not (tmp_path / "dvc.lock").exists()
+
+
+def test_the_license_is_the_chosen_one_and_the_templates_is_kept(adopt, tmp_path):
+    (tmp_path / "LICENSE").write_text("the template's\n")
+    adopt.write_license(tmp_path, adopt.LICENSE, adopt.AUTHOR)
+    assert (tmp_path / "LICENSE").read_text() == "the template's\n"
+    adopt.write_license(tmp_path, "Apache-2.0", "Acme Ltd")
+    text = (tmp_path / "LICENSE").read_text()
+    assert "Apache License" in text and f"Copyright {datetime.date.today().year} Acme Ltd" in text
+    assert "{year}" not in text and "{holder}" not in text
+    adopt.write_license(tmp_path, "Proprietary", "Acme Ltd")
+    assert "All rights reserved" in (tmp_path / "LICENSE").read_text()

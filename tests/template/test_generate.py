@@ -1,0 +1,228 @@
+"""The repository as a copier template: the default answers give back this repository; a
+project of one's own (its names, its CSV) runs, promotes and scores; `copier update`
+brings a template change and keeps the project's own edits."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from deltalake import DeltaTable
+
+from tests.helpers.template import Template, checked
+
+# In the template, not in a project made from it.
+TEMPLATE_ONLY = {"copier.yml", "{{ _copier_conf.answers_file }}.jinja", "CHANGELOG.md"}
+TEMPLATE_ONLY_FOLDERS = ("tools/licenses/", "tests/template/")
+ANSWERS = ".copier-answers.yml"
+
+OWN = {
+    "project_name": "Churn Model",
+    "description": "Which customers leave, and when to call them",
+    "author": "Acme Ltd",
+    "license": "Apache-2.0",
+    "data": "file",
+    "data_target": "churned",
+    "data_id": "customer_id",
+}
+
+
+def generate(template: Path, project: Path, **answers: str) -> None:
+    """`copier copy --trust --defaults` with these answers, as a person would run it."""
+    from copier import run_copy
+
+    run_copy(
+        str(template), project, data=answers, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True
+    )
+
+
+def files(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """A shell in the project, not in this test run's environment or its stores."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "DVC_", "MAKE", "VIRTUAL_ENV")) and k != "MFLAGS"
+    }
+    outer = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != outer)
+    env.update(MLOPS_STAGE_SERVER_IDLE="20", GIT_AUTHOR_NAME="test", GIT_COMMITTER_NAME="test")
+    env.update(GIT_AUTHOR_EMAIL="test@localhost", GIT_COMMITTER_EMAIL="test@localhost")
+    return env
+
+
+def run(project: Path, *cmd: str) -> str:
+    done = subprocess.run(
+        cmd,
+        check=False,
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return checked(done).stdout
+
+
+def commit(project: Path, message: str) -> None:
+    run(project, "git", "add", "-A")
+    run(project, "git", "commit", "-q", "-m", message)
+
+
+def set_key(text: str, key: str, value: str) -> str:
+    changed, found = re.subn(rf"(?m)^{key}: .*$", f"{key}: {value}", text)
+    assert found == 1, key
+    return changed
+
+
+def customers(n: int = 400) -> pd.DataFrame:
+    """A first day's table: an ID, a date, two categoricals, numbers, missing cells and a
+    minority class, made the same way every time."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    plan = rng.choice(["basic", "pro", "team"], n, p=[0.5, 0.35, 0.15])
+    tenure = rng.integers(1, 72, n).astype(float)
+    spend = np.round(rng.gamma(2.0, 20.0, n), 2)
+    logit = -1.0 + 1.5 * (plan == "basic") - 0.04 * tenure + 0.01 * spend
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "signup_date": (
+                pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 600, n), unit="D")
+            ).strftime("%Y-%m-%d"),
+            "plan": plan,
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "tenure": tenure,
+            "spend": spend,
+            "churned": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no"),
+        }
+    )
+    for column in ["plan", "region", "tenure", "spend"]:
+        frame.loc[rng.random(n) < 0.05, column] = None
+    return frame
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """This repository as a fresh clone would hold it, one commit."""
+    return Template.fresh(tmp_path_factory.mktemp("template") / "template")
+
+
+def test_default_answers_give_back_this_repository(template, tmp_path):
+    project = tmp_path / "project"
+    generate(template.root, project)
+    expected = {
+        f
+        for f in files(template.root)
+        if f not in TEMPLATE_ONLY
+        and f != "tools/adopt.py"
+        and not f.startswith(TEMPLATE_ONLY_FOLDERS)
+    }
+    assert files(project) == expected | {ANSWERS}
+    differ = [f for f in expected if (project / f).read_bytes() != (template.root / f).read_bytes()]
+    assert differ == [], "the template's defaults no longer make this repository"
+    answers = yaml.safe_load((project / ANSWERS).read_text())
+    assert answers["package_name"] == "mlops_template" and answers["data"] == "example"
+
+
+@pytest.mark.slow
+def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_path):
+    csv = tmp_path / "customers.csv"
+    customers().to_csv(csv, index=False)
+    project = tmp_path / "churn"
+    generate(template.root, project, data_path=str(csv), **OWN)
+    assert (project / "src/churn_model/cli.py").exists() and not (
+        project / "src/mlops_template"
+    ).exists()
+    leftovers = run(project, "git", "grep", "-l", "-I", "mlops_template", "--no-index", "--", ".")
+    assert leftovers == "", leftovers
+    assert "Apache License" in (project / "LICENSE").read_text()
+    assert (
+        (project / "README.md")
+        .read_text()
+        .startswith(f"# {OWN['project_name']}\n\n{OWN['description']}")
+    )
+    run(project, "git", "init", "-q", "-b", "main")
+    commit(project, "From the template")
+
+    output = run(project, "make", "run")
+    assert "Running stage 'evaluate'" in output and "+ pandas==" not in output  # quiet env
+    assert yaml.safe_load((project / "params.yaml").read_text())["data"]["target"] == "churned"
+    metrics = yaml.safe_load((project / "metrics.json").read_text())
+    assert 0.5 < metrics["balanced_accuracy"] <= 1
+    run(project, "make", "promote")
+    with closing(sqlite3.connect(project / "mlflow.db")) as db:
+        names = db.execute("SELECT name FROM registered_models").fetchall()
+        experiments = {row[0] for row in db.execute("SELECT name FROM experiments")}
+    assert names == [("churn-model",)] and "churn-model" in experiments
+
+    batch = tmp_path / "batch.csv"
+    customers().drop(columns="churned").head(25).to_csv(batch, index=False)
+    run(project, ".venv/bin/python", "-m", "churn_model", "predict", str(batch))
+    scored = DeltaTable(str(project / "data/predictions")).to_pandas()
+    assert sorted(scored["customer_id"]) == sorted(customers().head(25)["customer_id"])
+    assert set(scored["prediction"]) <= {"yes", "no"}
+
+
+@pytest.mark.slow
+def test_copier_update_brings_a_template_change_and_keeps_the_projects_edits(template, tmp_path):
+    source = template.clone_to(tmp_path / "template")
+    project = tmp_path / "churn"
+    generate(source.root, project, project_name="Churn Model")
+    run(project, "git", "init", "-q", "-b", "main")
+    commit(project, "From the template")
+    # The user's own edits: a model of their own, a changed param, a file of their own.
+    forest = (project / "conf/model/random_forest.yaml").read_text()
+    (project / "conf/model/my_forest.yaml").write_text(set_key(forest, "n_estimators", "50"))
+    split = project / "conf/split/default.yaml"
+    split.write_text(set_key(split.read_text(), "test_size", "0.3"))
+    (project / "notes.md").write_text("ours\n")
+    commit(project, "Our changes")
+
+    # The template moves on: a new make target, a new setting's comment, a new file.
+    makefile = source.root / "Makefile"
+    makefile.write_text(
+        makefile.read_text()
+        + "\nhello: ## a target added later\n\tpython -m mlops_template --help\n"
+    )
+    (source.root / "conf/split/default.yaml").write_text(
+        "# Updated by the template.\n" + (source.root / "conf/split/default.yaml").read_text()
+    )
+    (source.root / "tools/new_tool.py").write_text('"""Added later."""\n')
+    source.commit("A template change")
+
+    from copier import run_update
+
+    generated_from = yaml.safe_load((project / ANSWERS).read_text())["_commit"]
+    run_update(project, defaults=True, unsafe=True, overwrite=True, vcs_ref="HEAD", quiet=True)
+    assert "python -m churn_model --help" in (project / "Makefile").read_text()
+    assert (project / "tools/new_tool.py").exists() and not (
+        project / "src/mlops_template"
+    ).exists()
+    split_text = split.read_text()
+    assert (
+        split_text.startswith("# Updated by the template.\n") and "test_size: 0.3\n" in split_text
+    )
+    assert "n_estimators: 50" in (project / "conf/model/my_forest.yaml").read_text()
+    assert (project / "notes.md").read_text() == "ours\n"
+    assert not list(project.rglob("*.rej")), "conflicts where there should be none"
+    assert yaml.safe_load((project / ANSWERS).read_text())["_commit"] != generated_from
+    commit(project, "Template update")
+    run(project, "make", "run")
+    assert yaml.safe_load((project / "params.yaml").read_text())["split"]["test_size"] == 0.3

@@ -1,0 +1,166 @@
+"""Make a copy of the template a project of one's own: copier's task after it copies (and
+after it re-renders, at `copier update`), run in the new project's folder.
+
+    python tools/adopt.py .copier-answers.yml
+
+From the answers: the package, distribution, MLflow experiment and registered model
+renamed; the project's name and description in pyproject.toml and the README; its
+license; its data (conf/data/project.yaml, its ID column as the split key and passed
+through to predictions); its tracking server. With the template's own answers it changes
+nothing. It runs under copier's Python (the standard library and PyYAML, which copier
+needs), not the project's environment, which does not exist yet. It removes itself and
+the license texts when done: they belong to the template.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+PACKAGE, SLUG = "mlops_template", "mlops-template"
+DESCRIPTION = (
+    "A reproducible DVC + MLflow project template: data-to-model pipeline, tracking with "
+    "lineage, registry, serving and monitoring."
+)
+AUTHOR, LICENSE = "The mlops-template authors", "MIT"
+LICENSES = Path(__file__).parent / "licenses"
+# Folders no rename looks into: tools' caches, environments, stores and data outputs.
+SKIPPED = {".git", ".venv", "mlruns", "__pycache__", ".ruff_cache", ".pytest_cache", "site"}
+BIGGEST_TEXT = 2_000_000  # bytes: uv.lock is ~0.7 MB; bigger files are data
+
+
+def main(answers_file: str) -> int:
+    root = Path.cwd()
+    answers = yaml.safe_load((root / answers_file).read_text(encoding="utf-8"))
+    package, slug = answers["package_name"], answers["project_slug"]
+    renamed = package != PACKAGE or slug != SLUG
+    if renamed:
+        rename_paths(root, PACKAGE, package)
+        replace_text(root, {PACKAGE: package, SLUG: slug})
+    describe(root, answers["project_name"], answers["description"], renamed)
+    write_license(root, answers["license"], answers["author"])
+    if answers.get("data") == "file":
+        use_own_data(root, answers["data_path"], answers["data_target"], answers.get("data_id"))
+    if answers.get("tracking_uri"):
+        set_line(root / "conf/tracking/default.yaml", "uri", _scalar(answers["tracking_uri"]))
+    shutil.rmtree(LICENSES, ignore_errors=True)
+    Path(__file__).unlink(missing_ok=True)
+    return 0
+
+
+def _walk(root: Path):
+    for path in sorted(root.iterdir()):
+        if path.name in SKIPPED or path.relative_to(root).as_posix() in {".dvc/cache", ".dvc/tmp"}:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            yield from _walk(path)
+        elif path.is_file():
+            yield path
+
+
+def rename_paths(root: Path, old: str, new: str) -> None:
+    """Files and folders named after the package take the new name. At `copier update` the
+    new folder exists already (the project's): the template's files are moved into it."""
+    moved = [p for p in _walk(root) if old in p.relative_to(root).as_posix()]
+    for path in moved:
+        target = root / path.relative_to(root).as_posix().replace(old, new)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+    folders = {d for p in moved for d in p.parents if old in d.name}
+    for folder in sorted(folders, key=lambda d: len(d.parts), reverse=True):  # deepest first
+        if folder.exists() and not any(f.is_file() for f in folder.rglob("*")):
+            shutil.rmtree(folder)
+
+
+def replace_text(root: Path, names: dict[str, str]) -> None:
+    pattern = re.compile("|".join(map(re.escape, names)))
+    for path in _walk(root):
+        if path.stat().st_size > BIGGEST_TEXT:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary
+        changed = pattern.sub(lambda m: names[m.group(0)], text)
+        if changed != text:
+            path.write_text(changed, encoding="utf-8")
+
+
+def describe(root: Path, name: str, description: str, renamed: bool) -> None:
+    if description != DESCRIPTION:
+        pyproject = root / "pyproject.toml"
+        text = pyproject.read_text(encoding="utf-8")
+        line = f"description = {_toml_string(description)}"
+        pyproject.write_text(re.sub(r"(?m)^description = .*$", lambda _: line, text, count=1))
+    if renamed or description != DESCRIPTION:
+        readme = root / "README.md"
+        _, rest = readme.read_text(encoding="utf-8").split("\n", 1)
+        intro = (
+            f"# {name}\n\n{description}\n\n"
+            "Started from the mlops-template project template; `copier update --trust` takes "
+            "its later changes (`.copier-answers.yml` holds the answers given).\n"
+        )
+        readme.write_text(intro + rest, encoding="utf-8")
+
+
+def write_license(root: Path, license: str, author: str) -> None:
+    if license == LICENSE and author == AUTHOR:
+        return  # the template's own LICENSE
+    year = datetime.date.today().year
+    if license == "Proprietary":
+        text = f"Copyright (c) {year} {author}. All rights reserved.\n"
+    else:
+        text = (LICENSES / f"{license}.txt").read_text(encoding="utf-8")
+        text = text.replace("{year}", str(year)).replace("{holder}", author)
+    (root / "LICENSE").write_text(text, encoding="utf-8")
+
+
+def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> None:
+    """conf/data/project.yaml reads the file as data=csv or data=parquet do; the config
+    chooses it; the ID column, if any, keeps a row on one side of the split and is copied
+    into every scored row. The example's pipeline outputs go: they describe other data."""
+    kind = "parquet" if path.lower().endswith(".parquet") else "csv"
+    (root / "conf/data/project.yaml").write_text(
+        "# The project's own data (chosen at `copier copy`): change it here, then `make run`.\n"
+        f"# Reading settings as in {kind}.yaml.\n"
+        f"defaults:\n  - {kind}\n  - _self_\n\n"
+        f"path: {_scalar(path)}\ntarget: {_scalar(target)}\n",
+        encoding="utf-8",
+    )
+    config = root / "conf/config.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r"(?m)^  - data: .*$", "  - data: project", text, count=1))
+    if id_column:
+        set_line(root / "conf/split/default.yaml", "key", _scalar(id_column))
+        set_line(
+            root / "conf/predict/default.yaml", "passthrough_columns", f"[{_scalar(id_column)}]"
+        )
+    for stale in ("dvc.lock", "metrics.json"):
+        (root / stale).unlink(missing_ok=True)
+
+
+def set_line(path: Path, key: str, value: str) -> None:
+    """A top-level `key: value` line of a YAML file set, its comments kept."""
+    text = path.read_text(encoding="utf-8")
+    changed, found = re.subn(rf"(?m)^{key}:.*$", lambda _: f"{key}: {value}", text, count=1)
+    if not found:
+        raise SystemExit(f"{path}: no top-level '{key}:' line to set")
+    path.write_text(changed, encoding="utf-8")
+
+
+def _scalar(value: str) -> str:
+    """A YAML scalar for a value (quoted when it needs to be)."""
+    return yaml.safe_dump(value, default_style=None, width=1_000).removesuffix("\n...\n").strip()
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
