@@ -33,7 +33,7 @@ BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
 
-.PHONY: help env dev-env gc restore run params check-params project test test-fast lint format lock ui bench clean \
+.PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
 	metrics-diff dvc-push dvc-pull server
 
@@ -83,6 +83,10 @@ project: env ## write dvc.yaml's code deps (from the imports) and MLproject's st
 test: dev-env ## pre-commit checks and the whole test suite, slow end-to-end tests included
 	pre-commit run --all-files --show-diff-on-failure
 	MAKE_TEST_STARTED=$(shell date +%s) pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
+
+docs: dev-env ## the documentation site from docs/ into site/ (offline, strict: warnings fail)
+	python tools/docs_index.py
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
 test-fast: dev-env ## unit tests only
 	pytest -m "not slow"

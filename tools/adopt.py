@@ -31,6 +31,15 @@ AUTHOR, LICENSE = "The mlops-template authors", "MIT"
 LICENSES = Path(__file__).parent / "licenses"
 # Folders no rename looks into: tools' caches, environments, stores and data outputs.
 SKIPPED = {".git", ".venv", "mlruns", "__pycache__", ".ruff_cache", ".pytest_cache", "site"}
+UPDATES = """## Template updates
+
+This project started from the mlops-template project template; `.copier-answers.yml`
+holds the answers given then. With your changes committed, `copier update --trust` brings
+the template's later changes and keeps your own edits (read the template's CHANGELOG.md
+first). Where you and the template changed the same lines, copier leaves both versions
+with conflict markers, as git does.
+
+"""
 BIGGEST_TEXT = 2_000_000  # bytes: uv.lock is ~0.7 MB; bigger files are data
 
 
@@ -42,7 +51,7 @@ def main(answers_file: str) -> int:
     if renamed:
         rename_paths(root, PACKAGE, package)
         replace_text(root, {PACKAGE: package, SLUG: slug})
-    describe(root, answers["project_name"], answers["description"], renamed)
+    describe(root, answers, renamed)
     write_license(root, answers["license"], answers["author"])
     if answers.get("data") == "file":
         use_own_data(root, answers["data_path"], answers["data_target"], answers.get("data_id"))
@@ -91,21 +100,36 @@ def replace_text(root: Path, names: dict[str, str]) -> None:
             path.write_text(changed, encoding="utf-8")
 
 
-def describe(root: Path, name: str, description: str, renamed: bool) -> None:
+def describe(root: Path, answers: dict, renamed: bool) -> None:
+    """pyproject.toml's description; the README's title, opening and license line, the
+    template's own section on starting a project replaced by one on taking its updates."""
+    name, description, license = answers["project_name"], answers["description"], answers["license"]
     if description != DESCRIPTION:
         pyproject = root / "pyproject.toml"
         text = pyproject.read_text(encoding="utf-8")
         line = f"description = {_toml_string(description)}"
         pyproject.write_text(re.sub(r"(?m)^description = .*$", lambda _: line, text, count=1))
-    if renamed or description != DESCRIPTION:
-        readme = root / "README.md"
-        _, rest = readme.read_text(encoding="utf-8").split("\n", 1)
-        intro = (
-            f"# {name}\n\n{description}\n\n"
-            "Started from the mlops-template project template; `copier update --trust` takes "
-            "its later changes (`.copier-answers.yml` holds the answers given).\n"
+    if not (renamed or description != DESCRIPTION or license != LICENSE):
+        return  # the template's own README
+    readme = root / "README.md"
+    _, text = readme.read_text(encoding="utf-8").split("\n", 1)
+    text = text.replace(
+        "A reproducible DVC + MLflow project template for tabular data. On a fresh machine with\n"
+        "Python 3.11+ and make:",
+        "A DVC + MLflow project. On a fresh machine with Python 3.11+ and make:",
+    )
+    if answers.get("data") == "file":
+        text = text.replace(
+            "scikit-learn's bundled breast cancer set",
+            f"`{answers['data_path']}` (conf/data/project.yaml)",
         )
-        readme.write_text(intro + rest, encoding="utf-8")
+    text = re.sub(r"(?ms)^## A project of your own\n.*?(?=^## )", lambda _: UPDATES, text)
+    text = re.sub(
+        r"(?m)^\[CHANGELOG\.md\]\(CHANGELOG\.md\) lists what changed;.*$",
+        lambda _: f"License: {license} ([LICENSE](LICENSE)).",
+        text,
+    )
+    readme.write_text(f"# {name}\n\n{description}\n{text}", encoding="utf-8")
 
 
 def write_license(root: Path, license: str, author: str) -> None:

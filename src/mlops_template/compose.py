@@ -73,15 +73,20 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from ruamel.yaml import YAML
+    from ruamel.yaml.representer import RoundTripRepresenter
 
     from mlops_template.io.atomic import write_text
 
-    round_trip = YAML()
-    round_trip.preserve_quotes = True
-    round_trip.indent(mapping=2, sequence=4, offset=2)  # conf/'s own style: "  - item"
-    round_trip.representer.add_representer(
+    class Representer(RoundTripRepresenter):  # its own table: the class's is shared
+        pass
+
+    Representer.add_representer(
         type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
     )
+    round_trip = YAML()
+    round_trip.Representer = Representer
+    round_trip.preserve_quotes = True
+    round_trip.indent(mapping=2, sequence=4, offset=2)  # conf/'s own style: "  - item"
     for override in OverridesParser.create().parse_overrides(overrides):
         group, _, key = override.key_or_group.partition(".")
         if not (root / CONF_DIR / group).is_dir():

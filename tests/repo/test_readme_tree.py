@@ -1,5 +1,5 @@
-"""The README's "What is here" names every top-level entry and every module folder of
-the package, and nothing that is not there."""
+"""The layout page (docs/layout.md) names every top-level entry and every module folder
+of the package, and nothing that is not there."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ NOT_IN_A_NEW_PROJECT = {"dvc.lock", "metrics.json", "copier.yml", "CHANGELOG.md"
 
 
 def _listed() -> set[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"## What is here\n\n```\n(.*?)```", text, re.S).group(1)
+    text = (REPO / "docs/layout.md").read_text(encoding="utf-8")
+    block = re.search(r"\A# The project's layout\n\n```\n(.*?)```", text, re.S).group(1)
     names = set()
     for line in block.splitlines():
         if line and not line.startswith(" " * 4):  # an entry, not a continued description
