@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mlops_template.compose import apply_to_conf, compose_text, stale_diff, write_params
+from mlops_template.compose import (
+    apply_to_conf,
+    compose_text,
+    refuse_stale,
+    stale_diff,
+    write_params,
+)
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
 from tests.helpers.template import example_conf
@@ -103,3 +110,27 @@ def test_overrides_written_into_conf_compose_as_the_overrides_do(root):
     assert (root / "conf" / "split" / "default.yaml").read_text().count("#") == comments
     with pytest.raises(PipelineError, match=r"no config group 'nope'"):
         apply_to_conf(root, ["nope.x=1"])
+
+
+def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    refuse_stale(root)  # fresh
+    split = root / "conf/split/default.yaml"
+
+    def edit(text: str) -> None:  # a second later than params.yaml, whatever the clock
+        split.write_text(text)
+        later = (root / "params.yaml").stat().st_mtime_ns + 1_000_000_000
+        os.utime(split, ns=(later, later))
+
+    edit(split.read_text() + "# only a comment\n")
+    refuse_stale(root)  # newer, but composes to the same
+    edit(split.read_text().replace("test_size: 0.2", "test_size: 0.3"))
+    with pytest.raises(PipelineError, match=r"params.yaml is stale: conf/split/default.yaml"):
+        refuse_stale(root)
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-1")  # dvc exp run: DVC composed it, -S and all
+    refuse_stale(root)
+    monkeypatch.delenv("DVC_EXP_NAME")
+    write_params(root, [])
+    later = split.stat().st_mtime_ns + 1_000_000_000
+    os.utime(root / "params.yaml", ns=(later, later))
+    refuse_stale(root)  # composed again
