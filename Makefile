@@ -66,8 +66,13 @@ env: $(VENV)/.synced $(EXTRAS:%=$(VENV)/.synced-%) ## create .venv from uv.lock:
 
 dev-env: $(VENV)/.synced-dev ## .venv with every extra and the dev tools (tests, lint)
 
-run: params ## compose params.yaml from conf/, then run the pipeline (dvc repro)
+run: env params.yaml ## run the pipeline (dvc repro); params.yaml composed first if conf/ changed
 	dvc repro
+
+# params.yaml is conf/'s composition: made again when a file of conf/ is newer (an edit);
+# one composed with overrides (`params compose KEY=VALUE`) is newer and stays as it is.
+params.yaml: $(shell find conf -name '*.yaml' 2>/dev/null) | env
+	python -m mlops_template params compose
 
 params: env ## recompose params.yaml from conf/
 	python -m mlops_template params compose

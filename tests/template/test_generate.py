@@ -4,11 +4,13 @@ brings a template change and keeps the project's own edits."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
+from tests.helpers.servers import free_port, running
 from tests.helpers.template import Template, checked
 
 # In the template, not in a project made from it.
@@ -178,6 +181,24 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
     scored = DeltaTable(str(project / "data/predictions")).to_pandas()
     assert sorted(scored["customer_id"]) == sorted(customers().head(25)["customer_id"])
     assert set(scored["prediction"]) <= {"yes", "no"}
+    # The docs' REST example, as written, on this project's data: its request, then a post.
+    docs = (project / "docs/serving.md").read_text()
+    script = re.search(r"python - <<'EOF'\n(.*?)\nEOF\n", docs, re.S).group(1)
+    run(project, ".venv/bin/python", "-c", script)
+    port = free_port()
+    serve = ["make", "serve", f"SERVE_PORT={port}"]
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        serve, f"{url}/ping", tmp_path / "serve.log", cwd=project, env=project_env(project)
+    ):
+        request = urllib.request.Request(
+            f"{url}/invocations",
+            data=(project / "request.json").read_bytes(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            predictions = json.loads(answer.read())["predictions"]
+    assert len(predictions) == 2 and set(predictions) <= {"yes", "no"}
     # The project's own tests pass on its conf/, which now points at the CSV.
     assert " passed" in run(project, "make", "test-fast")
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -128,6 +129,17 @@ def test_a_refusal_quotes_the_request_without_the_password(monkeypatch):
     assert said is not None and "http://ana:***@mlflow.example" in said and SECRET not in said
 
 
+def _child_commands(pid: int) -> list[str]:
+    """A process's children's command lines, once each has one: a child caught between
+    fork and exec has none yet (seen on a loaded machine)."""
+    deadline = time.monotonic() + 30
+    while True:
+        commands = [" ".join(p.cmdline()) for p in psutil.Process(pid).children()]
+        if (commands and all(commands)) or time.monotonic() > deadline:
+            return commands
+        time.sleep(0.1)
+
+
 def test_the_team_servers_start_line_and_command_hold_no_password(tmp_path):
     """tools/team_server.py on a team database (BACKEND_STORE_URI) that is down: its start
     line, and `mlflow server`'s command line (ps), name the store without the password."""
@@ -147,7 +159,7 @@ def test_the_team_servers_start_line_and_command_hold_no_password(tmp_path):
     )
     try:
         line = server.stderr.readline()  # printed once `mlflow server` is started
-        commands = [" ".join(p.cmdline()) for p in psutil.Process(server.pid).children()]
+        commands = _child_commands(server.pid)
         server.send_signal(signal.SIGTERM)  # stops `mlflow server`, then itself
         rest = server.communicate(timeout=120)[1]
     finally:
