@@ -122,7 +122,7 @@ def describe(root: Path, answers: dict, renamed: bool) -> None:
         text = text.replace(
             "scikit-learn's bundled breast cancer set",
             f"`{answers['data_path']}` (conf/data/project.yaml)",
-        )
+        ).replace("(dvc repro) on the bundled data", "(dvc repro) on the project's data")
     text = re.sub(r"(?ms)^## A project of your own\n.*?(?=^## )", lambda _: UPDATES, text)
     text = re.sub(
         r"(?m)^\[CHANGELOG\.md\]\(CHANGELOG\.md\) lists what changed;.*$",

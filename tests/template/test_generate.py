@@ -156,6 +156,8 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
     leftovers = [f for f in files(project) if b"mlops_template" in (project / f).read_bytes()]
     assert leftovers == []
     assert "Apache License" in (project / "LICENSE").read_text()
+    readme = (project / "README.md").read_text()
+    assert "bundled" not in readme.split("## The lifecycle")[0], "the example's data in the intro"
     assert (
         (project / "README.md")
         .read_text()
