@@ -8,7 +8,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 import urllib.request
 from contextlib import closing
@@ -20,7 +19,7 @@ import yaml
 from deltalake import DeltaTable
 
 from tests.helpers.servers import free_port, running
-from tests.helpers.template import Template, checked
+from tests.helpers.template import Template
 
 # In the template, not in a project made from it.
 TEMPLATE_ONLY = {"copier.yml", "{{ _copier_conf.answers_file }}.jinja", "CHANGELOG.md"}
@@ -69,22 +68,11 @@ def project_env(project: Path) -> dict[str, str]:
     return env
 
 
-def run(project: Path, *cmd: str) -> str:
-    done = subprocess.run(
-        cmd,
-        check=False,
-        cwd=project,
-        env=project_env(project),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return checked(done).stdout
-
-
-def commit(project: Path, message: str) -> None:
-    run(project, "git", "add", "-A")
-    run(project, "git", "commit", "-q", "-m", message)
+def shell(project: Path) -> Template:
+    """The project's own commands, run as Template runs a copy's, in project_env."""
+    here = Template(project)
+    here.env = project_env(project)
+    return here
 
 
 def set_key(text: str, key: str, value: str) -> str:
@@ -163,15 +151,16 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
         .read_text()
         .startswith(f"# {OWN['project_name']}\n\n{OWN['description']}")
     )
-    run(project, "git", "init", "-q", "-b", "main")
-    commit(project, "From the template")
+    sh = shell(project)
+    sh.run("git", "init", "-q", "-b", "main")
+    sh.commit("From the template")
 
-    output = run(project, "make", "run")
+    output = sh.run("make", "run").stdout
     assert "Running stage 'evaluate'" in output and "+ pandas==" not in output  # quiet env
     assert yaml.safe_load((project / "params.yaml").read_text())["data"]["target"] == "churned"
     metrics = yaml.safe_load((project / "metrics.json").read_text())
     assert 0.5 < metrics["balanced_accuracy"] <= 1
-    run(project, "make", "promote")
+    sh.run("make", "promote")
     with closing(sqlite3.connect(project / "mlflow.db")) as db:
         names = db.execute("SELECT name FROM registered_models").fetchall()
         experiments = {row[0] for row in db.execute("SELECT name FROM experiments")}
@@ -179,14 +168,14 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
 
     batch = tmp_path / "batch.csv"
     customers().drop(columns="churned").head(25).to_csv(batch, index=False)
-    run(project, ".venv/bin/python", "-m", "churn_model", "predict", str(batch))
+    sh.run(".venv/bin/python", "-m", "churn_model", "predict", str(batch))
     scored = DeltaTable(str(project / "data/predictions")).to_pandas()
     assert sorted(scored["customer_id"]) == sorted(customers().head(25)["customer_id"])
     assert set(scored["prediction"]) <= {"yes", "no"}
     # The docs' REST example, as written, on this project's data: its request, then a post.
     docs = (project / "docs/serving.md").read_text()
     script = re.search(r"python - <<'EOF'\n(.*?)\nEOF\n", docs, re.S).group(1)
-    run(project, ".venv/bin/python", "-c", script)
+    sh.run(".venv/bin/python", "-c", script)
     port = free_port()
     serve = ["make", "serve", f"SERVE_PORT={port}"]
     url = f"http://127.0.0.1:{port}"
@@ -202,7 +191,7 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
             predictions = json.loads(answer.read())["predictions"]
     assert len(predictions) == 2 and set(predictions) <= {"yes", "no"}
     # The project's own tests pass on its conf/, which now points at the CSV.
-    assert " passed" in run(project, "make", "test-fast")
+    assert " passed" in sh.run("make", "test-fast").stdout
 
 
 @pytest.mark.slow
@@ -210,15 +199,16 @@ def test_copier_update_brings_a_template_change_and_keeps_the_projects_edits(tem
     source = template.clone_to(tmp_path / "template")
     project = tmp_path / "churn"
     generate(source.root, project, project_name="Churn Model")
-    run(project, "git", "init", "-q", "-b", "main")
-    commit(project, "From the template")
+    sh = shell(project)
+    sh.run("git", "init", "-q", "-b", "main")
+    sh.commit("From the template")
     # The user's own edits: a model of their own, a changed param, a file of their own.
     forest = (project / "conf/model/random_forest.yaml").read_text()
     (project / "conf/model/my_forest.yaml").write_text(set_key(forest, "n_estimators", "50"))
     split = project / "conf/split/default.yaml"
     split.write_text(set_key(split.read_text(), "test_size", "0.3"))
     (project / "notes.md").write_text("ours\n")
-    commit(project, "Our changes")
+    sh.commit("Our changes")
 
     # The template moves on: a new make target, a new setting's comment, a new file.
     makefile = source.root / "Makefile"
@@ -248,6 +238,6 @@ def test_copier_update_brings_a_template_change_and_keeps_the_projects_edits(tem
     assert (project / "notes.md").read_text() == "ours\n"
     assert not list(project.rglob("*.rej")), "conflicts where there should be none"
     assert yaml.safe_load((project / ANSWERS).read_text())["_commit"] != generated_from
-    commit(project, "Template update")
-    run(project, "make", "run")
+    sh.commit("Template update")
+    sh.run("make", "run")
     assert yaml.safe_load((project / "params.yaml").read_text())["split"]["test_size"] == 0.3
