@@ -119,9 +119,12 @@ def describe(root: Path, answers: dict, renamed: bool) -> None:
         "A DVC + MLflow project. On a fresh machine with Python 3.11+ and make:",
     )
     if answers.get("data") == "file":
-        text = text.replace(
-            "scikit-learn's bundled breast cancer set",
-            f"`{answers['data_path']}` (conf/data/project.yaml)",
+        text = re.sub(
+            r"the bundled demo data \(.*?\), writes",
+            lambda _: f"`{answers['data_path']}` (conf/data/project.yaml), writes",
+            text,
+            count=1,
+            flags=re.S,
         ).replace("(dvc repro) on the bundled data", "(dvc repro) on the project's data")
     text = re.sub(r"(?ms)^## A project of your own\n.*?(?=^## )", lambda _: UPDATES, text)
     text = re.sub(
@@ -146,24 +149,21 @@ def write_license(root: Path, license: str, author: str) -> None:
 
 def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> None:
     """conf/data/project.yaml reads the file as data=csv or data=parquet do; the config
-    chooses it; the ID column, if any, keeps a row on one side of the split and is copied
-    into every scored row. The example's pipeline outputs go: they describe other data."""
+    chooses it; the ID column, if any, is its id_column: the split key, never a feature,
+    and copied into every scored row. The example's pipeline outputs go: they describe
+    other data."""
     kind = "parquet" if path.lower().endswith(".parquet") else "csv"
+    id_line = f"id_column: {_scalar(id_column)}\n" if id_column else ""
     (root / "conf/data/project.yaml").write_text(
         "# The project's own data (chosen at `copier copy`): change it here, then `make run`.\n"
         f"# Reading settings as in {kind}.yaml.\n"
         f"defaults:\n  - {kind}\n  - _self_\n\n"
-        f"path: {_scalar(path)}\ntarget: {_scalar(target)}\n",
+        f"path: {_scalar(path)}\ntarget: {_scalar(target)}\n{id_line}",
         encoding="utf-8",
     )
     config = root / "conf/config.yaml"
     text = config.read_text(encoding="utf-8")
     config.write_text(re.sub(r"(?m)^  - data: .*$", "  - data: project", text, count=1))
-    if id_column:
-        set_line(root / "conf/split/default.yaml", "key", _scalar(id_column))
-        set_line(
-            root / "conf/predict/default.yaml", "passthrough_columns", f"[{_scalar(id_column)}]"
-        )
     for stale in ("dvc.lock", "metrics.json"):
         (root / stale).unlink(missing_ok=True)
 

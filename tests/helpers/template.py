@@ -25,8 +25,10 @@ from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# The tests run on the template's bundled example, whatever this project's conf/ says (a
-# project made with `copier copy` points conf/ at its own data, its ID and its server).
+# The tests run on scikit-learn's breast cancer set (small, fast, and easy for any model),
+# whatever this project's conf/ says: the template's default is its demo data, and a
+# project made with `copier copy` points conf/ at its own data, its ID and its server.
+# The demo's own end to end is tests/e2e/test_demo.py's.
 EXAMPLE = [
     "data=breast_cancer",
     "split.key=null",
@@ -95,14 +97,16 @@ class Template:
         self.repro_output = repro_output  # what the run that made its outputs printed
 
     @classmethod
-    def fresh(cls, root: Path) -> Template:
+    def fresh(cls, root: Path, example: bool = True) -> Template:
+        """This repository as a fresh clone holds it, set to the tests' data (EXAMPLE)
+        unless `example` is false (then its own conf/: the demo data)."""
         for rel in template_files():
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, target)
         from mlops_template.compose import apply_to_conf, write_params
 
-        apply_to_conf(root, EXAMPLE)  # a no-op in the template itself
+        apply_to_conf(root, EXAMPLE if example else [])
         write_params(root, [])
         copy = cls(root)
         copy.run("git", "init", "-q", "-b", "main")

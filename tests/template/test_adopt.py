@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import shutil
 
 import pytest
 import yaml
@@ -57,28 +58,32 @@ def test_a_yaml_line_is_set_with_its_comments_kept(adopt, tmp_path):
 
 
 def test_own_data_becomes_the_configured_data_with_its_id(adopt, tmp_path):
-    conf = tmp_path / "conf"
-    for name, text in {
-        "config.yaml": "defaults:\n  - paths: default\n  - data: breast_cancer\n",
-        "split/default.yaml": "key: null\n",
-        "predict/default.yaml": "passthrough_columns: []\n",
-    }.items():
-        (conf / name).parent.mkdir(parents=True, exist_ok=True)
-        (conf / name).write_text(text)
-    (conf / "data").mkdir()
+    from mlops_template.compose import compose_text
+
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
     (tmp_path / "dvc.lock").write_text("stale")
     adopt.use_own_data(tmp_path, "data/customers.parquet", "churned", "customer_id")
-    data = yaml.safe_load((conf / "data/project.yaml").read_text())
+    data = yaml.safe_load((tmp_path / "conf/data/project.yaml").read_text())
     assert data == {
         "defaults": ["parquet", "_self_"],
         "path": "data/customers.parquet",
         "target": "churned",
+        "id_column": "customer_id",
     }
-    assert "  - data: project\n" in (conf / "config.yaml").read_text()
-    assert yaml.safe_load((conf / "split/default.yaml").read_text())["key"] == "customer_id"
-    predict = yaml.safe_load((conf / "predict/default.yaml").read_text())
-    assert predict["passthrough_columns"] == ["customer_id"]
+    assert "  - data: project\n" in (tmp_path / "conf/config.yaml").read_text()
+    params = yaml.safe_load(compose_text(tmp_path, []))
+    assert params["data"]["path"] == "data/customers.parquet"
+    assert params["split"]["key"] == "customer_id"  # the data's ID is the split key
     assert not (tmp_path / "dvc.lock").exists()
+
+
+def test_own_data_without_an_id_splits_by_the_rows(adopt, tmp_path):
+    from mlops_template.compose import compose_text
+
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    adopt.use_own_data(tmp_path, "data/plants.csv", "species", None)
+    params = yaml.safe_load(compose_text(tmp_path, []))
+    assert "id_column" not in params["data"] and params["split"]["key"] is None
 
 
 def test_the_license_is_the_chosen_one_and_the_templates_is_kept(adopt, tmp_path):

@@ -78,3 +78,18 @@ def test_a_batch_without_a_model_column_is_refused_and_nothing_written(tmp_path,
     with pytest.raises(PipelineError, match="batch refused, nothing scored"):
         _score(settings, batch, fetched, "1", table)
     assert not table.exists()
+
+
+def test_the_datas_id_column_is_copied_when_the_batch_has_it(tmp_path, fetched, settings, capsys):
+    batch, table = tmp_path / "batch.csv", tmp_path / "predictions"
+    ROWS.head(20).assign(customer_id=[f"C{i}" for i in range(20)]).to_csv(batch, index=False)
+    score = dict(table=str(table), engine="pandas", id_column="customer_id")
+    assert score_batch(settings, batch, lambda: fetched("1"), **score) == 0
+    assert "ignoring" not in capsys.readouterr().err  # the ID is not an unknown column
+    scored = predictions_table.read(str(table))
+    assert scored["customer_id"].tolist() == [f"C{i}" for i in range(20)]
+
+    plain = tmp_path / "plain.csv"  # a batch without IDs is scored all the same
+    ROWS.head(20).to_csv(plain, index=False)
+    assert score_batch(settings, plain, lambda: fetched("1"), **score) == 0
+    assert predictions_table.read(str(table))["customer_id"].isna().sum() == 20

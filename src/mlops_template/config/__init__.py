@@ -41,6 +41,8 @@ class Paths(Strict):
 
 class _DataBase(Strict):
     target: str = Field(min_length=1)
+    # The column that identifies a row: split.key by default, copied into predictions.
+    id_column: str | None = Field(default=None, min_length=1)
     task: Task = "auto"
     drop_columns: list[str] = []
     watch: str
@@ -95,7 +97,20 @@ class SyntheticData(_DataBase):
         return self
 
 
-Data = Annotated[SklearnData | FileData | SyntheticData, Field(discriminator="source")]
+class DemoData(_DataBase):
+    """The bundled demo table (core/demo.py), generated offline from a seed."""
+
+    source: Literal["demo"]
+    name: Literal["customers"]
+    n_rows: Annotated[int, Field(ge=10)] = 2000
+    seed: NonNegInt = 0
+
+    @property
+    def origin(self) -> str:
+        return f"demo data {self.name} (seed {self.seed})"
+
+
+Data = Annotated[SklearnData | FileData | SyntheticData | DemoData, Field(discriminator="source")]
 
 
 class Validate(Strict):
@@ -205,7 +220,7 @@ def _error_key(loc: tuple[Any, ...], raw: Any) -> str:
     # Pydantic puts the discriminator's value in the location of a tagged union
     # ("model.random_forest.n_estimators"); users wrote "model.n_estimators". A tag is a
     # part of the location that is not a key of the mapping at that point.
-    data_tags = {"sklearn", "file", "synthetic"}
+    data_tags = {"sklearn", "file", "synthetic", "demo"}
     tags = data_tags | {"linear", "random_forest", "hist_gradient_boosting", "auto"}
     parts, node = [], raw
     for part in loc:

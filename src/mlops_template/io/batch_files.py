@@ -194,16 +194,16 @@ def _first_line(err: BaseException, path: Path | None = None) -> str:
 
 
 def column_problems(
-    path: Path, schema: TrainingSchema, settings: Predict
+    path: Path, schema: TrainingSchema, settings: Predict, id_column: str | None = None
 ) -> tuple[list[str], list[str], dict[str, bool]]:
     """The batch's columns against the training schema, under predict's policy for extra
-    columns (the target and passthrough columns may be there): the problems, the extra
-    columns to ignore, and the columns (name -> holds numbers)."""
+    columns (the target, the data's ID and passthrough columns may be there): the
+    problems, the extra columns to ignore, and the columns (name -> holds numbers)."""
     columns = batch_columns(path, schema)
     problems, extra = check_columns(
         schema,
         columns,
-        allowed_extra={schema.target.name, *settings.passthrough_columns},
+        allowed_extra={schema.target.name, *settings.passthrough_columns, id_column},
         extra_policy=settings.extra_columns,
         source=str(path),
     )

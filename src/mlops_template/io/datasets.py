@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template.config import Data, FileData, Read, SklearnData, SyntheticData
+from mlops_template.config import Data, DemoData, FileData, Read, SklearnData, SyntheticData
 from mlops_template.core.raw_rows import MISSING_TOKENS, BadCells
 from mlops_template.core.raw_tables import (
     conform_frame,
@@ -32,6 +32,10 @@ def load_source(data: Data, read: Read | None = None) -> pd.DataFrame:
         from mlops_template.core.synthetic import generate
 
         frame = generate(data)
+    elif isinstance(data, DemoData):
+        from mlops_template.core.demo import customers
+
+        frame = customers(data.n_rows, data.seed, data.target)
     else:
         raise TypeError(f"unknown data config {type(data).__name__}")
     missing = [c for c in data.drop_columns if c not in frame.columns]
@@ -65,7 +69,7 @@ def incoming_folder(root: str, data: Data) -> Path:
     paths.incoming, so that another source's batches never join its rows. Its name stays
     the same for the same source: the bundled set's name; a file's stem and a hash of
     data.path as written (two files may share a name); a hash of a generator's settings."""
-    if isinstance(data, SklearnData):
+    if isinstance(data, SklearnData | DemoData):
         return Path(root) / data.name
     if isinstance(data, FileData):
         stem = re.sub(r"[^\w.-]", "_", Path(data.path).stem).lstrip(".") or "file"

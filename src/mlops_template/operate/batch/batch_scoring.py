@@ -67,15 +67,22 @@ def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, 
 
 
 def score_batch(
-    settings: Predict, path: Path, fetch: Callable[[], FetchedModel], *, table: str, engine: str
+    settings: Predict,
+    path: Path,
+    fetch: Callable[[], FetchedModel],
+    *,
+    table: str,
+    engine: str,
+    id_column: str | None = None,
 ) -> int:
     """Check the batch against the model's schema, then score it into the table. The
-    table is checked first, while the model is still being fetched (`fetch` waits)."""
+    table is checked first, while the model is still being fetched (`fetch` waits).
+    The data's ID column, when the batch has it, is copied like a passthrough column."""
     predictions_table.check(table)
     fetched = fetch()
     ref, folder = fetched.ref, fetched.folder
     schema = TrainingSchema.of(fetched.schema, ref.label)
-    problems, extra, columns = column_problems(path, schema, settings)
+    problems, extra, columns = column_problems(path, schema, settings, id_column)
     missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
     if missing_passthrough:
         problems.append(f"{path}: passthrough columns not in the batch {missing_passthrough}")
@@ -90,6 +97,8 @@ def score_batch(
     model = load_model(fetched.model_file)
     classes = model.classes_.tolist() if schema.task == "classification" else None
     passthrough = list(settings.passthrough_columns)
+    if id_column in columns and id_column not in passthrough:
+        passthrough.insert(0, id_column)
     job = ScoringJob(
         path=path,
         table=table,

@@ -34,5 +34,10 @@ def predict(
         from mlops_template.operate.batch.batch_scoring import score_batch
 
         return score_batch(
-            settings, Path(batch), fetched, table=table or settings.table, engine=engine
+            settings,
+            Path(batch),
+            fetched,
+            table=table or settings.table,
+            engine=engine,
+            id_column=cfg.data.id_column,
         )
