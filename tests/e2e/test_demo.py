@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from mlops_template.io import predictions_table
@@ -28,6 +29,26 @@ def test_the_demo_trains_promotes_and_scores_with_its_ids(tmp_path):
     copy.mlops("simulate", "calm.parquet", "--rows", "300", "--labels")
     copy.make("predict", "BATCH=calm.parquet")
     scored = predictions_table.read(str(copy.path("data/predictions")))
-    assert len(scored) == 300 and scored["customer_id"].str.startswith("C00-").all()
+    assert len(scored) == 300 and scored["customer_id"].str.startswith("calm-").all()
     said = copy.make("monitor", "BATCH=calm.parquet").stderr
     assert "calm.parquet against mlops-template v1's training data: no drift" in said
+    copy.commit("the demo, promoted")
+
+    # A drifted batch of new customers: ct adds its rows with their IDs, so the split
+    # places them, and the retrained model is promoted.
+    copy.mlops(
+        "simulate",
+        "drifted.csv",
+        "--rows",
+        "1000",
+        "--drift",
+        "2",
+        "--drifted-share",
+        "1",
+        "--labels",
+    )
+    said = copy.mlops("ct", "drifted.csv").stderr
+    assert "out of range" in said and "ct: promoted v2" in said
+    added = copy.path("data/incoming/customers").glob("*.parquet")
+    (rows,) = [pd.read_parquet(path) for path in added]
+    assert len(rows) == 1000 and rows["customer_id"].str.startswith("drifted-").all()

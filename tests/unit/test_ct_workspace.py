@@ -4,16 +4,25 @@ the gate, is tests/e2e/test_ct.py's)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from mlops_template.compose import write_params
+from mlops_template.config import Config
 from mlops_template.core.ct_report import Try
+from mlops_template.core.schema import TrainingSchema, infer_schema
+from mlops_template.errors import PipelineError
 from mlops_template.operate.monitoring.ct import run_tries
-from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted
+from mlops_template.operate.monitoring.ct_workspace import (
+    Workspace,
+    restored_unless_promoted,
+    training_rows,
+)
 from tests.helpers.template import example_conf, example_params_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,3 +129,39 @@ def test_no_promotion_runs_every_distinct_try(project):
     workspace.reset_conf()
     assert {p: p.read_bytes() for p in _conf_files()} == conf
     assert write_params(Path.cwd(), []).read_text() == example_params_text()
+
+
+def _keyed(project: Path) -> tuple[Config, TrainingSchema]:
+    """A config whose split key is customer_id, the training data it keys, and a schema."""
+    params = yaml.safe_load(example_params_text())
+    params["split"]["key"] = "customer_id"
+    cfg = Config.model_validate(params)
+    raw = pd.DataFrame({"customer_id": [101, 102], "x": [1.0, 2.0], "y": [0, 1]})
+    Path(cfg.paths.raw).parent.mkdir(parents=True, exist_ok=True)
+    raw.to_parquet(cfg.paths.raw)
+    schema = infer_schema(raw[["x"]], raw["y"], "classification")
+    return cfg, schema
+
+
+def test_training_rows_keep_the_split_key_typed_as_the_training_datas(project):
+    cfg, schema = _keyed(project)
+    Path("batch.csv").write_text("customer_id,x,y\n201,0.5,1\n202,1.5,\n203,2.5,0\n")
+    rows = training_rows(Path("batch.csv"), schema, cfg)
+    assert list(rows.columns) == ["customer_id", "x", "y"]
+    assert rows["customer_id"].tolist() == [201, 203]  # the labelled rows only
+    assert rows["customer_id"].dtype == "int64"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("x,y\n0.5,1\n", "no column 'customer_id' (split.key)"),
+        ("customer_id,x,y\n,0.5,1\n201,1.5,0\n", "'customer_id' (split.key) is missing in 1"),
+        ("customer_id,x,y\nC-1,0.5,1\n", "does not hold int64 values"),
+    ],
+)
+def test_a_batch_whose_rows_the_split_cannot_place_is_refused(project, text, said):
+    cfg, schema = _keyed(project)
+    Path("batch.csv").write_text(text)
+    with pytest.raises(PipelineError, match=re.escape(said)):
+        training_rows(Path("batch.csv"), schema, cfg)

@@ -63,6 +63,24 @@ def test_drift_shifts_numbers_by_standard_deviations_and_swaps_categories(held_o
     assert moved_frame["c"].isna().equals(calm["c"].isna())
 
 
+def test_drift_moves_dates_later_by_their_spread(held_out):
+    schema = training_schema(
+        {"name": "x", "kind": "numeric"},
+        {"name": "signed_up", "kind": "date", "dtype": "datetime64[us]"},
+        name="label",
+    )
+    days = np.random.default_rng(1).integers(0, 900, len(held_out))
+    dated = held_out.assign(signed_up=pd.Timestamp("2023-01-01") + pd.to_timedelta(days, "D"))
+    dated.loc[::10, "signed_up"] = pd.NaT
+    settings = {"rows": 100, "drifted_share": 1.0, "labels": True, "seed": 0}
+    calm, _ = simulated_batch(dated, schema, drift=0.0, **settings)
+    moved_frame, moved = simulated_batch(dated, schema, drift=2.0, **settings)
+    assert moved == ["x", "signed_up"]
+    shift = (moved_frame["signed_up"] - calm["signed_up"]).dropna()
+    assert (shift == 2.0 * dated["signed_up"].std()).all() and len(shift) > 80
+    assert moved_frame["signed_up"].isna().equals(calm["signed_up"].isna())
+
+
 def test_drifted_share_and_labels(held_out):
     frame, moved = batch(held_out, drift=1.0, drifted_share=0.34, labels=False)
     assert len(moved) == 1 and "label" not in frame
@@ -103,3 +121,16 @@ def test_simulate_refuses_a_bad_option_naming_it(project, option, value):
 def test_simulate_writes_a_batch_with_good_options(project):
     project.main("simulate", "out.csv", "--rows", "7", "--drift", "0.5")
     assert len(pd.read_csv(project.root / "out.csv")) == 7
+
+
+def test_with_a_split_key_the_rows_are_new_customers(held_out):
+    keyed = held_out.assign(customer_id=[f"C-{i}" for i in range(len(held_out))])
+    settings = {"rows": 50, "drift": 0.0, "drifted_share": 1.0, "labels": True, "seed": 4}
+    may, _ = simulated_batch(keyed, SCHEMA, key="customer_id", batch_name="may", **settings)
+    assert may["customer_id"].is_unique and may["customer_id"].iloc[0] == "may-0000000"
+    assert not may["customer_id"].isin(keyed["customer_id"]).any()
+    june, _ = simulated_batch(keyed, SCHEMA, key="customer_id", batch_name="june", **settings)
+    assert not june["customer_id"].isin(may["customer_id"]).any()  # another batch
+    numbered = held_out.assign(customer_id=range(100, 100 + len(held_out)))
+    frame, _ = simulated_batch(numbered, SCHEMA, key="customer_id", **settings)
+    assert frame["customer_id"].min() == 300 and frame["customer_id"].dtype == "int64"

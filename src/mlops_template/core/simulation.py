@@ -17,10 +17,15 @@ def simulated_batch(
     drifted_share: float,
     labels: bool,
     seed: int,
+    key: str | None = None,
+    batch_name: str = "sim",
 ) -> tuple[pd.DataFrame, list[str]]:
     """`rows` rows drawn from the held-out data; `drifted_share` of the columns moved by
-    `drift`: numbers shifted by `drift` standard deviations, and a `drift` share of each
-    categorical value replaced by another category. Returns the batch and the moved columns."""
+    `drift`: numbers and dates shifted by `drift` standard deviations, and a `drift` share
+    of each categorical value replaced by another category. The rows of a batch are new
+    ones: with a split key, each gets a key of its own, marked with `batch_name` (a
+    held-out row's key would put it on the test side). Returns the batch and the moved
+    columns."""
     rng = np.random.default_rng(seed)
     batch = held_out.sample(rows, replace=rows > len(held_out), random_state=seed)
     batch = batch.reset_index(drop=True)
@@ -34,12 +39,27 @@ def simulated_batch(
             if column.kind == "numeric":
                 spread = float(held_out[name].std()) or 1.0
                 batch[name] = batch[name] + drift * spread
+            elif column.kind == "date":  # moved later by `drift` spreads of its dates
+                spread = held_out[name].std()
+                step = spread if pd.notna(spread) and spread else pd.Timedelta(days=1)
+                batch[name] = batch[name] + drift * step
             else:
                 batch[name] = _swap_categories(batch[name], column.categories, drift, rng)
             moved.append(name)
+    if key is not None and key in batch:
+        batch[key] = new_keys(held_out[key], rows, batch_name)
     if not labels:
         batch = batch.drop(columns=[schema.target.name])
     return batch, moved
+
+
+def new_keys(existing: pd.Series, rows: int, name: str) -> pd.Series:
+    """`rows` keys none of `existing` has: numbers after the largest, or the batch's name
+    and a number."""
+    if pd.api.types.is_integer_dtype(existing) or pd.api.types.is_float_dtype(existing):
+        start = int(existing.max()) + 1 if existing.notna().any() else 0
+        return pd.Series(range(start, start + rows), dtype=existing.dtype)
+    return pd.Series([f"{name}-{i:07d}" for i in range(rows)], dtype="str")
 
 
 def _swap_categories(values: pd.Series, categories: list[str], share: float, rng) -> pd.Series:

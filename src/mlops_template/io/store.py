@@ -3,6 +3,7 @@ health, and searches read to the end."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,9 @@ def tracking_uri() -> str:
 
 def store_uri() -> str:
     """tracking_uri(), with its driver checked: a PostgreSQL store needs the server extra."""
+    # MLflow says at INFO that it creates a new store's tables: two lines in a first
+    # `make run` that ask nothing of anyone.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     uri = tracking_uri()
     if uri.startswith("postgresql"):
         require_extra("psycopg", "server", f"the tracking store {uri.split('://')[0]}://")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,6 +16,7 @@ import pandas as pd
 from mlops_template.config import Config
 from mlops_template.core.gate import already_champion, decide
 from mlops_template.core.schema import TrainingSchema
+from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json, write_parquet
@@ -22,6 +24,7 @@ from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
 from mlops_template.release.candidate import find_candidate
 from mlops_template.release.promotion_report import PromotionReport
+from mlops_template.release.refusal_hint import imbalance_hint
 
 GATE_REFUSED = 3
 REPORT = "reports/promotion.json"
@@ -82,7 +85,14 @@ def evaluate_gate(
 def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
     # Not while ct retrains here: its dvc.lock model is a try's, not the workspace's.
     with workspace_locked("promote --dry-run" if dry_run else "promote"):
-        return report_promotion(decide_promotion(cfg, dry_run), verbose)
+        report = decide_promotion(cfg, dry_run)
+        code = report_promotion(report, verbose)
+    validation = Path(cfg.paths.validation)
+    if not report.decision.promote and validation.exists():
+        data = ValidationReport.read(validation)
+        if hint := imbalance_hint(report.decision.failed(), data, cfg.model):
+            print(hint, file=sys.stderr)
+    return code
 
 
 def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:

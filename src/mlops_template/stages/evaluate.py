@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 
 from mlops_template.config import Config
@@ -40,6 +42,12 @@ def run(cfg: Config) -> StageRecord:
     with atomic_dir(cfg.paths.figures) as folder:
         draw(folder)
     write_json(cfg.paths.metrics, scored.metrics)
+    metric = getattr(cfg.gate, schema.task).metric
+    print(
+        f"evaluate: {metric} {scored.metrics[metric]:.4f} on {len(test)} held-out rows (the "
+        f"gate's metric; all of them in {cfg.paths.metrics})",
+        file=sys.stderr,
+    )
     return StageRecord(
         inputs=[
             Input(cfg.paths.test, "evaluation", test, schema.target.name),

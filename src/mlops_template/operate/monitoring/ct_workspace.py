@@ -26,11 +26,37 @@ from mlops_template.operate.monitoring.monitor import labelled_rows, read_batch
 
 def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
     """The batch's labelled rows in the training data's types, for `collect` to add to
-    its source's rows in one Parquet file: a CSV batch's dates are text until then."""
+    its source's rows in one Parquet file: a CSV batch's dates are text until then. With
+    a split key, each row's key too (typed as the training data's), or the split could
+    not place the rows: a batch without it is refused."""
+    frame = read_batch(path, schema, cfg)
     try:
-        return as_training_types(labelled_rows(read_batch(path, schema, cfg), schema), schema)
+        rows = as_training_types(labelled_rows(frame, schema), schema)
     except BadCells as err:
         raise PipelineError(f"{path}: {err}; not added to the training data") from None
+    key = cfg.split.key
+    if key is None:
+        return rows
+    if key not in frame.columns:
+        raise PipelineError(
+            f"{path}: no column '{key}' (split.key), which places each training row on the "
+            "train or test side; not added to the training data"
+        )
+    keys = frame.loc[rows.index, key]
+    if missing := int(keys.isna().sum()):
+        raise PipelineError(
+            f"{path}: column '{key}' (split.key) is missing in {missing} labelled rows; "
+            "not added to the training data"
+        )
+    dtype = pd.read_parquet(cfg.paths.raw, columns=[key]).dtypes[key]
+    try:
+        keys = keys.astype(dtype)
+    except (TypeError, ValueError):
+        raise PipelineError(
+            f"{path}: column '{key}' (split.key) does not hold {dtype} values as the "
+            "training data does; not added to the training data"
+        ) from None
+    return rows.assign(**{key: keys})[[key, *rows.columns]]
 
 
 class Workspace:

@@ -56,6 +56,8 @@ def simulate(
         drifted_share=drifted_share,
         labels=labels,
         seed=seed,
+        key=cfg.split.key,
+        batch_name=Path(out).stem,
     )
     options = {
         "rows": rows,
