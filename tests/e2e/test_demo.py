@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from mlops_template.io import predictions_table
-from tests.helpers.template import Template
+from tests.helpers.template import DEMO, Template
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_demo_trains_promotes_and_scores_with_its_ids(tmp_path):
-    copy = Template.fresh(tmp_path / "demo", example=False)
+    copy = Template.fresh(tmp_path / "demo", DEMO)
     copy.make("run")
     metrics = json.loads(copy.path("metrics.json").read_text())
     assert metrics["balanced_accuracy"] > 0.65  # the trivial baseline's is 0.5

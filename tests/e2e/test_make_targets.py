@@ -123,8 +123,17 @@ def test_metrics_diff_and_the_gate_in_dry_run(reproduced, tmp_path):
 
 
 def test_make_run_in_a_fresh_copy_reproduces_the_committed_lock(reproduced):
-    # What CI checks implicitly: dvc.lock, metrics and .gitignore files come out as committed.
+    # dvc.lock, metrics and .gitignore files come out as committed.
     assert reproduced.run("git", "status", "--porcelain").stdout == ""
+
+
+def test_the_projects_own_committed_lock_is_what_make_run_makes(tmp_path):
+    # On the project's own conf/ and data (the template's: its demo), a fresh clone's
+    # first `make run` remakes dvc.lock and metrics.json byte for byte: they were not
+    # committed stale.
+    copy = Template.fresh(tmp_path / "own", overrides=[])
+    copy.make("run")
+    assert copy.run("git", "status", "--porcelain").stdout == ""
 
 
 def _clean(copy: Template) -> bool:

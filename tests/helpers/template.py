@@ -28,13 +28,14 @@ BIN = Path(sys.executable).parent
 # The tests run on scikit-learn's breast cancer set (small, fast, and easy for any model),
 # whatever this project's conf/ says: the template's default is its demo data, and a
 # project made with `copier copy` points conf/ at its own data, its ID and its server.
-# The demo's own end to end is tests/e2e/test_demo.py's.
+# The demo's own end to end is tests/e2e/test_demo.py's, on DEMO.
 EXAMPLE = [
     "data=breast_cancer",
     "split.key=null",
     "predict.passthrough_columns=[]",
     "tracking.uri=null",
 ]
+DEMO = ["data=demo", "tracking.uri=null"]  # a no-op in the template itself
 
 
 def example_conf(folder: Path) -> Path:
@@ -97,17 +98,22 @@ class Template:
         self.repro_output = repro_output  # what the run that made its outputs printed
 
     @classmethod
-    def fresh(cls, root: Path, example: bool = True) -> Template:
-        """This repository as a fresh clone holds it, set to the tests' data (EXAMPLE)
-        unless `example` is false (then its own conf/: the demo data)."""
+    def fresh(
+        cls, root: Path, overrides: list[str] = EXAMPLE, outputs: Path | None = None
+    ) -> Template:
+        """This repository as a fresh clone holds it, its conf/ set to `overrides` (the
+        tests' data by default), and the dvc.lock and metrics.json in `outputs` if given
+        (what the pipeline makes for those overrides: `example_outputs`)."""
         for rel in template_files():
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, target)
         from mlops_template.compose import apply_to_conf, write_params
 
-        apply_to_conf(root, EXAMPLE if example else [])
+        apply_to_conf(root, overrides)
         write_params(root, [])
+        for name in OUTPUT_FILES if outputs else ():
+            shutil.copy(outputs / name, root / name)
         copy = cls(root)
         copy.run("git", "init", "-q", "-b", "main")
         copy.commit("template")
@@ -299,6 +305,21 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
     return folder
 
 
+def example_outputs(factory: pytest.TempPathFactory) -> Path:
+    """The committed outputs (OUTPUT_FILES) the pipeline makes for EXAMPLE, built once per
+    test run. The template commits its default data's; a copy set to EXAMPLE commits
+    these instead, so that its first `make run` remakes what it committed, as a fresh
+    clone of the template does."""
+
+    def build(folder: Path) -> None:
+        copy = Template.fresh(folder / "template")
+        copy.run("dvc", "repro", "--quiet")
+        for name in OUTPUT_FILES:
+            shutil.copy(copy.path(name), folder / name)
+
+    return built_once(factory, "example-outputs", build)
+
+
 def built_pipeline(
     factory: pytest.TempPathFactory, name: str, run: Callable[[Template], str]
 ) -> Template:
@@ -306,12 +327,15 @@ def built_pipeline(
     (`built_once`); what the pipeline printed is its `repro_output`. Treat it as read-only."""
 
     def build(folder: Path) -> None:
-        (folder / "pipeline.log").write_text(run(Template.fresh(folder / "template")))
+        copy = Template.fresh(folder / "template", outputs=example_outputs(factory))
+        (folder / "pipeline.log").write_text(run(copy))
 
     folder = built_once(factory, name, build)
     return Template(folder / "template", (folder / "pipeline.log").read_text())
 
 
+# The pipeline's outputs git keeps (the rest are DVC's).
+OUTPUT_FILES = ("dvc.lock", "metrics.json")
 # The DAG's stages in dvc.yaml's order: each is a CLI command of the same name.
 STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
 # The stages that make outputs, each with an MLflow run. check_params has neither: it

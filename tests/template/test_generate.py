@@ -34,6 +34,7 @@ OWN = {
     "data": "file",
     "data_target": "churned",
     "data_id": "customer_id",
+    "keep_demo": False,
 }
 
 
@@ -111,8 +112,8 @@ def customers(n: int = 400) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """This repository as a fresh clone would hold it, one commit."""
-    return Template.fresh(tmp_path_factory.mktemp("template") / "template")
+    """This repository as a fresh clone would hold it (its own conf/), one commit."""
+    return Template.fresh(tmp_path_factory.mktemp("template") / "template", overrides=[])
 
 
 def test_default_answers_give_back_this_repository(template, tmp_path):
@@ -143,6 +144,8 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
     ).exists()
     leftovers = [f for f in files(project) if b"mlops_template" in (project / f).read_bytes()]
     assert leftovers == []
+    assert not (project / "conf/data/demo.yaml").exists()  # the demo left out, as answered
+    assert not (project / "tests/e2e/test_demo.py").exists()
     assert "Apache License" in (project / "LICENSE").read_text()
     readme = (project / "README.md").read_text()
     assert "bundled" not in readme.split("## The lifecycle")[0], "the example's data in the intro"
@@ -157,7 +160,8 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
 
     output = sh.run("make", "run").stdout
     assert "Running stage 'evaluate'" in output and "+ pandas==" not in output  # quiet env
-    assert yaml.safe_load((project / "params.yaml").read_text())["data"]["target"] == "churned"
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["data"]["target"] == "churned" and params["split"]["key"] == "customer_id"
     metrics = yaml.safe_load((project / "metrics.json").read_text())
     assert 0.5 < metrics["balanced_accuracy"] <= 1
     sh.run("make", "promote")
