@@ -6,6 +6,7 @@ before any work starts, with the dotted key in the message.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -290,10 +291,24 @@ def _leaves(root: Path, path: str) -> bool:
     return not (written.is_relative_to(root) or resolved.is_relative_to(root.resolve()))
 
 
+def read_params(path: str | Path = PARAMS_FILE) -> Any:
+    """The YAML of params.yaml, parsed once per version of the file: a command reads it
+    at start (its tracking server) and again for its config. Treat it as read-only."""
+    stat = Path(path).stat()
+    return _parsed(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: str, mtime_ns: int, size: int) -> Any:
+    # libyaml's parser where PyYAML was built with it: the same values, several times faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
+
+
 def load_config(path: str | Path = PARAMS_FILE) -> Config:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_params(path)
     except FileNotFoundError:
         raise PipelineError(f"{path}: not found (run `make params` to compose it)") from None
     except yaml.YAMLError as err:

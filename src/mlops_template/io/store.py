@@ -30,9 +30,10 @@ def use_configured_uri() -> None:
         return
     import yaml
 
+    from mlops_template.config import read_params
+
     try:
-        text = (project_root() / "params.yaml").read_text(encoding="utf-8")
-        params = yaml.safe_load(text)
+        params = read_params(project_root() / "params.yaml")
     except (OSError, yaml.YAMLError):
         return  # no readable params here: the commands that need them say so
     tracking = params.get("tracking") if isinstance(params, dict) else None
