@@ -113,26 +113,42 @@ def describe(root: Path, answers: dict, renamed: bool) -> None:
         return  # the template's own README
     readme = root / "README.md"
     _, text = readme.read_text(encoding="utf-8").split("\n", 1)
-    text = text.replace(
-        "A reproducible DVC + MLflow project template for tabular data. On a fresh machine with\n"
-        "Python 3.11+ and make:",
+    text = _sub(
+        text,
+        r"A reproducible DVC \+ MLflow project template for tabular data\. On a fresh machine "
+        r"with\nPython 3\.11\+ and make:",
         "A DVC + MLflow project. On a fresh machine with Python 3.11+ and make:",
+        "the opening sentence",
     )
     if answers.get("data") == "file":
-        text = re.sub(
-            r"the bundled demo data \(.*?\), writes",
-            lambda _: f"`{answers['data_path']}` (conf/data/project.yaml), writes",
+        data = f"`{answers['data_path']}` (conf/data/project.yaml), writes"
+        text = _sub(text, r"the bundled demo data \(.*?\), writes", data, "the data", re.S)
+        text = _sub(
             text,
-            count=1,
-            flags=re.S,
-        ).replace("(dvc repro) on the bundled data", "(dvc repro) on the project's data")
-    text = re.sub(r"(?ms)^## A project of your own\n.*?(?=^## )", lambda _: UPDATES, text)
-    text = re.sub(
-        r"(?m)^\[CHANGELOG\.md\]\(CHANGELOG\.md\) lists what changed;.*$",
-        lambda _: f"License: {license} ([LICENSE](LICENSE)).",
+            r"\(dvc repro\) on the bundled data",
+            "(dvc repro) on the project's data",
+            "make run",
+        )
+    text = _sub(
+        text, r"^## A project of your own\n.*?(?=^## )", UPDATES, "its section", re.M | re.S
+    )
+    license_line = f"License: {license} ([LICENSE](LICENSE))."
+    text = _sub(
         text,
+        r"^\[CHANGELOG\.md\]\(CHANGELOG\.md\) lists what changed;.*$",
+        license_line,
+        "the CHANGELOG line",
+        re.M,
     )
     readme.write_text(f"# {name}\n\n{description}\n{text}", encoding="utf-8")
+
+
+def _sub(text: str, pattern: str, replacement: str, what: str, flags: int = 0) -> str:
+    """`pattern`'s one match replaced; a README whose wording moved on stops the task."""
+    changed, found = re.subn(pattern, lambda _: replacement, text, count=1, flags=flags)
+    if not found:
+        raise SystemExit(f"README.md: {what} is not as tools/adopt.py expects; update describe()")
+    return changed
 
 
 def write_license(root: Path, license: str, author: str) -> None:

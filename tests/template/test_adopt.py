@@ -96,3 +96,27 @@ def test_the_license_is_the_chosen_one_and_the_templates_is_kept(adopt, tmp_path
     assert "{year}" not in text and "{holder}" not in text
     adopt.write_license(tmp_path, "Proprietary", "Acme Ltd")
     assert "All rights reserved" in (tmp_path / "LICENSE").read_text()
+
+
+def test_the_readme_is_made_the_projects_and_a_changed_wording_stops_the_task(adopt, tmp_path):
+    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    (tmp_path / "pyproject.toml").write_text('[project]\ndescription = "x"\n')
+    answers = {
+        "project_name": "Churn Model",
+        "description": "Which customers leave",
+        "license": "Apache-2.0",
+        "data": "file",
+        "data_path": "data/customers.csv",
+    }
+    adopt.describe(tmp_path, answers, renamed=True)
+    text = (tmp_path / "README.md").read_text()
+    assert text.startswith("# Churn Model\n\nWhich customers leave\n")
+    intro = text.split("\n## ")[0]
+    assert "A DVC + MLflow project." in intro and "`data/customers.csv`" in intro
+    assert "bundled" not in intro and "project template" not in intro
+    assert "## Template updates" in text and "## A project of your own" not in text
+    assert "License: Apache-2.0 ([LICENSE](LICENSE))." in text
+
+    (tmp_path / "README.md").write_text("# x\n\nAnother opening.\n")
+    with pytest.raises(SystemExit, match=r"the opening sentence is not as tools/adopt\.py expects"):
+        adopt.describe(tmp_path, answers, renamed=True)

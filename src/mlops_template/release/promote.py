@@ -5,9 +5,10 @@ Exit codes (for CI): 0 promoted, 3 refused by the gate, 2 bad input or unreachab
 
 from __future__ import annotations
 
+import io
 import json
 import sys
-from contextlib import nullcontext
+from contextlib import nullcontext, redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,6 @@ def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
 
 
 def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> str:
-    import mlflow
 
     from mlops_template.io.report_runs import record_report_run
     from mlops_template.io.tracking import experiment_id
@@ -126,7 +126,7 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
     version = report.registered_version
     if version is None:
         # A SQL store gives the version as an int; the registry's API takes it as text.
-        registered = mlflow.register_model(report.candidate["model_uri"], name, tags=tags)
+        registered = _register_quietly(report.candidate["model_uri"], name, tags)
         version = str(registered.version)
     else:
         for key, value in tags.items():
@@ -164,6 +164,24 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         documents={"promotion.json": report.as_json()},
     )
     return version
+
+
+# MLflow's own lines when it registers ("Created version '2' of model ..."): the verdict
+# line says the version.
+_CHATTER = ("Successfully registered model", "Registered model '", "Created version '")
+
+
+def _register_quietly(model_uri: str, name: str, tags: dict[str, str]) -> Any:
+    """mlflow.register_model, its chatter left out of stderr (any other line kept)."""
+    import mlflow
+
+    said = io.StringIO()
+    with redirect_stderr(said):
+        registered = mlflow.register_model(model_uri, name, tags=tags)
+    for line in said.getvalue().splitlines():
+        if not line.startswith(_CHATTER):
+            print(line, file=sys.stderr)
+    return registered
 
 
 def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
