@@ -32,6 +32,8 @@ BATCH ?=
 BASE ?= main
 # The operate targets need a batch: make ct BATCH=path/to/batch.parquet
 need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet)" >&2; exit 2; }
+# ALIAS=challenger serves, scores or monitors the model with that alias instead of champion.
+alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
 	promote promote-dry-run rollback retire serve predict monitor ct \
@@ -152,16 +154,16 @@ rollback: env ## move the champion alias back to the previous champion
 retire: env ## archive old versions without an alias (registry.keep_versions)
 	python -m mlops_template retire
 
-serve: env ## serve the champion over REST: http://HOST:SERVE_PORT/invocations (127.0.0.1:5001)
-	python -m mlops_template serve --host $(HOST) --port $(SERVE_PORT)
+serve: env ## serve the champion (or ALIAS=challenger) over REST: http://HOST:SERVE_PORT/invocations
+	python -m mlops_template serve --host $(HOST) --port $(SERVE_PORT) $(alias-option)
 
-predict: env ## score BATCH=file with the champion into the predictions Delta table
+predict: env ## score BATCH=file with the champion (or ALIAS=...) into the predictions Delta table
 	$(need-batch)
-	python -m mlops_template predict "$(BATCH)"
+	python -m mlops_template predict "$(BATCH)" $(alias-option)
 
-monitor: env ## drift report of BATCH=file against the champion's training data
+monitor: env ## drift report of BATCH=file against the champion's (or ALIAS=...) training data
 	$(need-batch)
-	python -m mlops_template monitor "$(BATCH)"
+	python -m mlops_template monitor "$(BATCH)" $(alias-option)
 
 ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (fails on an alert)
 	$(need-batch)

@@ -156,9 +156,11 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
     )
     sh = shell(project)
     sh.run("git", "init", "-q", "-b", "main")
+    sh.run("make", "params")  # the README's order: params.yaml composed for the project's data
     sh.commit("From the template")
 
     output = sh.run("make", "run").stdout
+    assert sh.run("git", "diff", "--stat", "params.yaml").stdout == ""  # committed as composed
     assert "Running stage 'evaluate'" in output and "+ pandas==" not in output  # quiet env
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["data"]["target"] == "churned" and params["split"]["key"] == "customer_id"

@@ -134,6 +134,7 @@ def test_id_like_columns_are_flagged():
     # Once it is the split key, it is an ID by design: no warning for it.
     keyed = check(frame, min_rows=10, key="customer_id")
     assert [w.split("'")[1] for w in keyed.warnings] == ["row"]
+    assert "customer_id" not in keyed.features and "customer_id" not in keyed.categorical
 
 
 def test_class_balance_is_checked_and_warned_about():

@@ -53,6 +53,7 @@ def test_no_hint_where_class_weights_would_not_be_the_answer(params):
 
 def test_the_even_share_depends_on_the_number_of_classes(params):
     auto = Config.model_validate(params).model
-    three = {"a": 45, "b": 40, "c": 15}  # 15% < half of a third
+    three = {"a": 45, "b": 30, "c": 25}  # 25% < 80% of a third
     assert imbalance_hint(BASELINE, report(three), auto) is not None
-    assert imbalance_hint(BASELINE, report({"a": 40, "b": 40, "c": 20}), auto) is None
+    assert imbalance_hint(BASELINE, report({"a": 36, "b": 36, "c": 28}), auto) is None
+    assert imbalance_hint(BASELINE, report({"no": 70, "yes": 30}), auto) is not None

@@ -44,7 +44,8 @@ def check_dataset(
         raise PipelineError(f"{source}: duplicate column names {dupes}")
     require_target(frame, target, source)
     task, reason = infer_task(frame[target], requested_task, max_classes)
-    features = [c for c in frame.columns if c != target]
+    # The split key is an ID by design: it identifies rows and is never a feature.
+    features = [c for c in frame.columns if c not in (target, key)]
     if not features:
         raise PipelineError(f"{source}: no feature columns besides the target '{target}'")
     unsupported = [
@@ -77,12 +78,11 @@ def check_dataset(
         "features": features,
         "categorical": [c for c in features if is_categorical(frame[c])],
         "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
-        # The split key is an ID by design: it identifies rows and is never a feature.
         "warnings": [
             f"column '{c}' has a different value in every row, like an ID: set "
             f"split.key={c} if it identifies rows (the split then follows it, and it is "
             "not a feature), else list it in data.drop_columns unless it carries signal"
-            for c in id_like_columns(frame[[c for c in features if c != key]])
+            for c in id_like_columns(frame[features])
         ],
     }
     if task == CLASSIFICATION:
@@ -94,7 +94,7 @@ def check_dataset(
             f"{source}: target column '{target}' is {y.dtype}, not numeric; "
             "regression needs numbers (or set data.task=classification)"
         )
-    copies = copies_of_target(frame, [c for c in features if c != key], target, task)
+    copies = copies_of_target(frame, features, target, task)
     if copies:
         message = (
             f"{'; '.join(copies)}: a model would learn the answer from it, and score "

@@ -21,6 +21,20 @@ from mlops_template.errors import PipelineError
 from mlops_template.io.model_file import check_model_folder, load_model, model_file_in
 
 
+def no_alias_hint(alias: str | None) -> str:
+    """What to do when no version has the alias: for `champion`, what sets it, and how to
+    use a model the gate refused."""
+    from mlops_template.io import registry
+
+    if alias != registry.CHAMPION:
+        return ""
+    return (
+        ": `make promote` sets it when the gate passes; a model it refused is the "
+        "`challenger` (its reasons say why), which ALIAS=challenger (make) or "
+        "`--alias challenger` uses"
+    )
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """A registered version, and the alias it was asked for by ("" for a number)."""
@@ -48,7 +62,7 @@ def resolve(client: Any, name: str, version: str | None, alias: str | None) -> M
         return ModelRef(name, str(version), "")
     found = registry.alias_version(client, name, alias)
     if found is None:
-        raise PipelineError(f"{name} has no version with alias '{alias}' (run `make promote`)")
+        raise PipelineError(f"{name} has no version with alias '{alias}'{no_alias_hint(alias)}")
     return ModelRef(name, found, alias or "")
 
 

@@ -30,13 +30,13 @@ def unweighted(model: Any) -> list[str]:
 
 
 def imbalance_hint(failed: list[str], report: ValidationReport, model: Any) -> str | None:
-    """A line for a refusal on the baseline check when the smallest class is under half
-    its even share and the model weighs classes alike; None otherwise."""
+    """A line for a refusal on the baseline check when the smallest class is under 80% of
+    its even share (40% of two classes) and the model weighs classes alike; else None."""
     if report.classes is None or report.minority_share is None:
         return None
     if not any(check.startswith("baseline:") for check in failed):
         return None
-    if report.minority_share >= 0.5 / len(report.classes) or not (keys := unweighted(model)):
+    if report.minority_share >= 0.8 / len(report.classes) or not (keys := unweighted(model)):
         return None
     overrides = " ".join(f"-S {key}.class_weight=balanced" for key in keys)
     return (

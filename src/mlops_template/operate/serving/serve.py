@@ -63,7 +63,8 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     # with them is a one-line error here rather than a traceback from a worker.
     version = registry.alias_version(registry.connect(), name, alias)
     if version is None:
-        raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry")
+        hint = model_versions.no_alias_hint(alias)
+        raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry{hint}")
     settings = cfg.serve
     workers = settings.workers or usable_cores()
     # Checked here, once (model_versions.download_model): a model the project does not
