@@ -113,7 +113,6 @@ def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
 
 
 def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> str:
-
     from mlops_template.io.report_runs import record_report_run
     from mlops_template.io.tracking import experiment_id
 

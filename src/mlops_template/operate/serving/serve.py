@@ -61,17 +61,13 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     name = cfg.registry.model_name
     # The server, the credentials and the alias are checked first, so that a problem
     # with them is a one-line error here rather than a traceback from a worker.
-    version = registry.alias_version(registry.connect(), name, alias)
-    if version is None:
-        hint = model_versions.no_alias_hint(alias)
-        raise PipelineError(f"model {name!r} has no alias {alias!r} in the registry{hint}")
+    ref = model_versions.resolve(registry.connect(), name, None, alias)
     settings = cfg.serve
     workers = settings.workers or usable_cores()
     # Checked here, once (model_versions.download_model): a model the project does not
     # trust, or a damaged one, is a one-line refusal before any worker starts.
-    ref = model_versions.ModelRef(name, version, alias)
     with model_versions.model_copy(ref.uri, "serve", ref.label) as model:
-        print(f"serving {name} v{version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
+        print(f"serving {name} v{ref.version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         return run_server(*server_command(model, settings, workers, host, port))
 
 
