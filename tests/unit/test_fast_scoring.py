@@ -6,58 +6,23 @@ the raw-row contract refuses, a body nested too deeply), it answers a 400 saying
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 from collections.abc import Callable
 from unittest import mock
 
-import mlflow.pyfunc
-import mlflow.sklearn
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from mlflow.pyfunc import scoring_server
 from mlflow.pyfunc.scoring_server import invocations
 
-from mlops_template.config import Features
-from mlops_template.config.model import LinearModel
-from mlops_template.core.models import build_pipeline
-from mlops_template.core.schema import infer_schema
-from mlops_template.io.model_logging import _signature
 from mlops_template.operate.serving.fast_scoring import ScoringApp, cast_plan, typed_frame
-from tests.unit.test_reading_parity import NAMES, raw_cells
-from tests.unit.test_reading_parity import typed_frame as typed_cells
+from tests.helpers.asgi import call
+from tests.unit.test_reading_parity import NAMES
 
 JSON = "application/json"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A model trained on awkward rows, saved and loaded as MLflow serves it."""
-    cells = raw_cells(seed=5, rows=200)
-    rows = typed_cells(cells)
-    features, labels = rows.drop(columns="label"), rows["label"]
-    schema = infer_schema(features, labels, "classification")
-    model = build_pipeline(
-        LinearModel(type="linear"),
-        Features(),
-        task="classification",
-        numeric=schema.names("numeric"),
-        categorical=schema.names("categorical"),
-        boolean=schema.booleans,
-        dates=schema.dates,
-        seed=0,
-    ).fit(features, labels)
-    example = features.head(5)
-    signature = _signature(infer_signature(example, model.predict(example)), schema)
-    path = tmp_path_factory.mktemp("model") / "model"
-    mlflow.sklearn.save_model(
-        model, path, signature=signature, serialization_format="pickle", pip_requirements=[]
-    )
-    return mlflow.pyfunc.load_model(str(path)), features
 
 
 def split(frame: pd.DataFrame) -> dict:
@@ -101,8 +66,8 @@ def mlflow_answer(model, body: bytes) -> tuple[int, str | None]:
     return answer.status, answer.response
 
 
-def test_answers_as_mlflow_does_or_leaves_the_request_to_it(served):
-    model, features = served
+def test_answers_as_mlflow_does_or_leaves_the_request_to_it(served_pyfunc):
+    model, features = served_pyfunc
     app = ScoringApp(None, model, timeout=60)
     taken = []
     for name, request in requests(features).items():
@@ -120,8 +85,8 @@ def test_answers_as_mlflow_does_or_leaves_the_request_to_it(served):
     assert "a column left out" in taken  # the optional column is read as missing
 
 
-def test_broken_json_is_left_to_mlflow(served):
-    model, _ = served
+def test_broken_json_is_left_to_mlflow(served_pyfunc):
+    model, _ = served_pyfunc
     assert ScoringApp(None, model, timeout=60).answer(b"{not json") is None
 
 
@@ -151,9 +116,9 @@ def test_signatures_beyond_plain_columns_are_left_to_mlflow():
 
 
 @pytest.fixture(scope="module")
-def apps(served) -> tuple:
-    """MLflow's scoring app for the served model, and ours in front of it."""
-    model, _ = served
+def apps(served_pyfunc) -> tuple:
+    """MLflow's scoring app for the served_pyfunc model, and ours in front of it."""
+    model, _ = served_pyfunc
     with mock.patch.dict(os.environ):  # init marks the process as a serving environment
         mlflow_app = scoring_server.init(model)
     return mlflow_app, ScoringApp(mlflow_app, model, timeout=60)
@@ -161,43 +126,19 @@ def apps(served) -> tuple:
 
 def post(app, body: bytes, content_type: str = JSON) -> tuple[int, bytes, bytes]:
     """A POST to /invocations: status, Content-Type and body of the answer."""
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/invocations",
-        "raw_path": b"/invocations",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-type", content_type.encode())],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent = []
-
-    async def receive() -> dict:
-        if messages:
-            return messages.pop()
-        await asyncio.Event().wait()  # the client stays connected
-        return {}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    headers = dict(sent[0]["headers"])
-    return sent[0]["status"], headers[b"content-type"], b"".join(m["body"] for m in sent[1:])
+    status, headers, answer = call(
+        app, "POST", "/invocations", body, [(b"content-type", content_type.encode())]
+    )
+    return status, headers[b"content-type"], answer
 
 
 CHARSET = "application/json; charset=utf-8"
 
 
-def test_the_app_answers_well_formed_requests_as_mlflows_app_does(served, apps):
+def test_the_app_answers_well_formed_requests_as_mlflows_app_does(served_pyfunc, apps):
     """Byte for byte, with or without a charset in the Content-Type."""
     mlflow_app, app = apps
-    _, features = served
+    _, features = served_pyfunc
     for name, request in requests(features).items():
         body = json.dumps(request).encode()
         for kind in (JSON, CHARSET, "application/json; charset=latin-1", "text/plain"):
@@ -235,11 +176,13 @@ def pandas_json(features: pd.DataFrame, _column: str) -> bytes:
     ],
     ids=["epoch-ms-dates", "an-epoch-ms-date", "text-for-date", "infinity", "-infinity", "1e400"],
 )
-def test_rows_the_contract_refuses_get_a_400_naming_the_column(served, apps, column, body, reason):
+def test_rows_the_contract_refuses_get_a_400_naming_the_column(
+    served_pyfunc, apps, column, body, reason
+):
     """MLflow's app answers "an unexpected error" and a whole stack trace; ours gives the
     contract's reason, in the shape of MLflow's errors."""
     _, app = apps
-    _, features = served
+    _, features = served_pyfunc
     for kind in (JSON, CHARSET):
         status, _, answer = post(app, body(features, NAMES[column]), kind)
         error = json.loads(answer)
@@ -252,10 +195,10 @@ def test_rows_the_contract_refuses_get_a_400_naming_the_column(served, apps, col
 
 
 @pytest.mark.parametrize("kind", [JSON, CHARSET])
-def test_a_body_nested_too_deeply_gets_a_400_and_the_app_serves_on(served, apps, kind):
+def test_a_body_nested_too_deeply_gets_a_400_and_the_app_serves_on(served_pyfunc, apps, kind):
     """MLflow's app lets json's RecursionError through: a 500 with no reason."""
     _, app = apps
-    _, features = served
+    _, features = served_pyfunc
     for body in (b"[" * 200_000 + b"]" * 200_000, b'{"dataframe_split": ' + b"[" * 5_000):
         status, _, answer = post(app, body, kind)
         error = json.loads(answer)

@@ -16,16 +16,16 @@ from deltalake import DeltaTable, write_deltalake
 
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table, table_lock
-from mlops_template.operate.batch.batch_scoring import output_schema
 
 from .conftest import REPO
 
-SCHEMA = output_schema(["0", "1"], [])
+SCHEMA = predictions_table.table_schema(["0", "1"], [], [])
 
 
 def rows(n: int, schema: pa.Schema = SCHEMA) -> pa.Table:
     values = {
         "row_number": pa.array(range(n), pa.int64()),
+        "request_id": pa.nulls(n, pa.string()),
         "prediction": pa.array(["1"] * n),
         "proba_0": pa.array([0.2] * n),
         "proba_1": pa.array([0.8] * n),
@@ -85,7 +85,7 @@ def test_a_predictions_table_with_other_types_is_refused(tmp_path):
     classifier's string column; the check refuses them first."""
     table = tmp_path / "predictions"
     write_deltalake(str(table), rows(3))
-    regression = output_schema(None, [])
+    regression = predictions_table.table_schema(None, [], [])
     refused(
         table,
         "do not fit the table's columns",

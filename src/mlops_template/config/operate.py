@@ -26,6 +26,9 @@ PREDICTIONS_COLUMNS = (
     "batch_hash",
     "scored_at",
 )
+# Columns of the inference log that an older table may not have yet: a REST row's request
+# id, and the model's inputs (input_<feature>, core/logged_inputs.py).
+LOG_COLUMNS = ("request_id",)
 
 
 class Predict(Strict):
@@ -43,11 +46,12 @@ class Predict(Strict):
     def _not_the_table_columns(cls, names: list[str]) -> list[str]:
         # Copied into the table beside its own columns: one of the same name would be
         # two columns of one name, which the table cannot hold.
-        taken = [n for n in names if n in PREDICTIONS_COLUMNS or n.startswith("proba_")]
+        own = (*PREDICTIONS_COLUMNS, *LOG_COLUMNS)
+        taken = [n for n in names if n in own or n.startswith(("proba_", "input_"))]
         if taken:
             raise ValueError(
                 f"{', '.join(map(repr, taken))}: the predictions table has a column of that "
-                f"name itself ({', '.join(PREDICTIONS_COLUMNS)}, proba_<class>); leave it "
+                f"name itself ({', '.join(own)}, proba_<class>, input_<feature>); leave it "
                 "out, or rename that column of the batch"
             )
         if repeated := sorted({n for n in names if names.count(n) > 1}):
@@ -55,11 +59,20 @@ class Predict(Strict):
         return names
 
 
+class InferenceLogSettings(Strict):
+    enabled: bool = True
+    table: str = Field(min_length=1)
+    flush_requests: PosInt = 1000
+    flush_seconds: Annotated[float, Field(gt=0)] = 5.0
+    max_waiting_requests: PosInt = 100_000
+
+
 class Serve(Strict):
     workers: PosInt | None = None  # None: one per core
     threads: PosInt = 1
     timeout: PosInt = 60
     access_log: bool = False
+    log: InferenceLogSettings
 
 
 class Monitor(Strict):

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -25,6 +26,30 @@ from mlops_template.io.table_lock import interrupted_first_write
 # The columns every predictions table has, whatever the model: probability and passthrough
 # columns follow the model's classes and the settings, and are added as they come.
 REQUIRED = PREDICTIONS_COLUMNS
+
+
+def table_schema(
+    classes: list[Any] | None, passthrough: list[pa.Field], inputs: list[pa.Field]
+) -> pa.Schema:
+    """The predictions table's columns, for batch and REST rows alike (a REST row has a
+    request id and no batch hash, a batch row the other way round), the model's inputs
+    last (core/logged_inputs.py)."""
+    fields = [pa.field("row_number", pa.int64()), pa.field("request_id", pa.string())]
+    fields += passthrough
+    if classes is None:
+        fields.append(pa.field("prediction", pa.float64()))
+    else:
+        fields.append(pa.field("prediction", pa.string()))
+        fields += [pa.field(f"proba_{c}", pa.float64()) for c in classes]
+    fields += [
+        pa.field("model_name", pa.string()),
+        pa.field("model_version", pa.string()),
+        pa.field("model_alias", pa.string()),
+        pa.field("batch_hash", pa.string()),
+        pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+        *inputs,
+    ]
+    return pa.schema(fields)
 
 
 def check(table: str, schema: pa.Schema | None = None) -> None:

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import describe_unseen, unseen_categories
+from mlops_template.core.logged_inputs import input_columns, input_fields
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
@@ -31,23 +32,6 @@ from mlops_template.io.model_file import load_model
 from mlops_template.io.model_versions import ModelRef
 from mlops_template.operate.batch.model_fetch import FetchedModel
 from mlops_template.operate.batch.scoring_job import ScoringJob
-
-
-def output_schema(classes: list[Any] | None, passthrough: list[pa.Field]) -> pa.Schema:
-    fields = [pa.field("row_number", pa.int64()), *passthrough]
-    if classes is None:
-        fields.append(pa.field("prediction", pa.float64()))
-    else:
-        fields.append(pa.field("prediction", pa.string()))
-        fields += [pa.field(f"proba_{c}", pa.float64()) for c in classes]
-    fields += [
-        pa.field("model_name", pa.string()),
-        pa.field("model_version", pa.string()),
-        pa.field("model_alias", pa.string()),
-        pa.field("batch_hash", pa.string()),
-        pa.field("scored_at", pa.timestamp("us", tz="UTC")),
-    ]
-    return pa.schema(fields)
 
 
 def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, pa.Array]:
@@ -108,11 +92,14 @@ def score_batch(
         folder=folder,
         classes=classes,
         passthrough=passthrough,
-        out_schema=output_schema(classes, [pa.field(c, pa.string()) for c in passthrough]),
+        out_schema=predictions_table.table_schema(
+            classes, [pa.field(c, pa.string()) for c in passthrough], input_fields(schema)
+        ),
         constants={
             "model_name": ref.name,
             "model_version": ref.version,
             "model_alias": ref.alias,
+            "request_id": None,
             "batch_hash": batch_hash,
             "scored_at": int(time.time() * 1_000_000),
         },
@@ -172,6 +159,7 @@ def _score_with_pandas(job: ScoringJob, chunk_rows: int, unseen_policy: str) -> 
                 columns[name] = chunk.column(name).cast(pa.string())
             try:
                 columns.update(score_chunk(job.model, frame[job.features], job.classes))
+                columns.update(input_columns(frame, job.schema, job.infinity))
             except BadCells as err:  # the contract refuses a cell (infinity, say)
                 raise PipelineError(f"{job.path}: {err}; nothing scored") from None
             columns.update({key: pa.repeat(value, n) for key, value in constants.items()})

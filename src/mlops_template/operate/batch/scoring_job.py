@@ -28,5 +28,10 @@ class ScoringJob:
     constants: dict[str, Any]  # model name, version, alias, batch hash, scored_at (us)
 
     @property
+    def infinity(self) -> str:
+        """How the model's contract reads infinity (its first step, core/raw_rows.py)."""
+        return self.model[0].infinity
+
+    @property
     def features(self) -> list[str]:
         return self.schema.features

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import SHOWN, describe_unseen
+from mlops_template.core.logged_inputs import input_columns, input_fields
 from mlops_template.core.raw_rows import MISSING_TOKENS
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
@@ -155,9 +156,12 @@ def _scored(spark: "SparkSession", frame: "DataFrame", job: ScoringJob) -> "Data
     if not regression:
         probabilities = _probability_udf(spark, job)(features)
         columns.update({f"proba_{c}": probabilities[f"proba_{c}"] for c in job.classes})
+    inputs = _inputs_udf(job)(features)
+    columns.update({f.name: inputs[f.name] for f in input_fields(job.schema)})
     constants = dict(job.constants)
     scored_at = F.timestamp_micros(F.lit(constants.pop("scored_at")))
-    columns.update({name: F.lit(value) for name, value in constants.items()})
+    # Text, a null one (request_id) too: a bare null literal has no type to write.
+    columns.update({name: F.lit(value).cast("string") for name, value in constants.items()})
     columns["scored_at"] = scored_at
     return numbered.select(*[columns[f.name].alias(f.name) for f in job.out_schema])
 
@@ -189,6 +193,32 @@ def _probability_udf(spark: "SparkSession", job: ScoringJob):
         return pd.DataFrame(model.value.predict_proba(features), columns=names)
 
     return probabilities
+
+
+def _inputs_udf(job: ScoringJob):
+    """The features as the contract reads them (core/logged_inputs.py), as the pandas
+    engine logs them."""
+    import pandas as pd
+    import pyarrow as pa
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StructField, StructType
+
+    fields = input_fields(job.schema)
+    # Spark's timestamps are instants, read and written in the session's zone (UTC).
+    spark_types = [
+        from_arrow_type(pa.timestamp("us") if pa.types.is_timestamp(f.type) else f.type)
+        for f in fields
+    ]
+    struct = StructType([StructField(f.name, t) for f, t in zip(fields, spark_types, strict=True)])
+    schema, infinity = job.schema, job.infinity
+
+    @pandas_udf(struct)
+    def inputs(features: pd.DataFrame) -> pd.DataFrame:
+        read = pa.table(input_columns(features, schema, infinity)).to_pandas()
+        return read.set_axis(features.index)
+
+    return inputs
 
 
 def _quoted(name: str) -> str:

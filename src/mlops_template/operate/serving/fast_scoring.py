@@ -25,17 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from mlops_template.core.logged_requests import Answered
 from mlops_template.core.raw_rows import BadCells
+
+if TYPE_CHECKING:
+    from mlops_template.operate.serving.inference_log import InferenceLog
 
 JSON = "application/json"
 FORMATS = {"dataframe_split": "split", "dataframe_records": "records"}
 TIMEOUT_MESSAGE = "Request processing time exceeded limit"  # MLflow's 504 text
+MAX_REQUEST_ID = 200  # characters of a client's own x-request-id
 
 
 def cast_plan(schema: Any) -> dict[str, Any] | None:
@@ -79,9 +86,13 @@ def typed_frame(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
 
 
 class ScoringApp:
-    """An ASGI app: MLflow's scoring app, with the shorter path in front of it."""
+    """An ASGI app: MLflow's scoring app, with the shorter path in front of it; every
+    answer to /invocations carries its request id (`x-request-id`: the client's, or a
+    new one), and with an inference log each answered request is handed to it."""
 
-    def __init__(self, mlflow_app: Any, model: Any, timeout: float) -> None:
+    def __init__(
+        self, mlflow_app: Any, model: Any, timeout: float, log: InferenceLog | None = None
+    ) -> None:
         self.mlflow_app = mlflow_app
         self.model = model
         self.plan = (
@@ -90,26 +101,59 @@ class ScoringApp:
             else cast_plan(model.metadata.get_input_schema())
         )
         self.timeout = timeout
+        self.log = log
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if not self._may_take(scope):
+        kind, path = scope["type"], scope.get("path")
+        if kind == "lifespan" and self.log is not None:
+            return await self.mlflow_app(scope, self._flushing_at_shutdown(receive), send)
+        if kind == "http" and path == "/health" and self.log is not None:
+            return await _respond(send, 200, json.dumps(self.log.health()))
+        if kind != "http" or path != "/invocations":
             return await self.mlflow_app(scope, receive, send)
+        request_id = _request_id(scope)
+        answer = _Answer(send, request_id)
         body = b""
-        try:  # timed from the start, body included, as MLflow's middleware times it
-            async with asyncio.timeout(self.timeout):
-                body = await _body(receive)
-                answer = await asyncio.to_thread(self.answer, body)
-        except TimeoutError:
-            answer = (504, TIMEOUT_MESSAGE)
-        if answer is None:
-            return await self.mlflow_app(scope, _replay(body, receive), send)
-        await _respond(send, *answer)
+        if self._may_take(scope):
+            try:  # timed from the start, body included, as MLflow's middleware times it
+                async with asyncio.timeout(self.timeout):
+                    body = await _body(receive)
+                    result = await asyncio.to_thread(self.answer, body)
+            except TimeoutError:
+                result = (504, TIMEOUT_MESSAGE)
+            if result is not None:
+                await answer.respond(*result)
+                return self._logged(scope, request_id, body, answer)
+            receive = _replay(body, receive)
+        elif self.log is not None:
+            receive = answer.keeping_body(receive)
+        await self.mlflow_app(scope, receive, answer.send)
+        self._logged(scope, request_id, body or answer.request_body, answer)
+
+    def _logged(self, scope: dict, request_id: str, body: bytes, answer: _Answer) -> None:
+        if self.log is None or answer.status != 200:
+            return
+        self.log.add(
+            Answered(
+                request_id, time.time_ns() // 1000, _content_type(scope) or "", body, answer.body
+            )
+        )
+
+    def _flushing_at_shutdown(self, receive: Any) -> Any:
+        """`receive` for MLflow's lifespan: at shutdown, the log is written first."""
+
+        async def flushing() -> dict:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self.log.close)
+            return message
+
+        return flushing
 
     def _may_take(self, scope: dict) -> bool:
         if self.plan is None or scope["type"] != "http" or scope["path"] != "/invocations":
             return False
-        # The first Content-Type, as Starlette's request.headers gives MLflow's app.
-        kind = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+        kind = _content_type(scope)
         return scope["method"] == "POST" and kind is not None and _utf8_json(kind)
 
     def answer(self, body: bytes) -> tuple[int, str] | None:
@@ -131,6 +175,8 @@ class ScoringApp:
         ((key, rows),) = request.items()
         try:
             frame = typed_frame(dataframe_from_parsed_json(rows, FORMATS[key]), self.plan)
+            if self.plan:  # MLflow drops the others too, with a warning per request
+                frame = frame[[name for name in frame.columns if name in self.plan]]
             predictions = self.model.predict(frame, params=None)
             text = StringIO()
             predictions_to_json(predictions, text)
@@ -160,10 +206,63 @@ def _refused(message: str) -> str:
     return message
 
 
-def _utf8_json(content_type: bytes) -> bool:
+def _content_type(scope: dict) -> str | None:
+    """The first Content-Type, as Starlette's request.headers gives MLflow's app."""
+    kind = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+    return None if kind is None else kind.decode("latin-1")
+
+
+def _request_id(scope: dict) -> str:
+    """The client's `x-request-id` when it is a short printable token, else a new one."""
+    given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+    if 0 < len(given) <= MAX_REQUEST_ID and all(33 <= c < 127 for c in given):
+        return given.decode("ascii")
+    return uuid.uuid4().hex
+
+
+class _Answer:
+    """`send` with the request id in the answer's headers, keeping the status and (for
+    the log) the body of a 200."""
+
+    def __init__(self, send: Any, request_id: str) -> None:
+        self._send, self.header = send, (b"x-request-id", request_id.encode())
+        self.status, self._chunks, self._request = 0, [], []
+
+    async def send(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", []), self.header]}
+        elif message["type"] == "http.response.body" and self.status == 200:
+            self._chunks.append(message.get("body", b""))
+        await self._send(message)
+
+    async def respond(self, status: int, text: str) -> None:
+        await _respond(self.send, status, text)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+    @property
+    def request_body(self) -> bytes:
+        return b"".join(self._request)
+
+    def keeping_body(self, receive: Any) -> Any:
+        """`receive` that keeps a copy of the request's body (for the log)."""
+
+        async def keeping() -> dict:
+            message = await receive()
+            if message["type"] == "http.request":
+                self._request.append(message.get("body", b""))
+            return message
+
+        return keeping
+
+
+def _utf8_json(content_type: str) -> bool:
     """MLflow's app reads the body as UTF-8 JSON: `application/json`, with no parameter
     but a UTF-8 charset (its `invocations` parses the header so)."""
-    mime, *pairs = (part.strip() for part in content_type.decode("latin-1").split(";"))
+    mime, *pairs = (part.strip() for part in content_type.split(";"))
     parameters = dict(pair.partition("=")[::2] for pair in pairs)
     charset = parameters.pop("charset", "utf-8").lower()
     return mime == JSON and not parameters and charset == "utf-8"

@@ -17,16 +17,19 @@ to this process stops the server the same way (exit 143 or 129), workers and all
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from mlops_template.config import Config, Serve
 from mlops_template.errors import PipelineError, redact
-from mlops_template.io import model_versions, registry
+from mlops_template.io import model_versions, predictions_table, registry
+from mlops_template.operate.serving.inference_log import ENV as INFERENCE_LOG_ENV
 
 STOP_SECONDS = 30
 APP = "mlops_template.operate.serving.scoring_app:app"  # MLflow's app, with a shorter path in front
@@ -66,9 +69,35 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     workers = settings.workers or usable_cores()
     # Checked here, once (model_versions.download_model): a model the project does not
     # trust, or a damaged one, is a one-line refusal before any worker starts.
+    log = inference_log_env(cfg, ref)
     with model_versions.model_copy(ref.uri, "serve", ref.label) as model:
         print(f"serving {name} v{ref.version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
-        return run_server(*server_command(model, settings, workers, host, port))
+        if log:
+            print(f"logging every answered row to {cfg.serve.log.table}", file=sys.stderr)
+        command, env = server_command(model, settings, workers, host, port)
+        return run_server(command, {**env, **log})
+
+
+def inference_log_env(cfg: Config, ref: model_versions.ModelRef) -> dict[str, str]:
+    """The inference log's settings for the workers (operate/serving/inference_log.py),
+    its table checked here, once: one the rows cannot go to is a one-line refusal."""
+    settings = cfg.serve.log
+    if not settings.enabled:
+        return {}
+    table = str(Path(settings.table).resolve())
+    predictions_table.check(table)
+    passthrough = [*cfg.predict.passthrough_columns]
+    if cfg.data.id_column and cfg.data.id_column not in passthrough:
+        passthrough.insert(0, cfg.data.id_column)
+    log = {
+        **settings.model_dump(exclude={"enabled"}),
+        "table": table,
+        "passthrough_columns": passthrough,
+        "model_name": ref.name,
+        "model_version": ref.version,
+        "model_alias": ref.alias,
+    }
+    return {INFERENCE_LOG_ENV: json.dumps(log)}
 
 
 def server_command(

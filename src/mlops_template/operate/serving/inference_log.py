@@ -1,0 +1,208 @@
+"""The REST server's inference log: every answered row into the predictions table that
+batch `predict` writes, with its request id, the model's inputs as the contract read
+them, the prediction and the class probabilities.
+
+Each worker keeps what its requests answered in a bounded queue (`add`: no parsing, no
+I/O on the request path) and a thread of its own writes it: every `flush_requests`
+requests or `flush_seconds`, one Delta commit under the table's lock
+(io/table_lock.py), so it takes turns with other workers and batch `predict`. The
+server's graceful shutdown (SIGTERM, Ctrl-C) writes what is left before the worker
+ends (`close`); a worker killed outright loses what it had not yet written. A full
+queue or a failing write never fails a request: the rows are dropped or kept to retry,
+said in the server's log once per kind of trouble, and counted in `/health`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections import Counter, deque
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mlops_template.core.logged_inputs import input_columns, input_fields
+from mlops_template.core.logged_requests import Answered, predictions_of, request_records
+from mlops_template.core.schema import TrainingSchema
+from mlops_template.io import predictions_table, table_lock
+
+LOCK_WAIT = 60.0  # seconds a flush waits for another writer (a batch predict, say)
+ENV = "MLOPS_INFERENCE_LOG"  # the log's settings, from `serve` to each worker (JSON)
+
+
+class InferenceLog:
+    def __init__(self, settings: dict[str, Any], model: Any, schema: TrainingSchema) -> None:
+        self.table = settings["table"]
+        self.flush_requests = settings["flush_requests"]
+        self.flush_seconds = settings["flush_seconds"]
+        self.max_waiting = settings["max_waiting_requests"]
+        self.model, self.inputs = model, schema
+        self.classes = model.classes_.tolist() if schema.task == "classification" else None
+        self.passthrough = list(settings["passthrough_columns"])
+        text = [pa.field(name, pa.string()) for name in self.passthrough]
+        self.schema = predictions_table.table_schema(self.classes, text, input_fields(schema))
+        self.constants = {
+            "model_name": settings["model_name"],
+            "model_version": settings["model_version"],
+            "model_alias": settings["model_alias"],
+            "batch_hash": None,
+        }
+        self.infinity = model[0].infinity  # the contract's setting, its first step
+        self.waiting: deque[Answered] = deque()
+        self.counts: Counter[str] = Counter()
+        self.last_error: str | None = None
+        self._said: set[str] = set()
+        self._wake, self._closing = threading.Event(), False
+        self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
+        self._thread.start()
+
+    def add(self, answered: Answered) -> None:
+        """On the request path: queue it, or count it dropped when the queue is full."""
+        if len(self.waiting) >= self.max_waiting:
+            self.counts["dropped_requests"] += 1
+            self._say(
+                "full",
+                f"{self.max_waiting} requests are waiting to be written; dropping new ones "
+                "until the writer catches up (counted in /health)",
+            )
+            return
+        self.waiting.append(answered)
+        if len(self.waiting) >= self.flush_requests:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Write what is waiting, and stop the writer (the server's graceful shutdown)."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join()
+
+    def health(self) -> dict[str, Any]:
+        trouble = self.last_error is not None or self.counts["dropped_requests"] > 0
+        return {
+            "status": "degraded" if trouble else "ok",
+            "worker": os.getpid(),
+            "inference_log": {
+                "table": self.table,
+                "logged_rows": self.counts["logged_rows"],
+                "waiting_requests": len(self.waiting),
+                "dropped_requests": self.counts["dropped_requests"],
+                "unlogged_requests": self.counts["unlogged_requests"],
+                "failed_writes": self.counts["failed_writes"],
+                "last_error": self.last_error,
+            },
+        }
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            closing = self._closing  # read first: what came before it is written below
+            self.flush()
+            if closing:
+                return
+
+    def flush(self) -> None:
+        batch = [self.waiting.popleft() for _ in range(len(self.waiting))]
+        if not batch:
+            return
+        rows, used = self._rows(batch)
+        if rows is None:
+            return
+        try:
+            with table_lock.locked(self.table, wait=LOCK_WAIT):
+                predictions_table.check(self.table, self.schema)
+                predictions_table.append(self.table, self.schema, iter([rows]))
+        except Exception as err:  # noqa: BLE001 - never the request's failure
+            self.counts["failed_writes"] += 1
+            self.last_error = f"{type(err).__name__}: {err}".splitlines()[0]
+            self._retry(used)
+            return
+        self.counts["logged_rows"] += rows.num_rows
+        if self.last_error is not None:
+            print(f"inference log: writing to {self.table} again", file=sys.stderr)
+            self._said.discard("write")
+        self.last_error = None
+
+    def _retry(self, batch: list[Answered]) -> None:
+        """Put a batch that could not be written back in front, as far as the queue has
+        room (the rest is dropped and counted); on shutdown, it is lost."""
+        room = 0 if self._closing else max(0, self.max_waiting - len(self.waiting))
+        self.waiting.extendleft(reversed(batch[:room]))
+        lost = len(batch) - min(room, len(batch))
+        self.counts["dropped_requests"] += lost
+        kept = f"{min(room, len(batch))} requests kept to retry" + (f", {lost} dropped" if lost else "")
+        self._say("write", f"cannot write to {self.table}: {self.last_error}; {kept}")
+
+    def _rows(self, batch: list[Answered]) -> tuple[pa.RecordBatch | None, list[Answered]]:
+        """The batch's rows in the table's columns, and the requests they came from. A
+        request whose rows cannot be read is left out and counted (said once per reason)."""
+        readable = []
+        for answered in batch:
+            try:
+                records = request_records(answered.content_type, answered.body)
+                predictions = predictions_of(answered.answer)
+                if len(records) != len(predictions):
+                    raise ValueError(f"{len(records)} rows but {len(predictions)} predictions")
+            except Exception as err:  # noqa: BLE001 - a request the log cannot read
+                self._unlogged(err)
+                continue
+            readable.append((answered, records, predictions))
+        if not readable:
+            return None, []
+        try:
+            return self._columns(readable), [a for a, _, _ in readable]
+        except Exception:  # noqa: BLE001 - one request's cells: find it, log the rest
+            pass
+        good = []
+        for one in readable:
+            try:
+                self._columns([one])
+                good.append(one)
+            except Exception as err:  # noqa: BLE001
+                self._unlogged(err)
+        if not good:
+            return None, []
+        return self._columns(good), [a for a, _, _ in good]
+
+    def _columns(self, readable: list[tuple[Answered, list, list]]) -> pa.RecordBatch:
+        frame = pd.DataFrame.from_records([r for _, records, _ in readable for r in records])
+        counts = [len(records) for _, records, _ in readable]
+        predictions = [p for _, _, ps in readable for p in ps]
+        columns: dict[str, Any] = {
+            "row_number": pa.array(np.concatenate([np.arange(n) for n in counts]), pa.int64()),
+            "request_id": pa.array(np.repeat([a.request_id for a, _, _ in readable], counts)),
+            "scored_at": pa.array(
+                np.repeat([a.scored_at for a, _, _ in readable], counts), pa.int64()
+            ).cast(pa.timestamp("us", tz="UTC")),
+        }
+        for name in self.passthrough:
+            values = frame[name] if name in frame else pd.Series(None, index=frame.index)
+            columns[name] = pa.array(
+                [None if pd.isna(v) else str(v) for v in values], pa.string()
+            )
+        if self.classes is None:
+            columns["prediction"] = pa.array(np.asarray(predictions, dtype="float64"))
+        else:
+            columns["prediction"] = pa.array([str(p) for p in predictions], pa.string())
+            proba = self.model.predict_proba(frame)
+            for i, label in enumerate(self.classes):
+                columns[f"proba_{label}"] = pa.array(proba[:, i])
+        n = len(frame)
+        for name, value in self.constants.items():
+            columns[name] = pa.nulls(n, pa.string()) if value is None else pa.repeat(value, n)
+        columns.update(input_columns(frame, self.inputs, self.infinity))
+        return pa.RecordBatch.from_arrays([columns[f.name] for f in self.schema], schema=self.schema)
+
+    def _unlogged(self, err: Exception) -> None:
+        self.counts["unlogged_requests"] += 1
+        reason = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+        self._say(reason, f"a request answered but not logged ({reason})")
+
+    def _say(self, kind: str, message: str) -> None:
+        """Once per kind of trouble, in the server's log (the counts are in /health)."""
+        if kind not in self._said:
+            self._said.add(kind)
+            print(f"inference log: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,126 @@
+"""The inference log with the real server: requests to `serve` and a batch `predict` land
+in one predictions table; SIGTERM writes everything the workers held, kill -9 loses at
+most what a worker had not yet written."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from mlops_template.io import predictions_table
+from tests.helpers.servers import answers, free_port
+from tests.helpers.template import Template
+
+pytestmark = pytest.mark.slow
+
+TABLE = "data/predictions"
+
+
+@pytest.fixture(scope="module")
+def copy(served_build, tmp_path_factory) -> Template:
+    return served_build.clone_to(tmp_path_factory.mktemp("log") / "copy", with_store=True)
+
+
+def start(copy: Template, log_path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "mlops_template", "serve", "--port", str(port)]
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            cmd, cwd=copy.root, env=copy.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not answers(f"http://127.0.0.1:{port}/ping"):
+        assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.5)
+    return server, port
+
+
+def send(port: int, rows: pd.DataFrame, connections: int = 4) -> dict[str, object]:
+    """One row a request, over several kept-alive connections (so every worker gets
+    some), each with its own request id; the answers by id."""
+    clients = [
+        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)
+    ]
+    answered = {}
+    for i in range(len(rows)):
+        body = json.dumps(
+            {"dataframe_split": json.loads(rows.iloc[[i]].to_json(orient="split", index=False))}
+        )
+        client = clients[i % connections]
+        headers = {"Content-Type": "application/json", "X-Request-ID": f"r{i}"}
+        client.request("POST", "/invocations", body, headers)
+        answer = client.getresponse()
+        assert answer.status == 200 and answer.getheader("x-request-id") == f"r{i}"
+        answered[f"r{i}"] = json.loads(answer.read())["predictions"][0]
+    for client in clients:
+        client.close()
+    return answered
+
+
+def health(port: int) -> dict:
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    client.request("GET", "/health")
+    return json.loads(client.getresponse().read())
+
+
+def test_rest_and_batch_rows_land_in_one_table_and_sigterm_loses_nothing(copy, tmp_path):
+    # Nothing is written before the stop: what the table holds, the shutdown wrote.
+    copy.main("params", "compose", "serve.log.flush_seconds=3600", "serve.workers=2")
+    rows = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
+    server, port = start(copy, tmp_path / "serve.log")
+    try:
+        answered = send(port, rows.head(30))
+        assert health(port)["inference_log"]["logged_rows"] == 0
+        batch = tmp_path / "batch.csv"
+        rows.tail(20).to_csv(batch, index=False)
+        copy.mlops("predict", str(batch))  # into the same table, while the server runs
+        os.killpg(server.pid, signal.SIGTERM)  # as `docker stop` or a supervisor stops it
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    logged = predictions_table.read(str(copy.path(TABLE)))
+    rest = logged[logged["request_id"].notna()]
+    assert sorted(rest["request_id"]) == sorted(answered)  # every request, once
+    assert dict(zip(rest["request_id"], rest["prediction"], strict=True)) == {
+        key: str(value) for key, value in answered.items()
+    }
+    scored = logged[logged["batch_hash"].notna()]
+    assert len(scored) == 20 and scored["request_id"].isna().all()
+    # One schema: the model's inputs on both, read the same way.
+    assert rest["input_mean radius"].tolist() == rows.head(30)["mean radius"].tolist()
+    assert scored["input_mean radius"].tolist() == rows.tail(20)["mean radius"].tolist()
+    assert set(logged["model_version"]) == {"1"} and set(logged["model_alias"]) == {"champion"}
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_kill_9_loses_at_most_what_was_not_yet_written(copy, tmp_path):
+    table = tmp_path / "log"
+    copy.main(
+        "params", "compose", f"serve.log.table={table}", "serve.workers=1",
+        "serve.log.flush_requests=5", "serve.log.flush_seconds=3600",
+    )  # fmt: skip
+    rows = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
+    server, port = start(copy, tmp_path / "serve.log")
+    try:
+        send(port, rows.head(12), connections=1)
+        deadline = time.monotonic() + 60
+        while health(port)["inference_log"]["logged_rows"] < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    logged = predictions_table.read(str(table))
+    assert sorted(logged["request_id"], key=lambda r: int(r[1:])) == [f"r{i}" for i in range(10)]

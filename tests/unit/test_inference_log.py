@@ -1,0 +1,189 @@
+"""The REST server's inference log, in process on a temporary table: every answered row
+lands in the predictions table with its request id, the prediction the client got, the
+model's class probabilities and its inputs as the contract read them; whatever goes
+wrong with the log (a full queue, a table it cannot write), the request is answered."""
+
+from __future__ import annotations
+
+import json
+import os
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.pyfunc import scoring_server
+
+from mlops_template.core.logged_inputs import features_from_log
+from mlops_template.core.logged_requests import Answered, request_records
+from mlops_template.core.schema import infer_schema
+from mlops_template.io import predictions_table
+from mlops_template.operate.serving.fast_scoring import ScoringApp
+from mlops_template.operate.serving.inference_log import InferenceLog
+from tests.helpers.asgi import call
+from tests.unit.test_fast_scoring import JSON, split
+from tests.unit.test_reading_parity import NAMES
+
+SETTINGS = {
+    "flush_requests": 1000,
+    "flush_seconds": 3600.0,  # written when the test closes the log
+    "max_waiting_requests": 100,
+    "passthrough_columns": ["customer"],
+    "model_name": "m",
+    "model_version": "3",
+    "model_alias": "champion",
+}
+
+
+def make_log(served_pyfunc, table, **changes) -> InferenceLog:
+    model, features = served_pyfunc
+    labels = model.get_raw_model().predict(features)  # only the column kinds are read
+    schema = infer_schema(features, pd.Series(labels), "classification")
+    return InferenceLog({**SETTINGS, "table": str(table), **changes}, model.get_raw_model(), schema)
+
+
+def app_with(served_pyfunc, log) -> ScoringApp:
+    model, _ = served_pyfunc
+    with mock.patch.dict(os.environ):  # init marks the process as a serving environment
+        mlflow_app = scoring_server.init(model)
+    return ScoringApp(mlflow_app, model, timeout=60, log=log)
+
+
+def post(app, rows: pd.DataFrame, kind: str = JSON, request_id: bytes | None = None, **extra):
+    headers = [(b"content-type", kind.encode())]
+    if request_id is not None:
+        headers.append((b"x-request-id", request_id))
+    if kind == "text/csv":
+        body = rows.to_csv(index=False).encode()
+    else:
+        body = json.dumps({"dataframe_split": split(rows), **extra}).encode()
+    return call(app, "POST", "/invocations", body, headers)
+
+
+def test_every_answered_row_is_logged_with_its_request_id_prediction_and_inputs(
+    served_pyfunc, tmp_path
+):
+    model, features = served_pyfunc
+    table = tmp_path / "predictions"
+    log = make_log(served_pyfunc, table)
+    app = app_with(served_pyfunc, log)
+    rows = features.head(6).assign(customer=[f"c{i}" for i in range(6)])
+    answers = {
+        "fast": post(app, rows.head(3)),
+        "client id": post(app, rows.iloc[[3]], request_id=b"order-17"),
+        "csv (MLflow's own path)": post(app, rows.iloc[4:], kind="text/csv"),
+    }
+    ids = {}
+    for name, (status, headers, body) in answers.items():
+        assert status == 200, (name, body)
+        ids[name] = headers[b"x-request-id"].decode()
+    assert ids["client id"] == "order-17"
+    assert len(set(ids.values())) == 3
+    log.close()
+
+    logged = predictions_table.read(str(table)).sort_values(["scored_at", "row_number"])
+    assert len(logged) == 6
+    assert (
+        logged["request_id"].tolist()
+        == [ids["fast"]] * 3 + [ids["client id"]] + [ids["csv (MLflow's own path)"]] * 2
+    )
+    assert logged["row_number"].tolist() == [0, 1, 2, 0, 0, 1]
+    assert logged["customer"].tolist() == rows["customer"].tolist()
+    served_labels = [p for _, _, b in answers.values() for p in json.loads(b)["predictions"]]
+    assert logged["prediction"].tolist() == [str(p) for p in served_labels]
+    raw = model.get_raw_model()
+    sent = pd.concat(  # the rows as the requests carried them (JSON's 10 digits)
+        [pd.DataFrame(**split(rows.head(4))), rows.iloc[4:]], ignore_index=True
+    )
+    proba = raw.predict_proba(sent)
+    for i, label in enumerate(raw.classes_):
+        np.testing.assert_array_equal(logged[f"proba_{label}"].to_numpy(), proba[:, i])
+    assert set(logged["model_version"]) == {"3"} and logged["batch_hash"].isna().all()
+    # The inputs are what the model's first step reads, cell for cell.
+    schema = make_log(served_pyfunc, tmp_path / "other").inputs
+    read = raw[0].transform(sent)
+    logged_features = features_from_log(logged.reset_index(drop=True), schema)
+    for name in schema.names("numeric") + schema.names("categorical"):
+        pd.testing.assert_series_equal(
+            logged_features[name], read[name].reset_index(drop=True), check_dtype=False
+        )
+    date = NAMES["date"]
+    expected = pd.to_datetime(rows[date], utc=True).dt.tz_localize(None).reset_index(drop=True)
+    assert (logged_features[date].isna() == expected.isna()).all()
+    assert (logged_features[date].dropna() == expected.dropna()).all()
+
+
+def test_refused_requests_are_answered_and_not_logged(served_pyfunc, tmp_path):
+    _, features = served_pyfunc
+    table = tmp_path / "predictions"
+    log = make_log(served_pyfunc, table)
+    app = app_with(served_pyfunc, log)
+    bad = features.head(2).copy()
+    bad[NAMES["date"]] = "next tuesday"
+    status, headers, _ = post(app, bad)
+    assert status == 400 and b"x-request-id" in headers  # the answer names its request
+    assert post(app, features.head(1))[0] == 200
+    log.close()
+    assert len(predictions_table.read(str(table))) == 1
+
+
+def test_a_table_it_cannot_write_is_reported_in_health_and_retried(served_pyfunc, tmp_path):
+    _, features = served_pyfunc
+    table = tmp_path / "predictions"
+    table.write_text("not a table")  # written into by someone else
+    log = make_log(served_pyfunc, table)
+    app = app_with(served_pyfunc, log)
+    assert post(app, features.head(2))[0] == 200
+    log.flush()
+    status, _, body = call(app, "GET", "/health")
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "degraded"
+    assert health["inference_log"]["failed_writes"] == 1
+    assert "is a file, not a predictions table" in health["inference_log"]["last_error"]
+    assert health["inference_log"]["waiting_requests"] == 1  # kept to retry
+    table.unlink()
+    assert post(app, features.head(3))[0] == 200
+    log.close()
+    assert len(predictions_table.read(str(table))) == 5
+    assert json.loads(call(app, "GET", "/health")[2])["status"] == "ok"
+
+
+def test_a_full_queue_drops_rows_never_requests(served_pyfunc, tmp_path, capfd):
+    _, features = served_pyfunc
+    log = make_log(served_pyfunc, tmp_path / "predictions", max_waiting_requests=2)
+    app = app_with(served_pyfunc, log)
+    assert [post(app, features.head(1))[0] for _ in range(4)] == [200] * 4
+    health = json.loads(call(app, "GET", "/health")[2])
+    assert health["inference_log"]["dropped_requests"] == 2
+    assert health["status"] == "degraded"
+    log.close()
+    assert len(predictions_table.read(str(tmp_path / "predictions"))) == 2
+    said = capfd.readouterr().err
+    assert said.count("2 requests are waiting to be written; dropping") == 1  # said once
+
+
+def test_a_request_the_log_cannot_read_is_counted_and_the_rest_logged(served_pyfunc, tmp_path):
+    _, features = served_pyfunc
+    log = make_log(served_pyfunc, tmp_path / "predictions")
+    good = json.dumps({"dataframe_split": split(features.head(2))}).encode()
+    answer = json.dumps({"predictions": ["a", "b"]}).encode()
+    log.add(Answered("one", 1, JSON, good, answer))
+    log.add(Answered("two", 2, "application/octet-stream", good, answer))
+    log.add(Answered("three", 3, JSON, good, b'{"predictions": ["a"]}'))  # rows != answers
+    log.close()
+    assert predictions_table.read(str(tmp_path / "predictions"))["request_id"].tolist() == [
+        "one",
+        "one",
+    ]
+    assert log.health()["inference_log"]["unlogged_requests"] == 2
+
+
+def test_requests_are_read_in_every_json_shape_mlflow_takes():
+    split_body = json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": [[1, "x"]]}})
+    records = json.dumps({"dataframe_records": [{"a": 1, "b": "x"}]})
+    columns = json.dumps({"dataframe_records": {"a": [1], "b": ["x"]}})
+    for body in (split_body, records, columns):
+        assert request_records(JSON, body.encode()) == [{"a": 1, "b": "x"}]
+    assert request_records("text/csv", b"a,b\n1,x\n") == [{"a": 1, "b": "x"}]
+    with pytest.raises(ValueError, match="keys"):
+        request_records(JSON, b'{"instances": [[1, 2]]}')
