@@ -11,8 +11,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import pandas as pd
+import psutil
 import pytest
 
 from mlops_template.io import predictions_table
@@ -29,7 +32,10 @@ def copy(served_build, tmp_path_factory) -> Template:
     return served_build.clone_to(tmp_path_factory.mktemp("log") / "copy", with_store=True)
 
 
-def start(copy: Template, log_path) -> tuple[subprocess.Popen, int]:
+@contextmanager
+def serving(copy: Template, log_path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`serve` on a free port, ready; whatever is left of it killed afterwards (it runs
+    the scoring server in a session of its own)."""
     port = free_port()
     cmd = [sys.executable, "-m", "mlops_template", "serve", "--port", str(port)]
     with open(log_path, "w") as log:
@@ -37,11 +43,21 @@ def start(copy: Template, log_path) -> tuple[subprocess.Popen, int]:
             cmd, cwd=copy.root, env=copy.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not answers(f"http://127.0.0.1:{port}/ping"):
-        assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.5)
-    return server, port
+    processes = []
+    try:
+        deadline = time.monotonic() + 120
+        while not answers(f"http://127.0.0.1:{port}/ping"):
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.5)
+        processes = psutil.Process(server.pid).children(recursive=True)
+        yield server, port
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for process in processes:
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
+        server.wait(timeout=30)
 
 
 def send(port: int, rows: pd.DataFrame, connections: int = 4) -> dict[str, object]:
@@ -76,18 +92,14 @@ def test_rest_and_batch_rows_land_in_one_table_and_sigterm_loses_nothing(copy, t
     # Nothing is written before the stop: what the table holds, the shutdown wrote.
     copy.main("params", "compose", "serve.log.flush_seconds=3600", "serve.workers=2")
     rows = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
-    server, port = start(copy, tmp_path / "serve.log")
-    try:
+    with serving(copy, tmp_path / "serve.log") as (server, port):
         answered = send(port, rows.head(30))
         assert health(port)["inference_log"]["logged_rows"] == 0
         batch = tmp_path / "batch.csv"
         rows.tail(20).to_csv(batch, index=False)
         copy.mlops("predict", str(batch))  # into the same table, while the server runs
-        os.killpg(server.pid, signal.SIGTERM)  # as `docker stop` or a supervisor stops it
-        server.wait(timeout=60)
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
+        server.send_signal(signal.SIGTERM)  # as `docker stop` or a supervisor stops it
+        assert server.wait(timeout=60) == 128 + signal.SIGTERM
     logged = predictions_table.read(str(copy.path(TABLE)))
     rest = logged[logged["request_id"].notna()]
     assert sorted(rest["request_id"]) == sorted(answered)  # every request, once
@@ -110,17 +122,17 @@ def test_kill_9_loses_at_most_what_was_not_yet_written(copy, tmp_path):
         "serve.log.flush_requests=5", "serve.log.flush_seconds=3600",
     )  # fmt: skip
     rows = pd.read_parquet(copy.path("data/prepared/test.parquet")).drop(columns="target")
-    server, port = start(copy, tmp_path / "serve.log")
-    try:
+    with serving(copy, tmp_path / "serve.log") as (server, port):
         send(port, rows.head(12), connections=1)
-        deadline = time.monotonic() + 60
-        while health(port)["inference_log"]["logged_rows"] < 10:
+        deadline, written = time.monotonic() + 60, 0
+        while written < 10:  # two batches of five at least
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        os.killpg(server.pid, signal.SIGKILL)
+            written = health(port)["inference_log"]["logged_rows"]
+        # The scoring server itself, in a session of its own, as the kernel's OOM killer would.
+        (uvicorn,) = [p for p in psutil.Process(server.pid).children() if "uvicorn" in p.cmdline()]
+        os.killpg(uvicorn.pid, signal.SIGKILL)
         server.wait(timeout=30)
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-    logged = predictions_table.read(str(table))
-    assert sorted(logged["request_id"], key=lambda r: int(r[1:])) == [f"r{i}" for i in range(10)]
+    # What was written is there, once, and the table reads; what was waiting is lost.
+    logged = sorted(predictions_table.read(str(table))["request_id"], key=lambda r: int(r[1:]))
+    assert len(logged) >= written and logged == [f"r{i}" for i in range(len(logged))]
