@@ -37,7 +37,7 @@ class NotLogged(ValueError):
 def request_records(content_type: str, body: bytes) -> list[dict[str, Any]]:
     """The rows of a request, one dict per row, as the scoring app read them: JSON
     `dataframe_split` or `dataframe_records`, or CSV."""
-    mime = content_type.split(";")[0].strip().lower()
+    mime = content_type.split(";", maxsplit=1)[0].strip().lower()
     if mime == "text/csv":
         return pd.read_csv(BytesIO(body)).to_dict("records")
     if mime != "application/json":

@@ -115,7 +115,7 @@ class InferenceLog:
             with table_lock.locked(self.table, wait=LOCK_WAIT):
                 predictions_table.check(self.table, self.schema)
                 predictions_table.append(self.table, self.schema, iter([rows]))
-        except Exception as err:  # noqa: BLE001 - never the request's failure
+        except Exception as err:
             self.counts["failed_writes"] += 1
             self.last_error = f"{type(err).__name__}: {err}".splitlines()[0]
             self._retry(used)
@@ -133,7 +133,9 @@ class InferenceLog:
         self.waiting.extendleft(reversed(batch[:room]))
         lost = len(batch) - min(room, len(batch))
         self.counts["dropped_requests"] += lost
-        kept = f"{min(room, len(batch))} requests kept to retry" + (f", {lost} dropped" if lost else "")
+        kept = f"{min(room, len(batch))} requests kept to retry" + (
+            f", {lost} dropped" if lost else ""
+        )
         self._say("write", f"cannot write to {self.table}: {self.last_error}; {kept}")
 
     def _rows(self, batch: list[Answered]) -> tuple[pa.RecordBatch | None, list[Answered]]:
@@ -146,7 +148,7 @@ class InferenceLog:
                 predictions = predictions_of(answered.answer)
                 if len(records) != len(predictions):
                     raise ValueError(f"{len(records)} rows but {len(predictions)} predictions")
-            except Exception as err:  # noqa: BLE001 - a request the log cannot read
+            except Exception as err:
                 self._unlogged(err)
                 continue
             readable.append((answered, records, predictions))
@@ -154,14 +156,14 @@ class InferenceLog:
             return None, []
         try:
             return self._columns(readable), [a for a, _, _ in readable]
-        except Exception:  # noqa: BLE001 - one request's cells: find it, log the rest
+        except Exception:
             pass
         good = []
         for one in readable:
             try:
                 self._columns([one])
                 good.append(one)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 self._unlogged(err)
         if not good:
             return None, []
@@ -180,9 +182,7 @@ class InferenceLog:
         }
         for name in self.passthrough:
             values = frame[name] if name in frame else pd.Series(None, index=frame.index)
-            columns[name] = pa.array(
-                [None if pd.isna(v) else str(v) for v in values], pa.string()
-            )
+            columns[name] = pa.array([None if pd.isna(v) else str(v) for v in values], pa.string())
         if self.classes is None:
             columns["prediction"] = pa.array(np.asarray(predictions, dtype="float64"))
         else:
@@ -194,7 +194,9 @@ class InferenceLog:
         for name, value in self.constants.items():
             columns[name] = pa.nulls(n, pa.string()) if value is None else pa.repeat(value, n)
         columns.update(input_columns(frame, self.inputs, self.infinity))
-        return pa.RecordBatch.from_arrays([columns[f.name] for f in self.schema], schema=self.schema)
+        return pa.RecordBatch.from_arrays(
+            [columns[f.name] for f in self.schema], schema=self.schema
+        )
 
     def _unlogged(self, err: Exception) -> None:
         self.counts["unlogged_requests"] += 1
