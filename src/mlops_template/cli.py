@@ -107,6 +107,12 @@ def _ct(args: argparse.Namespace) -> int:
     )
 
 
+def _labels(args: argparse.Namespace) -> int:
+    from mlops_template.operate.monitoring.labels import import_labels
+
+    return import_labels(load_config(), Path(args.file), args.key, args.label_column)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from mlops_template.operate.monitoring.simulate import simulate
 
@@ -172,6 +178,17 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         help="also the pipeline's and the gate's output, and the whole report",
     )
     loop.set_defaults(func=_ct)
+    labels = commands.add_parser(
+        "labels", help="join labels that arrived later to the logged predictions, by ID"
+    )
+    labels.add_argument("file", help="CSV or Parquet: an ID column, a label column, labelled_at")
+    labels.add_argument(
+        "--key", help="the ID column (default data.id_column if the file has it, else request_id)"
+    )
+    labels.add_argument(
+        "--label-column", help="the labels (default the target's name if present, else label)"
+    )
+    labels.set_defaults(func=_labels)
     simulate = commands.add_parser(
         "simulate", help="SIMULATED incoming batch from held-out data, for demos and tests"
     )

@@ -86,6 +86,7 @@ class Monitor(Strict):
     seed: NonNegInt
     max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
     report_dir: str = Field(min_length=1)
+    labels_table: str = Field(min_length=1)
 
 
 class ContinuousTraining(Strict):

@@ -1,0 +1,157 @@
+"""labels: join labels that arrived later to the logged predictions (core/labels.py).
+
+A CSV or Parquet file with an ID column and a label column (and, optionally, the time
+each label was true) is matched to the inference log (`predict.table`, REST and batch
+rows) by that ID column, and its new labels are stored in `monitor.labels_table`, where
+`monitor` finds them. The same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_template.config import Config
+from mlops_template.core.labels import sort_labels
+from mlops_template.errors import PipelineError
+from mlops_template.io import labels_table, table_lock
+from mlops_template.io.batch_files import batch_format
+
+TIME_COLUMN = "labelled_at"
+
+
+def import_labels(
+    cfg: Config, path: Path, key: str | None = None, label_column: str | None = None
+) -> int:
+    table, store = cfg.predict.table, cfg.monitor.labels_table
+    incoming = _read(path)
+    key = key or _default_key(incoming, cfg)
+    label_column = label_column or _default_label(incoming, cfg)
+    for name, what in ((key, "ID"), (label_column, "label")):
+        if name not in incoming:
+            raise PipelineError(
+                f"{path}: no {what} column {name!r} (columns: {', '.join(map(str, incoming))})"
+            )
+    logged = _logged(table, key)
+    classes = sorted(c.removeprefix("proba_") for c in logged.columns if c.startswith("proba_"))
+    regression = not classes
+    labels = pd.DataFrame(
+        {
+            "id": _ids(path, incoming[key]),
+            "label": _typed(path, incoming[label_column], classes),
+            "labelled_at": _times(path, incoming),
+        }
+    )
+    with table_lock.locked(store):
+        found = sort_labels(labels, labels_table.read(store), logged[["id", "scored_at"]], key)
+        if len(found.new):
+            labels_table.append(store, found.new, str(path), regression)
+    print(found.summary(str(path)), file=sys.stderr)
+    if len(found.new):
+        print(f"stored in {store}", file=sys.stderr)
+    return 0
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise PipelineError(f"{path}: labels file not found")
+    reader = pd.read_parquet if batch_format(path) == "parquet" else pd.read_csv
+    try:
+        frame = reader(path)
+    except Exception as err:
+        raise PipelineError(f"{path}: cannot read the labels: {err}".splitlines()[0]) from None
+    if frame.empty:
+        raise PipelineError(f"{path}: the labels file has no rows")
+    return frame
+
+
+def _default_key(frame: pd.DataFrame, cfg: Config) -> str:
+    """The data's ID column when the file has it, else the request id."""
+    return cfg.data.id_column if cfg.data.id_column in frame else "request_id"
+
+
+def _default_label(frame: pd.DataFrame, cfg: Config) -> str:
+    """The target's own name when the file has it, else `label`."""
+    return cfg.data.target if cfg.data.target in frame else "label"
+
+
+def _logged(table: str, key: str) -> pd.DataFrame:
+    """The log's rows: their ID (by `key`), when they were scored, and the columns that
+    say the model's classes."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(table):
+        raise PipelineError(
+            f"{table}: no predictions logged yet (make serve or make predict writes them); "
+            "labels are matched to logged predictions"
+        )
+    names = DeltaTable(table).schema().to_arrow().names
+    if key not in names:
+        raise PipelineError(
+            f"{table}: the logged predictions have no column {key!r} to match labels by "
+            "(request_id, data.id_column, or a predict.passthrough_columns column); "
+            "name another with --key"
+        )
+    columns = [key, "scored_at", *[n for n in names if n.startswith("proba_")]]
+    logged = DeltaTable(table).to_pandas(columns=columns)
+    return logged.rename(columns={key: "id"}).dropna(subset=["id"])
+
+
+def _ids(path: Path, values: pd.Series) -> pd.Series:
+    if values.isna().any():
+        raise PipelineError(
+            f"{path}: column '{values.name}' (the IDs) is empty in {int(values.isna().sum())} "
+            "rows; nothing stored"
+        )
+    # As the log holds them: text, an integer ID without a decimal point.
+    if pd.api.types.is_float_dtype(values) and (values == values.round()).all():
+        values = values.astype("int64")
+    return values.astype(str)
+
+
+def _typed(path: Path, values: pd.Series, classes: list[str]) -> pd.Series:
+    """Labels as the log's predictions are written: a class's name, or a number."""
+    if values.isna().any():
+        raise PipelineError(
+            f"{path}: column '{values.name}' (the labels) is empty in "
+            f"{int(values.isna().sum())} rows; nothing stored"
+        )
+    if not classes:
+        try:
+            return pd.to_numeric(values).astype("float64")
+        except (TypeError, ValueError):
+            raise PipelineError(
+                f"{path}: column '{values.name}' (the labels) holds values that are not numbers, "
+                "as the logged predictions are"
+            ) from None
+    text = values.map(_class_name)
+    if unknown := sorted(set(text) - set(classes)):
+        raise PipelineError(
+            f"{path}: column '{values.name}' holds values that are not the model's classes "
+            f"({', '.join(classes)}): {', '.join(unknown[:5])}; nothing stored"
+        )
+    return text
+
+
+def _class_name(value: object) -> str:
+    """A class as the log writes it: 1.0 read from a file is the class 1."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _times(path: Path, incoming: pd.DataFrame) -> pd.Series:
+    """When each label was true, if the file says (`labelled_at`, ISO 8601)."""
+    if TIME_COLUMN not in incoming:
+        return pd.Series(pd.NaT, index=incoming.index, dtype="datetime64[us, UTC]")
+    values = incoming[TIME_COLUMN]
+    times = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    bad = values.notna() & times.isna()
+    if bad.any():
+        raise PipelineError(
+            f"{path}: column '{TIME_COLUMN}' holds values that are not ISO 8601 times, e.g. "
+            f"{values[bad].astype(str).tolist()[:5]}; nothing stored"
+        )
+    return times

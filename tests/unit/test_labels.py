@@ -1,0 +1,184 @@
+"""Labels that arrive later: matched to the logged predictions by an ID column, stored once
+(the same file twice adds nothing), conflicts and unknown IDs reported; and joined to the
+logged rows by the time each label was true. On real Delta tables in a temporary folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from mlops_template.config import Config
+from mlops_template.core.labels import join_labels, sort_labels
+from mlops_template.errors import PipelineError
+from mlops_template.io import labels_table, predictions_table
+from mlops_template.operate.monitoring.labels import import_labels
+
+T0 = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+def day(n: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(days=n)
+
+
+def labels(*rows) -> pd.DataFrame:
+    """(id, label[, labelled_at]) rows."""
+    return pd.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "label": [r[1] for r in rows],
+            "labelled_at": pd.to_datetime(
+                pd.Series([r[2] if len(r) > 2 else None for r in rows], dtype=object), utc=True
+            ).astype("datetime64[us, UTC]"),
+        }
+    )
+
+
+NONE_STORED = pd.DataFrame(columns=["key", "id", "label", "labelled_at"])
+LOGGED = pd.DataFrame({"id": ["a", "b", "c"], "scored_at": [day(0), day(1), day(2)]})
+
+
+def test_new_labels_for_logged_ids_are_kept_and_the_rest_reported():
+    found = sort_labels(
+        labels(("a", "yes"), ("b", "no"), ("zz", "yes"), ("c", "no", day(1))),
+        NONE_STORED,
+        LOGGED,
+        "customer_id",
+    )
+    assert found.new["id"].tolist() == ["a", "b"]
+    assert set(found.new["key"]) == {"customer_id"}
+    # zz was never scored; c's label is from before its prediction was made.
+    assert found.unknown == ["zz", "c"]
+    assert found.conflicts == [] and found.already_known == 0
+
+
+def test_the_same_labels_twice_change_nothing_and_a_different_one_is_a_conflict():
+    first = sort_labels(labels(("a", "yes"), ("b", "no", day(3))), NONE_STORED, LOGGED, "k")
+    stored = first.new
+    again = sort_labels(labels(("a", "yes"), ("b", "no", day(3))), stored, LOGGED, "k")
+    assert again.new.empty and again.already_known == 2 and again.conflicts == []
+    changed = sort_labels(labels(("a", "no"), ("b", "no", day(4))), stored, LOGGED, "k")
+    assert changed.conflicts == ["a: yes -> no"]  # the stored label stays
+    assert changed.new["id"].tolist() == ["b"]  # b at another time: a label of its own
+    other_key = sort_labels(labels(("a", "no")), stored, LOGGED, "request_id")
+    assert other_key.conflicts == [] and other_key.new["id"].tolist() == ["a"]
+
+
+def test_a_file_that_disagrees_with_itself_stores_neither():
+    found = sort_labels(
+        labels(("a", "yes"), ("a", "no"), ("b", "no"), ("b", "no")), NONE_STORED, LOGGED, "k"
+    )
+    assert found.conflicts == ["a: the file gives it more than one label"]
+    assert found.new["id"].tolist() == ["b"]
+
+
+def test_a_logged_row_takes_the_first_label_after_it_else_the_untimed_one():
+    logged = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "c", None],
+            "scored_at": [day(0), day(2), day(5), day(1), day(1), day(1)],
+        }
+    )
+    stored = labels(("a", "no", day(1)), ("a", "yes", day(3)), ("b", "yes")).assign(
+        key="customer_id"
+    )
+    joined = join_labels(logged, stored, "customer_id")
+    # a at day 0 -> its day-1 label; at day 2 -> day 3; at day 5 nothing after it.
+    assert joined.tolist() == ["no", "yes", None, "yes", None, None]
+
+
+# The command, on real tables.
+
+
+def write_log(table, ids: list[str], scored_at: list[pd.Timestamp]) -> None:
+    schema = predictions_table.table_schema(
+        ["no", "yes"], [pa.field("customer_id", pa.string())], []
+    )
+    n = len(ids)
+    values = {
+        "row_number": pa.array(range(n), pa.int64()),
+        "request_id": pa.array([f"r-{i}" for i in ids]),
+        "customer_id": pa.array(ids),
+        "prediction": pa.array(["no"] * n),
+        "proba_no": pa.array(np.full(n, 0.7)),
+        "proba_yes": pa.array(np.full(n, 0.3)),
+        "model_name": pa.array(["m"] * n),
+        "model_version": pa.array(["1"] * n),
+        "model_alias": pa.array(["champion"] * n),
+        "batch_hash": pa.nulls(n, pa.string()),
+        "scored_at": pa.array(scored_at, pa.timestamp("us", tz="UTC")),
+    }
+    batch = pa.RecordBatch.from_arrays([values[f.name] for f in schema], schema=schema)
+    predictions_table.append(str(table), schema, iter([batch]))
+
+
+@pytest.fixture
+def cfg(params, tmp_path) -> Config:
+    params["predict"]["table"] = str(tmp_path / "predictions")
+    params["monitor"]["labels_table"] = str(tmp_path / "labels")
+    params["data"]["id_column"] = "customer_id"
+    params["data"]["target"] = "churned"
+    return Config.model_validate(params)
+
+
+def test_import_stores_once_and_reports(cfg, tmp_path, capfd):
+    write_log(tmp_path / "predictions", ["1", "2", "3"], [day(0), day(1), day(2)])
+    file = tmp_path / "labels.csv"
+    pd.DataFrame({"customer_id": [1, 2, 9], "churned": ["yes", "no", "no"]}).to_csv(
+        file, index=False
+    )
+    assert import_labels(cfg, file) == 0
+    said = capfd.readouterr().err
+    assert "3 labels; 2 matched logged predictions and were added" in said and "1 unknown" in said
+    stored = labels_table.read(str(tmp_path / "labels"))
+    assert sorted(stored["id"]) == ["1", "2"] and set(stored["key"]) == {"customer_id"}
+    assert import_labels(cfg, file) == 0  # again: nothing added
+    assert (
+        "0 matched logged predictions and were added, 2 were already there"
+        in capfd.readouterr().err
+    )
+    assert len(labels_table.read(str(tmp_path / "labels"))) == 2
+    # By request id, with the time each label was true.
+    by_request = tmp_path / "by_request.csv"
+    pd.DataFrame(
+        {"request_id": ["r-3"], "label": ["yes"], "labelled_at": ["2026-01-10T00:00:00Z"]}
+    ).to_csv(by_request, index=False)
+    import_labels(cfg, by_request)
+    stored = labels_table.read(str(tmp_path / "labels"))
+    assert stored.loc[stored["key"] == "request_id", "labelled_at"].tolist() == [day(9)]
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"who": [1], "churned": ["yes"]}), "no ID column 'request_id'"),
+        (
+            pd.DataFrame({"customer_id": [1], "churned": ["maybe"]}),
+            "not the model's classes (no, yes): maybe",
+        ),
+        (
+            pd.DataFrame({"customer_id": [1, None], "churned": ["yes", "no"]}),
+            "(the IDs) is empty in 1 rows",
+        ),
+        (
+            pd.DataFrame({"customer_id": [1], "churned": ["yes"], "labelled_at": ["next week"]}),
+            "not ISO 8601 times",
+        ),
+    ],
+    ids=["no-id-column", "unknown-class", "missing-id", "bad-time"],
+)
+def test_a_bad_labels_file_is_refused_and_nothing_stored(cfg, tmp_path, frame, message):
+    write_log(tmp_path / "predictions", ["1"], [day(0)])
+    file = tmp_path / "labels.csv"
+    frame.to_csv(file, index=False)
+    with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_labels(cfg, file)
+    assert not (tmp_path / "labels").exists()
+
+
+def test_labels_before_any_logged_prediction_are_refused(cfg, tmp_path):
+    file = tmp_path / "labels.csv"
+    pd.DataFrame({"customer_id": [1], "churned": ["yes"]}).to_csv(file, index=False)
+    with pytest.raises(PipelineError, match="no predictions logged yet"):
+        import_labels(cfg, file)
