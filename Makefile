@@ -36,7 +36,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
-	promote promote-dry-run rollback retire serve predict monitor labels ct \
+	promote promote-dry-run rollback retire serve predict monitor monitor-log labels ct \
 	metrics-diff dvc-push dvc-pull server
 
 help: ## list the targets
@@ -164,6 +164,9 @@ predict: env ## score BATCH=file with the champion (or ALIAS=...) into the predi
 monitor: env ## drift report of BATCH=file against the champion's (or ALIAS=...) training data
 	$(need-batch)
 	python -m mlops_template monitor "$(BATCH)" $(alias-option)
+
+monitor-log: env ## the inference log (REST and batch rows) by time windows: drift, and the metric where labels arrived
+	python -m mlops_template monitor --log $(alias-option)
 
 labels: env ## join LABELS=file (an ID column, the labels, labelled_at) to the logged predictions
 	@test -n "$(LABELS)" || { echo "set LABELS=path/to/labels.(csv|parquet)" >&2; exit 2; }

@@ -18,7 +18,7 @@ from typing import Any
 from mlops_template import compose
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
-from mlops_template.errors import redact
+from mlops_template.errors import PipelineError, redact
 from mlops_template.io.store import use_configured_uri
 from mlops_template.stages import summaries
 
@@ -94,6 +94,12 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _monitor(args: argparse.Namespace) -> int:
+    if (args.batch is None) == (not args.log):
+        raise PipelineError("monitor takes a batch file or --log (the inference log), one of them")
+    if args.log:
+        from mlops_template.operate.monitoring.log_monitor import monitor_log
+
+        return monitor_log(load_config(), version=args.version, alias=args.alias)
     from mlops_template.operate.monitoring.monitor import monitor
 
     return monitor(load_config(), args.batch, version=args.version, alias=args.alias)
@@ -142,10 +148,14 @@ def _flag(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def _batch_command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+def _batch_command(
+    commands: Any, name: str, summary: str, optional: bool = False
+) -> argparse.ArgumentParser:
     """A command that takes a batch file and the model version or alias to use."""
     command = commands.add_parser(name, help=summary)
-    command.add_argument("batch", help="the batch file (.csv or .parquet)")
+    command.add_argument(
+        "batch", help="the batch file (.csv or .parquet)", nargs="?" if optional else None
+    )
     which = command.add_mutually_exclusive_group()
     which.add_argument("--version", help="registered version to use")
     which.add_argument("--alias", help="registry alias to use (default predict.alias)")
@@ -163,7 +173,16 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
     )
     predict.set_defaults(func=_predict)
     monitor = _batch_command(
-        commands, "monitor", "drift of a batch against the model's training data (JSON + HTML)"
+        commands,
+        "monitor",
+        "drift of a batch, or of the inference log by time windows, against the model's "
+        "training data (JSON + HTML)",
+        optional=True,
+    )
+    monitor.add_argument(
+        "--log",
+        action="store_true",
+        help="the inference log (predict.table) by monitor.window, with its labels",
     )
     monitor.set_defaults(func=_monitor)
     loop = _batch_command(

@@ -136,3 +136,75 @@ def test_kill_9_loses_at_most_what_was_not_yet_written(copy, tmp_path):
     # What was written is there, once, and the table reads; what was waiting is lost.
     logged = sorted(predictions_table.read(str(table))["request_id"], key=lambda r: int(r[1:]))
     assert len(logged) >= written and logged == [f"r{i}" for i in range(len(logged))]
+
+
+def test_rest_and_batch_rows_labelled_later_are_monitored_window_by_window(copy, tmp_path):
+    """Calm REST traffic in one window, a drifted batch in the next; labels for both
+    arrive afterwards (by request id and by the batch's own ID column); `monitor --log`
+    shows the two windows, the second drifted, each scored on its labels."""
+    table = tmp_path / "log"
+    window = 20  # seconds: short enough to wait for the next one
+    copy.main(
+        "params", "compose", f"predict.table={table}", f"serve.log.table={table}",
+        "predict.passthrough_columns=[row_id]", f"monitor.window={window}s",
+        "monitor.windows=2", f"monitor.labels_table={tmp_path / 'labels'}",
+        f"monitor.report_dir={tmp_path / 'reports'}",
+    )  # fmt: skip
+    test = pd.read_parquet(copy.path("data/prepared/test.parquet"))
+    calm = test.sample(60, random_state=0)  # the file is in no random order
+    with serving(copy, tmp_path / "serve.log") as (server, port):
+        send(port, calm.drop(columns="target"))
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    # The next window starts after the REST rows' own.
+    latest = predictions_table.read(str(table))["scored_at"].max()
+    time.sleep(
+        max(
+            0.0,
+            (
+                latest.floor(f"{window}s")
+                + pd.Timedelta(seconds=window)
+                - pd.Timestamp.now(tz="UTC")
+            ).total_seconds(),
+        )
+        + 0.5
+    )
+    drifted = tmp_path / "drifted.csv"
+    copy.main(
+        "simulate",
+        str(drifted),
+        "--rows",
+        "300",
+        "--drift",
+        "3",
+        "--drifted-share",
+        "1",
+        "--labels",
+    )
+    batch = pd.read_csv(drifted).assign(row_id=lambda f: [f"b{i}" for i in range(len(f))])
+    batch.drop(columns="target").to_csv(drifted, index=False)
+    copy.main("predict", str(drifted))
+
+    rest_labels, batch_labels = tmp_path / "rest_labels.csv", tmp_path / "batch_labels.csv"
+    pd.DataFrame(
+        {"request_id": [f"r{i}" for i in range(len(calm))], "label": calm["target"]}
+    ).to_csv(rest_labels, index=False)
+    batch[["row_id", "target"]].rename(columns={"target": "label"}).to_csv(
+        batch_labels, index=False
+    )
+    done = copy.main("labels", str(rest_labels))
+    assert f"{len(calm)} matched logged predictions and were added" in done.stderr
+    done = copy.main("labels", str(batch_labels), "--key", "row_id")
+    assert "300 matched logged predictions and were added" in done.stderr
+
+    done = copy.main("monitor", "--log")
+    report = json.loads((tmp_path / "reports" / "windows.json").read_text())
+    first, second = report["windows"]
+    assert (first["rows"], second["rows"]) == (len(calm), 300), done.stderr
+    assert first["dataset"]["decision"] == "no drift" and second["dataset"]["decision"] == "drift"
+    assert first["performance"]["labelled_rows"] == len(calm)
+    assert second["performance"]["labelled_rows"] == 300
+    assert report["labelled_rows"] == len(calm) + 300
+    html = (tmp_path / "reports" / "windows.html").read_text()
+    assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
+    assert "no drift" in done.stderr and "drift (" in done.stderr

@@ -87,6 +87,21 @@ class Monitor(Strict):
     max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
     report_dir: str = Field(min_length=1)
     labels_table: str = Field(min_length=1)
+    window: str = "1D"  # a pandas Timedelta: 1D, 6h, 30min
+    windows: PosInt = 7
+
+    @field_validator("window")
+    @classmethod
+    def _a_length(cls, text: str) -> str:
+        import pandas as pd
+
+        try:
+            length = pd.Timedelta(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a length of time (1D, 6h, 30min)") from None
+        if length <= pd.Timedelta(0):
+            raise ValueError(f"{text!r}: a window must be longer than nothing")
+        return text
 
 
 class ContinuousTraining(Strict):

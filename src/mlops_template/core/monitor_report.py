@@ -136,3 +136,71 @@ class MonitorReport(_Part):
             values.update({f"batch.{k}": v for k, v in perf.batch_metrics.items()})
             values.update({f"baseline.{k}": v for k, v in (perf.baseline_metrics or {}).items()})
         return values
+
+
+class Window(_Part):
+    """One time window of the inference log: its drift against the training data and,
+    where labels have arrived, the gate's metric. A window without rows has neither."""
+
+    start: str
+    end: str
+    rows: int
+    dataset: DatasetDrift | None = None
+    prediction: ColumnDrift | None = None
+    performance: Performance | None = None
+    features: dict[str, ColumnDrift] | None = None
+
+    def line(self) -> str:
+        when = f"{self.start} to {self.end}"
+        if self.dataset is None:
+            return f"{when}: no rows"
+        drift = (
+            f"{self.dataset.decision} ({len(self.dataset.drifted)} of {self.dataset.decided} "
+            f"columns{': ' + ', '.join(self.dataset.drifted) if self.dataset.drifted else ''})"
+        )
+        perf = self.performance
+        if perf is None:
+            scored = "no labels yet"
+        elif perf.batch is None:
+            scored = f"{perf.metric}: {perf.decision} ({perf.labelled_rows} labelled)"
+        else:
+            low, high = perf.batch_interval or (perf.batch, perf.batch)
+            scored = (
+                f"{perf.metric} {perf.batch:.4f} [{low:.4f}, {high:.4f}] on "
+                f"{perf.labelled_rows} labelled: {perf.decision}"
+            )
+        return f"{when}: {self.rows} rows, {drift}; {scored}"
+
+
+class LogReport(_Part):
+    """The inference log, window by window, against one model version."""
+
+    table: str
+    model: ModelVersion
+    reference: Reference
+    window: str
+    rows: int
+    labelled_rows: int
+    windows: list[Window]
+    settings: dict[str, Any]
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.table} ({self.rows} rows, {self.labelled_rows} labelled) against "
+            f"{self.model.name} v{self.model.version}'s training data, by windows of "
+            f"{self.window}:"
+        ]
+        lines += [f"  {w.line()}" for w in self.windows]
+        return "\n".join(lines)
+
+    def metrics(self) -> dict[str, float]:
+        """What the monitor run logs to MLflow: the newest window's figures."""
+        values: dict[str, float] = {"log.rows": self.rows, "log.labelled_rows": self.labelled_rows}
+        latest = next((w for w in reversed(self.windows) if w.dataset is not None), None)
+        if latest is not None and latest.dataset is not None:
+            values["latest.drift.share"] = latest.dataset.share
+            values["latest.rows"] = latest.rows
+            perf = latest.performance
+            if perf is not None and perf.batch is not None:
+                values[f"latest.{perf.metric}"] = perf.batch
+        return values

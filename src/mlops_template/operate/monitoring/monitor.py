@@ -9,6 +9,7 @@ for people, written under `monitor.report_dir` and logged to an MLflow run.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from mlops_template.core import drift
 from mlops_template.core.evaluation import score
 from mlops_template.core.monitor_report import (
     BatchFile,
+    ColumnDrift,
+    DatasetDrift,
     ModelVersion,
     MonitorReport,
     Performance,
@@ -105,32 +108,55 @@ def _compare(
     cfg: Config, champion: RegisteredVersion, path: Path, current: pd.DataFrame
 ) -> MonitorReport:
     settings = cfg.monitor
-    schema = champion.schema
     reference = champion.data("train")
     batch_rows = len(current)
-    reference, current = (
-        _sample(f, settings.max_rows, settings.seed) for f in (reference, current)
+    reference, current = (sample(f, settings.max_rows, settings.seed) for f in (reference, current))
+    found = assess(cfg, champion, current, reference)
+    report = MonitorReport(
+        batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
+        model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
+        reference=Reference(md5=champion.data_md5("train"), rows=len(reference)),
+        dataset=found.dataset,
+        prediction=found.prediction,
+        performance=found.performance,
+        features=found.features,
+        settings=settings.model_dump(),
     )
+    _write_and_log(cfg, report, reference, current, found.predicted)
+    return report
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What monitoring finds in some rows against the model's training data."""
+
+    features: dict[str, ColumnDrift]
+    dataset: DatasetDrift
+    prediction: ColumnDrift
+    performance: Performance | None
+    predicted: tuple[pd.Series, pd.Series]  # the model's predictions: reference, current
+
+
+def assess(
+    cfg: Config, champion: RegisteredVersion, current: pd.DataFrame, reference: pd.DataFrame
+) -> Assessment:
+    """Drift of each feature, of the rows and of the model's predictions, and the gate's
+    metric on the rows that have labels."""
+    schema = champion.schema
     features = schema.features
     predicted = (
         pd.Series(champion.model.predict(reference[features])),
         pd.Series(champion.model.predict(current[features])),
     )
-    classification = schema.task == "classification"
-    check = drift.categorical_drift if classification else drift.numeric_drift
-    by_feature = drift.feature_drift(schema, reference, current, settings)
-    report = MonitorReport(
-        batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
-        model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
-        reference=Reference(md5=champion.data_md5("train"), rows=len(reference)),
-        dataset=drift.dataset_drift(by_feature, settings.drift_share),
-        prediction=check(*predicted, settings),
-        performance=_performance(cfg, champion, current, reference),
+    check = drift.categorical_drift if schema.task == "classification" else drift.numeric_drift
+    by_feature = drift.feature_drift(schema, reference, current, cfg.monitor)
+    return Assessment(
         features=by_feature,
-        settings=settings.model_dump(),
+        dataset=drift.dataset_drift(by_feature, cfg.monitor.drift_share),
+        prediction=check(*predicted, cfg.monitor),
+        performance=_performance(cfg, champion, current, reference),
+        predicted=predicted,
     )
-    _write_and_log(cfg, report, reference, current, predicted)
-    return report
 
 
 def _performance(
@@ -177,7 +203,7 @@ def _performance(
     )
 
 
-def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+def sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(rows, random_state=seed) if len(frame) > rows else frame
 
 

@@ -1,0 +1,136 @@
+"""monitor --log: the inference log (REST and batch rows, predict.table), window by window,
+against a model version's training data: drift of each window and, where labels have
+arrived (`labels`, monitor.labels_table), the gate's metric with its bootstrap interval.
+JSON and self-contained HTML under monitor.report_dir, logged to an MLflow run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_template.config import Config
+from mlops_template.core.labels import join_labels
+from mlops_template.core.logged_inputs import column_name, features_from_log
+from mlops_template.core.monitor_report import LogReport, ModelVersion, Reference, Window
+from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.schema import TrainingSchema
+from mlops_template.core.windows import in_window, window_bounds
+from mlops_template.errors import PipelineError
+from mlops_template.io import labels_table, registry
+from mlops_template.io.atomic import write_json, write_text
+from mlops_template.io.model_versions import RegisteredVersion
+from mlops_template.io.report_runs import log_report_run
+from mlops_template.operate.monitoring.monitor import assess, load_model_data, sample
+
+JSON_REPORT, HTML_REPORT = "windows.json", "windows.html"
+
+
+def monitor_log(cfg: Config, version: str | None = None, alias: str | None = None) -> int:
+    champion = load_model_data(cfg, registry.connect(), version, alias)
+    report = log_report(cfg, champion)
+    print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
+    """The last `monitor.windows` windows of `monitor.window` of the log; written and logged."""
+    settings, schema = cfg.monitor, champion.schema
+    length = pd.Timedelta(settings.window)
+    logged = read_log(cfg.predict.table, schema)
+    bounds = window_bounds(logged["scored_at"].max(), length, settings.windows)
+    logged = logged[logged["scored_at"] >= bounds[0][0]].reset_index(drop=True)
+    current = features_from_log(logged, schema)
+    arrived = labels_table.read(settings.labels_table)
+    current[schema.target.name] = labels_of(logged, arrived, schema)
+    reference = sample(champion.data("train"), settings.max_rows, settings.seed)
+    windows = []
+    for start, end in bounds:
+        rows = current[in_window(logged["scored_at"], start, end).to_numpy()]
+        when = {"start": start.isoformat(), "end": end.isoformat(), "rows": len(rows)}
+        if rows.empty:
+            windows.append(Window(**when))
+            continue
+        try:
+            found = assess(cfg, champion, sample(rows, settings.max_rows, settings.seed), reference)
+        except BadCells as err:
+            raise PipelineError(f"{cfg.predict.table}: {err}; not monitored") from None
+        windows.append(
+            Window(
+                **when,
+                dataset=found.dataset,
+                prediction=found.prediction,
+                performance=found.performance,
+                features=found.features,
+            )
+        )
+    report = LogReport(
+        table=cfg.predict.table,
+        model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
+        reference=Reference(md5=champion.data_md5("train"), rows=len(reference)),
+        window=settings.window,
+        rows=len(logged),
+        labelled_rows=int(current[schema.target.name].notna().sum()),
+        windows=windows,
+        settings=settings.model_dump(),
+    )
+    _write_and_log(cfg, report)
+    return report
+
+
+def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
+    """The log's rows: when each was scored, its IDs and the model's inputs."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(table):
+        raise PipelineError(
+            f"{table}: no predictions logged yet (make serve or make predict writes them)"
+        )
+    names = DeltaTable(table).schema().to_arrow().names
+    inputs = [column_name(f) for f in schema.features]
+    if missing := [c for c in inputs if c not in names]:
+        raise PipelineError(
+            f"{table}: the log has no inputs for {', '.join(missing[:5])} (rows logged by "
+            "another model, or before the log kept inputs): monitor a batch file instead"
+        )
+    keys = [c for c in names if c not in inputs and not c.startswith("proba_")]
+    logged = DeltaTable(table).to_pandas(columns=[*keys, *inputs])
+    if logged.empty:
+        raise PipelineError(f"{table}: the log has no rows")
+    return logged
+
+
+def labels_of(logged: pd.DataFrame, labels: pd.DataFrame, schema: TrainingSchema) -> pd.Series:
+    """Each logged row's label, typed as in training (missing where none has arrived), by
+    whichever ID column the labels were matched on."""
+    found = pd.Series(None, index=logged.index, dtype=object)
+    for key in labels["key"].dropna().unique():
+        if key in logged:
+            found = found.where(found.notna(), join_labels(logged, labels, key))
+    if schema.target.classes is None:
+        return pd.to_numeric(found)
+    classes = {str(c): c for c in schema.target.classes}
+    return found.map(lambda label: None if label is None else classes.get(label))
+
+
+def _write_and_log(cfg: Config, report: LogReport) -> None:
+    from mlops_template.io.window_report import render
+
+    folder = Path(cfg.monitor.report_dir)
+    html = render(report)  # first: a failure writes neither
+    json_path = write_json(folder / JSON_REPORT, report.as_json())
+    html_path = write_text(folder / HTML_REPORT, html)
+    log_report_run(
+        cfg.tracking.experiment,
+        f"monitor {Path(report.table).name} by {report.window}",
+        tags={
+            "pipeline.stage": "monitor",
+            "registry.model_version": report.model.version,
+            "monitor.source": "inference log",
+        },
+        metrics=report.metrics(),
+        files=[json_path, html_path],
+        folder="monitor",
+    )
