@@ -36,7 +36,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
-	promote promote-dry-run rollback retire serve predict monitor monitor-log labels ct \
+	promote promote-dry-run rollback retire serve predict monitor monitor-log labels ct ct-log \
 	metrics-diff dvc-push dvc-pull server
 
 help: ## list the targets
@@ -175,6 +175,9 @@ labels: env ## join LABELS=file (an ID column, the labels, labelled_at) to the l
 ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (fails on an alert)
 	$(need-batch)
 	python -m mlops_template ct "$(BATCH)"
+
+ct-log: env ## continuous training from the inference log: retrain when k of the last n labelled windows are out of range (ct.trigger)
+	python -m mlops_template ct --log
 
 server: env $(VENV)/.synced-server ## team tracking server: PostgreSQL + proxied artifacts, http://HOST:PORT (127.0.0.1:5000); AUTH=1: basic auth
 	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) \

@@ -106,6 +106,14 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def _ct(args: argparse.Namespace) -> int:
+    if (args.batch is None) == (not args.log):
+        raise PipelineError("ct takes a batch file or --log (the inference log), one of them")
+    if args.log:
+        from mlops_template.operate.monitoring.ct import ct_from_log
+
+        return ct_from_log(
+            load_config(), version=args.version, alias=args.alias, verbose=args.verbose
+        )
     from mlops_template.operate.monitoring.ct import ct
 
     return ct(
@@ -190,6 +198,12 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "ct",
         "score, monitor and, if the labels show it worse, retrain and promote "
         "(exit 0 done, 4 alert, 2 error)",
+        optional=True,
+    )
+    loop.add_argument(
+        "--log",
+        action="store_true",
+        help="driven by the inference log's windows (ct.trigger) instead of a batch",
     )
     loop.add_argument(
         "--verbose",

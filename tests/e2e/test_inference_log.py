@@ -208,3 +208,82 @@ def test_rest_and_batch_rows_labelled_later_are_monitored_window_by_window(copy,
     html = (tmp_path / "reports" / "windows.html").read_text()
     assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
     assert "no drift" in done.stderr and "drift (" in done.stderr
+
+
+def logged_days(copy: Template, tmp_path, batches: list[pd.DataFrame]) -> pd.DataFrame:
+    """Each batch scored by the real `predict` on its own day: scored into a scratch table,
+    its rows then moved to day N (2026-01-0N) in the log. Returns the labels by row_id."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    log = copy.path("log")
+    labels = []
+    for day, frame in enumerate(batches, start=1):
+        scratch = tmp_path / f"scratch{day}"
+        path = tmp_path / f"day{day}.csv"
+        frame.drop(columns="target").to_csv(path, index=False)
+        copy.main("predict", str(path), "--table", str(scratch))
+        rows = DeltaTable(str(scratch)).to_pyarrow_table()
+        when = pa.array([pd.Timestamp(f"2026-01-0{day} 12:00", tz="UTC")] * rows.num_rows)
+        rows = rows.set_column(
+            rows.schema.get_field_index("scored_at"),
+            "scored_at",
+            when.cast(rows.schema.field("scored_at").type),
+        )
+        predictions_table.append(str(log), rows.schema, iter(rows.to_batches()))
+        labels.append(frame[["row_id", "target"]].rename(columns={"target": "label"}))
+    return pd.concat(labels, ignore_index=True)
+
+
+@pytest.fixture
+def ct_copy(served_build, tmp_path) -> Template:
+    copy = served_build.clone_to(tmp_path / "ct", with_store=True)
+    copy.main(
+        "params", "set", "predict.table=log", "predict.passthrough_columns=[row_id]",
+        "monitor.window=1D", "monitor.windows=3", "monitor.labels_table=labels",
+        "ct.tries=[[]]",
+    )  # fmt: skip
+    copy.commit("the log's settings")
+    return copy
+
+
+def day_batch(test: pd.DataFrame, day: int, bad: bool) -> pd.DataFrame:
+    """A day's rows: a sample of held-out rows, their labels inverted on a bad day."""
+    rows = test.sample(120, random_state=day).reset_index(drop=True)
+    if bad:
+        rows["target"] = 1 - rows["target"]
+    return rows.assign(row_id=[f"d{day}-{i}" for i in range(len(rows))])
+
+
+@pytest.mark.parametrize(
+    ("days", "retrains"),
+    [([False, False, True], False), ([False, True, True], True)],
+    ids=["one-bad-window", "two-of-three"],
+)
+def test_ct_from_the_log_retrains_only_when_two_of_the_last_three_windows_say_so(
+    ct_copy, tmp_path, days, retrains
+):
+    test = pd.read_parquet(ct_copy.path("data/prepared/test.parquet"))
+    labels = logged_days(
+        ct_copy, tmp_path, [day_batch(test, d, bad) for d, bad in enumerate(days, 1)]
+    )
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    ct_copy.main("labels", str(tmp_path / "labels.csv"), "--key", "row_id")
+    done = ct_copy.main("ct", "--log", check=False)
+    report = json.loads(ct_copy.path("reports/ct/ct.json").read_text())
+    decisions = [line.rsplit(": ", 1)[1] for line in report["trigger"][:-1]]
+    assert decisions == ["out of range" if bad else "in range" for bad in days], report["trigger"]
+    if not retrains:
+        assert done.returncode == 0 and report["outcome"].startswith("no retraining")
+        assert report["tries"] == [] and "1 of the last 3 labelled windows" in report["trigger"][-1]
+        return
+    # Trained on inverted labels, the new model cannot beat the champion: an alert that
+    # says why, and the workspace as it was.
+    assert report["trigger"][-1].endswith(": retrain") and len(report["tries"]) == 1
+    assert done.returncode == 4 and report["outcome"] == "alert", done.stderr
+    alert = json.loads(ct_copy.path("reports/ct/alert.json").read_text())
+    assert "2 of the last 3 labelled windows out of range" in " ".join(alert["reasons"])
+    assert (
+        ct_copy.run("git", "status", "--porcelain", "--", "conf", "params.yaml", "dvc.lock").stdout
+        == ""
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlops_template.config.base import NonNegInt, PosInt, Strict
 
@@ -104,6 +104,20 @@ class Monitor(Strict):
         return text
 
 
+class CtTrigger(Strict):
+    windows: PosInt = 3
+    out_of_range: PosInt = 2
+
+    @model_validator(mode="after")
+    def _at_most_all(self) -> CtTrigger:
+        if self.out_of_range > self.windows:
+            raise ValueError(
+                f"out_of_range ({self.out_of_range}) cannot be more than windows ({self.windows})"
+            )
+        return self
+
+
 class ContinuousTraining(Strict):
     tries: Annotated[list[list[str]], Field(min_length=1)]
     report_dir: str = Field(min_length=1)
+    trigger: CtTrigger = CtTrigger()

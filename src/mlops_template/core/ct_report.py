@@ -49,14 +49,15 @@ class CtReport(BaseModel):
     tries: list[Try]
     outcome: str | None = None
     reasons: list[str] | None = None  # set on an alert
+    trigger: list[str] | None = None  # from the inference log: each window, and the verdict
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def alert_reasons(self) -> list[str]:
         """Why the loop alerts: the batch's drop, each try's verdict, no new champion."""
-        lines = []
-        if (perf := self.performance) and perf.batch is not None:
+        lines = list(self.trigger or [])
+        if not self.trigger and (perf := self.performance) and perf.batch is not None:
             lines.append(
                 f"{perf.metric} on {self.batch.path} is {perf.batch:.4f} against "
                 f"{perf.baseline:.4f} on the evaluation data (drop {perf.drop:.4f} > "
@@ -75,7 +76,9 @@ class CtReport(BaseModel):
             f"champion {champion.name} v{champion.version}; drift: {self.drift}.",
             "",
         ]
-        if (perf := self.performance) and perf.batch is not None:
+        if self.trigger:
+            lines += ["The inference log, by window:", "", *(f"- {t}" for t in self.trigger), ""]
+        elif (perf := self.performance) and perf.batch is not None:
             lines += [
                 f"{perf.metric}: {perf.batch:.4f} on the batch against {perf.baseline:.4f} "
                 f"on the evaluation data ({perf.decision}; drop {perf.drop:.4f}, "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,15 +33,20 @@ from mlops_template.compose import (
 )
 from mlops_template.config import Config, load_config
 from mlops_template.core.ct_report import CtReport, Try
+from mlops_template.core.ct_trigger import decide
 from mlops_template.core.drift import OUT_OF_RANGE
+from mlops_template.core.monitor_report import BatchFile
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.datasets import incoming_folder
+from mlops_template.io.lineage import file_md5
 from mlops_template.io.report_runs import log_report_run
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.operate.batch.predict import predict
 from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted
+from mlops_template.operate.monitoring.log_monitor import labelled_log_rows, log_report
 from mlops_template.operate.monitoring.monitor import drift_report, load_model_data
 from mlops_template.release.promote import decide_promotion, report_promotion
 
@@ -67,13 +73,7 @@ def ct(
 
 def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbose: bool) -> int:
     path = Path(batch)
-    if stale_diff(Path.cwd()):  # tries are written into conf/, so conf/ must be the source
-        raise PipelineError(
-            "params.yaml is not what conf/ composes to: ct writes its tries into conf/; "
-            "run `python -m mlops_template params set KEY=VALUE` (or `make params`) first"
-        )
-    for attempt, overrides in enumerate(cfg.ct.tries, start=1):  # each try must compose
-        compose_text(Path.cwd(), overrides, f"ct.tries (try {attempt})")
+    _check_workspace(cfg)
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
     predict(cfg, batch, version, alias, None)
@@ -90,14 +90,72 @@ def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbo
     if performance is None or performance.decision != OUT_OF_RANGE:
         reason = performance.decision if performance else "no labels"
         return _finish(cfg, record, f"no retraining ({reason})", verbose)
+    rescore = lambda: predict(load_config(), batch, None, registry.CHAMPION, None)  # noqa: E731
+    return _retrain(cfg, record, path, champion.schema, verbose=verbose, rescore=rescore)
 
+
+def ct_from_log(
+    cfg: Config, version: str | None = None, alias: str | None = None, *, verbose: bool = False
+) -> int:
+    """The loop driven by the inference log: retrain when enough of its last labelled
+    windows say so (ct.trigger), on their labelled rows."""
+    with workspace_locked("ct --log"):
+        _check_workspace(cfg)
+        champion = load_model_data(cfg, registry.connect(), version, alias)
+        report = log_report(cfg, champion)
+        print(report.summary(), file=sys.stderr)
+        trigger = cfg.ct.trigger
+        verdict = decide(report.windows, trigger.windows, trigger.out_of_range)
+        for line in verdict.reasons:
+            print(f"ct: {line}", file=sys.stderr)
+        latest = verdict.windows[-1] if verdict.windows else None
+        record = CtReport(
+            batch=BatchFile(path=report.table, md5="", rows=report.rows),
+            champion=report.model,
+            drift=latest.dataset.decision if latest and latest.dataset else "no rows",
+            performance=latest.performance if latest else None,
+            tries=[],
+            trigger=verdict.reasons,
+        )
+        if not verdict.retrain:
+            return _finish(cfg, record, "no retraining (the log's windows)", verbose)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "inference-log-rows.parquet"
+            rows = labelled_log_rows(cfg, champion.schema, verdict.windows)
+            rows.to_parquet(path, index=False)
+            record.batch = BatchFile(path=report.table, md5=file_md5(path), rows=len(rows))
+            return _retrain(cfg, record, path, champion.schema, verbose=verbose, rescore=None)
+
+
+def _check_workspace(cfg: Config) -> None:
+    if stale_diff(Path.cwd()):  # tries are written into conf/, so conf/ must be the source
+        raise PipelineError(
+            "params.yaml is not what conf/ composes to: ct writes its tries into conf/; "
+            "run `python -m mlops_template params set KEY=VALUE` (or `make params`) first"
+        )
+    for attempt, overrides in enumerate(cfg.ct.tries, start=1):  # each try must compose
+        compose_text(Path.cwd(), overrides, f"ct.tries (try {attempt})")
+
+
+def _retrain(
+    cfg: Config,
+    record: CtReport,
+    path: Path,
+    schema: TrainingSchema,
+    *,
+    verbose: bool,
+    rescore: Callable[[], object] | None,
+) -> int:
+    """The rows added to the training data, then each try until the gate promotes one
+    (then `rescore`, if given); none: the workspace as it was, and an alert."""
     with restored_unless_promoted() as workspace:
-        workspace.add_batch(cfg, path, champion.schema)
-        tried = run_tries(cfg.ct.tries, workspace, lambda n, o: _retrain(n, o, verbose))
+        workspace.add_batch(cfg, path, schema)
+        tried = run_tries(cfg.ct.tries, workspace, lambda n, o: _try(n, o, verbose))
         record.tries.extend(tried)
         if tried and tried[-1].promoted:
             workspace.keep()
-            predict(load_config(), batch, None, registry.CHAMPION, None)
+            if rescore is not None:
+                rescore()
             return _finish(cfg, record, f"promoted v{tried[-1].version}", verbose)
     return _finish(cfg, record, "alert", verbose)
 
@@ -126,7 +184,7 @@ def run_tries(
     return done
 
 
-def _retrain(attempt: int, overrides: list[str], verbose: bool) -> Try:
+def _try(attempt: int, overrides: list[str], verbose: bool) -> Try:
     """One try: the pipeline on the data with the batch, then the promotion gate."""
     print(f"ct try {attempt}: dvc repro with {overrides or 'the current config'}", file=sys.stderr)
     # --quiet: without DVC's hints (autostage, `git add dvc.lock`), which would land in

@@ -42,9 +42,7 @@ def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
     logged = read_log(cfg.predict.table, schema)
     bounds = window_bounds(logged["scored_at"].max(), length, settings.windows)
     logged = logged[logged["scored_at"] >= bounds[0][0]].reset_index(drop=True)
-    current = features_from_log(logged, schema)
-    arrived = labels_table.read(settings.labels_table)
-    current[schema.target.name] = labels_of(logged, arrived, schema)
+    current = _labelled(cfg, logged, schema)
     reference = sample(champion.data("train"), settings.max_rows, settings.seed)
     windows = []
     for start, end in bounds:
@@ -78,6 +76,36 @@ def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
     )
     _write_and_log(cfg, report)
     return report
+
+
+def labelled_log_rows(cfg: Config, schema: TrainingSchema, windows: list[Window]) -> pd.DataFrame:
+    """The log's labelled rows in these windows as a batch file holds them (features,
+    dates as ISO 8601 text, the label as the target, and the split key where the log has
+    it), for `ct` to add to the training data. Rows without a split key are left out."""
+    logged = read_log(cfg.predict.table, schema)
+    inside = pd.Series(False, index=logged.index)
+    for window in windows:
+        start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
+        inside |= in_window(logged["scored_at"], start, end)
+    logged = logged[inside.to_numpy()].reset_index(drop=True)
+    rows = _labelled(cfg, logged, schema)
+    for name in schema.dates:
+        rows[name] = rows[name].map(lambda t: None if pd.isna(t) else t.isoformat())
+    key = cfg.split.key
+    if key is not None and key in logged:
+        rows.insert(0, key, logged[key])
+        if missing := int((rows[schema.target.name].notna() & rows[key].isna()).sum()):
+            print(f"{missing} labelled rows without '{key}' (split.key) left out", file=sys.stderr)
+        rows = rows[rows[key].notna()]
+    return rows[rows[schema.target.name].notna()].reset_index(drop=True)
+
+
+def _labelled(cfg: Config, logged: pd.DataFrame, schema: TrainingSchema) -> pd.DataFrame:
+    """The logged rows' features, and their labels where they arrived."""
+    rows = features_from_log(logged, schema)
+    arrived = labels_table.read(cfg.monitor.labels_table)
+    rows[schema.target.name] = labels_of(logged, arrived, schema)
+    return rows
 
 
 def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
