@@ -36,7 +36,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
-	promote promote-dry-run rollback retire serve predict monitor monitor-log labels ct ct-log \
+	promote promote-dry-run rollback retire serve predict monitor monitor-log labels shadow-report ct ct-log \
 	metrics-diff dvc-push dvc-pull server
 
 help: ## list the targets
@@ -167,6 +167,9 @@ monitor: env ## drift report of BATCH=file against the champion's (or ALIAS=...)
 
 monitor-log: env ## the inference log (REST and batch rows) by time windows: drift, and the metric where labels arrived
 	python -m mlops_template monitor --log $(alias-option)
+
+shadow-report: env ## the shadow model (serve.shadow) against the served one on the logged rows with labels
+	python -m mlops_template shadow-report
 
 labels: env ## join LABELS=file (an ID column, the labels, labelled_at) to the logged predictions
 	@test -n "$(LABELS)" || { echo "set LABELS=path/to/labels.(csv|parquet)" >&2; exit 2; }

@@ -127,6 +127,12 @@ def _labels(args: argparse.Namespace) -> int:
     return import_labels(load_config(), Path(args.file), args.key, args.label_column)
 
 
+def _shadow_report(_args: argparse.Namespace) -> int:
+    from mlops_template.operate.monitoring.shadow_report import shadow_report
+
+    return shadow_report(load_config())
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from mlops_template.operate.monitoring.simulate import simulate
 
@@ -222,6 +228,11 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "--label-column", help="the labels (default the target's name if present, else label)"
     )
     labels.set_defaults(func=_labels)
+    shadow = commands.add_parser(
+        "shadow-report",
+        help="the shadow model (serve.shadow) against the served one on labelled logged rows",
+    )
+    shadow.set_defaults(func=_shadow_report)
     simulate = commands.add_parser(
         "simulate", help="SIMULATED incoming batch from held-out data, for demos and tests"
     )

@@ -287,3 +287,41 @@ def test_ct_from_the_log_retrains_only_when_two_of_the_last_three_windows_say_so
         ct_copy.run("git", "status", "--porcelain", "--", "conf", "params.yaml", "dvc.lock").stdout
         == ""
     )
+
+
+def test_shadow_scoring_logs_the_challenger_beside_the_answer_and_its_report_runs(
+    served_build, tmp_path
+):
+    copy = served_build.clone_to(tmp_path / "shadow", with_store=True)
+    # The champion as its own challenger: the two must agree on every row, within noise.
+    copy.run(
+        sys.executable, "-c",
+        "from mlflow import MlflowClient; "
+        "MlflowClient().set_registered_model_alias('mlops-template', 'challenger', '1')",
+    )  # fmt: skip
+    table = tmp_path / "log"
+    copy.main(
+        "params", "compose", "serve.shadow=challenger", f"predict.table={table}",
+        f"serve.log.table={table}", f"monitor.labels_table={tmp_path / 'labels'}",
+    )  # fmt: skip
+    test = pd.read_parquet(copy.path("data/prepared/test.parquet")).sample(40, random_state=1)
+    with serving(copy, tmp_path / "serve.log") as (server, port):
+        answered = send(port, test.drop(columns="target"))
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert "in shadow" in (tmp_path / "serve.log").read_text()
+    logged = predictions_table.read(str(table))
+    shadowed = logged[logged["shadow"]]
+    assert sorted(shadowed["request_id"]) == sorted(answered)  # every request, once more
+    assert set(shadowed["model_alias"]) == {"challenger"}
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"request_id": list(answered), "label": test["target"].tolist()}).to_csv(
+        labels, index=False
+    )
+    copy.main("labels", str(labels))
+    done = copy.main("shadow-report")
+    report = json.loads(copy.path("reports/shadow/shadow.json").read_text())
+    (compared,) = report["comparisons"]
+    assert compared["rows"] == 40 and compared["verdict"] == "within noise", done.stderr
+    assert compared["a"] == compared["b"] and compared["improvement"] == 0
+    assert "shadow v1 against served v1 on 40 labelled rows" in done.stderr

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.pyfunc import scoring_server
+from sklearn.base import clone
 
 from mlops_template.core.logged_inputs import features_from_log
 from mlops_template.core.logged_requests import Answered, request_records
@@ -187,3 +188,47 @@ def test_requests_are_read_in_every_json_shape_mlflow_takes():
     assert request_records("text/csv", b"a,b\n1,x\n") == [{"a": 1, "b": "x"}]
     with pytest.raises(ValueError, match="keys"):
         request_records(JSON, b'{"instances": [[1, 2]]}')
+
+
+def test_a_shadow_model_is_logged_beside_the_answer_and_never_returned(served_pyfunc, tmp_path):
+    model, features = served_pyfunc
+    raw = model.get_raw_model()
+    rows = features.head(5)
+    shadow = clone(raw).fit(features.head(40), ["no", "yes"] * 20)  # another fit of it
+    table = tmp_path / "predictions"
+    settings = {"shadow": {"model_version": "4", "model_alias": "challenger"}}
+    labels = raw.predict(features)
+    schema = infer_schema(features, pd.Series(labels), "classification")
+    log = InferenceLog({**SETTINGS, "table": str(table), **settings}, raw, schema, shadow)
+    app = app_with(served_pyfunc, log)
+    status, headers, body = post(app, rows)
+    assert status == 200 and json.loads(body)["predictions"] == raw.predict(rows).tolist()
+    log.close()
+    logged = predictions_table.read(str(table)).sort_values(["shadow", "row_number"])
+    served, shadowed = logged[~logged["shadow"]], logged[logged["shadow"]]
+    assert len(served) == len(shadowed) == 5
+    assert set(shadowed["request_id"]) == {headers[b"x-request-id"].decode()}
+    assert set(shadowed["model_version"]) == {"4"} and set(shadowed["model_alias"]) == {
+        "challenger"
+    }
+    assert set(served["model_version"]) == {"3"}
+    assert shadowed["prediction"].tolist() == [str(p) for p in shadow.predict(rows)]
+    inputs = [c for c in logged if c.startswith("input_")]
+    pd.testing.assert_frame_equal(
+        served[inputs].reset_index(drop=True), shadowed[inputs].reset_index(drop=True)
+    )
+    assert log.health()["inference_log"]["shadow_rows"] == 5
+
+
+def test_a_shadow_model_with_other_classes_is_refused(served_pyfunc, tmp_path):
+    model, features = served_pyfunc
+    raw = model.get_raw_model()
+    other = clone(raw).fit(features.head(30), ["x", "y", "z"] * 10)
+    schema = infer_schema(features, pd.Series(raw.predict(features)), "classification")
+    settings = {
+        **SETTINGS,
+        "table": str(tmp_path / "t"),
+        "shadow": {"model_version": "4", "model_alias": "c"},
+    }
+    with pytest.raises(ValueError, match="classes"):
+        InferenceLog(settings, raw, schema, other)

@@ -106,6 +106,7 @@ def write_log(table, ids: list[str], scored_at: list[pd.Timestamp]) -> None:
         "model_name": pa.array(["m"] * n),
         "model_version": pa.array(["1"] * n),
         "model_alias": pa.array(["champion"] * n),
+        "shadow": pa.array([False] * n),
         "batch_hash": pa.nulls(n, pa.string()),
         "scored_at": pa.array(scored_at, pa.timestamp("us", tz="UTC")),
     }

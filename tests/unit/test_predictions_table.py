@@ -33,6 +33,7 @@ def rows(n: int, schema: pa.Schema = SCHEMA) -> pa.Table:
     }
     constants = {"model_name": "m", "model_version": "1", "model_alias": "", "batch_hash": "h"}
     values.update({name: pa.array([value] * n) for name, value in constants.items()})
+    values["shadow"] = pa.array([False] * n)
     return pa.table([values[f.name] for f in schema], schema=schema)
 
 

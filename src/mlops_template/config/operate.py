@@ -73,6 +73,7 @@ class Serve(Strict):
     timeout: PosInt = 60
     access_log: bool = False
     log: InferenceLogSettings
+    shadow: str | None = Field(default=None, min_length=1)  # an alias scored beside, unanswered
 
 
 class Monitor(Strict):

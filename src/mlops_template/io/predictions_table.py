@@ -32,8 +32,8 @@ def table_schema(
     classes: list[Any] | None, passthrough: list[pa.Field], inputs: list[pa.Field]
 ) -> pa.Schema:
     """The predictions table's columns, for batch and REST rows alike (a REST row has a
-    request id and no batch hash, a batch row the other way round), the model's inputs
-    last (core/logged_inputs.py)."""
+    request id and no batch hash, a batch row the other way round; a shadow model's
+    rows are marked), the model's inputs last (core/logged_inputs.py)."""
     fields = [pa.field("row_number", pa.int64()), pa.field("request_id", pa.string())]
     fields += passthrough
     if classes is None:
@@ -45,6 +45,7 @@ def table_schema(
         pa.field("model_name", pa.string()),
         pa.field("model_version", pa.string()),
         pa.field("model_alias", pa.string()),
+        pa.field("shadow", pa.bool_()),  # scored beside the answer, not returned (serve.shadow)
         pa.field("batch_hash", pa.string()),
         pa.field("scored_at", pa.timestamp("us", tz="UTC")),
         *inputs,

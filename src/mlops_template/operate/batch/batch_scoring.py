@@ -22,6 +22,7 @@ import pyarrow as pa
 from mlops_template.config import Predict
 from mlops_template.core.batch_checks import describe_unseen, unseen_categories
 from mlops_template.core.logged_inputs import input_columns, input_fields
+from mlops_template.core.prediction_columns import score_chunk
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
@@ -32,22 +33,6 @@ from mlops_template.io.model_file import load_model
 from mlops_template.io.model_versions import ModelRef
 from mlops_template.operate.batch.model_fetch import FetchedModel
 from mlops_template.operate.batch.scoring_job import ScoringJob
-
-
-def score_chunk(model: Any, frame: Any, classes: list[Any] | None) -> dict[str, pa.Array]:
-    """Prediction (and one probability column per class) for a frame of model inputs."""
-    if classes is None:
-        return {"prediction": pa.array(np.asarray(model.predict(frame), dtype="float64"))}
-    proba = model.predict_proba(frame)
-    # The label is the most probable class, as the model's own predict gives; built as
-    # indices into the class names, which is far faster than one string per row.
-    labels = pa.DictionaryArray.from_arrays(
-        pa.array(proba.argmax(axis=1).astype(np.int32)), pa.array([str(c) for c in classes])
-    )
-    columns = {"prediction": labels.cast(pa.string())}
-    for i, label in enumerate(classes):
-        columns[f"proba_{label}"] = pa.array(proba[:, i])
-    return columns
 
 
 def score_batch(
@@ -99,6 +84,7 @@ def score_batch(
             "model_name": ref.name,
             "model_version": ref.version,
             "model_alias": ref.alias,
+            "shadow": False,
             "request_id": None,
             "batch_hash": batch_hash,
             "scored_at": int(time.time() * 1_000_000),

@@ -160,8 +160,13 @@ def _scored(spark: "SparkSession", frame: "DataFrame", job: ScoringJob) -> "Data
     columns.update({f.name: inputs[f.name] for f in input_fields(job.schema)})
     constants = dict(job.constants)
     scored_at = F.timestamp_micros(F.lit(constants.pop("scored_at")))
-    # Text, a null one (request_id) too: a bare null literal has no type to write.
-    columns.update({name: F.lit(value).cast("string") for name, value in constants.items()})
+    # Typed, a null one (request_id) too: a bare null literal has no type to write.
+    columns.update(
+        {
+            name: F.lit(value).cast("boolean" if isinstance(value, bool) else "string")
+            for name, value in constants.items()
+        }
+    )
     columns["scored_at"] = scored_at
     return numbered.select(*[columns[f.name].alias(f.name) for f in job.out_schema])
 

@@ -125,6 +125,8 @@ def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
         )
     keys = [c for c in names if c not in inputs and not c.startswith("proba_")]
     logged = DeltaTable(table).to_pandas(columns=[*keys, *inputs])
+    if "shadow" in logged:  # a shadow model's rows (serve.shadow) repeat the answered ones
+        logged = logged[~logged["shadow"].fillna(False).astype(bool)].reset_index(drop=True)
     if logged.empty:
         raise PipelineError(f"{table}: the log has no rows")
     return logged

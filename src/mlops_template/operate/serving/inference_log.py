@@ -26,15 +26,21 @@ import pyarrow as pa
 
 from mlops_template.core.logged_inputs import input_columns, input_fields
 from mlops_template.core.logged_requests import Answered, predictions_of, request_records
+from mlops_template.core.prediction_columns import score_chunk
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.io import predictions_table, table_lock
 
 LOCK_WAIT = 60.0  # seconds a flush waits for another writer (a batch predict, say)
 ENV = "MLOPS_INFERENCE_LOG"  # the log's settings, from `serve` to each worker (JSON)
+SHADOW_ENV = "MLOPS_SHADOW_MODEL"  # the shadow model's checked folder (serve.shadow)
 
 
 class InferenceLog:
-    def __init__(self, settings: dict[str, Any], model: Any, schema: TrainingSchema) -> None:
+    def __init__(
+        self, settings: dict[str, Any], model: Any, schema: TrainingSchema, shadow: Any = None
+    ) -> None:
+        """`shadow`: another model (serve.shadow, settings["shadow"] its version and alias)
+        scored on the same rows and logged beside them, marked `shadow`."""
         self.table = settings["table"]
         self.flush_requests = settings["flush_requests"]
         self.flush_seconds = settings["flush_seconds"]
@@ -48,8 +54,23 @@ class InferenceLog:
             "model_name": settings["model_name"],
             "model_version": settings["model_version"],
             "model_alias": settings["model_alias"],
+            "shadow": False,
             "batch_hash": None,
         }
+        self.shadow = shadow
+        if shadow is not None:
+            theirs = shadow.classes_.tolist() if self.classes is not None else None
+            if theirs != self.classes:
+                raise ValueError(
+                    f"serve.shadow: the shadow model's classes {theirs} are not the served "
+                    f"model's {self.classes}; they cannot be logged side by side"
+                )
+            self.shadow_constants = {
+                **self.constants,
+                "model_version": settings["shadow"]["model_version"],
+                "model_alias": settings["shadow"]["model_alias"],
+                "shadow": True,
+            }
         self.infinity = model[0].infinity  # the contract's setting, its first step
         self.waiting: deque[Answered] = deque()
         self.counts: Counter[str] = Counter()
@@ -87,6 +108,7 @@ class InferenceLog:
             "inference_log": {
                 "table": self.table,
                 "logged_rows": self.counts["logged_rows"],
+                "shadow_rows": self.counts["shadow_rows"],
                 "waiting_requests": len(self.waiting),
                 "dropped_requests": self.counts["dropped_requests"],
                 "unlogged_requests": self.counts["unlogged_requests"],
@@ -114,13 +136,14 @@ class InferenceLog:
         try:
             with table_lock.locked(self.table, wait=LOCK_WAIT):
                 predictions_table.check(self.table, self.schema)
-                predictions_table.append(self.table, self.schema, iter([rows]))
+                predictions_table.append(self.table, self.schema, iter(rows))
         except Exception as err:
             self.counts["failed_writes"] += 1
             self.last_error = f"{type(err).__name__}: {err}".splitlines()[0]
             self._retry(used)
             return
-        self.counts["logged_rows"] += rows.num_rows
+        self.counts["logged_rows"] += rows[0].num_rows
+        self.counts["shadow_rows"] += sum(batch.num_rows for batch in rows[1:])
         if self.last_error is not None:
             print(f"inference log: writing to {self.table} again", file=sys.stderr)
             self._said.discard("write")
@@ -138,7 +161,7 @@ class InferenceLog:
         )
         self._say("write", f"cannot write to {self.table}: {self.last_error}; {kept}")
 
-    def _rows(self, batch: list[Answered]) -> tuple[pa.RecordBatch | None, list[Answered]]:
+    def _rows(self, batch: list[Answered]) -> tuple[list[pa.RecordBatch] | None, list[Answered]]:
         """The batch's rows in the table's columns, and the requests they came from. A
         request whose rows cannot be read is left out and counted (said once per reason)."""
         readable = []
@@ -169,7 +192,8 @@ class InferenceLog:
             return None, []
         return self._columns(good), [a for a, _, _ in good]
 
-    def _columns(self, readable: list[tuple[Answered, list, list]]) -> pa.RecordBatch:
+    def _columns(self, readable: list[tuple[Answered, list, list]]) -> list[pa.RecordBatch]:
+        """The answered rows, and the shadow model's rows beside them (if any)."""
         frame = pd.DataFrame.from_records([r for _, records, _ in readable for r in records])
         counts = [len(records) for _, records, _ in readable]
         predictions = [p for _, _, ps in readable for p in ps]
@@ -183,17 +207,29 @@ class InferenceLog:
         for name in self.passthrough:
             values = frame[name] if name in frame else pd.Series(None, index=frame.index)
             columns[name] = pa.array([None if pd.isna(v) else str(v) for v in values], pa.string())
+        columns.update(input_columns(frame, self.inputs, self.infinity))
+        served = {**columns, **self._constants(self.constants, len(frame))}
         if self.classes is None:
-            columns["prediction"] = pa.array(np.asarray(predictions, dtype="float64"))
-        else:
-            columns["prediction"] = pa.array([str(p) for p in predictions], pa.string())
+            served["prediction"] = pa.array(np.asarray(predictions, dtype="float64"))
+        else:  # what the client got, and the probabilities behind it
+            served["prediction"] = pa.array([str(p) for p in predictions], pa.string())
             proba = self.model.predict_proba(frame)
             for i, label in enumerate(self.classes):
-                columns[f"proba_{label}"] = pa.array(proba[:, i])
-        n = len(frame)
-        for name, value in self.constants.items():
-            columns[name] = pa.nulls(n, pa.string()) if value is None else pa.repeat(value, n)
-        columns.update(input_columns(frame, self.inputs, self.infinity))
+                served[f"proba_{label}"] = pa.array(proba[:, i])
+        batches = [self._batch(served)]
+        if self.shadow is not None:
+            scored = score_chunk(self.shadow, frame, self.classes)
+            constants = self._constants(self.shadow_constants, len(frame))
+            batches.append(self._batch({**columns, **constants, **scored}))
+        return batches
+
+    def _constants(self, values: dict[str, Any], n: int) -> dict[str, pa.Array]:
+        return {
+            name: pa.nulls(n, pa.string()) if value is None else pa.repeat(value, n)
+            for name, value in values.items()
+        }
+
+    def _batch(self, columns: dict[str, Any]) -> pa.RecordBatch:
         return pa.RecordBatch.from_arrays(
             [columns[f.name] for f in self.schema], schema=self.schema
         )

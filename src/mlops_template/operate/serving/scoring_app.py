@@ -11,13 +11,16 @@ from mlflow.pyfunc import scoring_server
 
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.operate.serving.fast_scoring import ScoringApp
-from mlops_template.operate.serving.inference_log import ENV, InferenceLog
+from mlops_template.operate.serving.inference_log import ENV, SHADOW_ENV, InferenceLog
 
 _model = scoring_server.load_model_with_mlflow_config(os.environ[scoring_server._SERVER_MODEL_PATH])
 _log = None
 if settings := os.environ.get(ENV):
     _schema = TrainingSchema.of(_model.metadata.metadata["schema"])
-    _log = InferenceLog(json.loads(settings), _model.get_raw_model(), _schema)
+    _shadow = None
+    if shadow_folder := os.environ.get(SHADOW_ENV):  # checked by serve, as the served one
+        _shadow = scoring_server.load_model_with_mlflow_config(shadow_folder).get_raw_model()
+    _log = InferenceLog(json.loads(settings), _model.get_raw_model(), _schema, _shadow)
 app = ScoringApp(
     scoring_server.init(_model), _model, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get(), _log
 )

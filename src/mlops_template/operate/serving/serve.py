@@ -24,12 +24,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from mlops_template.config import Config, Serve
 from mlops_template.errors import PipelineError, redact
 from mlops_template.io import model_versions, predictions_table, registry
 from mlops_template.operate.serving.inference_log import ENV as INFERENCE_LOG_ENV
+from mlops_template.operate.serving.inference_log import SHADOW_ENV
 
 STOP_SECONDS = 30
 APP = "mlops_template.operate.serving.scoring_app:app"  # MLflow's app, with a shorter path in front
@@ -64,21 +66,42 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     name = cfg.registry.model_name
     # The server, the credentials and the alias are checked first, so that a problem
     # with them is a one-line error here rather than a traceback from a worker.
-    ref = model_versions.resolve(registry.connect(), name, None, alias)
+    client = registry.connect()
+    ref = model_versions.resolve(client, name, None, alias)
     settings = cfg.serve
+    shadow = None
+    if settings.shadow:
+        if not settings.log.enabled:
+            raise PipelineError(
+                "serve.shadow scores a second model into the inference log: it needs "
+                "serve.log.enabled=true"
+            )
+        shadow = model_versions.resolve(client, name, None, settings.shadow)
     workers = settings.workers or usable_cores()
     # Checked here, once (model_versions.download_model): a model the project does not
     # trust, or a damaged one, is a one-line refusal before any worker starts.
-    log = inference_log_env(cfg, ref)
-    with model_versions.model_copy(ref.uri, "serve", ref.label) as model:
+    log = inference_log_env(cfg, ref, shadow)
+    with ExitStack() as copies:
+        model = copies.enter_context(model_versions.model_copy(ref.uri, "serve", ref.label))
         print(f"serving {name} v{ref.version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         if log:
             print(f"logging every answered row to {cfg.serve.log.table}", file=sys.stderr)
+        if shadow is not None:
+            folder = copies.enter_context(
+                model_versions.model_copy(shadow.uri, "shadow", shadow.label)
+            )
+            log[SHADOW_ENV] = folder
+            print(
+                f"and {shadow.label} (@{shadow.alias}) beside it in shadow: logged, never answered",
+                file=sys.stderr,
+            )
         command, env = server_command(model, settings, workers, host, port)
         return run_server(command, {**env, **log})
 
 
-def inference_log_env(cfg: Config, ref: model_versions.ModelRef) -> dict[str, str]:
+def inference_log_env(
+    cfg: Config, ref: model_versions.ModelRef, shadow: model_versions.ModelRef | None = None
+) -> dict[str, str]:
     """The inference log's settings for the workers (operate/serving/inference_log.py),
     its table checked here, once: one the rows cannot go to is a one-line refusal."""
     settings = cfg.serve.log
@@ -97,6 +120,8 @@ def inference_log_env(cfg: Config, ref: model_versions.ModelRef) -> dict[str, st
         "model_version": ref.version,
         "model_alias": ref.alias,
     }
+    if shadow is not None:
+        log["shadow"] = {"model_version": shadow.version, "model_alias": shadow.alias}
     return {INFERENCE_LOG_ENV: json.dumps(log)}
 
 
