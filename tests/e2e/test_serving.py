@@ -17,9 +17,16 @@ import pytest
 
 from mlops_template.io.model_file import load_model
 from tests.helpers.servers import answers, free_port, running
-from tests.helpers.template import make_command
+from tests.helpers.template import Template, make_command
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(served_build, tmp_path_factory) -> Template:
+    """This module's own copy of the served champion: its servers write every answered
+    row into the copy's inference log, which the shared copy must not hold."""
+    return served_build.clone_to(tmp_path_factory.mktemp("serving") / "copy", with_store=True)
 
 
 @pytest.fixture(scope="module")
