@@ -140,6 +140,9 @@ class Train(Strict):
 
 class Tracking(Strict):
     experiment: str = Field(min_length=1)
+    # promote, rollback, monitor, ct and shadow-report record their runs here, apart
+    # from the pipeline's training runs.
+    operations_experiment: str = Field(min_length=1)
     uri: str | None = None  # MLFLOW_TRACKING_URI, where set, wins (io/store.py)
 
 

@@ -131,7 +131,7 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
-    experiment = experiment_id(client, cfg.tracking.experiment)
+    experiment = experiment_id(client, cfg.tracking.operations_experiment)
     if decision.promote:
         if registry.alias_version(client, name, registry.CHAMPION) != report.champion_version:
             raise PipelineError(

@@ -19,7 +19,7 @@ def rollback(cfg: Config, to: str | None) -> int:
         current = registry.alias_version(client, name, registry.CHAMPION)
         if current is None:
             raise PipelineError(f"{name} has no champion to roll back")
-        experiment = experiment_id(client, cfg.tracking.experiment)
+        experiment = experiment_id(client, cfg.tracking.operations_experiment)
         target = to or rollback_target(registry.events(client, name), current)
         if target is None:
             raise PipelineError(

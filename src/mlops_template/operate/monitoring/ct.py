@@ -241,7 +241,7 @@ def _finish(cfg: Config, record: CtReport, outcome: str, verbose: bool) -> int:
         for name in (ALERT, ALERT_ISSUE):
             (folder / name).unlink(missing_ok=True)
     log_report_run(
-        cfg.tracking.experiment,
+        cfg.tracking.operations_experiment,
         f"ct {Path(record.batch.path).name}",
         tags={
             "pipeline.stage": "ct",

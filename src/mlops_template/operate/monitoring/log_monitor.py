@@ -153,7 +153,7 @@ def _write_and_log(cfg: Config, report: LogReport) -> None:
     json_path = write_json(folder / JSON_REPORT, report.as_json())
     html_path = write_text(folder / HTML_REPORT, html)
     log_report_run(
-        cfg.tracking.experiment,
+        cfg.tracking.operations_experiment,
         f"monitor {Path(report.table).name} by {report.window}",
         tags={
             "pipeline.stage": "monitor",

@@ -216,7 +216,7 @@ def _write_and_log(cfg, report: MonitorReport, reference, current, predicted) ->
     html_path = write_text(folder / HTML_REPORT, html)
     perf = report.performance
     log_report_run(
-        cfg.tracking.experiment,
+        cfg.tracking.operations_experiment,
         f"monitor {Path(report.batch.path).name}",
         tags={
             "pipeline.stage": "monitor",

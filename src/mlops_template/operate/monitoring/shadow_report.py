@@ -57,7 +57,7 @@ def shadow_report(cfg: Config) -> int:
     for line in _lines(report):
         print(line, file=sys.stderr)
     log_report_run(
-        cfg.tracking.experiment,
+        cfg.tracking.operations_experiment,
         "shadow report",
         tags={"pipeline.stage": "shadow"},
         metrics={"shadow.labelled_rows": len(labelled)},
