@@ -67,13 +67,18 @@ class CtReport(BaseModel):
         lines.append(f"champion {self.champion.name} v{self.champion.version} unchanged")
         return lines
 
+    def _source(self) -> str:
+        batch = self.batch
+        if self.trigger is not None:  # ct --log: the rows it would add, or the log's
+            return f"The inference log `{batch.path}` ({batch.rows} rows)"
+        return f"Batch `{batch.path}` ({batch.rows} rows, md5 `{batch.md5}`)"
+
     def markdown(self) -> str:
-        batch, champion = self.batch, self.champion
+        champion = self.champion
         lines = [
             f"**Outcome: {self.outcome}**",
             "",
-            f"Batch `{batch.path}` ({batch.rows} rows, md5 `{batch.md5}`), "
-            f"champion {champion.name} v{champion.version}; drift: {self.drift}.",
+            f"{self._source()}, champion {champion.name} v{champion.version}; drift: {self.drift}.",
             "",
         ]
         if self.trigger:

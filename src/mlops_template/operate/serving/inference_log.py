@@ -101,7 +101,8 @@ class InferenceLog:
         self._thread.join()
 
     def health(self) -> dict[str, Any]:
-        trouble = self.last_error is not None or self.counts["dropped_requests"] > 0
+        # Degraded while writing fails or the queue is full; the counts keep the history.
+        trouble = self.last_error is not None or len(self.waiting) >= self.max_waiting
         return {
             "status": "degraded" if trouble else "ok",
             "worker": os.getpid(),
