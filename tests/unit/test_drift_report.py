@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mlops_template.core.monitor_report import MonitorReport
-from mlops_template.io.drift_report import render
+from mlops_template.io.drift_report import axis_values, render
 
 
 def test_shares_short_of_all_or_none_are_not_rounded_to_them():
@@ -36,3 +36,14 @@ def test_shares_short_of_all_or_none_are_not_rounded_to_them():
     html = render(MonitorReport.model_validate(report), reference, current, predictions)
     assert "<td>0.01% / 0.0%</td>" in html
     assert "decided (0.3%;" in html and "threshold 50%" in html
+
+
+def test_a_date_column_is_charted_as_dates_not_nanoseconds():
+    """Timestamps on one side and ISO text on the other, as a batch and its reference
+    may hold them: days since 1970 on both, which the chart's axis shows as dates."""
+    reference = pd.Series(pd.to_datetime(["1970-01-11", "2024-03-05", None]))
+    current = pd.Series(["1970-01-11", "2024-03-05T12:00:00Z", None])
+    ref, cur, dates = axis_values("signed up", reference, current)
+    assert dates and ref.tolist() == [10.0, 19787.0] and cur.tolist() == [10.0, 19787.5]
+    numbers = pd.Series([1.5, 2.5])
+    assert axis_values("spend", numbers, numbers)[2] is False

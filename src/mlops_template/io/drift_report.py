@@ -11,7 +11,7 @@ import pandas as pd
 
 from mlops_template.core.drift import finite_values
 from mlops_template.core.monitor_report import MonitorReport, Performance
-from mlops_template.core.raw_rows import percent
+from mlops_template.core.raw_rows import as_days, looks_like_dates, percent
 
 SHOWN_CATEGORIES = 15
 _TEMPLATE = """<!DOCTYPE html>
@@ -109,6 +109,23 @@ def _unlabelled(perf: Performance) -> str:
     return f", {rows} without a label left out" if rows else ""
 
 
+def axis_values(
+    name: str, reference: pd.Series, current: pd.Series
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A numeric chart's values, and whether they are dates: a date column (timestamps,
+    or ISO 8601 text) as days since 1970, as drift compares it, not nanoseconds."""
+    dated = [
+        pd.api.types.is_datetime64_any_dtype(s) or looks_like_dates(s) for s in (reference, current)
+    ]
+    if all(dated):
+        return (
+            finite_values(as_days(reference, name)),
+            finite_values(as_days(current, name)),
+            True,
+        )
+    return finite_values(reference), finite_values(current), False
+
+
 def _chart(name: str, kind: str, reference: pd.Series, current: pd.Series) -> str:
     import matplotlib
 
@@ -117,7 +134,13 @@ def _chart(name: str, kind: str, reference: pd.Series, current: pd.Series) -> st
 
     fig, ax = plt.subplots(figsize=(6, 2.6), dpi=80)
     if kind == "numeric":
-        ref, cur = finite_values(reference), finite_values(current)
+        ref, cur, dates = axis_values(name, reference, current)
+        if dates:  # days since 1970 are matplotlib's own date numbers
+            import matplotlib.dates as mdates
+
+            locator = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         values = np.concatenate([ref, cur])
         edges = np.histogram_bin_edges(values, bins=30) if len(values) else np.arange(2.0)
         for side, label in ((ref, "reference"), (cur, "batch")):
