@@ -9,6 +9,7 @@ import pytest
 from mlops_template.config import Monitor
 from mlops_template.core.drift import (
     DRIFT,
+    ID_LIKE,
     IN_RANGE,
     NO_DRIFT,
     OUT_OF_RANGE,
@@ -82,11 +83,31 @@ def test_categories_chi2_for_small_js_for_large(settings):
     moved = categorical_drift(ref, pd.Series(["a"] * 90 + ["b"] * 10), settings)
     assert moved.test == "chi2" and moved.decision == DRIFT
     big_ref = pd.Series(["a", "b"] * 5000)
+    shifted = categorical_drift(big_ref, pd.Series(["a"] * 9000 + ["b"] * 1000), settings)
+    assert shifted.test == "jensen_shannon" and shifted.decision == DRIFT
     new = categorical_drift(big_ref, pd.Series(["a", "b", "c", "c"] * 2500), settings)
-    assert new.test == "jensen_shannon" and new.decision == DRIFT
-    assert new.unseen == ["c"]
+    assert new.test == "unseen" and new.decision == DRIFT  # half the batch never seen
+    assert new.unseen == ["c"] and new.unseen_share == 0.5
     one = categorical_drift(pd.Series(["a"] * 100), pd.Series(["a"] * 100), settings)
     assert one.decision == NO_DRIFT
+
+
+def test_unseen_values_drift_a_column_and_an_id_like_column_is_not_compared(settings):
+    """A chi-squared test on values seen once each says nothing (every batch value new
+    reads as "no drift"): a column like an ID is said to be one, and a batch whose
+    values are mostly new drifts, whatever the test says."""
+    ids = categorical_drift(
+        pd.Series([f"c{i}" for i in range(500)]), pd.Series([f"n{i}" for i in range(100)]), settings
+    )
+    assert ids.decision == ID_LIKE and ids.unseen_share == 1.0 and len(ids.unseen) == 10
+    plan = pd.Series(["basic", "pro", "team"] * 200)
+    renamed = pd.Series(["basic", "pro", "Team"] * 40)  # a third of the values never seen
+    found = categorical_drift(plan, renamed, settings)
+    assert found.decision == DRIFT and found.test == "unseen" and found.unseen == ["Team"]
+    rare = pd.Series(["basic", "pro", "team"] * 33 + ["enterprise"])  # 1% new: the test decides
+    assert categorical_drift(plan, rare, settings).test == "chi2"
+    by_feature = {"id": ids, "plan": found}
+    assert dataset_drift(by_feature, 0.5).decided == 1  # the ID-like column is not counted
 
 
 def test_dataset_drift_counts_decided_features_only(settings):

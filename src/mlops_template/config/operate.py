@@ -88,6 +88,8 @@ class Monitor(Strict):
     max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
     report_dir: str = Field(min_length=1)
     labels_table: str = Field(min_length=1)
+    # A categorical column drifts when at least this share of its values were never seen.
+    unseen_share: Annotated[float, Field(gt=0, le=1)] = 0.2
     window: str = "1D"  # a pandas Timedelta: 1D, 6h, 30min
     windows: PosInt = 7
 

@@ -23,7 +23,11 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.metric_names import improvement
 
 DRIFT, NO_DRIFT, TOO_FEW = "drift", "no drift", "too few rows"
+ID_LIKE = "like an ID: not compared"  # a value per row: new values are expected, not drift
+ID_LIKE_SHARE = 0.9  # distinct values per reference row from which a column is like an ID
+UNDECIDED = (TOO_FEW, ID_LIKE)
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
+SHOWN_UNSEEN = 10  # unseen values a report lists
 
 
 def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> ColumnDrift:
@@ -48,7 +52,19 @@ def categorical_drift(reference: pd.Series, current: pd.Series, settings: Monito
     categories = sorted(set(ref) | set(cur))
     ref_counts = ref.value_counts().reindex(categories, fill_value=0).to_numpy()
     cur_counts = cur.value_counts().reindex(categories, fill_value=0).to_numpy()
-    result["unseen"] = sorted(set(cur) - set(ref))
+    unseen = sorted(set(cur) - set(ref))
+    result["unseen"] = unseen[:SHOWN_UNSEEN]
+    result["unseen_share"] = round(float((~cur.isin(set(ref))).mean()), 6)
+    if ref.nunique() >= ID_LIKE_SHARE * len(ref):  # its test would compare counts of one
+        return ColumnDrift(**result, decision=ID_LIKE)
+    if result["unseen_share"] >= settings.unseen_share:  # values the model never saw
+        return ColumnDrift(
+            **result,
+            test="unseen",
+            statistic=result["unseen_share"],
+            threshold=settings.unseen_share,
+            decision=DRIFT,
+        )
     if min(len(ref), len(cur)) <= settings.large_sample_rows:
         if len(categories) < 2:  # one category on both sides: nothing can differ
             return _tested(result, "chi2", 0.0, 1.0, settings.p_value)
@@ -80,7 +96,7 @@ def feature_drift(
 
 def dataset_drift(features: dict[str, ColumnDrift], drift_share: float) -> DatasetDrift:
     """The batch drifts when at least `drift_share` of the decided features drift."""
-    decided = [name for name, r in features.items() if r.decision != TOO_FEW]
+    decided = [name for name, r in features.items() if r.decision not in UNDECIDED]
     drifted = [name for name in decided if features[name].decision == DRIFT]
     share = len(drifted) / len(decided) if decided else 0.0
     return DatasetDrift(

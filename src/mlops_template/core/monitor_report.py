@@ -30,7 +30,8 @@ class ColumnDrift(_Part):
     statistic: float | None = None
     p_value: float | None = None
     threshold: float | None = None
-    unseen: list[str] | None = None  # categories the reference never had
+    unseen: list[str] | None = None  # categories the reference never had (the first few)
+    unseen_share: float | None = None  # the share of current values the reference never had
 
 
 class DatasetDrift(_Part):

@@ -58,7 +58,9 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <td>{{ '%.3g' % r.p_value if r.p_value is not none else '' }}</td>
 <td>{{ r.threshold if r.threshold is not none else '' }}</td>
 <td>{{ percent(r.reference_missing) }} / {{ percent(r.current_missing) }}</td>
-<td class="{{ css[r.decision] }}">{{ r.decision }}</td></tr>
+<td class="{{ css[r.decision] }}">{{ r.decision }}{% if r.unseen %}<br><small>never
+seen in training ({{ percent(r.unseen_share) }} of the batch): {{ r.unseen | join(', ') }}
+</small>{% endif %}</td></tr>
 {% endfor %}
 </table>
 <section><h2>Predictions</h2><img alt="predictions" src="{{ charts['prediction'] }}"></section>
@@ -72,6 +74,7 @@ CSS = {
     "drift": "drift",
     "no drift": "ok",
     "too few rows": "few",
+    "like an ID: not compared": "few",
     "out of range": "drift",
     "in range": "ok",
 }
