@@ -232,3 +232,20 @@ def test_a_shadow_model_with_other_classes_is_refused(served_pyfunc, tmp_path):
     }
     with pytest.raises(ValueError, match="classes"):
         InferenceLog(settings, raw, schema, other)
+
+
+def test_ids_are_logged_as_batch_rows_hold_them_whatever_else_the_flush_holds(
+    served_pyfunc, tmp_path
+):
+    """A request without the ID column in the same flush must not turn 123 into "123.0"
+    (labels matched by that ID would never find it)."""
+    _, features = served_pyfunc
+    log = make_log(served_pyfunc, tmp_path / "predictions")
+    app = app_with(served_pyfunc, log)
+    post(app, features.head(1).assign(customer=123))
+    post(app, features.iloc[[1]])  # no ID
+    post(app, features.iloc[[2]].assign(customer=True))
+    log.close()
+    logged = predictions_table.read(str(tmp_path / "predictions")).sort_values("scored_at")
+    ids = [None if pd.isna(v) else v for v in logged["customer"]]
+    assert ids == ["123", None, "true"]

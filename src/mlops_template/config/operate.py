@@ -28,7 +28,7 @@ PREDICTIONS_COLUMNS = (
 )
 # Columns of the inference log that an older table may not have yet: a REST row's request
 # id, and the model's inputs (input_<feature>, core/logged_inputs.py).
-LOG_COLUMNS = ("request_id",)
+LOG_COLUMNS = ("request_id", "shadow")
 
 
 class Predict(Strict):

@@ -118,12 +118,16 @@ def join_labels(logged: pd.DataFrame, labels: pd.DataFrame, key: str) -> pd.Seri
     timed = labels[labels["labelled_at"].notna()]
     if not timed.empty:
         left = pd.DataFrame(
-            {"id": ids, "at": pd.to_datetime(logged["scored_at"], utc=True), "row": logged.index}
+            {
+                "id": ids,
+                "at": pd.to_datetime(logged["scored_at"], utc=True).dt.as_unit("us"),
+                "row": logged.index,
+            }
         ).dropna(subset=["id"])
         right = pd.DataFrame(
             {
                 "id": timed["id"].astype("string"),
-                "at": pd.to_datetime(timed["labelled_at"], utc=True),
+                "at": pd.to_datetime(timed["labelled_at"], utc=True).dt.as_unit("us"),
                 "label": timed["label"],
             }
         )

@@ -9,6 +9,7 @@ path, for many requests at once (operate/serving/inference_log.py).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -54,6 +55,18 @@ def request_records(content_type: str, body: bytes) -> list[dict[str, Any]]:
     if columns is None:
         raise NotLogged("dataframe_split without columns")
     return [dict(zip(columns, row, strict=True)) for row in data]
+
+
+def id_text(value: Any) -> str | None:
+    """An ID column's cell as the predictions table holds it, as Arrow casts a batch's
+    column: missing as null, 123.0 read from JSON as "123", booleans as "true"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def predictions_of(answer: bytes) -> list[Any]:

@@ -127,8 +127,15 @@ def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
     logged = DeltaTable(table).to_pandas(columns=[*keys, *inputs])
     if "shadow" in logged:  # a shadow model's rows (serve.shadow) repeat the answered ones
         logged = logged[~logged["shadow"].fillna(False).astype(bool)].reset_index(drop=True)
+    no_inputs = logged[inputs].isna().all(axis=1)
+    if no_inputs.any():  # logged before the log kept inputs, or by another model
+        print(
+            f"{table}: {int(no_inputs.sum())} rows without the model's inputs left out",
+            file=sys.stderr,
+        )
+        logged = logged[~no_inputs].reset_index(drop=True)
     if logged.empty:
-        raise PipelineError(f"{table}: the log has no rows")
+        raise PipelineError(f"{table}: the log has no rows with this model's inputs")
     return logged
 
 

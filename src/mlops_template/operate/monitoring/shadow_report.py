@@ -25,7 +25,7 @@ from mlops_template.io.atomic import write_json
 from mlops_template.io.report_runs import log_report_run
 
 REPORT_DIR, REPORT = Path("reports/shadow"), "shadow.json"
-PAIR = ["request_id", "row_number"]
+PAIR = ["request_id", "row_number", "scored_at"]  # a client may reuse its request ids
 
 
 def shadow_report(cfg: Config) -> int:
@@ -37,7 +37,7 @@ def shadow_report(cfg: Config) -> int:
         raise PipelineError(
             f"{cfg.predict.table}: no shadow rows logged (serve.shadow=challenger logs them)"
         )
-    pairs = served.merge(shadowed, on=PAIR, suffixes=("", "_shadow"))
+    pairs = served.merge(shadowed, on=PAIR, suffixes=("", "_shadow"), validate="one_to_one")
     pairs["label"] = _labels(pairs, labels)
     labelled = pairs[pairs["label"].notna()]
     task = "regression" if not classes else "classification"

@@ -25,12 +25,18 @@ import pandas as pd
 import pyarrow as pa
 
 from mlops_template.core.logged_inputs import input_columns, input_fields
-from mlops_template.core.logged_requests import Answered, predictions_of, request_records
+from mlops_template.core.logged_requests import (
+    Answered,
+    id_text,
+    predictions_of,
+    request_records,
+)
 from mlops_template.core.prediction_columns import score_chunk
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.io import predictions_table, table_lock
 
 LOCK_WAIT = 60.0  # seconds a flush waits for another writer (a batch predict, say)
+CLOSING_LOCK_WAIT = 20.0  # at shutdown: within the 30 s serve gives its server to stop
 ENV = "MLOPS_INFERENCE_LOG"  # the log's settings, from `serve` to each worker (JSON)
 SHADOW_ENV = "MLOPS_SHADOW_MODEL"  # the shadow model's checked folder (serve.shadow)
 
@@ -74,6 +80,7 @@ class InferenceLog:
         self.infinity = model[0].infinity  # the contract's setting, its first step
         self.waiting: deque[Answered] = deque()
         self.counts: Counter[str] = Counter()
+        self._counting = threading.Lock()  # `add` and the writer both count drops
         self.last_error: str | None = None
         self._said: set[str] = set()
         self._wake, self._closing = threading.Event(), False
@@ -83,7 +90,8 @@ class InferenceLog:
     def add(self, answered: Answered) -> None:
         """On the request path: queue it, or count it dropped when the queue is full."""
         if len(self.waiting) >= self.max_waiting:
-            self.counts["dropped_requests"] += 1
+            with self._counting:
+                self.counts["dropped_requests"] += 1
             self._say(
                 "full",
                 f"{self.max_waiting} requests are waiting to be written; dropping new ones "
@@ -123,7 +131,11 @@ class InferenceLog:
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
             closing = self._closing  # read first: what came before it is written below
-            self.flush()
+            try:
+                self.flush()
+            except Exception as err:
+                self.last_error = f"{type(err).__name__}: {err}".splitlines()[0]
+                self._say("writer", f"a batch could not be logged: {self.last_error}")
             if closing:
                 return
 
@@ -135,7 +147,8 @@ class InferenceLog:
         if rows is None:
             return
         try:
-            with table_lock.locked(self.table, wait=LOCK_WAIT):
+            wait = CLOSING_LOCK_WAIT if self._closing else LOCK_WAIT
+            with table_lock.locked(self.table, wait=wait):
                 predictions_table.check(self.table, self.schema)
                 predictions_table.append(self.table, self.schema, iter(rows))
         except Exception as err:
@@ -156,7 +169,8 @@ class InferenceLog:
         room = 0 if self._closing else max(0, self.max_waiting - len(self.waiting))
         self.waiting.extendleft(reversed(batch[:room]))
         lost = len(batch) - min(room, len(batch))
-        self.counts["dropped_requests"] += lost
+        with self._counting:
+            self.counts["dropped_requests"] += lost
         kept = f"{min(room, len(batch))} requests kept to retry" + (
             f", {lost} dropped" if lost else ""
         )
@@ -205,9 +219,9 @@ class InferenceLog:
                 np.repeat([a.scored_at for a, _, _ in readable], counts), pa.int64()
             ).cast(pa.timestamp("us", tz="UTC")),
         }
-        for name in self.passthrough:
-            values = frame[name] if name in frame else pd.Series(None, index=frame.index)
-            columns[name] = pa.array([None if pd.isna(v) else str(v) for v in values], pa.string())
+        for name in self.passthrough:  # each request's own value: a frame would make floats
+            texts = [id_text(r.get(name)) for _, records, _ in readable for r in records]
+            columns[name] = pa.array(texts, pa.string())
         columns.update(input_columns(frame, self.inputs, self.infinity))
         served = {**columns, **self._constants(self.constants, len(frame))}
         if self.classes is None:
