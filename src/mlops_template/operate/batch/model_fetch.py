@@ -71,7 +71,12 @@ def _fetch(name: str, version: str, alias: str, dest: str) -> int:
     from mlops_template.io.model_file import model_file_in
 
     ref = model_versions.resolve(registry.connect(), name, version or None, alias or None)
-    os.mkdir(target := os.path.join(dest, "model"))
+    try:
+        os.mkdir(target := os.path.join(dest, "model"))
+    except FileNotFoundError:
+        if not os.path.isdir(dest):  # `predict` was stopped and removed it: nobody waits
+            return 1
+        raise
     folder = model_versions.download_model(ref.uri, target, ref.label)  # checked: safe to load
     found = {
         "ref": vars(ref),
