@@ -138,3 +138,13 @@ def join_labels(logged: pd.DataFrame, labels: pd.DataFrame, key: str) -> pd.Seri
         found = joined.dropna(subset=["label"])
         result.loc[found["row"].to_numpy()] = found["label"].to_numpy()
     return result.where(result.notna(), None)
+
+
+def arrived_labels(logged: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
+    """Each logged row's label (None where none has arrived), by whichever of its ID
+    columns the labels were matched on (request_id, the data's ID, ...)."""
+    found = pd.Series(None, index=logged.index, dtype=object)
+    for key in labels["key"].dropna().unique():
+        if key in logged:
+            found = found.where(found.notna(), join_labels(logged, labels, key))
+    return found

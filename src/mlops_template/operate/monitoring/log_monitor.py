@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlops_template.config import Config
-from mlops_template.core.labels import join_labels
+from mlops_template.core.labels import arrived_labels
 from mlops_template.core.logged_inputs import column_name, features_from_log
 from mlops_template.core.monitor_report import LogReport, ModelVersion, Reference, Window
 from mlops_template.core.raw_rows import BadCells
@@ -142,10 +142,7 @@ def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
 def labels_of(logged: pd.DataFrame, labels: pd.DataFrame, schema: TrainingSchema) -> pd.Series:
     """Each logged row's label, typed as in training (missing where none has arrived), by
     whichever ID column the labels were matched on."""
-    found = pd.Series(None, index=logged.index, dtype=object)
-    for key in labels["key"].dropna().unique():
-        if key in logged:
-            found = found.where(found.notna(), join_labels(logged, labels, key))
+    found = arrived_labels(logged, labels)
     if schema.target.classes is None:
         return pd.to_numeric(found)
     classes = {str(c): c for c in schema.target.classes}

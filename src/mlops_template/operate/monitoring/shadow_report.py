@@ -18,7 +18,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
-from mlops_template.core.labels import join_labels
+from mlops_template.core.labels import arrived_labels
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table
 from mlops_template.io.atomic import write_json
@@ -38,7 +38,7 @@ def shadow_report(cfg: Config) -> int:
             f"{cfg.predict.table}: no shadow rows logged (serve.shadow=challenger logs them)"
         )
     pairs = served.merge(shadowed, on=PAIR, suffixes=("", "_shadow"), validate="one_to_one")
-    pairs["label"] = _labels(pairs, labels)
+    pairs["label"] = arrived_labels(pairs, labels)
     labelled = pairs[pairs["label"].notna()]
     task = "regression" if not classes else "classification"
     metric = getattr(cfg.gate, task).metric
@@ -79,14 +79,6 @@ def _logged(table: str) -> tuple[pd.DataFrame, list[str]]:
     keep = [n for n in names if not n.startswith("input_")]
     rows = DeltaTable(table).to_pandas(columns=keep)
     return rows[rows["request_id"].notna()], [n.removeprefix("proba_") for n in proba]
-
-
-def _labels(pairs: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
-    found = pd.Series(None, index=pairs.index, dtype=object)
-    for key in labels["key"].dropna().unique():
-        if key in pairs:
-            found = found.where(found.notna(), join_labels(pairs, labels, key))
-    return found
 
 
 def _compare(
