@@ -176,10 +176,22 @@ def _check_metric_names(gate: TaskGate, known: frozenset[str], task: str) -> Non
         raise ValueError(f"unknown {task} metrics {unknown}; known: {sorted(known)}")
 
 
+class ShadowGate(Strict):
+    """Live evidence in promote's decision: the candidate scored in shadow beside the
+    champion (serve.shadow=challenger) on logged requests whose labels have arrived."""
+
+    use: bool = False
+    # not_worse: refused when clearly worse than the champion there; better: it must be
+    # better beyond noise there too.
+    require: Literal["not_worse", "better"] = "not_worse"
+    min_rows: Annotated[int, Field(ge=2)] = 30
+
+
 class Gate(Strict):
     classification: TaskGate
     regression: TaskGate
     bootstrap: Bootstrap = Bootstrap()
+    shadow: ShadowGate = ShadowGate()
 
     @model_validator(mode="after")
     def _known_metrics(self) -> Gate:

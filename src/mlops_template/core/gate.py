@@ -13,7 +13,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
 from mlops_template.config import TaskGate
-from mlops_template.core.bootstrap import BETTER, Paired
+from mlops_template.core.bootstrap import BETTER, WORSE, Paired
+from mlops_template.core.shadow import ShadowComparison
 
 
 class _Check(BaseModel):
@@ -89,6 +90,22 @@ class Holdout(_Paired):
     allowed_drop: float
 
 
+class Shadow(_Paired):
+    REASON = (
+        "{metric} on {rows} logged requests with labels, answered by champion "
+        "v{served_version} and scored by the candidate in shadow: candidate {candidate} vs "
+        "champion {champion}: {verdict} ({numbers}; needs {require})"
+    )
+    champion: float
+    served_version: str
+    require: str
+
+
+class NoShadow(_Check):
+    REASON = "{detail}"
+    detail: str
+
+
 class NoChampion(_Check):
     REASON = "{detail}"
     detail: str
@@ -109,6 +126,8 @@ Check = Annotated[
     | Annotated[Baseline, Tag("baseline")]
     | Annotated[Improvement, Tag("improvement")]
     | Annotated[Holdout, Tag("holdout")]
+    | Annotated[Shadow, Tag("shadow")]
+    | Annotated[NoShadow, Tag("shadow_evidence")]
     | Annotated[NoChampion, Tag("champion")]
     | Annotated[AlreadyChampion, Tag("already_champion")],
     Discriminator(_kind),
@@ -141,13 +160,15 @@ def decide(
     gate: TaskGate,
     candidate: dict[str, float],
     comparisons: dict[str, Paired],
+    shadow: Shadow | NoShadow | None = None,
 ) -> Decision:
     """Every check with its numbers, and whether the candidate may become champion.
 
     `comparisons` holds paired results (bootstrap.paired, candidate first):
     `baseline` against the trivial model, and when there is a champion, `champion` on rows
     neither trained on and `holdout` on the champion's own held-out rows, each with the
-    champion's `lead` over the trivial model on those rows.
+    champion's `lead` over the trivial model on those rows. `shadow` is the live check
+    (shadow_check), when gate.shadow asks for one.
     """
     checks: list[Any] = [
         _threshold(metric, bound, candidate.get(metric))
@@ -183,7 +204,37 @@ def decide(
                 passed=holdout.interval[1] >= -allowed,
             )
         )
+    if shadow is not None:
+        checks.append(shadow)
     return Decision(promote=all(c.passed for c in checks), checks=checks)
+
+
+def shadow_check(
+    require: str, found: ShadowComparison | None, champion: str, candidate: str | None
+) -> Shadow | NoShadow:
+    """The live check: the candidate scored in shadow beside the champion on labelled
+    requests (core/shadow.py), `found` None when it never was."""
+    if found is None or found.paired is None:
+        who = f"v{candidate}" if candidate else "the candidate (not registered yet)"
+        rows = f"only {found.rows} of them labelled" if found else "none logged"
+        return NoShadow(
+            check="shadow_evidence",
+            passed=False,
+            detail=(
+                f"gate.shadow.use: no live evidence for {who} against champion v{champion} "
+                f"({rows}): serve with serve.shadow=challenger, add the labels (make "
+                "labels), then promote again"
+            ),
+        )
+    paired = found.paired
+    passed = paired.verdict == BETTER if require == "better" else paired.verdict != WORSE
+    return Shadow(
+        check=f"shadow:{paired.metric}",
+        **_named(paired, "champion"),
+        served_version=found.served_version,
+        require="better beyond noise" if require == "better" else "not clearly worse",
+        passed=passed,
+    )
 
 
 def already_champion(version: str) -> Decision:

@@ -234,6 +234,24 @@ def commit_files(table: str, schema: pa.Schema, folder: Path) -> int:
     return rows
 
 
+NOTHING_LOGGED = "no predictions logged yet (make serve or make predict writes them)"
+
+
+def open_logged(table: str, why: str = ""):
+    """The predictions table as the readers of the log (labels, monitor --log,
+    shadow-report, promote) open it: refused, saying `why` it was wanted, when nothing
+    is logged there yet."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(table):
+        raise PipelineError(f"{table}: {NOTHING_LOGGED}{why}")
+    return DeltaTable(table)
+
+
+def column_names(logged) -> list[str]:
+    return logged.schema().to_arrow().names
+
+
 def read(table: str):
     """The whole table as a pandas frame (for tests and small tables)."""
     from deltalake import DeltaTable

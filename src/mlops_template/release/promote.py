@@ -15,11 +15,12 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.config import Config
-from mlops_template.core.gate import already_champion, decide
+from mlops_template.core.gate import NoShadow, Shadow, already_champion, decide, shadow_check
 from mlops_template.core.schema import TrainingSchema
+from mlops_template.core.shadow import compare
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
-from mlops_template.io import model_versions, registry
+from mlops_template.io import model_versions, registry, shadow_rows
 from mlops_template.io.atomic import write_json, write_parquet
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
@@ -48,7 +49,11 @@ def evaluate_gate(
         "candidate": {"model_uri": candidate.model_uri, **candidate.lineage},
         "champion_version": champion,
         "registered_version": registered,
-        "gate": {**gate.model_dump(), "bootstrap": cfg.gate.bootstrap.model_dump()},
+        "gate": {
+            **gate.model_dump(),
+            "bootstrap": cfg.gate.bootstrap.model_dump(),
+            "shadow": cfg.gate.shadow.model_dump(),
+        },
     }
     evaluation = {"path": cfg.paths.test, "md5": candidate.test_md5}
     if champion is not None and champion == registered:
@@ -78,9 +83,34 @@ def evaluate_gate(
         candidate_metrics=result.candidate_metrics,
         champion_metrics=result.champion_metrics,
         comparisons=result.comparisons,
-        decision=decide(gate, result.candidate_metrics, result.comparisons),
+        decision=decide(
+            gate,
+            result.candidate_metrics,
+            result.comparisons,
+            live_check(cfg, schema.task, champion, registered) if champion else None,
+        ),
     )
     return decided, result.compared
+
+
+def live_check(
+    cfg: Config, task: str, champion: str, candidate: str | None
+) -> Shadow | NoShadow | None:
+    """gate.shadow: the candidate's version scored in shadow beside the champion's, on
+    the logged requests whose labels have arrived (as make shadow-report shows them)."""
+    settings = cfg.gate.shadow
+    if not settings.use:
+        return None
+    found = None
+    if candidate is not None:
+        logged = shadow_rows.read(cfg.predict.table, cfg.monitor.labels_table)
+        metric = getattr(cfg.gate, task).metric
+        comparisons = compare(
+            logged.labelled, metric, logged.classes, cfg.gate.bootstrap, settings.min_rows
+        )
+        pair = (champion, candidate)
+        found = next((c for c in comparisons if (c.served_version, c.shadow_version) == pair), None)
+    return shadow_check(settings.require, found, champion, candidate)
 
 
 def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:

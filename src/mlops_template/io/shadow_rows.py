@@ -1,0 +1,42 @@
+"""The logged requests a shadow model scored too (serve.shadow), each beside the answered
+row and with its label where one has arrived: what shadow-report and promote compare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mlops_template.core.labels import arrived_labels
+from mlops_template.core.shadow import pair_rows
+from mlops_template.errors import PipelineError
+from mlops_template.io import labels_table, predictions_table
+
+NO_SHADOW = "no shadow rows logged (serve.shadow=challenger logs them)"
+
+
+@dataclass(frozen=True)
+class ShadowRows:
+    pairs: int  # requests both models scored
+    labelled: pd.DataFrame  # those with a label: core/shadow.pair_rows' columns and `label`
+    classes: list[str] | None  # the logged classes (None: regression)
+
+
+def read(table: str, labels: str) -> ShadowRows:
+    """Refused when the log holds no shadow rows."""
+    log = predictions_table.open_logged(table)
+    names = predictions_table.column_names(log)
+    if "shadow" not in names:
+        raise PipelineError(f"{table}: {NO_SHADOW}")
+    keep = [n for n in names if not n.startswith("input_")]
+    pairs = pair_rows(log.to_pandas(columns=keep))
+    if pairs.empty:
+        raise PipelineError(f"{table}: {NO_SHADOW}")
+    # The classes these rows were scored with (a table may hold another model's too).
+    proba = [n for n in names if n.startswith("proba_") and pairs[n].notna().any()]
+    classes = [n.removeprefix("proba_") for n in proba] or None
+    pairs["label"] = arrived_labels(pairs, labels_table.read(labels))
+    labelled = pairs[pairs["label"].notna()].reset_index(drop=True)
+    if classes is None:  # labels are stored as numbers for a regression, text otherwise
+        labelled["label"] = labelled["label"].astype("float64")
+    return ShadowRows(len(pairs), labelled, classes)
