@@ -237,7 +237,9 @@ def _add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "simulate", help="SIMULATED incoming batch from held-out data, for demos and tests"
     )
     simulate.add_argument("out", help="where to write it (.csv or .parquet)")
-    simulate.add_argument("--rows", type=int, default=500)
+    simulate.add_argument(
+        "--rows", type=int, default=500, help="at most the held-out rows, each drawn once"
+    )
     simulate.add_argument("--drift", type=float, default=0.0, help="shift, in standard deviations")
     simulate.add_argument(
         "--drifted-share", type=float, default=0.5, help="share of the columns moved"

@@ -40,7 +40,7 @@ def test_the_demo_trains_promotes_and_scores_with_its_ids(tmp_path):
         "simulate",
         "drifted.csv",
         "--rows",
-        "1000",
+        "3000",
         "--drift",
         "2",
         "--drifted-share",
@@ -51,4 +51,4 @@ def test_the_demo_trains_promotes_and_scores_with_its_ids(tmp_path):
     assert "out of range" in said and "ct: promoted v2" in said
     added = copy.path("data/incoming/customers").glob("*.parquet")
     (rows,) = [pd.read_parquet(path) for path in added]
-    assert len(rows) == 1000 and rows["customer_id"].str.startswith("drifted-").all()
+    assert len(rows) == 3000 and rows["customer_id"].str.startswith("drifted-").all()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
 
+from tests.helpers.browser import rendered_dom
 from tests.helpers.template import OUTPUT_STAGES, STAGES, ran_stages
 
 pytestmark = pytest.mark.slow
@@ -44,6 +46,19 @@ def test_metrics_and_plots_are_readable_by_dvc(reproduced):
     assert "errors" not in rendered, rendered["errors"]
     assert {"ROC", "Precision-recall", "Confusion matrix"} <= set(rendered["data"])
     assert rendered["data"]["reports/figures/roc.png"][0]["type"] == "image"
+
+
+def test_dvc_plots_render_offline(reproduced, tmp_path):
+    # DVC's own page loads Vega from a CDN; .dvc/config names a page with it inlined.
+    reproduced.run("dvc", "plots", "show", "--out", str(tmp_path / "plots"))
+    page = tmp_path / "plots/index.html"
+    assert "cdn." not in page.read_text()
+    dom = rendered_dom(page)
+    vega = ["ROC", "Precision-recall", "Confusion_matrix"]
+    for name in vega:  # each Vega plot drawn into its own div
+        assert re.search(rf'<div id="{name}"[^>]*>.*?<canvas', dom, re.S), name
+    assert dom.count("<canvas") == len(re.findall(r'<div id="[A-Z]', dom))
+    assert dom.count('<img src="static/') == 3  # the PNG figures
 
 
 def test_lock_records_every_stage_with_its_params(reproduced):

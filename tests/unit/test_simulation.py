@@ -47,8 +47,17 @@ def test_without_drift_rows_are_held_out_rows(held_out):
     assert batch(held_out)[0].equals(frame)  # seeded
 
 
-def test_more_rows_than_held_out_are_drawn_with_replacement(held_out):
-    assert len(batch(held_out, rows=1000)[0]) == 1000
+def test_no_held_out_row_is_drawn_twice(held_out):
+    # A row drawn twice reads as drift, and leaks once ct adds the batch to the data.
+    frame, _ = batch(held_out.assign(row=range(len(held_out))), rows=1000)
+    assert len(frame) == len(held_out) and frame["row"].is_unique
+
+
+def test_asked_for_more_rows_than_held_out_simulate_says_it_gave_all(project):
+    done = project.main("simulate", "out.parquet", "--rows", "1000")
+    assert len(pd.read_parquet(project.root / "out.parquet")) == 200
+    assert "holds 200 rows, so the batch has 200, not 1000" in done.stderr
+    assert "written to out.parquet: 200 rows" in done.stderr
 
 
 def test_drift_shifts_numbers_by_standard_deviations_and_swaps_categories(held_out):

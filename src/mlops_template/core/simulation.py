@@ -20,14 +20,15 @@ def simulated_batch(
     key: str | None = None,
     batch_name: str = "sim",
 ) -> tuple[pd.DataFrame, list[str]]:
-    """`rows` rows drawn from the held-out data; `drifted_share` of the columns moved by
-    `drift`: numbers and dates shifted by `drift` standard deviations, and a `drift` share
-    of each categorical value replaced by another category. The rows of a batch are new
-    ones: with a split key, each gets a key of its own, marked with `batch_name` (a
-    held-out row's key would put it on the test side). Returns the batch and the moved
-    columns."""
+    """`rows` rows drawn from the held-out data (at most all of them: a row drawn twice
+    would be read as drift by monitor, and leak between train and test once ct adds the
+    batch to the data); `drifted_share` of the columns moved by `drift`: numbers and
+    dates shifted by `drift` standard deviations, and a `drift` share of each categorical
+    value replaced by another category. The rows of a batch are new ones: with a split
+    key, each gets a key of its own, marked with `batch_name` (a held-out row's key would
+    put it on the test side). Returns the batch and the moved columns."""
     rng = np.random.default_rng(seed)
-    batch = held_out.sample(rows, replace=rows > len(held_out), random_state=seed)
+    batch = held_out.sample(min(rows, len(held_out)), random_state=seed)
     batch = batch.reset_index(drop=True)
     columns = list(schema.columns)
     moved = []
@@ -47,7 +48,7 @@ def simulated_batch(
                 batch[name] = _swap_categories(batch[name], column.categories, drift, rng)
             moved.append(name)
     if key is not None and key in batch:
-        batch[key] = new_keys(held_out[key], rows, batch_name)
+        batch[key] = new_keys(held_out[key], len(batch), batch_name)
     if not labels:
         batch = batch.drop(columns=[schema.target.name])
     return batch, moved

@@ -1,8 +1,9 @@
 """simulate: write an incoming batch made from held-out data, for demos and tests.
 
 The rows come from the evaluation split (`paths.test`), which the model never trained
-on; `--drift` moves some columns. The file says it is simulated: Parquet batches carry
-it in their metadata, and the command prints it.
+on, each at most once (`--rows` beyond its size gets all of it); for the bundled demo,
+new customers from its generator. `--drift` moves some columns. The file says it is
+simulated: Parquet batches carry it in their metadata, and the command prints it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlops_template.config import Config
+from mlops_template.config import Config, DemoData
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.simulation import simulated_batch
 from mlops_template.errors import PipelineError
@@ -48,8 +49,12 @@ def simulate(
         if not path.is_file():
             raise PipelineError(f"{path}: not found; run `dvc repro` first")
     schema = TrainingSchema.read(schema_path)
+    held_out = pd.read_parquet(held_out_path)
+    source = str(held_out_path)
+    if isinstance(cfg.data, DemoData):
+        held_out, source = _new_customers(cfg, held_out, rows, seed)
     batch, moved = simulated_batch(
-        pd.read_parquet(held_out_path),
+        held_out,
         schema,
         rows=rows,
         drift=drift,
@@ -59,13 +64,20 @@ def simulate(
         key=cfg.split.key,
         batch_name=Path(out).stem,
     )
+    if len(batch) < rows:
+        print(
+            f"{source} holds {len(batch)} rows, so the batch has {len(batch)}, not "
+            f"{rows}: a row drawn twice would read as drift, and leak between train and test "
+            "once ct adds the batch",
+            file=sys.stderr,
+        )
     options = {
-        "rows": rows,
+        "rows": len(batch),
         "drift": drift,
         "drifted_share": drifted_share,
         "labels": labels,
         "seed": seed,
-        "source": str(held_out_path),
+        "source": source,
         "moved_columns": moved,
     }
     target = Path(out)
@@ -76,9 +88,22 @@ def simulate(
         metadata = {**(table.schema.metadata or {}), MARKER: json.dumps(options).encode()}
         write_with(target, lambda tmp: pq.write_table(table.replace_schema_metadata(metadata), tmp))
     print(
-        f"SIMULATED batch (for demos and tests) written to {target}: {rows} rows from "
-        f"{held_out_path}, drift {drift} on {moved or 'no columns'}, "
+        f"SIMULATED batch (for demos and tests) written to {target}: {len(batch)} rows from "
+        f"{source}, drift {drift} on {moved or 'no columns'}, "
         f"{'with' if labels else 'without'} labels",
         file=sys.stderr,
     )
     return 0
+
+
+def _new_customers(
+    cfg: Config, held_out: pd.DataFrame, rows: int, seed: int
+) -> tuple[pd.DataFrame, str]:
+    """The demo's generator draws new customers from the same churn model (a seed after
+    the training data's), shaped as the held-out rows: as many as asked, none seen."""
+    from mlops_template.io.datasets import load_source
+
+    data = cfg.data.model_copy(update={"n_rows": max(rows, 10), "seed": cfg.data.seed + 1 + seed})
+    fresh = load_source(data, cfg.read)
+    fresh = fresh[list(held_out.columns)].astype(held_out.dtypes.to_dict())
+    return fresh, f"new customers (the demo generator, seed {data.seed})"
