@@ -165,3 +165,25 @@ def test_a_batch_whose_rows_the_split_cannot_place_is_refused(project, text, sai
     Path("batch.csv").write_text(text)
     with pytest.raises(PipelineError, match=re.escape(said)):
         training_rows(Path("batch.csv"), schema, cfg)
+
+
+def test_rows_an_earlier_ct_added_are_not_added_again(project, capsys):
+    """ct --log's windows overlap from one run to the next: the rows of the earlier
+    windows are in the training data already and must not count twice."""
+    cfg, schema = _keyed(project)
+    Path("monday.csv").write_text("customer_id,x,y\n201,0.5,1\n202,1.5,0\n")
+    Path("tuesday.csv").write_text("customer_id,x,y\n201,0.5,1\n202,1.5,0\n203,2.5,0\n")
+    workspace = Workspace()
+    assert workspace.add_batch(cfg, Path("monday.csv"), schema) == 2
+    assert workspace.add_batch(cfg, Path("tuesday.csv"), schema) == 1
+    assert "2 of tuesday.csv's 3 labelled rows are in the training data already" in (
+        capsys.readouterr().err
+    )
+    added = sorted(Path(cfg.paths.incoming).rglob("*.parquet"))
+    rows = pd.concat(pd.read_parquet(path) for path in added)
+    assert sorted(rows["customer_id"]) == [201, 202, 203]  # each once
+    assert all(path.with_name(path.name + ".dvc").exists() for path in added)
+    # Nothing new at all: nothing added, and ct alerts rather than retrain on the same rows.
+    Path("again.csv").write_text("customer_id,x,y\n203,2.5,0\n")
+    assert workspace.add_batch(cfg, Path("again.csv"), schema) == 0
+    assert len(list(Path(cfg.paths.incoming).rglob("*.parquet"))) == 2

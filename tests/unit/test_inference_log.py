@@ -11,6 +11,7 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from mlflow.pyfunc import scoring_server
 from sklearn.base import clone
@@ -249,3 +250,28 @@ def test_ids_are_logged_as_batch_rows_hold_them_whatever_else_the_flush_holds(
     logged = predictions_table.read(str(tmp_path / "predictions")).sort_values("scored_at")
     ids = [None if pd.isna(v) else v for v in logged["customer"]]
     assert ids == ["123", None, "true"]
+
+
+def test_serve_refuses_at_start_a_log_table_its_rows_do_not_fit(params, tmp_path):
+    """Checked before any worker starts (not at the first flush): a regression's log,
+    whose predictions are numbers, cannot take a classifier's rows."""
+    from mlops_template.config import Config
+    from mlops_template.errors import PipelineError
+    from mlops_template.io.model_versions import ModelRef
+    from mlops_template.operate.serving.serve import inference_log_env
+
+    from .conftest import training_schema
+
+    table = tmp_path / "log"
+    regression = predictions_table.table_schema(None, [], [])
+    numbers = pa.Table.from_pylist([{"row_number": 0, "prediction": 1.5}], regression)
+    predictions_table.append(str(table), regression, iter(numbers.to_batches()))
+    params["serve"]["log"]["table"] = str(table)
+    cfg = Config.model_validate(params)
+    schema = training_schema({"name": "x", "kind": "numeric"}, classes=["no", "yes"])
+    with pytest.raises(PipelineError, match="prediction: table double, batch string") as err:
+        inference_log_env(cfg, ModelRef("m", "1", "champion"), schema)
+    assert "serve.log.table=" in str(err.value)
+    params["serve"]["log"]["table"] = str(tmp_path / "new")
+    settings = inference_log_env(Config.model_validate(params), ModelRef("m", "1", None), schema)
+    assert json.loads(settings["MLOPS_INFERENCE_LOG"])["table"] == str(tmp_path / "new")

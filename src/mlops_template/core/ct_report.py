@@ -50,6 +50,7 @@ class CtReport(BaseModel):
     outcome: str | None = None
     reasons: list[str] | None = None  # set on an alert
     trigger: list[str] | None = None  # from the inference log: each window, and the verdict
+    notes: list[str] | None = None  # why nothing was tried, when nothing was
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -63,6 +64,7 @@ class CtReport(BaseModel):
                 f"{perf.baseline:.4f} on the evaluation data (drop {perf.drop:.4f} > "
                 f"{perf.max_drop}); drift: {self.drift}"
             )
+        lines += self.notes or []
         lines += [tried.line() for tried in self.tries]
         lines.append(f"champion {self.champion.name} v{self.champion.version} unchanged")
         return lines

@@ -53,17 +53,18 @@ def table_schema(
     return pa.schema(fields)
 
 
-def check(table: str, schema: pa.Schema | None = None) -> None:
+def check(table: str, schema: pa.Schema | None = None, other: str = "--table") -> None:
     """Refuse, before anything is scored, a table path our rows cannot go to: a file, a
     directory with other files in it, a Delta table that is not a predictions table, or
-    (given the rows' schema) one whose columns have other types."""
+    (given the rows' schema) one whose columns have other types. `other` says how to
+    name another table."""
     from deltalake import DeltaTable
 
     path = Path(table)
     if path.exists() and not path.is_dir():
         raise PipelineError(
             f"{table} is a file, not a predictions table (a Delta table's directory); "
-            "name another path with --table"
+            f"name another path with {other}"
         )
     if not path.is_dir():
         return  # a new table
@@ -71,14 +72,14 @@ def check(table: str, schema: pa.Schema | None = None) -> None:
         if any(path.iterdir()) and interrupted_first_write(table) is None:
             raise PipelineError(
                 f"{table} is a directory with files in it but not a Delta table; refusing to "
-                "write into it: name another path with --table"
+                f"write into it: name another path with {other}"
             )
         return
     current = pa.schema(DeltaTable(table).schema().to_arrow())
     if missing := [name for name in REQUIRED if name not in current.names]:
         raise PipelineError(
             f"{table} is a Delta table but not a predictions table (missing columns: "
-            f"{', '.join(missing)}); name another path with --table"
+            f"{', '.join(missing)}); name another path with {other}"
         )
     conflicts = [
         f"{field.name}: table {current.field(field.name).type}, batch {field.type}"
@@ -88,7 +89,7 @@ def check(table: str, schema: pa.Schema | None = None) -> None:
     if conflicts:
         raise PipelineError(
             f"{table}: the scored rows do not fit the table's columns ({'; '.join(conflicts)}); "
-            "write to another table (--table)"
+            f"write to another table ({other})"
         )
 
 

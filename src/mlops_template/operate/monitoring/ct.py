@@ -149,7 +149,13 @@ def _retrain(
     """The rows added to the training data, then each try until the gate promotes one
     (then `rescore`, if given); none: the workspace as it was, and an alert."""
     with restored_unless_promoted() as workspace:
-        workspace.add_batch(cfg, path, schema)
+        if not workspace.add_batch(cfg, path, schema):
+            # The log's windows overlap from run to run: their rows may all be in already.
+            record.notes = [
+                "every labelled row is in the training data already (an earlier ct added "
+                "it): retraining would learn nothing new"
+            ]
+            return _finish(cfg, record, "alert", verbose)
         tried = run_tries(cfg.ct.tries, workspace, lambda n, o: _try(n, o, verbose))
         record.tries.extend(tried)
         if tried and tried[-1].promoted:

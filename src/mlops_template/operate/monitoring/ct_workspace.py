@@ -5,10 +5,12 @@ is promoted: the workspace is then the champion's again."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mlops_template.compose import CONF_DIR
@@ -59,6 +61,20 @@ def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFra
     return rows.assign(**{key: keys})[[key, *rows.columns]]
 
 
+def already_added(rows: pd.DataFrame, folder: Path) -> np.ndarray:
+    """Which of `rows` an earlier ct added to `folder` (equal in every column; files of
+    other columns, from a model with other features, are not compared)."""
+    found = np.zeros(len(rows), dtype=bool)
+    for file in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+        before = pd.read_parquet(file)
+        if list(before.columns) != list(rows.columns):
+            continue
+        before = before.astype(rows.dtypes.to_dict(), errors="ignore").drop_duplicates()
+        merged = rows.merge(before, how="left", indicator=True)
+        found |= (merged["_merge"] == "both").to_numpy()
+    return found
+
+
 class Workspace:
     """What a retraining changes in the workspace, to put back if no try is promoted."""
 
@@ -72,19 +88,32 @@ class Workspace:
             if file not in self.saved:
                 self.saved[file] = file.read_bytes() if file.exists() else None
 
-    def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> None:
-        """The batch's labelled rows, as the data source's training data, under DVC."""
+    def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> int:
+        """The batch's labelled rows, as the data source's training data, under DVC; the
+        number of rows added. A row an earlier ct added (the same key, features and
+        label: the inference log's windows overlap from one run to the next) is left
+        out, so that no row counts twice in training."""
         folder = incoming_folder(cfg.paths.incoming, cfg.data)
         target = folder / f"{file_md5(path)}.parquet"
         self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
         self.save(*sorted(Path(CONF_DIR).rglob("*.yaml")))
         self.save(*uncached_outputs())
         if target.exists():
-            return
+            return 0
         rows = training_rows(path, schema, cfg)
+        new = rows[~already_added(rows, folder)]
+        if len(new) < len(rows):
+            print(
+                f"{len(rows) - len(new)} of {path.name}'s {len(rows)} labelled rows are in the "
+                f"training data already ({folder}): left out",
+                file=sys.stderr,
+            )
+        if new.empty:
+            return 0
         self.added += [target, target.with_name(target.name + ".dvc")]
-        write_parquet(target, rows)
+        write_parquet(target, new.reset_index(drop=True))
         _run("dvc", "add", "--quiet", str(target))
+        return len(new)
 
     def reset_conf(self) -> None:
         """conf/ as it was before any try changed it."""

@@ -41,6 +41,14 @@ ENV = "MLOPS_INFERENCE_LOG"  # the log's settings, from `serve` to each worker (
 SHADOW_ENV = "MLOPS_SHADOW_MODEL"  # the shadow model's checked folder (serve.shadow)
 
 
+def row_schema(
+    classes: list[Any] | None, passthrough: list[str], schema: TrainingSchema
+) -> pa.Schema:
+    """The logged rows' columns: the predictions table's, passthrough IDs as text."""
+    text = [pa.field(name, pa.string()) for name in passthrough]
+    return predictions_table.table_schema(classes, text, input_fields(schema))
+
+
 class InferenceLog:
     def __init__(
         self, settings: dict[str, Any], model: Any, schema: TrainingSchema, shadow: Any = None
@@ -54,8 +62,7 @@ class InferenceLog:
         self.model, self.inputs = model, schema
         self.classes = model.classes_.tolist() if schema.task == "classification" else None
         self.passthrough = list(settings["passthrough_columns"])
-        text = [pa.field(name, pa.string()) for name in self.passthrough]
-        self.schema = predictions_table.table_schema(self.classes, text, input_fields(schema))
+        self.schema = row_schema(self.classes, self.passthrough, schema)
         self.constants = {
             "model_name": settings["model_name"],
             "model_version": settings["model_version"],
@@ -149,7 +156,7 @@ class InferenceLog:
         try:
             wait = CLOSING_LOCK_WAIT if self._closing else LOCK_WAIT
             with table_lock.locked(self.table, wait=wait):
-                predictions_table.check(self.table, self.schema)
+                predictions_table.check(self.table, self.schema, other="serve.log.table=...")
                 predictions_table.append(self.table, self.schema, iter(rows))
         except Exception as err:
             self.counts["failed_writes"] += 1

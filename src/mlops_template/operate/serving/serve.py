@@ -28,10 +28,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from mlops_template.config import Config, Serve
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError, redact
 from mlops_template.io import model_versions, predictions_table, registry
 from mlops_template.operate.serving.inference_log import ENV as INFERENCE_LOG_ENV
-from mlops_template.operate.serving.inference_log import SHADOW_ENV
+from mlops_template.operate.serving.inference_log import SHADOW_ENV, row_schema
 
 STOP_SECONDS = 30
 APP = "mlops_template.operate.serving.scoring_app:app"  # MLflow's app, with a shorter path in front
@@ -79,10 +80,12 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
         shadow = model_versions.resolve(client, name, None, settings.shadow)
     workers = settings.workers or usable_cores()
     # Checked here, once (model_versions.download_model): a model the project does not
-    # trust, or a damaged one, is a one-line refusal before any worker starts.
-    log = inference_log_env(cfg, ref, shadow)
+    # trust, or a damaged one, is a one-line refusal before any worker starts; so is a
+    # log table the rows cannot go to.
     with ExitStack() as copies:
         model = copies.enter_context(model_versions.model_copy(ref.uri, "serve", ref.label))
+        schema = TrainingSchema.of(model_versions.model_schema(model))
+        log = inference_log_env(cfg, ref, schema, shadow)
         print(f"serving {name} v{ref.version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         if log:
             print(f"logging every answered row to {cfg.serve.log.table}", file=sys.stderr)
@@ -100,18 +103,23 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
 
 
 def inference_log_env(
-    cfg: Config, ref: model_versions.ModelRef, shadow: model_versions.ModelRef | None = None
+    cfg: Config,
+    ref: model_versions.ModelRef,
+    schema: TrainingSchema,
+    shadow: model_versions.ModelRef | None = None,
 ) -> dict[str, str]:
     """The inference log's settings for the workers (operate/serving/inference_log.py),
-    its table checked here, once: one the rows cannot go to is a one-line refusal."""
+    its table checked here, once, against the rows the model logs: a table they cannot
+    go to (another kind of table, a column of another type) is a one-line refusal."""
     settings = cfg.serve.log
     if not settings.enabled:
         return {}
     table = str(Path(settings.table).resolve())
-    predictions_table.check(table)
     passthrough = [*cfg.predict.passthrough_columns]
     if cfg.data.id_column and cfg.data.id_column not in passthrough:
         passthrough.insert(0, cfg.data.id_column)
+    rows = row_schema(schema.target.classes, passthrough, schema)
+    predictions_table.check(table, rows, other="serve.log.table=...")
     log = {
         **settings.model_dump(exclude={"enabled"}),
         "table": table,
