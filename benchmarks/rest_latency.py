@@ -6,7 +6,8 @@ the raw `pyfunc.predict` on one row in this process; then `make serve`'s server
 (serve.log) and without it, and the stock `mlflow models serve` (one worker, default
 threads), each measured for single-row latency on a kept-alive connection (p50, p95) and
 for throughput at saturation with `--clients` concurrent kept-alive clients for
-`--seconds`, against the limit cores / raw single-row time.
+`--seconds` (in `--rounds` turns, the servers alternating), against the limit cores /
+raw single-row time.
 Targets: p50 within raw + 3 ms; saturation at least 0.7x the limit, with the log on;
 the log costs at most 0.5 ms at p50, and every answered row is in the table.
 
@@ -104,6 +105,25 @@ def throughput(port: int, bodies: list[str], clients: int, seconds: float) -> tu
     return sum(done) / (time.perf_counter() - start), sum(done)
 
 
+def rotating_throughput(
+    ports: list[int], bodies: list[str], args: argparse.Namespace
+) -> tuple[list[float], list[int]]:
+    """Each server's throughput in `--rounds` short loads, the servers in turn with each
+    first in its turn (as paired_latencies): the median rate, and the requests answered.
+    One long load per server, one after another, let the order decide by more than the
+    log costs."""
+    rates: list[list[float]] = [[] for _ in ports]
+    done = [0] * len(ports)
+    turns = list(range(len(ports)))
+    for _ in range(args.rounds):
+        turns = turns[1:] + turns[:1]
+        for i in turns:
+            rate, count = throughput(ports[i], bodies, args.clients, args.seconds / args.rounds)
+            rates[i].append(rate)
+            done[i] += count
+    return [statistics.median(r) for r in rates], done
+
+
 @contextmanager
 def started(cmd: list[str], root: Path, env: dict[str, str], settings: list[str]) -> Iterator[int]:
     """A server started with `cmd` (the copy's params.yaml composed with `settings`
@@ -140,7 +160,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=10, help="of the throughput load")
+    parser.add_argument("--seconds", type=float, default=10, help="of each server's load")
+    parser.add_argument("--rounds", type=int, default=5, help="the load split in turns")
     parser.add_argument("overrides", nargs="*", default=["model=hist_gradient_boosting"])
     args = parser.parse_args()
     cores = usable_cores()  # as make serve counts them for its workers
@@ -180,9 +201,10 @@ def main() -> int:
             ]
             ports = dict(zip(servers, ports, strict=True))
             single = paired_latencies(list(ports.values()), bodies)
+            rates, done = rotating_throughput(list(ports.values()), bodies, args)
             found = {
-                name: (percentiles(times), *throughput(port, bodies, args.clients, args.seconds))
-                for (name, port), times in zip(ports.items(), single, strict=True)
+                name: (percentiles(times), rate, count)
+                for name, times, rate, count in zip(ports, single, rates, done, strict=True)
             }
         # Every server stopped, the log's last rows written at its shutdown.
         from deltalake import DeltaTable
