@@ -63,7 +63,7 @@ def _promote(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from mlops_template.release.rollback import rollback
 
-    return rollback(load_config(), args.to or None)
+    return rollback(load_config(), args.to or None, force=args.force)
 
 
 def _retire(args: argparse.Namespace) -> int:
@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     promote.set_defaults(func=_promote)
     rollback = commands.add_parser("rollback", help="move champion back to the previous one")
     rollback.add_argument("--to", help="the version to make champion (default: previous)")
+    rollback.add_argument("--force", **flag, help="crown a version the gate refused, knowingly")
     rollback.set_defaults(func=_rollback)
     retire = commands.add_parser(
         "retire", help="archive versions without an alias beyond registry.keep_versions"

@@ -236,6 +236,17 @@ def test_rollback_follows_the_promotions_of_a_real_pipeline(weak_copy):
     history = [(e["action"], e["version"], e["previous"]) for e in events(copy)]
     assert history == [("promote", "1", ""), ("promote", "2", "1"), ("rollback", "1", "2")]
     assert aliases(copy) == {"champion": "1", "challenger": "2"}
+    # The workspace still holds v2's model: it beats v1, but was rolled back; the next
+    # promote (as CI runs it) must not bring it straight back.
+    dry = promote(copy, "--dry-run")
+    assert dry.returncode == REFUSED, dry.stderr
+    assert "would refuse the candidate (failed: rolled_back)" in dry.stderr
+    assert "v2 was rolled back (champion v2 -> v1" in dry.stderr
+    assert promote(copy).returncode == REFUSED
+    assert aliases(copy) == {"champion": "1", "challenger": "2"}
+    # Crowned again on purpose, it is trusted again.
+    copy.main("rollback", "--to", "2")
+    assert "already champion" in promote(copy).stderr
 
 
 def test_concurrent_promotions_leave_consistent_aliases(trained, tmp_path):

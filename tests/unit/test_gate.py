@@ -153,3 +153,18 @@ def test_a_decision_reads_back_from_its_json_unchanged():
         assert again == decision and again.reasons() == decision.reasons()
     kinds = [type(c).__name__ for c in decide(GATE, {}, comparisons).checks]
     assert kinds == ["Threshold", "Baseline", "Improvement", "Holdout"]
+
+
+def test_a_version_rolled_back_stays_so_until_crowned_again():
+    from mlops_template.core.champion_history import rolled_back
+
+    def event(action, version, previous):
+        return {"action": action, "version": version, "previous": previous, "actor": "ci"}
+
+    events = [event("promote", "1", ""), event("promote", "2", "1"), event("rollback", "1", "2")]
+    assert rolled_back(events, "2") == events[2]
+    assert rolled_back(events, "1") is None  # it is the champion the rollback went to
+    assert rolled_back(events, "3") is None  # never champion
+    again = [*events, event("rollback", "2", "1")]  # `rollback --to 2`: trusted again
+    assert rolled_back(again, "2") is None
+    assert rolled_back(again, "1") == again[3]

@@ -91,6 +91,30 @@ def test_rollback_refuses_a_target_it_cannot_use(cfg, store, to, message):
     assert len(history(store, name)) == 1
 
 
+def test_rollback_to_a_version_the_gate_refused_needs_force(cfg, store, capfd):
+    name = cfg.registry.model_name
+    add_versions(store, name, 1)
+    champion_at(store, name, "1")
+    failed = json.dumps({"check": "improvement:f1_macro", "passed": False})
+    add_versions(
+        store,
+        name,
+        1,
+        **{"gate.decision": "refused", "gate.improvement:f1_macro": failed},
+    )
+    assert cli.main(["rollback", "--to", "2"]) == 2
+    said = capfd.readouterr().err
+    assert "v2 of mlops-template was refused by the gate (failed: improvement:f1_macro)" in said
+    assert "`rollback --to 2 --force` crowns it anyway" in said
+    assert aliases(store, name) == {"champion": "1"}
+    assert cli.main(["rollback", "--to", "2", "--force"]) == 0
+    assert "crowned with --force" in capfd.readouterr().err
+    assert aliases(store, name) == {"champion": "2"}
+    (event,) = [e for e in registry.events(store, name) if e["action"] == "rollback"]
+    run = store.get_run(event["run_id"])
+    assert run.data.tags["registry.forced"] == "failed: improvement:f1_macro"
+
+
 def test_rollback_without_a_champion_exits_2(cfg, store, capfd):
     add_versions(store, cfg.registry.model_name, 1)
     assert cli.main(["rollback"]) == 2

@@ -32,3 +32,15 @@ def rollback_target(events: list[dict[str, Any]], current: str | None) -> str | 
     if not line or line[-1] != current:
         return None
     return line[-2] if len(line) > 1 else None
+
+
+def rolled_back(events: list[dict[str, Any]], version: str) -> dict[str, Any] | None:
+    """The rollback that took `version` off the champion's seat, unless a later event
+    crowned it again (None: it was never rolled back, or is trusted again)."""
+    found = None
+    for event in events:
+        if event["version"] == version:
+            found = None
+        elif event["action"] == "rollback" and event["previous"] == version:
+            found = event
+    return found

@@ -111,6 +111,17 @@ class NoChampion(_Check):
     detail: str
 
 
+class RolledBack(_Check):
+    REASON = (
+        "v{version} was rolled back (champion v{version} -> v{to}, by {actor}): a rolled-back "
+        "version is not promoted again; a new model that beats the champion is, and "
+        "`rollback --to {version}` crowns it deliberately"
+    )
+    version: str
+    to: str
+    actor: str
+
+
 class AlreadyChampion(_Check):
     REASON = "v{version} is already champion"
     version: str
@@ -129,7 +140,8 @@ Check = Annotated[
     | Annotated[Shadow, Tag("shadow")]
     | Annotated[NoShadow, Tag("shadow_evidence")]
     | Annotated[NoChampion, Tag("champion")]
-    | Annotated[AlreadyChampion, Tag("already_champion")],
+    | Annotated[AlreadyChampion, Tag("already_champion")]
+    | Annotated[RolledBack, Tag("rolled_back")],
     Discriminator(_kind),
 ]
 
@@ -243,6 +255,19 @@ def already_champion(version: str) -> Decision:
         promote=True,
         checks=[AlreadyChampion(check="already_champion", passed=True, version=version)],
     )
+
+
+def refused_as_rolled_back(version: str, event: dict[str, Any]) -> Decision:
+    """The candidate is a version rolled back from champion (core/champion_history.py):
+    refused without comparing, or the next promote would bring it straight back."""
+    check = RolledBack(
+        check="rolled_back",
+        passed=False,
+        version=version,
+        to=event["version"],
+        actor=event.get("actor") or "unknown",
+    )
+    return Decision(promote=False, checks=[check])
 
 
 def _named(comparison: Paired, other: str) -> dict[str, Any]:

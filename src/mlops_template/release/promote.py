@@ -15,7 +15,15 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.config import Config
-from mlops_template.core.gate import NoShadow, Shadow, already_champion, decide, shadow_check
+from mlops_template.core.champion_history import rolled_back
+from mlops_template.core.gate import (
+    NoShadow,
+    Shadow,
+    already_champion,
+    decide,
+    refused_as_rolled_back,
+    shadow_check,
+)
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.shadow import compare
 from mlops_template.core.validation_report import ValidationReport
@@ -60,6 +68,10 @@ def evaluate_gate(
         decided = already_champion(champion)
         return PromotionReport(
             **common, evaluation_data=evaluation, decision=decided, already_champion=True
+        ), None
+    if registered is not None and (event := rolled_back(registry.events(client, name), registered)):
+        return PromotionReport(
+            **common, evaluation_data=evaluation, decision=refused_as_rolled_back(registered, event)
         ), None
     held_by = (
         gate_rows.load_champion(client, model_versions.ModelRef(name, champion, registry.CHAMPION))
@@ -137,7 +149,9 @@ def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
         report = report.but(dry_run=dry_run)
         if not dry_run and compared is not None:
             write_parquet(ROWS, compared)
-        if not dry_run and not report.already_champion:
+        # A rolled-back version keeps the tags of the gate that once passed it.
+        rolled_back = report.decision.check("rolled_back") is not None
+        if not dry_run and not report.already_champion and not rolled_back:
             report = report.but(registered_version=_register(cfg, client, name, report))
     return report
 
@@ -233,6 +247,9 @@ def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
         print(f"dry run: {verdict} the candidate{failed}; nothing was changed", file=sys.stderr)
     elif decision.promote:
         print(f"promoted: {name} v{version} is champion", file=sys.stderr)
+    elif decision.check("rolled_back") is not None:
+        said = f"refused: {name} v{version} was rolled back; nothing changed{failed}"
+        print(said, file=sys.stderr)
     else:
         print(
             f"refused: {name} v{version} is challenger only{failed}",

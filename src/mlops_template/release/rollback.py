@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from mlops_template.config import Config
@@ -10,7 +11,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 
 
-def rollback(cfg: Config, to: str | None) -> int:
+def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
     from mlops_template.io.tracking import experiment_id
 
     client = registry.connect()
@@ -30,8 +31,27 @@ def rollback(cfg: Config, to: str | None) -> int:
             raise PipelineError(f"{name} has no version {target}")
         if target == current:
             raise PipelineError(f"v{target} is already the champion of {name}")
-        registry.move_champion(
-            client, experiment, name, target, action="rollback", extra={"from": current}
-        )
-    print(f"rolled back: {name} champion v{current} -> v{target}", file=sys.stderr)
+        refused = gate_refusal(client.get_model_version(name, target).tags)
+        if refused is not None and not force:
+            raise PipelineError(
+                f"v{target} of {name} was refused by the gate ({refused}); "
+                f"`rollback --to {target} --force` crowns it anyway"
+            )
+        extra = {"from": current, **({"forced": refused} if refused else {})}
+        registry.move_champion(client, experiment, name, target, action="rollback", extra=extra)
+    said = f" (refused by the gate: {refused}; crowned with --force)" if refused else ""
+    print(f"rolled back: {name} champion v{current} -> v{target}{said}", file=sys.stderr)
     return 0
+
+
+def gate_refusal(tags: dict[str, str]) -> str | None:
+    """The failed checks of a version the gate refused (from its gate.* tags), or None
+    when it passed or never met the gate."""
+    if tags.get("gate.decision") != "refused":
+        return None
+    failed = [
+        key.removeprefix("gate.")
+        for key, value in sorted(tags.items())
+        if key.startswith("gate.") and key != "gate.decision" and not json.loads(value)["passed"]
+    ]
+    return "failed: " + ", ".join(failed) if failed else "refused"
