@@ -36,7 +36,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
-	promote promote-dry-run rollback retire serve predict monitor monitor-log labels shadow-report ct ct-log \
+	promote promote-dry-run rollback retire reproduce serve predict monitor monitor-log labels shadow-report ct ct-log \
 	metrics-diff dvc-push dvc-pull server
 
 help: ## list the targets
@@ -153,6 +153,9 @@ rollback: env ## move the champion alias back to the previous champion
 
 retire: env ## archive old versions without an alias (registry.keep_versions)
 	python -m mlops_template retire
+
+reproduce: env ## rebuild VERSION=<number or alias> (default champion) from its commit: byte-identical? (exit 3: differs)
+	python -m mlops_template reproduce "$(or $(VERSION),champion)"
 
 serve: env ## serve the champion (or ALIAS=challenger) over REST: http://HOST:SERVE_PORT/invocations
 	python -m mlops_template serve --host $(HOST) --port $(SERVE_PORT) $(alias-option)

@@ -55,6 +55,7 @@ def main(answers_file: str) -> int:
     write_license(root, answers["license"], answers["author"])
     if answers.get("data") == "file":
         use_own_data(root, answers["data_path"], answers["data_target"], answers.get("data_id"))
+        set_card(root, answers["description"], answers["author"])
     if answers.get("tracking_uri"):
         set_line(root / "conf/tracking/default.yaml", "uri", _scalar(answers["tracking_uri"]))
     shutil.rmtree(LICENSES, ignore_errors=True)
@@ -182,6 +183,17 @@ def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> N
     config.write_text(re.sub(r"(?m)^  - data: .*$", "  - data: project", text, count=1))
     for stale in ("dvc.lock", "metrics.json"):
         (root / stale).unlink(missing_ok=True)
+
+
+def set_card(root: Path, intended_use: str, owner: str) -> None:
+    """The model card's own words for the project's own data (registry.card, the last
+    block of its file): its description and author; limitations left for the team."""
+    path = root / "conf/registry/default.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\ncard:") + 1
+    card = {"intended_use": intended_use, "owner": owner, "limitations": ""}
+    block = yaml.safe_dump({"card": card}, sort_keys=False, width=88, allow_unicode=True)
+    path.write_text(text[:start] + block, encoding="utf-8")
 
 
 def set_line(path: Path, key: str, value: str) -> None:

@@ -66,6 +66,12 @@ def _rollback(args: argparse.Namespace) -> int:
     return rollback(load_config(), args.to or None, force=args.force)
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from mlops_template.release.reproduce import reproduce
+
+    return reproduce(load_config(), args.version, args.verbose)
+
+
 def _retire(args: argparse.Namespace) -> int:
     from mlops_template.release.retire import retire
 
@@ -281,6 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to", help="the version to make champion (default: previous)")
     rollback.add_argument("--force", **flag, help="crown a version the gate refused, knowingly")
     rollback.set_defaults(func=_rollback)
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="rebuild a registered version from its commit, data and params; say whether it "
+        "is byte-identical (exit 0), or what differs (exit 3)",
+    )
+    reproduce.add_argument("version", nargs="?", default="champion", help="a number or alias")
+    reproduce.add_argument("--verbose", action="store_true", help="the pipeline's own output")
+    reproduce.set_defaults(func=_reproduce)
     retire = commands.add_parser(
         "retire", help="archive versions without an alias beyond registry.keep_versions"
     )

@@ -26,11 +26,12 @@ from tests.helpers.template import STAGES, Template
 pytestmark = pytest.mark.slow
 
 CT = "reports/ct/ct.json"
+ROWS = 120  # a labelled batch: at most the 132 held-out rows simulate draws from
 ALERT = "reports/ct/alert.json"
 
 
 def labelled(copy: Template, path, *args: str):
-    return simulated(copy, path, "--rows", "150", "--labels", *args)
+    return simulated(copy, path, "--rows", str(ROWS), "--labels", *args)
 
 
 def registry_state(copy: Template) -> tuple[list[str], str]:
@@ -70,7 +71,7 @@ def test_batch_in_range_is_scored_and_not_retrained(copy, tmp_path):
     assert copy.path("dvc.lock").read_bytes() == lock and incoming(copy) == []
     assert registry_state(copy) == (["1"], "1")
     rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
-    assert len(rows) == 150 and set(rows["model_version"]) == {"1"}
+    assert len(rows) == ROWS and set(rows["model_version"]) == {"1"}
 
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a,b\n1,2\n")
@@ -111,7 +112,7 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
 
     # Scored by the old champion, then again by the new one.
     rows = DeltaTable(str(copy.path(TABLE))).to_pandas()
-    assert rows.groupby("model_version").size().to_dict() == {"1": 150, "2": 150}
+    assert rows.groupby("model_version").size().to_dict() == {"1": ROWS, "2": ROWS}
     runs = client.search_runs(
         [e.experiment_id for e in client.search_experiments()], "tags.`pipeline.stage` = 'ct'"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -15,6 +16,7 @@ from mlflow import MlflowClient
 
 from mlops_template.core.champion_history import champion_line
 from mlops_template.io.model_file import load_model
+from tests.helpers.browser import rendered_dom
 from tests.helpers.servers import free_port, tracking_server
 from tests.helpers.template import Template, built_once
 
@@ -141,6 +143,28 @@ def test_the_first_candidate_becomes_champion_with_its_lineage(copy):
     }
     logged = mlflow.artifacts.load_dict(f"{gate_run.info.artifact_uri}/promotion.json")
     assert logged["candidate"] == report["candidate"]
+
+
+def test_a_registered_version_has_its_model_card(copy, tmp_path):
+    """In the version's description (the registry UI shows it), and as a page in its
+    training run that a browser opens offline."""
+    use(copy, "weak")
+    assert promote(copy).returncode == 0
+    version = client(copy).get_model_version(NAME, "1")
+    assert version.description.startswith(f"# Model card: {NAME} v1")
+    for heading in ("What it is for", "Training data", "Test metrics", "The gate's verdict"):
+        assert f"## {heading}" in version.description
+    assert "Intended use: Demo: which subscription customers" in version.description
+    run = version.tags["lineage.source_run_id"]
+    listed = {a.path for a in client(copy).list_artifacts(run, "model_card")}
+    assert listed == {"model_card/model_card.md", "model_card/model_card.html"}
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=run, artifact_path="model_card", dst_path=str(tmp_path)
+    )
+    dom = rendered_dom(Path(folder) / "model_card.html")
+    assert "<h1>Model card: mlops-template v1</h1>" in dom
+    assert dom.count("<h2>") == 8 and dom.count("<table>") >= 4
+    assert "baseline:balanced_accuracy" in dom and "make reproduce VERSION=1" in dom
 
 
 @pytest.fixture

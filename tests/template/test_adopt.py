@@ -120,3 +120,19 @@ def test_the_readme_is_made_the_projects_and_a_changed_wording_stops_the_task(ad
     (tmp_path / "README.md").write_text("# x\n\nAnother opening.\n")
     with pytest.raises(SystemExit, match=r"the opening sentence is not as tools/adopt\.py expects"):
         adopt.describe(tmp_path, answers, renamed=True)
+
+
+def test_the_model_card_of_own_data_takes_the_projects_words(adopt, tmp_path):
+    registry = REPO / "conf/registry/default.yaml"
+    (tmp_path / "conf/registry").mkdir(parents=True)
+    shutil.copy(registry, tmp_path / "conf/registry/default.yaml")
+    adopt.set_card(tmp_path, "Which customers leave: when to call", "Data team <d@x.org>")
+    text = (tmp_path / "conf/registry/default.yaml").read_text()
+    assert text.startswith(registry.read_text()[: registry.read_text().index("\ncard:")])
+    card = yaml.safe_load(text)["card"]
+    assert card == {
+        "intended_use": "Which customers leave: when to call",
+        "owner": "Data team <d@x.org>",
+        "limitations": "",
+    }
+    assert yaml.safe_load(text)["model_name"] == "mlops-template"

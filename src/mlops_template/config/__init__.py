@@ -146,9 +146,19 @@ class Tracking(Strict):
     uri: str | None = None  # MLFLOW_TRACKING_URI, where set, wins (io/store.py)
 
 
+class Card(Strict):
+    """What a registered version's model card says the model is for (core/model_card.py):
+    the rest of the card comes from its lineage, data, gate and runs."""
+
+    intended_use: str = ""
+    owner: str = ""
+    limitations: str = ""
+
+
 class Registry(Strict):
     model_name: str = Field(min_length=1)
     keep_versions: PosInt
+    card: Card = Card()
 
 
 class Bound(Strict):

@@ -33,6 +33,7 @@ from mlops_template.io.atomic import write_json, write_parquet
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
 from mlops_template.release.candidate import find_candidate
+from mlops_template.release.model_card import write_card
 from mlops_template.release.promotion_report import PromotionReport
 from mlops_template.release.refusal_hint import imbalance_hint
 
@@ -206,6 +207,8 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         },
         documents={"promotion.json": report.as_json()},
     )
+    # Last: what it says (the gate's verdict included) is final.
+    write_card(cfg, client, report, version)
     return version
 
 

@@ -1,0 +1,142 @@
+"""Whether a rebuilt model version is the registered one, and if not, what differs.
+
+Pure: release/reproduce.py checks out the version's commit, rebuilds it and hands the
+digests here. What differs is named by kind: `code`, `params` and `data` when the
+commit's dvc.lock recorded other inputs than the commit holds (the model was built from
+something that was never committed), or the rebuilt data differs; `environment` when the
+packages or Python the version was logged with are not the ones here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("code", "params", "data", "environment")
+
+
+def kind_of(path: str) -> str:
+    """What an input of the pipeline is, by its path."""
+    top = path.split("/", maxsplit=1)[0]
+    if top in ("params.yaml", "conf") or path.startswith("params.yaml:"):
+        return "params"
+    if path.endswith(".py") or top == "src" or path == "dvc.yaml":
+        return "code"
+    return "data"
+
+
+def stale_inputs(
+    lock: dict[str, Any], md5_of: Callable[[str], str | None], params: dict[str, Any]
+) -> dict[str, list[str]]:
+    """The inputs whose digest or value in the commit's dvc.lock is not what the commit
+    holds, by kind: a file by its path, a param by `key: locked -> now`. Outputs of
+    other stages are rebuilt, not compared; directories are left to the files in them."""
+    stages = (lock.get("stages") or {}).values()
+    outputs = {out["path"] for stage in stages for out in stage.get("outs", [])}
+    found: dict[str, set[str]] = {}
+    for stage in stages:
+        for dep in stage.get("deps", []):
+            path, locked = dep["path"], dep.get("md5", "")
+            if path in outputs or locked.endswith(".dir"):
+                continue
+            if md5_of(path) != locked:
+                found.setdefault(kind_of(path), set()).add(path)
+        for values in (stage.get("params") or {}).values():
+            for key, locked in (values or {}).items():
+                now = lookup(params, key)
+                if now != locked:
+                    found.setdefault("params", set()).add(f"{key}: {locked!r} -> {now!r}")
+    return {kind: sorted(found[kind]) for kind in KINDS if kind in found}
+
+
+def lookup(params: dict[str, Any], key: str) -> Any:
+    """A dotted key's value in a params dict (None when it is not there)."""
+    value: Any = params
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One registered output against its rebuild."""
+
+    name: str
+    registered: str | None
+    rebuilt: str | None
+
+    @property
+    def same(self) -> bool:
+        return self.registered is not None and self.registered == self.rebuilt
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "registered": self.registered,
+            "rebuilt": self.rebuilt,
+            "same": self.same,
+        }
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    model: str  # "mlops-template v3"
+    commit: str
+    outputs: list[Compared]  # the model file, the train and test data, the metrics
+    stale: dict[str, list[str]] = field(default_factory=dict)  # stale_inputs' kinds
+    environment: list[str] = field(default_factory=list)  # "scikit-learn 1.7.2 -> 1.8.0"
+
+    @property
+    def identical(self) -> bool:
+        return all(output.same for output in self.outputs)
+
+    def differs(self) -> dict[str, list[str]]:
+        """What differs, by kind: the inputs that were not as committed, the rebuilt data
+        that is not the registered data, the environment. Empty when identical; when
+        nothing explains a difference, `unrecorded`."""
+        if self.identical:
+            return {}
+        found = {kind: list(items) for kind, items in self.stale.items()}
+        data = [o.name for o in self.outputs if o.name.endswith("data") and not o.same]
+        if data:
+            found.setdefault("data", []).extend(data)
+        if self.environment:
+            found["environment"] = list(self.environment)
+        if not found:
+            found["unrecorded"] = ["none of the recorded inputs differ (hardware, threads?)"]
+        return {kind: found[kind] for kind in (*KINDS, "unrecorded") if kind in found}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "commit": self.commit,
+            "identical": self.identical,
+            "outputs": [o.as_json() for o in self.outputs],
+            "differs": self.differs(),
+            "stale_inputs": self.stale,
+            "environment": self.environment,
+        }
+
+    def lines(self) -> list[str]:
+        said = [f"{self.model} rebuilt from commit {self.commit[:12]}:"]
+        for output in self.outputs:
+            if output.same:
+                said.append(f"  {output.name}: identical ({output.registered})")
+            else:
+                said.append(
+                    f"  {output.name}: differs (registered {output.registered}, "
+                    f"rebuilt {output.rebuilt})"
+                )
+        if self.identical:
+            said.append("byte-identical: the registered model and metrics were rebuilt exactly")
+            if self.stale:  # the lock was stale, in ways that did not change the outputs
+                stale = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.stale.items())
+                said.append(f"  (the commit's dvc.lock recorded other inputs: {stale})")
+            return said
+        for kind, items in self.differs().items():
+            shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+            said.append(f"differs in {kind}: {shown}")
+        return said

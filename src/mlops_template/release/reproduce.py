@@ -1,0 +1,254 @@
+"""reproduce: rebuild a registered model version from its commit, data and params, and say
+whether the rebuild is byte-identical to what was registered, or what differs.
+
+The version's commit (the one it was promoted from) is checked out in a temporary git
+worktree that shares this project's DVC cache and remote; its DVC-tracked data is taken
+from the cache, else fetched from the remote; the whole pipeline runs again there
+(`dvc repro --force`, with that commit's code, into a throwaway tracking store), and the
+model file, the train and test data and the metrics are compared with the digests the
+version was registered with (core/reproduction.py names what differs).
+
+Exit codes: 0 byte-identical, 3 differs, 2 it cannot be rebuilt (the version, its
+commit, its data or the remote missing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops_template.config import Config
+from mlops_template.core.reproduction import Compared, Reproduction, stale_inputs
+from mlops_template.errors import PipelineError
+from mlops_template.io import model_versions, registry
+from mlops_template.io.atomic import write_json
+from mlops_template.io.lineage import LOCK_FILE, file_md5
+
+DIFFERS = 3
+REPORT_DIR = Path("reports/reproduce")
+
+
+def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
+    client = registry.connect()
+    name = cfg.registry.model_name
+    number = target.removeprefix("v")
+    ref = model_versions.resolve(
+        client, name, number if number.isdigit() else None, None if number.isdigit() else target
+    )
+    tags = client.get_model_version(name, ref.version).tags
+    lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
+    commit = _commit(ref.label, lineage)
+    print(f"reproduce {ref.label} from commit {commit[:12]}", file=sys.stderr)
+    with _worktree(commit) as tree:
+        _share_dvc(tree)
+        stale = _stale(tree)
+        _fetch_tracked_data(tree, ref.label)
+        _rebuild(tree, verbose)
+        found = Reproduction(
+            model=ref.label,
+            commit=commit,
+            outputs=_compared(client, tree, lineage),
+            stale=stale,
+            environment=_environment(ref),
+        )
+    write_json(REPORT_DIR / f"v{ref.version}.json", found.as_json())
+    for line in found.lines():
+        print(line, file=sys.stderr)
+    return 0 if found.identical else DIFFERS
+
+
+def _commit(label: str, lineage: dict[str, str]) -> str:
+    """The commit the version was promoted from (else trained at), present here."""
+    commit = lineage.get("promoted_from_commit") or lineage.get("git_commit") or "unknown"
+    if commit == "unknown":
+        raise PipelineError(f"{label} records no git commit (lineage.*): it cannot be rebuilt")
+    if _git("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
+        raise PipelineError(
+            f"{label} was promoted from commit {commit[:12]}, which this repository does "
+            "not have: `git fetch` it (or the branch that holds it) first"
+        )
+    return commit
+
+
+def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise PipelineError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done
+
+
+def _dvc(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["dvc", *args], cwd=tree, capture_output=True, text=True, check=False, env=env
+    )
+
+
+@contextmanager
+def _worktree(commit: str) -> Iterator[Path]:
+    """The commit checked out beside this one (git worktree), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
+        tree = Path(tmp) / "tree"
+        _git("worktree", "add", "--detach", "--force", str(tree), commit)
+        try:
+            yield tree
+        finally:
+            _git("worktree", "remove", "--force", str(tree), check=False)
+            _git("worktree", "prune", check=False)
+
+
+def _share_dvc(tree: Path) -> None:
+    """The worktree uses this project's DVC cache, and its remotes at the places they
+    resolve to from here (a relative URL names a folder relative to .dvc/)."""
+    here = Path.cwd()
+    cache = _dvc(here, "cache", "dir").stdout.strip() or str(here / ".dvc" / "cache")
+    _dvc(tree, "cache", "dir", "--local", str(Path(cache).resolve()))
+    for line in _dvc(here, "remote", "list").stdout.splitlines():
+        parts = line.split()  # "name url", a "(default)" marker apart
+        if len(parts) < 2:
+            continue
+        remote, url = parts[:2]
+        if "://" not in url and not Path(url).is_absolute():
+            url = str((here / ".dvc" / url).resolve())
+        _dvc(tree, "remote", "modify", "--local", remote, "url", url)
+
+
+def _stale(tree: Path) -> dict[str, list[str]]:
+    """The inputs the commit's dvc.lock recorded otherwise than the commit holds them."""
+    lock_file = tree / LOCK_FILE
+    if not lock_file.is_file():
+        return {}
+    lock = yaml.safe_load(lock_file.read_text(encoding="utf-8")) or {}
+    params = yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {}
+
+    def md5_of(path: str) -> str | None:
+        file = tree / path
+        return file_md5(file) if file.is_file() else None
+
+    return stale_inputs(lock, md5_of, params)
+
+
+def _fetch_tracked_data(tree: Path, label: str) -> None:
+    """Every DVC-tracked file of the commit (*.dvc) from the cache, else from the remote:
+    one the remote does not have either is a refusal naming it."""
+    tracked = _git("ls-files", "*.dvc", cwd=tree).stdout.split()
+    for pointer in tracked:
+        if _dvc(tree, "checkout", "--quiet", pointer).returncode == 0:
+            continue
+        fetched = _dvc(tree, "pull", "--quiet", pointer)
+        if fetched.returncode != 0:
+            out = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs", [{}])[0]
+            path = (Path(pointer).parent / out.get("path", "")).as_posix()
+            remote = _dvc(tree, "remote", "default").stdout.strip()
+            url = _dvc(tree, "config", f"remote.{remote}.url").stdout.strip() if remote else ""
+            raise PipelineError(
+                f"{label}: its data {path} (md5 {out.get('md5', '?')}) is neither in the DVC "
+                f"cache nor on the remote ({url or 'none set'}): `dvc push` it from a clone "
+                "that has it"
+            )
+
+
+def _rebuild(tree: Path, verbose: bool) -> None:
+    """The whole pipeline, with the commit's code (its src/ before the installed package),
+    tracked into a throwaway store."""
+    with tempfile.TemporaryDirectory(prefix="mlops-reproduce-store-") as store:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(tree / "src"), os.environ.get("PYTHONPATH", "")]),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{Path(store) / 'mlflow.db'}",
+            "MLOPS_STAGE_SERVER": "0",  # a warm server runs the installed code, not this
+        }
+        env.pop("MLFLOW_TRACKING_USERNAME", None)
+        env.pop("MLFLOW_TRACKING_PASSWORD", None)
+        done = subprocess.run(
+            ["dvc", "repro", "--force", "--quiet"],
+            cwd=tree,
+            env=env,
+            stdout=None if verbose else subprocess.PIPE,
+            stderr=None if verbose else subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        said = "" if verbose else "\n" + "\n".join((done.stdout or "").splitlines()[-15:])
+        raise PipelineError(f"the rebuild (`dvc repro --force`) failed{said}")
+
+
+def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> list[Compared]:
+    paths = (yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {})["paths"]
+
+    def rebuilt(key: str) -> str | None:
+        file = tree / paths[key]
+        return file_md5(file) if file.is_file() else None
+
+    found = [
+        Compared("model file", lineage.get("model_md5"), rebuilt("model")),
+        Compared("train data", lineage.get("train_md5") or None, rebuilt("train")),
+        Compared("test data", lineage.get("test_md5"), rebuilt("test")),
+    ]
+    metrics_file = tree / paths["metrics"]
+    if metrics_file.is_file():
+        now = json.loads(metrics_file.read_text())
+        registered = _registered_metrics(client, lineage.get("model_md5", ""), list(now))
+        found.append(Compared("metrics", _digest(registered), _digest(now)))
+    return found
+
+
+def _registered_metrics(client: Any, model_md5: str, names: list[str]) -> dict[str, Any] | None:
+    """The metrics `evaluate` logged for this model file (None if no run did)."""
+    runs = client.search_runs(
+        registry.experiment_ids(client),
+        filter_string=(
+            "tags.`pipeline.stage` = 'evaluate' and attributes.status = 'FINISHED' "
+            f"and tags.model_md5 = '{model_md5}'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    logged = runs[0].data.metrics
+    return {name: logged.get(name) for name in names}
+
+
+def _digest(metrics: dict[str, Any] | None) -> str | None:
+    if metrics is None:
+        return None
+    text = json.dumps({k: float(v) for k, v in metrics.items()}, sort_keys=True)
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _environment(ref: model_versions.ModelRef) -> list[str]:
+    """The packages (and Python) the version was logged with that are not installed here
+    at the same version."""
+    differs = []
+    with model_versions.model_copy(ref.uri, "reproduce", ref.label) as folder:
+        requirements = Path(folder) / "requirements.txt"
+        pins = requirements.read_text().splitlines() if requirements.is_file() else []
+        python_env = Path(folder) / "python_env.yaml"
+        python = (yaml.safe_load(python_env.read_text()) or {}) if python_env.is_file() else {}
+    for pin in pins:
+        name, sep, version = pin.partition("==")
+        if not sep:
+            continue
+        try:
+            installed = metadata.version(name.strip())
+        except metadata.PackageNotFoundError:
+            installed = "not installed"
+        if installed != version.strip():
+            differs.append(f"{name.strip()} {version.strip()} -> {installed}")
+    logged_python = str(python.get("python", ""))
+    here = ".".join(map(str, sys.version_info[:3]))
+    if logged_python and logged_python != here:
+        differs.append(f"Python {logged_python} -> {here}")
+    return differs
