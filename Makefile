@@ -37,7 +37,7 @@ alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
 	promote promote-dry-run rollback retire reproduce serve predict monitor monitor-log labels shadow-report ct ct-log \
-	metrics-diff dvc-push dvc-pull server
+	metrics-diff dvc-push dvc-pull server team-roles
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -184,6 +184,9 @@ ct: env ## continuous training on BATCH=file: score, monitor, retrain, promote (
 
 ct-log: env ## continuous training from the inference log: retrain when k of the last n labelled windows are out of range (ct.trigger)
 	python -m mlops_template ct --log
+
+team-roles: env $(VENV)/.synced-server ## grant roles on the team server (an admin's credentials): CI_USER=ci PEOPLE="alice bob" [PASSWORDS=file.json]
+	python tools/team_roles.py --ci "$(or $(CI_USER),ci)" --people $(PEOPLE) $(if $(PASSWORDS),--passwords "$(PASSWORDS)")
 
 server: env $(VENV)/.synced-server ## team tracking server: PostgreSQL + proxied artifacts, http://HOST:PORT (127.0.0.1:5000); AUTH=1: basic auth
 	python tools/team_server.py --dir "$(SERVER_DIR)" --host $(HOST) --port $(PORT) \

@@ -153,7 +153,7 @@ def main() -> int:
     if args.auth:
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_config(folder, auth_db))
         env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secret_key(folder))
-        app = ["--app-name", "basic-auth"]
+        app = ["--app-name", "team-auth"]  # basic auth, and only CI moves champion
     server = subprocess.Popen(
         [
             "mlflow",

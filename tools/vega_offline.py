@@ -24,6 +24,8 @@ SCRIPTS = (
     ("vega-embed", "6.18.2", "package/build/vega-embed.min.js"),
 )
 PAGE = Path(".dvc/plots/offline.html")
+# What dvc-render replaces in the whole page: none may appear in an inlined script.
+PLACEHOLDERS = ("plot_divs", "scripts", "refresh_tag")
 
 HEAD = """<!DOCTYPE html>
 <html>
@@ -54,7 +56,7 @@ def page(folder: Path) -> str:
     for name, version, member in SCRIPTS:
         with tarfile.open(folder / f"{name}-{version}.tgz") as packed:
             script = packed.extractfile(member).read().decode("utf-8")
-        if "</script" in script or "{plot_divs}" in script:
+        if "</script" in script or any(f"{{{k}}}" in script for k in PLACEHOLDERS):
             sys.exit(f"{name} {version}: holds text that would end the inlined script")
         parts.append(f"    <script>/* {name} {version} */\n{script}\n    </script>\n")
     return "".join(parts) + TAIL

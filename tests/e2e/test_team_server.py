@@ -155,7 +155,10 @@ def test_basic_auth_refuses_strangers_and_readers(reproduced, tmp_path, request)
 
     copy = reproduced.clone_to(tmp_path / "copy")
     server = Server(copy, tmp_path, request, "AUTH=1")
-    with server.start(env={"MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN["MLFLOW_TRACKING_PASSWORD"]}):
+    # The admin promotes here: the account that may move champion (only CI's, for a team:
+    # tests/e2e/test_team_roles.py).
+    admin = {"MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN["MLFLOW_TRACKING_PASSWORD"]}
+    with server.start(env={**admin, "MLOPS_CHAMPION_USERS": "admin"}):
         copy.env["MLFLOW_TRACKING_URI"] = server.uri
         search = f"{server.uri}/api/2.0/mlflow/experiments/search?max_results=1"
         with pytest.raises(urllib.error.HTTPError) as refused:

@@ -271,7 +271,7 @@ def test_serve_refuses_at_start_a_log_table_its_rows_do_not_fit(params, tmp_path
     schema = training_schema({"name": "x", "kind": "numeric"}, classes=["no", "yes"])
     with pytest.raises(PipelineError, match="prediction: table double, batch string") as err:
         inference_log_env(cfg, ModelRef("m", "1", "champion"), schema)
-    assert "serve.log.table=" in str(err.value)
+    assert "predict.table=..., which serve.log.table follows" in str(err.value)
     params["serve"]["log"]["table"] = str(tmp_path / "new")
     settings = inference_log_env(Config.model_validate(params), ModelRef("m", "1", None), schema)
     assert json.loads(settings["MLOPS_INFERENCE_LOG"])["table"] == str(tmp_path / "new")

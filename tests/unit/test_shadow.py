@@ -136,7 +136,8 @@ def test_no_live_evidence_refuses_and_says_how_to_get_it():
     assert isinstance(never, NoShadow) and not never.passed
     assert "the candidate (not registered yet)" in never.detail and "none logged" in never.detail
     few = shadow_check("not_worse", ShadowComparison("1", "2", 12, None), "1", "2")
-    assert "only 12 of them labelled" in few.detail and "serve.shadow=challenger" in few.detail
+    assert "only 12 labelled, fewer than gate.shadow.min_rows" in few.detail
+    assert "serve.shadow=challenger" in few.detail
 
 
 def write_log(table: str, rows: pd.DataFrame) -> None:
@@ -181,5 +182,10 @@ def test_the_log_gives_the_labelled_pairs_and_promote_the_candidate_check(params
     check = live_check(cfg, "classification", "1", "2")
     assert isinstance(check, Shadow) and check.passed and check.rows == 200
     assert isinstance(live_check(cfg, "classification", "1", "3"), NoShadow)  # never shadowed
+    nothing = Config.model_validate(
+        {**settings, "predict": {**params["predict"], "table": str(tmp_path / "none")}}
+    )
+    refused = live_check(nothing, "classification", "1", "2")  # no log at all: a refusal
+    assert isinstance(refused, NoShadow) and "no predictions logged yet" in refused.detail
     off = Config.model_validate({**settings, "gate": params["gate"]})
     assert live_check(off, "classification", "1", "2") is None

@@ -222,13 +222,17 @@ def decide(
 
 
 def shadow_check(
-    require: str, found: ShadowComparison | None, champion: str, candidate: str | None
+    require: str,
+    found: ShadowComparison | None,
+    champion: str,
+    candidate: str | None,
+    missing: str = "none logged",
 ) -> Shadow | NoShadow:
     """The live check: the candidate scored in shadow beside the champion on labelled
-    requests (core/shadow.py), `found` None when it never was."""
+    requests (core/shadow.py), `found` None when it never was (`missing` says why)."""
     if found is None or found.paired is None:
         who = f"v{candidate}" if candidate else "the candidate (not registered yet)"
-        rows = f"only {found.rows} of them labelled" if found else "none logged"
+        rows = f"only {found.rows} labelled, fewer than gate.shadow.min_rows" if found else missing
         return NoShadow(
             check="shadow_evidence",
             passed=False,

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("code", "params", "data", "environment")
+KINDS = ("uncommitted", "code", "params", "data", "environment")
+ENVIRONMENT_FILES = ("uv.lock", "conda.yaml", "pyproject.toml")
 
 
 def kind_of(path: str) -> str:
     """What an input of the pipeline is, by its path."""
     top = path.split("/", maxsplit=1)[0]
+    if path in ENVIRONMENT_FILES:
+        return "environment"
     if top in ("params.yaml", "conf") or path.startswith("params.yaml:"):
         return "params"
     if path.endswith(".py") or top == "src" or path == "dvc.yaml":
@@ -38,7 +41,7 @@ def stale_inputs(
     for stage in stages:
         for dep in stage.get("deps", []):
             path, locked = dep["path"], dep.get("md5", "")
-            if path in outputs or locked.endswith(".dir"):
+            if path in outputs or not locked or locked.endswith(".dir"):  # URLs have no md5
                 continue
             if md5_of(path) != locked:
                 found.setdefault(kind_of(path), set()).add(path)
@@ -88,6 +91,7 @@ class Reproduction:
     outputs: list[Compared]  # the model file, the train and test data, the metrics
     stale: dict[str, list[str]] = field(default_factory=dict)  # stale_inputs' kinds
     environment: list[str] = field(default_factory=list)  # "scikit-learn 1.7.2 -> 1.8.0"
+    notes: list[str] = field(default_factory=list)  # what could not be compared, and why
 
     @property
     def identical(self) -> bool:
@@ -104,7 +108,7 @@ class Reproduction:
         if data:
             found.setdefault("data", []).extend(data)
         if self.environment:
-            found["environment"] = list(self.environment)
+            found.setdefault("environment", []).extend(self.environment)
         if not found:
             found["unrecorded"] = ["none of the recorded inputs differ (hardware, threads?)"]
         return {kind: found[kind] for kind in (*KINDS, "unrecorded") if kind in found}
@@ -118,6 +122,7 @@ class Reproduction:
             "differs": self.differs(),
             "stale_inputs": self.stale,
             "environment": self.environment,
+            "notes": self.notes,
         }
 
     def lines(self) -> list[str]:
@@ -130,6 +135,7 @@ class Reproduction:
                     f"  {output.name}: differs (registered {output.registered}, "
                     f"rebuilt {output.rebuilt})"
                 )
+        said += [f"  {note}" for note in self.notes]
         if self.identical:
             said.append("byte-identical: the registered model and metrics were rebuilt exactly")
             if self.stale:  # the lock was stale, in ways that did not change the outputs

@@ -114,16 +114,21 @@ def live_check(
     settings = cfg.gate.shadow
     if not settings.use:
         return None
-    found = None
+    found, missing = None, "none logged"
     if candidate is not None:
-        logged = shadow_rows.read(cfg.predict.table, cfg.monitor.labels_table)
+        try:
+            logged = shadow_rows.read(cfg.predict.table, cfg.monitor.labels_table)
+        except PipelineError as err:  # no log, or no shadow rows in it: no evidence yet
+            return shadow_check(settings.require, None, champion, candidate, str(err))
         metric = getattr(cfg.gate, task).metric
         comparisons = compare(
             logged.labelled, metric, logged.classes, cfg.gate.bootstrap, settings.min_rows
         )
         pair = (champion, candidate)
         found = next((c for c in comparisons if (c.served_version, c.shadow_version) == pair), None)
-    return shadow_check(settings.require, found, champion, candidate)
+        if found is None and logged.pairs:
+            missing = "no labelled request scored by both"
+    return shadow_check(settings.require, found, champion, candidate, missing)
 
 
 def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
@@ -173,6 +178,11 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         registered = _register_quietly(report.candidate["model_uri"], name, tags)
         version = str(registered.version)
     else:
+        # The checks of an earlier decision that this one did not make go.
+        held = client.get_model_version(name, version).tags
+        for key in held:
+            if key.startswith("gate.") and key not in tags:
+                client.delete_model_version_tag(name, version, key)
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
@@ -207,8 +217,12 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         },
         documents={"promotion.json": report.as_json()},
     )
-    # Last: what it says (the gate's verdict included) is final.
-    write_card(cfg, client, report, version)
+    # Last: what it says (the gate's verdict included) is final. The decision stands
+    # whatever happens to the card.
+    try:
+        write_card(cfg, client, report, version)
+    except Exception as err:  # said, and the promotion kept
+        print(f"warning: the model card of v{version} was not written: {err}", file=sys.stderr)
     return version
 
 

@@ -48,19 +48,23 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
     )
     tags = client.get_model_version(name, ref.version).tags
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
-    commit = _commit(ref.label, lineage)
+    commit, notes = _commit_with_model(_commit(ref.label, lineage), lineage, cfg.paths.model)
     print(f"reproduce {ref.label} from commit {commit[:12]}", file=sys.stderr)
     with _worktree(commit) as tree:
         _share_dvc(tree)
-        stale = _stale(tree)
         _fetch_tracked_data(tree, ref.label)
+        stale = _stale(tree)  # after the fetch: a tracked file is there to compare
+        if notes:
+            stale = {"uncommitted": notes, **stale}
         _rebuild(tree, verbose)
+        outputs, said = _compared(client, tree, lineage)
         found = Reproduction(
             model=ref.label,
             commit=commit,
-            outputs=_compared(client, tree, lineage),
+            outputs=outputs,
             stale=stale,
             environment=_environment(ref),
+            notes=said,
         )
     write_json(REPORT_DIR / f"v{ref.version}.json", found.as_json())
     for line in found.lines():
@@ -79,6 +83,40 @@ def _commit(label: str, lineage: dict[str, str]) -> str:
             "not have: `git fetch` it (or the branch that holds it) first"
         )
     return commit
+
+
+def _commit_with_model(commit: str, lineage: dict[str, str], model: str) -> tuple[str, list[str]]:
+    """`commit` if its dvc.lock records the version's model file; else a later commit whose
+    dvc.lock does (the run was committed after `promote`, as `make run`, `make promote`,
+    then a commit do); else `commit`, with a note that the version was built from changes
+    it does not hold."""
+    md5 = lineage.get("model_md5", "")
+    if not md5 or _locked_model(commit, model) == md5:
+        return commit, []
+    later = _git("log", "--format=%H", "-S", md5, "--", LOCK_FILE, check=False).stdout.split()
+    for candidate in later:
+        if _locked_model(candidate, model) == md5:
+            print(
+                f"promoted from commit {commit[:12]}, whose {LOCK_FILE} records another model; "
+                f"commit {candidate[:12]} records this one",
+                file=sys.stderr,
+            )
+            return candidate, []
+    dirty = lineage.get("git_dirty") == "true"
+    dirty_said = " (its training run saw uncommitted changes)" if dirty else ""
+    return commit, [
+        f"no commit's {LOCK_FILE} records model {md5}: it was built from changes not "
+        f"committed at {commit[:12]}{dirty_said}"
+    ]
+
+
+def _locked_model(commit: str, model: str) -> str | None:
+    shown = _git("show", f"{commit}:{LOCK_FILE}", check=False)
+    if shown.returncode != 0:
+        return None
+    lock = yaml.safe_load(shown.stdout) or {}
+    outs = [o for stage in (lock.get("stages") or {}).values() for o in stage.get("outs", [])]
+    return next((o.get("md5") for o in outs if o.get("path") == model), None)
 
 
 def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -111,8 +149,11 @@ def _share_dvc(tree: Path) -> None:
     """The worktree uses this project's DVC cache, and its remotes at the places they
     resolve to from here (a relative URL names a folder relative to .dvc/)."""
     here = Path.cwd()
+    local = here / ".dvc" / "config.local"  # a team remote (make dvc-pull), credentials
+    if local.is_file():
+        (tree / ".dvc" / "config.local").write_bytes(local.read_bytes())
     cache = _dvc(here, "cache", "dir").stdout.strip() or str(here / ".dvc" / "cache")
-    _dvc(tree, "cache", "dir", "--local", str(Path(cache).resolve()))
+    settings = [("cache", "dir", "--local", str(Path(cache).resolve()))]
     for line in _dvc(here, "remote", "list").stdout.splitlines():
         parts = line.split()  # "name url", a "(default)" marker apart
         if len(parts) < 2:
@@ -120,7 +161,13 @@ def _share_dvc(tree: Path) -> None:
         remote, url = parts[:2]
         if "://" not in url and not Path(url).is_absolute():
             url = str((here / ".dvc" / url).resolve())
-        _dvc(tree, "remote", "modify", "--local", remote, "url", url)
+        settings.append(("remote", "add", "--local", "--force", remote, url))
+    if default := _dvc(here, "remote", "default").stdout.strip():
+        settings.append(("remote", "default", "--local", default))
+    for args in settings:
+        done = _dvc(tree, *args)
+        if done.returncode != 0:
+            raise PipelineError(f"dvc {' '.join(args[:2])} in the worktree: {done.stderr.strip()}")
 
 
 def _stale(tree: Path) -> dict[str, list[str]]:
@@ -162,14 +209,18 @@ def _rebuild(tree: Path, verbose: bool) -> None:
     """The whole pipeline, with the commit's code (its src/ before the installed package),
     tracked into a throwaway store."""
     with tempfile.TemporaryDirectory(prefix="mlops-reproduce-store-") as store:
+        # Nothing of an outer run (`mlflow run -e reproduce`, `dvc exp run`) leaks in.
+        outer = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_", "MLFLOW_TRACKING_", "DVC_ROOT")
         env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(tree / "src"), os.environ.get("PYTHONPATH", "")]),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{Path(store) / 'mlflow.db'}",
-            "MLOPS_STAGE_SERVER": "0",  # a warm server runs the installed code, not this
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(outer) and not k.startswith(("DVC_STAGE", "DVC_EXP"))
         }
-        env.pop("MLFLOW_TRACKING_USERNAME", None)
-        env.pop("MLFLOW_TRACKING_PASSWORD", None)
+        env.update(
+            PYTHONPATH=os.pathsep.join([str(tree / "src"), os.environ.get("PYTHONPATH", "")]),
+            MLFLOW_TRACKING_URI=f"sqlite:///{Path(store) / 'mlflow.db'}",
+            MLOPS_STAGE_SERVER="0",  # a warm server runs the installed code, not this
+        )
         done = subprocess.run(
             ["dvc", "repro", "--force", "--quiet"],
             cwd=tree,
@@ -184,7 +235,8 @@ def _rebuild(tree: Path, verbose: bool) -> None:
         raise PipelineError(f"the rebuild (`dvc repro --force`) failed{said}")
 
 
-def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> list[Compared]:
+def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> tuple[list[Compared], list[str]]:
+    """The registered outputs against the rebuilt ones, and what could not be compared."""
     paths = (yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {})["paths"]
 
     def rebuilt(key: str) -> str | None:
@@ -196,15 +248,20 @@ def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> list[Compared
         Compared("train data", lineage.get("train_md5") or None, rebuilt("train")),
         Compared("test data", lineage.get("test_md5"), rebuilt("test")),
     ]
+    notes = []
     metrics_file = tree / paths["metrics"]
-    if metrics_file.is_file():
+    registered = _registered_metrics(client, lineage.get("model_md5", ""))
+    if registered is None:
+        notes.append("metrics: no evaluate run of this model in the store, not compared")
+    elif metrics_file.is_file():
         now = json.loads(metrics_file.read_text())
-        registered = _registered_metrics(client, lineage.get("model_md5", ""), list(now))
         found.append(Compared("metrics", _digest(registered), _digest(now)))
-    return found
+        if differ := sorted(k for k in {*registered, *now} if registered.get(k) != now.get(k)):
+            notes.append(f"metrics that differ: {', '.join(differ)}")
+    return found, notes
 
 
-def _registered_metrics(client: Any, model_md5: str, names: list[str]) -> dict[str, Any] | None:
+def _registered_metrics(client: Any, model_md5: str) -> dict[str, Any] | None:
     """The metrics `evaluate` logged for this model file (None if no run did)."""
     runs = client.search_runs(
         registry.experiment_ids(client),
@@ -215,15 +272,10 @@ def _registered_metrics(client: Any, model_md5: str, names: list[str]) -> dict[s
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
-    if not runs:
-        return None
-    logged = runs[0].data.metrics
-    return {name: logged.get(name) for name in names}
+    return dict(runs[0].data.metrics) if runs else None
 
 
-def _digest(metrics: dict[str, Any] | None) -> str | None:
-    if metrics is None:
-        return None
+def _digest(metrics: dict[str, Any]) -> str:
     text = json.dumps({k: float(v) for k, v in metrics.items()}, sort_keys=True)
     return hashlib.md5(text.encode()).hexdigest()
 

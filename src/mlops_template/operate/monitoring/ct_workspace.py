@@ -69,8 +69,11 @@ def already_added(rows: pd.DataFrame, folder: Path) -> np.ndarray:
         before = pd.read_parquet(file)
         if list(before.columns) != list(rows.columns):
             continue
-        before = before.astype(rows.dtypes.to_dict(), errors="ignore").drop_duplicates()
-        merged = rows.merge(before, how="left", indicator=True)
+        try:
+            before = before.astype(rows.dtypes.to_dict()).drop_duplicates()
+            merged = rows.merge(before, how="left", indicator=True)
+        except (TypeError, ValueError):  # typed otherwise (an earlier model's data)
+            continue
         found |= (merged["_merge"] == "both").to_numpy()
     return found
 
@@ -90,9 +93,9 @@ class Workspace:
 
     def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> int:
         """The batch's labelled rows, as the data source's training data, under DVC; the
-        number of rows added. A row an earlier ct added (the same key, features and
-        label: the inference log's windows overlap from one run to the next) is left
-        out, so that no row counts twice in training."""
+        number of rows added. With a split key, a row an earlier ct added (the same key,
+        features and label: the inference log's windows overlap from one run to the
+        next) is left out, so that no row counts twice in training."""
         folder = incoming_folder(cfg.paths.incoming, cfg.data)
         target = folder / f"{file_md5(path)}.parquet"
         self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
@@ -101,7 +104,9 @@ class Workspace:
         if target.exists():
             return 0
         rows = training_rows(path, schema, cfg)
-        new = rows[~already_added(rows, folder)]
+        # Only rows with a split key are known again: without one, an equal row may be a
+        # new observation.
+        new = rows[~already_added(rows, folder)] if cfg.split.key else rows
         if len(new) < len(rows):
             print(
                 f"{len(rows) - len(new)} of {path.name}'s {len(rows)} labelled rows are in the "

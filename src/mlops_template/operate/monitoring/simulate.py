@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -52,7 +53,7 @@ def simulate(
     held_out = pd.read_parquet(held_out_path)
     source = str(held_out_path)
     if isinstance(cfg.data, DemoData):
-        held_out, source = _new_customers(cfg, held_out, rows, seed)
+        held_out, source = _new_customers(cfg, held_out, rows, seed, out)
     batch, moved = simulated_batch(
         held_out,
         schema,
@@ -97,13 +98,17 @@ def simulate(
 
 
 def _new_customers(
-    cfg: Config, held_out: pd.DataFrame, rows: int, seed: int
+    cfg: Config, held_out: pd.DataFrame, rows: int, seed: int, out: str
 ) -> tuple[pd.DataFrame, str]:
     """The demo's generator draws new customers from the same churn model (a seed after
     the training data's), shaped as the held-out rows: as many as asked, none seen."""
     from mlops_template.io.datasets import load_source
 
-    data = cfg.data.model_copy(update={"n_rows": max(rows, 10), "seed": cfg.data.seed + 1 + seed})
+    # Another batch (another file name) has other customers, with the same --seed too.
+    batch = zlib.crc32(Path(out).stem.encode())
+    data = cfg.data.model_copy(
+        update={"n_rows": max(rows, 10), "seed": cfg.data.seed + 1 + seed + batch}
+    )
     fresh = load_source(data, cfg.read)
     fresh = fresh[list(held_out.columns)].astype(held_out.dtypes.to_dict())
-    return fresh, f"new customers (the demo generator, seed {data.seed})"
+    return fresh, "new customers (the demo generator)"

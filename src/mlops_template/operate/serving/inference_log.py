@@ -39,6 +39,9 @@ LOCK_WAIT = 60.0  # seconds a flush waits for another writer (a batch predict, s
 CLOSING_LOCK_WAIT = 20.0  # at shutdown: within the 30 s serve gives its server to stop
 ENV = "MLOPS_INFERENCE_LOG"  # the log's settings, from `serve` to each worker (JSON)
 SHADOW_ENV = "MLOPS_SHADOW_MODEL"  # the shadow model's checked folder (serve.shadow)
+# How to name another log table (serve.log.table follows predict.table, which the log's
+# readers read: labels, monitor --log, shadow-report, promote's shadow check).
+OTHER_TABLE = "predict.table=..., which serve.log.table follows"
 
 
 def row_schema(
@@ -156,7 +159,7 @@ class InferenceLog:
         try:
             wait = CLOSING_LOCK_WAIT if self._closing else LOCK_WAIT
             with table_lock.locked(self.table, wait=wait):
-                predictions_table.check(self.table, self.schema, other="serve.log.table=...")
+                predictions_table.check(self.table, self.schema, other=OTHER_TABLE)
                 predictions_table.append(self.table, self.schema, iter(rows))
         except Exception as err:
             self.counts["failed_writes"] += 1

@@ -32,7 +32,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError, redact
 from mlops_template.io import model_versions, predictions_table, registry
 from mlops_template.operate.serving.inference_log import ENV as INFERENCE_LOG_ENV
-from mlops_template.operate.serving.inference_log import SHADOW_ENV, row_schema
+from mlops_template.operate.serving.inference_log import OTHER_TABLE, SHADOW_ENV, row_schema
 
 STOP_SECONDS = 30
 APP = "mlops_template.operate.serving.scoring_app:app"  # MLflow's app, with a shorter path in front
@@ -119,7 +119,7 @@ def inference_log_env(
     if cfg.data.id_column and cfg.data.id_column not in passthrough:
         passthrough.insert(0, cfg.data.id_column)
     rows = row_schema(schema.target.classes, passthrough, schema)
-    predictions_table.check(table, rows, other="serve.log.table=...")
+    predictions_table.check(table, rows, other=OTHER_TABLE)
     log = {
         **settings.model_dump(exclude={"enabled"}),
         "table": table,
