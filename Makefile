@@ -36,7 +36,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
-	promote promote-dry-run rollback retire reproduce serve predict monitor monitor-log labels shadow-report ct ct-log \
+	promote promote-dry-run rollback retire reproduce dvc-gc serve predict monitor monitor-log labels shadow-report ct ct-log \
 	metrics-diff dvc-push dvc-pull server team-roles
 
 help: ## list the targets
@@ -153,6 +153,9 @@ rollback: env ## move the champion alias back to the previous champion
 
 retire: env ## archive old versions without an alias (registry.keep_versions)
 	python -m mlops_template retire
+
+dvc-gc: env ## free the DVC cache, keeping every commit's data and every registered version's files
+	python -m mlops_template dvc-gc
 
 reproduce: env ## rebuild VERSION=<number or alias> (default champion) from its commit: byte-identical? (exit 3: differs)
 	python -m mlops_template reproduce "$(or $(VERSION),champion)"

@@ -72,6 +72,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     return reproduce(load_config(), args.version, args.verbose)
 
 
+def _dvc_gc(args: argparse.Namespace) -> int:
+    from mlops_template.release.data_gc import dvc_gc
+
+    return dvc_gc(load_config(), args.dry_run)
+
+
 def _retire(args: argparse.Namespace) -> int:
     from mlops_template.release.retire import retire
 
@@ -287,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to", help="the version to make champion (default: previous)")
     rollback.add_argument("--force", **flag, help="crown a version the gate refused, knowingly")
     rollback.set_defaults(func=_rollback)
+    gc = commands.add_parser(
+        "dvc-gc",
+        help="dvc gc keeping every commit's data and every registered version's files",
+    )
+    gc.add_argument("--dry-run", **flag, help="list, remove nothing")
+    gc.set_defaults(func=_dvc_gc)
     reproduce = commands.add_parser(
         "reproduce",
         help="rebuild a registered version from its commit, data and params; say whether it "

@@ -18,14 +18,32 @@ def cached_file(md5: str, what: str) -> Path:
     try:
         with Repo() as repo:
             path = Path(repo.cache.local.oid_to_path(md5))
+            remote = None if path.is_file() else _from_remote(repo, md5, path)
     except NotDvcRepoError:
         raise PipelineError("not inside a DVC project: run this from the template's root") from None
     if not path.is_file():
         raise PipelineError(
-            f"the {what} (md5 {md5}) is not in the DVC cache {path.parent.parent}: "
-            "run `dvc pull` (or `dvc fetch`) for the commit that made this model"
+            f"the {what} (md5 {md5}) is neither in the DVC cache {path.parent.parent} nor on "
+            f"the remote ({remote or 'none set'}): `dvc push` it from a clone that has it"
         )
     return path
+
+
+def _from_remote(repo, md5: str, path: Path) -> str | None:
+    """The file fetched by its md5 from the default remote into the cache (a `dvc gc`
+    may have dropped it here); the remote's location, whether it had it or not."""
+    try:
+        odb = repo.cloud.get_remote_odb(None, "fetch")
+    except Exception:  # no remote set, or one DVC cannot open: nothing to fetch from
+        return None
+    source = odb.oid_to_path(md5)
+    if odb.fs.exists(source):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.fetching")
+        odb.fs.get_file(source, str(partial))
+        partial.chmod(0o444)  # as DVC keeps its cache
+        partial.replace(path)
+    return str(odb.path)
 
 
 def uncached_outputs() -> list[Path]:

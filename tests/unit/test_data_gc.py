@@ -1,0 +1,82 @@
+"""`dvc-gc` keeps every registered version's files (release/data_gc.py), and a file the
+cache lost comes back from the remote (io/dvc_cache.py): with the real git and DVC in a
+temporary repository, and a temporary MLflow store."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_template.config import Config
+from mlops_template.io.dvc_cache import cached_file
+from mlops_template.release.data_gc import dvc_gc
+from tests.helpers.mlflow_store import add_versions, empty_store, use_store
+from tests.helpers.template import example_params_text
+
+pytestmark = pytest.mark.slow  # a dozen real `dvc` commands
+
+
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory):
+    return empty_store(tmp_path_factory)
+
+
+def run(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def tracked(name: str, text: str) -> str:
+    """A file added to DVC (its cache); its md5."""
+    Path(name).write_text(text)
+    run("dvc", "add", "--quiet", name)
+    return yaml.safe_load(Path(f"{name}.dvc").read_text())["outs"][0]["md5"]
+
+
+def in_cache(md5: str) -> bool:
+    return Path(".dvc/cache/files/md5", md5[:2], md5[2:]).is_file()
+
+
+@pytest.fixture
+def project(tmp_path, empty, monkeypatch):
+    client = use_store(tmp_path, empty, monkeypatch)
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "t@localhost")
+    run("git", "config", "user.name", "t")
+    run("dvc", "init", "-q")
+    return client, Config.model_validate(yaml.safe_load(example_params_text()))
+
+
+def test_registered_files_outlive_gc_and_the_rest_goes(project):
+    client, cfg = project
+    committed = tracked("committed.csv", "a,b\n1,2\n")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "data")
+    registered = tracked("registered.csv", "a,b\n3,4\n")  # a run never committed
+    stray = tracked("stray.csv", "a,b\n5,6\n")
+    for name in ("registered.csv", "stray.csv"):  # the workspace moved on
+        Path(name).unlink()
+        Path(f"{name}.dvc").unlink()
+    add_versions(client, cfg.registry.model_name, 1, **{"lineage.train_md5": registered})
+
+    assert dvc_gc(cfg) == 0
+    assert in_cache(committed) and in_cache(registered) and not in_cache(stray)
+
+
+def test_a_file_the_cache_lost_comes_back_from_the_remote(project, tmp_path):
+    remote = tmp_path.parent / f"{tmp_path.name}-remote"
+    run("dvc", "remote", "add", "-d", "store", str(remote))
+    md5 = tracked("train.csv", "a,b\n7,8\n")
+    run("dvc", "push", "--quiet")
+    Path("train.csv.dvc").unlink()  # nothing refers to it now
+    run("dvc", "gc", "--workspace", "--force", "--quiet")
+    assert not in_cache(md5)
+    path = cached_file(md5, "training data")
+    assert path.read_text() == "a,b\n7,8\n" and in_cache(md5)
+    Path("train.csv").unlink()
+    run("dvc", "remote", "remove", "store")
+    run("dvc", "gc", "--workspace", "--force", "--quiet")
+    with pytest.raises(Exception, match=r"neither in the DVC cache .* nor on the remote \(none"):
+        cached_file(md5, "training data")
