@@ -179,13 +179,13 @@ def test_the_log_gives_the_labelled_pairs_and_promote_the_candidate_check(params
         "monitor": {**params["monitor"], "labels_table": labels},
     }
     cfg = Config.model_validate(settings)
-    check = live_check(cfg, "classification", "1", "2")
+    check = live_check(cfg, "1", "2")
     assert isinstance(check, Shadow) and check.passed and check.rows == 200
-    assert isinstance(live_check(cfg, "classification", "1", "3"), NoShadow)  # never shadowed
+    assert isinstance(live_check(cfg, "1", "3"), NoShadow)  # never shadowed
     nothing = Config.model_validate(
         {**settings, "predict": {**params["predict"], "table": str(tmp_path / "none")}}
     )
-    refused = live_check(nothing, "classification", "1", "2")  # no log at all: a refusal
+    refused = live_check(nothing, "1", "2")  # no log at all: a refusal
     assert isinstance(refused, NoShadow) and "no predictions logged yet" in refused.detail
     off = Config.model_validate({**settings, "gate": params["gate"]})
-    assert live_check(off, "classification", "1", "2") is None
+    assert live_check(off, "1", "2") is None

@@ -77,6 +77,20 @@ def version_of(client: Any, name: str, model_md5: str) -> str | None:
     return max((str(v.version) for v in versions), key=int, default=None)
 
 
+def newest_stage_run(client: Any, stage: str, model_md5: str) -> Any | None:
+    """The newest finished run of a pipeline stage (train, evaluate) for this model file."""
+    runs = client.search_runs(
+        experiment_ids(client),
+        filter_string=(
+            f"tags.`pipeline.stage` = '{stage}' and attributes.status = 'FINISHED' "
+            f"and tags.model_md5 = '{model_md5}'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
 def experiment_ids(client: Any) -> list[str]:
     """Every experiment of the store (deleted ones left out, as MLflow does)."""
     return [e.experiment_id for e in all_pages(client.search_experiments)]

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mlops_template.config import Gate
 from mlops_template.core.labels import arrived_labels
-from mlops_template.core.shadow import pair_rows
+from mlops_template.core.shadow import ShadowComparison, compare, pair_rows
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, predictions_table
 
@@ -20,6 +21,14 @@ class ShadowRows:
     pairs: int  # requests both models scored
     labelled: pd.DataFrame  # those with a label: core/shadow.pair_rows' columns and `label`
     classes: list[str] | None  # the logged classes (None: regression)
+
+    def metric(self, gate: Gate) -> str:
+        """The gate's metric for the task the rows were scored for."""
+        return (gate.regression if self.classes is None else gate.classification).metric
+
+    def compared(self, gate: Gate, min_rows: int) -> list[ShadowComparison]:
+        """Each pair of versions that ran side by side, on the gate's metric and bootstrap."""
+        return compare(self.labelled, self.metric(gate), self.classes, gate.bootstrap, min_rows)
 
 
 def read(table: str, labels: str) -> ShadowRows:

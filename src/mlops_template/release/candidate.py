@@ -29,9 +29,14 @@ def locked_outputs(lock_file: str = LOCK_FILE) -> dict[str, str]:
         lock = yaml.safe_load(Path(lock_file).read_text()) or {}
     except FileNotFoundError:
         raise PipelineError(f"{lock_file}: not found; run `dvc repro` first") from None
+    return outputs_of(lock)
+
+
+def outputs_of(lock: dict[str, Any]) -> dict[str, str]:
+    """path -> md5 of every output a parsed dvc.lock records."""
     return {
         out["path"]: out["md5"]
-        for stage in lock.get("stages", {}).values()
+        for stage in (lock.get("stages") or {}).values()
         for out in stage.get("outs", [])
     }
 
@@ -51,22 +56,13 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
     outputs = locked_outputs()
     model_md5 = _locked_file(outputs, cfg.paths.model)
     test_md5 = _locked_file(outputs, cfg.paths.test)
-    runs = client.search_runs(  # the newest one is enough
-        registry.experiment_ids(client),
-        filter_string=(
-            "tags.`pipeline.stage` = 'train' and attributes.status = 'FINISHED' "
-            f"and tags.model_md5 = '{model_md5}'"
-        ),
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    logged = runs[0].outputs.model_outputs if runs else []
+    run = registry.newest_stage_run(client, "train", model_md5)
+    logged = run.outputs.model_outputs if run else []
     if not logged:
         raise PipelineError(
             f"no MLflow run at this tracking store logged the model in {LOCK_FILE} "
             f"(md5 {model_md5}); run `dvc repro --force train` with this store"
         )
-    run = runs[0]
     lineage = {
         "source_run_id": run.info.run_id,
         "git_commit": run.data.tags.get("pipeline.git_commit", "unknown"),

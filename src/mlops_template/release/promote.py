@@ -25,7 +25,6 @@ from mlops_template.core.gate import (
     shadow_check,
 )
 from mlops_template.core.schema import TrainingSchema
-from mlops_template.core.shadow import compare
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry, shadow_rows
@@ -100,15 +99,13 @@ def evaluate_gate(
             gate,
             result.candidate_metrics,
             result.comparisons,
-            live_check(cfg, schema.task, champion, registered) if champion else None,
+            live_check(cfg, champion, registered) if champion else None,
         ),
     )
     return decided, result.compared
 
 
-def live_check(
-    cfg: Config, task: str, champion: str, candidate: str | None
-) -> Shadow | NoShadow | None:
+def live_check(cfg: Config, champion: str, candidate: str | None) -> Shadow | NoShadow | None:
     """gate.shadow: the candidate's version scored in shadow beside the champion's, on
     the logged requests whose labels have arrived (as make shadow-report shows them)."""
     settings = cfg.gate.shadow
@@ -120,11 +117,8 @@ def live_check(
             logged = shadow_rows.read(cfg.predict.table, cfg.monitor.labels_table)
         except PipelineError as err:  # no log, or no shadow rows in it: no evidence yet
             return shadow_check(settings.require, None, champion, candidate, str(err))
-        metric = getattr(cfg.gate, task).metric
-        comparisons = compare(
-            logged.labelled, metric, logged.classes, cfg.gate.bootstrap, settings.min_rows
-        )
         pair = (champion, candidate)
+        comparisons = logged.compared(cfg.gate, settings.min_rows)
         found = next((c for c in comparisons if (c.served_version, c.shadow_version) == pair), None)
         if found is None and logged.pairs:
             missing = "no labelled request scored by both"

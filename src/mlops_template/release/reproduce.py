@@ -34,6 +34,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import LOCK_FILE, file_md5
+from mlops_template.release.candidate import outputs_of
 
 DIFFERS = 3
 REPORT_DIR = Path("reports/reproduce")
@@ -114,9 +115,7 @@ def _locked_model(commit: str, model: str) -> str | None:
     shown = _git("show", f"{commit}:{LOCK_FILE}", check=False)
     if shown.returncode != 0:
         return None
-    lock = yaml.safe_load(shown.stdout) or {}
-    outs = [o for stage in (lock.get("stages") or {}).values() for o in stage.get("outs", [])]
-    return next((o.get("md5") for o in outs if o.get("path") == model), None)
+    return outputs_of(yaml.safe_load(shown.stdout) or {}).get(model)
 
 
 def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -263,16 +262,8 @@ def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> tuple[list[Co
 
 def _registered_metrics(client: Any, model_md5: str) -> dict[str, Any] | None:
     """The metrics `evaluate` logged for this model file (None if no run did)."""
-    runs = client.search_runs(
-        registry.experiment_ids(client),
-        filter_string=(
-            "tags.`pipeline.stage` = 'evaluate' and attributes.status = 'FINISHED' "
-            f"and tags.model_md5 = '{model_md5}'"
-        ),
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return dict(runs[0].data.metrics) if runs else None
+    run = registry.newest_stage_run(client, "evaluate", model_md5)
+    return dict(run.data.metrics) if run else None
 
 
 def _digest(metrics: dict[str, Any]) -> str:

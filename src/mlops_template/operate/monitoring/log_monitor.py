@@ -17,6 +17,7 @@ from mlops_template.core.logged_inputs import column_name, features_from_log
 from mlops_template.core.monitor_report import LogReport, ModelVersion, Reference, Window
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
+from mlops_template.core.shadow import is_shadow
 from mlops_template.core.windows import in_window, window_bounds
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, predictions_table, registry
@@ -120,8 +121,8 @@ def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
         )
     keys = [c for c in names if c not in inputs and not c.startswith("proba_")]
     logged = log.to_pandas(columns=[*keys, *inputs])
-    if "shadow" in logged:  # a shadow model's rows (serve.shadow) repeat the answered ones
-        logged = logged[~logged["shadow"].fillna(False).astype(bool)].reset_index(drop=True)
+    # A shadow model's rows (serve.shadow) repeat the answered ones.
+    logged = logged[~is_shadow(logged)].reset_index(drop=True)
     no_inputs = logged[inputs].isna().all(axis=1)
     if no_inputs.any():  # logged before the log kept inputs, or by another model
         print(

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template.config import Config
-from mlops_template.core.shadow import compare
 from mlops_template.io import shadow_rows
 from mlops_template.io.atomic import write_json
 from mlops_template.io.report_runs import log_report_run
@@ -25,14 +24,10 @@ REPORT_DIR, REPORT = Path("reports/shadow"), "shadow.json"
 
 def shadow_report(cfg: Config) -> int:
     found = shadow_rows.read(cfg.predict.table, cfg.monitor.labels_table)
-    task = "regression" if found.classes is None else "classification"
-    metric = getattr(cfg.gate, task).metric
-    comparisons = compare(
-        found.labelled, metric, found.classes, cfg.gate.bootstrap, cfg.monitor.min_rows
-    )
+    comparisons = found.compared(cfg.gate, cfg.monitor.min_rows)
     report = {
         "table": cfg.predict.table,
-        "metric": metric,
+        "metric": found.metric(cfg.gate),
         "paired_rows": found.pairs,
         "labelled_rows": len(found.labelled),
         "comparisons": [c.as_json() for c in comparisons],
