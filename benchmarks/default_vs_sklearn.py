@@ -14,7 +14,14 @@ difference). Then the mean over SPLITS split seeds, which is what the verdict re
 template's gap to the better baseline (the one with the better mean) is OK when at most
 2 % worse, else WORSE (exit code 1). `se` is the standard error of that mean gap.
 
+Time: the template's training (model=auto's choice and the final fit, as `train` runs
+them) against one plain gradient-boosting fit on the same rows, the median over the
+split seeds; at most TIME_BAR times is OK, else SLOW (exit code 1). Last, a generated set
+of --rows rows (`data=synthetic`: numeric and categorical columns with missing values),
+on one split: its test set is large enough to read alone.
+
     python benchmarks/default_vs_sklearn.py                             # the default
+    python benchmarks/default_vs_sklearn.py --rows 0                    # bundled sets only
     python benchmarks/default_vs_sklearn.py model=hist_gradient_boosting  # Hydra overrides
 """
 
@@ -28,13 +35,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops_template.compose import compose_text
 from mlops_template.config import Config, parse_config
+from mlops_template.core.cross_validation import threads_for
 from mlops_template.core.models import model_for_rows
 from mlops_template.core.split import split_frame
 from mlops_template.core.target import infer_task
@@ -42,6 +52,7 @@ from mlops_template.io.datasets import load_source
 
 ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 0.02  # the template's default may be this much worse than the bar
+TIME_BAR = 3.0  # and take at most this many times one plain gradient-boosting fit
 BOOTSTRAP = 2000
 SPLITS = 10  # split seeds 0..9 for the mean
 OVERRIDES: list[str] = []  # Hydra overrides on top of conf/, to measure another config
@@ -52,20 +63,41 @@ def bundled_sets() -> list[str]:
     return [p.stem for p in conf if yaml.safe_load(p.read_text()).get("source") == "sklearn"]
 
 
-def composed(name: str) -> Config:
-    return parse_config(yaml.safe_load(compose_text(ROOT, [f"data={name}", *OVERRIDES])))
+def composed(name: str, extra: tuple[str, ...] = ()) -> Config:
+    overrides = [f"data={name}", *extra, *OVERRIDES]
+    return parse_config(yaml.safe_load(compose_text(ROOT, overrides)))
 
 
 def plain_baselines(task: str, seed: int) -> dict:
+    """sklearn's gradient boosting with its defaults (text columns as its native
+    categoricals), and a linear model on standardised numbers and one-hot text."""
+    numeric = make_pipeline(SimpleImputer(), StandardScaler())
+    text = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder())
+    scaled = make_column_transformer(
+        (numeric, make_column_selector(dtype_include="number")),
+        (text, make_column_selector(dtype_exclude="number")),
+    )
     if task == "classification":
         return {
             "hgb": HistGradientBoostingClassifier(random_state=seed),
-            "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
+            "linear": make_pipeline(scaled, LogisticRegression(max_iter=5000)),
         }
     return {
         "hgb": HistGradientBoostingRegressor(random_state=seed),
-        "linear": make_pipeline(StandardScaler(), Ridge()),
+        "linear": make_pipeline(scaled, Ridge()),
     }
+
+
+def as_categories(x: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as pandas categoricals: what sklearn's boosting takes natively."""
+    text = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
+    return x.astype(dict.fromkeys(text, "category"))
+
+
+def timed(fit) -> float:
+    start = time.perf_counter()
+    fit()
+    return time.perf_counter() - start
 
 
 def weighted_metric(task: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray):
@@ -81,27 +113,48 @@ def gap(task: str, ours, bar):
     return (ours - bar) / bar if task == "regression" else (bar - ours) / bar
 
 
-def fit_and_score(name: str, split_seed: int | None = None) -> dict:
-    """Fit the template and the baselines on one split; their test metrics and outputs."""
-    cfg = composed(name)
+def fit_and_score(name: str, split_seed: int | None = None, extra: tuple[str, ...] = ()) -> dict:
+    """Fit the template and the baselines on one split; their test metrics and outputs,
+    and the template's training time against one plain gradient-boosting fit."""
+    cfg = composed(name, extra)
     if split_seed is not None:
         cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"seed": split_seed})})
     frame = load_source(cfg.data, cfg.read)
     target = cfg.data.target
     task = infer_task(frame[target], cfg.data.task, cfg.validate_.max_classes).task
     train, test = split_frame(frame, target, task, cfg.split)
-    template, x_train, y, *_ = model_for_rows(cfg, train, target, task)
+    del frame
+    start = time.perf_counter()
+    template, x_train, y, _, _, selection = model_for_rows(cfg, train, target, task)
+    with threads_for(len(y)):  # as train fits it
+        if selection is None or selection.fitted is None:
+            template.fit(x_train, y)
+    seconds = time.perf_counter() - start
     x_test = test[x_train.columns]
     y_train, y_test = y.to_numpy(), test[target].to_numpy()
-    models = {"template": template, **plain_baselines(task, cfg.train.seed)}
-    preds = {key: model.fit(x_train, y_train).predict(x_test) for key, model in models.items()}
+    plain = plain_baselines(task, cfg.train.seed)
+    x_plain, x_plain_test = as_categories(x_train), as_categories(x_test)
+    plain_seconds = timed(lambda: plain["hgb"].fit(x_plain, y_train))
+    plain["linear"].fit(x_train, y_train)
+    preds = {
+        "template": template.predict(x_test),
+        "hgb": plain["hgb"].predict(x_plain_test),
+        "linear": plain["linear"].predict(x_test),
+    }
     whole = np.ones((1, len(y_test)))
     scores = {key: float(weighted_metric(task, y_test, p, whole)[0]) for key, p in preds.items()}
-    return {"task": task, "y": y_test, "preds": preds, "scores": scores}
+    return {
+        "task": task,
+        "y": y_test,
+        "preds": preds,
+        "scores": scores,
+        "rows": len(y_train),
+        "times": {"seconds": seconds, "plain_seconds": plain_seconds},
+    }
 
 
-def compare(name: str) -> dict:
-    one = fit_and_score(name)
+def compare(name: str, extra: tuple[str, ...] = (), splits: int = SPLITS, label: str = "") -> dict:
+    one = fit_and_score(name, extra=extra)
     task, y_test, preds, scores = one["task"], one["y"], one["preds"], one["scores"]
     better = min if task == "regression" else max
     bar = better(("hgb", "linear"), key=scores.__getitem__)
@@ -113,12 +166,14 @@ def compare(name: str) -> dict:
         weighted_metric(task, y_test, preds[bar], weights),
     )
     low, high = np.nanpercentile(gaps, [2.5, 97.5])
-    repeated = pd.DataFrame([fit_and_score(name, seed)["scores"] for seed in range(SPLITS)])
+    runs = [one] if splits == 1 else [fit_and_score(name, s, extra) for s in range(splits)]
+    repeated = pd.DataFrame([run["scores"] for run in runs])
     mean = repeated.mean()
     mean_bar = better(("hgb", "linear"), key=mean.__getitem__)
     split_gaps = gap(task, repeated["template"], repeated[mean_bar])
+    times = pd.DataFrame([run["times"] for run in runs]).median()
     return {
-        "set": name,
+        "set": label or name,
         "metric": "rmse" if task == "regression" else "balanced_accuracy",
         "n_test": len(y_test),
         **scores,
@@ -126,7 +181,10 @@ def compare(name: str) -> dict:
         "noise": (high - low) / 2,
         **{f"mean_{key}": value for key, value in mean.items()},
         "mean_gap": gap(task, mean["template"], mean[mean_bar]),
-        "se": float(split_gaps.std(ddof=1) / np.sqrt(SPLITS)),
+        "se": float(split_gaps.std(ddof=1) / np.sqrt(splits)) if splits > 1 else float("nan"),
+        "splits": splits,
+        **times,
+        "ratio": times["seconds"] / times["plain_seconds"],
     }
 
 
@@ -135,22 +193,33 @@ def main() -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=linear")
-    OVERRIDES[:] = parser.parse_args().overrides
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows of the generated set (0: none)"
+    )
+    args = parser.parse_args()
+    OVERRIDES[:] = args.overrides
     start = time.perf_counter()
-    rows = pd.DataFrame([compare(name) for name in bundled_sets()])
+    compared = [compare(name) for name in bundled_sets()]
+    if args.rows:
+        size = f"{args.rows:.0e}".replace("e+0", "e")
+        extra = (f"data.n_rows={args.rows}",)
+        compared.append(compare("synthetic", extra, splits=1, label=f"synthetic {size}"))
+    rows = pd.DataFrame(compared)
     rows["verdict"] = np.where(rows["mean_gap"] <= TOLERANCE, "OK", "WORSE")
+    rows["time_verdict"] = np.where(rows["ratio"] <= TIME_BAR, "OK", "SLOW")
     names = ("template", "sk hgb", "sk linear")
-    head = f"{'data set':<14} {'metric':<18} " + " ".join(f"{n:>9}" for n in names) + f" {'gap':>7}"
+    head = f"{'data set':<16} {'metric':<18} " + " ".join(f"{n:>9}" for n in names) + f" {'gap':>7}"
     print(f"the pipeline's split (split.seed from conf/)\n{head} {'noise':>7} {'test rows':>9}")
     for r in rows.itertuples():
         print(
-            f"{r.set:<14} {r.metric:<18} {r.template:>9.4g} {r.hgb:>9.4g} {r.linear:>9.4g} "
+            f"{r.set:<16} {r.metric:<18} {r.template:>9.4g} {r.hgb:>9.4g} {r.linear:>9.4g} "
             f"{r.gap:>+7.1%} {r.noise:>6.1%} {r.n_test:>9}"
         )
-    print(f"\nthe mean over {SPLITS} split seeds\n{head} {'se':>7}  verdict")
+    print(f"\nthe mean over {SPLITS} split seeds (the generated set: its one split)")
+    print(f"{head} {'se':>7}  verdict")
     for r in rows.itertuples():
         print(
-            f"{r.set:<14} {r.metric:<18} {r.mean_template:>9.4g} {r.mean_hgb:>9.4g} "
+            f"{r.set:<16} {r.metric:<18} {r.mean_template:>9.4g} {r.mean_hgb:>9.4g} "
             f"{r.mean_linear:>9.4g} {r.mean_gap:>+7.1%} {r.se:>6.1%}  {r.verdict}"
         )
     print(
@@ -158,8 +227,22 @@ def main() -> int:
         f"(positive: worse; OK up to {TOLERANCE:.0%} on the mean); noise: half-width of the "
         "95 % paired bootstrap interval on the one split; se: standard error of the mean gap"
     )
+    print(
+        f"\ntraining time, the median over the splits\n{'data set':<16} {'template':>9} "
+        f"{'sk hgb':>9} {'ratio':>7}  verdict"
+    )
+    for r in rows.itertuples():
+        print(
+            f"{r.set:<16} {r.seconds:>8.2f}s {r.plain_seconds:>8.2f}s {r.ratio:>6.1f}x  "
+            f"{r.time_verdict}"
+        )
+    print(
+        "template: model=auto's choice and the final fit, as train runs them; sk hgb: one "
+        f"fit of sklearn's gradient boosting with its defaults (OK up to {TIME_BAR:g}x)"
+    )
     print(f"{time.perf_counter() - start:.1f} s to compose, load, split, fit and score")
-    return int((rows["verdict"] == "WORSE").any())
+    failed = (rows["verdict"] == "WORSE") | (rows["time_verdict"] == "SLOW")
+    return int(failed.any())
 
 
 if __name__ == "__main__":

@@ -141,13 +141,19 @@ def test_bad_candidate_value_names_its_full_key(params):
     assert "\n  model.candidates.hist_gradient_boosting.n_trees: unknown key" in message
 
 
+def test_bad_auto_value_is_named(params):
+    params["model"]["candidates"] = {}
+    with pytest.raises(PipelineError, match=r"\n  model.candidates: "):
+        parse_config(params)
+
+
 @pytest.mark.parametrize(
     ("change", "key"),
-    [({"cv_folds": 1}, "model.cv_folds"), ({"candidates": {}}, "model.candidates")],
+    [({"folds": 1}, "folds"), ({"holdout": 0.9}, "holdout"), ({"n_jobs": 0}, "n_jobs")],
 )
-def test_bad_auto_value_is_named(params, change, key):
-    params["model"].update(change)
-    with pytest.raises(PipelineError, match=rf"\n  {key}: "):
+def test_bad_cross_validation_value_is_named(params, change, key):
+    params["train"]["cv"].update(change)
+    with pytest.raises(PipelineError, match=rf"\n  train.cv.{key}: "):
         parse_config(params)
 
 

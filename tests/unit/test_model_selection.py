@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from mlops_template.config import parse_config
-from mlops_template.core.model_selection import fold_of_rows, out_of_fold
+from mlops_template.core.cross_validation import folds_for
 from mlops_template.core.models import model_for_rows
-from mlops_template.core.row_ids import row_ids, uniform
+from mlops_template.core.row_ids import row_ids
 from mlops_template.errors import PipelineError
+from mlops_template.stages.train import fit_cost
 
 
 def linear_rows(n: int = 150) -> pd.DataFrame:
@@ -42,7 +42,7 @@ def test_auto_chooses_the_learner_the_data_needs(params, rows, task, expected):
     training = model_for_rows(cfg, rows, "y", task)
     selection = training.selection
     assert selection is not None and selection.chosen == expected
-    assert selection.rows == len(rows) and selection.folds == cfg.model.cv_folds
+    assert selection.rows == len(rows) and selection.folds == cfg.train.cv.folds
     assert set(selection.scores) == set(cfg.model.candidates)
     assert type(training.model.named_steps["model"]).__name__.startswith(
         "Ridge" if expected == "linear" else "HistGradientBoosting"
@@ -69,37 +69,6 @@ def test_a_single_model_config_is_not_cross_validated(params):
     assert training.selection is None
 
 
-def test_folds_follow_the_rows_not_their_order_nor_the_split():
-    rows = linear_rows(400).drop(columns="y")
-    ids = row_ids(rows, list(rows.columns))
-    training = ids[uniform(ids, 42) >= 0.2]  # the training side of the split, seed 42
-    folds = fold_of_rows(training, 5, 42)
-    counts = np.bincount(folds, minlength=5)
-    assert counts.sum() == len(training) and counts.min() > 0.6 * len(training) / 5
-    shuffled = np.random.default_rng(0).permutation(len(training))
-    assert (fold_of_rows(training[shuffled], 5, 42) == folds[shuffled]).all()
-    assert not (fold_of_rows(training, 5, 7) == folds).all()  # the seed matters
-
-
-def test_duplicate_rows_share_a_fold(params):
-    rows = linear_rows(60)
-    doubled = pd.concat([rows, rows], ignore_index=True)
-    ids = row_ids(doubled, [c for c in doubled.columns if c != "y"])
-    folds = fold_of_rows(ids, 5, 0)
-    assert (folds[:60] == folds[60:]).all()
-
-
-def test_a_class_missing_from_a_fold_gets_probability_zero():
-    x = pd.DataFrame({"a": np.arange(30.0)})
-    y = pd.Series(["no"] * 14 + ["yes"] * 14 + ["rare"] * 2)
-    folds = np.repeat([0, 1], 15)  # both "rare" rows in fold 1: fold 1's model never saw it
-    outputs = out_of_fold(LogisticRegression(), x, y, folds, "classification")
-    assert outputs.classes == ["no", "rare", "yes"]
-    assert np.allclose(outputs.proba.sum(axis=1), 1)
-    assert (outputs.proba[15:, 1] == 0).all() and (outputs.proba[:15, 1] > 0).all()
-    assert set(outputs.predicted[15:]) <= {"no", "yes"}
-
-
 def test_a_candidate_that_cannot_train_on_the_target_is_named(params):
     params["model"]["candidates"]["hist_gradient_boosting"]["loss"] = "gamma"
     rows = linear_rows()  # the target has negative values
@@ -115,7 +84,7 @@ def test_a_candidate_a_fold_is_too_small_for_is_skipped_and_said(params):
     rows["y"] = np.where(rows["a"] > 0, "up", "down")
     rows.loc[[8, 50], "y"] = "rare"
     cfg = parse_config(params)
-    folds = fold_of_rows(row_ids(rows, ["a", "b", "c"]), cfg.model.cv_folds, cfg.train.seed)
+    folds = folds_for(row_ids(rows, ["a", "b", "c"]), cfg.train.cv, cfg.train.seed).of_row
     assert folds[8] != folds[50]  # so two folds train on a single rare row
     selection = model_for_rows(cfg, rows, "y", "classification").selection
     assert selection.chosen == "linear" and set(selection.scores) == {"linear"}
@@ -124,5 +93,22 @@ def test_a_candidate_a_fold_is_too_small_for_is_skipped_and_said(params):
     assert "model.candidates.hist_gradient_boosting.early_stopping" in selection.summary()
     # With no candidate left, the error says what to change.
     params["model"]["candidates"] = {"hgb": params["model"]["candidates"]["hist_gradient_boosting"]}
-    with pytest.raises(PipelineError, match=r"model=auto: no candidate .* model\.cv_folds lower"):
+    with pytest.raises(PipelineError, match=r"model=auto: no candidate .* train\.cv\.folds lower"):
         model_for_rows(parse_config(params), rows, "y", "classification")
+
+
+def test_past_max_rows_one_hold_out_split_chooses(params):
+    params["train"]["cv"]["max_rows"] = 500
+    rows = interaction_rows(800)
+    training = model_for_rows(parse_config(params), rows, "y", "classification")
+    selection = training.selection
+    assert selection.folds == 1 and selection.chosen == "hist_gradient_boosting"
+    # The chosen candidate's fit beside the split is the model: train does not refit it.
+    assert training.model is selection.fitted
+    assert (training.model.predict(rows.drop(columns="y")) == rows["y"]).mean() > 0.9
+    assert fit_cost(selection, 0.0, 800).endswith(
+        "no final fit: the chosen model is the one fitted beside the hold-out split"
+    )
+    assert selection.scheme.startswith("a hold-out split of ")
+    assert selection.scheme.endswith(" of 800 training rows")
+    assert selection.cost.fits == 2  # one per candidate

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlops_template.config.base import NonNegInt, PosInt, Strict
 from mlops_template.config.model import Model
@@ -134,8 +134,28 @@ class Features(Strict):
     max_categories: Annotated[int, Field(ge=2)] | None = 20
 
 
+class CrossValidation(Strict):
+    """How the training rows score a model: model=auto's choice and tuning's trials
+    (core/cross_validation.py)."""
+
+    folds: Annotated[int, Field(ge=2, le=20)] = 3
+    # Past this many training rows, one hold-out split of `holdout` of them instead.
+    max_rows: Annotated[int, Field(ge=10)] = 20_000
+    holdout: Annotated[float, Field(gt=0, le=0.5)] = 0.2
+    # Fits at once (-1: one per core), in worker processes.
+    n_jobs: Annotated[int, Field(ge=-1)] = 1
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _some_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("give 1 or more fits at once, or -1 for one per core")
+        return value
+
+
 class Train(Strict):
     seed: NonNegInt
+    cv: CrossValidation = CrossValidation()
 
 
 class Tracking(Strict):

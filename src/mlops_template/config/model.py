@@ -84,7 +84,6 @@ class AutoModel(Strict):
     training rows (core/model_selection.py); each candidate is a full model config."""
 
     type: Literal["auto"]
-    cv_folds: Annotated[int, Field(ge=2, le=20)] = 5
     candidates: Annotated[dict[str, Estimator], Field(min_length=1)]
 
 

@@ -31,6 +31,7 @@ from mlops_template.config.model import (
     RandomForestModel,
     SklearnModel,
 )
+from mlops_template.core.cross_validation import threads_for
 from mlops_template.core.model_selection import Selection, select
 from mlops_template.core.raw_rows import RawRows, date_features
 from mlops_template.errors import PipelineError
@@ -209,9 +210,10 @@ def build_pipeline(
 
 
 class Training(NamedTuple):
-    """The configured model (unfitted) for some training rows, the features and labels
-    to fit it on, the schema they give, the model config it was built from, and how
-    model=auto chose it."""
+    """The configured model for some training rows, the features and labels to fit it on,
+    the schema they give, the model config it was built from, and how model=auto chose it.
+    The model is unfitted, except where model=auto chose on a hold-out split: then it is
+    the chosen candidate as fitted there (`selection.fitted`)."""
 
     model: Pipeline
     features: pd.DataFrame
@@ -249,17 +251,19 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
 
     if not isinstance(cfg.model, AutoModel):
         return Training(pipeline_for("model", cfg.model, y), features, y, schema, cfg.model, None)
-    selection = select(
-        cfg.model,
-        lambda name, model, values: pipeline_for(f"model.candidates.{name}", model, values),
-        features,
-        y,
-        ids=row_ids(frame, identity_columns(frame, target, cfg.split.key)),
-        task=task,
-        metric=getattr(cfg.gate, task).metric,
-        seed=cfg.train.seed,
-        noise=cfg.gate.bootstrap,
-    )
+    with threads_for(len(y)):
+        selection = select(
+            cfg.model,
+            lambda name, model, values: pipeline_for(f"model.candidates.{name}", model, values),
+            features,
+            y,
+            ids=row_ids(frame, identity_columns(frame, target, cfg.split.key)),
+            task=task,
+            metric=getattr(cfg.gate, task).metric,
+            seed=cfg.train.seed,
+            cv=cfg.train.cv,
+            noise=cfg.gate.bootstrap,
+        )
     chosen = cfg.model.candidates[selection.chosen]
-    model = pipeline_for(f"model.candidates.{selection.chosen}", chosen, y)
+    model = selection.fitted or pipeline_for(f"model.candidates.{selection.chosen}", chosen, y)
     return Training(model, features, y, schema, chosen, selection)

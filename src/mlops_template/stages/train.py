@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from mlops_template.config import Config
+from mlops_template.core.cross_validation import threads_for
+from mlops_template.core.model_selection import Selection
 from mlops_template.core.models import model_for_rows
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io import model_logging
@@ -21,7 +25,11 @@ def run(cfg: Config) -> StageRecord:
     model, features, y, schema, chosen, selection = model_for_rows(cfg, frame, target, task)
     if selection is not None:
         print(selection.summary())
-    model.fit(features, y)
+    start = time.perf_counter()
+    if selection is None or selection.fitted is None:
+        with threads_for(len(y)):
+            model.fit(features, y)
+    print(fit_cost(selection, time.perf_counter() - start, len(y)))
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
     model_md5 = file_md5(cfg.paths.model)
@@ -47,3 +55,13 @@ def run(cfg: Config) -> StageRecord:
         },
         log_model=log_model,
     )
+
+
+def fit_cost(selection: Selection | None, seconds: float, rows: int) -> str:
+    """What training cost: the selection's fits, then the final one."""
+    final = f"the final fit on {rows} rows in {seconds:.1f} s"
+    if selection is None:
+        return f"train: {final}"
+    if selection.fitted is not None:
+        final = "no final fit: the chosen model is the one fitted beside the hold-out split"
+    return f"train: {selection.cost.describe()} to choose, then {final}"

@@ -1,0 +1,97 @@
+"""Scoring on the training rows: folds by row identity, a hold-out split on large data,
+preprocessing shared by every estimator that uses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from mlops_template.config import CrossValidation
+from mlops_template.core.cross_validation import (
+    Cost,
+    classes_of,
+    fitted_pipeline,
+    folds_for,
+    out_of_fold,
+    prepare,
+)
+from mlops_template.core.row_ids import row_ids, uniform
+
+
+def numbered_rows(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    return pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+
+
+def test_folds_follow_the_rows_not_their_order_nor_the_split():
+    rows = numbered_rows(400)
+    ids = row_ids(rows, list(rows.columns))
+    training = ids[uniform(ids, 42) >= 0.2]  # the training side of the split, seed 42
+    cv = CrossValidation(folds=5)
+    folds = folds_for(training, cv, 42)
+    counts = np.bincount(folds.of_row, minlength=5)
+    assert counts.sum() == len(training) and counts.min() > 0.6 * len(training) / 5
+    assert folds.numbers == [0, 1, 2, 3, 4] and folds.scored.all() and not folds.holdout
+    shuffled = np.random.default_rng(0).permutation(len(training))
+    assert (folds_for(training[shuffled], cv, 42).of_row == folds.of_row[shuffled]).all()
+    assert not (folds_for(training, cv, 7).of_row == folds.of_row).all()  # the seed matters
+
+
+def test_duplicate_rows_share_a_fold():
+    rows = numbered_rows(60)
+    doubled = pd.concat([rows, rows], ignore_index=True)
+    folds = folds_for(row_ids(doubled, list(doubled.columns)), CrossValidation(), 0).of_row
+    assert (folds[:60] == folds[60:]).all()
+
+
+def test_past_max_rows_a_hold_out_split_replaces_the_folds():
+    rows = numbered_rows(2000)
+    ids = row_ids(rows, list(rows.columns))
+    folds = folds_for(ids, CrossValidation(max_rows=1000, holdout=0.2), 3)
+    assert folds.holdout and folds.numbers == [0]
+    assert 0.15 < folds.scored.mean() < 0.25
+    assert folds.describe() == f"a hold-out split of {folds.scored.sum()} of 2000 training rows"
+    assert not folds_for(ids, CrossValidation(max_rows=2000), 3).holdout  # at the bound: folds
+
+
+def test_a_class_missing_from_a_fold_gets_probability_zero():
+    x = pd.DataFrame({"a": np.arange(30.0)})
+    y = pd.Series(["no"] * 14 + ["yes"] * 14 + ["rare"] * 2)
+    folds = folds_for(np.arange(30, dtype=np.uint64), CrossValidation(folds=2), 0)
+    folds.of_row[:] = np.repeat([0, 1], 15)  # both "rare" rows in fold 1: its model never saw it
+    prepared = prepare(FunctionTransformer(), x, y, folds)
+    outputs, _ = out_of_fold(LogisticRegression(), prepared, folds, classes_of(y, "classification"))
+    assert outputs.classes == ["no", "rare", "yes"]
+    assert np.allclose(outputs.proba.sum(axis=1), 1)
+    assert (outputs.proba[15:, 1] == 0).all() and (outputs.proba[:15, 1] > 0).all()
+    assert set(outputs.predicted[15:]) <= {"no", "yes"}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_shared_preprocessing_predicts_as_the_whole_pipeline_would(n_jobs):
+    """Preprocessing fitted once per fold and shared: each held-out row gets what the
+    whole pipeline, fitted without its fold, predicts; in worker processes too."""
+    x = numbered_rows(300) * [1.0, 100.0, 0.01]
+    y = pd.Series(np.where(x["a"] + x["b"] / 100 > 0, "up", "down"))
+    folds = folds_for(row_ids(x, list(x.columns)), CrossValidation(folds=3), 1)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression())
+    cost = Cost()
+    prepared = prepare(pipeline[:-1], x, y, folds)
+    outputs, parts = out_of_fold(
+        pipeline[-1], prepared, folds, classes_of(y, "classification"), n_jobs=n_jobs, cost=cost
+    )
+    expected = np.empty(len(y), dtype=object)
+    for fold in folds.numbers:
+        held = folds.of_row == fold
+        expected[held] = clone(pipeline).fit(x[~held], y[~held]).predict(x[held])
+    assert (outputs.predicted == expected).all()
+    assert cost.fits == 3 and cost.seconds > 0
+    # Each fold's model, with its preprocessing, is the whole pipeline fitted without it.
+    held = folds.of_row == 2
+    whole = fitted_pipeline(prepared[2], parts[2])
+    assert (whole.predict(x[held]) == expected[held]).all()
