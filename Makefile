@@ -208,8 +208,8 @@ gc: env ## remove deleted MLflow runs and their artifacts for good (local store 
 # What runs change, back to the last commit: the composed params, the lock, the metrics,
 # and every DVC output from the cache (--force: a run's own uncached outputs are replaced,
 # removed ones come back). conf/ and the code are yours: they are left as they are.
-restore: env ## put params.yaml, dvc.lock, metrics.json and the outputs back to the last commit
-	git checkout -- params.yaml dvc.lock metrics.json
+restore: env ## put params.yaml, dvc.lock, the metrics and the outputs back to the last commit
+	git checkout -- params.yaml dvc.lock metrics.json reports/cv.json reports/tuned_params.yaml
 	dvc checkout --force --quiet
 
 clean: ## remove the environment and local tracking store (DVC cache is kept)

@@ -125,7 +125,7 @@ def fit_and_score(name: str, split_seed: int | None = None, extra: tuple[str, ..
     train, test = split_frame(frame, target, task, cfg.split)
     del frame
     start = time.perf_counter()
-    template, x_train, y, _, _, selection = model_for_rows(cfg, train, target, task)
+    template, x_train, y, _, _, selection, _ = model_for_rows(cfg, train, target, task)
     with threads_for(len(y)):  # as train fits it
         if selection is None or selection.fitted is None:
             template.fit(x_train, y)

@@ -54,6 +54,26 @@ def _params(args: argparse.Namespace) -> int:
     return compose.params_command(Path.cwd(), args.action, args.overrides)
 
 
+def _exp(args: argparse.Namespace) -> int:
+    from mlops_template.core.validation_report import ValidationReport
+    from mlops_template.experiments import best
+
+    cfg = load_config()
+    task = ValidationReport.read(cfg.paths.validation).task  # the gate's metric for it
+    metric = getattr(cfg.gate, task).metric
+    return best(cfg.paths.cv, metric, cfg.paths.metrics, apply=args.apply)
+
+
+def _tune(_args: argparse.Namespace) -> int:
+    from mlops_template.experiments import tuned_overrides
+
+    overrides = tuned_overrides(load_config().paths.tuned)
+    code = compose.params_command(Path.cwd(), "set", overrides)
+    print("kept in conf/: " + " ".join(overrides))
+    print("with tune=none (conf/config.yaml) `dvc repro` trains with them, without a search")
+    return code
+
+
 def _promote(args: argparse.Namespace) -> int:
     from mlops_template.release.promote import promote
 
@@ -332,6 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("action", choices=["compose", "set", "check"])
     params.add_argument("overrides", nargs="*", help=overrides_help)
     params.set_defaults(func=_params)
+    exp = commands.add_parser(
+        "exp",
+        help="best: rank this commit's DVC experiments by their cross-validated score "
+        "(never the test metric); --apply brings the best into the workspace",
+    )
+    exp.add_argument("action", choices=["best"])
+    exp.add_argument("--apply", action="store_true", help="dvc exp apply the best")
+    exp.set_defaults(func=_exp)
+    tune = commands.add_parser(
+        "tune", help="keep: write tune=optuna's chosen settings (paths.tuned) into conf/"
+    )
+    tune.add_argument("action", choices=["keep"])
+    tune.set_defaults(func=_tune)
     return parser
 
 

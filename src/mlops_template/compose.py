@@ -73,6 +73,7 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.representer import RoundTripRepresenter
 
     from mlops_template.io.atomic import write_text
@@ -103,8 +104,8 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
         else:
             *parents, leaf = key.split(".")
             node = data
-            for part in parents:
-                node = node[part]
+            for part in parents:  # a key under a candidate may not be in the file yet
+                node = node.setdefault(part, CommentedMap())
         if leaf in node and node[leaf] == override.value():
             continue  # already so: the file stays as it is, byte for byte
         node[leaf] = override.value()

@@ -68,6 +68,7 @@ def test_lock_records_every_stage_with_its_params(reproduced):
         "features",
         "model",
         "train",
+        "tune",
         "split.key",  # the key column is never a feature
         "read.infinity",  # the model's first step reads rows by the contract
         "gate.classification.metric",  # model=auto chooses by the gate's metric
@@ -85,7 +86,7 @@ def test_lock_records_every_stage_with_its_params(reproduced):
 
 def test_train_only_param_reruns_train_and_after(reproduced, tmp_path):
     copy = reproduced.clone_to(tmp_path / "copy")
-    copy.mlops("params", "compose", "model.candidates.hist_gradient_boosting.learning_rate=0.05")
+    copy.mlops("params", "compose", "model.candidates.linear.alpha=0.5")  # linear is chosen
     done = copy.run("dvc", "repro")
     assert ran_stages(done.stdout) == ["check_params", "train", "evaluate"]
     for stage in ["collect", "validate", "prepare"]:
@@ -106,6 +107,10 @@ def test_exp_run_switches_model(reproduced, tmp_path):
         "max_features": "sqrt",
         "class_weight": None,
         "loss": None,
+        "search": {
+            "min_samples_leaf": {"low": 1, "high": 20, "log": True},
+            "max_features": {"low": 0.1, "high": 1.0},
+        },
     }
     # DVC's Hydra composition and ours write the same file for the same overrides.
     dvc_composed = copy.path("params.yaml").read_text()

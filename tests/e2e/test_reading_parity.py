@@ -26,19 +26,21 @@ pytestmark = pytest.mark.slow
 TABLE = "data/predictions"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Template, list[dict[str, str]]]:
+def trained_on_cells(root, *overrides: str) -> tuple[Template, list[dict[str, str]]]:
     """The template trained on the generated CSV, its model promoted to champion."""
-    root = tmp_path_factory.mktemp("parity")
     cells = raw_cells(seed=3, rows=400)
     write_csv(cells, root / "rows.csv")
     copy = Template.fresh(root / "template")
-    copy.main(
-        "params", "compose", "data=csv", f"data.path={root / 'rows.csv'}", "data.target=label"
-    )
+    data = ["data=csv", f"data.path={root / 'rows.csv'}", "data.target=label"]
+    copy.main("params", "compose", *data, *overrides)
     copy.run("dvc", "repro")
     copy.main("promote")
     return copy, cells
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Template, list[dict[str, str]]]:
+    return trained_on_cells(tmp_path_factory.mktemp("parity"))
 
 
 def scored(copy: Template, path) -> pd.DataFrame:
@@ -65,7 +67,18 @@ def rest_predictions(copy: Template, rows: pd.DataFrame) -> list:
 
 
 def test_every_path_scores_the_rows_alike(trained, tmp_path):
-    copy, cells = trained
+    assert_every_path_alike(*trained, tmp_path)
+
+
+@pytest.mark.parametrize("learner", ["lightgbm", "xgboost"])
+def test_every_path_scores_the_rows_alike_with_boosted_learners(learner, tmp_path):
+    """LightGBM and XGBoost read text columns as categoricals: the same on every path."""
+    copy, cells = trained_on_cells(tmp_path, f"model={learner}")
+    assert json.loads(copy.path("models/schema.json").read_text())["task"] == "classification"
+    assert_every_path_alike(copy, cells, tmp_path)
+
+
+def assert_every_path_alike(copy: Template, cells: list[dict[str, str]], tmp_path) -> None:
     model = load_model(copy.path("models/model.skops"))
     schema = json.loads(copy.path("models/schema.json").read_text())
     features = [c["name"] for c in schema["columns"]]

@@ -56,7 +56,7 @@ def test_params_are_flattened(runs, reproduced):
     assert set(train) == {
         k
         for k in parent.data.params
-        if k.split(".")[0] in {"model", "features", "train"}
+        if k.split(".")[0] in {"model", "features", "train", "tune"}
         or k in {"split.key", "read.infinity", "gate.classification.metric"}
         or k == "gate.regression.metric"
         or k.startswith("gate.bootstrap.")
@@ -81,7 +81,8 @@ def test_train_records_how_model_auto_chose(runs, reproduced):
     assert set(scores) == {f"cv_balanced_accuracy.{name}" for name in candidates}
     best = max(scores, key=scores.__getitem__).removeprefix("cv_balanced_accuracy.")
     assert train.tags["model_type"] == candidates[best]["type"]
-    assert train.tags["model_selection"].startswith(f"model=auto chose {best} by 5-fold")
+    folds = yaml.safe_load(reproduced.path("params.yaml").read_text())["train"]["cv"]["folds"]
+    assert train.tags["model_selection"].startswith(f"model=auto chose {best} by {folds}-fold")
 
 
 def test_inputs_carry_the_md5s_dvc_recorded(runs, reproduced):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
+import yaml
 
 from mlops_template.config import Features
 from mlops_template.config.model import LinearModel
 from mlops_template.core.models import build_pipeline
+from tests.helpers.template import REPO
 
 
 def linear_classifier(
@@ -17,10 +21,12 @@ def linear_classifier(
     categorical: list[str],
     boolean: list[str] | None = None,
     dates: list[str] | None = None,
+    model: Any = None,
 ):
-    """The project's linear pipeline, fitted on `features` with these column kinds."""
+    """The project's pipeline (linear, or `model`, a model config), fitted on `features`
+    with these column kinds."""
     pipeline = build_pipeline(
-        LinearModel(type="linear"),
+        model or LinearModel(type="linear"),
         Features(),
         task="classification",
         numeric=numeric,
@@ -30,3 +36,13 @@ def linear_classifier(
         seed=0,
     )
     return pipeline.fit(features, labels)
+
+
+def learner_config(name: str) -> Any:
+    """A model config of conf/model/ as the pipeline reads it (lightgbm, xgboost, ...)."""
+    from pydantic import TypeAdapter
+
+    from mlops_template.config.model import Estimator
+
+    text = (REPO / "conf" / "model" / f"{name}.yaml").read_text(encoding="utf-8")
+    return TypeAdapter(Estimator).validate_python(yaml.safe_load(text))

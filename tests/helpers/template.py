@@ -113,6 +113,7 @@ class Template:
         apply_to_conf(root, overrides)
         write_params(root, [])
         for name in OUTPUT_FILES if outputs else ():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(outputs / name, root / name)
         copy = cls(root)
         copy.run("git", "init", "-q", "-b", "main")
@@ -315,6 +316,7 @@ def example_outputs(factory: pytest.TempPathFactory) -> Path:
         copy = Template.fresh(folder / "template")
         copy.run("dvc", "repro", "--quiet")
         for name in OUTPUT_FILES:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(copy.path(name), folder / name)
 
     return built_once(factory, "example-outputs", build)
@@ -335,7 +337,7 @@ def built_pipeline(
 
 
 # The pipeline's outputs git keeps (the rest are DVC's).
-OUTPUT_FILES = ("dvc.lock", "metrics.json")
+OUTPUT_FILES = ("dvc.lock", "metrics.json", "reports/cv.json", "reports/tuned_params.yaml")
 # The DAG's stages in dvc.yaml's order: each is a CLI command of the same name.
 STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
 # The stages that make outputs, each with an MLflow run. check_params has neither: it

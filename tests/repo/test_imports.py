@@ -56,7 +56,7 @@ LAYERS = [
     ["core"],
     ["io"],
     ["compose"],  # params.yaml from conf/: check_params refuses a stale one
-    ["error_report", "stages", "release"],
+    ["error_report", "stages", "release", "experiments"],  # experiments: `exp best`, `tune keep`
     ["operate.batch", "operate.serving"],
     ["operate.monitoring"],
     ["project_files"],

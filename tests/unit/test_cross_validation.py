@@ -3,9 +3,11 @@ preprocessing shared by every estimator that uses it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -21,6 +23,7 @@ from mlops_template.core.cross_validation import (
     prepare,
 )
 from mlops_template.core.row_ids import row_ids, uniform
+from tests.helpers.template import REPO
 
 
 def numbered_rows(n: int) -> pd.DataFrame:
@@ -72,18 +75,14 @@ def test_a_class_missing_from_a_fold_gets_probability_zero():
     assert set(outputs.predicted[15:]) <= {"no", "yes"}
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_shared_preprocessing_predicts_as_the_whole_pipeline_would(n_jobs):
+def test_shared_preprocessing_predicts_as_the_whole_pipeline_would():
     """Preprocessing fitted once per fold and shared: each held-out row gets what the
-    whole pipeline, fitted without its fold, predicts; in worker processes too."""
-    x = numbered_rows(300) * [1.0, 100.0, 0.01]
-    y = pd.Series(np.where(x["a"] + x["b"] / 100 > 0, "up", "down"))
-    folds = folds_for(row_ids(x, list(x.columns)), CrossValidation(folds=3), 1)
-    pipeline = make_pipeline(StandardScaler(), LogisticRegression())
+    whole pipeline, fitted without its fold, predicts."""
+    x, y, folds, pipeline = _rows_and_pipeline()
     cost = Cost()
     prepared = prepare(pipeline[:-1], x, y, folds)
     outputs, parts = out_of_fold(
-        pipeline[-1], prepared, folds, classes_of(y, "classification"), n_jobs=n_jobs, cost=cost
+        pipeline[-1], prepared, folds, classes_of(y, "classification"), cost=cost
     )
     expected = np.empty(len(y), dtype=object)
     for fold in folds.numbers:
@@ -95,3 +94,33 @@ def test_shared_preprocessing_predicts_as_the_whole_pipeline_would(n_jobs):
     held = folds.of_row == 2
     whole = fitted_pipeline(prepared[2], parts[2])
     assert (whole.predict(x[held]) == expected[held]).all()
+
+
+def _rows_and_pipeline():
+    x = numbered_rows(300) * [1.0, 100.0, 0.01]
+    y = pd.Series(np.where(x["a"] + x["b"] / 100 > 0, "up", "down"))
+    folds = folds_for(row_ids(x, list(x.columns)), CrossValidation(folds=3), 1)
+    return x, y, folds, make_pipeline(StandardScaler(), LogisticRegression())
+
+
+PARALLEL = """
+import numpy as np
+from tests.unit.test_cross_validation import _rows_and_pipeline
+from mlops_template.core.cross_validation import classes_of, out_of_fold, prepare
+x, y, folds, pipeline = _rows_and_pipeline()
+prepared = prepare(pipeline[:-1], x, y, folds)
+runs = [out_of_fold(pipeline[-1], prepared, folds, classes_of(y, "classification"), n_jobs=n)[0]
+        for n in (1, 2)]
+assert (runs[0].predicted == runs[1].predicted).all()
+assert np.array_equal(runs[0].proba, runs[1].proba)
+print("same")
+"""
+
+
+def test_folds_in_worker_processes_give_the_same_outputs():
+    """n_jobs=2 fits folds in loky's worker processes; run in a fresh interpreter, as a
+    stage is (this test process's pool may hold workers started by other tests)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "same", done.stderr

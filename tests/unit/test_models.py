@@ -230,7 +230,7 @@ def test_a_sklearn_model_is_its_class_with_its_params_and_the_seed():
     ("update", "task", "message"),
     [
         ({"params": {"n_trees": 3}}, "regression", "model.params: ['n_trees'] not parameters of"),
-        ({"regressor": "sklearn.ensemble.NoSuchForest"}, "regression", "scikit-learn has no"),
+        ({"regressor": "sklearn.ensemble.NoSuchForest"}, "regression", "there is no sklearn"),
         ({"regressor": "sklearn.metrics.accuracy_score"}, "regression", "not an estimator"),
         ({"classifier": None}, "classification", "model.classifier is not set"),
         ({"params": {"n_estimators": 0}}, "regression", "ExtraTreesRegressor does not take"),

@@ -25,7 +25,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import batch_files
 from mlops_template.io.batch_files import batch_columns, iter_chunks
 from mlops_template.io.datasets import load_source
-from tests.helpers.models import linear_classifier
+from tests.helpers.models import learner_config, linear_classifier
 
 NAMES = {
     "num": "monthly spend ($)",
@@ -148,19 +148,22 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
     for path, frame in seen.items():
         pd.testing.assert_frame_equal(frame, expected, check_exact=True, obj=path)
 
-    # ...so a model scores them alike, to the last bit.
-    model = linear_classifier(
-        features,
-        training["label"],
-        numeric=numeric,
-        categorical=categorical,
-        boolean=schema.booleans,
-        dates=schema.dates,
-    )
-    proba = model.predict_proba(frames["training csv"].drop(columns="label"))
-    for path, frame in frames.items():
-        scored = model.predict_proba(frame[features.columns])
-        np.testing.assert_array_equal(scored, proba, err_msg=path)
+    # ...so a model scores them alike, to the last bit: the linear one, and the boosted
+    # learners that read text columns as categoricals.
+    for learner in (None, learner_config("lightgbm"), learner_config("xgboost")):
+        model = linear_classifier(
+            features,
+            training["label"],
+            numeric=numeric,
+            categorical=categorical,
+            boolean=schema.booleans,
+            dates=schema.dates,
+            model=learner,
+        )
+        proba = model.predict_proba(frames["training csv"].drop(columns="label"))
+        for path, frame in frames.items():
+            scored = model.predict_proba(frame[features.columns])
+            np.testing.assert_array_equal(scored, proba, err_msg=f"{path}, {learner}")
 
 
 def test_quoted_line_breaks_are_part_of_their_cell_on_every_path(tmp_path, monkeypatch):

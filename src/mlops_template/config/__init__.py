@@ -33,6 +33,8 @@ class Paths(Strict):
     test: str
     model: str
     schema_: str = Field(alias="schema")
+    tuned: str
+    cv: str
     metrics: str
     plots: str
     figures: str
@@ -158,6 +160,19 @@ class Train(Strict):
     cv: CrossValidation = CrossValidation()
 
 
+class Tune(Strict):
+    """tune=optuna: search each learner's `search` space by cross-validation on the
+    training rows (core/tuning.py); tune=none trains the config as it is."""
+
+    method: Literal["none", "optuna"] = "none"
+    trials: PosInt = 30  # per learner searched
+    # Seconds per learner; a search stopped by time depends on the machine's speed.
+    timeout: PosInt | None = None
+    seed: NonNegInt = 0
+    # Stop a trial after a fold when its score so far is below the median of earlier ones.
+    prune: bool = True
+
+
 class Tracking(Strict):
     experiment: str = Field(min_length=1)
     # promote, rollback, monitor, ct and shadow-report record their runs here, apart
@@ -253,6 +268,7 @@ class Config(Strict):
     features: Features
     model: Model
     train: Train
+    tune: Tune
     tracking: Tracking
     registry: Registry
     gate: Gate

@@ -34,6 +34,10 @@ from mlops_template.core.cross_validation import (
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
 
+# Resamples for "the lead is within noise": a rough call, which on a hold-out split of
+# 200,000 rows took 2 s with the gate's 1,000.
+SELECTION_SAMPLES = 200
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -121,7 +125,8 @@ def select(
     chosen = ranked[0]
     versus = None
     if len(ranked) > 1:
-        versus = paired(metric, scored, outputs[chosen], outputs[ranked[1]], noise)
+        rough = noise.model_copy(update={"samples": min(noise.samples, SELECTION_SAMPLES)})
+        versus = paired(metric, scored, outputs[chosen], outputs[ranked[1]], rough)
     return Selection(
         chosen=chosen,
         metric=metric,

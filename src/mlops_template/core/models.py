@@ -6,6 +6,7 @@ Serving gets raw columns, so imputation, scaling and encoding live inside the mo
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from typing import Any, NamedTuple
 
@@ -20,7 +21,7 @@ from sklearn.ensemble import (
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mlops_template.config import Config, Features
 from mlops_template.config.model import (
@@ -32,8 +33,15 @@ from mlops_template.config.model import (
     SklearnModel,
 )
 from mlops_template.core.cross_validation import threads_for
+from mlops_template.core.learner_adapters import (
+    UNKNOWN,
+    AsCategories,
+    EncodedLabels,
+    SafeNames,
+)
 from mlops_template.core.model_selection import Selection, select
 from mlops_template.core.raw_rows import RawRows, date_features
+from mlops_template.core.tuning import Search, tuned
 from mlops_template.errors import PipelineError
 
 MISSING_CATEGORY = "__missing__"
@@ -44,8 +52,9 @@ TREE_ESTIMATORS = {
     "random_forest": (RandomForestClassifier, RandomForestRegressor),
     "hist_gradient_boosting": (HistGradientBoostingClassifier, HistGradientBoostingRegressor),
 }
-# Keys that belong to one task only; _task_params maps them for the task at hand.
-TASK_KEYS = {"type", "class_weight", "loss", "quantile"}
+# Keys that are not the estimator's: the type, search space and how it reads text columns,
+# and keys that belong to one task only (_task_params maps them for the task at hand).
+NOT_PARAMS = {"type", "search", "categorical", "class_weight", "loss", "quantile"}
 
 
 def build_estimator(model: Estimator, task: str, seed: int) -> Any:
@@ -55,6 +64,8 @@ def build_estimator(model: Estimator, task: str, seed: int) -> Any:
         params = dict(model.params)
         if "random_state" in cls().get_params():
             params.setdefault("random_state", seed)
+        if classify and cls.__module__.startswith("xgboost"):  # it takes classes 0..n-1 only
+            return EncodedLabels(cls(**params))
         return cls(**params)
     if isinstance(model, LinearModel):
         if classify:
@@ -64,7 +75,7 @@ def build_estimator(model: Estimator, task: str, seed: int) -> Any:
         return Ridge(alpha=model.alpha, max_iter=model.max_iter)
     classifier, regressor = TREE_ESTIMATORS[model.type]
     cls = classifier if classify else regressor
-    params = model.model_dump(exclude=TASK_KEYS) | _task_params(model, classify)
+    params = model.model_dump(exclude=NOT_PARAMS) | _task_params(model, classify)
     return cls(**params, random_state=seed)
 
 
@@ -82,15 +93,19 @@ def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
-        raise PipelineError(f"{key}.{field}: scikit-learn has no {path}") from None
+        raise PipelineError(f"{key}.{field}: there is no {path}") from None
     if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "_get_param_names")):
         raise PipelineError(f"{key}.{field}: {path} is not an estimator")
     known = cls._get_param_names()
-    if unknown := sorted(set(model.params) - set(known)):
+    # LightGBM's and XGBoost's estimators pass other keys on to their library, which
+    # checks them itself; scikit-learn's take their own parameters only.
+    open_ended = inspect.getfullargspec(cls.__init__).varkw is not None
+    if not open_ended and (unknown := sorted(set(model.params) - set(known))):
         raise PipelineError(f"{key}.params: {unknown} not parameters of {name}; it takes {known}")
     try:
         estimator = cls(**model.params)
-        estimator._validate_params()  # scikit-learn's own check of each value
+        if hasattr(estimator, "_parameter_constraints"):
+            estimator._validate_params()  # scikit-learn's own check of each value
     except (TypeError, ValueError) as err:  # InvalidParameterError is a ValueError
         reason = str(err).splitlines()[0]
         raise PipelineError(f"{key}.params: {name} does not take them: {reason}") from None
@@ -107,6 +122,12 @@ def check_estimators(model: Any, key: str = "model") -> None:
         for task, path in [("classification", model.classifier), ("regression", model.regressor)]:
             if path is not None:
                 sklearn_class(model, task, key)
+                for name, space in model.search.items():  # each end of each range
+                    for value in space.ends():
+                        try:
+                            sklearn_class(model.with_settings({name: value}), task, key)
+                        except PipelineError as err:
+                            raise PipelineError(f"{key}.search.{name}={value!r}: {err}") from None
 
 
 def _task_params(model: RandomForestModel | HistGradientBoostingModel, classify: bool) -> dict:
@@ -157,30 +178,55 @@ def check_model_fits_target(model: Estimator, task: str, y: pd.Series, key: str 
 
 
 def build_preprocessor(
-    features: Features, numeric: list[str], categorical: list[str]
-) -> ColumnTransformer:
+    features: Features,
+    numeric: list[str],
+    categorical: list[str],
+    native: bool = False,
+    levels: int | None = None,
+) -> ColumnTransformer | Pipeline:
+    """Imputed (and scaled) numbers; text one-hot encoded, or with `native`, as
+    categoricals for a learner that splits them itself (a frame, not an array).
+    `levels`: the most values a text column has in the training rows, if known. Only a
+    column with more than `features.max_categories` needs the cap, and scikit-learn
+    counts every value in Python to apply one (2 s of 1e6 rows); below it the encoding
+    is the same without."""
+    cap = features.max_categories
+    if cap is not None and levels is not None and levels <= cap:
+        cap = None
     numeric_steps: list[tuple[str, Any]] = [
         ("impute", SimpleImputer(strategy=features.numeric_imputer))
     ]
     if features.scale_numeric:
         numeric_steps.append(("scale", StandardScaler()))
-    categorical_steps = [
-        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+    encode: list[tuple[str, Any]] = [
         (
             "encode",
             OneHotEncoder(
                 handle_unknown="infrequent_if_exist",
-                max_categories=features.max_categories,
+                max_categories=cap,
                 sparse_output=False,
             ),
-        ),
+        )
     ]
-    return ColumnTransformer(
+    if native:
+        codes = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=UNKNOWN,
+            max_categories=cap,
+        )
+        encode = [("encode", codes), ("as_categories", AsCategories())]
+    impute = ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY))
+    transformer = ColumnTransformer(
         [
             ("numeric", Pipeline(numeric_steps), numeric),
-            ("categorical", Pipeline(categorical_steps), categorical),
+            ("categorical", Pipeline([impute, *encode]), categorical),
         ],
         verbose_feature_names_out=False,
+    )
+    if not native:
+        return transformer
+    return Pipeline(
+        [("columns", transformer.set_output(transform="pandas")), ("names", SafeNames())]
     )
 
 
@@ -195,6 +241,7 @@ def build_pipeline(
     boolean: tuple[str, ...] = (),
     infinity: str = "error",
     dates: tuple[str, ...] = (),
+    levels: int | None = None,
 ) -> Pipeline:
     """Read raw rows by the contract (core/raw_rows.py), preprocess, then the estimator:
     the model takes raw columns on every path, REST and Spark included. A date column
@@ -203,7 +250,16 @@ def build_pipeline(
     return Pipeline(
         [
             ("read", RawRows(tuple(numeric), tuple(categorical), boolean, infinity, dates)),
-            ("preprocess", build_preprocessor(features, [*numeric, *derived], categorical)),
+            (
+                "preprocess",
+                build_preprocessor(
+                    features,
+                    [*numeric, *derived],
+                    categorical,
+                    native=getattr(model, "categorical", "onehot") == "native",
+                    levels=levels,
+                ),
+            ),
             ("model", build_estimator(model, task, seed)),
         ]
     )
@@ -211,9 +267,10 @@ def build_pipeline(
 
 class Training(NamedTuple):
     """The configured model for some training rows, the features and labels to fit it on,
-    the schema they give, the model config it was built from, and how model=auto chose it.
-    The model is unfitted, except where model=auto chose on a hold-out split: then it is
-    the chosen candidate as fitted there (`selection.fitted`)."""
+    the schema they give, the model config it was built from (with the settings a search
+    chose), how model=auto chose it, and the searches. The model is unfitted, except where
+    model=auto chose on a hold-out split: then it is the chosen candidate as fitted there
+    (`selection.fitted`)."""
 
     model: Pipeline
     features: pd.DataFrame
@@ -221,11 +278,13 @@ class Training(NamedTuple):
     schema: dict[str, Any]
     config: Estimator
     selection: Selection | None
+    searches: tuple[Search, ...] = ()
 
 
 def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> Training:
     """The model train fits on these rows. The split key identifies rows; it is never a
-    feature. With model=auto, the candidate that cross-validates best on these rows."""
+    feature. With tune=optuna, each learner's settings searched first; with model=auto,
+    the candidate that cross-validates best on these rows."""
     from mlops_template.core.row_ids import row_ids
     from mlops_template.core.schema import infer_schema
     from mlops_template.core.split import identity_columns
@@ -234,6 +293,8 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
     y = frame[target]
     schema = infer_schema(features, y, task)
     numeric, categorical = schema.names("numeric"), schema.names("categorical")
+    # The most values of a text column, a missing one counting as one (it is a category).
+    levels = max((len(c.categories or []) + c.nullable for c in schema.columns), default=0)
 
     def pipeline_for(key: str, model: Estimator, target_values: pd.Series) -> Pipeline:
         check_model_fits_target(model, task, target_values, key)
@@ -247,23 +308,38 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
             boolean=schema.booleans,
             infinity=cfg.read.infinity,
             dates=schema.dates,
+            levels=levels,
         )
 
-    if not isinstance(cfg.model, AutoModel):
-        return Training(pipeline_for("model", cfg.model, y), features, y, schema, cfg.model, None)
+    ids = row_ids(frame, identity_columns(frame, target, cfg.split.key))
     with threads_for(len(y)):
+        if isinstance(cfg.model, AutoModel):
+            candidates = {f"model.candidates.{n}": c for n, c in cfg.model.candidates.items()}
+        else:
+            candidates = {"model": cfg.model}
+        searches = ()
+        if cfg.tune.method == "optuna":
+            candidates, searches = tuned(
+                cfg, candidates, pipeline_for, features, y, ids=ids, task=task
+            )
+        if not isinstance(cfg.model, AutoModel):
+            model = pipeline_for("model", candidates["model"], y)
+            return Training(model, features, y, schema, candidates["model"], None, searches)
+        auto = cfg.model.model_copy(
+            update={"candidates": {k.rpartition(".")[2]: c for k, c in candidates.items()}}
+        )
         selection = select(
-            cfg.model,
+            auto,
             lambda name, model, values: pipeline_for(f"model.candidates.{name}", model, values),
             features,
             y,
-            ids=row_ids(frame, identity_columns(frame, target, cfg.split.key)),
+            ids=ids,
             task=task,
             metric=getattr(cfg.gate, task).metric,
             seed=cfg.train.seed,
             cv=cfg.train.cv,
             noise=cfg.gate.bootstrap,
         )
-    chosen = cfg.model.candidates[selection.chosen]
+    chosen = auto.candidates[selection.chosen]
     model = selection.fitted or pipeline_for(f"model.candidates.{selection.chosen}", chosen, y)
-    return Training(model, features, y, schema, chosen, selection)
+    return Training(model, features, y, schema, chosen, selection, searches)

@@ -1,8 +1,9 @@
 """The model file: skops (no pickle), written in a canonical, byte-stable form.
 
-skops names zip members after Python object ids and stamps them with the current time,
-so two dumps of the same model differ. Renumbering ids in first-seen order and fixing
-timestamps makes equal models equal bytes, which DVC's cache and `dvc.lock` rely on.
+skops names zip members after Python object ids (or random UUIDs) and stamps them with
+the current time, so two dumps of the same model differ. Renumbering ids in first-seen
+order and fixing timestamps makes equal models equal bytes, which DVC's cache and
+`dvc.lock` rely on.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from mlops_template.core import raw_rows
+from mlops_template.core import learner_adapters, raw_rows
 from mlops_template.errors import PipelineError
 
-_ID_FILE = re.compile(r"^(\d+)(\.\w+)$")
+# A member file skops names after an object id, or (XGBoost's booster) a random UUID.
+_ID_FILE = re.compile(r"^(\d+|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})(\.\w+)$")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 # Types a model of ours may contain beyond skops' defaults. skops calls some of them
 # while loading (a type with `__reduce__` is called with stored arguments), so a name
@@ -27,7 +29,26 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 # numpy's dtype, scalar types and random generators, and the raw-row contract, the
 # model's first step. (Named by its import, so that a stage loading a model lists
 # raw_rows among its code deps: the model runs it.)
-_OURS = {f"{raw_rows.__name__}.{raw_rows.RawRows.__name__}"}
+_OURS = {
+    f"{raw_rows.__name__}.{raw_rows.RawRows.__name__}",
+    *(f"{learner_adapters.__name__}.{c.__name__}" for c in learner_adapters.TRUSTED),
+}
+# LightGBM's and XGBoost's estimators and boosters (a booster is rebuilt from its saved
+# model text or bytes, which the library parses; nothing in it is called).
+_LEARNERS = {
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.basic.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+    "xgboost.core.Booster",
+    "collections.OrderedDict",  # LightGBM keeps its params in one
+    # scikit-learn's boosting with native categoricals keeps a check of its input as a
+    # partial of this function (a validation; nothing else may be wrapped: every other
+    # trusted name is a class).
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+}
 _NUMPY = {
     "numpy.dtype",
     "numpy.random.mtrand.RandomState",
@@ -39,7 +60,7 @@ _NUMPY = {
 
 
 def _trusted(name: str) -> bool:
-    if name in _OURS or name in _NUMPY:
+    if name in _OURS or name in _NUMPY or name in _LEARNERS:
         return True
     if not name.startswith(("sklearn.", "numpy.")) or "testing" in name:
         return False

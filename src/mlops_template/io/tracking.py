@@ -42,6 +42,16 @@ class Input:
     target: str | None = None
 
 
+@dataclass(frozen=True)
+class ChildRun:
+    """A run nested under a stage's run: one trial of a search."""
+
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, list[float]]  # a value per step
+    tags: dict[str, str]
+
+
 @dataclass
 class StageRecord:
     """What a stage reports for tracking once its outputs are written."""
@@ -51,6 +61,8 @@ class StageRecord:
     artifacts: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     log_model: Callable[[], None] | None = None  # logs the model inside the stage's run
+    params: dict[str, Any] = field(default_factory=dict)  # beyond the stage's own
+    children: list[ChildRun] = field(default_factory=list)
 
 
 def invocation_key() -> str:
@@ -165,6 +177,8 @@ class Tracker:
             )
             run_id = run.info.run_id
             self._log_params(run_id, stage_params)
+        self._log_params(run_id, record.params)
+        self._log_children(run_id, record.children)
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
         if metrics:  # on the parent too, so pipeline runs compare side by side in the UI
@@ -223,6 +237,23 @@ class Tracker:
             **{f"pipeline.{k}": v for k, v in self.git.items()},
             "mlflow.source.git.commit": self.git["git_commit"],
         }
+
+    def _log_children(self, parent: str, children: list[ChildRun]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        for child in children:
+            tags = {"mlflow.parentRunId": parent, **child.tags}
+            run = self.client.create_run(self.experiment_id, run_name=child.name, tags=tags)
+            self._log_params(run.info.run_id, child.params)
+            metrics = [
+                Metric(key, float(value), now, step)
+                for key, values in sorted(child.metrics.items())
+                for step, value in enumerate(values)
+            ]
+            for start in range(0, len(metrics), 1000):  # MLflow's batch limit
+                self.client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
+            self.client.set_terminated(run.info.run_id, "FINISHED")
 
     def _log_params(self, run_id: str, flat: dict[str, Any]) -> None:
         from mlflow.entities import Param

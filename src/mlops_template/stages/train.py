@@ -8,30 +8,36 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.cross_validation import threads_for
-from mlops_template.core.model_selection import Selection
-from mlops_template.core.models import model_for_rows
+from mlops_template.core.learner_adapters import learner_of
+from mlops_template.core.models import Training, model_for_rows
+from mlops_template.core.tuning import Search, Trial, cv_scores, tuned_params_text
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io import model_logging
-from mlops_template.io.atomic import write_json
+from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model
-from mlops_template.io.tracking import Input, StageRecord
+from mlops_template.io.tracking import ChildRun, Input, StageRecord
 
 
 def run(cfg: Config) -> StageRecord:
     report = ValidationReport.read(cfg.paths.validation)
     target, task = report.target, report.task
-    frame = pd.read_parquet(cfg.paths.train)
-    model, features, y, schema, chosen, selection = model_for_rows(cfg, frame, target, task)
-    if selection is not None:
-        print(selection.summary())
+    frame = pd.read_parquet(cfg.paths.train)  # the training rows only: never the test rows
+    training = model_for_rows(cfg, frame, target, task)
+    model, features, y, schema, chosen, selection, searches = training
+    for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:
+        if line:
+            print(line)
     start = time.perf_counter()
     if selection is None or selection.fitted is None:
         with threads_for(len(y)):
             model.fit(features, y)
-    print(fit_cost(selection, time.perf_counter() - start, len(y)))
+    print(fit_cost(training, time.perf_counter() - start))
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
+    write_text(cfg.paths.tuned, tuned_params_text(searches, cfg.tune.method))
+    metric = getattr(cfg.gate, task).metric
+    write_json(cfg.paths.cv, cv_scores(metric, cv_score(training)))
     model_md5 = file_md5(cfg.paths.model)
 
     def log_model() -> None:
@@ -43,25 +49,60 @@ def run(cfg: Config) -> StageRecord:
             Input(cfg.paths.validation, "validation_report"),
         ],
         artifacts=[cfg.paths.schema_],
-        metrics=selection.metrics() if selection else {},
+        metrics={
+            **(selection.metrics() if selection else {}),
+            **cv_scores(metric, cv_score(training)),
+        },
         tags={
             "task": task,
             "model_md5": model_md5,
             # The estimator's class for a `type: sklearn` model (ExtraTreesClassifier).
-            "model_type": type(model.named_steps["model"]).__name__
+            "model_type": type(learner_of(model.named_steps["model"])).__name__
             if chosen.type == "sklearn"
             else chosen.type,
             **({"model_selection": selection.summary()} if selection else {}),
+            **({"tuning": " | ".join(s.summary() for s in searches)} if searches else {}),
         },
+        params={f"tuned.{k}": v for s in searches for k, v in s.overrides().items()},
+        children=[trial_run(s, trial) for s in searches for trial in s.trials],
         log_model=log_model,
     )
 
 
-def fit_cost(selection: Selection | None, seconds: float, rows: int) -> str:
-    """What training cost: the selection's fits, then the final one."""
-    final = f"the final fit on {rows} rows in {seconds:.1f} s"
-    if selection is None:
-        return f"train: {final}"
-    if selection.fitted is not None:
-        final = "no final fit: the chosen model is the one fitted beside the hold-out split"
-    return f"train: {selection.cost.describe()} to choose, then {final}"
+def cv_score(training: Training) -> float | None:
+    """The trained model's cross-validated score: model=auto's for the chosen candidate,
+    or the search's best for one model; None when it was not cross-validated."""
+    if training.selection is not None:
+        return training.selection.scores[training.selection.chosen]
+    return training.searches[0].best_score if training.searches else None
+
+
+def trial_run(search: Search, trial: Trial) -> ChildRun:
+    """One trial as a run nested under the train run: its settings and scores."""
+    metrics = {f"fold_{search.metric}": list(trial.fold_scores)}
+    if trial.score is not None:
+        metrics[f"cv_{search.metric}"] = [trial.score]
+    return ChildRun(
+        name=f"trial {trial.number} {search.key}",
+        params={f"{search.settings_key}.{k}": v for k, v in trial.settings.items()},
+        metrics=metrics,
+        tags={
+            "tune.learner": search.key,
+            "tune.state": trial.state,
+            **({"tune.own_settings": "true"} if trial.number == 0 else {}),
+        },
+    )
+
+
+def fit_cost(training: Training, seconds: float) -> str:
+    """What training cost: the searches' fits, the choice's, then the final one."""
+    selection, parts = training.selection, []
+    for search in training.searches:
+        parts.append(f"{search.cost.describe()} to search {search.key}")
+    if selection is not None:
+        parts.append(f"{selection.cost.describe()} to choose")
+    if selection is not None and selection.fitted is not None:
+        parts.append("no final fit: the chosen model is the one fitted beside the hold-out split")
+    else:
+        parts.append(f"the final fit on {len(training.y)} rows in {seconds:.1f} s")
+    return "train: " + ", then ".join(parts)

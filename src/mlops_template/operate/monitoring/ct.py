@@ -270,7 +270,8 @@ def _finish(cfg: Config, record: CtReport, outcome: str, verbose: bool) -> int:
     if record.tries:
         added = incoming_folder(cfg.paths.incoming, cfg.data)
         print(
-            f"commit conf/, params.yaml, dvc.lock, metrics.json and {added}/ (its *.dvc and "
+            f"commit conf/, params.yaml, dvc.lock, metrics.json, {cfg.paths.cv}, "
+            f"{cfg.paths.tuned} and {added}/ (its *.dvc and "
             ".gitignore), and `dvc push`",
             file=sys.stderr,
         )

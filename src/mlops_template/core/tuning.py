@@ -1,0 +1,245 @@
+"""tune=optuna: search a learner's settings by cross-validation on the training rows.
+
+Every trial is scored as model=auto scores a candidate (core/cross_validation.py): the
+training rows' folds, or one hold-out split of large data; the test rows never reach
+here. The first trial is the config's own settings, so the best is never worse on the
+training rows than no search. Optuna's TPE sampler is seeded and trials run one after
+another, so the same rows, config and seed give the same trials. A trial whose mean
+fold score falls below the median of earlier trials at the same fold is stopped there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_template.config import Config, Tune
+from mlops_template.config.model import Estimator, Space
+from mlops_template.core.bootstrap import Outputs, metric_value
+from mlops_template.core.cross_validation import (
+    Cost,
+    FoldOutputs,
+    FoldRows,
+    Folds,
+    assemble,
+    classes_of,
+    fit_fold,
+    folds_for,
+    out_of_fold,
+    prepare,
+)
+from mlops_template.errors import PipelineError
+from mlops_template.metric_names import LOWER_IS_BETTER, improvement
+
+COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One point of a search: its settings and how the training rows scored it."""
+
+    number: int
+    settings: dict[str, Any]
+    state: str
+    score: float | None  # over every scored row; None when pruned or failed
+    fold_scores: tuple[float, ...]
+    why: str = ""  # a failed trial's error
+
+
+@dataclass(frozen=True)
+class Search:
+    """The trials of one learner's search and the settings it chose."""
+
+    key: str  # where the learner sits in the config: model, model.candidates.<name>
+    settings_key: str  # where its settings sit: the key, or its params for `type: sklearn`
+    metric: str
+    scheme: str
+    own_score: float  # the config's own settings (the first trial)
+    best_score: float
+    best: dict[str, Any]  # the settings that scored best; {} when no trial beat the own
+    trials: tuple[Trial, ...]
+    stopped_by_time: bool
+    cost: Cost = field(default_factory=Cost, compare=False)
+
+    def overrides(self) -> dict[str, Any]:
+        """The best settings as config keys (a `type: sklearn` model's under params)."""
+        return {f"{self.settings_key}.{name}": value for name, value in self.best.items()}
+
+    def summary(self) -> str:
+        done = sum(t.state == COMPLETE for t in self.trials)
+        pruned = sum(t.state == PRUNED for t in self.trials)
+        failed = sum(t.state == FAILED for t in self.trials)
+        counts = f"{len(self.trials)} trials ({done} complete, {pruned} pruned"
+        counts += f", {failed} failed)" if failed else ")"
+        line = f"tune=optuna searched {self.key}: {counts} by {self.scheme}; {self.metric} "
+        if self.best:
+            line += f"{self.best_score:.4g} against the config's own {self.own_score:.4g}"
+            line += " with " + ", ".join(f"{k}={_shown(v)}" for k, v in self.best.items())
+        else:
+            line += f"{self.own_score:.4g}: no trial beat the config's own settings"
+        if self.stopped_by_time:
+            line += "; stopped by tune.timeout, so another machine may search further"
+        return line
+
+
+def _shown(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def suggest(trial: Any, name: str, space: Space) -> Any:
+    if space.choices is not None:
+        return trial.suggest_categorical(name, space.choices)
+    if space.integers:
+        return trial.suggest_int(name, int(space.low), int(space.high), log=space.log)  # type: ignore[arg-type]
+    return trial.suggest_float(name, float(space.low), float(space.high), log=space.log)  # type: ignore[arg-type]
+
+
+def _fold_score(metric: str, y: pd.Series, part: FoldOutputs, classes: list | None) -> float:
+    held = y[part.held].reset_index(drop=True)
+    return metric_value(metric, held, Outputs(part.predicted, part.proba, classes))
+
+
+def search(
+    key: str,
+    config: Estimator,
+    pipeline_for: Callable[[Estimator], Any],
+    y: pd.Series,
+    *,
+    folds: Folds,
+    prepared: list[FoldRows],
+    classes: list | None,
+    metric: str,
+    tune: Tune,
+    n_jobs: int = 1,
+) -> Search:
+    """Search `config.search` for `key`'s learner. `pipeline_for(config)` checks a config
+    and builds its unfitted pipeline (its preprocessing is the one `prepared` holds)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    scored = y[folds.scored].reset_index(drop=True)
+    trials: list[Trial] = []
+    cost = Cost()
+
+    def objective(trial: Any) -> float:
+        settings = (
+            {}
+            if trial.number == 0
+            else {name: suggest(trial, name, space) for name, space in config.search.items()}
+        )
+        try:
+            estimator = pipeline_for(config.with_settings(settings))[-1]
+        except PipelineError as err:  # a point the learner refuses for this data
+            trials.append(Trial(trial.number, settings, FAILED, None, (), str(err)))
+            raise optuna.TrialPruned() from None
+        start = time.perf_counter()
+        parts: list[FoldOutputs] = []
+        fold_scores: list[float] = []
+        if n_jobs != 1 and len(prepared) > 1:  # folds at once: nothing to prune between them
+            _, parts = out_of_fold(estimator, prepared, folds, classes, n_jobs=n_jobs)
+            fold_scores = [_fold_score(metric, y, p, classes) for p in parts]
+        for step, rows in enumerate(prepared if not parts else []):
+            parts.append(fit_fold(estimator, rows, classes))
+            fold_scores.append(_fold_score(metric, y, parts[-1], classes))
+            if tune.prune and trial.number > 0 and step < len(prepared) - 1:
+                trial.report(float(np.mean(fold_scores)), step)
+                if trial.should_prune():
+                    cost.add(len(parts), time.perf_counter() - start)
+                    trials.append(Trial(trial.number, settings, PRUNED, None, tuple(fold_scores)))
+                    raise optuna.TrialPruned()
+        cost.add(len(parts), time.perf_counter() - start)
+        score = metric_value(metric, scored, assemble(parts, folds, classes))
+        trials.append(Trial(trial.number, settings, COMPLETE, score, tuple(fold_scores)))
+        return score
+
+    study = optuna.create_study(
+        direction="minimize" if metric in LOWER_IS_BETTER else "maximize",
+        sampler=optuna.samplers.TPESampler(seed=tune.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
+    )
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=tune.trials, timeout=tune.timeout)
+    if not trials or trials[0].state != COMPLETE:
+        why = trials[0].why if trials else "no trial ran"
+        raise PipelineError(f"tune=optuna: {key} cannot be scored as configured: {why}")
+    own = trials[0].score
+    best = trials[0]
+    for trial in trials[1:]:  # strictly better only: ties keep the config's own settings
+        if trial.state == COMPLETE and improvement(metric, trial.score, best.score) > 0:  # type: ignore[arg-type]
+            best = trial
+    timed_out = tune.timeout is not None and len(trials) < tune.trials
+    cost.seconds = time.perf_counter() - start
+    return Search(
+        key=key,
+        settings_key=f"{key}.params" if config.type == "sklearn" else key,
+        metric=metric,
+        scheme=folds.describe(),
+        own_score=round(own, 6),  # type: ignore[arg-type]
+        best_score=round(best.score, 6),  # type: ignore[arg-type]
+        best=best.settings,
+        trials=tuple(trials),
+        stopped_by_time=timed_out,
+        cost=cost,
+    )
+
+
+def tuned(
+    cfg: Config,
+    learners: dict[str, Estimator],
+    pipeline_for: Callable[[str, Estimator, pd.Series], Any],
+    x: pd.DataFrame,
+    y: pd.Series,
+    *,
+    ids: np.ndarray,
+    task: str,
+) -> tuple[dict[str, Estimator], tuple[Search, ...]]:
+    """Each learner with a search space, searched on the training rows' folds; the
+    learners with the settings their searches chose."""
+    folds = folds_for(ids, cfg.train.cv, cfg.train.seed)
+    x, y = x.reset_index(drop=True), y.reset_index(drop=True)
+    chosen, searches = dict(learners), []
+    for key, config in learners.items():
+        if not config.search:
+            continue
+        pipeline = pipeline_for(key, config, y)
+        result = search(
+            key,
+            config,
+            lambda settings, key=key: pipeline_for(key, settings, y),
+            y,
+            folds=folds,
+            prepared=prepare(pipeline[:-1], x, y, folds),
+            classes=classes_of(y, task),
+            metric=getattr(cfg.gate, task).metric,
+            tune=cfg.tune,
+            n_jobs=cfg.train.cv.n_jobs,
+        )
+        chosen[key] = config.with_settings(result.best)
+        searches.append(result)
+    return chosen, tuple(searches)
+
+
+def tuned_params_text(searches: tuple[Search, ...], method: str) -> str:
+    """reports/tuned_params.yaml: each search's chosen settings as config keys."""
+    import yaml
+
+    if method == "none":
+        head = "# tune=none: no search ran; the model's settings are conf/'s.\n"
+    else:
+        head = "".join(f"# {s.summary()}\n" for s in searches) or "# no learner has a search\n"
+        head += (
+            "# Keep them in conf/ with `python -m mlops_template tune keep`; then tune=none\n"
+            "# trains with them, without a search.\n"
+        )
+    chosen = {key: value for s in searches for key, value in s.overrides().items()}
+    return head + yaml.safe_dump(chosen, sort_keys=False, default_flow_style=False)
+
+
+def cv_scores(metric: str, score: float | None) -> dict[str, float]:
+    """reports/cv.json: the trained model's cross-validated score, if it has one."""
+    return {} if score is None else {f"cv_{metric}": score}

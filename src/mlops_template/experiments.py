@@ -1,0 +1,82 @@
+"""Choosing among DVC experiments, and keeping a search's settings.
+
+`exp best` ranks the experiments of the current commit by the trained model's
+cross-validated score on its training rows (reports/cv.json, written by train with
+model=auto or tune=optuna), never by the test metric: a choice made on the test rows
+would make evaluate's score optimistic. `--apply` brings the best into the workspace
+with `dvc exp apply`. `tune keep` writes reports/tuned_params.yaml into conf/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops_template.errors import PipelineError
+from mlops_template.metric_names import improvement
+
+
+@dataclass(frozen=True)
+class Scored:
+    name: str
+    score: float
+    test: float | None  # the test metric, shown, never ranked by
+
+
+def scored_experiments(
+    shown: list[dict[str, Any]], cv_path: str, metric: str, metrics_path: str
+) -> list[Scored]:
+    """Experiments in `dvc exp show --json` output with a cross-validated score on
+    `metric`, best first (ties keep DVC's order)."""
+    found = []
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            revision = (experiment.get("revs") or [{}])[0]
+            metrics = (revision.get("data") or {}).get("metrics") or {}
+            score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
+            if score is None:
+                continue
+            test = ((metrics.get(metrics_path) or {}).get("data") or {}).get(metric)
+            found.append(Scored(experiment.get("name") or revision["rev"][:7], score, test))
+    return sorted(found, key=lambda s: improvement(metric, 0.0, s.score))
+
+
+def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
+    done = subprocess.run(
+        ["dvc", "exp", "show", "--json", "--no-fetch"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise PipelineError(f"dvc exp show failed: {done.stderr.strip()}")
+    ranked = scored_experiments(json.loads(done.stdout), cv_path, metric, metrics_path)
+    if not ranked:
+        raise PipelineError(
+            f"no experiment of this commit has a cross-validated {metric} in {cv_path}: run "
+            "them with model=auto (the default) or tune=optuna, e.g. `dvc exp run --queue "
+            "-S 'model.candidates.linear.alpha=0.1,1,10'` then `dvc exp run --run-all`"
+        )
+    print(f"experiments by cross-validated {metric} on their training rows (best first):")
+    for item in ranked:
+        test = f"   (test {metric} {item.test:.4g}, not ranked by)" if item.test is not None else ""
+        print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
+    if apply:
+        subprocess.run(["dvc", "exp", "apply", ranked[0].name], check=True)
+        print(f"applied {ranked[0].name}: commit it to keep it")
+    else:
+        print(f"best: {ranked[0].name} (`python -m mlops_template exp best --apply` applies it)")
+    return 0
+
+
+def tuned_overrides(path: str | Path) -> list[str]:
+    """reports/tuned_params.yaml as Hydra overrides (key=value)."""
+    try:
+        settings = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise PipelineError(f"{path}: {err.strerror}; run train with tune=optuna first") from None
+    if not settings:
+        raise PipelineError(f"{path} holds no settings: run train with tune=optuna first")
+    return [f"{key}={json.dumps(value)}" for key, value in settings.items()]

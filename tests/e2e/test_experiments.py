@@ -1,0 +1,32 @@
+"""A grid of DVC experiments, queued and run, ranked by cross-validated score on the
+training rows, and the best applied: what DVC's queue and `exp best` do for real."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_build, tmp_path):
+    copy = reproduced_build.clone_to(tmp_path / "copy")
+    queued = copy.run(
+        "dvc", "exp", "run", "--queue", "-S", "model.candidates.linear.alpha=0.001,1000"
+    )
+    assert queued.stdout.count("Queued experiment") == 2
+    copy.run("dvc", "exp", "run", "--run-all")
+    shown = copy.run("python", "-m", "mlops_template", "exp", "best").stdout
+    ranked = re.findall(r"^  (\S+) +cv_balanced_accuracy ([0-9.]+)", shown, re.M)
+    assert len(ranked) == 2
+    scores = [float(score) for _, score in ranked]
+    assert scores == sorted(scores, reverse=True)  # best first, by the cv score
+    assert "not ranked by" in shown  # the test metric is shown, never used
+    copy.run("python", "-m", "mlops_template", "exp", "best", "--apply")
+    applied = json.loads(copy.path("reports/cv.json").read_text())
+    assert applied["cv_balanced_accuracy"] == pytest.approx(scores[0], abs=1e-4)
+    alpha = yaml.safe_load(copy.path("params.yaml").read_text())["model"]["candidates"]
+    assert alpha["linear"]["alpha"] in (0.001, 1000)

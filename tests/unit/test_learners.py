@@ -1,0 +1,105 @@
+"""LightGBM and XGBoost as model configs: text labels and text columns read as the other
+learners read them, saved byte-stable with trusted types, and the same answer for a row
+whether it comes alone or in a batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_template.config import Features
+from mlops_template.core.learner_adapters import SafeNames
+from mlops_template.core.models import build_pipeline, check_estimators
+from mlops_template.errors import PipelineError
+from mlops_template.io.model_file import dump_model, load_model
+from tests.helpers.models import learner_config
+
+LEARNERS = ["lightgbm", "xgboost"]
+
+
+def rows(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "pro", "team", None], n)
+    spend = rng.normal(50, 20, n)
+    spend[rng.random(n) < 0.1] = np.nan
+    score = np.nan_to_num(spend, nan=50) / 20 + (plan == "pro") * 2 + rng.normal(0, 0.5, n)
+    return pd.DataFrame(
+        {
+            "spend, monthly ($)": spend,  # a name LightGBM would refuse as it is
+            "plan": pd.Series(plan, dtype="str"),
+            "churned": np.where(score > 3.5, "yes", "no"),
+            "amount": score * 10,
+        }
+    )
+
+
+def fitted(name: str, task: str, frame: pd.DataFrame):
+    target = "churned" if task == "classification" else "amount"
+    pipeline = build_pipeline(
+        learner_config(name),
+        Features(),
+        task=task,
+        numeric=["spend, monthly ($)"],
+        categorical=["plan"],
+        seed=0,
+    )
+    return pipeline.fit(frame[["spend, monthly ($)", "plan"]], frame[target])
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_trains_saves_byte_stable_and_loads_as_trusted(name, task, tmp_path):
+    frame = rows()
+    model = fitted(name, task, frame)
+    x = frame[["spend, monthly ($)", "plan"]]
+    if task == "classification":
+        assert model.classes_.tolist() == ["no", "yes"]  # the data's labels, XGBoost's too
+        assert set(model.predict(x)) == {"no", "yes"}
+        assert (model.predict(x) == frame["churned"]).mean() > 0.85
+    first, second = tmp_path / "a.skops", tmp_path / "b.skops"
+    dump_model(model, first)
+    dump_model(fitted(name, task, frame), second)  # trained again from the same rows
+    assert first.read_bytes() == second.read_bytes()
+    loaded = load_model(first)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_a_row_scores_alike_alone_or_in_a_batch_and_unseen_categories_alike(name):
+    frame = rows()
+    model = fitted(name, "classification", frame)
+    x = frame[["spend, monthly ($)", "plan"]]
+    batch = model.predict_proba(x.iloc[:40])
+    alone = np.vstack([model.predict_proba(x.iloc[[i]]) for i in range(40)])
+    np.testing.assert_array_equal(alone, batch)  # a row lacks the others' categories
+    # A category training never saw is unknown to the learner (its missing branch), any one.
+    unseen = x.iloc[[0, 1]].assign(plan=["enterprise", "gold"])
+    other = x.iloc[[0, 1]].assign(plan=["gold", "enterprise"])
+    np.testing.assert_array_equal(model.predict_proba(unseen), model.predict_proba(other))
+
+
+def test_text_columns_reach_the_learner_as_categoricals_under_safe_names():
+    frame = rows()
+    model = fitted("lightgbm", "classification", frame)
+    seen = model[:-1].transform(frame[["spend, monthly ($)", "plan"]])
+    assert list(seen.columns) == ["spend_ monthly ($)", "plan"]
+    assert seen["plan"].dtype == "category" and seen["spend_ monthly ($)"].dtype == "float64"
+    names = SafeNames().fit(pd.DataFrame(columns=["a:b", "a_b", "c"]))
+    assert names.names_ == ["a_b", "a_b_", "c"]
+
+
+@pytest.mark.parametrize(
+    "path", ["os.system", "pandas.DataFrame", "lightgbmx.LGBMClassifier", "sklearn"]
+)
+def test_a_model_names_scikit_learn_lightgbm_or_xgboost_only(params, path):
+    from mlops_template.config import parse_config
+
+    params["model"] = {"type": "sklearn", "classifier": path}
+    with pytest.raises(PipelineError, match=r"model.classifier: String should match pattern"):
+        parse_config(params)
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_the_shipped_configs_and_their_search_spaces_check(name):
+    check_estimators(learner_config(name))  # every end of every range is a value it takes

@@ -1,0 +1,191 @@
+"""tune=optuna: a search on the training rows only, whose result train writes, logs and
+a person keeps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import import_module
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+
+from mlops_template.compose import compose_text
+from mlops_template.config import parse_config
+from mlops_template.core import models
+from mlops_template.core.split import split_frame
+from mlops_template.core.tuning import COMPLETE
+from mlops_template.errors import PipelineError
+from mlops_template.experiments import tuned_overrides
+from mlops_template.io.datasets import load_source
+from mlops_template.io.model_file import load_model
+from mlops_template.stages.runner import run_stage
+from tests.helpers.mlflow_store import empty_store, use_store
+
+from .conftest import REPO
+
+SEEN: list[pd.DataFrame] = []  # every frame a recording step was given (clones share it)
+
+
+class Recording(TransformerMixin, BaseEstimator):
+    """Passes rows through, keeping a copy of each frame it fits on or transforms."""
+
+    def fit(self, x: pd.DataFrame, y: object = None) -> Recording:
+        SEEN.append(x.copy())
+        return self
+
+    def transform(self, x: pd.DataFrame) -> pd.DataFrame:
+        SEEN.append(x.copy())
+        return x
+
+
+def composed(*overrides: str) -> dict:
+    return yaml.safe_load(compose_text(REPO, list(overrides)))
+
+
+def fingerprints(frame: pd.DataFrame) -> set[int]:
+    """Each row by its content: the same values, the same number."""
+    return set(pd.util.hash_pandas_object(frame, index=False).tolist())
+
+
+def test_the_search_never_sees_a_test_row(monkeypatch):
+    """Every frame any trial, fold, choice or final fit was given holds training rows
+    only, and all of them together are the training rows: the test rows are never read."""
+    cfg = parse_config(composed("data=breast_cancer", "tune=optuna", "tune.trials=6"))
+    frame = load_source(cfg.data, cfg.read)
+    target = cfg.data.target
+    train, test = split_frame(frame, target, "classification", cfg.split)
+    build = models.build_pipeline
+    monkeypatch.setattr(
+        models,
+        "build_pipeline",
+        lambda *a, **k: Pipeline([("record", Recording()), *build(*a, **k).steps]),
+    )
+    SEEN.clear()
+    training = models.model_for_rows(cfg, train, target, "classification")
+    training.model.fit(training.features, training.y)
+    # Two learners searched; their trials share each fold's preprocessed rows, so every row
+    # any estimator was given entered through the recording step first.
+    assert len(training.searches) == 2 and len(SEEN) > 10
+    features = [c for c in frame.columns if c != target]
+    seen = set().union(*(fingerprints(x[features]) for x in SEEN))
+    assert seen == fingerprints(train[features])
+    assert not seen & fingerprints(test[features])
+
+
+@pytest.fixture(scope="module")
+def tuned_project(tmp_path_factory):
+    """collect, validate, prepare and train run in process with tune=optuna on the
+    bundled breast_cancer set, tracked in a temporary store."""
+    root = tmp_path_factory.mktemp("tuned")
+    shutil.copytree(REPO / "conf", root / "conf")
+    shutil.copy(REPO / "dvc.yaml", root)
+    overrides = ["data=breast_cancer", "model=hist_gradient_boosting", "tune=optuna"]
+    (root / "params.yaml").write_text(compose_text(REPO, [*overrides, "tune.trials=12"]))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+        monkeypatch.delenv("DVC_STAGE", raising=False)
+        client = use_store(root, empty_store(tmp_path_factory), monkeypatch)
+        for stage in ("collect", "validate", "prepare", "train"):
+            run_stage(stage, import_module(f"mlops_template.stages.{stage}").run)
+        yield root, client
+
+
+def test_a_search_improves_the_cross_validated_score_and_writes_its_settings(tuned_project):
+    root, client = tuned_project
+    chosen = yaml.safe_load((root / "reports/tuned_params.yaml").read_text())
+    space = parse_config(composed()).model.candidates["hist_gradient_boosting"].search
+    assert set(chosen) == {f"model.{name}" for name in space}
+    (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
+    runs = client.search_runs([experiment.experiment_id], max_results=200)
+    (train,) = [r for r in runs if r.data.tags.get("pipeline.stage") == "train"]
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == train.info.run_id]
+    assert len(trials) == 12 and all("fold_balanced_accuracy" in r.data.metrics for r in trials)
+    assert {r.data.tags["tune.state"] for r in trials} <= {"complete", "pruned", "failed"}
+    (own,) = [r for r in trials if r.data.tags.get("tune.own_settings") == "true"]
+    scores = [
+        r.data.metrics["cv_balanced_accuracy"]
+        for r in trials
+        if "cv_balanced_accuracy" in r.data.metrics
+    ]
+    best = json.loads((root / "reports/cv.json").read_text())["cv_balanced_accuracy"]
+    assert best == pytest.approx(max(scores)) and best > own.data.metrics["cv_balanced_accuracy"]
+    assert train.data.metrics["cv_balanced_accuracy"] == pytest.approx(best)
+    assert {f"tuned.{key}": str(value) for key, value in chosen.items()} == {
+        k: v for k, v in train.data.params.items() if k.startswith("tuned.")
+    }
+    # The model in models/ is the one with the chosen settings.
+    estimator = load_model(root / "models/model.skops")[-1]
+    assert {f"model.{k}": estimator.get_params()[k] for k in space} == chosen
+
+
+def test_kept_settings_go_into_conf_and_compose_back(tuned_project, tmp_path):
+    root, _ = tuned_project
+    overrides = tuned_overrides(root / "reports/tuned_params.yaml")
+    assert overrides and all(o.startswith("model.") for o in overrides)
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    from mlops_template.compose import params_command
+
+    params_command(tmp_path, "set", ["model=hist_gradient_boosting", *overrides])
+    kept = yaml.safe_load(compose_text(tmp_path, []))["model"]
+    chosen = yaml.safe_load((root / "reports/tuned_params.yaml").read_text())
+    assert {f"model.{k}": kept[k] for k in (c.split(".")[1] for c in chosen)} == chosen
+
+
+def test_a_candidates_kept_settings_are_written_under_it(tmp_path):
+    """model=auto's candidates come from its defaults list: a setting kept for one goes
+    into conf/model/auto.yaml under candidates.<name>, which composes over the default."""
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    from mlops_template.compose import params_command
+
+    params_command(tmp_path, "set", ["model.candidates.linear.alpha=0.25"])
+    assert (
+        yaml.safe_load(compose_text(tmp_path, []))["model"]["candidates"]["linear"]["alpha"] == 0.25
+    )
+
+
+def test_without_a_search_the_settings_file_says_so(tmp_path):
+    (tmp_path / "tuned.yaml").write_text("# tune=none: no search ran\n{}\n")
+    with pytest.raises(PipelineError, match=r"tuned.yaml holds no settings: run train with"):
+        tuned_overrides(tmp_path / "tuned.yaml")
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        ({"n_trees": {"low": 1, "high": 5}}, r"search\.n_trees is not a setting of this model"),
+        ({"learning_rate": {"low": 0.1, "high": 2.0}}, r"search\.learning_rate: 2\.0 is not a"),
+        ({"max_leaf_nodes": {"low": 9, "high": 3}}, r"low \(9\) must be below high \(3\)"),
+        ({"l2_regularization": {"low": 0, "high": 1, "log": True}}, r"log needs a range"),
+        ({"max_depth": {"low": 2}}, r"give low and high, or choices"),
+    ],
+)
+def test_a_bad_search_space_is_named(params, search, message):
+    params["model"] = composed("model=hist_gradient_boosting")["model"] | {"search": search}
+    with pytest.raises(PipelineError, match=message):
+        parse_config(params)
+
+
+def test_a_sklearn_models_search_is_checked_against_its_class(params):
+    from mlops_template.core.models import check_estimators
+
+    params["model"] = composed("model=extra_trees")["model"]
+    params["model"]["search"] = {"max_features": {"low": 0.1, "high": 3.5}}
+    with pytest.raises(PipelineError, match=r"model\.search\.max_features=3\.5: "):
+        check_estimators(parse_config(params).model)
+
+
+def test_the_same_rows_and_seed_give_the_same_search():
+    cfg = parse_config(composed("data=diabetes", "model=linear", "tune=optuna", "tune.trials=8"))
+    frame = load_source(cfg.data, cfg.read)
+    train, _ = split_frame(frame, cfg.data.target, "regression", cfg.split)
+    first, second = (
+        models.model_for_rows(cfg, train, cfg.data.target, "regression").searches for _ in range(2)
+    )
+    assert first == second
+    assert first[0].trials[0].settings == {} and first[0].trials[0].state == COMPLETE
+    assert np.isfinite(first[0].own_score)
