@@ -65,9 +65,10 @@ def _exp(args: argparse.Namespace) -> int:
 
 
 def _tune(_args: argparse.Namespace) -> int:
-    from mlops_template.experiments import tuned_overrides
+    from mlops_template.experiments import check_same_model, tuned_overrides
 
     overrides = tuned_overrides(load_config().paths.tuned)
+    check_same_model(Path.cwd())
     code = compose.params_command(Path.cwd(), "set", overrides)
     print("kept in conf/: " + " ".join(overrides))
     print("with tune=none (conf/config.yaml) `dvc repro` trains with them, without a search")

@@ -79,4 +79,19 @@ def tuned_overrides(path: str | Path) -> list[str]:
         raise PipelineError(f"{path}: {err.strerror}; run train with tune=optuna first") from None
     if not settings:
         raise PipelineError(f"{path} holds no settings: run train with tune=optuna first")
-    return [f"{key}={json.dumps(value)}" for key, value in settings.items()]
+    # ++: a LightGBM or XGBoost setting searched may not be in its params yet.
+    return [f"++{key}={json.dumps(value)}" for key, value in settings.items()]
+
+
+def check_same_model(root: Path) -> None:
+    """The search ran on params.yaml's model settings: keeping its result in conf/ makes
+    sense only where conf/ composes to the same ones (not after `-S model=...`)."""
+    from mlops_template.compose import compose_text
+
+    used = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["model"]
+    if yaml.safe_load(compose_text(root, []))["model"] != used:
+        raise PipelineError(
+            "params.yaml's model settings, which the search ran on, are not what conf/ "
+            "composes to (an experiment's -S model=...?): set that model in conf/ first "
+            "(`python -m mlops_template params set model=<name>`), then `tune keep`"
+        )

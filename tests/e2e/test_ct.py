@@ -99,10 +99,11 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     # What changed is what ct says to commit, and nothing else.
     changed = copy.run("git", "status", "--porcelain", "--untracked-files=all").stdout
     paths = {line[3:] for line in changed.splitlines()}
-    said = ("conf/", "params.yaml", "dvc.lock", "metrics.json", "data/incoming/breast_cancer/")
+    said = ("conf/", "params.yaml", "dvc.lock", "metrics.json", "reports/cv.json")
+    said += ("reports/tuned_params.yaml", "data/incoming/breast_cancer/")
     assert paths and all(path.startswith(said) for path in paths), paths
     assert "data/incoming/breast_cancer/.gitignore" in paths
-    assert "metrics.json and data/incoming/breast_cancer/ (its *.dvc and" in done.stderr
+    assert "reports/tuned_params.yaml and data/incoming/breast_cancer/ (its *.dvc" in done.stderr
     lock = yaml.safe_load(copy.path("dvc.lock").read_text())["stages"]
     outs = {o["path"]: o["md5"] for s in lock.values() for o in s.get("outs", [])}
     client = mlflow.tracking.MlflowClient(copy.env["MLFLOW_TRACKING_URI"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlops_template.config import Features
-from mlops_template.core.learner_adapters import SafeNames
+from mlops_template.core.learner_adapters import SafeNames, learner_of
 from mlops_template.core.models import build_pipeline, check_estimators
 from mlops_template.errors import PipelineError
 from mlops_template.io.model_file import dump_model, load_model
@@ -34,10 +34,16 @@ def rows(n: int = 400, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def config(name: str):
+    if name == "hist_gradient_boosting, native":  # scikit-learn's boosting, categoricals too
+        return learner_config("hist_gradient_boosting").model_copy(update={"categorical": "native"})
+    return learner_config(name)
+
+
 def fitted(name: str, task: str, frame: pd.DataFrame):
     target = "churned" if task == "classification" else "amount"
     pipeline = build_pipeline(
-        learner_config(name),
+        config(name),
         Features(),
         task=task,
         numeric=["spend, monthly ($)"],
@@ -47,7 +53,7 @@ def fitted(name: str, task: str, frame: pd.DataFrame):
     return pipeline.fit(frame[["spend, monthly ($)", "plan"]], frame[target])
 
 
-@pytest.mark.parametrize("name", LEARNERS)
+@pytest.mark.parametrize("name", [*LEARNERS, "hist_gradient_boosting, native"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_trains_saves_byte_stable_and_loads_as_trusted(name, task, tmp_path):
     frame = rows()
@@ -103,3 +109,33 @@ def test_a_model_names_scikit_learn_lightgbm_or_xgboost_only(params, path):
 @pytest.mark.parametrize("name", LEARNERS)
 def test_the_shipped_configs_and_their_search_spaces_check(name):
     check_estimators(learner_config(name))  # every end of every range is a value it takes
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_rounds_stop_on_held_out_training_rows(name):
+    """Labels of pure noise: no round helps on rows the learner did not fit, so it stops
+    long before n_estimators, at the round the held-out loss was best."""
+    frame = rows(600).assign(churned=lambda f: np.random.default_rng(9).choice(["no", "yes"], 600))
+    learner = learner_of(fitted(name, "classification", frame)[-1])
+    best = learner.best_iteration_ if name == "lightgbm" else learner.best_iteration
+    assert best < 100 < learner_config(name).params["n_estimators"]
+
+
+def test_a_class_of_one_row_trains_every_round_without_holding_out():
+    frame = rows(200)
+    frame.loc[0, "churned"] = "maybe"  # nothing of it can be held out
+    model = fitted("lightgbm", "classification", frame)
+    assert model.classes_.tolist() == ["maybe", "no", "yes"]
+    assert learner_of(model[-1]).n_estimators_ == learner_config("lightgbm").params["n_estimators"]
+
+
+def test_early_stopping_is_for_lightgbm_and_xgboost(params):
+    from mlops_template.config import parse_config
+
+    params["model"] = {
+        "type": "sklearn",
+        "regressor": "sklearn.ensemble.ExtraTreesRegressor",
+        "early_stopping": {"rounds": 5},
+    }
+    with pytest.raises(PipelineError, match=r"early_stopping is for LightGBM's and XGBoost's"):
+        parse_config(params)

@@ -86,6 +86,7 @@ def test_a_damaged_file_is_named(tmp_path, damage):
         ("numpy", "load"),
         ("sklearn.utils", "resample"),
         ("posix", "system"),
+        ("sklearn.datasets._rcv1", "GzipFile"),  # gzip's class, imported by scikit-learn
     ],
 )
 def test_a_function_that_loading_would_call_is_refused(tmp_path, call):
@@ -111,6 +112,20 @@ def test_a_function_that_loading_would_call_is_refused(tmp_path, call):
     assert sio.get_untrusted_types(data=data) == [f"{module}.{name}"]
     with pytest.raises(PipelineError, match=rf"refused: .*: {module}\.{name}$"):
         trusted_types(data)
+
+
+def test_a_partial_may_wrap_scikit_learns_input_check_only():
+    """A partial binds arguments: around any trusted class it would call it with them."""
+    from functools import partial
+
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    from sklearn.utils.validation import check_array
+
+    checked = FunctionTransformer(func=partial(check_array, dtype="float64"))
+    assert "functools.partial" in trusted_types(sio.dumps(checked))
+    bound = FunctionTransformer(func=partial(StandardScaler, copy=False))
+    with pytest.raises(PipelineError, match=r"a functools.partial wraps .*StandardScaler; only"):
+        trusted_types(sio.dumps(bound))
 
 
 def test_trusted_types_are_ours():

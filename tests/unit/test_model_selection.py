@@ -98,8 +98,8 @@ def test_a_candidate_a_fold_is_too_small_for_is_skipped_and_said(params):
 
 
 def test_past_max_rows_one_hold_out_split_chooses(params):
-    params["train"]["cv"]["max_rows"] = 500
-    rows = interaction_rows(800)
+    params["train"]["cv"]["max_rows"] = 1000
+    rows = interaction_rows(1200)
     training = model_for_rows(parse_config(params), rows, "y", "classification")
     selection = training.selection
     assert selection.folds == 1 and selection.chosen == "hist_gradient_boosting"
@@ -110,5 +110,19 @@ def test_past_max_rows_one_hold_out_split_chooses(params):
         "no final fit: the chosen model is the one fitted beside the hold-out split"
     )
     assert selection.scheme.startswith("a hold-out split of ")
-    assert selection.scheme.endswith(" of 800 training rows")
+    assert selection.scheme.endswith(" of 1200 training rows")
     assert selection.cost.fits == 2  # one per candidate
+
+
+def test_a_class_the_hold_out_took_whole_is_refitted(params):
+    """All rows of a rare class hashed into the hold-out: the candidate's fit never saw
+    it, so it is not the model; the chosen one is refitted on every training row."""
+    params["train"]["cv"]["max_rows"] = 1000
+    rows = interaction_rows(1200).astype({"y": "str"})
+    cfg = parse_config(params)
+    held = folds_for(row_ids(rows, ["a", "b", "c"]), cfg.train.cv, cfg.train.seed).scored
+    rows.loc[np.flatnonzero(held)[:3], "y"] = "rare"
+    training = model_for_rows(cfg, rows, "y", "classification")
+    assert training.selection.folds == 1 and training.selection.fitted is None
+    model = training.model.fit(training.features, training.y)
+    assert "rare" in model.classes_.tolist()

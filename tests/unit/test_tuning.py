@@ -126,7 +126,7 @@ def test_a_search_improves_the_cross_validated_score_and_writes_its_settings(tun
 def test_kept_settings_go_into_conf_and_compose_back(tuned_project, tmp_path):
     root, _ = tuned_project
     overrides = tuned_overrides(root / "reports/tuned_params.yaml")
-    assert overrides and all(o.startswith("model.") for o in overrides)
+    assert overrides and all(o.startswith("++model.") for o in overrides)
     shutil.copytree(REPO / "conf", tmp_path / "conf")
     from mlops_template.compose import params_command
 
@@ -146,6 +146,60 @@ def test_a_candidates_kept_settings_are_written_under_it(tmp_path):
     assert (
         yaml.safe_load(compose_text(tmp_path, []))["model"]["candidates"]["linear"]["alpha"] == 0.25
     )
+
+
+def test_a_learners_searched_param_is_kept_even_where_its_params_lack_it(tmp_path):
+    """LightGBM's searched reg_lambda is not in conf/model/lightgbm.yaml's params: kept
+    with ++, it is added there, and composes back."""
+    (tmp_path / "tuned.yaml").write_text("model.params.reg_lambda: 0.5\n")
+    overrides = tuned_overrides(tmp_path / "tuned.yaml")
+    assert overrides == ["++model.params.reg_lambda=0.5"]
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    from mlops_template.compose import params_command
+
+    params_command(tmp_path, "set", ["model=lightgbm", *overrides])
+    assert yaml.safe_load(compose_text(tmp_path, []))["model"]["params"]["reg_lambda"] == 0.5
+
+
+def test_keeping_a_search_run_on_another_model_than_conf_is_refused(tmp_path):
+    from mlops_template.experiments import check_same_model
+
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    (tmp_path / "params.yaml").write_text(compose_text(tmp_path, ["model=lightgbm"]))
+    with pytest.raises(PipelineError, match=r"not what conf/ composes to .*params set model="):
+        check_same_model(tmp_path)
+    (tmp_path / "params.yaml").write_text(compose_text(tmp_path, []))
+    check_same_model(tmp_path)  # the same: nothing said
+
+
+def test_trials_a_library_refuses_fail_and_the_search_goes_on():
+    """num_leaves=1 is a value LightGBM refuses when it trains: those trials fail, the
+    others are scored, and the summary counts them."""
+    cfg = parse_config(
+        composed(
+            "data=breast_cancer",
+            "model=lightgbm",
+            "tune=optuna",
+            "tune.trials=8",
+            "~model.search",
+            "+model.search.num_leaves={choices: [1, 31]}",
+        )
+    )
+    frame = load_source(cfg.data, cfg.read)
+    train, _ = split_frame(frame, cfg.data.target, "classification", cfg.split)
+    (result,) = models.model_for_rows(cfg, train, cfg.data.target, "classification").searches
+    failed = [t for t in result.trials if t.state == "failed"]
+    assert failed and all(t.settings == {"num_leaves": 1} for t in failed)
+    assert "model.search.params: lightgbm refused them while training" in failed[0].why
+    assert any(t.state == COMPLETE and t.settings for t in result.trials)
+    assert f"{len(failed)} failed)" in result.summary()
+
+
+def test_the_encoding_of_text_columns_is_not_searched(params):
+    params["model"] = composed("model=lightgbm")["model"]
+    params["model"]["search"] = {"categorical": {"choices": ["onehot", "native"]}}
+    with pytest.raises(PipelineError, match=r"search.categorical: how text columns are encoded"):
+        parse_config(params)
 
 
 def test_without_a_search_the_settings_file_says_so(tmp_path):

@@ -50,6 +50,12 @@ class Learner(Strict):
         """Every searched key is a setting of this model, and both ends of its range are
         values the setting takes (a `type: sklearn` model's params are checked against
         its class by check_params, core/models.py)."""
+        if "categorical" in self.search:
+            raise ValueError(
+                "search.categorical: how text columns are encoded is fixed for a search (its "
+                "trials share the encoded rows); compare the two with dvc exp run "
+                "-S model.categorical=native"
+            )
         if getattr(self, "type", None) == "sklearn":
             return self
         settings = sorted(set(type(self).model_fields) - {"type", "search"})
@@ -120,6 +126,14 @@ class HistGradientBoostingModel(Learner):
         return self
 
 
+class EarlyStop(Strict):
+    """LightGBM's and XGBoost's rounds stop when the loss on `validation_fraction` of the
+    training rows has not improved for `rounds` rounds (core/learner_adapters.py)."""
+
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    rounds: PosInt = 20
+
+
 # The packages whose estimators a `type: sklearn` model may name: their models are saved
 # with skops and loaded by the types io/model_file.py trusts.
 LEARNER_PACKAGES = ("sklearn", "lightgbm", "xgboost")
@@ -139,6 +153,17 @@ class SklearnModel(Learner):
     regressor: SklearnPath | None = None
     params: dict[str, str | int | float | bool | None] = {}
     categorical: Literal["onehot", "native"] = "onehot"
+    early_stopping: EarlyStop | None = None
+
+    @model_validator(mode="after")
+    def _stops_early_where_it_can(self) -> SklearnModel:
+        paths = [p for p in (self.classifier, self.regressor) if p is not None]
+        if self.early_stopping and not all(p.startswith(("lightgbm.", "xgboost.")) for p in paths):
+            raise ValueError(
+                "early_stopping is for LightGBM's and XGBoost's estimators; scikit-learn's "
+                "take their own (params.early_stopping, params.n_iter_no_change)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _an_estimator(self) -> SklearnModel:

@@ -9,10 +9,15 @@ rest by the same codes, and a category never seen reads as missing.
 names with brackets or `<`; a column named "visits, last year" reaches them as
 "visits_ last year".
 
+`EarlyStopping`: LightGBM and XGBoost stop adding rounds only given a validation set at
+fit, which a scikit-learn pipeline does not pass; this one holds out a fraction of the
+rows it is given (the training rows, stratified for a classifier) and stops when their
+loss has not improved for some rounds.
+
 `EncodedLabels`: XGBoost's classifiers take classes 0..n-1 only; this one trains on
 those codes and answers in the data's own labels, as every other classifier does.
 
-Both are saved in the model file, so io/model_file.py trusts them by name.
+All are saved in the model file, so io/model_file.py trusts them by name.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.base import clone as clone_estimator
 from sklearn.utils.validation import validate_data
+
+from mlops_template.errors import PipelineError
 
 UNKNOWN = -1  # the OrdinalEncoder's code for a category it never saw
 
@@ -76,6 +83,71 @@ class SafeNames(TransformerMixin, BaseEstimator):
         return np.asarray(self.names_, dtype=object)
 
 
+class EarlyStopping(BaseEstimator):
+    """A LightGBM or XGBoost learner whose rounds stop when the loss on
+    `validation_fraction` of its rows has not improved for `rounds` rounds. Where a class
+    has a single row, or the rows are too few to hold out one of each class, nothing is
+    held out: the learner then runs every round."""
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        validation_fraction: float = 0.1,
+        rounds: int = 20,
+        seed: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.validation_fraction = validation_fraction
+        self.rounds = rounds
+        self.seed = seed
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import get_tags
+
+        return get_tags(self.estimator)
+
+    def fit(self, x: Any, y: Any) -> EarlyStopping:
+        from sklearn.model_selection import train_test_split
+
+        learner = clone_estimator(self.estimator)
+        labels = np.asarray(y)
+        classify = getattr(self.__sklearn_tags__(), "estimator_type", None) == "classifier"
+        if classify:  # as codes 0..n-1: the libraries check held-out labels as numbers
+            self.classes_, y = np.unique(labels, return_inverse=True)
+            labels = y
+        held = int(np.ceil(self.validation_fraction * len(labels)))
+        counts = np.unique(labels, return_counts=True)[1] if classify else np.array([2])
+        if counts.min() < 2 or min(held, len(labels) - held) < len(counts):  # no room
+            self.estimator_ = learner.fit(x, y)
+        else:
+            fit_x, held_x, fit_y, held_y = train_test_split(
+                x,
+                y,
+                test_size=self.validation_fraction,
+                random_state=self.seed,
+                stratify=labels if classify else None,
+            )
+            if type(learner).__module__.startswith("xgboost"):
+                learner.set_params(early_stopping_rounds=self.rounds)
+                learner.fit(fit_x, fit_y, eval_set=[(held_x, held_y)], verbose=False)
+            else:
+                import lightgbm
+
+                stop = lightgbm.early_stopping(self.rounds, verbose=False)
+                learner.fit(fit_x, fit_y, eval_X=held_x, eval_y=held_y, callbacks=[stop])
+            self.estimator_ = learner
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        predicted = self.estimator_.predict(x)  # up to the best round (both libraries')
+        if hasattr(self, "classes_"):
+            return self.classes_[np.asarray(predicted, dtype="int64")]
+        return predicted
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return self.estimator_.predict_proba(x)
+
+
 class EncodedLabels(ClassifierMixin, BaseEstimator):
     """A classifier of classes 0..n-1 (`estimator`), trained and answering in labels."""
 
@@ -94,13 +166,22 @@ class EncodedLabels(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(x)
 
 
-TRUSTED = (
-    AsCategories,
-    SafeNames,
-    EncodedLabels,
-)  # what a model file of ours may hold of this module
+# What a model file of ours may hold of this module.
+TRUSTED = (AsCategories, SafeNames, EarlyStopping, EncodedLabels)
 
 
 def learner_of(step: Any) -> Any:
-    """The learner itself, inside EncodedLabels if it is wrapped."""
-    return step.estimator if isinstance(step, EncodedLabels) else step
+    """The learner itself (fitted, if the wrapper is), inside the wrappers of this module."""
+    while isinstance(step, EncodedLabels | EarlyStopping):
+        step = getattr(step, "estimator_", step.estimator)
+    return step
+
+
+def library_refusal(err: BaseException, key: str) -> PipelineError | None:
+    """LightGBM's or XGBoost's refusal of a value while training, as an error naming the
+    key (scikit-learn's are checked before: sklearn_class); None for any other error."""
+    library = type(err).__module__.partition(".")[0]
+    if library not in ("lightgbm", "xgboost"):
+        return None
+    reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    return PipelineError(f"{key}.params: {library} refused them while training: {reason}")

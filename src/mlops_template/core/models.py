@@ -6,7 +6,6 @@ Serving gets raw columns, so imputation, scaling and encoding live inside the mo
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 from typing import Any, NamedTuple
 
@@ -36,6 +35,7 @@ from mlops_template.core.cross_validation import threads_for
 from mlops_template.core.learner_adapters import (
     UNKNOWN,
     AsCategories,
+    EarlyStopping,
     EncodedLabels,
     SafeNames,
 )
@@ -64,9 +64,12 @@ def build_estimator(model: Estimator, task: str, seed: int) -> Any:
         params = dict(model.params)
         if "random_state" in cls().get_params():
             params.setdefault("random_state", seed)
+        estimator = cls(**params)
+        if (stop := model.early_stopping) is not None:  # it maps labels to codes itself
+            return EarlyStopping(estimator, stop.validation_fraction, stop.rounds, seed)
         if classify and cls.__module__.startswith("xgboost"):  # it takes classes 0..n-1 only
-            return EncodedLabels(cls(**params))
-        return cls(**params)
+            return EncodedLabels(estimator)
+        return estimator
     if isinstance(model, LinearModel):
         if classify:
             return LogisticRegression(
@@ -96,12 +99,11 @@ def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
         raise PipelineError(f"{key}.{field}: there is no {path}") from None
     if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "_get_param_names")):
         raise PipelineError(f"{key}.{field}: {path} is not an estimator")
-    known = cls._get_param_names()
-    # LightGBM's and XGBoost's estimators pass other keys on to their library, which
-    # checks them itself; scikit-learn's take their own parameters only.
-    open_ended = inspect.getfullargspec(cls.__init__).varkw is not None
-    if not open_ended and (unknown := sorted(set(model.params) - set(known))):
-        raise PipelineError(f"{key}.params: {unknown} not parameters of {name}; it takes {known}")
+    known = library_params(cls)
+    if known is not None and (unknown := sorted(set(model.params) - known)):
+        raise PipelineError(
+            f"{key}.params: {unknown} not parameters of {name}; it takes {sorted(known)}"
+        )
     try:
         estimator = cls(**model.params)
         if hasattr(estimator, "_parameter_constraints"):
@@ -112,6 +114,23 @@ def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
     if not (is_classifier if field == "classifier" else is_regressor)(estimator):
         raise PipelineError(f"{key}.{field}: {path} is not a {field}")
     return cls
+
+
+def library_params(cls: type) -> set[str] | None:
+    """The parameter names an estimator class takes: scikit-learn's own, XGBoost's
+    estimator's (its sklearn API lists them all), LightGBM's with every parameter and alias
+    of the library (which its estimators pass on); None where the list is not to be had."""
+    if cls.__module__.startswith("xgboost"):
+        return set(cls().get_params())
+    if cls.__module__.startswith("lightgbm"):
+        try:  # the library's own list, from its compiled part (a private helper)
+            from lightgbm.basic import _ConfigAliases
+
+            every = _ConfigAliases._get_all_param_aliases()
+        except (ImportError, AttributeError):
+            return None
+        return set(cls._get_param_names()) | {n for names in every.values() for n in names}
+    return set(cls._get_param_names())
 
 
 def check_estimators(model: Any, key: str = "model") -> None:
@@ -163,7 +182,11 @@ def check_model_fits_target(model: Estimator, task: str, y: pd.Series, key: str 
                 f"{values.min():g} to {values.max():g} (use {key}.loss=squared_error or "
                 "absolute_error)"
             )
-    if task == "classification" and getattr(model, "early_stopping", False):
+    if (
+        task == "classification"
+        and isinstance(model, HistGradientBoostingModel)
+        and model.early_stopping
+    ):
         # sklearn holds out a stratified validation_fraction: every class needs a row on
         # each side, and so at least two training rows.
         counts = values.value_counts()

@@ -33,6 +33,7 @@ from mlops_template.core.cross_validation import (
     out_of_fold,
     prepare,
 )
+from mlops_template.core.learner_adapters import library_refusal
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import LOWER_IS_BETTER, improvement
 
@@ -104,6 +105,33 @@ def _fold_score(metric: str, y: pd.Series, part: FoldOutputs, classes: list | No
     return metric_value(metric, held, Outputs(part.predicted, part.proba, classes))
 
 
+def _fold_outputs(
+    trial: Any,
+    estimator: Any,
+    prepared: list[FoldRows],
+    folds: Folds,
+    *,
+    classes: list | None,
+    score: Callable[[FoldOutputs], float],
+    prune: bool,
+    n_jobs: int,
+) -> tuple[list[FoldOutputs], list[float], bool]:
+    """A trial's estimator on each fold: its outputs, its fold scores, and whether it was
+    stopped after a fold (it is then worse than the median of earlier trials there)."""
+    if n_jobs != 1 and len(prepared) > 1:  # folds at once: nothing to stop between them
+        _, parts = out_of_fold(estimator, prepared, folds, classes, n_jobs=n_jobs)
+        return parts, [score(p) for p in parts], False
+    parts, scores = [], []
+    for step, rows in enumerate(prepared):
+        parts.append(fit_fold(estimator, rows, classes))
+        scores.append(score(parts[-1]))
+        if prune and step < len(prepared) - 1:
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                return parts, scores, True
+    return parts, scores, False
+
+
 def search(
     key: str,
     config: Estimator,
@@ -127,32 +155,32 @@ def search(
     cost = Cost()
 
     def objective(trial: Any) -> float:
-        settings = (
-            {}
-            if trial.number == 0
-            else {name: suggest(trial, name, space) for name, space in config.search.items()}
-        )
+        own = trial.number == 0
+        # The first trial is the config's own settings: nothing sampled for it.
+        settings = {} if own else {n: suggest(trial, n, v) for n, v in config.search.items()}
         try:
             estimator = pipeline_for(config.with_settings(settings))[-1]
-        except PipelineError as err:  # a point the learner refuses for this data
-            trials.append(Trial(trial.number, settings, FAILED, None, (), str(err)))
+            start = time.perf_counter()
+            parts, fold_scores, pruned = _fold_outputs(
+                trial,
+                estimator,
+                prepared,
+                folds,
+                classes=classes,
+                score=lambda part: _fold_score(metric, y, part, classes),
+                prune=tune.prune and not own,
+                n_jobs=n_jobs,
+            )
+        except Exception as err:  # a point the learner or its library refuses
+            why = err if isinstance(err, PipelineError) else library_refusal(err, f"{key}.search")
+            if why is None:
+                raise
+            trials.append(Trial(trial.number, settings, FAILED, None, (), str(why)))
             raise optuna.TrialPruned() from None
-        start = time.perf_counter()
-        parts: list[FoldOutputs] = []
-        fold_scores: list[float] = []
-        if n_jobs != 1 and len(prepared) > 1:  # folds at once: nothing to prune between them
-            _, parts = out_of_fold(estimator, prepared, folds, classes, n_jobs=n_jobs)
-            fold_scores = [_fold_score(metric, y, p, classes) for p in parts]
-        for step, rows in enumerate(prepared if not parts else []):
-            parts.append(fit_fold(estimator, rows, classes))
-            fold_scores.append(_fold_score(metric, y, parts[-1], classes))
-            if tune.prune and trial.number > 0 and step < len(prepared) - 1:
-                trial.report(float(np.mean(fold_scores)), step)
-                if trial.should_prune():
-                    cost.add(len(parts), time.perf_counter() - start)
-                    trials.append(Trial(trial.number, settings, PRUNED, None, tuple(fold_scores)))
-                    raise optuna.TrialPruned()
         cost.add(len(parts), time.perf_counter() - start)
+        if pruned:
+            trials.append(Trial(trial.number, settings, PRUNED, None, tuple(fold_scores)))
+            raise optuna.TrialPruned()
         score = metric_value(metric, scored, assemble(parts, folds, classes))
         trials.append(Trial(trial.number, settings, COMPLETE, score, tuple(fold_scores)))
         return score
@@ -206,6 +234,14 @@ def tuned(
     for key, config in learners.items():
         if not config.search:
             continue
+        try:  # as model=auto checks a candidate: on each fold's rows (early stopping's hold-out)
+            for fold in folds.numbers:
+                pipeline_for(key, config, y[folds.without(fold)])
+        except PipelineError as err:
+            if key == "model":
+                why = f"tune=optuna cannot score {key} on train.cv's folds: {err}"
+                raise PipelineError(why) from None
+            continue  # model=auto leaves this candidate out, and says why
         pipeline = pipeline_for(key, config, y)
         result = search(
             key,

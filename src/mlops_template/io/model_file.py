@@ -33,6 +33,7 @@ _OURS = {
     f"{raw_rows.__name__}.{raw_rows.RawRows.__name__}",
     *(f"{learner_adapters.__name__}.{c.__name__}" for c in learner_adapters.TRUSTED),
 }
+PARTIAL, CHECK_ARRAY = "functools.partial", "sklearn.utils.validation.check_array"
 # LightGBM's and XGBoost's estimators and boosters (a booster is rebuilt from its saved
 # model text or bytes, which the library parses; nothing in it is called).
 _LEARNERS = {
@@ -44,10 +45,10 @@ _LEARNERS = {
     "xgboost.core.Booster",
     "collections.OrderedDict",  # LightGBM keeps its params in one
     # scikit-learn's boosting with native categoricals keeps a check of its input as a
-    # partial of this function (a validation; nothing else may be wrapped: every other
-    # trusted name is a class).
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
+    # partial of this function. A partial could bind the arguments of any trusted
+    # callable, so _partials_refused allows it around this function only.
+    PARTIAL,
+    CHECK_ARRAY,
 }
 _NUMPY = {
     "numpy.dtype",
@@ -65,11 +66,15 @@ def _trusted(name: str) -> bool:
     if not name.startswith(("sklearn.", "numpy.")) or "testing" in name:
         return False
     found = _resolve(name)
+    # Defined where the name says: a module of scikit-learn may import a class from
+    # elsewhere (sklearn.datasets._rcv1.GzipFile is gzip's), which is not scikit-learn's.
+    if not (isinstance(found, type) and found.__module__ == name.rpartition(".")[0]):
+        return False
     if name.startswith("numpy."):
         import numpy as np
 
-        return isinstance(found, type) and issubclass(found, np.generic)
-    return isinstance(found, type)  # a class, never a function
+        return issubclass(found, np.generic)
+    return True  # a class of scikit-learn, never a function
 
 
 def _resolve(name: str) -> Any:
@@ -154,7 +159,36 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
             f"{where} refused: it holds types outside scikit-learn's classes, numpy's types "
             "and ours: " + ", ".join(foreign)
         )
+    if PARTIAL in needed and (wrapped := _partials_refused(data)):
+        raise PipelineError(
+            f"{where} refused: a functools.partial wraps {', '.join(wrapped)}; only "
+            f"{CHECK_ARRAY} may be wrapped"
+        )
     return needed
+
+
+def _partials_refused(data: bytes) -> list[str]:
+    """What the file's partials wrap, other than scikit-learn's check_array."""
+    schema = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))
+    refused: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("__loader__") == "PartialNode" or (
+                f"{node.get('__module__')}.{node.get('__class__')}" == PARTIAL
+            ):
+                func = (node.get("content") or {}).get("func") or {}
+                name = f"{func.get('__module__')}.{func.get('__class__')}"
+                if func.get("__loader__") != "FunctionNode" or name != CHECK_ARRAY:
+                    refused.append(name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return refused
 
 
 def load_model(path: str | Path, where: str | None = None) -> Any:

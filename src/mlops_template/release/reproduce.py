@@ -174,8 +174,8 @@ def _stale(tree: Path) -> dict[str, list[str]]:
     lock_file = tree / LOCK_FILE
     if not lock_file.is_file():
         return {}
-    lock = yaml.safe_load(lock_file.read_text(encoding="utf-8")) or {}
-    params = yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {}
+    lock = dvc_yaml(lock_file)
+    params = dvc_yaml(tree / "params.yaml")
 
     def md5_of(path: str) -> str | None:
         file = tree / path
@@ -295,3 +295,11 @@ def _environment(ref: model_versions.ModelRef) -> list[str]:
     if logged_python and logged_python != here:
         differs.append(f"Python {logged_python} -> {here}")
     return differs
+
+
+def dvc_yaml(path: Path) -> dict:
+    """A file read as DVC reads it: YAML 1.2, where 1e-06 is a number (PyYAML's YAML 1.1
+    reads it as text, so a param would differ from itself)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}

@@ -8,7 +8,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.cross_validation import threads_for
-from mlops_template.core.learner_adapters import learner_of
+from mlops_template.core.learner_adapters import learner_of, library_refusal
 from mlops_template.core.models import Training, model_for_rows
 from mlops_template.core.tuning import Search, Trial, cv_scores, tuned_params_text
 from mlops_template.core.validation_report import ValidationReport
@@ -31,7 +31,11 @@ def run(cfg: Config) -> StageRecord:
     start = time.perf_counter()
     if selection is None or selection.fitted is None:
         with threads_for(len(y)):
-            model.fit(features, y)
+            try:
+                model.fit(features, y)
+            except Exception as err:
+                key = "model" if selection is None else f"model.candidates.{selection.chosen}"
+                raise library_refusal(err, key) or err from None
     print(fit_cost(training, time.perf_counter() - start))
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
