@@ -143,7 +143,7 @@ class CrossValidation(Strict):
     folds: Annotated[int, Field(ge=2, le=20)] = 3
     # Past this many training rows, one hold-out split of `holdout` of them instead.
     max_rows: Annotated[int, Field(ge=1000)] = 20_000  # a hold-out of 100s of rows at least
-    holdout: Annotated[float, Field(gt=0, le=0.5)] = 0.2
+    holdout: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2
     # Fits at once (-1: one per core), in worker processes.
     n_jobs: Annotated[int, Field(ge=-1)] = 1
 
