@@ -15,7 +15,7 @@ from tests.helpers.template import Template
 pytestmark = pytest.mark.slow
 
 DIFFERS = 3
-MODELS = "src/mlops_template/core/models.py"
+MODELS = "src/mlops_template/core/estimators.py"
 
 
 def test_the_champion_is_rebuilt_byte_identical(served, tmp_path):

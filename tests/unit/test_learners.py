@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from mlops_template.config import Features
+from mlops_template.core.estimators import check_estimators
 from mlops_template.core.learner_adapters import SafeNames, learner_of
-from mlops_template.core.models import build_pipeline, check_estimators
+from mlops_template.core.models import build_pipeline
 from mlops_template.errors import PipelineError
 from mlops_template.io.model_file import dump_model, load_model
 from tests.helpers.models import learner_config

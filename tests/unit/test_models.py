@@ -15,12 +15,12 @@ from mlops_template.config.model import (
     RandomForestModel,
     SklearnModel,
 )
-from mlops_template.core.models import (
+from mlops_template.core.estimators import (
     build_estimator,
-    build_pipeline,
     check_estimators,
     check_model_fits_target,
 )
+from mlops_template.core.models import build_pipeline
 from mlops_template.errors import PipelineError
 
 from .conftest import REPO

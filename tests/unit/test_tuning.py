@@ -225,7 +225,7 @@ def test_a_bad_search_space_is_named(params, search, message):
 
 
 def test_a_sklearn_models_search_is_checked_against_its_class(params):
-    from mlops_template.core.models import check_estimators
+    from mlops_template.core.estimators import check_estimators
 
     params["model"] = composed("model=extra_trees")["model"]
     params["model"]["search"] = {"max_features": {"low": 0.1, "high": 3.5}}

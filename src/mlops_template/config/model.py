@@ -49,7 +49,7 @@ class Learner(Strict):
     def _search_names_settings(self) -> Any:
         """Every searched key is a setting of this model, and both ends of its range are
         values the setting takes (a `type: sklearn` model's params are checked against
-        its class by check_params, core/models.py)."""
+        its class by check_params, core/estimators.py)."""
         if "categorical" in self.search:
             raise ValueError(
                 "search.categorical: how text columns are encoded is fixed for a search (its "
@@ -145,7 +145,7 @@ class SklearnModel(Learner):
     by its import path: adding a model is one YAML file in conf/model/ (README, "Add a
     model"). `params` go to the estimator as they are; random_state comes from train.seed
     where the estimator takes one. The class and its params are checked by check_params
-    and before training (core/models.py). `categorical: native` hands text columns to the
+    and before training (core/estimators.py). `categorical: native` hands text columns to the
     learner as categoricals, for learners that split them natively."""
 
     type: Literal["sklearn"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlops_template.compose import refuse_stale
 from mlops_template.config import PARAMS_FILE, Config, flatten
-from mlops_template.core.models import check_estimators
+from mlops_template.core.estimators import check_estimators
 
 
 def run(cfg: Config) -> None:
