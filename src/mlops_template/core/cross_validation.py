@@ -106,10 +106,9 @@ def prepare(preprocessing: Any, x: pd.DataFrame, y: pd.Series, folds: Folds) -> 
     for fold in folds.numbers:
         held = folds.of_row == fold
         fit_x, fit_y = x[~held], y[~held]
-        fitted = clone(preprocessing).fit(fit_x, fit_y)
-        parts.append(
-            FoldRows(held, fitted.transform(fit_x), fit_y, fitted.transform(x[held]), fitted)
-        )
+        fitted = clone(preprocessing)
+        fit_rows = fitted.fit_transform(fit_x, fit_y)  # one pass: fit, and its rows' output
+        parts.append(FoldRows(held, fit_rows, fit_y, fitted.transform(x[held]), fitted))
     return parts
 
 
