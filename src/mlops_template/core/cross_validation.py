@@ -112,6 +112,29 @@ def prepare(preprocessing: Any, x: pd.DataFrame, y: pd.Series, folds: Folds) -> 
     return parts
 
 
+class PreparedFolds:
+    """The training rows' folds, and each preprocessing's output on them, made once:
+    model=auto's candidates and every trial of a search that share a preprocessing (all
+    the bundled learners do) share its folds' rows."""
+
+    def __init__(self, x: pd.DataFrame, y: pd.Series, folds: Folds) -> None:
+        self.x, self.y, self.folds = x.reset_index(drop=True), y.reset_index(drop=True), folds
+        self._made: dict[str, list[FoldRows]] = {}
+
+    def rows(self, preprocessing: Any) -> list[FoldRows]:
+        import joblib
+
+        key = joblib.hash(preprocessing)
+        if key not in self._made:
+            self._made[key] = prepare(preprocessing, self.x, self.y, self.folds)
+        return self._made[key]
+
+    def fit_targets(self) -> list[pd.Series]:
+        """The labels each fold's model is fitted on: a config is checked against them
+        before sklearn's own error (early stopping's hold-out needs every class twice)."""
+        return [self.y[self.folds.without(fold)] for fold in self.folds.numbers]
+
+
 @dataclass(frozen=True)
 class FoldOutputs:
     """One fold's model on its held-out rows."""

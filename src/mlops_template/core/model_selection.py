@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import joblib
-import numpy as np
 import pandas as pd
 
 from mlops_template.config import Bootstrap, CrossValidation
@@ -24,12 +22,10 @@ from mlops_template.config.model import AutoModel, Estimator
 from mlops_template.core.bootstrap import NOISE, Outputs, Paired, metric_value, paired
 from mlops_template.core.cross_validation import (
     Cost,
-    FoldRows,
+    PreparedFolds,
     classes_of,
     fitted_pipeline,
-    folds_for,
     out_of_fold,
-    prepare,
 )
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
@@ -72,13 +68,10 @@ class Selection:
 def select(
     auto: AutoModel,
     pipeline_for: Callable[[str, Estimator, pd.Series], Any],
-    x: pd.DataFrame,
-    y: pd.Series,
+    prepared: PreparedFolds,
     *,
-    ids: np.ndarray,
     task: str,
     metric: str,
-    seed: int,
     cv: CrossValidation,
     noise: Bootstrap,
 ) -> Selection:
@@ -87,35 +80,29 @@ def select(
     the unfitted pipeline. A config that cannot train on the training rows is an error; one
     that only a fold is too small for (early stopping with a class of a few rows) is
     skipped, and said so, unless every candidate is."""
-    folds = folds_for(ids, cv, seed)
-    y = y.reset_index(drop=True)
-    x = x.reset_index(drop=True)
+    folds, y = prepared.folds, prepared.y
     scored = y[folds.scored].reset_index(drop=True)
     classes = classes_of(y, task)
     outputs: dict[str, Outputs] = {}
     scores, skipped, cost = {}, {}, Cost()
-    prepared: dict[str, list[FoldRows]] = {}  # candidates with one preprocessing share it
     fitted = {}
     for name, config in auto.candidates.items():
         pipeline = pipeline_for(name, config, y)
         try:
-            for fold in folds.numbers:
-                pipeline_for(name, config, y[folds.without(fold)])  # before sklearn's own error
+            for target in prepared.fit_targets():
+                pipeline_for(name, config, target)
         except PipelineError as err:
             skipped[name] = str(err)
             continue
-        preprocessing, estimator = pipeline[:-1], pipeline[-1]
-        key = joblib.hash(preprocessing)
-        if key not in prepared:
-            prepared[key] = prepare(preprocessing, x, y, folds)
+        rows = prepared.rows(pipeline[:-1])
         outputs[name], parts = out_of_fold(
-            estimator, prepared[key], folds, classes, n_jobs=cv.n_jobs, cost=cost
+            pipeline[-1], rows, folds, classes, n_jobs=cv.n_jobs, cost=cost
         )
         # On a hold-out split the candidate's fit may be the model, if it saw every class
         # (all rows of a rare one may fall in the hold-out): else it is refitted.
         seen = getattr(parts[0].model, "classes_", None)
         if folds.holdout and (classes is None or set(seen.tolist()) == set(classes)):
-            fitted[name] = fitted_pipeline(prepared[key][0], parts[0])
+            fitted[name] = fitted_pipeline(rows[0], parts[0])
         scores[name] = metric_value(metric, scored, outputs[name])
     if not scores:
         raise PipelineError(

@@ -17,7 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mlops_template.config import Config, Features
 from mlops_template.config.model import AutoModel, Estimator
-from mlops_template.core.cross_validation import threads_for
+from mlops_template.core.cross_validation import PreparedFolds, folds_for, threads_for
 from mlops_template.core.estimators import build_estimator, check_model_fits_target
 from mlops_template.core.learner_adapters import UNKNOWN, AsCategories, SafeNames
 from mlops_template.core.model_selection import Selection, select
@@ -162,6 +162,8 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
         )
 
     ids = row_ids(frame, identity_columns(frame, target, cfg.split.key))
+    # The folds, and each preprocessing's rows on them, made once for search and choice.
+    prepared = PreparedFolds(features, y, folds_for(ids, cfg.train.cv, cfg.train.seed))
     with threads_for(len(y)):
         if isinstance(cfg.model, AutoModel):
             candidates = {f"model.candidates.{n}": c for n, c in cfg.model.candidates.items()}
@@ -169,9 +171,7 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
             candidates = {"model": cfg.model}
         searches = ()
         if cfg.tune.method == "optuna":
-            candidates, searches = tuned(
-                cfg, candidates, pipeline_for, features, y, ids=ids, task=task
-            )
+            candidates, searches = tuned(cfg, candidates, pipeline_for, prepared, task=task)
         if not isinstance(cfg.model, AutoModel):
             model = pipeline_for("model", candidates["model"], y)
             return Training(model, features, y, schema, candidates["model"], None, searches)
@@ -181,12 +181,9 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
         selection = select(
             auto,
             lambda name, model, values: pipeline_for(f"model.candidates.{name}", model, values),
-            features,
-            y,
-            ids=ids,
+            prepared,
             task=task,
             metric=getattr(cfg.gate, task).metric,
-            seed=cfg.train.seed,
             cv=cfg.train.cv,
             noise=cfg.gate.bootstrap,
         )

@@ -26,12 +26,11 @@ from mlops_template.core.cross_validation import (
     FoldOutputs,
     FoldRows,
     Folds,
+    PreparedFolds,
     assemble,
     classes_of,
     fit_fold,
-    folds_for,
     out_of_fold,
-    prepare,
 )
 from mlops_template.core.learner_adapters import library_refusal
 from mlops_template.errors import PipelineError
@@ -220,23 +219,20 @@ def tuned(
     cfg: Config,
     learners: dict[str, Estimator],
     pipeline_for: Callable[[str, Estimator, pd.Series], Any],
-    x: pd.DataFrame,
-    y: pd.Series,
+    prepared: PreparedFolds,
     *,
-    ids: np.ndarray,
     task: str,
 ) -> tuple[dict[str, Estimator], tuple[Search, ...]]:
     """Each learner with a search space, searched on the training rows' folds; the
     learners with the settings their searches chose."""
-    folds = folds_for(ids, cfg.train.cv, cfg.train.seed)
-    x, y = x.reset_index(drop=True), y.reset_index(drop=True)
+    y = prepared.y
     chosen, searches = dict(learners), []
     for key, config in learners.items():
         if not config.search:
             continue
         try:  # as model=auto checks a candidate: on each fold's rows (early stopping's hold-out)
-            for fold in folds.numbers:
-                pipeline_for(key, config, y[folds.without(fold)])
+            for target in prepared.fit_targets():
+                pipeline_for(key, config, target)
         except PipelineError as err:
             if key == "model":
                 why = f"tune=optuna cannot score {key} on train.cv's folds: {err}"
@@ -248,8 +244,8 @@ def tuned(
             config,
             lambda settings, key=key: pipeline_for(key, settings, y),
             y,
-            folds=folds,
-            prepared=prepare(pipeline[:-1], x, y, folds),
+            folds=prepared.folds,
+            prepared=prepared.rows(pipeline[:-1]),
             classes=classes_of(y, task),
             metric=getattr(cfg.gate, task).metric,
             tune=cfg.tune,

@@ -40,8 +40,8 @@ def run(cfg: Config) -> StageRecord:
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
     write_text(cfg.paths.tuned, tuned_params_text(searches, cfg.tune.method))
-    metric = getattr(cfg.gate, task).metric
-    write_json(cfg.paths.cv, cv_scores(metric, cv_score(training)))
+    cross_validated = cv_scores(getattr(cfg.gate, task).metric, cv_score(training))
+    write_json(cfg.paths.cv, cross_validated)
     model_md5 = file_md5(cfg.paths.model)
 
     def log_model() -> None:
@@ -55,7 +55,7 @@ def run(cfg: Config) -> StageRecord:
         artifacts=[cfg.paths.schema_],
         metrics={
             **(selection.metrics() if selection else {}),
-            **cv_scores(metric, cv_score(training)),
+            **cross_validated,
         },
         tags={
             "task": task,
