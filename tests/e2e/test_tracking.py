@@ -66,8 +66,12 @@ def test_params_are_flattened(runs, reproduced):
         "data.task",
         "validate.min_rows",
         "validate.max_classes",
-        "validate.min_class_share",
+        "validate.min_class_ratio",
+        "validate.min_class_rows",
+        "validate.small_classes",
+        "validate.merged_class",
         "validate.target_copies",
+        "validate.identifiers",
         "split.key",
     }
 

@@ -94,10 +94,16 @@ def test_bad_task_specific_model_value_is_named(params, model, key):
         parse_config(params)
 
 
-@pytest.mark.parametrize("share", [-0.1, 1.0])
-def test_min_class_share_is_a_share(params, share):
-    params["validate"]["min_class_share"] = share
-    with pytest.raises(PipelineError, match=r"validate\.min_class_share: "):
+@pytest.mark.parametrize("ratio", [-0.1, 1.5])
+def test_min_class_ratio_is_a_fraction(params, ratio):
+    params["validate"]["min_class_ratio"] = ratio
+    with pytest.raises(PipelineError, match=r"validate\.min_class_ratio: "):
+        parse_config(params)
+
+
+def test_the_old_absolute_class_share_is_refused_by_name(params):
+    params["validate"]["min_class_share"] = 0.1
+    with pytest.raises(PipelineError, match=r"min_class_share: unknown key; now validate\.min_"):
         parse_config(params)
 
 

@@ -4,23 +4,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.core.dataset_checks import check_dataset, id_like_columns
+from mlops_template.config import Validate
+from mlops_template.core.dataset_checks import check_dataset
 from mlops_template.errors import PipelineError
 
 
 def check(
-    frame: pd.DataFrame, target: str = "y", task: str = "auto", min_rows: int = 2, **settings
+    frame: pd.DataFrame,
+    target: str = "y",
+    task: str = "auto",
+    min_rows: int = 2,
+    key: str | None = None,
+    **settings,
 ):
-    return check_dataset(
-        frame,
-        target,
-        requested_task=task,
-        max_classes=20,
-        min_rows=min_rows,
-        min_class_share=0.1,
-        source="data.csv",
-        **settings,
-    )
+    validate = Validate(min_rows=min_rows, max_classes=20, **settings)
+    return check_dataset(frame, target, validate, requested_task=task, source="data.csv", key=key)
 
 
 def labelled(n: int = 6) -> pd.DataFrame:
@@ -116,9 +114,8 @@ def test_duplicate_columns():
         check(frame)
 
 
-def test_id_like_columns_are_flagged():
-    n = 40
-    frame = pd.DataFrame(
+def id_frame(n: int = 40) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "customer_id": [f"c{i}" for i in range(n)],
             "row": range(n),
@@ -127,14 +124,52 @@ def test_id_like_columns_are_flagged():
             "y": [0, 1] * (n // 2),
         }
     )
-    assert id_like_columns(frame.drop(columns="y")) == ["customer_id", "row"]
-    report = check(frame, min_rows=10)
-    assert len(report.warnings) == 2 and "customer_id" in report.warnings[0]
-    assert "set split.key=customer_id if it identifies rows" in report.warnings[0]
-    # Once it is the split key, it is an ID by design: no warning for it.
-    keyed = check(frame, min_rows=10, key="customer_id")
+
+
+def test_identifiers_are_not_features_and_said_so():
+    report = check(id_frame(), min_rows=10)
+    assert report.identifiers == ["customer_id", "row"]
+    assert report.features == ["spend", "plan"] and report.categorical == ["plan"]
+    assert len(report.warnings) == 2
+    assert report.warnings[0] == (
+        "column 'customer_id' has a different value in every row, like a row number or "
+        "code: not a feature (validate.identifiers=keep keeps it; split.key=customer_id "
+        "makes the split follow it)"
+    )
+    # Once it is the split key, it is an ID by design: neither a feature nor warned about.
+    keyed = check(id_frame(), min_rows=10, key="customer_id")
     assert [w.split("'")[1] for w in keyed.warnings] == ["row"]
-    assert "customer_id" not in keyed.features and "customer_id" not in keyed.categorical
+    assert keyed.identifiers == ["row"] and "customer_id" not in keyed.features
+
+
+def test_identifiers_kept_when_the_setting_says_so():
+    report = check(id_frame(), min_rows=10, identifiers="keep")
+    assert report.identifiers == []
+    assert report.features == ["customer_id", "row", "spend", "plan"]
+    assert "kept as a feature, as validate.identifiers=keep says" in report.warnings[1]
+
+
+def test_a_panel_gets_the_split_key_suggested():
+    people, years = 30, 4
+    frame = pd.DataFrame(
+        {
+            "person": np.repeat([f"p{i}" for i in range(people)], years),
+            "year": np.tile(range(2001, 2001 + years), people),
+            "income": np.arange(people * years, dtype=float),
+            "y": [0, 1] * (people * years // 2),
+        }
+    )
+    (line,) = check(frame).warnings
+    assert line.startswith("columns 'person' and 'year' together identify every row")
+    assert "set split.key=person" in line
+    assert check(frame, key="person").warnings == []
+
+
+def test_a_date_is_a_date_in_the_report_not_an_identifier():
+    frame = labelled(40).assign(date=pd.date_range("2024-01-01", periods=40))
+    report = check(frame)
+    assert report.dates == ["date"] and report.categorical == [] and report.warnings == []
+    assert report.features == ["x", "date"] and report.identifiers == []
 
 
 def test_class_balance_is_checked_and_warned_about():
@@ -143,7 +178,7 @@ def test_class_balance_is_checked_and_warned_about():
     assert report.minority_share == 0.075
     assert len(report.warnings) == 1 and "'b' (3 rows, 7.5%)" in report.warnings[0]
     single = r"data\.csv: target column 'y': class \['c'\] with a single row"
-    with pytest.raises(PipelineError, match=single):
+    with pytest.raises(PipelineError, match=single + ".*validate.small_classes=drop"):
         check(pd.concat([frame, pd.DataFrame({"x": [0.5], "y": ["c"]})]))
 
 

@@ -18,6 +18,7 @@ import psutil
 import pytest
 import yaml
 
+from mlops_template.config import Validate
 from mlops_template.core.dataset_checks import check_dataset
 from mlops_template.error_report import run_reporting_errors
 from mlops_template.errors import redact
@@ -264,14 +265,9 @@ def test_train_on_a_full_disk_is_one_line_and_leaves_no_model(tmp_path, params, 
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     frame = load_breast_cancer(as_frame=True).frame
     frame.to_parquet(tmp_path / params["paths"]["train"])
+    settings = Validate(min_rows=20, max_classes=20)
     report = check_dataset(
-        frame,
-        "target",
-        requested_task="classification",
-        max_classes=20,
-        min_rows=20,
-        min_class_share=0.1,
-        source="breast cancer",
+        frame, "target", settings, requested_task="classification", source="breast cancer"
     )
     (tmp_path / params["paths"]["validation"]).write_text(json.dumps(report.as_json()))
     copy = Template(tmp_path)

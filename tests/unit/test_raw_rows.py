@@ -12,9 +12,9 @@ from mlops_template.core.raw_rows import (
     as_numbers,
     as_text,
     date_parts,
-    percent,
 )
 from mlops_template.core.raw_tables import conform_frame, duplicate_names
+from mlops_template.core.shares import percent
 from mlops_template.core.target import describe_classes
 
 

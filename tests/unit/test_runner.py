@@ -34,15 +34,19 @@ def test_select_unknown_key():
 
 
 def test_stage_params_flattens_declared_keys(params):
-    params["validate"] = {"min_rows": 5, "max_classes": 9, "min_class_share": 0.2}
+    params["validate"] = {"min_rows": 5, "max_classes": 9, "min_class_ratio": 0.3}
     params["data"]["target"] = "label"
     cfg = parse_config(params)
     assert stage_params(cfg, ("data.target", "validate")) == {
         "data.target": "label",
         "validate.min_rows": 5,
         "validate.max_classes": 9,
-        "validate.min_class_share": 0.2,
-        "validate.target_copies": "error",  # a default, logged like any value
+        "validate.min_class_ratio": 0.3,
+        "validate.min_class_rows": 2,  # defaults, logged like any value
+        "validate.small_classes": "error",
+        "validate.merged_class": "other",
+        "validate.target_copies": "error",
+        "validate.identifiers": "drop",
     }
 
 

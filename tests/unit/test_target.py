@@ -4,12 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_template.config import Validate
 from mlops_template.core.target import (
     COUNT_MIN_VALUES,
     class_balance,
     describe_classes,
     infer_task,
     looks_like_counts,
+    relabelled,
 )
 from mlops_template.errors import PipelineError
 
@@ -109,10 +111,13 @@ def test_explicit_task_wins(values, requested):
     assert choice.task == requested and "data.task" in choice.reason
 
 
+def settings(**values) -> Validate:
+    return Validate(min_rows=2, max_classes=20, **values)
+
+
 def test_class_balance_reports_counts_and_minority_share():
-    report, warnings = class_balance(
-        pd.Series(["a"] * 6 + ["b"] * 3 + [None], name="y"), min_class_share=0.1, source="d"
-    )
+    y = pd.Series(["a"] * 6 + ["b"] * 3 + [None], name="y")
+    report, warnings = class_balance(y, settings(), source="d")
     assert report == {"classes": {"a": 6, "b": 3}, "minority_share": pytest.approx(1 / 3, 1e-3)}
     assert warnings == []
     assert describe_classes(report["classes"]) == "a: 6 (66.7%), b: 3 (33.3%)"
@@ -120,30 +125,44 @@ def test_class_balance_reports_counts_and_minority_share():
 
 def test_rare_class_warns_with_count_share_and_fix():
     y = pd.Series([0] * 90 + [1] * 6 + [2] * 4, name="y")
-    report, warnings = class_balance(y, min_class_share=0.05, source="d")
+    report, warnings = class_balance(y, settings(min_class_ratio=0.15), source="d")
     assert report["minority_share"] == 0.04
     assert len(warnings) == 1
     assert "'2' (4 rows, 4.0%)" in warnings[0] and "'1'" not in warnings[0]
-    assert "validate.min_class_share=0.05" in warnings[0]
+    assert "validate.min_class_ratio=0.15 of an even share (33.3% of the" in warnings[0]
     assert "class_weight=balanced (model.class_weight, or under model=auto" in warnings[0]
-    _, stricter = class_balance(y, min_class_share=0.1, source="d")
+    _, stricter = class_balance(y, settings(min_class_ratio=0.3), source="d")
     assert "'2' (4 rows, 4.0%), '1' (6 rows, 6.0%)" in stricter[0]
+
+
+def test_rare_is_relative_to_the_number_of_classes():
+    balanced = pd.Series(np.repeat([f"leaf{i}" for i in range(32)], 20), name="y")
+    assert class_balance(balanced, settings(), source="d")[1] == []
+    one_small = pd.concat([balanced, pd.Series(["tiny"] * 2, name="y")])
+    (warning,) = class_balance(one_small, settings(), source="d")[1]
+    assert warning.startswith("rare class 'tiny' (2 rows, 0.3%)")
+
+
+def test_a_share_is_printed_with_the_digits_it_needs():
+    y = pd.Series(["a"] * 20755 + ["b"] * 4, name="y")
+    (warning,) = class_balance(y, settings(), source="d")[1]
+    assert "'b' (4 rows, 0.02%)" in warning
 
 
 def test_single_class_is_an_error():
     with pytest.raises(PipelineError, match=r"d: target column 'y' has a single class \['a'\]"):
-        class_balance(pd.Series(["a", "a"], name="y"), min_class_share=0.1, source="d")
+        class_balance(pd.Series(["a", "a"], name="y"), settings(), source="d")
 
 
 def test_class_with_one_row_is_an_error_with_a_fix():
     numbers = pd.Series([0] * 10 + [1] * 10 + [7, 9], name="visits")
     with pytest.raises(PipelineError) as err:
-        class_balance(numbers, min_class_share=0.0, source="d")
+        class_balance(numbers, settings(min_class_ratio=0.0), source="d")
     assert "classes ['7', '9'] with a single row" in str(err.value)
     assert "set data.task=regression" in str(err.value)
     labels = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"], name="kind")
     with pytest.raises(PipelineError) as err:
-        class_balance(labels, min_class_share=0.0, source="d")
+        class_balance(labels, settings(min_class_ratio=0.0), source="d")
     assert "class ['c'] with a single row" in str(err.value)
     assert "data.task" not in str(err.value) and "merge" in str(err.value)
 
@@ -152,3 +171,37 @@ def test_sparse_codes_do_not_span_their_range():
     # Codes far apart are judged on the values present, not on every integer between.
     codes = repeated({0: 50, 1: 20, 5: 10, 10**12: 2})
     assert infer_task(codes, "auto", max_classes=20).task == "regression"
+
+
+def test_small_classes_dropped_or_merged_as_set():
+    y = pd.Series(["a"] * 10 + ["b"] * 10 + ["c", "d", "d"], name="kind")
+    frame = pd.DataFrame({"x": range(len(y)), "kind": y})
+    drop = settings(min_class_rows=3, small_classes="drop")
+    report, _ = class_balance(y, drop, source="d")
+    assert report["classes"] == {"a": 10, "b": 10}
+    handled = report["small_classes"]
+    assert handled.describe() == "the small classes 'c' (1 row), 'd' (2 rows): dropped"
+    assert relabelled(frame, "kind", handled)["kind"].tolist() == ["a"] * 10 + ["b"] * 10
+    merge = settings(min_class_rows=3, small_classes="merge")
+    report, _ = class_balance(y, merge, source="d")
+    assert report["classes"] == {"a": 10, "b": 10, "other": 3}
+    merged = relabelled(frame, "kind", report["small_classes"])
+    assert merged["kind"].tolist() == ["a"] * 10 + ["b"] * 10 + ["other"] * 3
+    assert merged["x"].tolist() == frame["x"].tolist()
+
+
+def test_merging_numbers_needs_a_number():
+    y = pd.Series([0] * 10 + [1] * 10 + [5, 5, 7], name="code")
+    merge = settings(min_class_rows=3, small_classes="merge")
+    with pytest.raises(PipelineError, match=r"merged_class='other', which is not a number"):
+        class_balance(y, merge, source="d")
+    report, _ = class_balance(
+        y, settings(min_class_rows=3, small_classes="merge", merged_class=-1), source="d"
+    )
+    assert report["classes"] == {"-1": 3, "0": 10, "1": 10}
+
+
+def test_a_merge_still_too_small_is_an_error():
+    y = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"], name="kind")
+    with pytest.raises(PipelineError, match=r"'c' \(1 row\): merged into 'other', still fewer"):
+        class_balance(y, settings(small_classes="merge"), source="d")

@@ -119,9 +119,16 @@ Data = Annotated[SklearnData | FileData | SyntheticData | DemoData, Field(discri
 class Validate(Strict):
     min_rows: Annotated[int, Field(ge=2)]
     max_classes: Annotated[int, Field(ge=2)]
-    min_class_share: Annotated[float, Field(ge=0, lt=1)]
+    # A class is rare below this share of an even one (1/classes): a warning.
+    min_class_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    # Classes with fewer rows than this: refused, their rows dropped, or merged into one.
+    min_class_rows: Annotated[int, Field(ge=2)] = 2
+    small_classes: Literal["error", "drop", "merge"] = "error"
+    merged_class: str | int = "other"
     # A feature holding the target (core/dataset_checks.py): refused, or a warning.
     target_copies: Literal["error", "warn"] = "error"
+    # Row numbers and codes (core/columns.py): not features, or kept as features.
+    identifiers: Literal["drop", "keep"] = "drop"
 
 
 class Split(Strict):
@@ -293,11 +300,22 @@ def _error_key(loc: tuple[Any, ...], raw: Any) -> str:
     return ".".join(parts)
 
 
+# Keys a release replaced: a config written for an older template says what to write now.
+REPLACED = {
+    "model.cv_folds": "train.cv.folds",
+    "validate.min_class_share": (
+        "validate.min_class_ratio, a share of an even class (0.2 is 10% of two classes)"
+    ),
+}
+
+
 def format_validation_error(err: ValidationError, source: str, raw: Any) -> str:
     lines = [f"invalid config in {source}:"]
     for e in err.errors():
         key = _error_key(e["loc"], raw)
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and key in REPLACED:
+            lines.append(f"  {key}: unknown key; now {REPLACED[key]}")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key")
         elif e["type"] == "missing":
             lines.append(f"  {key}: required key is missing")

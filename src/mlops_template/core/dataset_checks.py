@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task, is_categorical
+from mlops_template.config import Validate
+from mlops_template.core.columns import column_kind, identifier_columns, panel_units
+from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 
@@ -23,19 +25,16 @@ def require_target(frame: pd.DataFrame, target: str, source: str) -> None:
 def check_dataset(
     frame: pd.DataFrame,
     target: str,
+    settings: Validate,
     *,
     requested_task: str,
-    max_classes: int,
-    min_rows: int,
-    min_class_share: float,
     source: str,
     key: str | None = None,
-    target_copies: str = "error",
 ) -> ValidationReport:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
-    Returns a report of what was checked (task and why, rows, columns, missing values,
-    classes) with warnings for people.
+    Returns a report of what was checked (task and why, rows, columns and their kinds,
+    the columns that name rows, missing values, classes) with warnings for people.
     """
     if frame.shape[1] == 0 or frame.empty:
         raise PipelineError(f"{source}: the data set is empty ({frame.shape[0]} rows)")
@@ -43,7 +42,7 @@ def check_dataset(
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise PipelineError(f"{source}: duplicate column names {dupes}")
     require_target(frame, target, source)
-    task, reason = infer_task(frame[target], requested_task, max_classes)
+    task, reason = infer_task(frame[target], requested_task, settings.max_classes)
     # The split key is an ID by design: it identifies rows and is never a feature.
     features = [c for c in frame.columns if c not in (target, key)]
     if not features:
@@ -64,29 +63,32 @@ def check_dataset(
         )
     y = frame[target]
     labelled = int(y.notna().sum())
-    if labelled < min_rows:
+    if labelled < settings.min_rows:
         raise PipelineError(
             f"{source}: {labelled} rows with a target '{target}', fewer than "
-            f"validate.min_rows={min_rows}"
+            f"validate.min_rows={settings.min_rows}"
         )
+    identifiers = identifier_columns(frame[features])
+    kinds = {c: column_kind(frame[c]) for c in features}
+    dropped = identifiers if settings.identifiers == "drop" else []
     report: dict[str, Any] = {
         "target": target,
         "task": task,
         "task_reason": reason,
         "n_rows": len(frame),
         "n_rows_without_target": int(len(frame) - labelled),
-        "features": features,
-        "categorical": [c for c in features if is_categorical(frame[c])],
+        "features": [c for c in features if c not in dropped],
+        "categorical": [c for c in features if kinds[c] == "categorical" and c not in dropped],
+        "dates": [c for c in features if kinds[c] == "date" and c not in dropped],
+        "identifiers": dropped,
         "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
         "warnings": [
-            f"column '{c}' has a different value in every row, like an ID: set "
-            f"split.key={c} if it identifies rows (the split then follows it, and it is "
-            "not a feature), else list it in data.drop_columns unless it carries signal"
-            for c in id_like_columns(frame[features])
+            *(identifier_line(c, settings.identifiers) for c in identifiers),
+            *(panel_line(unit, period) for unit, period in panel_units(frame[features])),
         ],
     }
     if task == CLASSIFICATION:
-        balance, warnings = class_balance(y, min_class_share=min_class_share, source=source)
+        balance, warnings = class_balance(y, settings, source=source)
         report.update(balance)
         report["warnings"] += warnings
     elif not pd.api.types.is_numeric_dtype(y):
@@ -101,7 +103,7 @@ def check_dataset(
             "perfectly only where the answer is known; list it in data.drop_columns (or "
             "set validate.target_copies=warn if it is known when predicting)"
         )
-        if target_copies == "error":
+        if settings.target_copies == "error":
             raise PipelineError(f"{source}: {message}")
         report["warnings"].append(message)
     return ValidationReport(**report)
@@ -170,15 +172,22 @@ def _equal(a: Any, b: Any) -> bool:
         return False
 
 
-def id_like_columns(features: pd.DataFrame) -> list[str]:
-    """Text or integer columns unique in every row: identifiers, which models memorise."""
-    return [
-        c
-        for c in features.columns
-        if len(features) >= 20
-        and (is_categorical(features[c]) or pd.api.types.is_integer_dtype(features[c]))
-        and features[c].nunique(dropna=False) == len(features)
-    ]
+def identifier_line(column: str, setting: str) -> str:
+    what = f"column '{column}' has a different value in every row, like a row number or code"
+    if setting == "keep":
+        return f"{what}: kept as a feature, as validate.identifiers=keep says"
+    return (
+        f"{what}: not a feature (validate.identifiers=keep keeps it; split.key={column} "
+        "makes the split follow it)"
+    )
+
+
+def panel_line(unit: str, period: str) -> str:
+    return (
+        f"columns '{unit}' and '{period}' together identify every row, and '{unit}' repeats: "
+        f"each '{unit}' is seen over several '{period}'; set split.key={unit} so that one "
+        f"'{unit}' never lands on both sides of the split (else the test rows flatter the model)"
+    )
 
 
 def is_categorical_dtype_ok(series: pd.Series) -> bool:

@@ -18,8 +18,8 @@ from mlops_template.core.raw_rows import (
     as_text,
     is_missing,
     looks_like_dates,
-    percent,
 )
+from mlops_template.core.shares import percent
 
 
 def plain_arrow(data: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlops_template.core.dataset_checks import is_categorical
+from mlops_template.core.columns import column_kind
 from mlops_template.errors import PipelineError
 
 BOOLEAN_DTYPES = ("bool", "boolean")  # numpy's and pandas' nullable one
@@ -99,14 +99,12 @@ def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> Traini
             "dtype": str(col.dtype),
             "nullable": bool(col.isna().any()),
         }
-        if pd.api.types.is_datetime64_any_dtype(col):
-            entry["kind"] = "date"  # numeric features inside the model (core/raw_rows.py)
+        entry["kind"] = kind = column_kind(col)  # as validate's report has it
+        if kind == "date":  # numeric features inside the model (core/raw_rows.py)
             entry["min"], entry["max"] = (_date(col.min()), _date(col.max()))
-        elif is_categorical(col):
-            entry["kind"] = "categorical"
+        elif kind == "categorical":
             entry["categories"] = sorted(str(v) for v in col.dropna().unique())
         else:
-            entry["kind"] = "numeric"
             entry["min"] = _number(col.min())
             entry["max"] = _number(col.max())
         columns.append(Column(**entry))

@@ -6,7 +6,9 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from mlops_template.core.raw_rows import percent
+from mlops_template.config import Validate
+from mlops_template.core.shares import percent
+from mlops_template.core.validation_report import SmallClasses
 from mlops_template.errors import PipelineError
 
 CLASSIFICATION = "classification"
@@ -99,12 +101,13 @@ def upper_half_share(values: pd.Series) -> float:
 
 
 def class_balance(
-    y: pd.Series, *, min_class_share: float, source: str
+    y: pd.Series, settings: Validate, *, source: str
 ) -> tuple[dict[str, Any], list[str]]:
-    """Class counts, the smallest class's share, and warnings about rare classes.
+    """Class counts as the model will learn them, the smallest class's share, what is done
+    with classes too small to learn (validate.small_classes), and warnings about rare ones.
 
-    Raises PipelineError for a single class, and for classes with a single row: a model
-    can neither learn such a class nor be tested on it.
+    Raises PipelineError for a single class, and for classes with fewer rows than
+    validate.min_class_rows unless the settings drop or merge them.
     """
     counts = y.dropna().value_counts()
     name = f"{source}: target column '{y.name}'"
@@ -112,32 +115,100 @@ def class_balance(
         raise PipelineError(
             f"{name} has a single class {counts.index.tolist()}; classification needs at least two"
         )
-    single = sorted(str(c) for c in counts[counts < 2].index)
-    if single:
-        fix = "merge them into other classes or drop their rows"
-        if not is_categorical(y):
-            fix = f"if '{y.name}' is a count or measurement set data.task=regression, else {fix}"
-        raise PipelineError(
-            f"{name}: {_plural(single, 'class')} {single} with a single row, too few to learn "
-            f"from and test on; {fix}"
-        )
+    report: dict[str, Any] = {}
+    small = counts[counts < settings.min_class_rows]
+    if len(small):
+        handled = small_classes(y, small, settings, name)
+        counts = handled_counts(counts, handled)
+        report["small_classes"] = handled
+        merged = counts.get(merged_label(counts, handled), settings.min_class_rows)
+        if merged < settings.min_class_rows:
+            raise PipelineError(
+                f"{name}: {handled.describe()}, still fewer than validate.min_class_rows="
+                f"{settings.min_class_rows}; set validate.small_classes=drop"
+            )
+        if len(counts) < 2:
+            raise PipelineError(
+                f"{name}: {handled.describe()}, which leaves one class; "
+                "classification needs at least two"
+            )
     shares = counts / counts.sum()
-    rare = shares[shares < min_class_share].sort_values()
-    report = {
-        "classes": {str(k): int(counts[k]) for k in sorted(counts.index, key=str)},
-        "minority_share": round(float(shares.min()), 4),
-    }
+    even = 1 / len(counts)
+    rare = shares[shares < settings.min_class_ratio * even].sort_values()
+    report["classes"] = {str(k): int(counts[k]) for k in sorted(counts.index, key=str)}
+    report["minority_share"] = round(float(shares.min()), 4)
     warnings = []
     if len(rare):
         listed = ", ".join(f"'{k}' ({counts[k]} rows, {percent(s)})" for k, s in rare.items())
         warnings.append(
-            f"rare {_plural(rare, 'class')} {listed}: below validate.min_class_share="
-            f"{min_class_share} of the "
-            "labelled rows; a model can ignore them at little cost in accuracy: consider "
-            "class_weight=balanced (model.class_weight, or under model=auto "
-            "model.candidates.<name>.class_weight for each candidate)"
+            f"rare {_plural(rare, 'class')} {listed}: below validate.min_class_ratio="
+            f"{settings.min_class_ratio} of an even share ({percent(even)} of the labelled "
+            f"rows with {len(counts)} classes); a model can ignore them at little cost in "
+            "accuracy: consider class_weight=balanced (model.class_weight, or under "
+            "model=auto model.candidates.<name>.class_weight for each candidate)"
         )
     return report, warnings
+
+
+def small_classes(y: pd.Series, small: pd.Series, settings: Validate, name: str) -> SmallClasses:
+    """What validate.small_classes does with classes below validate.min_class_rows."""
+    listed = sorted(str(c) for c in small.index)
+    if settings.small_classes == "error":
+        fix = (
+            "set validate.small_classes=drop to drop their rows, or =merge to relabel them "
+            f"validate.merged_class ('{settings.merged_class}')"
+        )
+        if not is_categorical(y):
+            fix = f"if '{y.name}' is a count or measurement set data.task=regression, else {fix}"
+        rows = (
+            "a single row"
+            if settings.min_class_rows == 2
+            else (f"fewer than validate.min_class_rows={settings.min_class_rows} rows")
+        )
+        raise PipelineError(
+            f"{name}: {_plural(listed, 'class')} {listed} with {rows}, too few to learn "
+            f"from and test on; {fix}"
+        )
+    classes = {str(k): int(small[k]) for k in sorted(small.index, key=str)}
+    if settings.small_classes == "drop":
+        return SmallClasses(action="drop", classes=classes)
+    into = settings.merged_class
+    if is_categorical(y):
+        into = str(into)
+    elif not isinstance(into, int):
+        raise PipelineError(
+            f"{name}: validate.small_classes=merge relabels the small classes {listed} "
+            f"validate.merged_class='{into}', which is not a number like the other classes; "
+            "set validate.merged_class to a number no class has (-1), or small_classes=drop"
+        )
+    return SmallClasses(action="merge", classes=classes, into=into)
+
+
+def handled_counts(counts: pd.Series, handled: SmallClasses) -> pd.Series:
+    """Rows per class after the small classes are dropped or merged."""
+    keep = counts[[str(k) not in handled.classes for k in counts.index]]
+    if handled.action == "drop":
+        return keep
+    into = merged_label(keep, handled)
+    merged = int(counts.sum() - keep.sum()) + int(keep.get(into, 0))
+    return pd.concat([keep.drop(index=into, errors="ignore"), pd.Series({into: merged})])
+
+
+def merged_label(counts: pd.Series, handled: SmallClasses) -> Any:
+    """The class merged into: an existing class of that name, or the new label."""
+    return {str(k): k for k in counts.index}.get(str(handled.into), handled.into)
+
+
+def relabelled(frame: pd.DataFrame, target: str, handled: SmallClasses | None) -> pd.DataFrame:
+    """The rows as the model learns from them: small classes dropped or merged (prepare)."""
+    if handled is None:
+        return frame
+    small = frame[target].astype(str).isin(handled.classes.keys()) & frame[target].notna()
+    if handled.action == "drop":
+        return frame[~small].reset_index(drop=True)
+    out = frame.copy()
+    out.loc[small, target] = handled.into
+    return out
 
 
 def _plural(items: Any, word: str) -> str:

@@ -9,7 +9,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlops_template.core.shares import percent
 from mlops_template.errors import PipelineError
+
+
+class SmallClasses(BaseModel):
+    """Classes with too few rows to learn and test on, and what prepare does with their
+    rows (validate.small_classes): drop them, or relabel them `into`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    action: Literal["drop", "merge"]
+    classes: dict[str, int]  # rows per class, as the data had them
+    into: str | int | None = None  # merge only
+
+    def describe(self) -> str:
+        listed = ", ".join(f"'{k}' ({_rows(n)})" for k, n in self.classes.items())
+        what = "the small class" if len(self.classes) == 1 else "the small classes"
+        if self.action == "drop":
+            return f"{what} {listed}: dropped"
+        return f"{what} {listed}: merged into '{self.into}'"
 
 
 class ValidationReport(BaseModel):
@@ -24,10 +42,27 @@ class ValidationReport(BaseModel):
     n_rows_without_target: int
     features: list[str]
     categorical: list[str]
+    dates: list[str] = []
+    # Columns that name rows (core/columns.py) and are not features (validate.identifiers).
+    identifiers: list[str] = []
     missing: dict[str, int]
     warnings: list[str]
-    classes: dict[str, int] | None = None  # classification only
+    classes: dict[str, int] | None = None  # classification only, as the model learns them
+    small_classes: SmallClasses | None = None
     minority_share: float | None = None
+
+    def row_notes(self) -> list[str]:
+        """The rows prepare leaves out before the split, for people."""
+        notes = []
+        if self.n_rows_without_target:
+            share = self.n_rows_without_target / self.n_rows
+            notes.append(
+                f"{self.n_rows_without_target:,} of {self.n_rows:,} rows "
+                f"({percent(share)}) have no target '{self.target}': prepare drops them"
+            )
+        if self.small_classes is not None:
+            notes.append(f"{self.small_classes.describe()} (validate.small_classes)")
+        return notes
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -42,3 +77,7 @@ class ValidationReport(BaseModel):
             raise PipelineError(
                 f"{path}: not a validation report ({type(err).__name__}); run validate again"
             ) from None
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"

@@ -11,7 +11,8 @@ import pandas as pd
 
 from mlops_template.core.drift import finite_values
 from mlops_template.core.monitor_report import MonitorReport, Performance
-from mlops_template.core.raw_rows import as_days, looks_like_dates, percent
+from mlops_template.core.raw_rows import as_days, looks_like_dates
+from mlops_template.core.shares import percent
 
 SHOWN_CATEGORIES = 15
 _TEMPLATE = """<!DOCTYPE html>

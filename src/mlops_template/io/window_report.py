@@ -9,7 +9,7 @@ import io
 import numpy as np
 
 from mlops_template.core.monitor_report import LogReport
-from mlops_template.core.raw_rows import percent
+from mlops_template.core.shares import percent
 from mlops_template.io.drift_report import CSS
 
 _TEMPLATE = """<!DOCTYPE html>

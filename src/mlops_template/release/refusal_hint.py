@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_template.config.model import AutoModel
-from mlops_template.core.raw_rows import percent
+from mlops_template.core.shares import percent
 from mlops_template.core.validation_report import ValidationReport
 
 

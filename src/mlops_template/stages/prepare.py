@@ -1,4 +1,5 @@
-"""prepare: drop rows without a target and split into train and test sets."""
+"""prepare: drop rows without a target, drop or merge the classes too small to learn
+(as validate's report says), and split into train and test sets."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.split import split_frame
+from mlops_template.core.target import relabelled
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.tracking import Input, StageRecord
@@ -14,7 +16,8 @@ from mlops_template.io.tracking import Input, StageRecord
 def run(cfg: Config) -> StageRecord:
     report = ValidationReport.read(cfg.paths.validation)
     frame = pd.read_parquet(cfg.paths.raw)
-    train, test = split_frame(frame, report.target, report.task, cfg.split)
+    rows = relabelled(frame, report.target, report.small_classes)
+    train, test = split_frame(rows, report.target, report.task, cfg.split)
     write_parquet(cfg.paths.train, train)
     write_parquet(cfg.paths.test, test)
     return StageRecord(

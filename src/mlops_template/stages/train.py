@@ -23,6 +23,7 @@ def run(cfg: Config) -> StageRecord:
     report = ValidationReport.read(cfg.paths.validation)
     target, task = report.target, report.task
     frame = pd.read_parquet(cfg.paths.train)  # the training rows only: never the test rows
+    frame = frame.drop(columns=report.identifiers)  # they name rows: not features
     training = model_for_rows(cfg, frame, target, task)
     model, features, y, schema, chosen, selection, searches = training
     for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:

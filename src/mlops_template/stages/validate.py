@@ -19,19 +19,18 @@ def run(cfg: Config) -> StageRecord:
     report = check_dataset(
         frame,
         target,
+        cfg.validate_,
         requested_task=cfg.data.task,
-        max_classes=cfg.validate_.max_classes,
-        min_rows=cfg.validate_.min_rows,
-        min_class_share=cfg.validate_.min_class_share,
         source=cfg.data.origin,
         key=cfg.split.key,
-        target_copies=cfg.validate_.target_copies,
     )
     write_json(cfg.paths.validation, report.as_json())
     # The task decides the model, metrics and gate: say which and why, every run.
     print(f"{cfg.data.origin}: {report.task_reason}", file=sys.stderr)
     if report.classes is not None:
         print(f"{cfg.data.origin}: classes {describe_classes(report.classes)}", file=sys.stderr)
+    for line in report.row_notes():
+        print(f"{cfg.data.origin}: {line}", file=sys.stderr)
     for warning in report.warnings:
         print(f"warning: {cfg.data.origin}: {warning}", file=sys.stderr)
     return StageRecord(
