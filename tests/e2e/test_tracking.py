@@ -73,6 +73,7 @@ def test_params_are_flattened(runs, reproduced):
         "validate.target_copies",
         "validate.identifiers",
         "split.key",
+        "features.max_categories",
     }
 
 

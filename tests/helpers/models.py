@@ -22,9 +22,10 @@ def linear_classifier(
     boolean: list[str] | None = None,
     dates: list[str] | None = None,
     model: Any = None,
+    encodings: dict[str, str] | None = None,
 ):
     """The project's pipeline (linear, or `model`, a model config), fitted on `features`
-    with these column kinds."""
+    with these column kinds (and text columns read by `encodings`, core/columns.py)."""
     pipeline = build_pipeline(
         model or LinearModel(type="linear"),
         Features(),
@@ -34,6 +35,7 @@ def linear_classifier(
         boolean=boolean or [],
         dates=dates or [],
         seed=0,
+        encodings=encodings,
     )
     return pipeline.fit(features, labels)
 

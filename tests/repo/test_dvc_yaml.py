@@ -34,6 +34,7 @@ def test_a_stage_logs_the_params_dvc_yaml_lists(params):
         "data.task",
         "validate",
         "split.key",
+        "features.max_categories",
     ]
     assert declared_params("evaluate", DVC_YAML) == []
     logged = stage_params(config, declared_params("prepare", DVC_YAML))

@@ -153,3 +153,23 @@ def test_infinite_values_count_as_missing(settings):
     current = pd.Series([np.inf, -np.inf, *normal(100, seed=4)])
     result = numeric_drift(normal(300), current, settings)
     assert result.current_rows == 100 and result.decision == NO_DRIFT
+
+
+def many_levels(rows: int, seed: int, levels: int = 5000) -> pd.Series:
+    """Levels drawn with a long tail (a few common, most rare), as cities or job titles."""
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, levels + 1)
+    return pd.Series([f"L{i}" for i in rng.choice(levels, rows, p=weights / weights.sum())])
+
+
+def test_new_levels_of_a_many_level_column_are_not_drift_alone(settings):
+    """Another sample of the same many-level column meets levels the reference never
+    held, as many as the reference's own levels seen once foretell (Good-Turing): not
+    drift. The same column whose common levels move does drift."""
+    reference = many_levels(4_000, seed=0)
+    same = categorical_drift(reference, many_levels(2_000, seed=1), settings)
+    assert same.unseen_share > settings.unseen_share  # more new values than the bar...
+    assert same.decision == NO_DRIFT  # ...but as many as expected
+    rng = np.random.default_rng(2)
+    moved = many_levels(2_000, seed=3).where(rng.random(2_000) > 0.3, "L0")  # L0 takes 30 %
+    assert categorical_drift(reference, moved, settings).decision == DRIFT

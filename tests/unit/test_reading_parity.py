@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_template.config import FileData
+from mlops_template.config import Features, FileData
+from mlops_template.core.columns import MANY_LEVELS, TEXT, text_encodings
 from mlops_template.core.raw_rows import MISSING_TOKENS, RawRows
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
@@ -33,16 +34,28 @@ NAMES = {
     "cat": "plan.type",
     "bool": "é-mail opt in",
     "date": "signed up",
+    "notes": "agent's notes",
+    "postcode": "post code",
 }
 MISSING_SPELLINGS = ["", "NA", "n/a", "null", "None", "NaN", "#N/A"]
 
 
-def raw_cells(seed: int, rows: int = 120) -> list[dict[str, str]]:
+WORDS = ["late", "delivery", "asked", "for", "refund", "happy", "called", "twice", "new", "card"]
+
+
+def raw_cells(seed: int, rows: int = 120, text: bool = False) -> list[dict[str, str]]:
     """Cells as text, as a person's CSV export would have them; the label follows the
-    spend and the plan, so a model can learn it."""
+    spend and the plan, so a model can learn it. With `text`, also free-text notes and a
+    postcode of more levels than one-hot keeps (read by words and by target encoding)."""
     rng = np.random.default_rng(seed)
     cells = []
     for _ in range(rows):
+        if text:
+            words = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 6))))
+            extra = {
+                NAMES["notes"]: rng.choice(MISSING_SPELLINGS) if rng.random() < 0.1 else words,
+                NAMES["postcode"]: f"P-{rng.integers(0, 40):03d}",
+            }
         gap = rng.random(5) < 0.15
         day = pd.Timestamp("2023-01-01") + pd.Timedelta(minutes=int(rng.integers(0, 525_600)))
         spend, plan = float(rng.normal(50, 20)), str(rng.choice(["basic", "pro", "team"]))
@@ -56,6 +69,7 @@ def raw_cells(seed: int, rows: int = 120) -> list[dict[str, str]]:
                 NAMES["date"]: rng.choice(MISSING_SPELLINGS)
                 if gap[4]
                 else rng.choice([day.date().isoformat(), day.isoformat(), f"{day.isoformat()}Z"]),
+                **(extra if text else {}),
                 "label": "yes" if likely > 0.5 else "no",
             }
         )
@@ -98,9 +112,11 @@ def stored_types(table: pa.Table) -> pa.Table:
     return table
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
-    cells = raw_cells(seed)
+@pytest.mark.parametrize(
+    ("seed", "text"), [*((seed, False) for seed in range(12)), *((seed, True) for seed in range(4))]
+)
+def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed, text):
+    cells = raw_cells(seed, text=text)
     csv_path, parquet_path = tmp_path / "rows.csv", tmp_path / "rows.parquet"
     stored_path = tmp_path / "stored.parquet"
     write_csv(cells, csv_path)
@@ -113,7 +129,10 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
 
     training = training_reader(csv_path, "csv")
     features = training.drop(columns="label")
-    schema = infer_schema(features, training["label"], "classification")
+    encodings = text_encodings(features, Features().max_categories)
+    if text:
+        assert encodings == {NAMES["notes"]: TEXT, NAMES["postcode"]: MANY_LEVELS}
+    schema = infer_schema(features, training["label"], "classification", encodings)
     numeric, categorical = schema.names("numeric"), schema.names("categorical")
     assert numeric == [NAMES["num"], NAMES["int"]]
     assert schema.booleans == (NAMES["bool"],)  # read as a boolean, not as text
@@ -135,7 +154,10 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
     }
     # Stored types change no column's kind, in training or in a batch.
     stored = frames["training parquet, stored types"]
-    assert infer_schema(stored[features.columns], stored["label"], "classification") == schema
+    stored_schema = infer_schema(
+        stored[features.columns], stored["label"], "classification", encodings
+    )
+    assert stored_schema == schema
     columns = batch_columns(csv_path, schema)
     assert batch_columns(stored_path, schema) == {**columns, NAMES["bool"]: False}
     seen = {path: reader.transform(frame.reset_index(drop=True)) for path, frame in frames.items()}
@@ -159,6 +181,7 @@ def test_every_reader_gives_the_model_the_same_rows(tmp_path, seed):
             boolean=schema.booleans,
             dates=schema.dates,
             model=learner,
+            encodings=encodings,
         )
         proba = model.predict_proba(frames["training csv"].drop(columns="label"))
         for path, frame in frames.items():

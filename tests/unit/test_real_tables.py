@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from mlops_template.compose import compose_text
+from mlops_template.io.model_file import load_model
 from tests.helpers.template import REPO, Template
 
 ROWS = 600
@@ -88,3 +89,47 @@ def test_a_small_class_dropped_is_said_and_its_rows_gone(dropped):
     rows = [pd.read_parquet(copy.path(f"data/prepared/{s}.parquet")) for s in ("train", "test")]
     kinds = pd.concat(rows)["kind"]
     assert len(kinds) == ROWS - UNLABELLED - 1 and set(kinds) == {"a", "b", "c"}
+
+
+@pytest.fixture(scope="module")
+def wordy(tmp_path_factory):
+    """A generated table with a column of 5,000 levels and a near-unique free-text one,
+    through the pipeline (core/synthetic.py: each carries signal)."""
+    root = tmp_path_factory.mktemp("tables") / "wordy"
+    root.mkdir()
+    config = [
+        "data=synthetic",
+        "data.n_rows=12000",
+        "data.n_levels=5000",
+        "data.text=true",
+        "data.task=regression",
+    ]
+    (root / "params.yaml").write_text(compose_text(REPO, config))
+    shutil.copy(REPO / "dvc.yaml", root)
+    copy = Template(root)
+    outputs = {stage: copy.main(stage) for stage in ("collect", "validate", "prepare", "train")}
+    return copy, outputs
+
+
+def test_many_levels_and_free_text_are_read_by_effect_and_by_words(wordy):
+    copy, outputs = wordy
+    frame = pd.read_parquet(copy.path("data/raw/dataset.parquet"))
+    assert frame["code"].nunique() > 4900  # 5,000 levels, some missing in every row
+    assert frame["text"].nunique() > 0.9 * len(frame)
+    said = outputs["validate"].stderr
+    assert "column 'code' has more values than features.max_categories: the model reads " in said
+    assert "column 'text' is free text: the model reads its most frequent words" in said
+    report = json.loads(copy.path("data/interim/validation.json").read_text())
+    assert report["encodings"] == {"code": "many_levels", "text": "text"}
+    assert report["identifiers"] == []  # unique text with words in it is not an identifier
+    schema = {
+        c["name"]: c for c in json.loads(copy.path("models/schema.json").read_text())["columns"]
+    }
+    assert schema["code"]["encoding"] == "many_levels" and len(schema["code"]["categories"]) > 4000
+    assert schema["text"]["encoding"] == "text" and "categories" not in schema["text"]
+    model = load_model(copy.path("models/model.skops"))
+    columns = model.named_steps["preprocess"]
+    columns = getattr(columns, "named_steps", {}).get("columns", columns)
+    readers = {name: cols for name, _, cols in columns.transformers_ if cols}
+    assert readers["many_levels"] == ["code"] and readers["text"] == ["text"]
+    assert "code" not in readers["categorical"] and "text" not in readers["categorical"]

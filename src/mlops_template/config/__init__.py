@@ -82,20 +82,28 @@ class SyntheticData(_DataBase):
     n_classes: Annotated[int, Field(ge=2)] = 2
     missing_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
     noise: Annotated[float, Field(ge=0)] = 0.1
+    # A text column `code` of this many levels (0: none), and a free-text column `text`:
+    # each carries an informative column's signal, as a level's effect or as a word.
+    n_levels: Annotated[int, Field(ge=0)] = 0
+    text: bool = False
 
     @property
     def origin(self) -> str:
         return f"synthetic data (seed {self.seed})"
 
+    @property
+    def n_informative(self) -> int:
+        return self.n_numeric + self.n_categorical + (self.n_levels > 0) + self.text
+
     @model_validator(mode="after")
     def _enough_features_for_classes(self) -> SyntheticData:
         # make_classification puts two clusters per class on the corners of a hypercube
         # over the informative features: 2 * n_classes must fit in 2 ** n_features.
-        n_features = self.n_numeric + self.n_categorical
+        n_features = self.n_informative
         if self.task == "classification" and 2 * self.n_classes > 2**n_features:
             raise ValueError(
-                f"n_classes={self.n_classes} needs more features than "
-                f"n_numeric + n_categorical = {n_features}"
+                f"n_classes={self.n_classes} needs more features than the "
+                f"{n_features} informative ones (n_numeric, n_categorical, code, text)"
             )
         return self
 
@@ -141,6 +149,8 @@ class Features(Strict):
     numeric_imputer: Literal["median", "mean"] = "median"
     scale_numeric: bool = True
     max_categories: Annotated[int, Field(ge=2)] | None = 20
+    # A free-text column reaches the model as the weights of its most frequent words.
+    text_terms: Annotated[int, Field(ge=1)] = 100
 
 
 class CrossValidation(Strict):

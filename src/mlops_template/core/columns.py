@@ -100,3 +100,25 @@ def panel_units(features: pd.DataFrame) -> list[tuple[str, str]]:
                 found.append((str(unit), str(period)))
                 break
     return found
+
+
+# Free text: values of this many words on average (titles, descriptions, job titles);
+# fewer, and many levels are codes or names (cities, products): target-encoded.
+TEXT_MIN_WORDS = 2.0
+TEXT, MANY_LEVELS = "text", "many_levels"
+
+
+def text_encodings(features: pd.DataFrame, max_categories: int | None) -> dict[str, str]:
+    """How the model reads each text column with more levels than one-hot keeps
+    (`features.max_categories`): TEXT (its words) or MANY_LEVELS (each level's effect on
+    the target, cross-fitted). Columns not named keep one-hot or native categories."""
+    if max_categories is None:
+        return {}
+    found = {}
+    for name in features.columns:
+        column = features[name]
+        if not is_text(column) or column.nunique() <= max_categories:
+            continue
+        words = column.dropna().astype(str).str.split().str.len().mean()
+        found[str(name)] = TEXT if words >= TEXT_MIN_WORDS else MANY_LEVELS
+    return found

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.config import Validate
-from mlops_template.core.columns import column_kind, identifier_columns, panel_units
+from mlops_template.core.columns import (
+    column_kind,
+    identifier_columns,
+    panel_units,
+    text_encodings,
+)
 from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
@@ -30,6 +35,7 @@ def check_dataset(
     requested_task: str,
     source: str,
     key: str | None = None,
+    max_categories: int | None = 20,
 ) -> ValidationReport:
     """Raise PipelineError naming the file and column if the data cannot be learned from.
 
@@ -71,6 +77,7 @@ def check_dataset(
     identifiers = identifier_columns(frame[features])
     kinds = {c: column_kind(frame[c]) for c in features}
     dropped = identifiers if settings.identifiers == "drop" else []
+    kept = frame[[c for c in features if c not in dropped]]
     report: dict[str, Any] = {
         "target": target,
         "task": task,
@@ -81,6 +88,7 @@ def check_dataset(
         "categorical": [c for c in features if kinds[c] == "categorical" and c not in dropped],
         "dates": [c for c in features if kinds[c] == "date" and c not in dropped],
         "identifiers": dropped,
+        "encodings": text_encodings(kept, max_categories),
         "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
         "warnings": [
             *(identifier_line(c, settings.identifiers) for c in identifiers),

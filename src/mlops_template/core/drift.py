@@ -28,6 +28,10 @@ ID_LIKE_SHARE = 0.9  # distinct values per reference row from which a column is 
 UNDECIDED = (TOO_FEW, ID_LIKE)
 IN_RANGE, OUT_OF_RANGE = "in range", "out of range"
 SHOWN_UNSEEN = 10  # unseen values a report lists
+# Levels expected in fewer rows are counted with the rare and new ones: chi-squared's
+# textbook floor, and for the distance more, whose noise grows with the levels compared.
+CHI2_ROWS, DISTANCE_ROWS = 5, 20
+RARE = "\x00rare or new"  # their one bucket: a name no value read as text has
 
 
 def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> ColumnDrift:
@@ -49,15 +53,16 @@ def categorical_drift(reference: pd.Series, current: pd.Series, settings: Monito
     result = _base("categorical", reference, current, len(ref), len(cur))
     if min(len(ref), len(cur)) < settings.min_rows:
         return ColumnDrift(**result, decision=TOO_FEW)
-    categories = sorted(set(ref) | set(cur))
-    ref_counts = ref.value_counts().reindex(categories, fill_value=0).to_numpy()
-    cur_counts = cur.value_counts().reindex(categories, fill_value=0).to_numpy()
-    unseen = sorted(set(cur) - set(ref))
+    seen = ref.value_counts()
+    unseen = sorted(set(cur) - set(seen.index))
     result["unseen"] = unseen[:SHOWN_UNSEEN]
-    result["unseen_share"] = round(float((~cur.isin(set(ref))).mean()), 6)
-    if ref.nunique() >= ID_LIKE_SHARE * len(ref):  # its test would compare counts of one
+    result["unseen_share"] = round(float((~cur.isin(set(seen.index))).mean()), 6)
+    if len(seen) >= ID_LIKE_SHARE * len(ref):  # its test would compare counts of one
         return ColumnDrift(**result, decision=ID_LIKE)
-    if result["unseen_share"] >= settings.unseen_share:  # values the model never saw
+    # A column of many levels meets new ones all the time: as many new rows as the
+    # reference has rows whose value it saw once (Good-Turing) are expected, not drift.
+    expected = float((seen == 1).sum()) / len(ref)
+    if result["unseen_share"] - expected >= settings.unseen_share:  # values the model never saw
         return ColumnDrift(
             **result,
             test="unseen",
@@ -65,13 +70,30 @@ def categorical_drift(reference: pd.Series, current: pd.Series, settings: Monito
             threshold=settings.unseen_share,
             decision=DRIFT,
         )
-    if min(len(ref), len(cur)) <= settings.large_sample_rows:
-        if len(categories) < 2:  # one category on both sides: nothing can differ
+    small = min(len(ref), len(cur)) <= settings.large_sample_rows
+    ref_counts, cur_counts = level_counts(ref, cur, seen, CHI2_ROWS if small else DISTANCE_ROWS)
+    if small:
+        if len(ref_counts) < 2:  # one category on both sides: nothing can differ
             return _tested(result, "chi2", 0.0, 1.0, settings.p_value)
         test = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]))
         return _tested(result, "chi2", test.statistic, test.pvalue, settings.p_value)
     distance = jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum(), base=2)
     return _measured(result, "jensen_shannon", float(distance), settings.jensen_shannon)
+
+
+def level_counts(
+    ref: pd.Series, cur: pd.Series, seen: pd.Series, fewest: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per level on each side. Levels expected in fewer than `fewest` rows of the
+    smaller side, and new ones, are counted as one: apart, their counts are noise, which a
+    test or a distance reads as drift (a column of many levels has mostly such levels)."""
+    kept = seen.index[seen * (min(len(ref), len(cur)) / len(ref)) >= fewest]
+    ref, cur = ref.where(ref.isin(kept), RARE), cur.where(cur.isin(kept), RARE)
+    categories = sorted(set(ref) | set(cur))
+    return (
+        ref.value_counts().reindex(categories, fill_value=0).to_numpy(),
+        cur.value_counts().reindex(categories, fill_value=0).to_numpy(),
+    )
 
 
 def feature_drift(

@@ -7,6 +7,7 @@ estimator itself comes from core/estimators.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -17,11 +18,13 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mlops_template.config import Config, Features
 from mlops_template.config.model import AutoModel, Estimator
+from mlops_template.core.columns import MANY_LEVELS, TEXT, text_encodings
 from mlops_template.core.cross_validation import PreparedFolds, folds_for, threads_for
 from mlops_template.core.estimators import build_estimator, check_model_fits_target
 from mlops_template.core.learner_adapters import UNKNOWN, AsCategories, SafeNames
 from mlops_template.core.model_selection import Selection, select
 from mlops_template.core.raw_rows import RawRows, date_features
+from mlops_template.core.text_encoders import TextWords, many_levels_encoder
 from mlops_template.core.tuning import Search, tuned
 
 MISSING_CATEGORY = "__missing__"
@@ -31,15 +34,22 @@ def build_preprocessor(
     features: Features,
     numeric: list[str],
     categorical: list[str],
+    *,
     native: bool = False,
     levels: int | None = None,
+    encodings: Mapping[str, str] | None = None,
+    task: str = "classification",
+    seed: int = 0,
 ) -> ColumnTransformer | Pipeline:
     """Imputed (and scaled) numbers; text one-hot encoded, or with `native`, as
     categoricals for a learner that splits them itself (a frame, not an array).
-    `levels`: the most values a text column has in the training rows, if known. Only a
-    column with more than `features.max_categories` needs the cap, and scikit-learn
-    counts every value in Python to apply one (2 s of 1e6 rows); below it the encoding
-    is the same without."""
+    `encodings` names the text columns with more levels than one-hot keeps
+    (core/columns.py): free text by its words, many levels by their effect on the target
+    (core/text_encoders.py). `levels`: the most values a one-hot column has in the
+    training rows, if known. Only a column with more than `features.max_categories`
+    needs the cap, and scikit-learn counts every value in Python to apply one (2 s of 1e6
+    rows); below it the encoding is the same without."""
+    encodings = encodings or {}
     cap = features.max_categories
     if cap is not None and levels is not None and levels <= cap:
         cap = None
@@ -66,13 +76,23 @@ def build_preprocessor(
         )
         encode = [("encode", codes), ("as_categories", AsCategories())]
     impute = ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY))
-    transformer = ColumnTransformer(
-        [
-            ("numeric", Pipeline(numeric_steps), numeric),
-            ("categorical", Pipeline([impute, *encode]), categorical),
-        ],
-        verbose_feature_names_out=False,
-    )
+    text = [c for c in categorical if encodings.get(c) == TEXT]
+    many = [c for c in categorical if encodings.get(c) == MANY_LEVELS]
+    parts = [
+        ("numeric", Pipeline(numeric_steps), numeric),
+        (
+            "categorical",
+            Pipeline([impute, *encode]),
+            [c for c in categorical if c not in encodings],
+        ),
+    ]
+    if many:
+        parts.append(
+            ("many_levels", Pipeline([impute, ("encode", many_levels_encoder(task, seed))]), many)
+        )
+    if text:
+        parts.append(("text", TextWords(features.text_terms), text))
+    transformer = ColumnTransformer(parts, verbose_feature_names_out=False)
     if not native:
         return transformer
     return Pipeline(
@@ -92,6 +112,7 @@ def build_pipeline(
     infinity: str = "error",
     dates: tuple[str, ...] = (),
     levels: int | None = None,
+    encodings: Mapping[str, str] | None = None,
 ) -> Pipeline:
     """Read raw rows by the contract (core/raw_rows.py), preprocess, then the estimator:
     the model takes raw columns on every path, REST and Spark included. A date column
@@ -108,6 +129,9 @@ def build_pipeline(
                     categorical,
                     native=getattr(model, "categorical", "onehot") == "native",
                     levels=levels,
+                    encodings=encodings,
+                    task=task,
+                    seed=seed,
                 ),
             ),
             ("model", build_estimator(model, task, seed)),
@@ -131,20 +155,33 @@ class Training(NamedTuple):
     searches: tuple[Search, ...] = ()
 
 
-def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> Training:
+def model_for_rows(
+    cfg: Config,
+    frame: pd.DataFrame,
+    target: str,
+    task: str,
+    encodings: Mapping[str, str] | None = None,
+) -> Training:
     """The model train fits on these rows. The split key identifies rows; it is never a
-    feature. With tune=optuna, each learner's settings searched first; with model=auto,
-    the candidate that cross-validates best on these rows."""
+    feature. `encodings`: the text columns with more levels than one-hot keeps, as
+    validate saw them (else as these rows show them; core/columns.py). With
+    tune=optuna, each learner's settings searched first; with model=auto, the candidate
+    that cross-validates best on these rows."""
     from mlops_template.core.row_ids import row_ids
     from mlops_template.core.schema import infer_schema
     from mlops_template.core.split import identity_columns
 
     features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
     y = frame[target]
-    schema = infer_schema(features, y, task)
+    if encodings is None:
+        encodings = text_encodings(features, cfg.features.max_categories)
+    schema = infer_schema(features, y, task, encodings)
     numeric, categorical = schema.names("numeric"), schema.names("categorical")
-    # The most values of a text column, a missing one counting as one (it is a category).
-    levels = max((len(c.categories or []) + c.nullable for c in schema.columns), default=0)
+    # The most values of a one-hot column, a missing one counting as one (a category).
+    levels = max(
+        (len(c.categories or []) + c.nullable for c in schema.columns if not c.encoding),
+        default=0,
+    )
 
     def pipeline_for(key: str, model: Estimator, target_values: pd.Series) -> Pipeline:
         check_model_fits_target(model, task, target_values, key)
@@ -159,6 +196,7 @@ def model_for_rows(cfg: Config, frame: pd.DataFrame, target: str, task: str) -> 
             infinity=cfg.read.infinity,
             dates=schema.dates,
             levels=levels,
+            encodings=encodings,
         )
 
     ids = row_ids(frame, identity_columns(frame, target, cfg.split.key))

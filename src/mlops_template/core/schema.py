@@ -7,6 +7,7 @@ model's metadata, and every check of a batch against training.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,9 @@ class Column(_Frozen):
     dtype: str
     nullable: bool
     kind: Literal["numeric", "categorical", "date"]
+    # Text with more levels than one-hot keeps (core/columns.py): read by its words
+    # ("text": its values are not kept here) or by each level's effect ("many_levels").
+    encoding: Literal["text", "many_levels"] | None = None
     categories: list[str] | None = None
     min: float | str | None = None
     max: float | str | None = None
@@ -89,8 +93,12 @@ class TrainingSchema(_Frozen):
         return cls.of(json.loads(Path(path).read_text(encoding="utf-8")), str(path))
 
 
-def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> TrainingSchema:
-    """Columns in order with dtype, kind, missing share, and range or categories."""
+def infer_schema(
+    features: pd.DataFrame, target: pd.Series, task: str, encodings: Mapping[str, str] | None = None
+) -> TrainingSchema:
+    """Columns in order with dtype, kind, missing share, and range or categories; the
+    encoding of a text column with more levels than one-hot keeps (`encodings`)."""
+    encodings = encodings or {}
     columns = []
     for name in features.columns:
         col = features[name]
@@ -102,6 +110,10 @@ def infer_schema(features: pd.DataFrame, target: pd.Series, task: str) -> Traini
         entry["kind"] = kind = column_kind(col)  # as validate's report has it
         if kind == "date":  # numeric features inside the model (core/raw_rows.py)
             entry["min"], entry["max"] = (_date(col.min()), _date(col.max()))
+        elif kind == "categorical" and name in encodings:
+            entry["encoding"] = encodings[name]
+            if encodings[name] == "many_levels":
+                entry["categories"] = sorted(str(v) for v in col.dropna().unique())
         elif kind == "categorical":
             entry["categories"] = sorted(str(v) for v in col.dropna().unique())
         else:

@@ -12,6 +12,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mlops_template.core.shares import percent
 from mlops_template.errors import PipelineError
 
+ENCODING_NOTES = {
+    "text": "column '{column}' is free text: the model reads its most frequent words (TF-IDF)",
+    "many_levels": (
+        "column '{column}' has more values than features.max_categories: the model reads "
+        "each value's effect on the target (target encoding, cross-fitted on the training rows)"
+    ),
+}
+
 
 class SmallClasses(BaseModel):
     """Classes with too few rows to learn and test on, and what prepare does with their
@@ -45,15 +53,20 @@ class ValidationReport(BaseModel):
     dates: list[str] = []
     # Columns that name rows (core/columns.py) and are not features (validate.identifiers).
     identifiers: list[str] = []
+    # Text columns with more levels than one-hot keeps: "text" or "many_levels".
+    encodings: dict[str, str] = {}
     missing: dict[str, int]
     warnings: list[str]
     classes: dict[str, int] | None = None  # classification only, as the model learns them
     small_classes: SmallClasses | None = None
     minority_share: float | None = None
 
-    def row_notes(self) -> list[str]:
-        """The rows prepare leaves out before the split, for people."""
-        notes = []
+    def notes(self) -> list[str]:
+        """How the model reads the text columns one-hot cannot hold, and the rows prepare
+        leaves out before the split, for people."""
+        notes = [
+            ENCODING_NOTES[encoding].format(column=c) for c, encoding in self.encodings.items()
+        ]
         if self.n_rows_without_target:
             share = self.n_rows_without_target / self.n_rows
             notes.append(

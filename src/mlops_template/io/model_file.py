@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from mlops_template.core import learner_adapters, raw_rows
+from mlops_template.core import learner_adapters, raw_rows, text_encoders
 from mlops_template.errors import PipelineError
 
 # A member file skops names after an object id, or (XGBoost's booster) a random UUID.
@@ -32,6 +32,7 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 _OURS = {
     f"{raw_rows.__name__}.{raw_rows.RawRows.__name__}",
     *(f"{learner_adapters.__name__}.{c.__name__}" for c in learner_adapters.TRUSTED),
+    f"{text_encoders.__name__}.{text_encoders.TextWords.__name__}",
 }
 PARTIAL, CHECK_ARRAY = "functools.partial", "sklearn.utils.validation.check_array"
 # LightGBM's and XGBoost's estimators and boosters (a booster is rebuilt from its saved

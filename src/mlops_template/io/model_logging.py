@@ -1,8 +1,8 @@
 """Logging a trained model to MLflow: what every serving path and the registry read back.
 
-The model ships the one module of ours it needs (core/raw_rows.py, its first step) so that
-it also loads where this project is not installed (`mlflow models serve` in a fresh
-environment, a Docker image).
+The model ships the modules of ours it holds (core/raw_rows.py, its first step, and the
+learner adapters and text encoders) so that it also loads where this project is not
+installed (`mlflow models serve` in a fresh environment, a Docker image).
 """
 
 from __future__ import annotations
@@ -54,16 +54,28 @@ def log_model(
         )
 
 
+# The modules of ours a model holds: its first step (the raw-row contract), the learner
+# adapters and the text encoders it may hold, and what they import.
+MODEL_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "core/__init__.py",
+    "core/raw_rows.py",
+    "core/learner_adapters.py",
+    "core/text_encoders.py",
+)
+
+
 def _contract_package(folder: Path) -> Path:
-    """The one module of ours a model holds (core/raw_rows.py, its first step), as a
-    package MLflow ships in the model's code/ folder: it loads where this project is
-    not installed (`mlflow models serve` in a fresh environment, a Docker image)."""
+    """The modules of ours a model holds (MODEL_MODULES), as a package MLflow ships in
+    the model's code/ folder: it loads where this project is not installed (`mlflow
+    models serve` in a fresh environment, a Docker image)."""
     import mlops_template
 
     source = Path(mlops_template.__file__).parent
     package = folder / "mlops_template"
     (package / "core").mkdir(parents=True)
-    for module in ("__init__.py", "core/__init__.py", "core/raw_rows.py"):
+    for module in MODEL_MODULES:
         shutil.copyfile(source / module, package / module)
     return package
 

@@ -24,7 +24,7 @@ def run(cfg: Config) -> StageRecord:
     target, task = report.target, report.task
     frame = pd.read_parquet(cfg.paths.train)  # the training rows only: never the test rows
     frame = frame.drop(columns=report.identifiers)  # they name rows: not features
-    training = model_for_rows(cfg, frame, target, task)
+    training = model_for_rows(cfg, frame, target, task, report.encodings)
     model, features, y, schema, chosen, selection, searches = training
     for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:
         if line:

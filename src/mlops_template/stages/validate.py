@@ -23,13 +23,14 @@ def run(cfg: Config) -> StageRecord:
         requested_task=cfg.data.task,
         source=cfg.data.origin,
         key=cfg.split.key,
+        max_categories=cfg.features.max_categories,
     )
     write_json(cfg.paths.validation, report.as_json())
     # The task decides the model, metrics and gate: say which and why, every run.
     print(f"{cfg.data.origin}: {report.task_reason}", file=sys.stderr)
     if report.classes is not None:
         print(f"{cfg.data.origin}: classes {describe_classes(report.classes)}", file=sys.stderr)
-    for line in report.row_notes():
+    for line in report.notes():
         print(f"{cfg.data.origin}: {line}", file=sys.stderr)
     for warning in report.warnings:
         print(f"warning: {cfg.data.origin}: {warning}", file=sys.stderr)
