@@ -31,8 +31,8 @@ def test_row_numbers_and_codes_are_identifiers_measurements_and_words_are_not():
             "flag": [True, False] * (N // 2),
         }
     )
-    assert identifier_columns(frame) == ["rownames", "sampled_rows", "code"]
-    assert identifier_columns(frame.head(19)) == []  # too few rows to say
+    assert identifier_columns(frame, list(frame.columns)) == ["rownames", "sampled_rows", "code"]
+    assert identifier_columns(frame.head(19), list(frame.columns)) == []  # too few rows to say
 
 
 def test_a_column_has_one_kind():
@@ -59,10 +59,10 @@ def test_a_unit_over_periods_is_a_panel_and_ordinary_columns_are_not():
             "income": rng.normal(size=N),
         }
     )
-    assert panel_units(frame) == [("person", "year")]
+    assert panel_units(frame, list(frame.columns)) == [("person", "year")]
     # A person seen twice in one year is not a panel by person and year.
     frame.loc[1, "year"] = 2001
-    assert panel_units(frame) == []
+    assert panel_units(frame, list(frame.columns)) == []
 
 
 def test_many_levels_read_by_effect_and_free_text_by_words():
@@ -76,6 +76,22 @@ def test_many_levels_read_by_effect_and_free_text_by_words():
         }
     )
     frame.loc[::7, "notes"] = None
-    assert text_encodings(frame, 20) == {"city": MANY_LEVELS, "notes": TEXT}
-    assert text_encodings(frame, 100) == {}  # one-hot keeps them all
-    assert text_encodings(frame, None) == {}  # no cap: one-hot, as configured
+    assert text_encodings(frame, list(frame.columns), 20) == {"city": MANY_LEVELS, "notes": TEXT}
+    assert text_encodings(frame, list(frame.columns), 100) == {}  # one-hot keeps them all
+    assert text_encodings(frame, list(frame.columns), None) == {}  # no cap: one-hot, as configured
+
+
+def test_identifiers_with_gaps_repeats_or_nullable_types_are_still_identifiers():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "code": pd.Series([f"C-{i}" for i in range(N)], dtype="str"),
+            "row": pd.array(np.arange(N), dtype="Int64"),  # pandas' nullable integers
+            "plan": rng.choice(["a", "b"], N),
+        }
+    )
+    frame.loc[[3, 9], ["code", "row"]] = None  # two missing: no value, not a repeat
+    frame.loc[N - 5 :, "row"] = np.arange(5)  # a batch numbered from 0 again
+    assert identifier_columns(frame, list(frame.columns)) == ["code", "row"]
+    frame["row"] = np.arange(N) % (N // 2)  # every number twice: a unit, not a row
+    assert identifier_columns(frame, list(frame.columns)) == ["code"]

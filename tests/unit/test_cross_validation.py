@@ -124,3 +124,30 @@ def test_folds_in_worker_processes_give_the_same_outputs():
         [sys.executable, "-c", PARALLEL], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "same", done.stderr
+
+
+def test_a_fold_reads_its_levels_cross_fitted_never_its_own_targets():
+    """The rows a candidate is fitted on carry each level's effect as fitted without the
+    row itself: a level held by one row says nothing of its target (fit, then transform,
+    would hand it over: the encoded column would be the target, shrunk)."""
+    from mlops_template.config import Features
+    from mlops_template.config.model import LinearModel
+    from mlops_template.core.models import build_pipeline
+
+    n = 600
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"code": [f"u{i}" for i in range(n)], "z": rng.normal(size=n)})
+    y = pd.Series(rng.normal(size=n))
+    pipeline = build_pipeline(
+        LinearModel(type="linear"),
+        Features(),
+        task="regression",
+        numeric=["z"],
+        categorical=["code"],
+        seed=0,
+        encodings={"code": "many_levels"},
+    )
+    folds = folds_for(row_ids(x, list(x.columns)), CrossValidation(), 0)
+    for rows in prepare(pipeline[:-1], x, y, folds):
+        encoded = np.asarray(rows.fit_x)[:, -1]  # the many-levels column comes last
+        assert abs(np.corrcoef(encoded, rows.fit_y)[0, 1]) < 0.2

@@ -3,6 +3,7 @@ typed as in training, rows without a label left out of the score."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from mlops_template.config import parse_config
 from mlops_template.core.raw_rows import RawRows
+from mlops_template.core.validation_report import SmallClasses
 from mlops_template.errors import PipelineError
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_versions import ModelRef, RegisteredVersion
@@ -152,3 +154,18 @@ def test_a_cell_the_model_refuses_is_one_line_naming_file_and_column(
     assert message.startswith(f"{path}: {said}") and message.endswith("; not monitored")
     assert "\n" not in message
     assert not Path(cfg.monitor.report_dir).exists()  # no report written
+
+
+def test_labels_of_a_class_training_dropped_are_left_out_not_refused(cfg, champion, tmp_path):
+    """Class 7 was too small to learn (validate.small_classes=drop): a batch holding it is
+    scored on its other rows, as training read its data; a label never seen at all is
+    still refused."""
+    batch = _rows(200, 2)
+    batch.loc[:4, "label"] = 7
+    path = tmp_path / "batch.csv"
+    batch.to_csv(path, index=False)
+    with pytest.raises(PipelineError, match=r"labels the model was never trained on .*\[7\]"):
+        drift_report(cfg, champion, path)
+    dropped = SmallClasses(action="drop", classes={"7": 1})
+    knowing = dataclasses.replace(champion, schema=champion.schema.with_small_classes(dropped))
+    assert drift_report(cfg, knowing, path).performance.labelled_rows == 195

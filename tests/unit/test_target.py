@@ -205,3 +205,44 @@ def test_a_merge_still_too_small_is_an_error():
     y = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"], name="kind")
     with pytest.raises(PipelineError, match=r"'c' \(1 row\): merged into 'other', still fewer"):
         class_balance(y, settings(small_classes="merge"), source="d")
+
+
+def test_merging_numbers_keeps_every_label_whatever_the_stored_type():
+    merge = settings(min_class_rows=3, small_classes="merge", merged_class=-1)
+    for labels in (
+        pd.Series([0] * 10 + [1] * 10 + [5, 5, 7], dtype="uint8", name="code"),  # Parquet's
+        pd.Series([0.0] * 10 + [1.0] * 10 + [5.0, 5.0, 7.0, None], name="code"),  # with gaps
+    ):
+        report, _ = class_balance(labels, merge, source="d")
+        frame = pd.DataFrame({"code": labels, "x": range(len(labels))})
+        merged = relabelled(frame, "code", report["small_classes"])["code"]
+        assert merged.dropna().tolist() == [0] * 10 + [1] * 10 + [-1] * 3
+        assert merged.isna().sum() == labels.isna().sum()
+
+
+def test_a_categorical_target_loses_its_small_classes_for_good():
+    rows = ["a"] * 10 + ["b"] * 10 + ["c", "e", "e"]
+    labels = pd.Series(pd.Categorical(rows, categories=list("abcde")))
+    frame = pd.DataFrame({"kind": labels})
+    report, _ = class_balance(
+        frame["kind"].rename("kind"), settings(small_classes="drop"), source="d"
+    )
+    assert report["small_classes"].classes == {"c": 1}  # the unused 'd' is no class
+    dropped = relabelled(frame, "kind", report["small_classes"])["kind"]
+    assert sorted(dropped.unique()) == ["a", "b", "e"]
+    merged = relabelled(
+        frame,
+        "kind",
+        class_balance(
+            frame["kind"].rename("kind"),
+            settings(min_class_rows=3, small_classes="merge"),
+            source="d",
+        )[0]["small_classes"],
+    )["kind"]
+    assert merged.value_counts().to_dict() == {"a": 10, "b": 10, "other": 3}
+
+
+def test_merging_into_a_class_that_has_rows_is_refused():
+    y = pd.Series(["a"] * 10 + ["other"] * 10 + ["c", "d", "d"], name="kind")
+    with pytest.raises(PipelineError, match=r"merged_class='other' is already a class of 10 rows"):
+        class_balance(y, settings(min_class_rows=3, small_classes="merge"), source="d")

@@ -11,6 +11,8 @@ Kind = Literal["numeric", "categorical", "date"]
 
 # Fewer rows than this say nothing about a column being unique by design.
 IDENTIFIER_MIN_ROWS = 20
+# Distinct values per row with a value from which a column names rows.
+IDENTIFIER_DISTINCT_SHARE = 0.95
 # A counter's values lie close together: unique integers spread over more than this many
 # times the rows (prices in cents, populations) are measurements, not row numbers.
 IDENTIFIER_SPAN = 10
@@ -21,6 +23,7 @@ IDENTIFIER_WORDY_SHARE = 0.1
 # has at most this many values, and each unit at least two rows on average.
 PANEL_MAX_PERIODS = 1000
 PANEL_MIN_UNITS = 20
+PANEL_SAMPLE = 100_000
 
 
 def column_kind(series: pd.Series) -> Kind:
@@ -37,24 +40,34 @@ def is_text(series: pd.Series) -> bool:
     return column_kind(series) == "categorical" and not pd.api.types.is_bool_dtype(series)
 
 
+def is_unique(column: pd.Series) -> bool:
+    """A different value in (nearly) every row that has one: a few repeats (rows added
+    twice, a batch numbered from 1 again) do not turn an identifier into a feature."""
+    present = column.dropna()
+    return len(present) >= IDENTIFIER_MIN_ROWS and (
+        present.nunique() >= IDENTIFIER_DISTINCT_SHARE * len(present)
+    )
+
+
 def is_counter(series: pd.Series) -> bool:
     """Integers a row counter would give: unique and close together."""
     if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
         return False
     span = int(series.max()) - int(series.min()) + 1
-    return span <= IDENTIFIER_SPAN * len(series)
+    return span <= IDENTIFIER_SPAN * int(series.notna().sum())
 
 
-def identifier_columns(features: pd.DataFrame) -> list[str]:
+def identifier_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     """Columns with a different value in every row that name the row rather than describe
     it: row numbers and codes. A model memorises them (a row number that follows the
     target's order scores perfectly on a random split, and means nothing on new rows)."""
-    if len(features) < IDENTIFIER_MIN_ROWS:
+    if len(frame) < IDENTIFIER_MIN_ROWS:
         return []
     found = []
-    for name in features.columns:
-        column = features[name]
-        if column.nunique(dropna=False) != len(column):
+    for name in columns:
+        column = frame[name]
+        integer = pd.api.types.is_integer_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if not (integer or is_text(column)) or not is_unique(column):
             continue
         if is_counter(column) or (is_text(column) and not is_wordy(column)):
             found.append(str(name))
@@ -67,35 +80,35 @@ def is_wordy(column: pd.Series) -> bool:
     return bool(text.str.contains(r"\s", regex=True).mean() > IDENTIFIER_WORDY_SHARE)
 
 
-def panel_units(features: pd.DataFrame) -> list[tuple[str, str]]:
+def panel_units(frame: pd.DataFrame, columns: list[str]) -> list[tuple[str, str]]:
     """(unit, period) column pairs where the unit repeats and the two together identify
     every row: a person observed per year. Split on the unit (split.key), or the same
     person lands on both sides of the split and the test set flatters the model."""
-    if len(features) < IDENTIFIER_MIN_ROWS:
+    if len(frame) < IDENTIFIER_MIN_ROWS:
         return []
-    distinct = features.nunique(dropna=False)
+    countable = [
+        c
+        for c in columns
+        if is_text(frame[c])
+        or column_kind(frame[c]) == "date"
+        or (pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]))
+    ]
+    distinct = {c: frame[c].nunique(dropna=False) for c in countable}
     units = [
         c
-        for c in features.columns
-        if (is_text(features[c]) or pd.api.types.is_integer_dtype(features[c]))
-        and not pd.api.types.is_bool_dtype(features[c])
-        and PANEL_MIN_UNITS <= distinct[c] <= len(features) // 2
+        for c in countable
+        if column_kind(frame[c]) != "date" and PANEL_MIN_UNITS <= distinct[c] <= len(frame) // 2
     ]
-    # Periods are counted (years, waves) or dated, and fewer than the units.
-    periods = [
-        c
-        for c in features.columns
-        if column_kind(features[c]) == "date"
-        or is_text(features[c])
-        or pd.api.types.is_integer_dtype(features[c])
-    ]
+    # Periods are counted (years, waves), named or dated, and fewer than the units.
     found = []
     for unit in units:
-        for period in periods:
+        for period in countable:
             if (
                 period != unit
                 and 2 <= distinct[period] <= min(PANEL_MAX_PERIODS, distinct[unit] - 1)
-                and not features.duplicated([unit, period]).any()
+                # a repeat among the first rows settles most pairs at a fraction of the cost
+                and not frame[[unit, period]].head(PANEL_SAMPLE).duplicated().any()
+                and not frame.duplicated([unit, period]).any()
             ):
                 found.append((str(unit), str(period)))
                 break
@@ -108,17 +121,19 @@ TEXT_MIN_WORDS = 2.0
 TEXT, MANY_LEVELS = "text", "many_levels"
 
 
-def text_encodings(features: pd.DataFrame, max_categories: int | None) -> dict[str, str]:
+def text_encodings(
+    frame: pd.DataFrame, columns: list[str], max_categories: int | None
+) -> dict[str, str]:
     """How the model reads each text column with more levels than one-hot keeps
     (`features.max_categories`): TEXT (its words) or MANY_LEVELS (each level's effect on
     the target, cross-fitted). Columns not named keep one-hot or native categories."""
     if max_categories is None:
         return {}
     found = {}
-    for name in features.columns:
-        column = features[name]
+    for name in columns:
+        column = frame[name]
         if not is_text(column) or column.nunique() <= max_categories:
             continue
-        words = column.dropna().astype(str).str.split().str.len().mean()
+        words = column.dropna().astype(str).str.count(r"\S+").mean()
         found[str(name)] = TEXT if words >= TEXT_MIN_WORDS else MANY_LEVELS
     return found

@@ -74,25 +74,25 @@ def check_dataset(
             f"{source}: {labelled} rows with a target '{target}', fewer than "
             f"validate.min_rows={settings.min_rows}"
         )
-    identifiers = identifier_columns(frame[features])
+    identifiers = identifier_columns(frame, features)
     kinds = {c: column_kind(frame[c]) for c in features}
     dropped = identifiers if settings.identifiers == "drop" else []
-    kept = frame[[c for c in features if c not in dropped]]
+    kept = [c for c in features if c not in dropped]
     report: dict[str, Any] = {
         "target": target,
         "task": task,
         "task_reason": reason,
         "n_rows": len(frame),
         "n_rows_without_target": int(len(frame) - labelled),
-        "features": [c for c in features if c not in dropped],
+        "features": kept,
         "categorical": [c for c in features if kinds[c] == "categorical" and c not in dropped],
         "dates": [c for c in features if kinds[c] == "date" and c not in dropped],
         "identifiers": dropped,
-        "encodings": text_encodings(kept, max_categories),
+        "encodings": text_encodings(frame, kept, max_categories),
         "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
         "warnings": [
             *(identifier_line(c, settings.identifiers) for c in identifiers),
-            *(panel_line(unit, period) for unit, period in panel_units(frame[features])),
+            *(panel_line(unit, period) for unit, period in panel_units(frame, features)),
         ],
     }
     if task == CLASSIFICATION:

@@ -174,7 +174,7 @@ def model_for_rows(
     features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
     y = frame[target]
     if encodings is None:
-        encodings = text_encodings(features, cfg.features.max_categories)
+        encodings = text_encodings(features, list(features.columns), cfg.features.max_categories)
     schema = infer_schema(features, y, task, encodings)
     numeric, categorical = schema.names("numeric"), schema.names("categorical")
     # The most values of a one-hot column, a missing one counting as one (a category).

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlops_template.core.columns import column_kind
+from mlops_template.core.validation_report import SmallClasses
 from mlops_template.errors import PipelineError
 
 BOOLEAN_DTYPES = ("bool", "boolean")  # numpy's and pandas' nullable one
@@ -33,7 +34,7 @@ class Column(_Frozen):
     nullable: bool
     kind: Literal["numeric", "categorical", "date"]
     # Text with more levels than one-hot keeps (core/columns.py): read by its words
-    # ("text": its values are not kept here) or by each level's effect ("many_levels").
+    # ("text") or by each level's effect ("many_levels"); its values are not kept here.
     encoding: Literal["text", "many_levels"] | None = None
     categories: list[str] | None = None
     min: float | str | None = None
@@ -49,6 +50,9 @@ class Target(_Frozen):
     name: str
     dtype: str
     classes: list[Any] | None = None  # classification only
+    # Classes too small to learn that prepare dropped or merged (validate.small_classes):
+    # labelled batches are read the same way before they are scored.
+    small_classes: SmallClasses | None = None
 
 
 class TrainingSchema(_Frozen):
@@ -72,6 +76,13 @@ class TrainingSchema(_Frozen):
     @property
     def dates(self) -> tuple[str, ...]:
         return tuple(self.names("date"))
+
+    def with_small_classes(self, handled: SmallClasses | None) -> TrainingSchema:
+        """The schema of a model whose small classes were dropped or merged."""
+        if handled is None:
+            return self
+        target = Target(**self.target.model_dump(exclude_unset=True), small_classes=handled)
+        return TrainingSchema(**{**self.model_dump(exclude_unset=True), "target": target})
 
     def as_json(self) -> dict[str, Any]:
         """The schema as stored: only the keys it was made with, in a fixed order."""
@@ -111,9 +122,9 @@ def infer_schema(
         if kind == "date":  # numeric features inside the model (core/raw_rows.py)
             entry["min"], entry["max"] = (_date(col.min()), _date(col.max()))
         elif kind == "categorical" and name in encodings:
+            # New values are expected and read: no list to check them against, which for
+            # free text would hold nearly every row.
             entry["encoding"] = encodings[name]
-            if encodings[name] == "many_levels":
-                entry["categories"] = sorted(str(v) for v in col.dropna().unique())
         elif kind == "categorical":
             entry["categories"] = sorted(str(v) for v in col.dropna().unique())
         else:

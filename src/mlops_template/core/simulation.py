@@ -30,7 +30,7 @@ def simulated_batch(
     rng = np.random.default_rng(seed)
     batch = held_out.sample(min(rows, len(held_out)), random_state=seed)
     batch = batch.reset_index(drop=True)
-    columns = [c for c in schema.columns if c.encoding != "text"]  # words do not shift
+    columns = [c for c in schema.columns if not c.encoding]  # no categories kept to swap
     moved = []
     if drift > 0:
         count = max(1, round(drifted_share * len(columns)))

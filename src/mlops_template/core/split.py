@@ -8,6 +8,8 @@ features land on the same side, so a duplicate cannot leak its label into the te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from mlops_template.config import Split
@@ -15,15 +17,22 @@ from mlops_template.core.row_ids import row_ids, uniform
 from mlops_template.errors import PipelineError
 
 
-def identity_columns(frame: pd.DataFrame, target: str, key: str | None) -> list[str]:
-    """The columns that identify a row: the key if there is one, else every feature."""
-    return [key] if key else [c for c in frame.columns if c != target]
+def identity_columns(
+    frame: pd.DataFrame, target: str, key: str | None, not_features: Sequence[str] = ()
+) -> list[str]:
+    """The columns that identify a row: the key if there is one, else every feature (a
+    row number or code validate left out of the features is not one: rows equal but for
+    it are the same row, on the same side)."""
+    if key:
+        return [key]
+    return [c for c in frame.columns if c != target and c not in not_features]
 
 
 def split_frame(
-    frame: pd.DataFrame, target: str, task: str, cfg: Split
+    frame: pd.DataFrame, target: str, task: str, cfg: Split, not_features: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows without a target are dropped; the rest go to train or test by their hash."""
+    """Rows without a target are dropped; the rest go to train or test by their hash (of
+    the key, else of the features: `not_features` are left out)."""
     labelled = frame[frame[target].notna()].reset_index(drop=True)
     if cfg.key is not None:
         if cfg.key not in labelled.columns or cfg.key == target:
@@ -33,7 +42,7 @@ def split_frame(
             )
         if (missing := int(labelled[cfg.key].isna().sum())) > 0:
             raise PipelineError(f"split.key: column '{cfg.key}' is missing in {missing} rows")
-    ids = row_ids(labelled, identity_columns(labelled, target, cfg.key))
+    ids = row_ids(labelled, identity_columns(labelled, target, cfg.key, not_features))
     in_test = uniform(ids, cfg.seed) < cfg.test_size
     train, test = labelled[~in_test], labelled[in_test]
     if train.empty or test.empty:
@@ -46,7 +55,8 @@ def split_frame(
         if unseen:
             raise PipelineError(
                 f"target '{target}': every row of classes {unseen} is on the test side, so no "
-                "model can learn them; add rows of those classes, merge them with others, or "
+                "model can learn them; add rows of those classes, drop or merge them "
+                "(validate.small_classes, with validate.min_class_rows above their rows), or "
                 "set data.task=regression if the target is a number"
             )
     return train.reset_index(drop=True), test.reset_index(drop=True)

@@ -110,6 +110,7 @@ def class_balance(
     validate.min_class_rows unless the settings drop or merge them.
     """
     counts = y.dropna().value_counts()
+    counts = counts[counts > 0]  # a pandas categorical counts its unused categories too
     name = f"{source}: target column '{y.name}'"
     if len(counts) < 2:
         raise PipelineError(
@@ -121,7 +122,7 @@ def class_balance(
         handled = small_classes(y, small, settings, name)
         counts = handled_counts(counts, handled)
         report["small_classes"] = handled
-        merged = counts.get(merged_label(counts, handled), settings.min_class_rows)
+        merged = counts.get(handled.into, settings.min_class_rows)
         if merged < settings.min_class_rows:
             raise PipelineError(
                 f"{name}: {handled.describe()}, still fewer than validate.min_class_rows="
@@ -154,9 +155,10 @@ def small_classes(y: pd.Series, small: pd.Series, settings: Validate, name: str)
     """What validate.small_classes does with classes below validate.min_class_rows."""
     listed = sorted(str(c) for c in small.index)
     if settings.small_classes == "error":
+        into = settings.merged_class if is_categorical(y) else -1
         fix = (
             "set validate.small_classes=drop to drop their rows, or =merge to relabel them "
-            f"validate.merged_class ('{settings.merged_class}')"
+            f"validate.merged_class ('{into}')"
         )
         if not is_categorical(y):
             fix = f"if '{y.name}' is a count or measurement set data.task=regression, else {fix}"
@@ -181,6 +183,13 @@ def small_classes(y: pd.Series, small: pd.Series, settings: Validate, name: str)
             f"validate.merged_class='{into}', which is not a number like the other classes; "
             "set validate.merged_class to a number no class has (-1), or small_classes=drop"
         )
+    taken = int((y.dropna().astype(str) == str(into)).sum())
+    if taken and str(into) not in classes:
+        raise PipelineError(
+            f"{name}: validate.merged_class='{into}' is already a class of {taken:,} rows; "
+            f"merging the small classes {listed} into it would change what it means: name "
+            "a class no row has"
+        )
     return SmallClasses(action="merge", classes=classes, into=into)
 
 
@@ -189,26 +198,23 @@ def handled_counts(counts: pd.Series, handled: SmallClasses) -> pd.Series:
     keep = counts[[str(k) not in handled.classes for k in counts.index]]
     if handled.action == "drop":
         return keep
-    into = merged_label(keep, handled)
-    merged = int(counts.sum() - keep.sum()) + int(keep.get(into, 0))
-    return pd.concat([keep.drop(index=into, errors="ignore"), pd.Series({into: merged})])
-
-
-def merged_label(counts: pd.Series, handled: SmallClasses) -> Any:
-    """The class merged into: an existing class of that name, or the new label."""
-    return {str(k): k for k in counts.index}.get(str(handled.into), handled.into)
+    return pd.concat([keep, pd.Series({handled.into: int(counts.sum() - keep.sum())})])
 
 
 def relabelled(frame: pd.DataFrame, target: str, handled: SmallClasses | None) -> pd.DataFrame:
-    """The rows as the model learns from them: small classes dropped or merged (prepare)."""
+    """The rows as the model learns from them: small classes dropped or merged (prepare,
+    and monitor's labelled batches)."""
     if handled is None:
         return frame
-    small = frame[target].astype(str).isin(handled.classes.keys()) & frame[target].notna()
+    labels = frame[target]
+    if isinstance(labels.dtype, pd.CategoricalDtype):  # plain labels: no unused categories
+        labels = labels.astype(labels.cat.categories.dtype)
+    elif pd.api.types.is_integer_dtype(labels):  # room for a merged class like -1
+        labels = labels.astype("Int64" if labels.hasnans else "int64")
+    small = labels.astype(str).isin(handled.classes.keys()) & labels.notna()
     if handled.action == "drop":
-        return frame[~small].reset_index(drop=True)
-    out = frame.copy()
-    out.loc[small, target] = handled.into
-    return out
+        return frame[~small].assign(**{target: labels[~small]}).reset_index(drop=True)
+    return frame.assign(**{target: labels.mask(small, handled.into)})
 
 
 def _plural(items: Any, word: str) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold
 from sklearn.preprocessing import TargetEncoder
 
 FOLDS = 5  # the target encoder's cross-fitting, as scikit-learn's default
@@ -77,6 +77,9 @@ def many_levels_encoder(task: str, seed: int) -> TargetEncoder:
     shrunk towards the overall mean for levels with few rows; an unseen level gets the
     overall mean. Fitted inside a pipeline, the training rows' own values are
     cross-fitted (each row encoded by a fit on the other folds), so a level seen once
-    cannot hand its row's target to the model."""
-    split = StratifiedKFold if task == "classification" else KFold
-    return TargetEncoder(cv=split(FOLDS, shuffle=True, random_state=seed))
+    cannot hand its row's target to the model. A regression target is continuous even
+    when its values are whole numbers (counts, prices), which scikit-learn would take
+    for classes; the folds are plain shuffled ones, as a class of a few rows cannot be
+    spread over five folds."""
+    target_type = "continuous" if task == "regression" else "auto"
+    return TargetEncoder(target_type=target_type, cv=KFold(FOLDS, shuffle=True, random_state=seed))

@@ -17,7 +17,7 @@ def run(cfg: Config) -> StageRecord:
     report = ValidationReport.read(cfg.paths.validation)
     frame = pd.read_parquet(cfg.paths.raw)
     rows = relabelled(frame, report.target, report.small_classes)
-    train, test = split_frame(rows, report.target, report.task, cfg.split)
+    train, test = split_frame(rows, report.target, report.task, cfg.split, report.identifiers)
     write_parquet(cfg.paths.train, train)
     write_parquet(cfg.paths.test, test)
     return StageRecord(

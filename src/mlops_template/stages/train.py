@@ -26,6 +26,7 @@ def run(cfg: Config) -> StageRecord:
     frame = frame.drop(columns=report.identifiers)  # they name rows: not features
     training = model_for_rows(cfg, frame, target, task, report.encodings)
     model, features, y, schema, chosen, selection, searches = training
+    schema = schema.with_small_classes(report.small_classes)  # batches' labels read alike
     for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:
         if line:
             print(line)

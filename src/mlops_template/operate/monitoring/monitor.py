@@ -31,6 +31,7 @@ from mlops_template.core.monitor_report import (
 )
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
+from mlops_template.core.target import relabelled
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json, write_text
@@ -169,7 +170,8 @@ def _performance(
     if target not in current or current[target].isna().all():
         return None
     columns = [*schema.features, target]
-    labelled = labelled_rows(current, schema)
+    # Labels of the small classes training dropped or merged, read the same way.
+    labelled = relabelled(labelled_rows(current, schema), target, schema.target.small_classes)
     # Rows not yet labelled are left out of the score, and counted for the report.
     counts = {"labelled_rows": len(labelled), "unlabelled_rows": len(current) - len(labelled)}
     metric = getattr(cfg.gate, schema.task).metric
