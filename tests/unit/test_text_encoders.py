@@ -44,3 +44,13 @@ def test_classes_get_a_column_each_beyond_two():
     labels = pd.Series(list("xyzxz") * 20)
     encoder = many_levels_encoder("classification", seed=0)
     assert encoder.fit_transform(codes, labels).shape == (100, 3)
+
+
+def test_a_whole_number_regression_target_gets_one_column_per_feature():
+    """Counts or whole prices are regressed on: one mean per level, not one per value
+    (scikit-learn alone takes whole numbers for classes)."""
+    rng = np.random.default_rng(1)
+    codes = pd.DataFrame({"code": [f"g{i % 50}" for i in range(2000)]})
+    prices = pd.Series(rng.integers(0, 2000, 2000))
+    encoded = many_levels_encoder("regression", seed=0).fit_transform(codes, prices)
+    assert encoded.shape == (2000, 1)
