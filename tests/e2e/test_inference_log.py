@@ -139,6 +139,12 @@ def test_kill_9_loses_at_most_what_was_not_yet_written(copy, tmp_path):
     assert len(logged) >= written and logged == [f"r{i}" for i in range(len(logged))]
 
 
+def wait_for_next_window(after: pd.Timestamp, seconds: int) -> None:
+    """Sleep until the window after the one `after` falls in has begun."""
+    start = after.floor(f"{seconds}s") + pd.Timedelta(seconds=seconds)
+    time.sleep(max(0.0, (start - pd.Timestamp.now(tz="UTC")).total_seconds()) + 0.5)
+
+
 def test_rest_and_batch_rows_labelled_later_are_monitored_window_by_window(copy, tmp_path):
     """Calm REST traffic in one window, a drifted batch in the next; labels for both
     arrive afterwards (by request id and by the batch's own ID column); `monitor --log`
@@ -154,22 +160,12 @@ def test_rest_and_batch_rows_labelled_later_are_monitored_window_by_window(copy,
     test = pd.read_parquet(copy.path("data/prepared/test.parquet"))
     calm = test.sample(60, random_state=0)  # the file is in no random order
     with serving(copy, tmp_path / "serve.log") as (server, port):
+        wait_for_next_window(pd.Timestamp.now(tz="UTC"), window)  # all of it in one window
         send(port, calm.drop(columns="target"))
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     # The next window starts after the REST rows' own.
-    latest = predictions_table.read(str(table))["scored_at"].max()
-    time.sleep(
-        max(
-            0.0,
-            (
-                latest.floor(f"{window}s")
-                + pd.Timedelta(seconds=window)
-                - pd.Timestamp.now(tz="UTC")
-            ).total_seconds(),
-        )
-        + 0.5
-    )
+    wait_for_next_window(predictions_table.read(str(table))["scored_at"].max(), window)
     drifted = tmp_path / "drifted.csv"
     copy.main(
         "simulate",

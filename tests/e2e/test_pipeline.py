@@ -80,6 +80,7 @@ def test_lock_records_every_stage_with_its_params(reproduced):
         "data.task",
         "validate",
         "split.key",
+        "features.max_categories",
     }
     assert "params" not in lock["stages"]["evaluate"]
 
