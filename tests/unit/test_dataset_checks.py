@@ -132,7 +132,7 @@ def test_identifiers_are_not_features_and_said_so():
     assert report.features == ["spend", "plan"] and report.categorical == ["plan"]
     assert len(report.warnings) == 2
     assert report.warnings[0] == (
-        "column 'customer_id' has a different value in every row, like a row number or "
+        "column 'customer_id' has a different value in nearly every row, like a row number or "
         "code: not a feature (validate.identifiers=keep keeps it; split.key=customer_id "
         "makes the split follow it)"
     )

@@ -66,7 +66,7 @@ def test_a_class_of_one_row_stops_validate_by_default(tmp_path):
 def test_a_row_number_is_not_a_feature_and_validate_says_so(dropped):
     copy, outputs = dropped
     assert (
-        "column 'rownames' has a different value in every row, like a row number or code: "
+        "column 'rownames' has a different value in nearly every row, like a row number or code: "
         "not a feature (validate.identifiers=keep keeps it" in outputs["validate"].stderr
     )
     report = json.loads(copy.path("data/interim/validation.json").read_text())

@@ -50,7 +50,8 @@ def is_unique(column: pd.Series) -> bool:
 
 
 def is_counter(series: pd.Series) -> bool:
-    """Integers a row counter would give: unique and close together."""
+    """Integers as a row counter gives them: close together (spread over at most
+    IDENTIFIER_SPAN times the rows that have one)."""
     if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
         return False
     span = int(series.max()) - int(series.min()) + 1
@@ -58,8 +59,8 @@ def is_counter(series: pd.Series) -> bool:
 
 
 def identifier_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """Columns with a different value in every row that name the row rather than describe
-    it: row numbers and codes. A model memorises them (a row number that follows the
+    """Columns with a different value in (nearly) every row that name the row rather than
+    describe it: row numbers and codes. A model memorises them (a row number that follows the
     target's order scores perfectly on a random split, and means nothing on new rows)."""
     if len(frame) < IDENTIFIER_MIN_ROWS:
         return []

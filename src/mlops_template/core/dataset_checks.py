@@ -181,7 +181,7 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def identifier_line(column: str, setting: str) -> str:
-    what = f"column '{column}' has a different value in every row, like a row number or code"
+    what = f"column '{column}' has a different value in nearly every row, like a row number or code"
     if setting == "keep":
         return f"{what}: kept as a feature, as validate.identifiers=keep says"
     return (

@@ -60,7 +60,8 @@ def _frame(x: Any, columns: Any = None) -> pd.DataFrame:
 
 
 def _texts(column: pd.Series) -> list[str]:
-    return ["" if pd.isna(v) else str(v) for v in column.to_numpy(dtype=object)]
+    """The column's text, a missing value as no words."""
+    return column.astype("string").fillna("").tolist()
 
 
 def _fitted(texts: list[str], terms: int) -> TfidfVectorizer | None:
