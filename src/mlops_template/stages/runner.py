@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,8 @@ def _record_timings(path: str, name: str, work_start: float, work_end: float) ->
         "overhead_s": round(_seconds_since_start() - (now - work_start), 3),
         "work_s": round(work_end - work_start, 3),
         "tracking_s": round(now - work_end, 3),
+        # The process's largest resident memory so far (Linux counts it in KiB).
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")
