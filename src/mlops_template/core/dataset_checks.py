@@ -89,7 +89,7 @@ def check_dataset(
         "dates": [c for c in features if kinds[c] == "date" and c not in dropped],
         "identifiers": dropped,
         "encodings": text_encodings(frame, kept, max_categories),
-        "missing": {c: int(n) for c, n in frame[features].isna().sum().items() if n},
+        "missing": {c: n for c in features if (n := int(frame[c].isna().sum()))},  # no copy
         "warnings": [
             *(identifier_line(c, settings.identifiers) for c in identifiers),
             *(panel_line(unit, period) for unit, period in panel_units(frame, features)),

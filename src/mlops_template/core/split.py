@@ -33,7 +33,9 @@ def split_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows without a target are dropped; the rest go to train or test by their hash (of
     the key, else of the features: `not_features` are left out)."""
-    labelled = frame[frame[target].notna()].reset_index(drop=True)
+    has_target = frame[target].notna()
+    # A copy of the whole table only where some rows lack a target (GBs at 1e7 rows).
+    labelled = frame if has_target.all() else frame[has_target].reset_index(drop=True)
     if cfg.key is not None:
         if cfg.key not in labelled.columns or cfg.key == target:
             raise PipelineError(
