@@ -43,7 +43,7 @@ def unseen_categories(schema: TrainingSchema, frame: pd.DataFrame) -> dict[str, 
     Free text and columns of many levels meet new values all the time: not listed."""
     found = {}
     for column in schema.columns:
-        if column.kind != "categorical" or column.encoding or column.name not in frame:
+        if not column.has_listed_values or column.name not in frame:
             continue
         # Read as the model reads them (core/raw_rows.py): "" is missing, "true" is "True".
         values = as_text(frame[column.name], column.is_boolean).dropna().unique()

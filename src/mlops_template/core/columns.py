@@ -7,6 +7,8 @@ from typing import Literal
 
 import pandas as pd
 
+from mlops_template.core.target import is_categorical
+
 Kind = Literal["numeric", "categorical", "date"]
 
 # Fewer rows than this say nothing about a column being unique by design.
@@ -31,13 +33,15 @@ def column_kind(series: pd.Series) -> Kind:
     pandas categoricals: encoded), or numbers."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return "date"
-    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-        return "categorical"
-    return "numeric"
+    return "categorical" if is_categorical(series) else "numeric"
 
 
 def is_text(series: pd.Series) -> bool:
     return column_kind(series) == "categorical" and not pd.api.types.is_bool_dtype(series)
+
+
+def is_integer(series: pd.Series) -> bool:
+    return pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def is_unique(column: pd.Series) -> bool:
@@ -52,7 +56,7 @@ def is_unique(column: pd.Series) -> bool:
 def is_counter(series: pd.Series) -> bool:
     """Integers as a row counter gives them: close together (spread over at most
     IDENTIFIER_SPAN times the rows that have one)."""
-    if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
+    if not is_integer(series):
         return False
     span = int(series.max()) - int(series.min()) + 1
     return span <= IDENTIFIER_SPAN * int(series.notna().sum())
@@ -67,8 +71,7 @@ def identifier_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     found = []
     for name in columns:
         column = frame[name]
-        integer = pd.api.types.is_integer_dtype(column) and not pd.api.types.is_bool_dtype(column)
-        if not (integer or is_text(column)) or not is_unique(column):
+        if not (is_integer(column) or is_text(column)) or not is_unique(column):
             continue
         if is_counter(column) or (is_text(column) and not is_wordy(column)):
             found.append(str(name))
@@ -90,9 +93,7 @@ def panel_units(frame: pd.DataFrame, columns: list[str]) -> list[tuple[str, str]
     countable = [
         c
         for c in columns
-        if is_text(frame[c])
-        or column_kind(frame[c]) == "date"
-        or (pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]))
+        if is_text(frame[c]) or is_integer(frame[c]) or column_kind(frame[c]) == "date"
     ]
     distinct = {c: frame[c].nunique(dropna=False) for c in countable}
     units = [

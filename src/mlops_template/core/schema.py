@@ -41,6 +41,12 @@ class Column(_Frozen):
     max: float | str | None = None
 
     @property
+    def has_listed_values(self) -> bool:
+        """A categorical column whose training values are kept: one a value never seen
+        can be told for (free text and many levels meet new ones all the time)."""
+        return self.kind == "categorical" and not self.encoding
+
+    @property
     def is_boolean(self) -> bool:
         """A boolean in training: "true"/"TRUE" are read as the category "True"."""
         return self.dtype in BOOLEAN_DTYPES

@@ -29,11 +29,8 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 # numpy's dtype, scalar types and random generators, and the raw-row contract, the
 # model's first step. (Named by its import, so that a stage loading a model lists
 # raw_rows among its code deps: the model runs it.)
-_OURS = {
-    f"{raw_rows.__name__}.{raw_rows.RawRows.__name__}",
-    *(f"{learner_adapters.__name__}.{c.__name__}" for c in learner_adapters.TRUSTED),
-    f"{text_encoders.__name__}.{text_encoders.TextWords.__name__}",
-}
+MODEL_CLASSES = (raw_rows.RawRows, *learner_adapters.TRUSTED, text_encoders.TextWords)
+_OURS = {f"{c.__module__}.{c.__name__}" for c in MODEL_CLASSES}
 PARTIAL, CHECK_ARRAY = "functools.partial", "sklearn.utils.validation.check_array"
 # LightGBM's and XGBoost's estimators and boosters (a booster is rebuilt from its saved
 # model text or bytes, which the library parses; nothing in it is called).

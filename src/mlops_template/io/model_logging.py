@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.core.schema import TrainingSchema
-from mlops_template.io.model_file import trusted_types
+from mlops_template.io.model_file import MODEL_CLASSES, trusted_types
 
 # The packages a served model needs; listed, not inferred, as inference costs seconds.
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy", "mlflow")
@@ -54,28 +54,22 @@ def log_model(
         )
 
 
-# The modules of ours a model holds: its first step (the raw-row contract), the learner
-# adapters and the text encoders it may hold, and what they import.
-MODEL_MODULES = (
-    "__init__.py",
-    "errors.py",
-    "core/__init__.py",
-    "core/raw_rows.py",
-    "core/learner_adapters.py",
-    "core/text_encoders.py",
-)
+# What the modules of the classes a model holds import of ours (learner_adapters: errors).
+MODEL_IMPORTS = ("__init__.py", "errors.py", "core/__init__.py")
 
 
 def _contract_package(folder: Path) -> Path:
-    """The modules of ours a model holds (MODEL_MODULES), as a package MLflow ships in
-    the model's code/ folder: it loads where this project is not installed (`mlflow
-    models serve` in a fresh environment, a Docker image)."""
+    """The modules of the classes of ours a model holds (io/model_file.MODEL_CLASSES,
+    the ones its loading trusts) and what they import, as a package MLflow ships in the
+    model's code/ folder: it loads where this project is not installed (`mlflow models
+    serve` in a fresh environment, a Docker image)."""
     import mlops_template
 
     source = Path(mlops_template.__file__).parent
     package = folder / "mlops_template"
     (package / "core").mkdir(parents=True)
-    for module in MODEL_MODULES:
+    modules = {c.__module__.removeprefix("mlops_template.") for c in MODEL_CLASSES}
+    for module in [*MODEL_IMPORTS, *(m.replace(".", "/") + ".py" for m in sorted(modules))]:
         shutil.copyfile(source / module, package / module)
     return package
 

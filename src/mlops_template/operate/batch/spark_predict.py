@@ -123,7 +123,7 @@ def _unseen(frame: "DataFrame", schema: TrainingSchema) -> dict[str, list[str]]:
 
     found = {}
     for column in schema.columns:
-        if column.kind != "categorical" or column.encoding:  # new values are expected
+        if not column.has_listed_values:
             continue
         col = F.col(_quoted(column.name))
         rows = (
