@@ -9,7 +9,7 @@ import pytest
 from deltalake import DeltaTable
 
 from mlops_template.io.lineage import file_md5
-from mlops_template.operate.batch.spark_session import SPARK_LOG
+from mlops_template.io.spark_session import SPARK_LOG
 from tests.e2e.customers import customer_frame, data_path, use_csv
 from tests.e2e.test_predict import TABLE, _write, batch, table_version
 from tests.helpers.template import Template

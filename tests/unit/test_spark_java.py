@@ -10,13 +10,13 @@ import pytest
 
 from mlops_template.config import parse_config
 from mlops_template.errors import PipelineError
-from mlops_template.operate.batch.spark_session import check_java, spark_session
+from mlops_template.io.spark_session import check_java, spark_session
 
 
 @pytest.fixture
 def settings(params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # Spark's log (reports/spark/) goes here, if it starts
-    return parse_config(params).predict
+    return parse_config(params).predict.spark
 
 
 def test_no_java_on_path_and_no_java_home(settings, tmp_path, monkeypatch):

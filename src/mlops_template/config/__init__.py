@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mlops_template.config.base import NonNegInt, PosInt, Strict
+from mlops_template.config.base import Engine, NonNegInt, PosInt, Strict
 from mlops_template.config.model import Model
 from mlops_template.config.operate import ContinuousTraining, Monitor, Predict, Serve
 from mlops_template.errors import PipelineError, redact
@@ -63,7 +63,7 @@ class SklearnData(_DataBase):
 
 class FileData(_DataBase):
     source: Literal["file"]
-    format: Literal["csv", "parquet"]
+    format: Literal["csv", "parquet", "delta"]
     path: str = Field(min_length=1)
     sep: str = Field(default=",", min_length=1)
 
@@ -293,6 +293,7 @@ class Config(Strict):
     serve: Serve
     monitor: Monitor
     ct: ContinuousTraining
+    engine: Engine
 
 
 def _error_key(loc: tuple[Any, ...], raw: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,3 +12,18 @@ PosInt = Annotated[int, Field(ge=1)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Spark(Strict):
+    """A Spark session's settings: where it runs, and Spark settings of its own."""
+
+    master: str = Field(min_length=1)
+    conf: dict[str, str | int | float | bool] = {}
+
+
+class Engine(Strict):
+    """Where the data stages (collect, validate, prepare) run: in the stage's process on
+    pandas, or on a Spark session (conf/engine/)."""
+
+    name: Literal["pandas", "spark"]
+    spark: Spark

@@ -7,13 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_template.config.base import NonNegInt, PosInt, Strict
-
-
-class Spark(Strict):
-    master: str = Field(min_length=1)
-    conf: dict[str, str | int | float | bool] = {}
-
+from mlops_template.config.base import NonNegInt, PosInt, Spark, Strict
 
 # The columns every predictions table has (io/predictions_table.py), besides one
 # proba_<class> column per class of a classifier.

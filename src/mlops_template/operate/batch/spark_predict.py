@@ -21,8 +21,8 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
+from mlops_template.io.spark_session import SPARK_LOG, spark_session
 from mlops_template.operate.batch.scoring_job import ScoringJob
-from mlops_template.operate.batch.spark_session import SPARK_LOG, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -50,7 +50,7 @@ def score_with_spark(job: ScoringJob, settings: Predict) -> int:
     staging = Path(job.table) / f"spark-{uuid.uuid4().hex}"
     spark = None
     try:
-        spark = spark_session(settings)
+        spark = spark_session(settings.spark)
         frame = _read_batch(spark, job)
         refuse_empty(job.path, *_rows_and_any_value(frame, job.schema))
         if settings.unseen_categories == "error" and (unseen := _unseen(frame, job.schema)):

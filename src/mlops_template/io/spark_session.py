@@ -1,5 +1,6 @@
-"""The Spark session `predict --engine spark` scores on: Java checked first, settings that
-make Spark's table match the pandas engine's, and the JVM's own output kept in a log."""
+"""The Spark session the data stages (`engine=spark`) and `predict --engine spark` run on:
+Java checked first, settings that make Spark's tables match the pandas engine's, and the
+JVM's own output kept in a log."""
 
 # No `from __future__ import annotations`, as in spark_predict.
 import os
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_template.config import Predict
+from mlops_template.config.base import Spark
 from mlops_template.errors import PipelineError
 
 if TYPE_CHECKING:
@@ -72,7 +73,11 @@ def check_java() -> None:
         )
 
 
-def spark_session(settings: Predict) -> "SparkSession":
+def spark_session(
+    settings: Spark, app: str = "mlops-template predict", log: Path = SPARK_LOG
+) -> "SparkSession":
+    """A session on `settings.master` (local[*], or a cluster's URL) with its `conf`; a
+    session this process already has is reused (its settings stay as they were)."""
     check_java()  # before PySpark starts its JVM
     from pyspark.sql import SparkSession
 
@@ -81,17 +86,17 @@ def spark_session(settings: Predict) -> "SparkSession":
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # PySpark warns about pandas 3 on every UDF; the parity test checks the results.
     warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
-    master = settings.spark.master
+    master = settings.master
     local = master.startswith("local")
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     conf = {**TABLE_SETTINGS, **(LOCAL_SETTINGS if local else {})}
     conf["spark.ui.showConsoleProgress"] = "false"  # the bar would go to the log
-    conf.update({key: str(value) for key, value in settings.spark.conf.items()})
-    builder = SparkSession.builder.appName("mlops-template predict").master(master)
+    conf.update({key: str(value) for key, value in settings.conf.items()})
+    builder = SparkSession.builder.appName(app).master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    with _output_to(SPARK_LOG):
+    with _output_to(log):
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("FATAL")  # failures are raised, and reported once
     return spark
