@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from mlops_template.config import Split
@@ -37,28 +38,51 @@ def split_frame(
     # A copy of the whole table only where some rows lack a target (GBs at 1e7 rows).
     labelled = frame if has_target.all() else frame[has_target].reset_index(drop=True)
     if cfg.key is not None:
-        if cfg.key not in labelled.columns or cfg.key == target:
-            raise PipelineError(
-                f"split.key: '{cfg.key}' is not a feature column; columns are "
-                f"{[c for c in labelled.columns if c != target]}"
-            )
-        if (missing := int(labelled[cfg.key].isna().sum())) > 0:
-            raise PipelineError(f"split.key: column '{cfg.key}' is missing in {missing} rows")
-    ids = row_ids(labelled, identity_columns(labelled, target, cfg.key, not_features))
-    in_test = uniform(ids, cfg.seed) < cfg.test_size
+        present = cfg.key in labelled.columns
+        missing = int(labelled[cfg.key].isna().sum()) if present else 0
+        refuse_key(list(labelled.columns), target, cfg.key, missing)
+    in_test = test_side(labelled, target, cfg, not_features)
     train, test = labelled[~in_test], labelled[in_test]
-    if train.empty or test.empty:
-        raise PipelineError(
-            f"cannot split {len(labelled)} rows with split.test_size={cfg.test_size}: "
-            f"{len(train)} train and {len(test)} test rows"
-        )
+    refuse_split(len(train), len(test), cfg)
     if task == "classification":
-        unseen = sorted(set(test[target]) - set(train[target]), key=str)
-        if unseen:
-            raise PipelineError(
-                f"target '{target}': every row of classes {unseen} is on the test side, so no "
-                "model can learn them; add rows of those classes, drop or merge them "
-                "(validate.small_classes, with validate.min_class_rows above their rows), or "
-                "set data.task=regression if the target is a number"
-            )
+        refuse_unseen(set(train[target]), set(test[target]), target)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def test_side(
+    labelled: pd.DataFrame, target: str, cfg: Split, not_features: Sequence[str] = ()
+) -> np.ndarray:
+    """Whether each row goes to the test side: a function of the row alone, so any chunk
+    of the rows (a Spark partition) gets the same answer as the whole table."""
+    ids = row_ids(labelled, identity_columns(labelled, target, cfg.key, not_features))
+    return uniform(ids, cfg.seed) < cfg.test_size
+
+
+def refuse_key(columns: Sequence[str], target: str, key: str, missing: int) -> None:
+    """split.key must name a feature column with a value in every labelled row."""
+    if key not in columns or key == target:
+        raise PipelineError(
+            f"split.key: '{key}' is not a feature column; columns are "
+            f"{[c for c in columns if c != target]}"
+        )
+    if missing > 0:
+        raise PipelineError(f"split.key: column '{key}' is missing in {missing} rows")
+
+
+def refuse_split(n_train: int, n_test: int, cfg: Split) -> None:
+    if not n_train or not n_test:
+        raise PipelineError(
+            f"cannot split {n_train + n_test} rows with split.test_size={cfg.test_size}: "
+            f"{n_train} train and {n_test} test rows"
+        )
+
+
+def refuse_unseen(train_classes: set, test_classes: set, target: str) -> None:
+    unseen = sorted(test_classes - train_classes, key=str)
+    if unseen:
+        raise PipelineError(
+            f"target '{target}': every row of classes {unseen} is on the test side, so no "
+            "model can learn them; add rows of those classes, drop or merge them "
+            "(validate.small_classes, with validate.min_class_rows above their rows), or "
+            "set data.task=regression if the target is a number"
+        )

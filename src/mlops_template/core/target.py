@@ -207,14 +207,21 @@ def relabelled(frame: pd.DataFrame, target: str, handled: SmallClasses | None) -
     if handled is None:
         return frame
     labels = frame[target]
-    if isinstance(labels.dtype, pd.CategoricalDtype):  # plain labels: no unused categories
-        labels = labels.astype(labels.cat.categories.dtype)
-    elif pd.api.types.is_integer_dtype(labels):  # room for a merged class like -1
-        labels = labels.astype("Int64" if labels.hasnans else "int64")
+    labels = labels.astype(label_dtype(labels.dtype, labels.hasnans))
     small = labels.astype(str).isin(handled.classes.keys()) & labels.notna()
     if handled.action == "drop":
         return frame[~small].assign(**{target: labels[~small]}).reset_index(drop=True)
     return frame.assign(**{target: labels.mask(small, handled.into)})
+
+
+def label_dtype(dtype: Any, has_missing: bool) -> Any:
+    """The dtype of a target's labels once relabelled: plain labels, not categories (no
+    unused ones), and integers with room for a merged class like -1."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return dtype.categories.dtype
+    if pd.api.types.is_integer_dtype(dtype):
+        return "Int64" if has_missing else "int64"
+    return dtype
 
 
 def _plural(items: Any, word: str) -> str:
