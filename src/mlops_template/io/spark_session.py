@@ -96,14 +96,14 @@ def spark_session(
     builder = SparkSession.builder.appName(app).master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    with _output_to(log):
+    with output_to(log):
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("FATAL")  # failures are raised, and reported once
     return spark
 
 
 @contextmanager
-def _output_to(log: Path) -> Iterator[None]:
+def output_to(log: Path) -> Iterator[None]:
     """This process's stdout and stderr (fds 1 and 2) go to the log meanwhile, so a JVM
     started then writes there for good: its start-up warnings, and the tracebacks of
     workers cut off when a failed job is cancelled, stay out of the one-line error.
