@@ -1,6 +1,7 @@
-"""prepare on Spark (`engine=spark`) writes the train and test files the pandas engine
-writes: the same rows in the same order and dtypes, the same refusals, whatever the
-partitions. Spark runs in this process on local[2], its partitions made small."""
+"""prepare, a chunk of rows at a time, on pandas and on Spark (`engine=spark`), writes the
+train and test files split_frame gives the whole table: the same rows in the same order
+and dtypes, the same refusals, whatever the chunks and partitions. Spark runs in this
+process on local[2], its partitions made small; the pandas chunks are small too."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from mlops_template.core.demo import customers
 from mlops_template.core.split import split_frame
 from mlops_template.core.target import relabelled
 from mlops_template.errors import PipelineError
+from mlops_template.io import parquet_chunks
+from mlops_template.io.atomic import write_json
+from mlops_template.stages import prepare
 from tests.helpers.template import REPO
 
 pytest.importorskip("pyspark")
 
 # A few hundred rows per Spark partition: every table below spans several.
 SMALL_PARTITIONS = {"spark.sql.files.maxPartitionBytes": 16384}
+PATHS = ("data/prepared/train.parquet", "data/prepared/test.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,8 @@ def config(*overrides: str):
 
 
 def both_ways(spark, raw: pd.DataFrame, target: str, *overrides: str):
-    """(pandas' train and test, Spark's), or each engine's refusal as text."""
+    """(split_frame's train and test, the Spark engine's), or each one's refusal as text;
+    the pandas engine's prepare is checked against split_frame's on the way."""
     from mlops_template.io.spark_split import split_on_spark
 
     keyed = any(o.startswith("split.key=") for o in overrides)
@@ -56,17 +62,32 @@ def both_ways(spark, raw: pd.DataFrame, target: str, *overrides: str):
         expected = split_frame(rows, target, report.task, cfg.split, report.identifiers)
     except PipelineError as err:
         expected = str(err)
+    write_json(cfg.paths.validation, report.as_json())
+    by_pandas = outputs(lambda: prepare.run(cfg))
+    assert type(by_pandas) is type(expected)
+    if isinstance(expected, str):
+        assert by_pandas == expected
+    else:
+        assert_same(expected, by_pandas)
+    return expected, outputs(lambda: split_on_spark(spark, cfg, report))
+
+
+def outputs(run):
+    """The train and test files `run` writes, or its refusal as text."""
+    for path in PATHS:
+        Path(path).unlink(missing_ok=True)
     try:
-        split_on_spark(spark, cfg, report)
-        got = (pd.read_parquet(cfg.paths.train), pd.read_parquet(cfg.paths.test))
+        run()
     except PipelineError as err:
-        got = str(err)
-    return expected, got
+        assert not any(Path(path).exists() for path in PATHS)  # nothing half-written
+        return str(err)
+    return tuple(pd.read_parquet(path) for path in PATHS)
 
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(parquet_chunks, "CHUNK_ROWS", 97)  # many chunks per file
     (tmp_path / "data").mkdir()
     return tmp_path
 
@@ -136,7 +157,6 @@ def test_refusals_are_the_pandas_engines(spark, workdir, overrides, said):
     expected, got = both_ways(spark, raw, "churned", *overrides)
     assert isinstance(expected, str) and said in expected
     assert got == expected
-    assert not (workdir / "data" / "train.parquet").exists()  # nothing half-written
 
 
 def test_a_class_only_on_the_test_side_is_refused_alike(spark, workdir):

@@ -15,6 +15,8 @@ import pandas as pd
 
 from mlops_template.config import Split
 from mlops_template.core.row_ids import row_ids, uniform
+from mlops_template.core.target import relabelled
+from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 
 
@@ -49,6 +51,16 @@ def split_frame(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def sided(
+    chunk: pd.DataFrame, report: ValidationReport, cfg: Split
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Raw rows (any chunk of them) as the model learns from them, small classes dropped
+    or merged and rows without a target dropped, and which of them go to the test side."""
+    rows = relabelled(chunk, report.target, report.small_classes)
+    labelled = rows[rows[report.target].notna()]
+    return labelled, test_side(labelled, report.target, cfg, report.identifiers)
+
+
 def test_side(
     labelled: pd.DataFrame, target: str, cfg: Split, not_features: Sequence[str] = ()
 ) -> np.ndarray:
@@ -67,6 +79,12 @@ def refuse_key(columns: Sequence[str], target: str, key: str, missing: int) -> N
         )
     if missing > 0:
         raise PipelineError(f"split.key: column '{key}' is missing in {missing} rows")
+
+
+def refuse_key_column(columns: Sequence[str], target: str, key: str | None) -> None:
+    """What can be said of split.key before any row is read."""
+    if key is not None and (key not in columns or key == target):
+        refuse_key(columns, target, key, 0)
 
 
 def refuse_split(n_train: int, n_test: int, cfg: Split) -> None:

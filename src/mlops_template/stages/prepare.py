@@ -1,44 +1,39 @@
 """prepare: drop rows without a target, drop or merge the classes too small to learn
-(as validate's report says), and split into train and test sets: in this process, or
-on Spark (`engine=spark`) by the same per-row functions."""
+(as validate's report says), and split into train and test sets. A chunk of rows at a
+time, in this process or on Spark (`engine=spark`), by the same per-row functions."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from mlops_template.config import Config
-from mlops_template.core.split import split_frame
-from mlops_template.core.target import relabelled
+from mlops_template.core.split import sided
 from mlops_template.core.validation_report import ValidationReport
-from mlops_template.io.atomic import write_parquet
+from mlops_template.io.parquet_chunks import as_dtypes, pandas_dtypes, parquet_chunks
+from mlops_template.io.split_files import split_dtypes, write_split
 from mlops_template.io.tracking import Input, StageRecord
 
 
 def run(cfg: Config) -> StageRecord:
     report = ValidationReport.read(cfg.paths.validation)
     if cfg.engine.name == "spark":
-        return on_spark(cfg, report)
-    frame = pd.read_parquet(cfg.paths.raw)
-    rows = relabelled(frame, report.target, report.small_classes)
-    train, test = split_frame(rows, report.target, report.task, cfg.split, report.identifiers)
-    write_parquet(cfg.paths.train, train)
-    write_parquet(cfg.paths.test, test)
+        n_train, n_test = on_spark(cfg, report)
+    else:
+        raw = pandas_dtypes(cfg.paths.raw)
+        chunks = (
+            sided(as_dtypes(c, raw), report, cfg.split) for c in parquet_chunks([cfg.paths.raw])
+        )
+        n_train, n_test = write_split(chunks, list(raw), cfg, report, split_dtypes(raw, report))
     return StageRecord(
-        inputs=[Input(cfg.paths.raw, "split", frame, report.target)],
-        metrics={"n_train": len(train), "n_test": len(test)},
+        inputs=[Input(cfg.paths.raw, "split", target=report.target)],
+        metrics={"n_train": n_train, "n_test": n_test},
     )
 
 
-def on_spark(cfg: Config, report: ValidationReport) -> StageRecord:
+def on_spark(cfg: Config, report: ValidationReport) -> tuple[int, int]:
     from mlops_template.io.spark_split import split_on_spark
     from mlops_template.io.spark_tables import data_session
 
     spark = data_session(cfg.engine, "prepare")
     try:
-        n_train, n_test = split_on_spark(spark, cfg, report)
+        return split_on_spark(spark, cfg, report)
     finally:
         spark.stop()
-    return StageRecord(
-        inputs=[Input(cfg.paths.raw, "split", None, report.target)],
-        metrics={"n_train": n_train, "n_test": n_test},
-    )

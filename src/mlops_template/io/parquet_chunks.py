@@ -1,0 +1,72 @@
+"""Parquet files read and written a chunk of rows at a time, in pandas' dtypes: the data
+stages' tables at any size, on either engine, without holding the table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+# Rows per chunk: tens of MB of a table of 30 columns.
+CHUNK_ROWS = 200_000
+
+
+def pandas_dtypes(path: str | Path) -> dict[str, str]:
+    """The pandas dtype of each column of a Parquet file, as pd.read_parquet gives it."""
+    import pyarrow.parquet as pq
+
+    empty = pq.read_schema(path).empty_table().to_pandas()
+    return {str(name): str(dtype) for name, dtype in empty.dtypes.items()}
+
+
+def parquet_chunks(files: list[Path] | list[str]) -> Iterator[pd.DataFrame]:
+    """The files' rows in order, a pandas chunk of at most CHUNK_ROWS at a time: memory
+    holds one chunk, not the table."""
+    import pyarrow.parquet as pq
+
+    for file in files:
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=CHUNK_ROWS):
+            yield batch.to_pandas()
+
+
+class ParquetSink:
+    """One Parquet file written a chunk at a time, each in `dtypes` (as_dtypes); with no
+    rows, the columns."""
+
+    def __init__(self, path: Path, dtypes: Mapping[str, str]) -> None:
+        self.path, self.dtypes, self.writer, self.rows = path, dtypes, None, 0
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(as_dtypes(chunk, self.dtypes), preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema))
+        self.rows += len(chunk)
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        elif exc[0] is None:
+            columns = {name: pd.Series(dtype=d) for name, d in self.dtypes.items()}
+            pd.DataFrame(columns).to_parquet(self.path, index=False, engine="pyarrow")
+
+
+def as_dtypes(chunk: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """A chunk of rows in `dtypes` (the pandas engine's): Spark's and Arrow's batches lose
+    pandas' own dtypes (nullable boolean and Int64) and Spark keeps timestamps as instants
+    in UTC, which become naive UTC datetimes."""
+    for name, dtype in dtypes.items():
+        column = chunk[name]
+        if str(column.dtype) == dtype:
+            continue
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+        chunk[name] = column.astype(dtype)
+    return chunk[list(dtypes)]
