@@ -15,6 +15,8 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from mlops_template.config import CrossValidation
 from mlops_template.core.cross_validation import (
+    NOT_HELD,
+    OUT,
     Cost,
     classes_of,
     fitted_pipeline,
@@ -60,6 +62,27 @@ def test_past_max_rows_a_hold_out_split_replaces_the_folds():
     assert 0.15 < folds.scored.mean() < 0.25
     assert folds.describe() == f"a hold-out split of {folds.scored.sum()} of 2000 training rows"
     assert not folds_for(ids, CrossValidation(max_rows=2000), 3).holdout  # at the bound: folds
+
+
+def test_past_sample_rows_the_split_is_made_in_a_sample_and_the_rest_is_not_read():
+    rows = numbered_rows(6000)
+    ids = row_ids(rows, list(rows.columns))
+    cv = CrossValidation(max_rows=1000, sample_rows=1500, holdout=0.2)
+    folds = folds_for(ids, cv, 3)
+    used = folds.of_row != OUT
+    assert folds.sampled and folds.holdout and 1300 < used.sum() < 1700
+    assert 250 < folds.scored.sum() < 350 and not (folds.scored & ~used).any()
+    assert folds.describe() == (
+        f"a hold-out split of {folds.scored.sum()} of a sample of {used.sum()} of 6000 "
+        "training rows"
+    )
+    # The same rows by their hash, whatever their order; the fit reads only the sample.
+    shuffled = np.random.default_rng(1).permutation(6000)
+    assert (folds_for(ids[shuffled], cv, 3).of_row == folds.of_row[shuffled]).all()
+    x = rows.astype("float64")
+    (fold,) = prepare(FunctionTransformer(), x, pd.Series(np.arange(6000) % 2), folds)
+    assert len(fold.fit_x) == int((folds.of_row == NOT_HELD).sum())
+    assert not folds_for(ids, cv.model_copy(update={"sample_rows": 6000}), 3).sampled
 
 
 def test_a_class_missing_from_a_fold_gets_probability_zero():

@@ -63,6 +63,19 @@ def test_a_choice_the_data_cannot_call_says_so(params):
     assert selection.summary().endswith("within noise, so another choice would do as well")
 
 
+def test_a_choice_made_on_a_sample_is_refitted_on_every_row(params):
+    rows = interaction_rows(3000)
+    params["train"]["cv"].update(max_rows=1000, sample_rows=2000)
+    cfg = parse_config(params)
+    training = model_for_rows(cfg, rows, "y", "classification")
+    selection = training.selection
+    assert selection.chosen == "hist_gradient_boosting" and selection.fitted is None
+    assert "of a sample of" in selection.scheme and selection.rows == 3000
+    assert len(training.features) == len(training.y) == 3000  # train fits these: every row
+    cost = fit_cost(training, 0.5)
+    assert "to choose" in cost and "the final fit on 3000 rows" in cost
+
+
 def test_a_single_model_config_is_not_cross_validated(params):
     params["model"] = {"type": "linear"}
     training = model_for_rows(parse_config(params), linear_rows(), "y", "regression")

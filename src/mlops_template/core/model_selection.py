@@ -98,10 +98,12 @@ def select(
         outputs[name], parts = out_of_fold(
             pipeline[-1], rows, folds, classes, n_jobs=cv.n_jobs, cost=cost
         )
-        # On a hold-out split the candidate's fit may be the model, if it saw every class
-        # (all rows of a rare one may fall in the hold-out): else it is refitted.
+        # On a hold-out split of every row (not of a sample) the candidate's fit may be
+        # the model, if it saw every class (all rows of a rare one may fall in the
+        # hold-out): else it is refitted.
         seen = getattr(parts[0].model, "classes_", None)
-        if folds.holdout and (classes is None or set(seen.tolist()) == set(classes)):
+        whole = folds.holdout and not folds.sampled
+        if whole and (classes is None or set(seen.tolist()) == set(classes)):
             fitted[name] = fitted_pipeline(rows[0], parts[0])
         scores[name] = metric_value(metric, scored, outputs[name])
     if not scores:
