@@ -35,10 +35,12 @@ def test_a_stage_logs_the_params_dvc_yaml_lists(params):
         "validate",
         "split.key",
         "features.max_categories",
+        "engine",
     ]
     assert declared_params("evaluate", DVC_YAML) == []
     logged = stage_params(config, declared_params("prepare", DVC_YAML))
-    assert logged and all(key.startswith("split.") for key in logged)
+    assert logged and all(key.startswith(("split.", "engine.")) for key in logged)
+    assert logged["engine.name"] == "pandas"
 
 
 def test_check_params_depends_on_all_of_params_yaml(params):

@@ -23,6 +23,7 @@ from .conftest import REPO
 NEEDS = {
     "data/csv": ["data.path=x.csv", "data.target=y"],
     "data/parquet": ["data.path=x.parquet", "data.target=y"],
+    "data/delta": ["data.path=table", "data.target=y"],
 }
 OPTIONS = sorted(
     f"{p.parent.name}/{p.stem}" for p in (REPO / "conf").glob("*/*.yaml") if p.is_file()

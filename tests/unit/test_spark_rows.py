@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mlops_template.operate.batch.spark_predict import _reason, row_offsets
+from mlops_template.io.spark_session import spark_reason
+from mlops_template.operate.batch.spark_predict import row_offsets
 
 
 def test_row_offsets_follow_partition_order_not_dict_order():
@@ -25,14 +26,25 @@ def test_spark_error_is_summarised_by_its_causes_once():
         "\tat java.base/Bar\n"
         'Caused by: java.lang.NumberFormatException: For input string: "high"\n'
     )
-    assert _reason(RuntimeError(trace)) == (
+    assert spark_reason(RuntimeError(trace)) == (
         "org.apache.spark.SparkException: Malformed records are detected; "
         'java.lang.NumberFormatException: For input string: "high"'
     )
 
 
 def test_spark_error_without_causes_gives_its_exception_line():
-    assert _reason(RuntimeError("x\n: java.io.IOException: disk full\n")) == (
+    assert spark_reason(RuntimeError("x\n: java.io.IOException: disk full\n")) == (
         ": java.io.IOException: disk full"
     )
-    assert _reason(RuntimeError("")) == "RuntimeError"
+    assert spark_reason(RuntimeError("")) == "RuntimeError"
+
+
+def test_a_python_workers_error_gives_its_last_line():
+    trace = (
+        "An exception was thrown from the Python worker.\n"
+        "Traceback (most recent call last):\n"
+        '  File "worker.py", line 1, in main\n'
+        "mlops_template.core.raw_rows.BadCells: column 'x': 2 infinite values\n"
+    )
+    said = spark_reason(RuntimeError(trace))
+    assert said == "mlops_template.core.raw_rows.BadCells: column 'x': 2 infinite values"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mlops_template.config import Validate
@@ -14,12 +13,14 @@ from mlops_template.core.columns import (
     panel_units,
     text_encodings,
 )
-from mlops_template.core.target import CLASSIFICATION, class_balance, infer_task
+from mlops_template.core.table_facts import FrameFacts, TableFacts, as_facts
+from mlops_template.core.target import CLASSIFICATION, balance, choose_task
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 
 
-def require_target(frame: pd.DataFrame, target: str, source: str) -> None:
+def require_target(frame: Any, target: str, source: str) -> None:
+    """`frame`: anything with columns (a pandas or Spark frame, a table's facts)."""
     if target not in frame.columns:
         raise PipelineError(
             f"{source}: target column '{target}' (data.target) not found; "
@@ -42,24 +43,49 @@ def check_dataset(
     Returns a report of what was checked (task and why, rows, columns and their kinds,
     the columns that name rows, missing values, classes) with warnings for people.
     """
-    if frame.shape[1] == 0 or frame.empty:
-        raise PipelineError(f"{source}: the data set is empty ({frame.shape[0]} rows)")
-    if frame.columns.duplicated().any():
-        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+    return check_table(
+        FrameFacts(frame),
+        target,
+        settings,
+        requested_task=requested_task,
+        source=source,
+        key=key,
+        max_categories=max_categories,
+    )
+
+
+def check_table(
+    facts: TableFacts,
+    target: str,
+    settings: Validate,
+    *,
+    requested_task: str,
+    source: str,
+    key: str | None = None,
+    max_categories: int | None = 20,
+) -> ValidationReport:
+    """`check_dataset` of a table's facts (a pandas frame's, or a Spark table's)."""
+    columns = pd.Index(facts.columns)
+    if len(columns) == 0 or facts.rows == 0:
+        raise PipelineError(f"{source}: the data set is empty ({facts.rows} rows)")
+    if columns.duplicated().any():
+        dupes = sorted(set(columns[columns.duplicated()]))
         raise PipelineError(f"{source}: duplicate column names {dupes}")
-    require_target(frame, target, source)
-    task, reason = infer_task(frame[target], requested_task, settings.max_classes)
+    require_target(facts, target, source)
+    y = facts.target(target)
+    task, reason = choose_task(y, requested_task, settings.max_classes)
     # The split key is an ID by design: it identifies rows and is never a feature.
-    features = [c for c in frame.columns if c not in (target, key)]
+    features = [c for c in facts.columns if c not in (target, key)]
     if not features:
         raise PipelineError(f"{source}: no feature columns besides the target '{target}'")
+    dtypes = {c: facts.dtype(c) for c in features}
     unsupported = [
-        f"{c} ({frame[c].dtype})"
-        for c in features
+        f"{c} ({dtype})"
+        for c, dtype in dtypes.items()
         if not (
-            pd.api.types.is_numeric_dtype(frame[c])
-            or pd.api.types.is_datetime64_any_dtype(frame[c])
-            or is_categorical_dtype_ok(frame[c])
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype)
+            or is_categorical_dtype_ok(dtype)
         )
     ]
     if unsupported:
@@ -67,44 +93,43 @@ def check_dataset(
             f"{source}: unsupported column types {unsupported}; convert them to numbers or "
             "text, or list them in data.drop_columns"
         )
-    y = frame[target]
-    labelled = int(y.notna().sum())
+    labelled = y.labelled
     if labelled < settings.min_rows:
         raise PipelineError(
             f"{source}: {labelled} rows with a target '{target}', fewer than "
             f"validate.min_rows={settings.min_rows}"
         )
-    identifiers = identifier_columns(frame, features)
-    kinds = {c: column_kind(frame[c]) for c in features}
+    identifiers = identifier_columns(facts, features)
+    kinds = {c: column_kind(dtype) for c, dtype in dtypes.items()}
     dropped = identifiers if settings.identifiers == "drop" else []
     kept = [c for c in features if c not in dropped]
     report: dict[str, Any] = {
         "target": target,
         "task": task,
         "task_reason": reason,
-        "n_rows": len(frame),
-        "n_rows_without_target": int(len(frame) - labelled),
+        "n_rows": facts.rows,
+        "n_rows_without_target": int(facts.rows - labelled),
         "features": kept,
         "categorical": [c for c in features if kinds[c] == "categorical" and c not in dropped],
         "dates": [c for c in features if kinds[c] == "date" and c not in dropped],
         "identifiers": dropped,
-        "encodings": text_encodings(frame, kept, max_categories),
-        "missing": {c: n for c in features if (n := int(frame[c].isna().sum()))},  # no copy
+        "encodings": text_encodings(facts, kept, max_categories),
+        "missing": {c: n for c in features if (n := facts.missing(c))},
         "warnings": [
             *(identifier_line(c, settings.identifiers) for c in identifiers),
-            *(panel_line(unit, period) for unit, period in panel_units(frame, features)),
+            *(panel_line(unit, period) for unit, period in panel_units(facts, features)),
         ],
     }
     if task == CLASSIFICATION:
-        balance, warnings = class_balance(y, settings, source=source)
-        report.update(balance)
+        balance_report, warnings = balance(y, settings, source=source)
+        report.update(balance_report)
         report["warnings"] += warnings
-    elif not pd.api.types.is_numeric_dtype(y):
+    elif not pd.api.types.is_numeric_dtype(y.dtype):
         raise PipelineError(
             f"{source}: target column '{target}' is {y.dtype}, not numeric; "
             "regression needs numbers (or set data.task=classification)"
         )
-    copies = copies_of_target(frame, features, target, task)
+    copies = copies_of_target(facts, features, target, task)
     if copies:
         message = (
             f"{'; '.join(copies)}: a model would learn the answer from it, and score "
@@ -117,12 +142,9 @@ def check_dataset(
     return ValidationReport(**report)
 
 
-# Labelled rows (spread over the data) compared before whole columns: almost every
-# column differs from the target within them, so 10M rows cost little more than 1,000.
-SCREEN_ROWS = 1000
-
-
-def copies_of_target(frame: pd.DataFrame, columns: list[str], target: str, task: str) -> list[str]:
+def copies_of_target(
+    table: pd.DataFrame | TableFacts, columns: list[str], target: str, task: str
+) -> list[str]:
     """The columns that hold the target on every labelled row (the rows a model learns
     from), whatever their name ('Churn' beside 'churn'), each described for a message.
 
@@ -130,39 +152,17 @@ def copies_of_target(frame: pd.DataFrame, columns: list[str], target: str, task:
     classification, also its classes under other names ('yes'/'no' for 1/0): a
     one-to-one mapping between the column's values and the classes. A regression
     target's other one-to-one mappings are not refused: an ID column is one too."""
-    labels = frame[target]
-    rows = np.flatnonzero(labels.notna().to_numpy())
-    screen = rows[:: max(1, len(rows) // SCREEN_ROWS)]
-    pair = _pair_classes if task == CLASSIFICATION else _same_numbers
-    found, y = [], None
-    for column in columns:
-        if pair(frame[column].iloc[screen], labels.iloc[screen]) is None:
-            continue
-        y = labels.iloc[rows] if y is None else y
-        pairs = pair(frame[column].iloc[rows], y)
-        if pairs is not None:
-            found.append(_describe(column, target, pairs))
-    return found
-
-
-def _same_numbers(x: pd.Series, y: pd.Series) -> list[tuple[Any, Any]] | None:
-    """No pairs to show if x holds y's numbers; None if not."""
-    if not pd.api.types.is_numeric_dtype(x) or pd.api.types.is_bool_dtype(x):
-        return None
-    return [] if np.array_equal(x.to_numpy(float, na_value=np.nan), y.to_numpy(float)) else None
-
-
-def _pair_classes(x: pd.Series, y: pd.Series) -> list[tuple[Any, Any]] | None:
-    """x's values (missing is one) paired with y's classes if they map one to one."""
-    x_codes, x_values = x.factorize(use_na_sentinel=False)
-    y_codes, y_values = y.factorize()
-    if len(x_values) != len(y_values):
-        return None
-    pairs = pd.unique(x_codes.astype(np.int64) * len(y_values) + y_codes)
-    if len(pairs) != len(y_values):
-        return None
-    xs, ys = x_values.tolist(), y_values.tolist()
-    return sorted(((xs[p // len(ys)], ys[p % len(ys)]) for p in pairs), key=lambda p: str(p[1]))
+    facts = as_facts(table)
+    classes = task == CLASSIFICATION
+    if not classes:  # numbers only: a copy of a regression target holds its numbers
+        columns = [
+            c
+            for c in columns
+            if pd.api.types.is_numeric_dtype(dtype := facts.dtype(c))
+            and not pd.api.types.is_bool_dtype(dtype)
+        ]
+    found = facts.target_pairs(columns, target, classes)
+    return [_describe(c, target, pairs) for c, pairs in found.items()]
 
 
 def _describe(column: str, target: str, pairs: list[tuple[Any, Any]]) -> str:
@@ -198,10 +198,10 @@ def panel_line(unit: str, period: str) -> str:
     )
 
 
-def is_categorical_dtype_ok(series: pd.Series) -> bool:
+def is_categorical_dtype_ok(dtype: Any) -> bool:
     return (
-        pd.api.types.is_string_dtype(series)
-        or pd.api.types.is_bool_dtype(series)
-        or isinstance(series.dtype, pd.CategoricalDtype)
-        or series.dtype == object
+        pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
     )

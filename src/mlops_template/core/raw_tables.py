@@ -1,7 +1,8 @@
 """The raw-row contract applied to whole tables: a training file's columns typed by what
 their cells hold (`conform_frame`), and what a file's columns must be before any cell is
-read (Arrow types, repeated names, nested columns). The cell-level rules are in
-`raw_rows`."""
+read (Arrow types, repeated names, nested columns); a chunk of rows converted by a plan
+decided for the whole table (`apply`). The cell-level rules are in `raw_rows`, the
+column-level decisions in `raw_facts`."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.core.raw_rows import (
-    SHOWN,
-    BadCells,
-    as_dates,
-    as_numbers,
-    as_text,
-    is_missing,
-    looks_like_dates,
+from mlops_template.core.raw_facts import (
+    BOOLEAN,
+    DATES,
+    NUMBERS,
+    Plan,
+    decide,
+    frame_facts,
+    missing_as_nan,
+    not_numbers,
 )
-from mlops_template.core.shares import percent
+from mlops_template.core.raw_rows import as_dates, as_numbers, as_text
 
 
 def plain_arrow(data: Any) -> Any:
@@ -67,35 +69,6 @@ def duplicate_names(names: list[str]) -> list[str]:
     return sorted({n for n in names if n in seen or seen.add(n)})
 
 
-def looks_boolean(values: pd.Series) -> bool:
-    """Every present cell is a boolean or the text true/false in any case."""
-    distinct = values.dropna().unique()
-    if not 0 < len(distinct) <= 6:  # True, False and their spellings at most
-        return False
-    return all(
-        isinstance(v, bool | np.bool_) or str(v).lower() in ("true", "false") for v in distinct
-    )
-
-
-def numeric_share(values: pd.Series) -> tuple[float, list[Any]]:
-    """For a text column: the share of its present cells that are numbers, and the rest."""
-    present = values[~is_missing(values)]
-    if present.empty:
-        return 0.0, []
-    # pandas' parser is a fast first pass; cells it cannot read get Python's float().
-    parsed = pd.to_numeric(present.astype(object), errors="coerce")
-    unread = present[parsed.isna()].tolist()
-    if len(unread) > len(present) / 2:
-        return 1 - len(unread) / len(present), unread  # text: no need to look closer
-    bad = []
-    for value in unread:
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            bad.append(value)
-    return 1 - len(bad) / len(present), bad
-
-
 def conform_frame(
     frame: pd.DataFrame,
     *,
@@ -110,48 +83,39 @@ def conform_frame(
     dates (or is refused, `dates`); true/false text becomes booleans; a text column whose
     cells are mostly numbers is refused or read as numbers with the others missing
     (`non_numeric`); infinity is refused or missing (`infinity`). Raises BadCells naming
-    the column."""
-    frame = frame.copy()
-    notes = []
-    for name in frame.columns:
+    the column. Decided from the whole frame's facts (core/raw_facts.py), as Spark
+    decides from its partitions' facts merged."""
+    frame = missing_as_nan(frame)
+    plan = decide(
+        frame_facts(frame), infinity=infinity, non_numeric=non_numeric, share=share, dates=dates
+    )
+    return convert(plan, frame), plan.notes
+
+
+def apply(plan: Plan, chunk: pd.DataFrame) -> pd.DataFrame:
+    """A chunk of rows (as read) by the plan, text columns as plain strings."""
+    return text_as_str(convert(plan, missing_as_nan(chunk)))
+
+
+def convert(plan: Plan, frame: pd.DataFrame) -> pd.DataFrame:
+    """The planned columns of `frame` (missing tokens already NaN) converted."""
+    frame = frame.copy(deep=False)
+    for name, step in plan.steps.items():
         values = frame[name]
-        if pd.api.types.is_bool_dtype(values):
-            continue
-        if pd.api.types.is_numeric_dtype(values):
-            numbers = as_numbers(values, name, infinity)
-            if infinity == "missing" and numbers.isna().sum() > values.isna().sum():
-                notes.append(f"column '{name}': infinite values read as missing")
-                frame[name] = numbers
-            continue
-        if not pd.api.types.is_datetime64_any_dtype(values):  # text: tokens are missing
-            values = values.mask(is_missing(values), np.nan)
-            frame[name] = values
-        if pd.api.types.is_datetime64_any_dtype(values) or looks_like_dates(values):
-            if dates == "error":
-                raise BadCells(
-                    f"column '{name}' holds dates; set read.dates=features to use them, "
-                    "or list it in data.drop_columns"
-                )
+        if step == NUMBERS:
+            frame[name] = as_numbers(values, name, plan.infinity)
+        elif step == DATES:
             frame[name] = as_dates(values, name)
-            continue
-        if looks_boolean(values):  # true/False/TRUE with gaps: a boolean, not text
+        elif step == BOOLEAN:
             flags = as_text(values, boolean=True)
             frame[name] = flags.map({"True": True, "False": False}).astype("boolean")
-            continue
-        numbers_share, bad = numeric_share(values)
-        if not bad or numbers_share < share:
-            continue  # text, or numbers already
-        examples = sorted({str(v) for v in bad})[:SHOWN]
-        if non_numeric == "error":
-            raise BadCells(
-                f"column '{name}': {len(bad)} of its values are not numbers though "
-                f"{percent(numbers_share)} are, e.g. {examples}; fix them, or set "
-                "read.non_numeric=missing to read them as missing"
-            )
-        cleared = values.mask(values.isin(bad), np.nan)
-        frame[name] = as_numbers(cleared, name, infinity)
-        notes.append(
-            f"column '{name}': {len(bad)} values that are not numbers, e.g. {examples}, "
-            "read as missing"
-        )
-    return frame, notes
+        else:  # TEXT_NUMBERS
+            bad = values.isin(not_numbers(values))
+            frame[name] = as_numbers(values.mask(bad, np.nan), name, plan.infinity)
+    return frame
+
+
+def text_as_str(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mixed-type text columns as plain strings, so encoders see one type."""
+    text = [c for c in frame.columns if frame[c].dtype == object]
+    return frame.astype({c: "str" for c in text}) if text else frame

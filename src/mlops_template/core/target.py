@@ -8,6 +8,7 @@ import pandas as pd
 
 from mlops_template.config import Validate
 from mlops_template.core.shares import percent
+from mlops_template.core.table_facts import SeriesTarget, TargetFacts
 from mlops_template.core.validation_report import SmallClasses
 from mlops_template.errors import PipelineError
 
@@ -34,12 +35,18 @@ class TaskChoice(NamedTuple):
     reason: str  # one line for people: what the target looks like and what follows
 
 
-def is_categorical(series: pd.Series) -> bool:
-    """Text, boolean and pandas categorical columns are one-hot encoded; numbers are not."""
-    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+def is_categorical(column: Any) -> bool:
+    """Text, boolean and pandas categorical columns are one-hot encoded; numbers are not.
+    Of a column or its dtype."""
+    return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
-def infer_task(target: pd.Series, requested: str, max_classes: int) -> TaskChoice:  # noqa: PLR0911
+def infer_task(target: pd.Series, requested: str, max_classes: int) -> TaskChoice:
+    """The task a target implies, and why, unless the config names one (`data.task`)."""
+    return choose_task(SeriesTarget(target), requested, max_classes)
+
+
+def choose_task(target: TargetFacts, requested: str, max_classes: int) -> TaskChoice:  # noqa: PLR0911
     """The task a target implies, and why, unless the config names one (`data.task`).
 
     Text and boolean targets are labels. Numbers with fractions, integers with more than
@@ -49,26 +56,27 @@ def infer_task(target: pd.Series, requested: str, max_classes: int) -> TaskChoic
     name = f"target '{target.name}'"
     if requested != "auto":
         return TaskChoice(requested, f"{name}: {requested}, as data.task says")
-    values = target.dropna()
-    n = values.nunique()
-    if is_categorical(values):
-        kind = "boolean" if pd.api.types.is_bool_dtype(values) else "text"
+    n = target.distinct
+    if is_categorical(target.dtype):
+        kind = "boolean" if pd.api.types.is_bool_dtype(target.dtype) else "text"
         return TaskChoice(CLASSIFICATION, f"{name}: {kind} values, {n} distinct: classification")
-    if not (pd.api.types.is_integer_dtype(values) or bool((values % 1 == 0).all())):
+    if not (pd.api.types.is_integer_dtype(target.dtype) or target.whole):
         return TaskChoice(REGRESSION, f"{name}: numbers with fractions: regression")
     if n <= 2:
         return TaskChoice(CLASSIFICATION, f"{name}: {n} distinct values: classification")
-    span = f"integers {int(values.min())}..{int(values.max())}"
+    low, high = target.bounds
+    span = f"integers {int(low)}..{int(high)}"
     if n > max_classes:
         return TaskChoice(
             REGRESSION,
             f"{name}: {span}, {n} distinct values (more than validate.max_classes="
             f"{max_classes}): regression (set data.task=classification to override)",
         )
-    if looks_like_counts(values):
+    if is_count(target):
+        upper = percent(upper_half_share(target.counts), 0)
         return TaskChoice(
             REGRESSION,
-            f"{name}: {span} with a long right tail ({percent(upper_half_share(values), 0)} "
+            f"{name}: {span} with a long right tail ({upper} "
             "of rows in the upper half of the range): counts, regression "
             "(set data.task=classification to override)",
         )
@@ -81,27 +89,41 @@ def infer_task(target: pd.Series, requested: str, max_classes: int) -> TaskChoic
 
 def looks_like_counts(values: pd.Series) -> bool:
     """Non-negative integers with a long right tail whose frequency falls off (COUNT_*)."""
-    if values.min() < 0 or values.nunique() < COUNT_MIN_VALUES:
+    return is_count(SeriesTarget(values))
+
+
+def is_count(target: TargetFacts) -> bool:
+    """`looks_like_counts`, of a target's labelled values."""
+    low, high = target.bounds
+    if low < 0 or target.distinct < COUNT_MIN_VALUES:
         return False
-    rows = values.value_counts()
+    rows = target.counts
     mode = rows[rows == rows.max()].index.min()  # the most common value (the smallest on ties)
     past = rows[rows.index > mode]
-    halfway = (mode + values.max()) / 2
+    halfway = (mode + high) / 2
     return bool(
-        mode < (values.min() + values.max()) / 2
-        and upper_half_share(values) < COUNT_TAIL_SHARE
+        mode < (low + high) / 2
+        and upper_half_share(rows) < COUNT_TAIL_SHARE
         and past[past.index <= halfway].sum() >= COUNT_DECAY * past[past.index > halfway].sum()
     )
 
 
-def upper_half_share(values: pd.Series) -> float:
-    """Share of the values above the middle of their range."""
-    middle = (values.min() + values.max()) / 2
-    return float((values > middle).mean())
+def upper_half_share(rows: pd.Series) -> float:
+    """Share of the rows whose value (rows per value: `value_counts()`) lies above the
+    middle of the values' range."""
+    middle = (rows.index.min() + rows.index.max()) / 2
+    return float(rows[rows.index > middle].sum() / rows.sum())
 
 
 def class_balance(
     y: pd.Series, settings: Validate, *, source: str
+) -> tuple[dict[str, Any], list[str]]:
+    """`balance` of a target column."""
+    return balance(SeriesTarget(y), settings, source=source)
+
+
+def balance(
+    target: TargetFacts, settings: Validate, *, source: str
 ) -> tuple[dict[str, Any], list[str]]:
     """Class counts as the model will learn them, the smallest class's share, what is done
     with classes too small to learn (validate.small_classes), and warnings about rare ones.
@@ -109,9 +131,9 @@ def class_balance(
     Raises PipelineError for a single class, and for classes with fewer rows than
     validate.min_class_rows unless the settings drop or merge them.
     """
-    counts = y.dropna().value_counts()
+    counts = target.counts
     counts = counts[counts > 0]  # a pandas categorical counts its unused categories too
-    name = f"{source}: target column '{y.name}'"
+    name = f"{source}: target column '{target.name}'"
     if len(counts) < 2:
         raise PipelineError(
             f"{name} has a single class {counts.index.tolist()}; classification needs at least two"
@@ -119,7 +141,7 @@ def class_balance(
     report: dict[str, Any] = {}
     small = counts[counts < settings.min_class_rows]
     if len(small):
-        handled = small_classes(y, small, settings, name)
+        handled = small_classes(target, small, settings, name)
         counts = handled_counts(counts, handled)
         report["small_classes"] = handled
         merged = counts.get(handled.into, settings.min_class_rows)
@@ -151,17 +173,22 @@ def class_balance(
     return report, warnings
 
 
-def small_classes(y: pd.Series, small: pd.Series, settings: Validate, name: str) -> SmallClasses:
+def small_classes(
+    target: TargetFacts, small: pd.Series, settings: Validate, name: str
+) -> SmallClasses:
     """What validate.small_classes does with classes below validate.min_class_rows."""
     listed = sorted(str(c) for c in small.index)
+    labels = is_categorical(target.dtype)
     if settings.small_classes == "error":
-        into = settings.merged_class if is_categorical(y) else -1
+        into = settings.merged_class if labels else -1
         fix = (
             "set validate.small_classes=drop to drop their rows, or =merge to relabel them "
             f"validate.merged_class ('{into}')"
         )
-        if not is_categorical(y):
-            fix = f"if '{y.name}' is a count or measurement set data.task=regression, else {fix}"
+        if not labels:
+            fix = (
+                f"if '{target.name}' is a count or measurement set data.task=regression, else {fix}"
+            )
         rows = (
             "a single row"
             if settings.min_class_rows == 2
@@ -175,7 +202,7 @@ def small_classes(y: pd.Series, small: pd.Series, settings: Validate, name: str)
     if settings.small_classes == "drop":
         return SmallClasses(action="drop", classes=classes)
     into = settings.merged_class
-    if is_categorical(y):
+    if labels:
         into = str(into)
     elif not isinstance(into, int):
         raise PipelineError(
@@ -183,7 +210,8 @@ def small_classes(y: pd.Series, small: pd.Series, settings: Validate, name: str)
             f"validate.merged_class='{into}', which is not a number like the other classes; "
             "set validate.merged_class to a number no class has (-1), or small_classes=drop"
         )
-    taken = int((y.dropna().astype(str) == str(into)).sum())
+    counts = target.counts  # rows per value, as text alike to `astype(str)`'s
+    taken = int(counts[counts.index.astype(str) == str(into)].sum())
     if taken and str(into) not in classes:
         raise PipelineError(
             f"{name}: validate.merged_class='{into}' is already a class of {taken:,} rows; "

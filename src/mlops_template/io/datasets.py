@@ -6,17 +6,22 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from mlops_template.config import Data, DemoData, FileData, Read, SklearnData, SyntheticData
+from mlops_template.core.raw_facts import Facts, Plan, decide
 from mlops_template.core.raw_rows import MISSING_TOKENS, BadCells
 from mlops_template.core.raw_tables import (
     conform_frame,
     duplicate_names,
     nested_columns,
     plain_arrow,
+    text_as_str,
 )
 from mlops_template.errors import PipelineError
 from mlops_template.io.csv_lines import stray_carriage_return
@@ -38,30 +43,54 @@ def load_source(data: Data, read: Read | None = None) -> pd.DataFrame:
         frame = customers(data.n_rows, data.seed, data.target)
     else:
         raise TypeError(f"unknown data config {type(data).__name__}")
-    missing = [c for c in data.drop_columns if c not in frame.columns]
+    refuse_unknown_drops(list(frame.columns), data)
+    frame = conformed(frame.drop(columns=data.drop_columns), read or Read(), data.origin)
+    return text_as_str(frame)  # mixed-type text columns as plain strings
+
+
+def refuse_unknown_drops(columns: list[str], data: Data) -> None:
+    missing = [c for c in data.drop_columns if c not in columns]
     if missing:
         raise PipelineError(f"{data.origin}: data.drop_columns names unknown columns {missing}")
-    frame = conformed(frame.drop(columns=data.drop_columns), read or Read(), data.origin)
-    # Mixed-type text columns become plain strings so encoders see one type.
-    text = [c for c in frame.columns if frame[c].dtype == object]
-    return frame.astype({c: "str" for c in text}) if text else frame
 
 
 def conformed(frame: pd.DataFrame, read: Read, source: str) -> pd.DataFrame:
     """`frame` by the contract; what was read as missing is said on stderr."""
+    with _refused(source):
+        frame, notes = conform_frame(frame, **_contract(read))
+    _warn(notes, source)
+    return frame
+
+
+def planned(facts: Facts, read: Read, source: str) -> Plan:
+    """The contract's plan for a table of these facts (core/raw_facts.py), as `conformed`
+    decides it: the same refusals, and the same notes on stderr."""
+    with _refused(source):
+        plan = decide(facts, **_contract(read))
+    _warn(plan.notes, source)
+    return plan
+
+
+def _contract(read: Read) -> dict[str, Any]:
+    return {
+        "infinity": read.infinity,
+        "non_numeric": read.non_numeric,
+        "share": read.numeric_share,
+        "dates": read.dates,
+    }
+
+
+@contextmanager
+def _refused(source: str) -> Iterator[None]:
     try:
-        frame, notes = conform_frame(
-            frame,
-            infinity=read.infinity,
-            non_numeric=read.non_numeric,
-            share=read.numeric_share,
-            dates=read.dates,
-        )
+        yield
     except BadCells as err:
         raise PipelineError(f"{source}: {err}") from None
+
+
+def _warn(notes: list[str], source: str) -> None:
     for note in notes:
         print(f"warning: {source}: {note}", file=sys.stderr)
-    return frame
 
 
 def incoming_folder(root: str, data: Data) -> Path:
@@ -135,16 +164,67 @@ def _load_bundled(name: str) -> pd.DataFrame:
     return loader(as_frame=True).frame
 
 
-def _read_file(data: FileData) -> pd.DataFrame:
+def delta_snapshot(data: FileData) -> tuple[Any, Any]:
+    """The Delta table at data.path and its current version as an Arrow dataset (its
+    files in the log's order, partition values as columns), refused if deltalake's Arrow
+    reader cannot read it right: the pandas engine reads this dataset, Spark its files."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    path = data.origin
+    if "://" not in data.path and not Path(data.path).is_dir():
+        what = "is a file, not a Delta table's folder" if Path(data.path).exists() else "not found"
+        raise PipelineError(f"{path}: Delta table {what} (data.path)")
+    try:
+        table = DeltaTable(data.path)
+        mapping = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+        if mapping != "none":  # deltalake would read its columns as all missing
+            raise PipelineError(
+                f"{path}: the Delta table's columns are mapped to other names in its files "
+                f"(delta.columnMapping.mode={mapping}), which deltalake's Arrow reader cannot "
+                "read: rewrite it without column mapping"
+            )
+        dataset = table.to_pyarrow_dataset()
+    except TableNotFoundError:
+        raise PipelineError(
+            f"{path}: not a Delta table (no commit in its _delta_log folder) (data.path)"
+        ) from None
+    except (DeltaError, OSError) as err:
+        raise PipelineError(f"{path}: cannot read as delta: {_first_line(err)}") from None
+    refuse_duplicate_columns(dataset.schema.names, path)
+    return table, dataset
+
+
+def refuse_nested(arrow_schema: Any, data: FileData) -> None:
+    nested = {n: t for n, t in nested_columns(arrow_schema).items() if n not in data.drop_columns}
+    if nested:
+        name, kind = next(iter(nested.items()))
+        raise PipelineError(
+            f"{data.path}: column '{name}' holds {kind} values, which a model cannot read: "
+            "write it as columns of numbers or text, or list it in data.drop_columns"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def refuse_missing_file(data: FileData) -> None:
+    """A local data file (not a URL, nor a Delta table's folder) that is not there, or empty."""
     path = data.path
-    is_url = "://" in path
-    if not is_url:
+    if "://" not in path and data.format != "delta":
         file = Path(path)
         if not file.is_file():
             raise PipelineError(f"{path}: data file not found (data.path)")
         if file.stat().st_size == 0:
             raise PipelineError(f"{path}: data file is empty (data.path)")
-    try:
+
+
+def _read_file(data: FileData) -> pd.DataFrame:
+    path = data.path
+    is_url = "://" in path
+    refuse_missing_file(data)
+    with read_errors(data):
         if data.format == "csv":
             # pandas would split the row there and fill both halves with missing values.
             stray = None if is_url else stray_carriage_return(path, data.sep)
@@ -156,20 +236,22 @@ def _read_file(data: FileData) -> pd.DataFrame:
             return pd.read_csv(
                 path, sep=data.sep, na_values=list(MISSING_TOKENS), keep_default_na=False
             )
-        table = _parquet_table(path, is_url)
-        nested = {
-            n: t for n, t in nested_columns(table.schema).items() if n not in data.drop_columns
-        }
-        if nested:
-            name, kind = next(iter(nested.items()))
-            raise PipelineError(
-                f"{path}: column '{name}' holds {kind} values, which a model cannot read: "
-                "write it as columns of numbers or text, or list it in data.drop_columns"
-            )
+        if data.format == "delta":
+            table = delta_snapshot(data)[1].to_table()
+        else:
+            table = _parquet_table(path, is_url)
+        refuse_nested(table.schema, data)
         # Read as a batch's Parquet file is (core/raw_rows.py), by pandas' own conversion.
         return plain_arrow(table).to_pandas()
+
+
+@contextmanager
+def read_errors(data: FileData) -> Iterator[None]:
+    """A file that cannot be read (as data.format) refused in one line naming it."""
+    try:
+        yield
     except pd.errors.EmptyDataError:
-        raise PipelineError(f"{path}: no columns to read, the CSV file is empty") from None
+        raise PipelineError(f"{data.path}: no columns to read, the CSV file is empty") from None
     except (
         pd.errors.ParserError,
         UnicodeDecodeError,
@@ -177,5 +259,6 @@ def _read_file(data: FileData) -> pd.DataFrame:
         OSError,
         NotImplementedError,  # Arrow's, for a type it cannot read
     ) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PipelineError(f"{path}: cannot read as {data.format}: {reason}") from None
+        raise PipelineError(
+            f"{data.path}: cannot read as {data.format}: {_first_line(err)}"
+        ) from None

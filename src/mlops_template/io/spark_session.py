@@ -102,6 +102,18 @@ def spark_session(
     return spark
 
 
+def spark_reason(err: BaseException) -> str:
+    """The causes of a Spark error (the JVM's "Caused by" lines, not its stack), or the
+    last line of a Python worker's traceback."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
+    if not causes and any(line.startswith("Traceback") for line in lines):
+        causes = lines[-1:]
+    if not causes:
+        causes = [next((line for line in lines if "Exception" in line), type(err).__name__)]
+    return "; ".join(cause[:300] for cause in dict.fromkeys(causes))
+
+
 @contextmanager
 def output_to(log: Path) -> Iterator[None]:
     """This process's stdout and stderr (fds 1 and 2) go to the log meanwhile, so a JVM

@@ -24,8 +24,13 @@ def stage_log(stage: str) -> Path:
     return Path("reports/spark") / f"{stage}.log"
 
 
+# Columns by their exact names, as pandas reads them ('Churn' beside 'churn').
+DATA_SETTINGS = {"spark.sql.caseSensitive": "true"}
+
+
 def data_session(engine: Engine, stage: str) -> "SparkSession":
-    return spark_session(engine.spark, app=f"mlops-template {stage}", log=stage_log(stage))
+    settings = engine.spark.model_copy(update={"conf": {**DATA_SETTINGS, **engine.spark.conf}})
+    return spark_session(settings, app=f"mlops-template {stage}", log=stage_log(stage))
 
 
 def write_parquet(frame: "DataFrame", target: str | Path, dtypes: Mapping[str, str]) -> Path:

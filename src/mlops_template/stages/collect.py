@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 
 from mlops_template.config import Config, FileData
 from mlops_template.core.dataset_checks import require_target
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import labelled_batches, load_source
+from mlops_template.io.spark_collect import collect_on_spark, reads_on_spark
+from mlops_template.io.spark_tables import data_session
 from mlops_template.io.tracking import Input, StageRecord
 
 
 def run(cfg: Config) -> StageRecord:
+    if cfg.engine.name == "spark":
+        if reads_on_spark(cfg.data):
+            return _run_on_spark(cfg)
+        print(
+            f"note: engine=spark: {cfg.data.origin} is collected on pandas (bundled, generated, "
+            "CSV or fetched data: small, or made in this process); the later stages run on Spark",
+            file=sys.stderr,
+        )
     frame = load_source(cfg.data, cfg.read)
     # Fail before writing anything: the target is named in config, not found in data.
     require_target(frame, cfg.data.target, cfg.data.origin)
@@ -23,12 +35,33 @@ def run(cfg: Config) -> StageRecord:
     if batches:
         frame = pd.concat([frame, *(batch for _, batch in batches)], ignore_index=True)
     write_parquet(cfg.paths.raw, frame)
-    if isinstance(cfg.data, FileData) and "://" not in cfg.data.path:
-        source = Input(cfg.data.path, "source", frame, cfg.data.target)
-    else:
-        source = Input(cfg.paths.raw, "collected", frame, cfg.data.target)
     incoming = [Input(str(path), "incoming", batch, cfg.data.target) for path, batch in batches]
     return StageRecord(
-        inputs=[source, *incoming],
+        inputs=[_source(cfg, frame), *incoming],
         metrics={"n_rows": len(frame), "n_columns": frame.shape[1]},
     )
+
+
+def _run_on_spark(cfg: Config) -> StageRecord:
+    """The same file written from a Spark session (io/spark_collect.py)."""
+    spark = data_session(cfg.engine, "collect")
+    try:
+        collected = collect_on_spark(spark, cfg)
+    finally:
+        spark.stop()
+    incoming = [
+        Input(str(path), "incoming", batch, cfg.data.target) for path, batch in collected.batches
+    ]
+    return StageRecord(
+        inputs=[_source(cfg, None), *incoming],
+        metrics={"n_rows": collected.rows, "n_columns": collected.columns},
+    )
+
+
+def _source(cfg: Config, frame: pd.DataFrame | None) -> Input:
+    """The source as tracked: a local file as itself; a URL, a Delta table (a folder) or
+    generated data as the file collected from it."""
+    data = cfg.data
+    if isinstance(data, FileData) and "://" not in data.path and data.format != "delta":
+        return Input(data.path, "source", frame, data.target)
+    return Input(cfg.paths.raw, "collected", frame, data.target)

@@ -1,4 +1,5 @@
-"""validate: check the collected data can be learned from, and settle the task."""
+"""validate: check the collected data can be learned from, and settle the task: in this
+process, or on Spark (`engine=spark`) from the same decisions on the table's facts."""
 
 from __future__ import annotations
 
@@ -9,22 +10,25 @@ import pandas as pd
 from mlops_template.config import Config
 from mlops_template.core.dataset_checks import check_dataset
 from mlops_template.core.target import describe_classes
+from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io.atomic import write_json
 from mlops_template.io.tracking import Input, StageRecord
 
 
 def run(cfg: Config) -> StageRecord:
-    frame = pd.read_parquet(cfg.paths.raw)
     target = cfg.data.target
-    report = check_dataset(
-        frame,
-        target,
-        cfg.validate_,
-        requested_task=cfg.data.task,
-        source=cfg.data.origin,
-        key=cfg.split.key,
-        max_categories=cfg.features.max_categories,
-    )
+    how = {
+        "requested_task": cfg.data.task,
+        "source": cfg.data.origin,
+        "key": cfg.split.key,
+        "max_categories": cfg.features.max_categories,
+    }
+    if cfg.engine.name == "spark":
+        frame = None
+        report = on_spark(cfg, how)
+    else:
+        frame = pd.read_parquet(cfg.paths.raw)
+        report = check_dataset(frame, target, cfg.validate_, **how)
     write_json(cfg.paths.validation, report.as_json())
     # The task decides the model, metrics and gate: say which and why, every run.
     print(f"{cfg.data.origin}: {report.task_reason}", file=sys.stderr)
@@ -41,3 +45,18 @@ def run(cfg: Config) -> StageRecord:
         ),
         tags={"task": report.task},
     )
+
+
+def on_spark(cfg: Config, how: dict) -> ValidationReport:
+    """The report of the collected file read by Spark: counts come back, not rows."""
+    from mlops_template.io.parquet_chunks import pandas_dtypes
+    from mlops_template.io.spark_checks import check_spark_dataset
+    from mlops_template.io.spark_tables import data_session
+
+    spark = data_session(cfg.engine, "validate")
+    try:
+        frame = spark.read.parquet(cfg.paths.raw)
+        dtypes = pandas_dtypes(cfg.paths.raw)
+        return check_spark_dataset(frame, dtypes, cfg.data.target, cfg.validate_, **how)
+    finally:
+        spark.stop()

@@ -21,7 +21,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
-from mlops_template.io.spark_session import SPARK_LOG, spark_session
+from mlops_template.io.spark_session import SPARK_LOG, spark_reason, spark_session
 from mlops_template.operate.batch.scoring_job import ScoringJob
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def score_with_spark(job: ScoringJob, settings: Predict) -> int:
         if isinstance(err, PipelineError):
             raise
         raise PipelineError(
-            f"{job.path}: Spark could not score the batch: {_reason(err)} "
+            f"{job.path}: Spark could not score the batch: {spark_reason(err)} "
             f"(Spark's own output: {SPARK_LOG})"
         ) from None
     finally:
@@ -228,12 +228,3 @@ def _inputs_udf(job: ScoringJob):
 
 def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
-
-
-def _reason(err: BaseException) -> str:
-    """The causes of a Spark error (the JVM's "Caused by" lines, not its stack)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
-    if not causes:
-        causes = [next((line for line in lines if "Exception" in line), type(err).__name__)]
-    return "; ".join(cause[:300] for cause in dict.fromkeys(causes))

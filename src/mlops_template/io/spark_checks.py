@@ -1,0 +1,243 @@
+"""validate on Spark (`engine=spark`): the facts core/dataset_checks.py decides on,
+computed by Spark's aggregates, so that the report is the pandas engine's to the letter.
+The driver gets counts, bounds and sums, a screen of labelled rows, and the target's
+rows per value (its classes); never the table or a column of it."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_template.config import Validate
+from mlops_template.core.columns import column_kind, is_integer, is_text
+from mlops_template.core.dataset_checks import check_table
+from mlops_template.core.table_facts import TableFacts
+from mlops_template.core.validation_report import ValidationReport
+from mlops_template.io.spark_target import SparkTarget, target_pairs
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+# Whitespace as pandas' string methods have it (`str.strip()`, `\s`, `\S`): Python's
+# (str.isspace); Java's regex `\s` is ASCII only. A Java class of the characters themselves.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+# Whitespace inside once stripped (`str.strip().str.contains(r"\s")`): between non-blanks.
+INSIDE = f"[^{WHITESPACE}][{WHITESPACE}]+[^{WHITESPACE}]"
+WORD = f"[^{WHITESPACE}]+"  # str.count(r"\S+") counts these
+
+
+def check_spark_dataset(
+    frame: DataFrame,
+    dtypes: dict[str, str],
+    target: str,
+    settings: Validate,
+    *,
+    requested_task: str,
+    source: str,
+    key: str | None = None,
+    max_categories: int | None = 20,
+) -> ValidationReport:
+    """check_dataset's report of a Spark table whose columns read in pandas as `dtypes`
+    (io/parquet_chunks.pandas_dtypes of its file). Column names are case-sensitive, as in
+    pandas ('Churn' beside 'churn'): the session reads them so meanwhile."""
+    conf = frame.sparkSession.conf
+    before = conf.get("spark.sql.caseSensitive")
+    conf.set("spark.sql.caseSensitive", "true")
+    try:
+        return check_table(
+            SparkFacts(frame, dtypes, target, key),
+            target,
+            settings,
+            requested_task=requested_task,
+            source=source,
+            key=key,
+            max_categories=max_categories,
+        )
+    finally:
+        conf.set("spark.sql.caseSensitive", before)
+
+
+class SparkFacts(TableFacts):
+    """A Spark table's facts, in few passes: the rows with the target's facts; every
+    other column's missing and distinct values and bounds (the split key's only if asked);
+    the words of the text columns asked about; then single questions (a pair of columns,
+    the target's classes, copies of it)."""
+
+    def __init__(self, frame: DataFrame, dtypes: dict[str, str], target: Any, key: Any) -> None:
+        self.frame = frame
+        self.columns = list(frame.columns)
+        self._dtypes = {name: _pandas_dtype(dtypes[name]) for name in self.columns}
+        self._types = {field.name: field.dataType for field in frame.schema.fields}
+        self._target = SparkTarget(self, target) if target in self._dtypes else None
+        self._scope = [c for c in self.columns if c not in (target, key)]
+        self._stats: dict[Any, dict[str, Any]] = {}
+        self._words: dict[Any, tuple[int, int]] = {}
+
+    def col(self, name: Any) -> Column:
+        from pyspark.sql import functions as F
+
+        return F.col("`" + str(name).replace("`", "``") + "`")
+
+    def is_missing(self, name: Any) -> Column:
+        """Missing as pandas has it: null, and NaN in floats."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import DoubleType, FloatType
+
+        column = self.col(name)
+        if isinstance(self._types[name], DoubleType | FloatType):
+            return column.isNull() | F.isnan(column)
+        return column.isNull()
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        from pyspark.sql import functions as F
+
+        aggs = [F.count(F.lit(1)).alias("rows")]
+        if self._target is not None:
+            aggs += self._target.aggregates()
+        return self.frame.agg(*aggs).first().asDict()
+
+    @cached_property
+    def rows(self) -> int:
+        return self.summary["rows"]
+
+    def dtype(self, name: Any) -> Any:
+        return self._dtypes[name]
+
+    def _stat(self, name: Any, fact: str) -> Any:
+        if fact not in self._stats.get(name, {}):
+            batch = [c for c in self._scope if c not in self._stats]
+            for column, stats in self._column_stats(batch if name in batch else [name]).items():
+                self._stats.setdefault(column, {}).update(stats)
+            if fact not in self._stats[name]:  # a fact the checks read of no such column
+                self._stats[name].update(self._column_stats([name], every=True)[name])
+        return self._stats[name][fact]
+
+    def _column_stats(self, names: list[Any], every: bool = False) -> dict[Any, dict[str, Any]]:
+        """Missing values of each column; distinct values of those that can be counted
+        (integers, text, dates); bounds of integers."""
+        from pyspark.sql import functions as F
+
+        aggs = []
+        for i, name in enumerate(names):
+            column, dtype = self.col(name), self.dtype(name)
+            aggs.append(F.count(F.when(self.is_missing(name), 1)).alias(f"missing {i}"))
+            if every or is_integer(dtype) or is_text(dtype) or column_kind(dtype) == "date":
+                present = F.when(~self.is_missing(name), column)
+                aggs.append(F.count_distinct(present).alias(f"distinct {i}"))
+            if every or is_integer(dtype):
+                aggs += [F.min(column).alias(f"low {i}"), F.max(column).alias(f"high {i}")]
+        found: dict[Any, dict[str, Any]] = {name: {} for name in names}
+        for alias, value in self.frame.agg(*aggs).first().asDict().items():
+            fact, i = alias.split(" ")
+            found[names[int(i)]][fact] = value
+        return found
+
+    def missing(self, name: Any) -> int:
+        return self._stat(name, "missing")
+
+    def distinct(self, name: Any) -> int:
+        return self._stat(name, "distinct")
+
+    def levels(self, name: Any) -> int:
+        return self.distinct(name) + (self.missing(name) > 0)
+
+    def span(self, name: Any) -> int:
+        return int(self._stat(name, "high")) - int(self._stat(name, "low")) + 1
+
+    def _text(self, names: list[Any]) -> dict[Any, tuple[int, int]]:
+        """Per column, its values with whitespace inside, and its words; the columns not
+        yet read in one pass."""
+        from pyspark.sql import functions as F
+
+        if todo := [name for name in names if name not in self._words]:
+            aggs = []
+            for name in todo:
+                text, present = self.col(name).cast("string"), ~self.is_missing(name)
+                aggs.append(F.count(F.when(present & text.rlike(INSIDE), 1)))
+                aggs.append(F.sum(F.when(present, F.regexp_count(text, F.lit(WORD)))))
+            row = self.frame.agg(*aggs).first()
+            self._words |= {n: (row[2 * i], row[2 * i + 1] or 0) for i, n in enumerate(todo)}
+        return {name: self._words[name] for name in names}
+
+    def wordy_shares(self, names: list[Any]) -> dict[Any, float]:
+        found = self._text(names).items()
+        return {n: _share(wordy, self.rows - self.missing(n)) for n, (wordy, _) in found}
+
+    def mean_words(self, names: list[Any]) -> dict[Any, float]:
+        found = self._text(names).items()
+        return {n: _share(words, self.rows - self.missing(n)) for n, (_, words) in found}
+
+    def unique_pairs(self, first: Any, second: Any) -> bool:
+        from pyspark.sql import functions as F
+
+        grouped = self.frame.groupBy(self.col(first), self.col(second))
+        repeats = grouped.agg(F.count(F.lit(1)).alias("__rows")).where(F.col("__rows") > 1)
+        return not repeats.take(1)
+
+    def target(self, name: Any) -> SparkTarget:
+        if self._target is None or name != self._target.name:
+            raise KeyError(name)
+        return self._target
+
+    def labelled(self, target: Any) -> DataFrame:
+        return self.frame.where(~self.is_missing(target))
+
+    def target_pairs(
+        self, columns: list[Any], target: Any, classes: bool
+    ) -> dict[Any, list[tuple[Any, Any]]]:
+        return target_pairs(self, columns, target, classes)
+
+    def collect(self, frame: DataFrame) -> pd.DataFrame:
+        """The rows of `frame` (a few), its columns this table's, as pandas reads them."""
+        rows = frame.select(*(self.exact(name) for name in frame.columns)).collect()
+        return pd.DataFrame(
+            {
+                name: self.series([row[i] for row in rows], name)
+                for i, name in enumerate(frame.columns)
+            }
+        )
+
+    def exact(self, name: Any, column: Column | None = None) -> Column:
+        """The column's values as Spark hands them over exactly: instants as microseconds
+        (a Python datetime would be in the driver's local time)."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import TimestampType
+
+        column = self.col(name) if column is None else column
+        return F.unix_micros(column) if isinstance(self._types[name], TimestampType) else column
+
+    def series(self, values: list[Any], name: Any) -> pd.Series:
+        """`exact` values of a column as pandas reads them from the file."""
+        from pyspark.sql.types import TimestampType
+
+        dtype = self.dtype(name)
+        if isinstance(self._types[name], TimestampType):
+            instants = pd.Series(pd.to_datetime(values, unit="us", utc=True))
+            if isinstance(dtype, pd.DatetimeTZDtype):
+                return instants.dt.tz_convert(dtype.tz).astype(dtype)
+            values = instants.dt.tz_localize(None)
+        try:
+            return pd.Series(values, dtype=dtype)
+        except (TypeError, ValueError):
+            return pd.Series(values)
+
+
+def _pandas_dtype(name: str) -> Any:
+    try:
+        return pd.api.types.pandas_dtype(name)
+    except (TypeError, ValueError, NotImplementedError):  # pandas' own, read as objects
+        return np.dtype(object)
+
+
+def _share(part: int, whole: int) -> float:
+    """A pandas mean of `whole` values summing to `part` (NaN of none)."""
+    return part / whole if whole else math.nan
