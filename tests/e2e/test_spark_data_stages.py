@@ -21,7 +21,7 @@ COMMON = ["tracking.uri=null", "data.target=churned", "read.non_numeric=missing"
 # (a column of dates, of numbers) must be merged as the whole column's.
 SPARK = [
     "engine=spark",
-    "engine.spark.master=local[2]",
+    "engine.spark.master='local[2]'",
     "engine.spark.conf={spark.sql.files.maxPartitionBytes:65536}",
 ]
 PATHS = {
