@@ -73,13 +73,16 @@ def both_ways(spark, raw: pd.DataFrame, target: str, *overrides: str):
 
 
 def outputs(run):
-    """The train and test files `run` writes, or its refusal as text."""
+    """The train and test files `run` writes, or its refusal as text (the files a run
+    before it wrote, left as they were)."""
     for path in PATHS:
-        Path(path).unlink(missing_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(b"stored before")
     try:
         run()
     except PipelineError as err:
-        assert not any(Path(path).exists() for path in PATHS)  # nothing half-written
+        assert all(Path(path).read_bytes() == b"stored before" for path in PATHS)
+        assert not list(Path(PATHS[0]).parent.glob(".*"))  # no temporary file left
         return str(err)
     return tuple(pd.read_parquet(path) for path in PATHS)
 
@@ -110,6 +113,9 @@ def test_dates_booleans_text_and_numbers_split_alike(spark, workdir):
 def test_a_nullable_integer_target_with_a_merged_class(spark, workdir):
     rng = np.random.default_rng(0)
     raw = pd.DataFrame({"x": rng.normal(size=2000), "code": rng.choice(list("pqrs"), 2000)})
+    # Integers past 2**53 with gaps: exact on both engines (float64 would round them).
+    raw["account"] = pd.array(2**60 + np.arange(2000), dtype="Int64")
+    raw.loc[::9, "account"] = pd.NA
     raw["label"] = pd.array(rng.integers(0, 3, 2000), dtype="Int64")
     raw.loc[5, "label"] = 7  # classes of one row, merged into -1
     raw.loc[6, "label"] = 8
@@ -126,6 +132,7 @@ def test_a_nullable_integer_target_with_a_merged_class(spark, workdir):
     assert str(got[0]["label"].dtype) == "Int64" and -1 in set(got[0]["label"]) | set(
         got[1]["label"]
     )
+    assert (2**60 + 1) in set(got[0]["account"].dropna()) | set(got[1]["account"].dropna())
 
 
 def test_a_dropped_class_and_a_split_key(spark, workdir):
@@ -176,3 +183,11 @@ def test_a_class_only_on_the_test_side_is_refused_alike(spark, workdir):
     expected, got = both_ways(spark, raw, "tier", "split.test_size=0.5", f"split.seed={seed}")
     assert isinstance(expected, str) and "every row of classes ['rare']" in expected
     assert got == expected
+
+
+def test_a_cluster_master_is_refused_before_spark_starts():
+    from mlops_template.io.spark_tables import data_session
+
+    engine = Engine(name="spark", spark={"master": "spark://host:7077", "conf": {}})
+    with pytest.raises(PipelineError, match="run on a local master"):
+        data_session(engine, "prepare")

@@ -189,15 +189,16 @@ def classes_of(y: pd.Series, task: str) -> list | None:
 
 def assemble(parts: list[FoldOutputs], folds: Folds, classes: list | None) -> Outputs:
     """The scored rows' predictions, in row order, each from the model that did not see it."""
-    rows = len(folds.of_row)
+    keep = folds.scored  # arrays over the scored rows only: a hold-out is a fifth of them
+    rows = int(keep.sum())
     predicted = np.empty(rows, dtype=object if classes else "float64")
     proba = np.zeros((rows, len(classes))) if classes else None
     for part in parts:
-        predicted[part.held] = part.predicted
+        held = part.held[keep]  # every held row is scored
+        predicted[held] = part.predicted
         if proba is not None and part.proba is not None:
-            proba[part.held] = part.proba
-    keep = folds.scored
-    return Outputs(predicted[keep], proba[keep] if proba is not None else None, classes)
+            proba[held] = part.proba
+    return Outputs(predicted, proba, classes)
 
 
 def out_of_fold(

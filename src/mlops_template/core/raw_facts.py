@@ -14,7 +14,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from mlops_template.core.raw_rows import SHOWN, BadCells, is_missing, looks_like_dates
+from mlops_template.core.raw_rows import (
+    SHOWN,
+    BadCells,
+    infinite_values,
+    is_missing,
+    looks_like_dates,
+    not_dates,
+)
 from mlops_template.core.shares import percent
 
 # Distinct values kept per text column: a boolean one holds six spellings at most.
@@ -253,10 +260,7 @@ def _step(name: str, facts: ColumnFacts, plan: Plan, **read) -> str | None:
                 "or list it in data.drop_columns"
             )
         if facts.date_errors:
-            raise BadCells(
-                f"column '{name}': {facts.date_errors} values are not ISO 8601 dates, e.g. "
-                f"{list(facts.date_examples)}"
-            )
+            raise BadCells(not_dates(name, facts.date_errors, list(facts.date_examples)))
         return DATES
     if facts.kind == "bool":
         return None
@@ -271,7 +275,7 @@ def _numbers_step(name: str, facts: ColumnFacts, plan: Plan) -> str | None:
     if not facts.infinite:
         return None
     if plan.infinity == "error":
-        raise BadCells(_infinite(name, facts.infinite))
+        raise BadCells(infinite_values(name, facts.infinite))
     plan.notes.append(f"column '{name}': infinite values read as missing")
     return NUMBERS
 
@@ -289,17 +293,9 @@ def _text_step(name: str, facts: ColumnFacts, plan: Plan, **read) -> str | None:
             "read.non_numeric=missing to read them as missing"
         )
     if facts.infinite and plan.infinity == "error":
-        raise BadCells(_infinite(name, facts.infinite))
+        raise BadCells(infinite_values(name, facts.infinite))
     plan.notes.append(
         f"column '{name}': {facts.bad} values that are not numbers, e.g. {examples}, "
         "read as missing"
     )
     return TEXT_NUMBERS
-
-
-def _infinite(name: str, count: int) -> str:
-    """raw_rows.as_numbers' refusal, for a count of infinite cells."""
-    return (
-        f"column '{name}': {count} infinite values (set read.infinity=missing to read them "
-        "as missing)"
-    )

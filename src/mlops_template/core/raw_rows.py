@@ -59,6 +59,17 @@ class BadCells(ValueError):
     """Cells the contract refuses (text in a numeric column, infinity), column named."""
 
 
+def infinite_values(name: str, count: int) -> str:
+    return (
+        f"column '{name}': {count} infinite values (set read.infinity=missing to read them "
+        "as missing)"
+    )
+
+
+def not_dates(name: str, count: int, examples: list[str]) -> str:
+    return f"column '{name}': {count} values are not ISO 8601 dates, e.g. {examples}"
+
+
 def is_missing(values: pd.Series) -> np.ndarray:
     """Missing cells under the contract: null, NaN, or a missing token in a text cell."""
     missing = values.isna().to_numpy(copy=True)
@@ -102,10 +113,7 @@ def as_numbers(values: pd.Series, name: str, infinity: str = "error") -> pd.Seri
     infinite = np.isinf(numbers.to_numpy())
     if infinite.any():
         if infinity == "error":
-            raise BadCells(
-                f"column '{name}': {int(infinite.sum())} infinite values (set "
-                "read.infinity=missing to read them as missing)"
-            )
+            raise BadCells(infinite_values(name, int(infinite.sum())))
         numbers = numbers.mask(infinite, np.nan)
     return numbers
 
@@ -137,10 +145,8 @@ def as_dates(values: pd.Series, name: str) -> pd.Series:
         dates = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         bad = ~missing & dates.isna().to_numpy()
         if bad.any():
-            raise BadCells(
-                f"column '{name}': {int(bad.sum())} values are not ISO 8601 dates, e.g. "
-                f"{sorted({str(v) for v in values[bad]})[:SHOWN]}"
-            )
+            examples = sorted({str(v) for v in values[bad]})[:SHOWN]
+            raise BadCells(not_dates(name, int(bad.sum()), examples))
         dates = dates.dt.tz_localize(None)
     return dates.astype("datetime64[us]")
 

@@ -27,7 +27,22 @@ def parquet_chunks(files: list[Path] | list[str]) -> Iterator[pd.DataFrame]:
 
     for file in files:
         for batch in pq.ParquetFile(file).iter_batches(batch_size=CHUNK_ROWS):
-            yield batch.to_pandas()
+            yield exact_pandas(batch)
+
+
+def exact_pandas(batch) -> pd.DataFrame:
+    """An Arrow batch as pandas with every integer exact: integers with gaps as pandas'
+    nullable integers, not float64 (which rounds past 2**53); as_dtypes then gives each
+    column the dtype the pandas engine has (a file Spark wrote has no pandas metadata)."""
+    import pyarrow as pa
+
+    def exact(arrow_type: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+        if not pa.types.is_integer(arrow_type):
+            return None
+        unsigned = "U" if pa.types.is_unsigned_integer(arrow_type) else ""
+        return pd.api.types.pandas_dtype(f"{unsigned}Int{arrow_type.bit_width}")
+
+    return batch.to_pandas(types_mapper=exact)
 
 
 class ParquetSink:

@@ -24,7 +24,6 @@ from mlops_template.config import Config, Data, FileData
 from mlops_template.core.dataset_checks import require_target
 from mlops_template.core.raw_facts import Facts, Plan, chunk_facts
 from mlops_template.core.raw_tables import apply, plain_arrow
-from mlops_template.errors import PipelineError
 from mlops_template.io.datasets import (
     delta_snapshot,
     labelled_batches,
@@ -35,8 +34,7 @@ from mlops_template.io.datasets import (
     refuse_nested,
     refuse_unknown_drops,
 )
-from mlops_template.io.spark_session import spark_reason
-from mlops_template.io.spark_tables import stage_log, write_parquet
+from mlops_template.io.spark_tables import spark_errors, write_parquet
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -71,15 +69,10 @@ class Collected:
 def collect_on_spark(spark: "SparkSession", cfg: Config) -> Collected:
     """cfg.data read on `spark` by the contract, its labelled batches appended, written to
     cfg.paths.raw: the file the pandas engine writes, row for row."""
-    try:
+    with spark_errors(
+        f"{cfg.data.origin}: Spark could not read it as {cfg.data.format}", "collect"
+    ):
         return _collect(spark, cfg)
-    except PipelineError:
-        raise
-    except Exception as err:  # the JVM's errors reach Python as several types
-        raise PipelineError(
-            f"{cfg.data.origin}: Spark could not read it as {cfg.data.format}: {spark_reason(err)} "
-            f"(Spark's own output: {stage_log('collect')})"
-        ) from None
 
 
 def _collect(spark: "SparkSession", cfg: Config) -> Collected:

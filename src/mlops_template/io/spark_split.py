@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 from mlops_template.config import Config
 from mlops_template.core.split import refuse_key_column, sided
 from mlops_template.core.validation_report import ValidationReport
-from mlops_template.io.parquet_chunks import as_dtypes, pandas_dtypes, parquet_chunks
+from mlops_template.io.parquet_chunks import (
+    as_dtypes,
+    exact_pandas,
+    pandas_dtypes,
+    parquet_chunks,
+)
 from mlops_template.io.spark_tables import spark_parts
 from mlops_template.io.split_files import split_dtypes, write_split
 
@@ -22,18 +27,22 @@ SIDE = "__in_test"  # the column Spark adds to each row for the driver to read
 def split_on_spark(spark: "SparkSession", cfg: Config, report: ValidationReport) -> tuple[int, int]:
     """Write paths.train and paths.test from paths.raw as the pandas engine does (the same
     rows, in the same order, the same refusals); return their rows."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
     from pyspark.sql.types import BooleanType, StructField, StructType
 
     raw = pandas_dtypes(cfg.paths.raw)
     frame = spark.read.parquet(str(Path(cfg.paths.raw).resolve()))
     refuse_key_column(frame.columns, report.target, cfg.split.key)  # before Spark's work
-
-    def flagged(chunks):
-        for chunk in chunks:
-            rows, in_test = sided(as_dtypes(chunk, raw), report, cfg.split)
-            yield rows.assign(**{SIDE: in_test})
-
     schema = StructType([*frame.schema.fields, StructField(SIDE, BooleanType(), False)])
-    with spark_parts(frame.mapInPandas(flagged, schema), cfg.paths.train) as parts:
+    arrow_schema = to_arrow_schema(schema)
+
+    def flagged(batches):  # Arrow, not Spark's own pandas conversion: integers stay exact
+        for batch in batches:
+            rows, in_test = sided(as_dtypes(exact_pandas(batch), raw), report, cfg.split)
+            flags = rows.assign(**{SIDE: in_test})
+            yield pa.RecordBatch.from_pandas(flags, schema=arrow_schema, preserve_index=False)
+
+    with spark_parts(frame.mapInArrow(flagged, schema), cfg.paths.train) as parts:
         chunks = ((c, c.pop(SIDE).to_numpy(dtype=bool)) for c in parquet_chunks(parts))
         return write_split(chunks, frame.columns, cfg, report, split_dtypes(raw, report))

@@ -11,12 +11,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_template.config.base import Engine
+from mlops_template.errors import PipelineError
 from mlops_template.io.atomic import atomic_path
 from mlops_template.io.parquet_chunks import ParquetSink, parquet_chunks
-from mlops_template.io.spark_session import spark_session
+from mlops_template.io.spark_session import spark_reason, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+
+@contextmanager
+def spark_errors(what: str, stage: str) -> Iterator[None]:
+    """A failed Spark job as one line naming `what` and the cause (the JVM's, or a Python
+    worker's last line), not the JVM's stack; other errors (a full disk) as they are."""
+    try:
+        yield
+    except Exception as err:
+        if not type(err).__module__.startswith(("py4j", "pyspark")):
+            raise
+        raise PipelineError(
+            f"{what}: {spark_reason(err)} (Spark's own output: {stage_log(stage)})"
+        ) from None
 
 
 def stage_log(stage: str) -> Path:
@@ -29,7 +44,16 @@ DATA_SETTINGS = {"spark.sql.caseSensitive": "true"}
 
 
 def data_session(engine: Engine, stage: str) -> "SparkSession":
-    settings = engine.spark.model_copy(update={"conf": {**DATA_SETTINGS, **engine.spark.conf}})
+    """The stage's session. Local only: the stages' files are the project's (DVC tracks
+    them), and a cluster's executors would write their parts where the driver cannot
+    read them."""
+    if not engine.spark.master.startswith("local"):
+        raise PipelineError(
+            f"engine.spark.master={engine.spark.master}: the data stages run on a local "
+            "master (local[*]) for now: their files live in the project, which a cluster's "
+            "executors do not share (predict --engine spark runs on a cluster)"
+        )
+    settings = engine.spark.model_copy(update={"conf": {**engine.spark.conf, **DATA_SETTINGS}})
     return spark_session(settings, app=f"mlops-template {stage}", log=stage_log(stage))
 
 
@@ -55,6 +79,9 @@ def spark_parts(frame: "DataFrame", near: str | Path) -> Iterator[list[Path]]:
     staging = Path(tempfile.mkdtemp(prefix=".spark-", dir=Path(near).parent))
     try:
         frame.write.parquet(str((staging / "parts").resolve()))
-        yield sorted((staging / "parts").glob("part-*.parquet"))
+        # part-00012-<uuid>...: in partition order by number (past 99,999 by name is not).
+        yield sorted(
+            (staging / "parts").glob("part-*.parquet"), key=lambda p: int(p.name.split("-")[1])
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)

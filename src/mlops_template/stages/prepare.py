@@ -30,10 +30,11 @@ def run(cfg: Config) -> StageRecord:
 
 def on_spark(cfg: Config, report: ValidationReport) -> tuple[int, int]:
     from mlops_template.io.spark_split import split_on_spark
-    from mlops_template.io.spark_tables import data_session
+    from mlops_template.io.spark_tables import data_session, spark_errors
 
     spark = data_session(cfg.engine, "prepare")
     try:
-        return split_on_spark(spark, cfg, report)
+        with spark_errors(f"{cfg.paths.raw}: Spark could not split it", "prepare"):
+            return split_on_spark(spark, cfg, report)
     finally:
         spark.stop()

@@ -51,12 +51,13 @@ def on_spark(cfg: Config, how: dict) -> ValidationReport:
     """The report of the collected file read by Spark: counts come back, not rows."""
     from mlops_template.io.parquet_chunks import pandas_dtypes
     from mlops_template.io.spark_checks import check_spark_dataset
-    from mlops_template.io.spark_tables import data_session
+    from mlops_template.io.spark_tables import data_session, spark_errors
 
     spark = data_session(cfg.engine, "validate")
     try:
-        frame = spark.read.parquet(cfg.paths.raw)
-        dtypes = pandas_dtypes(cfg.paths.raw)
-        return check_spark_dataset(frame, dtypes, cfg.data.target, cfg.validate_, **how)
+        with spark_errors(f"{cfg.paths.raw}: Spark could not check it", "validate"):
+            frame = spark.read.parquet(cfg.paths.raw)
+            dtypes = pandas_dtypes(cfg.paths.raw)
+            return check_spark_dataset(frame, dtypes, cfg.data.target, cfg.validate_, **how)
     finally:
         spark.stop()
