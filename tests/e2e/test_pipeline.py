@@ -81,6 +81,7 @@ def test_lock_records_every_stage_with_its_params(reproduced):
         "validate",
         "split.key",
         "features.max_categories",
+        "engine",
     }
     assert "params" not in lock["stages"]["evaluate"]
 

@@ -74,6 +74,8 @@ def test_params_are_flattened(runs, reproduced):
         "validate.identifiers",
         "split.key",
         "features.max_categories",
+        "engine.name",  # where it ran, pandas or Spark, and the session's settings
+        "engine.spark.master",
     }
 
 

@@ -60,7 +60,9 @@ def project_env(project: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_", "DVC_", "MAKE", "VIRTUAL_ENV")) and k != "MFLAGS"
+        # PYSPARK_PYTHON: this run's interpreter, set by an in-process Spark session
+        if not k.startswith(("MLFLOW_", "DVC_", "MAKE", "VIRTUAL_ENV", "PYSPARK_", "SPARK_"))
+        and k != "MFLAGS"
     }
     outer = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != outer)

@@ -43,7 +43,9 @@ def spark(tmp_path_factory):
 
 
 def config(*overrides: str):
-    return parse_config(yaml.safe_load(compose_text(REPO, ["data=demo", *overrides])))
+    """The config for a raw table (prepare reads paths.raw, not data.path)."""
+    data = ["data=parquet", "data.path=source.parquet"]  # a project's own data, not the demo
+    return parse_config(yaml.safe_load(compose_text(REPO, [*data, *overrides])))
 
 
 def both_ways(spark, raw: pd.DataFrame, target: str, *overrides: str):
