@@ -17,6 +17,7 @@ from mlops_template.core.columns import column_kind, is_integer, is_text
 from mlops_template.core.dataset_checks import check_table
 from mlops_template.core.table_facts import TableFacts
 from mlops_template.core.validation_report import ValidationReport
+from mlops_template.io.spark_session import quoted
 from mlops_template.io.spark_target import SparkTarget, target_pairs
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class SparkFacts(TableFacts):
     def col(self, name: Any) -> Column:
         from pyspark.sql import functions as F
 
-        return F.col("`" + str(name).replace("`", "``") + "`")
+        return F.col(quoted(str(name)))
 
     def is_missing(self, name: Any) -> Column:
         """Missing as pandas has it: null, and NaN in floats."""

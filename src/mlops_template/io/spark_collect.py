@@ -34,6 +34,7 @@ from mlops_template.io.datasets import (
     refuse_nested,
     refuse_unknown_drops,
 )
+from mlops_template.io.spark_session import quoted
 from mlops_template.io.spark_tables import spark_errors, write_parquet
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _source(spark: "SparkSession", data: FileData) -> tuple["DataFrame", Any]:
         frame = _delta_frame(spark, table, dataset, schema)
     else:
         path = data.path if "://" in data.path else str(Path(data.path).resolve())
-        frame = spark.read.parquet(path).select(*(F.col(_quoted(n)) for n in schema.names))
+        frame = spark.read.parquet(path).select(*(F.col(quoted(n)) for n in schema.names))
     return frame.toDF(*_named(schema)), schema
 
 
@@ -155,7 +156,7 @@ def _delta_frame(spark: "SparkSession", table: Any, dataset: Any, schema: Any) -
         values = pds.get_partition_keys(fragment.partition_expression)
         rows = spark.read.schema(in_files).parquet(f"{root}/{fragment.path}")
         value = {n: F.lit(values.get(n)).cast(fields[n].dataType).alias(n) for n in partitioned}
-        frames.append(rows.select(*(value.get(n, F.col(_quoted(n))) for n in schema.names)))
+        frames.append(rows.select(*(value.get(n, F.col(quoted(n))) for n in schema.names)))
     if not frames:
         return spark.createDataFrame([], StructType(list(fields.values())))
     return reduce(lambda a, b: a.union(b), frames)
@@ -283,7 +284,3 @@ def _named(schema: Any) -> list[str]:
 
 def _position(schema: Any, name: str) -> str:
     return f"_{schema.get_field_index(name)}"
-
-
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"

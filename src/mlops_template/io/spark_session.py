@@ -102,6 +102,11 @@ def spark_session(
     return spark
 
 
+def quoted(name: str) -> str:
+    """A column name as Spark reads it literally (dots, spaces, backticks and all)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def spark_reason(err: BaseException) -> str:
     """The causes of a Spark error (the JVM's "Caused by" lines, not its stack), or the
     last line of a Python worker's traceback."""

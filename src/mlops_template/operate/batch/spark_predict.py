@@ -21,7 +21,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
-from mlops_template.io.spark_session import SPARK_LOG, spark_reason, spark_session
+from mlops_template.io.spark_session import SPARK_LOG, quoted, spark_reason, spark_session
 from mlops_template.operate.batch.scoring_job import ScoringJob
 
 if TYPE_CHECKING:
@@ -92,10 +92,10 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
         ]
         frame = spark.read.csv(path, schema=StructType(fields), header=True, mode="FAILFAST")
     typed = [
-        F.col(_quoted(name)).cast("double" if kind == "numeric" else "string").alias(name)
+        F.col(quoted(name)).cast("double" if kind == "numeric" else "string").alias(name)
         for name, kind in kinds.items()
     ]
-    passthrough = [F.col(_quoted(name)).cast("string").alias(name) for name in job.passthrough]
+    passthrough = [F.col(quoted(name)).cast("string").alias(name) for name in job.passthrough]
     return frame.select(*typed, *passthrough)
 
 
@@ -106,7 +106,7 @@ def _rows_and_any_value(frame: "DataFrame", schema: TrainingSchema) -> tuple[int
 
     present = F.lit(False)
     for column in schema.columns:
-        col = F.col(_quoted(column.name))
+        col = F.col(quoted(column.name))
         if column.kind == "numeric":
             present = present | (col.isNotNull() & ~F.isnan(col))
         else:
@@ -125,7 +125,7 @@ def _unseen(frame: "DataFrame", schema: TrainingSchema) -> dict[str, list[str]]:
     for column in schema.columns:
         if not column.has_listed_values:
             continue
-        col = F.col(_quoted(column.name))
+        col = F.col(quoted(column.name))
         rows = (
             frame.where(col.isNotNull() & ~col.isin(column.categories))
             .select(col)
@@ -142,7 +142,7 @@ def _scored(spark: "SparkSession", frame: "DataFrame", job: ScoringJob) -> "Data
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
-    features = F.struct(*[F.col(_quoted(name)) for name in job.features])
+    features = F.struct(*[F.col(quoted(name)) for name in job.features])
     regression = job.classes is None
     predict_udf = mlflow.pyfunc.spark_udf(
         spark, job.folder, env_manager="local", result_type="double" if regression else "string"
@@ -150,7 +150,7 @@ def _scored(spark: "SparkSession", frame: "DataFrame", job: ScoringJob) -> "Data
     numbered = frame.withColumn("_id", F.monotonically_increasing_id())
     columns = {
         "row_number": _row_number(numbered),
-        **{name: F.col(_quoted(name)) for name in job.passthrough},
+        **{name: F.col(quoted(name)) for name in job.passthrough},
         "prediction": predict_udf(features),
     }
     if not regression:
@@ -224,7 +224,3 @@ def _inputs_udf(job: ScoringJob):
         return read.set_axis(features.index)
 
     return inputs
-
-
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
