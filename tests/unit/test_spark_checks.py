@@ -14,11 +14,12 @@ import pytest
 
 from mlops_template.config import SyntheticData, Validate
 from mlops_template.config.base import Engine
-from mlops_template.core.dataset_checks import check_dataset
+from mlops_template.core.dataset_checks import check_dataset, check_table
 from mlops_template.core.synthetic import generate
 from mlops_template.errors import PipelineError
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.parquet_chunks import pandas_dtypes
+from mlops_template.io.parquet_facts import ParquetFacts
 from mlops_template.io.spark_checks import INSIDE, WHITESPACE, WORD, check_spark_dataset
 
 pytest.importorskip("pyspark")
@@ -59,14 +60,16 @@ def both(
     max_categories: int | None = 20,
     **settings,
 ) -> Any:
-    """The pandas engine's report (or error) of `frame` as collect writes it, asserted
-    equal to the Spark engine's."""
+    """The report (or error) of `frame` as collect writes it, from the frame in memory,
+    asserted equal to the file read a column at a time and to the Spark engine's."""
     path = tmp_path / "raw.parquet"
     write_parquet(path, frame)
     validate = Validate(**{"min_rows": 2, "max_classes": 20, **settings})
     how = {"requested_task": task, "source": "data.csv", "key": key}
     how["max_categories"] = max_categories
     on_pandas = outcome(lambda: check_dataset(pd.read_parquet(path), target, validate, **how))
+    by_column = outcome(lambda: check_table(ParquetFacts(path), target, validate, **how))
+    assert by_column == on_pandas  # validate's pandas engine reads the file a column at a time
     table = spark.read.parquet(str(path))
     dtypes = pandas_dtypes(path)
     on_spark = outcome(lambda: check_spark_dataset(table, dtypes, target, validate, **how))
@@ -323,7 +326,7 @@ def test_synthetic_tables(spark, tmp_path):
 @pytest.mark.parametrize("target", ["y", "n", "f"])
 def test_the_facts_themselves_are_equal(spark, tmp_path, target):
     """Not only the decisions: the facts (word means to the bit, value counts with their
-    order, dtype and index) are the same on both engines."""
+    order, dtype and index) are the same on both engines, and read a column at a time."""
     from mlops_template.core.columns import is_integer, is_text
     from mlops_template.core.table_facts import FrameFacts
     from mlops_template.io.spark_checks import SparkFacts
@@ -339,23 +342,24 @@ def test_the_facts_themselves_are_equal(spark, tmp_path, target):
     write_parquet(path, frame)
     pandas = FrameFacts(pd.read_parquet(path))
     on_spark = SparkFacts(spark.read.parquet(str(path)), pandas_dtypes(path), target, None)
-    assert on_spark.rows == pandas.rows
     texts = [c for c in pandas.columns if is_text(pandas.dtype(c))]
-    assert on_spark.wordy_shares(texts) == pandas.wordy_shares(texts)
-    assert on_spark.mean_words(texts) == pandas.mean_words(texts)
-    for name in [c for c in pandas.columns if c != target]:
-        assert on_spark.dtype(name) == pandas.dtype(name)
-        assert on_spark.missing(name) == pandas.missing(name)
-        if is_text(pandas.dtype(name)) or is_integer(pandas.dtype(name)):
-            assert on_spark.distinct(name) == pandas.distinct(name)
-            assert on_spark.levels(name) == pandas.levels(name)
-        if is_integer(pandas.dtype(name)):
-            assert on_spark.span(name) == pandas.span(name)
-    y, expected = on_spark.target(target), pandas.target(target)
-    assert (y.labelled, y.distinct) == (expected.labelled, expected.distinct)
-    if target != "y":
-        assert y.bounds == expected.bounds and y.whole == expected.whole
-    pd.testing.assert_series_equal(y.counts, expected.counts)
+    for other in (on_spark, ParquetFacts(path)):  # Spark's, and the file's a column at a time
+        assert other.rows == pandas.rows
+        assert other.wordy_shares(texts) == pandas.wordy_shares(texts)
+        assert other.mean_words(texts) == pandas.mean_words(texts)
+        for name in [c for c in pandas.columns if c != target]:
+            assert other.dtype(name) == pandas.dtype(name)
+            assert other.missing(name) == pandas.missing(name)
+            if is_text(pandas.dtype(name)) or is_integer(pandas.dtype(name)):
+                assert other.distinct(name) == pandas.distinct(name)
+                assert other.levels(name) == pandas.levels(name)
+            if is_integer(pandas.dtype(name)):
+                assert other.span(name) == pandas.span(name)
+        y, expected = other.target(target), pandas.target(target)
+        assert (y.labelled, y.distinct) == (expected.labelled, expected.distinct)
+        if target != "y":
+            assert y.bounds == expected.bounds and y.whole == expected.whole
+        pd.testing.assert_series_equal(y.counts, expected.counts)
 
 
 def churn_frame(n: int = 40) -> pd.DataFrame:

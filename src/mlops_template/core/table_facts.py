@@ -144,7 +144,7 @@ class FrameFacts(TableFacts):
     """Facts read off a pandas frame: no copy of it, a column's facts from that column."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
+        self.frame = frame  # or any table whose [name] is a column (io/parquet_facts.py)
         self.columns = list(frame.columns)
         self._seen: dict[tuple[str, Any], Any] = {}
         self._targets: dict[Any, SeriesTarget] = {}
@@ -182,10 +182,7 @@ class FrameFacts(TableFacts):
     def unique_pairs(self, first: Any, second: Any) -> bool:
         pair = self.frame[[first, second]]
         # a repeat among the first rows settles most pairs at a fraction of the cost
-        return not (
-            pair.head(PANEL_SAMPLE).duplicated().any()
-            or self.frame.duplicated([first, second]).any()
-        )
+        return not (pair.head(PANEL_SAMPLE).duplicated().any() or pair.duplicated().any())
 
     def target(self, name: Any) -> SeriesTarget:
         if name not in self._targets:

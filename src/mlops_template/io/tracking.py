@@ -277,7 +277,11 @@ def _dataset(item: Input) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(item.path)
     if item.frame is not None:
-        return mlflow.data.from_pandas(
+        from mlops_template.io.dataset_schema import frame_schema
+
+        dataset = mlflow.data.from_pandas(
             item.frame, source=source, targets=item.target, name=item.path, digest=digest
         )
+        dataset.schema = frame_schema(item.frame)  # MLflow's own, without a cell-by-cell read
+        return dataset
     return MetaDataset(source, name=item.path, digest=digest)

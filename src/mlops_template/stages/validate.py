@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sys
 
-import pandas as pd
-
 from mlops_template.config import Config
-from mlops_template.core.dataset_checks import check_dataset
+from mlops_template.core.dataset_checks import check_table
 from mlops_template.core.target import describe_classes
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io.atomic import write_json
+from mlops_template.io.parquet_facts import ParquetFacts
 from mlops_template.io.tracking import Input, StageRecord
 
 
@@ -24,11 +23,9 @@ def run(cfg: Config) -> StageRecord:
         "max_categories": cfg.features.max_categories,
     }
     if cfg.engine.name == "spark":
-        frame = None
         report = on_spark(cfg, how)
-    else:
-        frame = pd.read_parquet(cfg.paths.raw)
-        report = check_dataset(frame, target, cfg.validate_, **how)
+    else:  # a column at a time: never the whole table in memory
+        report = check_table(ParquetFacts(cfg.paths.raw), target, cfg.validate_, **how)
     write_json(cfg.paths.validation, report.as_json())
     # The task decides the model, metrics and gate: say which and why, every run.
     print(f"{cfg.data.origin}: {report.task_reason}", file=sys.stderr)
@@ -39,7 +36,7 @@ def run(cfg: Config) -> StageRecord:
     for warning in report.warnings:
         print(f"warning: {cfg.data.origin}: {warning}", file=sys.stderr)
     return StageRecord(
-        inputs=[Input(cfg.paths.raw, "validation", frame, target)],
+        inputs=[Input(cfg.paths.raw, "validation")],  # by the digest DVC records
         metrics=report.model_dump(
             include={"n_rows", "n_rows_without_target", "minority_share"}, exclude_none=True
         ),
