@@ -270,3 +270,24 @@ def test_a_sklearn_model_names_an_estimator_by_its_path():
         SklearnModel(type="sklearn", classifier="os.system")
     with pytest.raises(ValidationError, match="regressor or both"):
         SklearnModel(type="sklearn")
+
+
+@pytest.mark.parametrize("keep_empty", [False, True])
+@pytest.mark.parametrize("strategy", ["median", "mean"])
+def test_numeric_imputer_gives_simple_imputers_values(strategy, keep_empty):
+    """The fast median is scikit-learn's: odd and even counts, ties, a column with no
+    values (dropped, or kept as zeros), and the other strategies passed through."""
+    from sklearn.impute import SimpleImputer
+
+    from mlops_template.core.learner_adapters import NumericImputer
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1001, 5))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 1] = np.round(x[:, 1])  # many ties
+    x[:, 2] = np.nan  # no values
+    x[::2, 3] = np.nan  # an even count of values left
+    settings = {"strategy": strategy, "keep_empty_features": keep_empty}
+    ours, theirs = NumericImputer(**settings).fit(x), SimpleImputer(**settings).fit(x)
+    np.testing.assert_array_equal(ours.statistics_, theirs.statistics_)
+    np.testing.assert_array_equal(ours.transform(x), theirs.transform(x))

