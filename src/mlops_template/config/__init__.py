@@ -162,7 +162,7 @@ class CrossValidation(Strict):
     max_rows: Annotated[int, Field(ge=1000)] = 20_000  # a hold-out of 100s of rows at least
     holdout: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2
     # Past this many training rows, the hold-out split is made in a sample of this many.
-    sample_rows: Annotated[int, Field(ge=1000)] = 10_000_000
+    sample_rows: Annotated[int, Field(ge=1000)] = 1_000_000
     # Fits at once (-1: one per core), in worker processes.
     n_jobs: Annotated[int, Field(ge=-1)] = 1
 

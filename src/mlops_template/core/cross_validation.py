@@ -6,7 +6,8 @@ the split does), so duplicate rows, and rows sharing a `split.key`, stay in one 
 Past `train.cv.max_rows` one hold-out split replaces the folds: on large data a fifth of
 the rows scores a model as steadily as folds do, for a fraction of the fits. Past
 `train.cv.sample_rows` the split is carved from a sample of that many rows: the choice
-costs the same at 1e7 rows as at 1e6, and the chosen model is fitted on every row.
+costs the same at 1e7 rows as at 1e6, and the chosen model is fitted on every row
+(core/chunked_fit.py).
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class Folds:
     def scored(self) -> np.ndarray:
         """The rows a score is computed on: every row, or the hold-out split's."""
         return self.of_row >= 0
+
+    @property
+    def sample(self) -> np.ndarray | None:
+        """The rows the choice read (a mask), if a sample of them; else None."""
+        return self.of_row != OUT if self.sampled else None
 
     @property
     def sampled(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -19,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from mlops_template.config import Config, Features
 from mlops_template.config.model import AutoModel, Estimator
 from mlops_template.core.columns import MANY_LEVELS, TEXT, text_encodings
-from mlops_template.core.cross_validation import PreparedFolds, folds_for, threads_for
+from mlops_template.core.cross_validation import Folds, PreparedFolds, folds_for, threads_for
 from mlops_template.core.estimators import build_estimator, check_model_fits_target
 from mlops_template.core.learner_adapters import UNKNOWN, AsCategories, NumericImputer, SafeNames
 from mlops_template.core.model_selection import Selection, select
@@ -153,6 +154,8 @@ class Training(NamedTuple):
     config: Estimator
     selection: Selection | None
     searches: tuple[Search, ...] = ()
+    folds: Folds | None = None  # the rows the choice or search was scored on
+    ids: np.ndarray | None = None  # each row's identity hash (core/row_ids.py)
 
 
 def model_for_rows(
@@ -212,7 +215,8 @@ def model_for_rows(
             candidates, searches = tuned(cfg, candidates, pipeline_for, prepared, task=task)
         if not isinstance(cfg.model, AutoModel):
             model = pipeline_for("model", candidates["model"], y)
-            return Training(model, features, y, schema, candidates["model"], None, searches)
+            chosen = candidates["model"]
+            return Training(model, features, y, schema, chosen, None, searches, prepared.folds, ids)
         auto = cfg.model.model_copy(
             update={"candidates": {k.rpartition(".")[2]: c for k, c in candidates.items()}}
         )
@@ -227,4 +231,4 @@ def model_for_rows(
         )
     chosen = auto.candidates[selection.chosen]
     model = selection.fitted or pipeline_for(f"model.candidates.{selection.chosen}", chosen, y)
-    return Training(model, features, y, schema, chosen, selection, searches)
+    return Training(model, features, y, schema, chosen, selection, searches, prepared.folds, ids)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import pandas as pd
-
 from mlops_template.config import Config
 from mlops_template.core import evaluation as ev
 from mlops_template.core.schema import TrainingSchema
@@ -13,6 +11,7 @@ from mlops_template.io.atomic import atomic_dir, write_json
 from mlops_template.io.figures import classification_figures, regression_figures
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import load_model
+from mlops_template.io.parquet_chunks import read_frame
 from mlops_template.io.tracking import Input, StageRecord
 
 PLOT_FILES = ("roc.json", "precision_recall.json", "confusion.json", "predictions.json")
@@ -20,7 +19,7 @@ PLOT_FILES = ("roc.json", "precision_recall.json", "confusion.json", "prediction
 
 def run(cfg: Config) -> StageRecord:
     schema = TrainingSchema.read(cfg.paths.schema_)
-    test = pd.read_parquet(cfg.paths.test)
+    test = read_frame(cfg.paths.test)
     scored = ev.score(load_model(cfg.paths.model), test, schema)
     y, predicted = scored.y, scored.predicted
     if scored.proba is not None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
-
 from mlops_template.config import Config
+from mlops_template.core.chunked_fit import (
+    PREPROCESSED_ROWS,
+    early_stopping_rows,
+    fit_on_chunks,
+    fit_preprocessing,
+)
 from mlops_template.core.cross_validation import threads_for
 from mlops_template.core.learner_adapters import learner_of, library_refusal
 from mlops_template.core.models import Training, model_for_rows
@@ -16,29 +20,49 @@ from mlops_template.io import model_logging
 from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model
+from mlops_template.io.parquet_chunks import (
+    as_dtypes,
+    parquet_chunks,
+    read_frame,
+    release_arrow_memory,
+)
 from mlops_template.io.tracking import ChildRun, Input, StageRecord
 
 
 def run(cfg: Config) -> StageRecord:
     report = ValidationReport.read(cfg.paths.validation)
     target, task = report.target, report.task
-    frame = pd.read_parquet(cfg.paths.train)  # the training rows only: never the test rows
+    frame = read_frame(cfg.paths.train)  # the training rows only: never the test rows
     frame = frame.drop(columns=report.identifiers)  # they name rows: not features
     training = model_for_rows(cfg, frame, target, task, report.encodings)
-    model, features, y, schema, chosen, selection, searches = training
+    model, y, schema = training.model, training.y, training.schema
+    chosen, selection, searches = training.config, training.selection, training.searches
     schema = schema.with_small_classes(report.small_classes)  # batches' labels read alike
     for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:
         if line:
             print(line)
-    start = time.perf_counter()
+    start, chunked = time.perf_counter(), False
     if selection is None or selection.fitted is None:
         with threads_for(len(y)):
             try:
-                model.fit(features, y)
+                sample, x = training.folds.sample if training.folds else None, training.features
+                if sample is not None and fit_preprocessing(model, x[sample], y[sample]):
+                    held = early_stopping_rows(model[-1], training.ids, cfg.train.seed)
+                    dtypes = {name: str(d) for name, d in x.dtypes.items()}
+                    training = training._replace(features=x.head(5).copy())  # logged example
+                    frame = x = None  # the table goes before the fit
+
+                    release_arrow_memory()
+                    rows = parquet_chunks([cfg.paths.train], PREPROCESSED_ROWS)
+                    chunks = (as_dtypes(chunk, dtypes) for chunk in rows)
+                    fit_on_chunks(model, chunks, y, held)
+                    chunked = True
+                else:
+                    model.fit(x, y)
             except Exception as err:
                 key = "model" if selection is None else f"model.candidates.{selection.chosen}"
                 raise library_refusal(err, key) or err from None
-    print(fit_cost(training, time.perf_counter() - start))
+    print(fit_cost(training, time.perf_counter() - start, chunked))
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
     write_text(cfg.paths.tuned, tuned_params_text(searches, cfg.tune.method))
@@ -47,10 +71,11 @@ def run(cfg: Config) -> StageRecord:
     model_md5 = file_md5(cfg.paths.model)
 
     def log_model() -> None:
-        model_logging.log_model(model, features, schema, cfg.paths.model, model_md5)
+        model_logging.log_model(model, training.features, schema, cfg.paths.model, model_md5)
 
     return StageRecord(
         inputs=[
+            # by digest only when fitted in chunks: the table was not kept
             Input(cfg.paths.train, "training", frame, target),
             Input(cfg.paths.validation, "validation_report"),
         ],
@@ -100,7 +125,7 @@ def trial_run(search: Search, trial: Trial) -> ChildRun:
     )
 
 
-def fit_cost(training: Training, seconds: float) -> str:
+def fit_cost(training: Training, seconds: float, chunked: bool = False) -> str:
     """What training cost: the searches' fits, the choice's, then the final one."""
     selection, parts = training.selection, []
     for search in training.searches:
@@ -110,5 +135,6 @@ def fit_cost(training: Training, seconds: float) -> str:
     if selection is not None and selection.fitted is not None:
         parts.append("no final fit: the chosen model is the one fitted beside the hold-out split")
     else:
-        parts.append(f"the final fit on {len(training.y)} rows in {seconds:.1f} s")
+        how = " (preprocessing fitted on the sample, rows read in chunks)" if chunked else ""
+        parts.append(f"the final fit on {len(training.y)} rows{how} in {seconds:.1f} s")
     return "train: " + ", then ".join(parts)
