@@ -41,9 +41,8 @@ def test_the_schema_is_mlflows(name):
     frame = frames()[name]
     try:
         expected = _infer_schema(frame)
-    except Exception as err:  # MLflow refuses it: so does the column-wise schema
-        with pytest.raises(type(err)):
-            frame_schema(frame)
+    except Exception:  # MLflow cannot infer one: its dataset has none, and so does this
+        assert frame_schema(frame) is None
         return
     assert frame_schema(frame) == expected
     assert [c.required for c in frame_schema(frame).inputs] == [c.required for c in expected.inputs]

@@ -67,7 +67,8 @@ def _classification(cfg: SyntheticData, rng: np.random.Generator) -> Rows:
     """sklearn's make_classification (Guyon's design) with n_redundant=0, 2 clusters per
     class, class_sep 1 and flip_y=cfg.noise, its rows drawn a chunk at a time: each
     cluster a gaussian through its own random linear map, centred on a distinct corner
-    of the hypercube over the informative features; then each feature shifted and scaled."""
+    of the hypercube over the informative features; then each feature shifted and scaled
+    at random (its shift=None, scale=None), so the columns' ranges differ."""
     d, n_classes = cfg.n_informative, cfg.n_classes
     n_clusters = 2 * n_classes
     centroids = 2.0 * _corners(n_clusters, d, rng) - 1
@@ -99,7 +100,8 @@ def _corners(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _regression(cfg: SyntheticData, rng: np.random.Generator) -> Rows:
-    """sklearn's make_regression with every feature informative, a chunk at a time:
+    """sklearn's make_regression with every feature informative (its default: 10), a chunk
+    at a time:
     gaussian features, a fixed coefficient vector, gaussian noise of sd cfg.noise * 100."""
     coef = 100 * rng.random(cfg.n_informative)
 

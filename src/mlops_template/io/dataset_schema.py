@@ -14,7 +14,7 @@ def frame_schema(frame: pd.DataFrame) -> Any:
     """mlflow.types.utils._infer_schema(frame), the same schema: a text column (pandas'
     str dtype holds only text) is a string, any other column typed by MLflow itself (by
     its dtype, or for an object column by its values); required where nothing is
-    missing."""
+    missing. None where MLflow cannot infer one."""
     from mlflow.types import ColSpec, DataType, Schema
     from mlflow.types.utils import _infer_pandas_column
 
@@ -23,9 +23,16 @@ def frame_schema(frame: pd.DataFrame) -> Any:
             return DataType.string
         return _infer_pandas_column(column)
 
-    return Schema(
-        [
-            ColSpec(type=column_type(frame[name]), name=name, required=not frame[name].isna().any())
-            for name in frame.columns
-        ]
-    )
+    try:
+        return Schema(
+            [
+                ColSpec(
+                    type=column_type(frame[name]),
+                    name=name,
+                    required=not frame[name].isna().any(),
+                )
+                for name in frame.columns
+            ]
+        )
+    except Exception:  # as MLflow's PandasDataset has it: no schema, rather than no run
+        return None

@@ -40,6 +40,7 @@ class Input:
     context: str
     frame: Any = None
     target: str | None = None
+    schema: Any = None  # without a frame: its MLflow schema (io/dataset_schema.py)
 
 
 @dataclass(frozen=True)
@@ -284,4 +285,4 @@ def _dataset(item: Input) -> Any:
         )
         dataset.schema = frame_schema(item.frame)  # MLflow's own, without a cell-by-cell read
         return dataset
-    return MetaDataset(source, name=item.path, digest=digest)
+    return MetaDataset(source, name=item.path, digest=digest, schema=item.schema)

@@ -8,8 +8,11 @@ from mlops_template.config import Config
 from mlops_template.core.chunked_fit import (
     PREPROCESSED_ROWS,
     early_stopping_rows,
-    fit_on_chunks,
+    fit_learner,
     fit_preprocessing,
+    fits_in_chunks,
+    label_array,
+    preprocessed,
 )
 from mlops_template.core.cross_validation import threads_for
 from mlops_template.core.learner_adapters import learner_of, library_refusal
@@ -18,6 +21,7 @@ from mlops_template.core.tuning import Search, Trial, cv_scores, tuned_params_te
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io import model_logging
 from mlops_template.io.atomic import write_json, write_text
+from mlops_template.io.dataset_schema import frame_schema
 from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model
 from mlops_template.io.parquet_chunks import (
@@ -41,27 +45,33 @@ def run(cfg: Config) -> StageRecord:
     for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:
         if line:
             print(line)
-    start, chunked = time.perf_counter(), False
-    if selection is None or selection.fitted is None:
-        with threads_for(len(y)):
-            try:
-                sample, x = training.folds.sample if training.folds else None, training.features
-                if sample is not None and fit_preprocessing(model, x[sample], y[sample]):
-                    held = early_stopping_rows(model[-1], training.ids, cfg.train.seed)
-                    dtypes = {name: str(d) for name, d in x.dtypes.items()}
-                    training = training._replace(features=x.head(5).copy())  # logged example
-                    frame = x = None  # the table goes before the fit
-
-                    release_arrow_memory()
-                    rows = parquet_chunks([cfg.paths.train], PREPROCESSED_ROWS)
-                    chunks = (as_dtypes(chunk, dtypes) for chunk in rows)
-                    fit_on_chunks(model, chunks, y, held)
-                    chunked = True
-                else:
-                    model.fit(x, y)
-            except Exception as err:
-                key = "model" if selection is None else f"model.candidates.{selection.chosen}"
-                raise library_refusal(err, key) or err from None
+    start, folds = time.perf_counter(), training.folds
+    fit = selection is None or selection.fitted is None  # else the choice's fit is the model
+    chunked = fit and folds is not None and folds.sampled and fits_in_chunks(model)
+    schema_of_rows = None
+    with threads_for(len(y)):
+        try:
+            if chunked:
+                x, sample = training.features, folds.sample
+                sampled = fit_preprocessing(model, x[sample], y[sample])
+                labels = label_array(y)
+                held = early_stopping_rows(model[-1], training.ids, cfg.train.seed, labels)
+                dtypes = {name: str(d) for name, d in x.dtypes.items()}
+                schema_of_rows = frame_schema(frame)
+                # The table goes before the fit; only the logged model's example stays.
+                training = training._replace(features=x.head(5).copy())
+                frame = x = None
+                release_arrow_memory()
+                rows = parquet_chunks([cfg.paths.train], PREPROCESSED_ROWS)
+                chunks = (as_dtypes(chunk, dtypes) for chunk in rows)
+                fit_x, held_x = preprocessed(model, chunks, sample, sampled, held)
+                del sampled
+                fit_learner(model[-1], fit_x, held_x, labels, held)
+            elif fit:
+                model.fit(training.features, y)
+        except Exception as err:
+            key = "model" if selection is None else f"model.candidates.{selection.chosen}"
+            raise library_refusal(err, key) or err from None
     print(fit_cost(training, time.perf_counter() - start, chunked))
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
@@ -75,8 +85,8 @@ def run(cfg: Config) -> StageRecord:
 
     return StageRecord(
         inputs=[
-            # by digest only when fitted in chunks: the table was not kept
-            Input(cfg.paths.train, "training", frame, target),
+            # fitted in chunks: its schema without the table, which was let go
+            Input(cfg.paths.train, "training", frame, target, schema_of_rows),
             Input(cfg.paths.validation, "validation_report"),
         ],
         artifacts=[cfg.paths.schema_],
@@ -135,6 +145,9 @@ def fit_cost(training: Training, seconds: float, chunked: bool = False) -> str:
     if selection is not None and selection.fitted is not None:
         parts.append("no final fit: the chosen model is the one fitted beside the hold-out split")
     else:
-        how = " (preprocessing fitted on the sample, rows read in chunks)" if chunked else ""
+        how = ""
+        if chunked:
+            sample = int(training.folds.sample.sum())
+            how = f" (preprocessing fitted on a sample of {sample}, every row read in chunks)"
         parts.append(f"the final fit on {len(training.y)} rows{how} in {seconds:.1f} s")
     return "train: " + ", then ".join(parts)
