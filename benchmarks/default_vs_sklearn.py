@@ -15,12 +15,13 @@ template's gap to the better baseline (the one with the better mean) is OK when 
 2 % worse, else WORSE (exit code 1). `se` is the standard error of that mean gap.
 
 Time: the template's training (model=auto's choice and the final fit, as `train` runs
-them) against one plain gradient-boosting fit on the same rows, the median over the
-split seeds; at most TIME_BAR times is OK, else SLOW (exit code 1). Then a generated set
-of --rows rows (`data=synthetic`: numeric and categorical columns with missing values),
-and a generated table of 20,000 rows with a column of 5,000 levels and a free-text one
-(the template reads them by target encoding and TF-IDF; plain boosting gets the levels
-as numbers, the linear baseline one-hot), each on one split: their test sets are large
+them) against one plain gradient-boosting fit on the same rows, each the fastest of
+REPEATS runs when under a second, the median over the split seeds; at most TIME_BAR
+times is OK, else SLOW (exit code 1). Then a generated set of --rows rows
+(`data=synthetic`: numeric and categorical columns with missing values), and a generated
+table of 20,000 rows with a column of 5,000 levels and a free-text one (the template
+reads them by target encoding and TF-IDF; plain boosting gets the levels as numbers, the
+linear baseline one-hot), each on one split: their test sets are large
 enough to read alone. The text table's time is shown, not judged.
 
     python benchmarks/default_vs_sklearn.py                             # the default
@@ -58,6 +59,7 @@ TOLERANCE = 0.02  # the template's default may be this much worse than the bar
 TIME_BAR = 3.0  # and take at most this many times one plain gradient-boosting fit
 BOOTSTRAP = 2000
 SPLITS = 10  # split seeds 0..9 for the mean
+REPEATS = 3  # runs of a fit under a second, the fastest timed
 MAX_NATIVE_LEVELS = 255  # sklearn's boosting takes no categorical of more levels
 # A generated table with a column of many levels and a free-text one (core/synthetic.py).
 TEXT_LABEL = "text+5000 levels"
@@ -118,9 +120,15 @@ def too_many_levels(x: pd.DataFrame) -> dict[str, list]:
 
 
 def timed(fit) -> float:
-    start = time.perf_counter()
-    fit()
-    return time.perf_counter() - start
+    """Seconds `fit()` takes: under a second, the fastest of REPEATS runs (timeit's
+    convention: the fastest run is the one the rest of the machine disturbed least; the
+    bundled sets' fits take tens of milliseconds). Both sides are timed so."""
+    runs = []
+    while len(runs) < REPEATS and sum(runs) < 1.0:
+        start = time.perf_counter()
+        fit()
+        runs.append(time.perf_counter() - start)
+    return min(runs)
 
 
 def weighted_metric(task: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray):
@@ -157,18 +165,18 @@ def fit_and_score(name: str, split_seed: int | None = None, extra: tuple[str, ..
     task = seen.task
     train, test = split_frame(frame.drop(columns=seen.identifiers), target, task, cfg.split)
     del frame
-    start = time.perf_counter()
-    training = model_for_rows(cfg, train, target, task, seen.encodings)
-    template, x_train, y, selection = (
-        training.model,
-        training.features,
-        training.y,
-        training.selection,
-    )
-    with threads_for(len(y)):  # as train fits it
-        if selection is None or selection.fitted is None:
-            template.fit(x_train, y)
-    seconds = time.perf_counter() - start
+    trained = {}
+
+    def train_template() -> None:
+        training = model_for_rows(cfg, train, target, task, seen.encodings)
+        with threads_for(len(training.y)):  # as train fits it
+            if training.selection is None or training.selection.fitted is None:
+                training.model.fit(training.features, training.y)
+        trained["training"] = training
+
+    seconds = timed(train_template)
+    training = trained["training"]
+    template, x_train, y = training.model, training.features, training.y
     x_test = test[x_train.columns]
     y_train, y_test = y.to_numpy(), test[target].to_numpy()
     plain = plain_baselines(task, cfg.train.seed)
