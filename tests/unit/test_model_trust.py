@@ -111,12 +111,14 @@ def _serve(cfg: Config) -> None:
 
 
 def _fetch(cfg: Config) -> None:  # predict's second process, for pandas and Spark alike
-    with model_fetch.fetching(cfg.registry.model_name, None, "champion", "test") as result:
+    name = cfg.registry.model_name
+    with model_fetch.fetching(name, None, "champion", "test", in_process=False) as result:
         result()
 
 
-def _fetch_in_process(cfg: Config, tmp: Path) -> None:
-    model_fetch._fetch(cfg.registry.model_name, "", registry.CHAMPION, str(tmp))
+def _fetch_in_process(cfg: Config, tmp: Path) -> None:  # predict where MLflow is imported
+    with model_fetch.fetching(cfg.registry.model_name, None, "champion", "test") as result:
+        result()
 
 
 def _monitor(cfg: Config) -> None:
@@ -281,3 +283,20 @@ def test_no_loader_bypasses_the_check():
     assert found - allowed == set()
     assert "model_copy(" in (SRC / "operate/serving/serve.py").read_text()  # the app's copy
     assert "fetched.folder" in (SRC / "operate/batch/batch_scoring.py").read_text()  # Spark's
+
+
+def test_where_mlflow_is_imported_the_fetch_starts_no_process_and_finds_the_same(store):
+    """predict's fetch runs in a second process only where it overlaps MLflow's import."""
+    import psutil
+
+    cfg, _, _ = store
+    name = cfg.registry.model_name
+    with model_fetch.fetching(name, None, "champion", "test") as result:
+        children = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)]
+        here = result()
+    assert not [c for c in children if "model_fetch" in c]
+    with model_fetch.fetching(name, None, "champion", "test", in_process=False) as result:
+        there = result()
+    assert (here.ref, here.schema) == (there.ref, there.schema)
+    assert here.ref.alias == "champion"
+    assert Path(here.model_file).name == Path(there.model_file).name

@@ -7,6 +7,10 @@ they overlap (benchmarks/batch_scoring.py). The second process is this module ru
 script. It writes the version, the model's file and the training schema as JSON, and
 `predict` reads the file with skops, so it does not import MLflow (with the pandas
 engine). Its errors are the CLI's own: same message, same exit code.
+
+A process that has imported MLflow already (ct, the stage server, a test calling the CLI's
+main()) has nothing to overlap: there a second process would only import it again (2-3 s
+of CPU), so the fetch runs in this one.
 """
 
 from __future__ import annotations
@@ -34,13 +38,28 @@ class FetchedModel:
 
 
 @contextmanager
-def fetching(name: str, version: str | None, alias: str | None, purpose: str) -> Iterator[Any]:
+def fetching(
+    name: str,
+    version: str | None,
+    alias: str | None,
+    purpose: str,
+    *,
+    in_process: bool | None = None,
+) -> Iterator[Any]:
     """Start the fetch; yields a function that waits for it and returns a FetchedModel.
     The folder is removed afterwards, and the process stopped first if it still runs.
 
     The process's errors go to this one's stderr, in the CLI's words; this one then ends
-    with the same exit code, saying nothing more (AlreadyReported)."""
+    with the same exit code, saying nothing more (AlreadyReported). `in_process`: by
+    default, where MLflow is imported already (then its errors are raised here)."""
+    if in_process is None:
+        in_process = "mlflow" in sys.modules
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as folder:
+        if in_process:
+            _fetch(name, version or "", alias or "", folder)
+            found = _read(folder)
+            yield lambda: found
+            return
         args = [name, version or "", alias or "", folder]
         # -P: not the working directory first on sys.path, as for the `mlops` command.
         cmd = [sys.executable, "-P", "-m", __name__, *args]
@@ -51,8 +70,7 @@ def fetching(name: str, version: str | None, alias: str | None, purpose: str) ->
                 code = process.wait()
                 if code:  # a signal's -N as the shell gives it: 128 + N
                     raise AlreadyReported(code if code > 0 else 128 - code)
-                found = json.loads((Path(folder) / RESULT).read_text())
-                return FetchedModel(**{**found, "ref": ModelRef(**found["ref"])})
+                return _read(folder)
 
             try:
                 yield result
@@ -62,6 +80,11 @@ def fetching(name: str, version: str | None, alias: str | None, purpose: str) ->
 
 
 RESULT = "fetched.json"  # in the temporary folder, beside the model's folder
+
+
+def _read(folder: str) -> FetchedModel:
+    found = json.loads((Path(folder) / RESULT).read_text())
+    return FetchedModel(**{**found, "ref": ModelRef(**found["ref"])})
 
 
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:
