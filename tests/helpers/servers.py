@@ -69,7 +69,9 @@ def tracking_server(folder: Path) -> Iterator[str]:
         "--artifacts-destination",
         str(folder / "artifacts"),
     ]
-    with running(cmd, f"{uri}/health", folder / "server.log"):
+    # As the team server runs it: without MLflow's job runner (GenAI jobs; tools/team_server.py).
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with running(cmd, f"{uri}/health", folder / "server.log", env=env):
         yield uri
 
 

@@ -51,7 +51,10 @@ def ui(store: str, host: str, port: int) -> int:
     # The store in the environment, not in the command printed (and shown by ps): a team
     # database's URI may hold a password.
     cmd = ["mlflow", "ui", "--host", host, "--port", str(port), "--workers", "1"]
-    env = {"MLFLOW_BACKEND_STORE_URI": store}
+    # MLflow's job runner (GenAI trace scorers and rollups, unused here): off, three
+    # processes fewer.
+    jobs = os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    env = {"MLFLOW_BACKEND_STORE_URI": store, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": jobs}
     print(f"MLflow UI on the store {redact(store)}", file=sys.stderr)
     return _until_stopped(lambda: run_server(cmd, env))
 
