@@ -105,11 +105,7 @@ def preprocessed(
         kept, out = part[~held[start:stop]], part[held[start:stop]]
         fit_x[fit_at : fit_at + len(kept)] = kept
         held_x[held_at : held_at + len(out)] = out
-        fit_at, held_at, sampled_at = (
-            fit_at + len(kept),
-            held_at + len(out),
-            sampled_at + int(mine.sum()),
-        )
+        fit_at, held_at, sampled_at = fit_at + len(kept), held_at + len(out), sampled_at + taken
         start = stop
     if start != len(held):
         raise ValueError(f"the chunks hold {start} rows, the labels {len(held)}")
