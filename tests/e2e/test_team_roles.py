@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from mlops_template.io.mlflow_server import job_runner_setting
 from tests.helpers.servers import free_port, running
 from tests.helpers.template import REPO, tool_env
 
@@ -46,7 +47,7 @@ def server(tmp_path: Path):
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "roles-test-key",
         "MLOPS_CHAMPION_USERS": "ci",
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # as tools/team_server.py runs it
+        **job_runner_setting(),  # as tools/team_server.py runs it
     }
     cmd = [
         "mlflow", "server", "--app-name", "team-auth",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlops_template.io.mlflow_server import job_runner_setting
 from tests.helpers.template import BIN
 
 
@@ -69,8 +70,7 @@ def tracking_server(folder: Path) -> Iterator[str]:
         "--artifacts-destination",
         str(folder / "artifacts"),
     ]
-    # As the team server runs it: without MLflow's job runner (GenAI jobs; tools/team_server.py).
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, **job_runner_setting()}  # as the template runs its servers
     with running(cmd, f"{uri}/health", folder / "server.log", env=env):
         yield uri
 

@@ -31,6 +31,7 @@ from mlops_template.config import Config, Serve
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError, redact
 from mlops_template.io import model_versions, predictions_table, registry
+from mlops_template.io.mlflow_server import job_runner_setting
 from mlops_template.operate.serving.inference_log import ENV as INFERENCE_LOG_ENV
 from mlops_template.operate.serving.inference_log import OTHER_TABLE, SHADOW_ENV, row_schema
 
@@ -51,10 +52,7 @@ def ui(store: str, host: str, port: int) -> int:
     # The store in the environment, not in the command printed (and shown by ps): a team
     # database's URI may hold a password.
     cmd = ["mlflow", "ui", "--host", host, "--port", str(port), "--workers", "1"]
-    # MLflow's job runner (GenAI trace scorers and rollups, unused here): off, three
-    # processes fewer.
-    jobs = os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    env = {"MLFLOW_BACKEND_STORE_URI": store, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": jobs}
+    env = {"MLFLOW_BACKEND_STORE_URI": store, **job_runner_setting()}
     print(f"MLflow UI on the store {redact(store)}", file=sys.stderr)
     return _until_stopped(lambda: run_server(cmd, env))
 
