@@ -35,6 +35,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,16 +120,17 @@ def too_many_levels(x: pd.DataFrame) -> dict[str, list]:
     }
 
 
-def timed(fit) -> float:
-    """Seconds `fit()` takes: under a second, the fastest of REPEATS runs (timeit's
-    convention: the fastest run is the one the rest of the machine disturbed least; the
-    bundled sets' fits take tens of milliseconds). Both sides are timed so."""
+def timed(fit) -> tuple[float, Any]:
+    """Seconds `fit()` takes, and what its last run returned: under a second, the fastest
+    of REPEATS runs (timeit's convention: the fastest run is the one the rest of the
+    machine disturbed least; the bundled sets' fits take tens of milliseconds). Both
+    sides are timed so."""
     runs = []
     while len(runs) < REPEATS and sum(runs) < 1.0:
         start = time.perf_counter()
-        fit()
+        result = fit()
         runs.append(time.perf_counter() - start)
-    return min(runs)
+    return min(runs), result
 
 
 def weighted_metric(task: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray):
@@ -165,24 +167,22 @@ def fit_and_score(name: str, split_seed: int | None = None, extra: tuple[str, ..
     task = seen.task
     train, test = split_frame(frame.drop(columns=seen.identifiers), target, task, cfg.split)
     del frame
-    trained = {}
 
-    def train_template() -> None:
+    def train_template():
         training = model_for_rows(cfg, train, target, task, seen.encodings)
         with threads_for(len(training.y)):  # as train fits it
             if training.selection is None or training.selection.fitted is None:
                 training.model.fit(training.features, training.y)
-        trained["training"] = training
+        return training
 
-    seconds = timed(train_template)
-    training = trained["training"]
+    seconds, training = timed(train_template)
     template, x_train, y = training.model, training.features, training.y
     x_test = test[x_train.columns]
     y_train, y_test = y.to_numpy(), test[target].to_numpy()
     plain = plain_baselines(task, cfg.train.seed)
     codes = too_many_levels(x_train)
     x_plain, x_plain_test = as_categories(x_train, codes), as_categories(x_test, codes)
-    plain_seconds = timed(lambda: plain["hgb"].fit(x_plain, y_train))
+    plain_seconds, _ = timed(lambda: plain["hgb"].fit(x_plain, y_train))
     plain["linear"].fit(x_train, y_train)
     preds = {
         "template": template.predict(x_test),
