@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers import spark_classes
 from tests.helpers.servers import free_port, running, s3_client
 from tests.helpers.template import (
     BIN,
@@ -23,13 +24,22 @@ from tests.helpers.template import (
     example_params_text,
 )
 
-# Every JVM the tests start (Spark's, in process or in a stage) compiles with C1 only: on
-# the tests' small tables the optimising compiler's threads cost more CPU than they save
-# (a local session and its first jobs: 12 s of CPU -> 7 s). Set before any session starts,
-# and inherited by the processes the tests run.
-os.environ.setdefault(
-    "PYSPARK_SUBMIT_ARGS", "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell"
-)
+# Every JVM the tests start (Spark's, in process or in a stage) compiles with C1 only and
+# maps Spark's classes from an archive (tests/helpers/spark_classes.py): a local session
+# and its first jobs took 12 s of CPU, 4.4 s so. Set before any session starts, and
+# inherited by the processes the tests run (xdist's workers too, with the same archive).
+if "PYSPARK_SUBMIT_ARGS" not in os.environ:
+    SPARK_CLASSES = spark_classes.archive_path()
+    os.environ["PYSPARK_SUBMIT_ARGS"] = spark_classes.submit_args(SPARK_CLASSES)
+else:
+    SPARK_CLASSES = None  # set outside (a worker inherits its controller's), kept as it is
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SPARK_CLASSES is not None:
+        log = SPARK_CLASSES.with_suffix(".log")
+        spark_classes.make_in_background(SPARK_CLASSES, log)
+
 
 # The longest test files, started first so that no xdist worker is left running one alone at
 # the end (`--dist loadfile` hands out files in collection order). Only the time depends on it.

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
+from tests.helpers import spark_classes
 from tests.helpers.servers import free_port, running
 from tests.helpers.template import Template
 
@@ -66,6 +67,9 @@ def project_env(project: Path) -> dict[str, str]:
     }
     outer = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != outer)
+    # C1 only, and no archive of Spark's classes: making one costs more than the project's
+    # few sessions would save (tests/helpers/spark_classes.py).
+    env["PYSPARK_SUBMIT_ARGS"] = spark_classes.submit_args(None)
     env.update(MLOPS_STAGE_SERVER_IDLE="20", GIT_AUTHOR_NAME="test", GIT_COMMITTER_NAME="test")
     env.update(GIT_AUTHOR_EMAIL="test@localhost", GIT_COMMITTER_EMAIL="test@localhost")
     return env
