@@ -44,3 +44,15 @@ def test_the_mlflow_image_pins_the_versions_of_the_lock():
     assert set(pins) == {"mlflow", "psycopg", "boto3"}
     assert pins == {name: locked[name] for name in pins}
     assert f"mlflow/mlflow:v{locked['mlflow']}" in dockerfile
+
+
+def test_mlflow_reads_the_auth_settings_with_the_credential_cache_on(monkeypatch):
+    """deploy/basic_auth.ini as MLflow's auth app reads it: a checked password is taken for
+    a minute, not hashed again on every request (docs/team.md)."""
+    from mlflow.server.auth.config import DEFAULT_AUTHORIZATION_FUNCTION, read_auth_config
+
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(REPO / "deploy/basic_auth.ini"))
+    config = read_auth_config()
+    assert config.auth_cache_ttl_seconds == 60
+    assert config.authorization_function == DEFAULT_AUTHORIZATION_FUNCTION
+    assert config.default_permission == "READ"
