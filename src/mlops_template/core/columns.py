@@ -101,17 +101,17 @@ def panel_units(table: pd.DataFrame | TableFacts, columns: list[Any]) -> list[tu
         c for c in countable if kinds[c] != "date" and PANEL_MIN_UNITS <= distinct[c] <= rows // 2
     ]
     # Periods are counted (years, waves), named or dated, and fewer than the units.
-    found = []
-    for unit in units:
-        for period in countable:
-            if (
-                period != unit
-                and 2 <= distinct[period] <= min(PANEL_MAX_PERIODS, distinct[unit] - 1)
-                and facts.unique_pairs(unit, period)
-            ):
-                found.append((str(unit), str(period)))
-                break
-    return found
+    candidates = {
+        unit: [
+            period
+            for period in countable
+            if period != unit
+            and 2 <= distinct[period] <= min(PANEL_MAX_PERIODS, distinct[unit] - 1)
+        ]
+        for unit in units
+    }
+    periods = facts.first_unique_pairs({u: p for u, p in candidates.items() if p})
+    return [(str(unit), str(periods[unit])) for unit in units if unit in periods]
 
 
 # Free text: values of this many words on average (titles, descriptions, job titles);

@@ -93,8 +93,9 @@ class TableFacts(ABC):
         """Words (runs of non-whitespace) per value of each column, on average."""
 
     @abstractmethod
-    def unique_pairs(self, first: Any, second: Any) -> bool:
-        """No two rows with the same values in both columns (missing equal to missing)."""
+    def first_unique_pairs(self, candidates: dict[Any, list[Any]]) -> dict[Any, Any]:
+        """For each column of `candidates`, the first of its columns with which it holds no
+        two rows alike (missing equal to missing); columns with none left out."""
 
     @abstractmethod
     def target(self, name: Any) -> TargetFacts:
@@ -179,10 +180,16 @@ class FrameFacts(TableFacts):
     def mean_words(self, names: list[Any]) -> dict[Any, float]:
         return {name: self._once("words", name, _mean_words) for name in names}
 
-    def unique_pairs(self, first: Any, second: Any) -> bool:
-        pair = self.frame[[first, second]]
-        # a repeat among the first rows settles most pairs at a fraction of the cost
-        return not (pair.head(PANEL_SAMPLE).duplicated().any() or pair.duplicated().any())
+    def first_unique_pairs(self, candidates: dict[Any, list[Any]]) -> dict[Any, Any]:
+        found = {}
+        for first, seconds in candidates.items():
+            for second in seconds:
+                pair = self.frame[[first, second]]
+                # a repeat among the first rows settles most pairs at a fraction of the cost
+                if not (pair.head(PANEL_SAMPLE).duplicated().any() or pair.duplicated().any()):
+                    found[first] = second
+                    break
+        return found
 
     def target(self, name: Any) -> SeriesTarget:
         if name not in self._targets:

@@ -67,10 +67,10 @@ def check_spark_dataset(
 
 
 class SparkFacts(TableFacts):
-    """A Spark table's facts, in few passes: the rows with the target's facts; every
-    other column's missing and distinct values and bounds (the split key's only if asked);
-    the words of the text columns asked about; then single questions (a pair of columns,
-    the target's classes, copies of it)."""
+    """A Spark table's facts, in few passes (each a scan of the table on a cluster): the
+    rows, the target's facts and every other column's missing and distinct values and
+    bounds (the split key's only if asked); the words of the text columns asked about;
+    the pairs of columns asked about; then the target's classes and copies of it."""
 
     def __init__(self, frame: DataFrame, dtypes: dict[str, str], target: Any, key: Any) -> None:
         self.frame = frame
@@ -99,12 +99,15 @@ class SparkFacts(TableFacts):
 
     @cached_property
     def summary(self) -> dict[str, Any]:
+        """The first pass: the rows, the target's facts and the other columns' facts."""
         from pyspark.sql import functions as F
 
         aggs = [F.count(F.lit(1)).alias("rows")]
         if self._target is not None:
             aggs += self._target.aggregates()
-        return self.frame.agg(*aggs).first().asDict()
+        found = self.frame.agg(*aggs, *self._column_aggregates(self._scope)).first().asDict()
+        self._keep_stats(self._scope, found)
+        return found
 
     @cached_property
     def rows(self) -> int:
@@ -114,17 +117,15 @@ class SparkFacts(TableFacts):
         return self._dtypes[name]
 
     def _stat(self, name: Any, fact: str) -> Any:
-        if fact not in self._stats.get(name, {}):
-            batch = [c for c in self._scope if c not in self._stats]
-            for column, stats in self._column_stats(batch if name in batch else [name]).items():
-                self._stats.setdefault(column, {}).update(stats)
-            if fact not in self._stats[name]:  # a fact the checks read of no such column
-                self._stats[name].update(self._column_stats([name], every=True)[name])
+        self.summary  # noqa: B018 (the first pass holds every column's facts, but two)
+        if fact not in self._stats.get(name, {}):  # the target's or key's, or one not counted
+            aggs = self._column_aggregates([name], every=True)
+            self._keep_stats([name], self.frame.agg(*aggs).first().asDict())
         return self._stats[name][fact]
 
-    def _column_stats(self, names: list[Any], every: bool = False) -> dict[Any, dict[str, Any]]:
+    def _column_aggregates(self, names: list[Any], every: bool = False) -> list[Column]:
         """Missing values of each column; distinct values of those that can be counted
-        (integers, text, dates); bounds of integers."""
+        (integers, text, dates); bounds of integers. Named "fact i", i in `names`."""
         from pyspark.sql import functions as F
 
         aggs = []
@@ -136,11 +137,13 @@ class SparkFacts(TableFacts):
                 aggs.append(F.count_distinct(present).alias(f"distinct {i}"))
             if every or is_integer(dtype):
                 aggs += [F.min(column).alias(f"low {i}"), F.max(column).alias(f"high {i}")]
-        found: dict[Any, dict[str, Any]] = {name: {} for name in names}
-        for alias, value in self.frame.agg(*aggs).first().asDict().items():
-            fact, i = alias.split(" ")
-            found[names[int(i)]][fact] = value
-        return found
+        return aggs
+
+    def _keep_stats(self, names: list[Any], found: dict[str, Any]) -> None:
+        for alias, value in found.items():
+            fact, _, i = alias.partition(" ")
+            if i:
+                self._stats.setdefault(names[int(i)], {})[fact] = value
 
     def missing(self, name: Any) -> int:
         return self._stat(name, "missing")
@@ -177,12 +180,22 @@ class SparkFacts(TableFacts):
         found = self._text(names).items()
         return {n: _share(words, self.rows - self.missing(n)) for n, (_, words) in found}
 
-    def unique_pairs(self, first: Any, second: Any) -> bool:
+    def first_unique_pairs(self, candidates: dict[Any, list[Any]]) -> dict[Any, Any]:
+        """Every pair in one pass: as many distinct pairs as rows (Spark's distinct, as
+        pandas' duplicated, takes missing equal to missing; a struct is never null)."""
         from pyspark.sql import functions as F
 
-        grouped = self.frame.groupBy(self.col(first), self.col(second))
-        repeats = grouped.agg(F.count(F.lit(1)).alias("__rows")).where(F.col("__rows") > 1)
-        return not repeats.take(1)
+        pairs = [(first, second) for first, seconds in candidates.items() for second in seconds]
+        if not pairs:
+            return {}
+        row = self.frame.agg(
+            *(F.count_distinct(F.struct(self.col(a), self.col(b))) for a, b in pairs)
+        ).first()
+        found: dict[Any, Any] = {}
+        for (first, second), distinct in zip(pairs, row, strict=True):
+            if distinct == self.rows:
+                found.setdefault(first, second)
+        return found
 
     def target(self, name: Any) -> SparkTarget:
         if self._target is None or name != self._target.name:
