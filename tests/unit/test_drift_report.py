@@ -8,11 +8,7 @@ from mlops_template.core.monitor_report import MonitorReport
 from mlops_template.io.drift_report import axis_values, render
 
 
-def test_shares_short_of_all_or_none_are_not_rounded_to_them():
-    """1 missing cell in 10,000 is 0.01%, and 1 of 300 columns drifted is 0.3%: never 0%."""
-    rows = 10_000
-    reference = pd.DataFrame({"x": [1.0] * (rows - 1) + [None]})
-    current = pd.DataFrame({"x": [1.0] * rows})
+def _one_column_report(rows: int, performance: dict | None = None) -> dict:
     column = {
         "kind": "numeric",
         "reference_rows": rows,
@@ -26,14 +22,25 @@ def test_shares_short_of_all_or_none_are_not_rounded_to_them():
         "reference": {"rows": rows, "md5": "r"},
         "dataset": {"decision": "no drift", "drifted": ["x"], "decided": 300},
         "prediction": {"decision": "no drift", "kind": "numeric"},
-        "performance": None,
+        "performance": performance,
         "features": {"x": {**column, "decision": "no drift"}},
         "settings": {},
     }
     report["dataset"].update(share=1 / 300, drift_share=0.5, features=300)
     report["prediction"].update({k: v for k, v in column.items() if k != "kind"})
-    predictions = (pd.Series([0.1, 0.2]), pd.Series([0.1, 0.3]))
-    html = render(MonitorReport.model_validate(report), reference, current, predictions)
+    return report
+
+
+PREDICTIONS = (pd.Series([0.1, 0.2]), pd.Series([0.1, 0.3]))
+
+
+def test_shares_short_of_all_or_none_are_not_rounded_to_them():
+    """1 missing cell in 10,000 is 0.01%, and 1 of 300 columns drifted is 0.3%: never 0%."""
+    rows = 10_000
+    reference = pd.DataFrame({"x": [1.0] * (rows - 1) + [None]})
+    current = pd.DataFrame({"x": [1.0] * rows})
+    report = _one_column_report(rows)
+    html = render(MonitorReport.model_validate(report), reference, current, PREDICTIONS)
     assert "<td>0.01% / 0.0%</td>" in html
     assert "decided (0.3%;" in html and "threshold 50%" in html
 
@@ -47,3 +54,19 @@ def test_a_date_column_is_charted_as_dates_not_nanoseconds():
     assert dates and ref.tolist() == [10.0, 19787.0] and cur.tolist() == [10.0, 19787.5]
     numbers = pd.Series([1.5, 2.5])
     assert axis_values("spend", numbers, numbers)[2] is False
+
+
+def test_rows_left_out_of_the_score_are_said_as_what_they_are():
+    """Rows without a label, and labelled rows of a class training dropped: both left out
+    of the score, neither called the other."""
+    performance = {"metric": "balanced_accuracy", "decision": "too few rows"}
+    performance |= {"labelled_rows": 3, "unlabelled_rows": 2, "dropped_class_rows": 4}
+    frame = pd.DataFrame({"x": [1.0] * 9})
+    report = MonitorReport.model_validate(_one_column_report(9, performance))
+    html = render(report, frame, frame, PREDICTIONS)
+    said = "3 labelled rows, 2 without a label and 4 of classes training dropped left out"
+    assert said in " ".join(html.split())
+    assert report.summary().endswith(
+        "performance: too few rows (3 labelled, 2 without a label and 4 of classes training "
+        "dropped left out)"
+    )

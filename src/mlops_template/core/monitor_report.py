@@ -51,6 +51,9 @@ class Performance(_Part):
     decision: str
     labelled_rows: int | None = None
     unlabelled_rows: int | None = None  # rows whose label is missing: not scored
+    # Labelled rows of classes training dropped as too small to learn (validate.
+    # small_classes=drop): the model never predicts them, so they are not scored either.
+    dropped_class_rows: int | None = None
     batch: float | None = None
     batch_interval: tuple[float, float] | None = None
     baseline: float | None = None
@@ -61,9 +64,19 @@ class Performance(_Part):
     batch_metrics: dict[str, float] | None = None
     baseline_metrics: dict[str, float] | None = None
 
+    def left_out(self) -> str:
+        """The batch's rows the score leaves out, in words ("" if none)."""
+        parts = []
+        if self.unlabelled_rows:
+            parts.append(f"{self.unlabelled_rows} without a label")
+        if self.dropped_class_rows:
+            parts.append(f"{self.dropped_class_rows} of classes training dropped")
+        return f"{' and '.join(parts)} left out" if parts else ""
+
     def line(self) -> str:
+        left_out = self.left_out()
         if self.batch is None:
-            left_out = f", {self.unlabelled_rows} without" if self.unlabelled_rows else ""
+            left_out = f", {left_out}" if left_out else ""
             return f"performance: {self.decision} ({self.labelled_rows} labelled{left_out})"
         low, high = self.batch_interval or (self.batch, self.batch)
         line = (
@@ -72,11 +85,8 @@ class Performance(_Part):
             f"for the trivial baseline: {self.decision} (drop {self.drop:.4f}, allowed "
             f"{self.max_drop:.4f} = {self.max_drop_share} of the lead, beyond noise)"
         )
-        if self.unlabelled_rows:  # rows not yet labelled are left out of the score
-            line += (
-                f"; scored on its {self.labelled_rows} labelled rows, "
-                f"{self.unlabelled_rows} without a label left out"
-            )
+        if left_out:
+            line += f"; scored on its {self.labelled_rows} labelled rows, {left_out}"
         return line
 
 

@@ -44,10 +44,10 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 <tr><th>{{ perf.metric }} on the batch</th><td class="{{ css[perf.decision] }}">
 {{ '%.4f' % perf.batch }} against {{ '%.4f' % perf.baseline }} on the evaluation data:
 {{ perf.decision }} (drop {{ '%.4f' % perf.drop }}, allowed {{ perf.max_drop }};
-{{ perf.labelled_rows }} labelled rows{{ unlabelled(perf) }})</td></tr>
+{{ perf.labelled_rows }} labelled rows{{ left_out(perf) }})</td></tr>
 {% elif perf %}
 <tr><th>Performance</th><td class="few">{{ perf.decision }}
-({{ perf.labelled_rows }} labelled rows{{ unlabelled(perf) }})</td></tr>
+({{ perf.labelled_rows }} labelled rows{{ left_out(perf) }})</td></tr>
 {% else %}<tr><th>Performance</th><td>the batch has no labels</td></tr>{% endif %}
 </table>
 <h2>Columns</h2>
@@ -102,15 +102,15 @@ def render(
         charts=charts,
         anchors=anchors,
         css=CSS,
-        unlabelled=_unlabelled,
+        left_out=_left_out,
         percent=percent,  # 1 row of 10,000 missing is 0.01%, not 0.0%
     )
 
 
-def _unlabelled(perf: Performance) -> str:
-    """Rows without a label, which the score leaves out."""
-    rows = perf.unlabelled_rows
-    return f", {rows} without a label left out" if rows else ""
+def _left_out(perf: Performance) -> str:
+    """Rows the score leaves out: without a label, or of a class training dropped."""
+    said = perf.left_out()
+    return f", {said}" if said else ""
 
 
 def axis_values(

@@ -171,9 +171,14 @@ def _performance(
         return None
     columns = [*schema.features, target]
     # Labels of the small classes training dropped or merged, read the same way.
-    labelled = relabelled(labelled_rows(current, schema), target, schema.target.small_classes)
-    # Rows not yet labelled are left out of the score, and counted for the report.
-    counts = {"labelled_rows": len(labelled), "unlabelled_rows": len(current) - len(labelled)}
+    with_labels = labelled_rows(current, schema)
+    labelled = relabelled(with_labels, target, schema.target.small_classes)
+    # Rows not yet labelled, and of dropped classes, are left out of the score: counted.
+    counts = {
+        "labelled_rows": len(labelled),
+        "unlabelled_rows": len(current) - len(with_labels),
+        "dropped_class_rows": len(with_labels) - len(labelled),
+    }
     metric = getattr(cfg.gate, schema.task).metric
     too_few = Performance(metric=metric, decision=drift.TOO_FEW, **counts)
     if len(labelled) < cfg.monitor.min_rows:
