@@ -10,9 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet
 import pytest
 
+from mlops_template.config import parse_config
 from mlops_template.core.batch_checks import check_columns, describe_unseen, unseen_categories
+from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
-from mlops_template.io.batch_files import _rebatch, batch_columns, iter_chunks
+from mlops_template.io.batch_files import _rebatch, batch_columns, column_problems, iter_chunks
 
 from .conftest import training_schema
 
@@ -41,6 +43,24 @@ def test_missing_extra_and_mistyped_columns_are_named():
     ]
     (problem,), _ = _check({"age": False, "plan": False})
     assert problem == "b.csv: column 'age' is not numeric; the model expects numbers"
+
+
+def test_a_column_training_left_out_as_naming_rows_is_no_extra(params, tmp_path):
+    """validate's identifiers (a row number, codes) are in the training data but are not
+    features: a batch that still holds one is not refused under predict.extra_columns=error,
+    and an old schema (none recorded) is stored as it was."""
+    settings = parse_config(params).predict.model_copy(update={"extra_columns": "error"})
+    schema = SCHEMA.with_identifiers(["row_no"])
+    assert TrainingSchema.of(schema.as_json()).identifiers == ["row_no"]
+    assert "identifiers" not in SCHEMA.as_json()
+    path = tmp_path / "b.csv"
+    rows = pd.DataFrame({"age": [1.0], "plan": ["pro"], "row_no": [7]})
+    rows.to_csv(path, index=False)
+    assert column_problems(path, schema, settings)[:2] == ([], [])
+    rows.assign(note="x").to_csv(path, index=False)
+    untrained = f"{path}: columns the model was not trained on"
+    assert column_problems(path, schema, settings)[0] == [f"{untrained} ['note']"]
+    assert column_problems(path, SCHEMA, settings)[0] == [f"{untrained} ['row_no', 'note']"]
 
 
 def test_unseen_categories_ignore_missing_values():

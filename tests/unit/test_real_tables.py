@@ -73,6 +73,7 @@ def test_a_row_number_is_not_a_feature_and_validate_says_so(dropped):
     assert report["identifiers"] == ["rownames"] and "rownames" not in report["features"]
     schema = json.loads(copy.path("models/schema.json").read_text())
     assert [c["name"] for c in schema["columns"]] == ["x", "noise"]
+    assert schema["identifiers"] == ["rownames"]  # a batch may still hold it (predict)
 
 
 def test_rows_without_a_target_are_counted_aloud(dropped):

@@ -66,6 +66,9 @@ class TrainingSchema(_Frozen):
     target: Target
     columns: list[Column]
     n_rows: int
+    # Columns of the training data that name rows (validate's `identifiers`): not
+    # features, and a batch that still holds them is not refused for it.
+    identifiers: list[str] = []
 
     @property
     def features(self) -> list[str]:
@@ -89,6 +92,12 @@ class TrainingSchema(_Frozen):
             return self
         target = Target(**self.target.model_dump(exclude_unset=True), small_classes=handled)
         return TrainingSchema(**{**self.model_dump(exclude_unset=True), "target": target})
+
+    def with_identifiers(self, names: list[str]) -> TrainingSchema:
+        """The schema of a model trained without these row-naming columns."""
+        if not names:
+            return self
+        return TrainingSchema(**{**self.model_dump(exclude_unset=True), "identifiers": names})
 
     def as_json(self) -> dict[str, Any]:
         """The schema as stored: only the keys it was made with, in a fixed order."""

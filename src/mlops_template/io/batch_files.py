@@ -197,13 +197,15 @@ def column_problems(
     path: Path, schema: TrainingSchema, settings: Predict, id_column: str | None = None
 ) -> tuple[list[str], list[str], dict[str, bool]]:
     """The batch's columns against the training schema, under predict's policy for extra
-    columns (the target, the data's ID and passthrough columns may be there): the
-    problems, the extra columns to ignore, and the columns (name -> holds numbers)."""
+    columns (the target, the data's ID, the columns training left out as naming rows and
+    passthrough columns may be there): the problems, the extra columns to ignore, and the
+    columns (name -> holds numbers)."""
     columns = batch_columns(path, schema)
+    allowed = {schema.target.name, *schema.identifiers, *settings.passthrough_columns, id_column}
     problems, extra = check_columns(
         schema,
         columns,
-        allowed_extra={schema.target.name, *settings.passthrough_columns, id_column},
+        allowed_extra=allowed,
         extra_policy=settings.extra_columns,
         source=str(path),
     )

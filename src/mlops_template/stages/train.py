@@ -42,6 +42,7 @@ def run(cfg: Config) -> StageRecord:
     model, y, schema = training.model, training.y, training.schema
     chosen, selection, searches = training.config, training.selection, training.searches
     schema = schema.with_small_classes(report.small_classes)  # batches' labels read alike
+    schema = schema.with_identifiers(report.identifiers)  # batches may still hold them
     for line in [*(s.summary() for s in searches), selection.summary() if selection else ""]:
         if line:
             print(line)
