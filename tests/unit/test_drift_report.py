@@ -64,9 +64,9 @@ def test_rows_left_out_of_the_score_are_said_as_what_they_are():
     frame = pd.DataFrame({"x": [1.0] * 9})
     report = MonitorReport.model_validate(_one_column_report(9, performance))
     html = render(report, frame, frame, PREDICTIONS)
-    said = "3 labelled rows, 2 without a label and 4 of classes training dropped left out"
+    said = "3 labelled rows, 2 without a label and 4 of a class training dropped left out"
     assert said in " ".join(html.split())
     assert report.summary().endswith(
-        "performance: too few rows (3 labelled, 2 without a label and 4 of classes training "
+        "performance: too few rows (3 labelled, 2 without a label and 4 of a class training "
         "dropped left out)"
     )

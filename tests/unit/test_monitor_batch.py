@@ -171,5 +171,5 @@ def test_labels_of_a_class_training_dropped_are_left_out_not_refused(cfg, champi
     report = drift_report(cfg, knowing, path)
     perf = report.performance
     assert (perf.labelled_rows, perf.unlabelled_rows, perf.dropped_class_rows) == (195, 0, 5)
-    assert "195 labelled rows, 5 of classes training dropped left out" in report.summary()
+    assert "195 labelled rows, 5 of a class training dropped left out" in report.summary()
     assert "without a label" not in report.summary()  # they had labels

@@ -273,6 +273,24 @@ def test_a_panel(spark, tmp_path):
     both(spark, tmp_path, dated)
 
 
+def test_a_panel_found_a_pair_per_pass(spark, tmp_path, monkeypatch):
+    """Pairs asked about a pass at a time: the first pair that identifies the rows is
+    the one pandas finds, after one that does not."""
+    from mlops_template.io import spark_checks
+
+    monkeypatch.setattr(spark_checks, "PAIRS_PER_PASS", 1)
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "person": np.repeat([f"p{i}" for i in range(50)], 4),
+            "region": rng.choice(["n", "s", "e", "w"], N),  # asked about first: repeats
+            "year": np.tile([2001, 2002, 2003, 2004], 50),
+            "y": rng.choice([0, 1], N),
+        }
+    )
+    assert both(spark, tmp_path, frame)["warnings"][0].startswith("columns 'person' and 'year'")
+
+
 def test_many_levels_and_free_text(spark, tmp_path):
     rng = np.random.default_rng(2)
     frame = pd.DataFrame(

@@ -51,7 +51,7 @@ class Performance(_Part):
     decision: str
     labelled_rows: int | None = None
     unlabelled_rows: int | None = None  # rows whose label is missing: not scored
-    # Labelled rows of classes training dropped as too small to learn (validate.
+    # Labelled rows of a class training dropped as too small to learn (validate.
     # small_classes=drop): the model never predicts them, so they are not scored either.
     dropped_class_rows: int | None = None
     batch: float | None = None
@@ -70,7 +70,7 @@ class Performance(_Part):
         if self.unlabelled_rows:
             parts.append(f"{self.unlabelled_rows} without a label")
         if self.dropped_class_rows:
-            parts.append(f"{self.dropped_class_rows} of classes training dropped")
+            parts.append(f"{self.dropped_class_rows} of a class training dropped")
         return f"{' and '.join(parts)} left out" if parts else ""
 
     def line(self) -> str:

@@ -33,6 +33,7 @@ WHITESPACE = (
 # Whitespace inside once stripped (`str.strip().str.contains(r"\s")`): between non-blanks.
 INSIDE = f"[^{WHITESPACE}][{WHITESPACE}]+[^{WHITESPACE}]"
 WORD = f"[^{WHITESPACE}]+"  # str.count(r"\S+") counts these
+PAIRS_PER_PASS = 16  # column pairs asked about in one pass (first_unique_pairs)
 
 
 def check_spark_dataset(
@@ -99,14 +100,26 @@ class SparkFacts(TableFacts):
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        """The first pass: the rows, the target's facts and the other columns' facts."""
+        """The first pass: the rows, the target's facts and the other columns' facts.
+        Only columns of plain types (numbers, text, booleans, dates): an aggregate Spark
+        refuses (of a map, say) must not come before the checks that refuse the table."""
         from pyspark.sql import functions as F
+        from pyspark.sql.types import (
+            BooleanType,
+            DateType,
+            NumericType,
+            StringType,
+            TimestampNTZType,
+            TimestampType,
+        )
 
+        plain = (BooleanType, DateType, NumericType, StringType, TimestampType, TimestampNTZType)
+        first = [c for c in self._scope if isinstance(self._types[c], plain)]
         aggs = [F.count(F.lit(1)).alias("rows")]
         if self._target is not None:
             aggs += self._target.aggregates()
-        found = self.frame.agg(*aggs, *self._column_aggregates(self._scope)).first().asDict()
-        self._keep_stats(self._scope, found)
+        found = self.frame.agg(*aggs, *self._column_aggregates(first)).first().asDict()
+        self._keep_stats(first, found)
         return found
 
     @cached_property
@@ -117,8 +130,8 @@ class SparkFacts(TableFacts):
         return self._dtypes[name]
 
     def _stat(self, name: Any, fact: str) -> Any:
-        self.summary  # noqa: B018 (the first pass holds every column's facts, but two)
-        if fact not in self._stats.get(name, {}):  # the target's or key's, or one not counted
+        self.summary  # noqa: B018 (the first pass holds most columns' facts)
+        if fact not in self._stats.get(name, {}):  # a fact that pass did not count
             aggs = self._column_aggregates([name], every=True)
             self._keep_stats([name], self.frame.agg(*aggs).first().asDict())
         return self._stats[name][fact]
@@ -181,20 +194,23 @@ class SparkFacts(TableFacts):
         return {n: _share(words, self.rows - self.missing(n)) for n, (_, words) in found}
 
     def first_unique_pairs(self, candidates: dict[Any, list[Any]]) -> dict[Any, Any]:
-        """Every pair in one pass: as many distinct pairs as rows (Spark's distinct, as
-        pandas' duplicated, takes missing equal to missing; a struct is never null)."""
+        """Up to PAIRS_PER_PASS pairs a pass (Spark copies each row once per distinct
+        count): a pair identifies the rows if it has as many distinct values as there are
+        rows (Spark's distinct, as pandas' duplicated, takes missing equal to missing; a
+        struct is never null). A column found is not asked about again."""
         from pyspark.sql import functions as F
 
-        pairs = [(first, second) for first, seconds in candidates.items() for second in seconds]
-        if not pairs:
-            return {}
-        row = self.frame.agg(
-            *(F.count_distinct(F.struct(self.col(a), self.col(b))) for a, b in pairs)
-        ).first()
+        pending = [(first, second) for first, seconds in candidates.items() for second in seconds]
         found: dict[Any, Any] = {}
-        for (first, second), distinct in zip(pairs, row, strict=True):
-            if distinct == self.rows:
-                found.setdefault(first, second)
+        while pending:
+            batch, pending = pending[:PAIRS_PER_PASS], pending[PAIRS_PER_PASS:]
+            row = self.frame.agg(
+                *(F.count_distinct(F.struct(self.col(a), self.col(b))) for a, b in batch)
+            ).first()
+            for (first, second), distinct in zip(batch, row, strict=True):
+                if distinct == self.rows:
+                    found.setdefault(first, second)
+            pending = [(first, second) for first, second in pending if first not in found]
         return found
 
     def target(self, name: Any) -> SparkTarget:
