@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from mlops_template.io.spark_session import launcher_java
 
 # C1 only: on the tests' small tables the optimising compiler costs more CPU than it saves.
 JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -Xlog:cds=off,cds+dynamic=off"
@@ -27,13 +28,12 @@ MAKING_TIMEOUT = 300  # seconds
 def archive_path() -> Path | None:
     """Where this environment's archive lives: beside its Python, named after the Java
     and PySpark that made it (no Java or PySpark: None)."""
-    home = os.environ.get("JAVA_HOME")
-    java = (home and shutil.which("java", path=os.path.join(home, "bin"))) or shutil.which("java")
     try:
         import pyspark
     except ImportError:
         return None
-    if java is None:
+    java = launcher_java()  # the one every Spark JVM of the tests is
+    if java is None or not os.access(java, os.X_OK):
         return None
     said = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
     build = hashlib.sha256(f"{said.stderr}{pyspark.__version__}".encode()).hexdigest()[:12]
@@ -56,8 +56,10 @@ def ready_archive() -> Path | None:
     if archive is None or " " in str(archive):
         return None
     failed = archive.with_suffix(".failed")
-    if archive.exists() or failed.exists():
-        return archive if archive.exists() else None
+    if archive.exists():
+        return archive
+    if failed.exists():
+        return None
     print(f"making {archive.name} for the tests' Spark JVMs (once)", file=sys.__stderr__)
     maker = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.spark_classes", str(archive)],

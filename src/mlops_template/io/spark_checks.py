@@ -80,7 +80,6 @@ class SparkFacts(TableFacts):
         self._types = {field.name: field.dataType for field in frame.schema.fields}
         self._target = SparkTarget(self, target) if target in self._dtypes else None
         self._scope = [c for c in self.columns if c not in (target, key)]
-        self._stats: dict[Any, dict[str, Any]] = {}
         self._words: dict[Any, tuple[int, int]] = {}
 
     def col(self, name: Any) -> Column:
@@ -100,10 +99,20 @@ class SparkFacts(TableFacts):
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        """The first pass: the rows, the target's facts and the other columns' facts.
-        Only columns of plain types (numbers, text, booleans, dates): an aggregate Spark
-        refuses (of a map, say) must not come before the checks that refuse the table."""
+        """The first pass: the rows, the target's facts and the other columns' facts
+        (_first's)."""
         from pyspark.sql import functions as F
+
+        aggs = [F.count(F.lit(1)).alias("rows")]
+        if self._target is not None:
+            aggs += self._target.aggregates()
+        return self.frame.agg(*aggs, *self._column_aggregates(self._first)).first().asDict()
+
+    @cached_property
+    def _first(self) -> list[Any]:
+        """The columns counted in the first pass: those of plain types (numbers, text,
+        booleans, dates). An aggregate Spark refuses (of a map, say) must not come before
+        the checks that refuse the table."""
         from pyspark.sql.types import (
             BooleanType,
             DateType,
@@ -114,13 +123,14 @@ class SparkFacts(TableFacts):
         )
 
         plain = (BooleanType, DateType, NumericType, StringType, TimestampType, TimestampNTZType)
-        first = [c for c in self._scope if isinstance(self._types[c], plain)]
-        aggs = [F.count(F.lit(1)).alias("rows")]
-        if self._target is not None:
-            aggs += self._target.aggregates()
-        found = self.frame.agg(*aggs, *self._column_aggregates(first)).first().asDict()
-        self._keep_stats(first, found)
-        return found
+        return [c for c in self._scope if isinstance(self._types[c], plain)]
+
+    @cached_property
+    def _stats(self) -> dict[Any, dict[str, Any]]:
+        """Each column's facts: the first pass's, then those asked for since."""
+        stats: dict[Any, dict[str, Any]] = {}
+        _keep_stats(stats, self._first, self.summary)
+        return stats
 
     @cached_property
     def rows(self) -> int:
@@ -130,10 +140,9 @@ class SparkFacts(TableFacts):
         return self._dtypes[name]
 
     def _stat(self, name: Any, fact: str) -> Any:
-        self.summary  # noqa: B018 (the first pass holds most columns' facts)
-        if fact not in self._stats.get(name, {}):  # a fact that pass did not count
+        if fact not in self._stats.get(name, {}):  # a fact the first pass did not count
             aggs = self._column_aggregates([name], every=True)
-            self._keep_stats([name], self.frame.agg(*aggs).first().asDict())
+            _keep_stats(self._stats, [name], self.frame.agg(*aggs).first().asDict())
         return self._stats[name][fact]
 
     def _column_aggregates(self, names: list[Any], every: bool = False) -> list[Column]:
@@ -151,12 +160,6 @@ class SparkFacts(TableFacts):
             if every or is_integer(dtype):
                 aggs += [F.min(column).alias(f"low {i}"), F.max(column).alias(f"high {i}")]
         return aggs
-
-    def _keep_stats(self, names: list[Any], found: dict[str, Any]) -> None:
-        for alias, value in found.items():
-            fact, _, i = alias.partition(" ")
-            if i:
-                self._stats.setdefault(names[int(i)], {})[fact] = value
 
     def missing(self, name: Any) -> int:
         return self._stat(name, "missing")
@@ -259,6 +262,14 @@ class SparkFacts(TableFacts):
             return pd.Series(values, dtype=dtype)
         except (TypeError, ValueError):
             return pd.Series(values)
+
+
+def _keep_stats(stats: dict[Any, dict[str, Any]], names: list[Any], found: dict[str, Any]) -> None:
+    """The aggregates named "fact i" (_column_aggregates of `names`) into `stats`."""
+    for alias, value in found.items():
+        fact, _, i = alias.partition(" ")
+        if i:
+            stats.setdefault(names[int(i)], {})[fact] = value
 
 
 def _pandas_dtype(name: str) -> Any:

@@ -42,15 +42,21 @@ _started_logs: set[Path] = set()  # logs a JVM of this process writes to
 JAVA_NEEDED = 17
 
 
+def launcher_java() -> str | None:
+    """The java Spark's launcher (spark-class) runs: $JAVA_HOME/bin/java if JAVA_HOME is
+    set (there or not), else java on PATH; None if neither is set or found."""
+    home = os.environ.get("JAVA_HOME")
+    return str(Path(home, "bin", "java")) if home else shutil.which("java")
+
+
 def check_java() -> None:
     """The java Spark's launcher would run, found and new enough; else a one-line error
-    (PySpark says only that its gateway exited). The launcher (spark-class) takes
-    $JAVA_HOME/bin/java if JAVA_HOME is set, else java on PATH."""
+    (PySpark says only that its gateway exited)."""
     import re
     import subprocess
 
     home = os.environ.get("JAVA_HOME")
-    java = str(Path(home, "bin", "java")) if home else shutil.which("java")
+    java = launcher_java()
     how = (
         f"install Java {JAVA_NEEDED} or later (apt-get install openjdk-{JAVA_NEEDED}-jre-headless) "
         "and set JAVA_HOME to it, or put its java on PATH"
