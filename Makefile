@@ -89,7 +89,7 @@ project: env ## write dvc.yaml's code deps (from the imports) and MLproject's st
 # and pytest prints the whole time at its end (MAKE_TEST_STARTED, tests/conftest.py).
 test: dev-env ## pre-commit checks and the whole test suite, slow end-to-end tests included
 	pre-commit run --all-files --show-diff-on-failure
-	MAKE_TEST_STARTED=$(shell date +%s) pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
+	MAKE_TEST_STARTED=$(shell date +%s) pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 docs: dev-env ## the documentation site from docs/ into site/ (offline, strict: warnings fail)
 	python tools/docs_index.py

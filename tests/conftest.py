@@ -43,14 +43,25 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["PYSPARK_SUBMIT_ARGS"] = spark_classes.submit_args(archive)
 
 
-# The longest test files, started first so that no xdist worker is left running one alone at
-# the end (`--dist loadfile` hands out files in collection order). Only the time depends on it.
+# The longest test files (CI's junit times), started first so that no xdist worker is left
+# running one alone at the end: `--dist loadfile` hands out files in collection order once
+# xdist's own reordering (by the number of tests in a file) is off, as `make test` has it
+# (--no-loadscope-reorder). Only the time depends on it.
 SLOWEST_FIRST = [
     "test_generate.py",  # a generated project runs its own unit tests: 4 minutes
     "test_team_server.py",
-    "test_spark.py",
-    "test_ct.py",
+    "test_inference_log.py",
+    "test_spark_checks.py",
     "test_registry.py",
+    "test_spark.py",
+    "test_spark_data_stages.py",
+    "test_reading_parity.py",
+    "test_ct.py",
+    "test_reproduce.py",
+    "test_make_targets.py",
+    "test_bad_batches.py",
+    "test_serving.py",
+    "test_spark_collect.py",
 ]
 
 

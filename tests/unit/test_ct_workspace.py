@@ -5,6 +5,7 @@ the gate, is tests/e2e/test_ct.py's)."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,12 +29,20 @@ from tests.helpers.template import example_conf, example_params_text
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module")
+def dvc_folder(tmp_path_factory) -> Path:
+    """A DVC repo's .dvc/ without git, made once by `dvc init` and copied for each test."""
+    repo = tmp_path_factory.mktemp("dvc")
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=repo, check=True)
+    return repo / ".dvc"
+
+
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, monkeypatch, dvc_folder):
     """conf/ and params.yaml as the template has them, in a DVC repo without git."""
     example_conf(tmp_path)
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
-    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    shutil.copytree(dvc_folder, tmp_path / ".dvc")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

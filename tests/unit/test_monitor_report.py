@@ -9,11 +9,14 @@ from mlops_template.config import Monitor
 from mlops_template.core.drift import categorical_drift, dataset_drift, numeric_drift, performance
 from mlops_template.core.monitor_report import (
     BatchFile,
+    LogReport,
     ModelVersion,
     MonitorReport,
     Performance,
     Reference,
+    Window,
 )
+from mlops_template.io import window_report
 
 
 def _report(params, perf: Performance | None) -> MonitorReport:
@@ -70,3 +73,38 @@ def test_json_keeps_each_results_own_keys_and_reads_back(params):
         assert MonitorReport.model_validate(stored) == report
     assert _report(params, too_few).summary().endswith("performance: too few rows (3 labelled)")
     assert _report(params, None).summary().endswith("performance: the batch has no labels")
+
+
+def test_a_log_windows_labelled_rows_of_a_dropped_class_are_said_apart(params):
+    """The log's header counts every labelled row; a window's score leaves out the rows of
+    a class training dropped, and its line and HTML cell say how many."""
+    settings = Monitor(**params["monitor"])
+    values = pd.Series(range(100)) * 1.0
+    features = {"x": numeric_drift(values, values, settings)}
+    perf = performance("accuracy", {"value": 0.8, "interval": [0.7, 0.9]}, 0.82, 0.5, 0.25)
+
+    def window(dropped: int | None) -> Window:
+        update = {"labelled_rows": 90, "dropped_class_rows": dropped}
+        return Window(
+            start="2026-01-01T00:00:00+00:00",
+            end="2026-01-02T00:00:00+00:00",
+            rows=120,
+            dataset=dataset_drift(features, 0.5),
+            performance=perf.model_copy(update=update),
+        )
+
+    line = window(4).line()
+    assert line.endswith("on 90 labelled (and 4 of a class training dropped, left out): in range")
+    assert "dropped" not in window(None).line() and "dropped" not in window(0).line()
+    report = LogReport(
+        table="log",
+        model=ModelVersion(name="churn", version="3"),
+        reference=Reference(md5="r", rows=100),
+        window="1D",
+        rows=120,
+        labelled_rows=94,
+        windows=[window(4)],
+        settings=settings.model_dump(),
+    )
+    html = window_report.render(report)
+    assert "<td>90 (and 4 of a class training dropped, left out)</td>" in html

@@ -73,6 +73,13 @@ class Performance(_Part):
             parts.append(f"{self.dropped_class_rows} of a class training dropped")
         return f"{' and '.join(parts)} left out" if parts else ""
 
+    def dropped_class_note(self) -> str:
+        """For a log window, where unlabelled rows go without saying: the rows of a class
+        training dropped, which have labels but are not scored ("" if none)."""
+        if not self.dropped_class_rows:
+            return ""
+        return f" (and {self.dropped_class_rows} of a class training dropped, left out)"
+
     def line(self) -> str:
         left_out = self.left_out()
         if self.batch is None:
@@ -171,15 +178,16 @@ class Window(_Part):
         )
         perf = self.performance
         if perf is None:
-            scored = "no labels yet"
-        elif perf.batch is None:
-            scored = f"{perf.metric}: {perf.decision} ({perf.labelled_rows} labelled)"
+            return f"{when}: {self.rows} rows, {drift}; no labels yet"
+        # Rows whose labels have not arrived are the norm in a window (rows - labelled);
+        # labelled rows of a class training dropped are said, as they have labels.
+        labelled = f"{perf.labelled_rows} labelled{perf.dropped_class_note()}"
+        if perf.batch is None:
+            scored = f"{perf.metric}: {perf.decision} ({labelled})"
         else:
             low, high = perf.batch_interval or (perf.batch, perf.batch)
-            scored = (
-                f"{perf.metric} {perf.batch:.4f} [{low:.4f}, {high:.4f}] on "
-                f"{perf.labelled_rows} labelled: {perf.decision}"
-            )
+            scored = f"{perf.metric} {perf.batch:.4f} [{low:.4f}, {high:.4f}] on {labelled}: "
+            scored += perf.decision
         return f"{when}: {self.rows} rows, {drift}; {scored}"
 
 

@@ -39,12 +39,13 @@ td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
 <td class="{{ css[w.dataset.decision] }}">{{ w.dataset.decision }}</td>
 {% set perf = w.performance %}
 {% if perf and perf.batch is not none %}
-<td>{{ perf.labelled_rows }}</td>
+<td>{{ perf.labelled_rows }}{{ perf.dropped_class_note() }}</td>
 <td>{{ perf.metric }} {{ '%.4f' % perf.batch }} [{{ '%.4f' % perf.batch_interval[0] }},
 {{ '%.4f' % perf.batch_interval[1] }}] against {{ '%.4f' % perf.baseline }}</td>
 <td class="{{ css[perf.decision] }}">{{ perf.decision }}</td>
 {% elif perf %}
-<td>{{ perf.labelled_rows }}</td><td></td><td class="few">{{ perf.decision }}</td>
+<td>{{ perf.labelled_rows }}{{ perf.dropped_class_note() }}</td><td></td>
+<td class="few">{{ perf.decision }}</td>
 {% else %}<td>0</td><td></td><td>no labels yet</td>{% endif %}
 {% else %}<td colspan="5">no rows</td>{% endif %}
 </tr>
