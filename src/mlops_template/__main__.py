@@ -3,9 +3,14 @@ import sys
 from mlops_template import stage_client
 from mlops_template.stages import stage_names
 
-# A pipeline stage runs in the warm stage server when one is up (stage_client.py).
-if len(sys.argv) > 1 and sys.argv[1] in stage_names() and stage_client.enabled():
-    code = stage_client.run_in_server(sys.argv[1:])
+# A pipeline stage runs in the warm stage server when one is up, and starts one if not; a
+# command such as promote or predict uses one that is up (stage_client.py).
+if len(sys.argv) > 1 and stage_client.enabled():
+    code = None
+    if sys.argv[1] in stage_names():
+        code = stage_client.run_in_server(sys.argv[1:])
+    elif sys.argv[1] in stage_client.WARM_COMMANDS:
+        code = stage_client.run_in_server(sys.argv[1:], start=False)
     if code is not None:
         sys.exit(code)
 

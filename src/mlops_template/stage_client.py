@@ -6,6 +6,7 @@ the five stages of every `dvc repro`. The first stage that finds no server start
 the background and runs itself, as before; later stages hand their command, stdin,
 stdout, stderr, folder and environment to the server, which runs them in a fork of
 itself with everything imported, and wait for how it ended, forwarding signals to it.
+A few commands that are not stages (WARM_COMMANDS) use a server that is up the same way.
 
 One server per user, interpreter, installed code and import-time environment: an edit
 to the package, or installing a package, starts another. Linux only; MLOPS_STAGE_SERVER=0
@@ -93,16 +94,27 @@ def socket_path() -> Path:
     return folder / f"{digest.hexdigest()[:20]}.sock"
 
 
-def run_in_server(argv: list[str]) -> int | None:
+# Commands that are not stages but pay the same imports for a second of work, and often
+# follow a pipeline run (`make promote`, `make predict`): they use a server that is up,
+# and never start one. Not ct or reproduce (minutes of work, a workspace to restore if
+# killed), not serve or ui (long-lived servers of their own).
+WARM_COMMANDS = frozenset(
+    {"promote", "rollback", "retire", "predict", "monitor", "labels", "shadow-report"}
+)
+
+
+def run_in_server(argv: list[str], *, start: bool = True) -> int | None:
     """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
-    None if no server is up (one is started for the next stage: run this one here)."""
+    None if no server is up (with `start`, one is started for the next stage: run this
+    one here)."""
     path = socket_path()
     if len(os.fsencode(path)) >= MAX_SOCKET_PATH or not _private(path.parent):
         return None  # a TMPDIR too deep for a socket, or not ours: stages run here
     _fill_closed_stdio()  # before any socket can take descriptor 0, 1 or 2
     conn = _connect_when_ready(path)
     if conn is None:
-        _start_server(path)
+        if start:
+            _start_server(path)
         return None
     with conn:
         request = {

@@ -5,6 +5,7 @@ tampered or damaged model in one line."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -291,8 +292,18 @@ def test_where_mlflow_is_imported_the_fetch_starts_no_process_and_finds_the_same
 
     cfg, _, _ = store
     name = cfg.registry.model_name
+
+    def running_commands() -> list[str]:
+        """This process's live descendants' command lines: a zombie has none (a bash that
+        an in-process Spark session's JVM, another test's, has not reaped yet)."""
+        found = []
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.ZombieProcess, psutil.NoSuchProcess):
+                found.append(" ".join(child.cmdline()))
+        return found
+
     with model_fetch.fetching(name, None, "champion", "test") as result:
-        children = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)]
+        children = running_commands()
         here = result()
     assert not [c for c in children if "model_fetch" in c]
     with model_fetch.fetching(name, None, "champion", "test", in_process=False) as result:

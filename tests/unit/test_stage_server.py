@@ -181,6 +181,37 @@ def test_a_child_killed_outright_ends_its_stage_process_the_same_way(
     asked.close()
 
 
+@pytest.mark.parametrize("argv", [["rollback"], ["predict", "missing.csv"]], ids=str)
+def test_a_command_after_a_stage_runs_in_the_server_as_in_its_own_process(server, tmp_path, argv):
+    """promote, predict and the like (stage_client.WARM_COMMANDS) use a server that is up:
+    the same output and exit code (here, 2: the project has no champion yet)."""
+    folder = _project(tmp_path / "p")
+    before = len(_served(server))
+    own = _stage(folder, *argv, server=False)
+    served = _stage(folder, *argv)
+    assert (served.returncode, served.stdout, served.stderr) == (2, own.stdout, own.stderr)
+    assert "has no champion" in own.stderr or "alias 'champion'" in own.stderr, own.stderr
+    ran = _served(server)[before:]
+    assert len(ran) == 1 and ran[0].startswith(f"[{argv[0]!r}] in {folder}"), ran
+
+
+def test_a_command_never_starts_a_server(short_tmp):
+    """Only a stage starts one: a lone `make promote` leaves nothing behind."""
+    folder = _project(short_tmp / "p")
+    env = {**_env(True), "TMPDIR": str(short_tmp)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_template", "rollback"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "has no champion" in done.stderr, done.stderr
+    assert sorted(p.name for p in short_tmp.iterdir()) == ["p"]  # no server folder, no socket
+
+
 def test_switched_off_a_stage_runs_in_its_own_process(server, tmp_path):
     folder = _project(tmp_path / "p")
     before = len(_served(server))

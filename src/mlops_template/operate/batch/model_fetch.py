@@ -8,9 +8,9 @@ script. It writes the version, the model's file and the training schema as JSON,
 `predict` reads the file with skops, so it does not import MLflow (with the pandas
 engine). Its errors are the CLI's own: same message, same exit code.
 
-A process that has imported MLflow already (ct, a test calling the CLI's main()) has
-nothing to overlap: there a second process would only import it again (2-3 s of CPU),
-so the fetch runs in this one.
+A process that has imported MLflow already (ct, `predict` in the warm stage server, a
+test calling the CLI's main()) has nothing to overlap: there a second process would only
+import it again (2-3 s of CPU), so the fetch runs in this one.
 """
 
 from __future__ import annotations
