@@ -288,9 +288,10 @@ def _exit(code: int | str | None) -> None:
     import threading
 
     try:
-        for thread in threading.enumerate():
-            if thread is not threading.main_thread() and not thread.daemon:
-                thread.join()
+        # The interpreter's own first step at exit: threading's exit hooks (a
+        # ThreadPoolExecutor's tells its idle workers to stop), then every non-daemon
+        # thread joined. Joining without the hooks waited on such workers forever.
+        threading._shutdown()
         atexit._run_exitfuncs()
         logging.shutdown()
         if code is not None and not isinstance(code, int):

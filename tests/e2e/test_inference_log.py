@@ -155,7 +155,7 @@ def test_rest_and_batch_rows_labelled_later_are_monitored_window_by_window(copy,
         "params", "compose", f"predict.table={table}", f"serve.log.table={table}",
         "predict.passthrough_columns=[row_id]", f"monitor.window={window}s",
         "monitor.windows=2", f"monitor.labels_table={tmp_path / 'labels'}",
-        f"monitor.report_dir={tmp_path / 'reports'}",
+        f"monitor.report_dir={tmp_path / 'reports'}", "serve.workers=1",
     )  # fmt: skip
     test = pd.read_parquet(copy.path("data/prepared/test.parquet"))
     calm = test.sample(60, random_state=0)  # the file is in no random order
@@ -300,6 +300,7 @@ def test_shadow_scoring_logs_the_challenger_beside_the_answer_and_its_report_run
     copy.main(
         "params", "compose", "serve.shadow=challenger", f"predict.table={table}",
         f"serve.log.table={table}", f"monitor.labels_table={tmp_path / 'labels'}",
+        "serve.workers=1",
     )  # fmt: skip
     test = pd.read_parquet(copy.path("data/prepared/test.parquet")).sample(40, random_state=1)
     with serving(copy, tmp_path / "serve.log") as (server, port):

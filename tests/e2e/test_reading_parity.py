@@ -34,7 +34,9 @@ def trained_on_cells(root, *overrides: str) -> tuple[Template, list[dict[str, st
     write_csv(cells, root / "rows.csv")
     copy = Template.fresh(root / "template")
     data = ["data=csv", f"data.path={root / 'rows.csv'}", "data.target=label"]
-    copy.main("params", "compose", *data, *overrides)
+    # One REST process: the answers are the same from any number (tests/e2e/test_serving.py
+    # runs serve.workers' default), and each worker imports MLflow and loads the model.
+    copy.main("params", "compose", *data, "serve.workers=1", *overrides)
     copy.run("dvc", "repro")
     copy.main("promote")
     return copy, cells

@@ -274,3 +274,28 @@ def test_a_folder_too_deep_for_a_socket_runs_stages_in_their_own_processes(tmp_p
     )
     assert done.returncode == 0 and "values are valid" in done.stdout, done.stderr
     assert list(deep.iterdir()) == []  # no server tried
+
+
+def test_a_child_exits_as_python_does_with_a_thread_pool_left_open():
+    """A command that leaves a ThreadPoolExecutor's workers waiting (MLflow, pandas and
+    pyarrow make them) ends as at interpreter exit: the pool is told to stop, then
+    joined, then atexit runs; the child must not wait on the idle workers forever."""
+    script = (
+        "import os, sys, atexit\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from mlops_template.stage_server import _exit\n"
+        "pool = ThreadPoolExecutor(2)\n"
+        "pool.submit(print, 'worked', flush=True).result()\n"
+        "atexit.register(print, 'atexit ran', flush=True)\n"
+        "pid = os.fork()\n"  # as the server's child: a fork, then _exit
+        "if pid == 0:\n"
+        "    kept = ThreadPoolExecutor(2)\n"  # as a module keeps one: not collected
+        "    kept.submit(print, 'child worked', flush=True).result()\n"
+        "    _exit(3)\n"
+        "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == ["worked", "child worked", "atexit ran", "atexit ran"]
