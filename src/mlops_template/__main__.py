@@ -4,8 +4,9 @@ from mlops_template import stage_client
 from mlops_template.stages import stage_names
 
 # A pipeline stage runs in the warm stage server when one is up, and starts one if not; a
-# command such as promote or predict uses one that is up (stage_client.py).
-if len(sys.argv) > 1 and stage_client.enabled():
+# command such as promote or predict uses one that is up (stage_client.py). Only when run
+# plainly: the server would ignore `python -X importtime`, `-W error`, a profiler.
+if len(sys.argv) > 1 and stage_client.enabled() and stage_client.plain_run():
     code = None
     if sys.argv[1] in stage_names():
         code = stage_client.run_in_server(sys.argv[1:])

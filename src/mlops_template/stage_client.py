@@ -103,15 +103,22 @@ WARM_COMMANDS = frozenset(
 )
 
 
+def plain_run() -> bool:
+    """This process is `python -m mlops_template ...` without interpreter options (-X, -W,
+    -O, -I) or a wrapper (cProfile, pdb, coverage), which the server would not apply."""
+    return sys.orig_argv[1:] == ["-m", "mlops_template", *sys.argv[1:]]
+
+
 def run_in_server(argv: list[str], *, start: bool = True) -> int | None:
     """Run `python -m mlops_template <argv>` in the warm server and return its exit code;
-    None if no server is up (with `start`, one is started for the next stage: run this
-    one here)."""
+    None if no server is up. With `start` (a stage), one that is starting is waited for,
+    and one is started for the next stage if there is none; without (a command), only a
+    server that is listening is used."""
     path = socket_path()
     if len(os.fsencode(path)) >= MAX_SOCKET_PATH or not _private(path.parent):
         return None  # a TMPDIR too deep for a socket, or not ours: stages run here
     _fill_closed_stdio()  # before any socket can take descriptor 0, 1 or 2
-    conn = _connect_when_ready(path)
+    conn = _connect_when_ready(path) if start else _connect_now(path)
     if conn is None:
         if start:
             _start_server(path)
@@ -132,7 +139,7 @@ def run_in_server(argv: list[str], *, start: bool = True) -> int | None:
             # No pid: the server made no child, or killed it before it could start
             # (a child waits for the server's go, sent after the pid): nothing ran.
             return None
-        return _wait_for(conn, child, request["ignored"])
+        return _wait_for(conn, child, request["ignored"], argv[0])
 
 
 # How long a stage waits for a server that is still importing (5-10 s on two idle
@@ -168,6 +175,13 @@ def _starting(path: Path, wait: float) -> bool:
     except OSError:
         return False
     return False
+
+
+def _connect_now(path: Path) -> socket.socket | None:
+    try:
+        return _connect(path)
+    except OSError:
+        return None
 
 
 def _connect(path: Path) -> socket.socket:
@@ -232,7 +246,7 @@ def _umask() -> int:
     return mask
 
 
-def _wait_for(conn: socket.socket, child: int, ignored: list[int]) -> int:
+def _wait_for(conn: socket.socket, child: int, ignored: list[int], what: str) -> int:
     """Forward signals to the child until the server reports how it ended; end the same way."""
 
     def forward(signum: int, _frame: object) -> None:
@@ -252,7 +266,7 @@ def _wait_for(conn: socket.socket, child: int, ignored: list[int]) -> int:
     try:
         status = STATUS.unpack(read_exactly(conn, STATUS.size))[0]
     except OSError:
-        print("error: the stage server stopped while running this stage", file=sys.stderr)
+        print(f"error: the stage server stopped while running `{what}`", file=sys.stderr)
         return 1
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)

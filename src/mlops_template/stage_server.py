@@ -252,6 +252,7 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict, go: int) -> N
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _environment_read_again()
         sys.argv = [sys.argv[0], *request["argv"]]
         sys.stdout.reconfigure(line_buffering=os.isatty(1))  # as Python sets it at start
         if not sys.flags.safe_path:
@@ -271,6 +272,15 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict, go: int) -> N
         _exit(code)
 
 
+def _environment_read_again() -> None:
+    """What the server read from its own environment and kept: the temporary folder
+    (TMPDIR, TEMP, TMP) and the time zone (TZ), as the stage process would have them."""
+    import tempfile
+
+    tempfile.tempdir = None
+    time.tzset()
+
+
 def _die_with_parent() -> None:
     """PR_SET_PDEATHSIG: if the server is killed, so is this child (no orphaned stage)."""
     import ctypes
@@ -287,21 +297,44 @@ def _exit(code: int | str | None) -> None:
     import logging
     import threading
 
-    try:
-        # The interpreter's own first step at exit: threading's exit hooks (a
-        # ThreadPoolExecutor's tells its idle workers to stop), then every non-daemon
-        # thread joined. Joining without the hooks waited on such workers forever.
-        threading._shutdown()
-        atexit._run_exitfuncs()
-        logging.shutdown()
-        if code is not None and not isinstance(code, int):
+    # The interpreter's own first step at exit: threading's exit hooks (a
+    # ThreadPoolExecutor's tells its idle workers to stop), then every non-daemon thread
+    # joined. Joining without the hooks waited on such workers forever.
+    shutdown = getattr(threading, "_shutdown", None) or _join_threads
+    # Each step as Python takes it at exit: an error in one (a signal while threads are
+    # joined, a closed pipe) is reported and the rest still run.
+    for step in (shutdown, atexit._run_exitfuncs, logging.shutdown):
+        try:
+            step()
+        except BaseException:
+            _report_at_exit()
+    if code is not None and not isinstance(code, int):
+        with contextlib.suppress(OSError, ValueError):
             print(code, file=sys.stderr)
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # as Python ends when it cannot flush stdout
+    with contextlib.suppress(OSError):
         ctypes.CDLL(None).fflush(None)  # what C extensions wrote with stdio
-    finally:
-        os._exit((code or 0) if isinstance(code, int | None) else 1)
+    os._exit(code or 0)
+
+
+def _join_threads() -> None:
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+
+
+def _report_at_exit() -> None:
+    import traceback
+
+    with contextlib.suppress(BaseException):
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ def test_a_stopped_predict_leaves_no_folder_or_process(copy, tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
     cmd = [sys.executable, "-m", "mlops_template", "predict", str(path)]
-    env = {**copy.env, "TMPDIR": str(temp)}
+    # Its own process, as in a shell with no warm stage server up (which fetches in itself)
+    env = {**copy.env, "TMPDIR": str(temp), "MLOPS_STAGE_SERVER": "0"}
     predict = subprocess.Popen(cmd, cwd=copy.root, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (list(temp.glob("mlops-predict-*")) and psutil.Process(predict.pid).children()):

@@ -195,6 +195,24 @@ def test_a_command_after_a_stage_runs_in_the_server_as_in_its_own_process(server
     assert len(ran) == 1 and ran[0].startswith(f"[{argv[0]!r}] in {folder}"), ran
 
 
+def test_python_options_keep_a_command_in_its_own_process(server, tmp_path):
+    """The server would not apply them: `-X importtime` must time this process's imports."""
+    folder = _project(tmp_path / "p")
+    before = len(_served(server))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mlops_template", "rollback"],
+        cwd=folder,
+        env=_env(True),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "has no champion" in done.stderr
+    assert "import time:" in done.stderr and "| mlflow" in done.stderr
+    assert _served(server)[before:] == []
+
+
 def test_a_command_never_starts_a_server(short_tmp):
     """Only a stage starts one: a lone `make promote` leaves nothing behind."""
     folder = _project(short_tmp / "p")

@@ -11,12 +11,12 @@ minutes (a pipeline per try), and the CT workflow's next run, or the person, run
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mlops_template.errors import PipelineError
+from mlops_template.stage_client import stage_pid
 
 # In DVC's own temporary folder, which .dvc/.gitignore keeps out of git.
 LOCK = Path(".dvc/tmp/mlops-workspace.lock")
@@ -45,7 +45,8 @@ def workspace_locked(command: str) -> Iterator[None]:
                 f"`{command}` changed nothing: run it again once that one has finished"
             ) from None
         handle.truncate(0)
-        handle.write(f"`{command}` (pid {os.getpid()})")
+        # The process the person started (not the warm stage server's child standing in)
+        handle.write(f"`{command}` (pid {stage_pid()})")
         handle.flush()
         try:
             yield

@@ -3,6 +3,7 @@
 The model is found and downloaded by a second process (model_fetch.py) while this one
 imports what scoring needs (operate/batch/batch_scoring.py): the two take about as long, and on
 two cores they overlap. So this module imports nothing heavy before the fetch starts.
+(Where MLflow is imported already, in the warm stage server or ct, the fetch runs here.)
 """
 
 from __future__ import annotations
