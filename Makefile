@@ -26,7 +26,8 @@ SERVER_DIR ?= .server
 DB_PORT ?= 5433
 AUTH ?=
 # Test processes: the end-to-end tests spend much of their time waiting on dvc, mlflow
-# and servers, so two run side by side even on two cores (one file per worker).
+# and servers, so two run side by side even on two cores (one file per worker); three
+# were slower there (11 min 48 s against 10 min 43-59 s).
 TEST_WORKERS ?= 2
 BATCH ?=
 BASE ?= main
