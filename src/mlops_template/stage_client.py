@@ -118,7 +118,8 @@ def run_in_server(argv: list[str], *, start: bool = True) -> int | None:
     if len(os.fsencode(path)) >= MAX_SOCKET_PATH or not _private(path.parent):
         return None  # a TMPDIR too deep for a socket, or not ours: stages run here
     _fill_closed_stdio()  # before any socket can take descriptor 0, 1 or 2
-    conn = _connect_when_ready(path) if start else _connect_now(path)
+    # A stage waits for a server that is still importing; a command does not.
+    conn = _connect_when_ready(path, float(os.environ.get(WAIT_ENV) or 30) if start else 0)
     if conn is None:
         if start:
             _start_server(path)
@@ -147,15 +148,15 @@ def run_in_server(argv: list[str], *, start: bool = True) -> int | None:
 WAIT_ENV = "MLOPS_STAGE_SERVER_WAIT"
 
 
-def _connect_when_ready(path: Path) -> socket.socket | None:
-    """A connection to the server; None if there is none (or one that is not up soon)."""
-    wait = float(os.environ.get(WAIT_ENV) or 30)
+def _connect_when_ready(path: Path, wait: float) -> socket.socket | None:
+    """A connection to the server; None if there is none, or if one that is starting does
+    not listen within `wait` seconds (0: one try)."""
     deadline = time.monotonic() + wait
     while True:
         try:
             return _connect(path)
         except OSError:
-            if not _starting(path, wait) or time.monotonic() > deadline:
+            if time.monotonic() > deadline or not _starting(path, wait):
                 return None
             time.sleep(0.05)
 
@@ -175,13 +176,6 @@ def _starting(path: Path, wait: float) -> bool:
     except OSError:
         return False
     return False
-
-
-def _connect_now(path: Path) -> socket.socket | None:
-    try:
-        return _connect(path)
-    except OSError:
-        return None
 
 
 def _connect(path: Path) -> socket.socket:

@@ -43,11 +43,21 @@ def _env(server: bool) -> dict[str, str]:
     return {**os.environ, stage_client.SWITCH_ENV: "1" if server else "0"}
 
 
-def _stage(folder: Path, *argv: str, server: bool = True, check: bool = False):
+def _stage(
+    folder: Path,
+    *argv: str,
+    server: bool = True,
+    check: bool = False,
+    tmpdir: Path | None = None,
+    options: tuple[str, ...] = (),
+):
+    """`python [options] -m mlops_template argv` in the folder (TMPDIR: where the server's
+    socket is looked for)."""
+    env = _env(server) if tmpdir is None else {**_env(server), "TMPDIR": str(tmpdir)}
     return subprocess.run(
-        [sys.executable, "-m", "mlops_template", *argv],
+        [sys.executable, *options, "-m", "mlops_template", *argv],
         cwd=folder,
-        env=_env(server),
+        env=env,
         capture_output=True,
         text=True,
         check=check,
@@ -199,15 +209,7 @@ def test_python_options_keep_a_command_in_its_own_process(server, tmp_path):
     """The server would not apply them: `-X importtime` must time this process's imports."""
     folder = _project(tmp_path / "p")
     before = len(_served(server))
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mlops_template", "rollback"],
-        cwd=folder,
-        env=_env(True),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _stage(folder, "rollback", options=("-X", "importtime"))
     assert done.returncode == 2 and "has no champion" in done.stderr
     assert "import time:" in done.stderr and "| mlflow" in done.stderr
     assert _served(server)[before:] == []
@@ -215,17 +217,7 @@ def test_python_options_keep_a_command_in_its_own_process(server, tmp_path):
 
 def test_a_command_never_starts_a_server(short_tmp):
     """Only a stage starts one: a lone `make promote` leaves nothing behind."""
-    folder = _project(short_tmp / "p")
-    env = {**_env(True), "TMPDIR": str(short_tmp)}
-    done = subprocess.run(
-        [sys.executable, "-m", "mlops_template", "rollback"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _stage(_project(short_tmp / "p"), "rollback", tmpdir=short_tmp)
     assert done.returncode == 2 and "has no champion" in done.stderr, done.stderr
     assert sorted(p.name for p in short_tmp.iterdir()) == ["p"]  # no server folder, no socket
 
@@ -281,15 +273,7 @@ def test_a_stage_waits_for_a_server_that_is_still_importing(short_tmp, monkeypat
 def test_a_folder_too_deep_for_a_socket_runs_stages_in_their_own_processes(tmp_path):
     deep = tmp_path / ("d" * 100)
     deep.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "mlops_template", "check_params"],
-        cwd=_project(tmp_path / "p"),
-        env={**_env(True), "TMPDIR": str(deep)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _stage(_project(tmp_path / "p"), "check_params", tmpdir=deep)
     assert done.returncode == 0 and "values are valid" in done.stdout, done.stderr
     assert list(deep.iterdir()) == []  # no server tried
 

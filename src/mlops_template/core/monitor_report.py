@@ -186,8 +186,10 @@ class Window(_Part):
             scored = f"{perf.metric}: {perf.decision} ({labelled})"
         else:
             low, high = perf.batch_interval or (perf.batch, perf.batch)
-            scored = f"{perf.metric} {perf.batch:.4f} [{low:.4f}, {high:.4f}] on {labelled}: "
-            scored += perf.decision
+            scored = (
+                f"{perf.metric} {perf.batch:.4f} [{low:.4f}, {high:.4f}] on {labelled}: "
+                f"{perf.decision}"
+            )
         return f"{when}: {self.rows} rows, {drift}; {scored}"
 
 
