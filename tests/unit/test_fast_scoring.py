@@ -158,9 +158,13 @@ def cell(value: str) -> Callable[[pd.DataFrame, str], bytes]:
 
 
 def pandas_json(features: pd.DataFrame, _column: str) -> bytes:
-    """Four rows as pandas' to_json writes them unless told date_format="iso": dates as
+    """Four rows as pandas 3's to_json writes them unless told date_format="iso": dates as
     epoch milliseconds (two here, two missing)."""
-    rows = json.loads(features.head(4).to_json(orient="split", index=False))
+    head = features.head(4)
+    epoch = pd.Timestamp(0, tz="UTC")  # the frame's dates are zoned
+    for column in head.select_dtypes("datetimetz"):
+        head[column] = ((head[column] - epoch) // pd.Timedelta("1ms")).astype("Int64")
+    rows = json.loads(head.to_json(orient="split", index=False))
     return json.dumps({"dataframe_split": rows}).encode()
 
 

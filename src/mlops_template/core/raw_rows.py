@@ -141,7 +141,8 @@ def as_dates(values: pd.Series, name: str) -> pd.Series:
         dates = values if values.dt.tz is None else values.dt.tz_convert("UTC").dt.tz_localize(None)
     else:
         missing = is_missing(values)
-        text = values.astype(object).mask(missing, None)
+        # Text only: pandas reads numbers given a format as epochs from version 4.
+        text = values.astype(str).mask(missing, None)
         dates = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         bad = ~missing & dates.isna().to_numpy()
         if bad.any():

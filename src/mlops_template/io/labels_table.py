@@ -51,11 +51,7 @@ def append(table: str, labels: pd.DataFrame, source: str, regression: bool) -> N
         "key": pa.array(frame["key"].astype(str), pa.string()),
         "id": pa.array(frame["id"].astype(str), pa.string()),
         "label": pa.array(frame["label"], schema.field("label").type, from_pandas=True),
-        "labelled_at": pa.array(
-            pd.to_datetime(frame["labelled_at"], utc=True),
-            pa.timestamp("us", tz="UTC"),
-            from_pandas=True,
-        ),
+        "labelled_at": utc_microseconds(pd.to_datetime(frame["labelled_at"], utc=True)),
         "received_at": pa.array(frame["received_at"], pa.int64()).cast(
             schema.field("received_at").type
         ),
@@ -63,3 +59,10 @@ def append(table: str, labels: pd.DataFrame, source: str, regression: bool) -> N
     }
     batch = pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
     predictions_table.append(table, schema, iter([batch]))
+
+
+def utc_microseconds(dates: pd.Series) -> pa.Array:
+    """Zoned timestamps as Arrow's UTC microseconds; through UTC's naive values, as pandas 4
+    will not give them from `Series.values` (which pyarrow reads)."""
+    naive = pa.array(dates.dt.tz_convert(None).to_numpy(), pa.timestamp("us"), from_pandas=True)
+    return naive.cast(pa.timestamp("us", tz="UTC"))

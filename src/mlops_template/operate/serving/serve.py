@@ -165,15 +165,27 @@ class Stopped(Exception):
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _stopped(signum: int, _frame: object) -> None:
-    raise Stopped(signum)
+class _FirstStop:
+    """A signal handler that raises Stopped for the first stop signal only: `make` passes
+    its SIGTERM on, so a second one often follows the first at once, and raised while the
+    first was handled it skipped stopping the server (left running, restarting workers on
+    a model copy already deleted)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+            raise Stopped(signum)
 
 
 def _until_stopped(run: Callable[[], int]) -> int:
-    """Run, with SIGTERM and SIGHUP turned into an exception as Ctrl-C is, so that a stop
+    """Run, with Ctrl-C, SIGTERM and SIGHUP turned into an exception, so that a stop
     during a download or while a server runs leaves no folder or process behind."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stopped)
+    handler = _FirstStop()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
     try:
         return run()
     except (KeyboardInterrupt, Stopped) as stop:  # the server, if any, is stopped by now
