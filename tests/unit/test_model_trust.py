@@ -265,6 +265,27 @@ def test_the_server_environment_loads_a_checked_copy(store):
         assert done.stdout.strip() == "PyFuncModel"
 
 
+def test_the_models_own_code_imports_where_the_project_is_not_installed(store):
+    """The package MLflow ships in the model's code/ folder (model_logging.MODEL_IMPORTS)
+    holds every module of ours its classes import, the package's __init__ included (`mlflow
+    models serve` in a fresh environment imports it from there)."""
+    from mlops_template.io.model_file import MODEL_CLASSES
+
+    _, artifacts, _ = store
+    code = artifacts / "code"
+    modules = sorted({c.__module__ for c in MODEL_CLASSES})
+    script = (
+        f"import sys; sys.path.insert(0, {str(code)!r}); import importlib, mlops_template\n"
+        f"for m in {modules!r}: print(importlib.import_module(m).__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = done.stdout.split()
+    assert len(files) == len(modules) and all(f.startswith(str(code)) for f in files), files
+
+
 def test_no_loader_bypasses_the_check():
     """Every model load goes through io/model_file.py (our allow-list) or a checked copy
     (io/model_versions.py): no other module calls MLflow's or skops' loaders on a model."""

@@ -55,7 +55,7 @@ def log_model(
 
 
 # What the modules of the classes a model holds import of ours (learner_adapters: errors).
-MODEL_IMPORTS = ("__init__.py", "errors.py", "core/__init__.py")
+MODEL_IMPORTS = ("__init__.py", "blas_kernel.py", "errors.py", "core/__init__.py")
 
 
 def _contract_package(folder: Path) -> Path:
