@@ -14,19 +14,21 @@ started from here (stages, servers) inherit it.
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 
 ENV = "OPENBLAS_CORETYPE"
 KERNEL = "Haswell"
 NEEDS = {"avx2", "fma"}  # the instructions the Haswell kernels use beyond x86-64's base
 
 
-def kernel_for(machine: str, cpuinfo: str) -> str | None:
-    """The kernel to ask for on this machine (`uname -m`, /proc/cpuinfo's text), if any."""
+def kernel_for(machine: str, cpuinfo: Iterable[str]) -> str | None:
+    """The kernel to ask for on this machine (`uname -m`, /proc/cpuinfo's lines), if any.
+    Reads the lines up to the first processor's flags only: on a machine of many cores
+    the kernel makes the whole file slowly, and every process pays for it here."""
     if machine != "x86_64":
         return None
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):  # the first processor's
+    for line in cpuinfo:
+        if line.startswith("flags"):
             return KERNEL if NEEDS.issubset(line.partition(":")[2].split()) else None
     return None
 
@@ -36,7 +38,7 @@ def pin(environ: MutableMapping[str, str] = os.environ) -> None:
         return
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            kernel = kernel_for(os.uname().machine, cpuinfo.read())
+            kernel = kernel_for(os.uname().machine, cpuinfo)
     except OSError:  # not Linux: the kernel OpenBLAS chooses
         return
     if kernel:

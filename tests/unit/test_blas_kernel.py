@@ -24,7 +24,7 @@ SKYLAKE = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f\n\nprocessor
     ],
 )
 def test_the_haswell_kernels_where_the_cpu_runs_them(machine, cpuinfo, kernel):
-    assert kernel_for(machine, cpuinfo) == kernel
+    assert kernel_for(machine, cpuinfo.splitlines()) == kernel
 
 
 def _blas_in_a_new_process(env: dict[str, str]) -> dict[str, str]:
@@ -41,7 +41,7 @@ def _blas_in_a_new_process(env: dict[str, str]) -> dict[str, str]:
 
 def test_the_package_pins_the_kernel_before_numpy_loads_and_keeps_a_users_choice():
     env = {k: v for k, v in os.environ.items() if k != ENV}
-    expected = kernel_for(os.uname().machine, Path("/proc/cpuinfo").read_text())
+    expected = kernel_for(os.uname().machine, Path("/proc/cpuinfo").read_text().splitlines())
     if expected is None:
         pytest.skip("this CPU runs no pinned kernel")
     assert _blas_in_a_new_process(env) == {"env": expected, "kernel": expected}

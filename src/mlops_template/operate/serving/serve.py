@@ -195,15 +195,14 @@ def _until_stopped(run: Callable[[], int]) -> int:
 
 def run_server(cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Run a server in a session of its own until it ends, or until this process is
-    stopped (Ctrl-C, SIGTERM, SIGHUP): then stop it, children and all, and re-raise."""
+    stopped (Ctrl-C, SIGTERM, SIGHUP): then stop it, children and all, and re-raise. Under
+    _until_stopped, whose handler raises once: a second signal cannot cut the stop short."""
     print(" ".join(cmd), file=sys.stderr)
     server = None
     try:
         server = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **(env or {})})
         return server.wait()
     except (KeyboardInterrupt, Stopped):
-        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the shutdown short
-            signal.signal(signum, signal.SIG_IGN)
         if server is not None:
             _stop(server)
         raise
