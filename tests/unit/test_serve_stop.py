@@ -1,5 +1,6 @@
 """A stop signal to `serve` (or `ui`) stops the server it started, even when a second
-one follows at once, as `make` passes its SIGTERM on right after a supervisor's."""
+one follows at once, as `make` passes its SIGTERM on right after a supervisor's; a server
+whose workers cannot start ends, and `serve` with it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import subprocess
 import sys
 
 import psutil
+import yaml
+
+from tests.helpers.servers import free_port
 
 SCRIPT = """
 import os, signal, sys, threading, time
@@ -42,3 +46,42 @@ def test_two_stop_signals_at_once_still_stop_the_server(tmp_path):
         psutil.Process(server).kill()
     assert (run.returncode, alive) == (128 + signal.SIGHUP, False), run.stderr
     assert run.stderr.endswith("stopped\n") and "Traceback" not in run.stderr, run.stderr
+
+
+NO_MODEL = """
+import sys
+import yaml
+from mlops_template.config import parse_config
+from mlops_template.errors import PipelineError
+from mlops_template.operate.serving import serve
+
+settings = parse_config(yaml.safe_load(open(sys.argv[1]))).serve
+command, env = serve.server_command(sys.argv[2], settings, 2, "127.0.0.1", int(sys.argv[3]))
+try:
+    serve.run_scoring_server(command, env)
+except PipelineError as error:
+    sys.exit(f"error: {error}")
+"""
+
+
+def test_workers_that_cannot_load_the_model_end_the_server_and_serve_fails(tmp_path, params):
+    """Two uvicorn workers whose model folder is gone: each says so once and the server
+    ends, and serve with an error, instead of uvicorn starting them again forever."""
+    params_file, gone = tmp_path / "params.yaml", tmp_path / "gone"
+    params_file.write_text(yaml.safe_dump(params))
+    script = [sys.executable, "-c", NO_MODEL, str(params_file), str(gone), str(free_port())]
+    run = subprocess.Popen(script, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = run.communicate(timeout=120)
+    finally:  # the server is in a session of its own: a regression must not leave it
+        for child in psutil.Process(run.pid).children(recursive=True) if run.poll() is None else []:
+            child.kill()
+        run.kill()
+    assert run.returncode == 1, err[-3000:]
+    assert err.count(f"error: a scoring worker could not load the model in {gone.as_uri()}") == 2, (
+        err
+    )
+    assert err.count("Traceback") == 2, "a worker was started again"
+    assert err.rstrip().endswith(
+        "a worker that cannot load the model ends it, with its error above"
+    )

@@ -5,6 +5,8 @@ and the inference log when `serve` set it up (operate/serving/inference_log.py).
 
 import json
 import os
+import sys
+import traceback
 
 from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
 from mlflow.pyfunc import scoring_server
@@ -13,14 +15,33 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.operate.serving.fast_scoring import ScoringApp
 from mlops_template.operate.serving.inference_log import ENV, SHADOW_ENV, InferenceLog
 
-_model = scoring_server.load_model_with_mlflow_config(os.environ[scoring_server._SERVER_MODEL_PATH])
-_log = None
-if settings := os.environ.get(ENV):
-    _schema = TrainingSchema.of(_model.metadata.metadata["schema"])
-    _shadow = None
-    if shadow_folder := os.environ.get(SHADOW_ENV):  # checked by serve, as the served one
-        _shadow = scoring_server.load_model_with_mlflow_config(shadow_folder).get_raw_model()
-    _log = InferenceLog(json.loads(settings), _model.get_raw_model(), _schema, _shadow)
-app = ScoringApp(
-    scoring_server.init(_model), _model, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get(), _log
-)
+# uvicorn's exit code for a worker that failed before serving (uvicorn.config's
+# STARTUP_FAILURE): its supervisor then stops every worker and itself.
+STARTUP_FAILURE = 3
+
+
+def _app() -> ScoringApp:
+    folder = os.environ[scoring_server._SERVER_MODEL_PATH]
+    model = scoring_server.load_model_with_mlflow_config(folder)
+    log = None
+    if settings := os.environ.get(ENV):
+        schema = TrainingSchema.of(model.metadata.metadata["schema"])
+        shadow = None
+        if shadow_folder := os.environ.get(SHADOW_ENV):  # checked by serve, as the served one
+            shadow = scoring_server.load_model_with_mlflow_config(shadow_folder).get_raw_model()
+        log = InferenceLog(json.loads(settings), model.get_raw_model(), schema, shadow)
+    return ScoringApp(
+        scoring_server.init(model), model, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get(), log
+    )
+
+
+try:
+    app = _app()
+except Exception:
+    # A worker that cannot load the model or its log ends with uvicorn's STARTUP_FAILURE,
+    # which stops the server (and `serve`, with an error). With any other exit code,
+    # uvicorn's supervisor would start it again, failing the same way, forever.
+    traceback.print_exc()
+    folder = os.environ.get(scoring_server._SERVER_MODEL_PATH)
+    print(f"error: a scoring worker could not load the model in {folder}", file=sys.stderr)
+    sys.exit(STARTUP_FAILURE)

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NoReturn
 
 from mlops_template.config import Config, Serve
 from mlops_template.core.schema import TrainingSchema
@@ -100,7 +101,7 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
                 file=sys.stderr,
             )
         command, env = server_command(model, settings, workers, host, port)
-        return run_server(command, {**env, **log})
+        return run_scoring_server(command, {**env, **log})
 
 
 def inference_log_env(
@@ -132,6 +133,18 @@ def inference_log_env(
     if shadow is not None:
         log["shadow"] = {"model_version": shadow.version, "model_alias": shadow.alias}
     return {INFERENCE_LOG_ENV: json.dumps(log)}
+
+
+def run_scoring_server(command: list[str], env: dict[str, str]) -> NoReturn:
+    """Run the scoring server until this process is stopped (run_server). It never ends
+    on its own while it works: if it does, its workers could not start (uvicorn's
+    supervisor stops them and exits 0, operate/serving/scoring_app.py) or someone stopped
+    it directly, and `serve` fails saying so rather than exiting 0."""
+    code = run_server(command, env)
+    raise PipelineError(
+        f"the scoring server ended without being stopped here (uvicorn's exit code {code}): "
+        "a worker that cannot load the model ends it, with its error above"
+    )
 
 
 def server_command(
