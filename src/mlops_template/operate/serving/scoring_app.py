@@ -1,28 +1,34 @@
 """The scoring server's app, as uvicorn imports it in each worker (`make serve`):
 MLflow's scoring app (`mlflow.pyfunc.scoring_server.app`, read from the same variables)
 with the shorter path for JSON rows in front of it (operate/serving/fast_scoring.py),
-and the inference log when `serve` set it up (operate/serving/inference_log.py)."""
+and the inference log when `serve` set it up (operate/serving/inference_log.py).
 
-import json
+A worker that cannot start (a module, the model or the log) ends with uvicorn's
+STARTUP_FAILURE, which stops the server, and `serve` with an error: with any other exit
+code, uvicorn's supervisor would start it again, failing the same way, forever."""
+
 import os
 import sys
 import traceback
-
-from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
-from mlflow.pyfunc import scoring_server
-
-from mlops_template.core.schema import TrainingSchema
-from mlops_template.operate.serving.fast_scoring import ScoringApp
-from mlops_template.operate.serving.inference_log import ENV, SHADOW_ENV, InferenceLog
 
 # uvicorn's exit code for a worker that failed before serving (uvicorn.config's
 # STARTUP_FAILURE): its supervisor then stops every worker and itself.
 STARTUP_FAILURE = 3
 
 
-def _app() -> ScoringApp:
-    folder = os.environ[scoring_server._SERVER_MODEL_PATH]
-    model = scoring_server.load_model_with_mlflow_config(folder)
+def _app():
+    import json
+
+    from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
+    from mlflow.pyfunc import scoring_server
+
+    from mlops_template.core.schema import TrainingSchema
+    from mlops_template.operate.serving.fast_scoring import ScoringApp
+    from mlops_template.operate.serving.inference_log import ENV, SHADOW_ENV, InferenceLog
+
+    model = scoring_server.load_model_with_mlflow_config(
+        os.environ[scoring_server._SERVER_MODEL_PATH]
+    )
     log = None
     if settings := os.environ.get(ENV):
         schema = TrainingSchema.of(model.metadata.metadata["schema"])
@@ -37,11 +43,10 @@ def _app() -> ScoringApp:
 
 try:
     app = _app()
-except Exception:
-    # A worker that cannot load the model or its log ends with uvicorn's STARTUP_FAILURE,
-    # which stops the server (and `serve`, with an error). With any other exit code,
-    # uvicorn's supervisor would start it again, failing the same way, forever.
+except (Exception, SystemExit) as failure:  # a library's sys.exit too; not Ctrl-C
     traceback.print_exc()
-    folder = os.environ.get(scoring_server._SERVER_MODEL_PATH)
-    print(f"error: a scoring worker could not load the model in {folder}", file=sys.stderr)
+    print(
+        f"error: a scoring worker could not start: {type(failure).__name__}: {failure}",
+        file=sys.stderr,
+    )
     sys.exit(STARTUP_FAILURE)

@@ -12,7 +12,8 @@ client's delayed ACK on a kept-alive connection (benchmarks/rest_latency.py).
 Each server runs in a session of its own, so Ctrl-C reaches this process only: it stops
 the server with SIGTERM (its graceful shutdown) and ends quietly, exit 130, instead of
 every process of the server printing a KeyboardInterrupt traceback. SIGTERM or SIGHUP
-to this process stops the server the same way (exit 143 or 129), workers and all.
+to this process stops the server the same way (exit 143 or 129), workers and all. A
+scoring server that ends on its own (a worker that could not start) is an error: exit 2.
 """
 
 from __future__ import annotations
@@ -137,13 +138,13 @@ def inference_log_env(
 
 def run_scoring_server(command: list[str], env: dict[str, str]) -> NoReturn:
     """Run the scoring server until this process is stopped (run_server). It never ends
-    on its own while it works: if it does, its workers could not start (uvicorn's
-    supervisor stops them and exits 0, operate/serving/scoring_app.py) or someone stopped
-    it directly, and `serve` fails saying so rather than exiting 0."""
+    on its own while it works: if it does (a worker that could not start, which makes
+    uvicorn's supervisor stop and exit 0, operate/serving/scoring_app.py; the port taken;
+    someone stopping it directly), `serve` fails saying so rather than exiting 0."""
     code = run_server(command, env)
     raise PipelineError(
-        f"the scoring server ended without being stopped here (uvicorn's exit code {code}): "
-        "a worker that cannot load the model ends it, with its error above"
+        f"the scoring server ended on its own (uvicorn's exit code {code}): see its errors "
+        "above (a worker that could not start, the port in use)"
     )
 
 
