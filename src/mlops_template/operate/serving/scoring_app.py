@@ -11,9 +11,9 @@ import os
 import sys
 import traceback
 
-# uvicorn's exit code for a worker that failed before serving (uvicorn.config's
-# STARTUP_FAILURE): its supervisor then stops every worker and itself.
-STARTUP_FAILURE = 3
+# A worker's exit code for a failure before serving: uvicorn's supervisor then stops
+# every worker and itself.
+from uvicorn.config import STARTUP_FAILURE
 
 
 def _app():
