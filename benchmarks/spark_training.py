@@ -101,7 +101,7 @@ def main() -> int:
 
 def rows(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """data=synthetic's rows (24 numbers, 6 categoricals, missing cells), split 80/20."""
-    from mlops_template.config import SyntheticData
+    from mlops_template.config.data import SyntheticData
     from mlops_template.core.synthetic import generate
 
     settings = SyntheticData(

@@ -25,9 +25,10 @@ from mlops_template.stages import summaries
 PACKAGE = "mlops_template"
 SOURCE = f"src/{PACKAGE}"
 RUNNER = f"{PACKAGE}.stages.runner"
-# `python -m mlops_template <stage>` runs these first; only their module-level imports
-# belong to a stage (their functions import what the other commands need).
-DISPATCH = (f"{PACKAGE}.__main__", f"{PACKAGE}.cli")
+# `python -m mlops_template <stage>` runs these first (cli_operate: cli's operate commands);
+# only their module-level imports belong to a stage (their functions import what the other
+# commands need).
+DISPATCH = (f"{PACKAGE}.__main__", f"{PACKAGE}.cli", f"{PACKAGE}.cli_operate")
 # What MLproject adds to a stage's command: the Hydra overrides parameter.
 OVERRIDES_SUFFIX = " {overrides}"
 

@@ -60,8 +60,9 @@ LAYERS = [
     ["error_report", "stages", "release", "experiments"],  # experiments: `exp best`, `tune keep`
     ["operate.batch", "operate.serving"],
     ["operate.monitoring"],
-    ["project_files"],
+    ["project_files", "cli_operate"],  # cli_operate: the operate commands of cli
     ["cli"],
+    ["stage_child"],  # a fork of the stage server becomes the stage process: runs the CLI
     ["stage_server"],  # runs the CLI in a fork of a warm process
     ["__main__"],
 ]

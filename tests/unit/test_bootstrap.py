@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.config import Bootstrap
+from mlops_template.config.release import Bootstrap
 from mlops_template.core import bootstrap as bs
 from mlops_template.core.evaluation import classification_metrics, regression_metrics
 

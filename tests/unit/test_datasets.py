@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_template.config import FileData, SklearnData, SyntheticData
+from mlops_template.config.data import FileData, SklearnData, SyntheticData
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io.datasets import load_source

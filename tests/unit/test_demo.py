@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlops_template.config import DemoData
+from mlops_template.config.data import DemoData
 from mlops_template.core.raw_rows import looks_like_dates
 from mlops_template.io.datasets import load_source
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_template.config import Bound, TaskGate, parse_config
+from mlops_template.config import parse_config
+from mlops_template.config.release import Bound, TaskGate
 from mlops_template.core.bootstrap import Paired
 from mlops_template.core.champion_history import champion_line, rollback_target
 from mlops_template.core.gate import Decision, already_champion, decide

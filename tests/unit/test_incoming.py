@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_template.config import FileData, Read, SklearnData, SyntheticData, parse_config
+from mlops_template.config import Read, parse_config
+from mlops_template.config.data import FileData, SklearnData, SyntheticData
 from mlops_template.core.raw_rows import MISSING_TOKENS
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_template.config import Features, FileData
+from mlops_template.config import Features
+from mlops_template.config.data import FileData
 from mlops_template.core.columns import MANY_LEVELS, TEXT, text_encodings
 from mlops_template.core.raw_rows import MISSING_TOKENS, RawRows
 from mlops_template.core.schema import infer_schema

@@ -9,7 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from mlops_template.config import Bootstrap, Config, TaskGate
+from mlops_template.config import Config
+from mlops_template.config.release import Bootstrap, TaskGate
 from mlops_template.core.bootstrap import Paired
 from mlops_template.core.gate import NoShadow, Shadow, decide, shadow_check
 from mlops_template.core.shadow import TOO_FEW, compare, pair_rows

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.config import SyntheticData, Validate
+from mlops_template.config import Validate
 from mlops_template.config.base import Engine
+from mlops_template.config.data import SyntheticData
 from mlops_template.core.dataset_checks import check_dataset, check_table
 from mlops_template.core.synthetic import generate
 from mlops_template.errors import PipelineError

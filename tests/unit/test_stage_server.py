@@ -285,7 +285,7 @@ def test_a_child_exits_as_python_does_with_a_thread_pool_left_open():
     script = (
         "import os, sys, atexit\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
-        "from mlops_template.stage_server import _exit\n"
+        "from mlops_template.stage_child import _exit\n"
         "pool = ThreadPoolExecutor(2)\n"
         "pool.submit(print, 'worked', flush=True).result()\n"
         "atexit.register(print, 'atexit ran', flush=True)\n"

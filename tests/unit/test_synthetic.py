@@ -8,7 +8,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
 
-from mlops_template.config import SyntheticData, parse_config
+from mlops_template.config import parse_config
+from mlops_template.config.data import SyntheticData
 from mlops_template.core import synthetic
 from mlops_template.core.synthetic import generate
 from mlops_template.errors import PipelineError

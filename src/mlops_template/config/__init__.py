@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from mlops_template.config.base import Engine, NonNegInt, PosInt, Strict
+from mlops_template.config.data import Data
 from mlops_template.config.model import Model
 from mlops_template.config.operate import ContinuousTraining, Monitor, Predict, Serve
-from mlops_template.errors import PipelineError, redact
-from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mlops_template.config.release import Gate, Registry, Tracking
+from mlops_template.errors import PipelineError
 
 PARAMS_FILE = "params.yaml"
-
-Task = Literal["auto", "classification", "regression"]
 
 
 class Paths(Strict):
@@ -40,88 +39,6 @@ class Paths(Strict):
     figures: str
     # Outputs go inside the project, where DVC tracks them (conf/paths/default.yaml).
     allow_outside: bool = False
-
-
-class _DataBase(Strict):
-    target: str = Field(min_length=1)
-    # The column that identifies a row: split.key by default, copied into predictions.
-    id_column: str | None = Field(default=None, min_length=1)
-    task: Task = "auto"
-    drop_columns: list[str] = []
-    watch: str
-
-
-class SklearnData(_DataBase):
-    source: Literal["sklearn"]
-    name: Literal["breast_cancer", "wine", "diabetes"]
-
-    @property
-    def origin(self) -> str:
-        """Where the data comes from, for messages."""
-        return f"sklearn dataset {self.name}"
-
-
-class FileData(_DataBase):
-    source: Literal["file"]
-    format: Literal["csv", "parquet", "delta"]
-    path: str = Field(min_length=1)
-    sep: str = Field(default=",", min_length=1)
-
-    @property
-    def origin(self) -> str:
-        return redact(self.path)  # a URL's password or token stays out of messages
-
-
-class SyntheticData(_DataBase):
-    source: Literal["synthetic"]
-    task: Literal["classification", "regression"]
-    n_rows: Annotated[int, Field(ge=10)]
-    seed: NonNegInt
-    n_numeric: PosInt
-    n_categorical: NonNegInt
-    n_classes: Annotated[int, Field(ge=2)] = 2
-    missing_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    noise: Annotated[float, Field(ge=0)] = 0.1
-    # A text column `code` of this many levels (0: none), and a free-text column `text`:
-    # each carries an informative column's signal, as a level's effect or as a word.
-    n_levels: Annotated[int, Field(ge=0)] = 0
-    text: bool = False
-
-    @property
-    def origin(self) -> str:
-        return f"synthetic data (seed {self.seed})"
-
-    @property
-    def n_informative(self) -> int:
-        return self.n_numeric + self.n_categorical + (self.n_levels > 0) + self.text
-
-    @model_validator(mode="after")
-    def _enough_features_for_classes(self) -> SyntheticData:
-        # make_classification puts two clusters per class on the corners of a hypercube
-        # over the informative features: 2 * n_classes must fit in 2 ** n_features.
-        n_features = self.n_informative
-        if self.task == "classification" and 2 * self.n_classes > 2**n_features:
-            raise ValueError(
-                f"n_classes={self.n_classes} needs more features than the "
-                f"{n_features} informative ones (n_numeric, n_categorical, code, text)"
-            )
-        return self
-
-
-class DemoData(_DataBase):
-    """The bundled demo table (core/demo.py), generated offline from a seed."""
-
-    source: Literal["demo"]
-    name: Literal["customers"]
-    n_rows: Annotated[int, Field(ge=10)] = 2000
-    seed: NonNegInt = 0
-
-    @property
-    def origin(self) -> str:
-        return f"demo data {self.name} (seed {self.seed})"
-
-
-Data = Annotated[SklearnData | FileData | SyntheticData | DemoData, Field(discriminator="source")]
 
 
 class Validate(Strict):
@@ -190,78 +107,6 @@ class Tune(Strict):
     seed: NonNegInt = 0
     # Stop a trial after a fold when its score so far is below the median of earlier ones.
     prune: bool = True
-
-
-class Tracking(Strict):
-    experiment: str = Field(min_length=1)
-    # promote, rollback, monitor, ct and shadow-report record their runs here, apart
-    # from the pipeline's training runs.
-    operations_experiment: str = Field(min_length=1)
-    uri: str | None = None  # MLFLOW_TRACKING_URI, where set, wins (io/store.py)
-
-
-class Card(Strict):
-    """What a registered version's model card says the model is for (core/model_card.py):
-    the rest of the card comes from its lineage, data, gate and runs."""
-
-    intended_use: str = ""
-    owner: str = ""
-    limitations: str = ""
-
-
-class Registry(Strict):
-    model_name: str = Field(min_length=1)
-    keep_versions: PosInt
-    card: Card = Card()
-
-
-class Bound(Strict):
-    min: float | None = None
-    max: float | None = None
-
-
-class TaskGate(Strict):
-    metric: str
-    # Fractions of the champion's lead over the trivial baseline on the compared rows.
-    min_improvement: Annotated[float, Field(ge=0)] = 0.0
-    max_holdout_drop: Annotated[float, Field(ge=0)] = 0.0
-    thresholds: dict[str, Bound] = {}
-
-
-class Bootstrap(Strict):
-    samples: Annotated[int, Field(ge=100)] = 1000
-    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    seed: NonNegInt = 0
-
-
-def _check_metric_names(gate: TaskGate, known: frozenset[str], task: str) -> None:
-    unknown = sorted(({gate.metric} | set(gate.thresholds)) - known)
-    if unknown:
-        raise ValueError(f"unknown {task} metrics {unknown}; known: {sorted(known)}")
-
-
-class ShadowGate(Strict):
-    """Live evidence in promote's decision: the candidate scored in shadow beside the
-    champion (serve.shadow=challenger) on logged requests whose labels have arrived."""
-
-    use: bool = False
-    # not_worse: refused when clearly worse than the champion there; better: it must be
-    # better beyond noise there too.
-    require: Literal["not_worse", "better"] = "not_worse"
-    min_rows: Annotated[int, Field(ge=2)] = 30
-
-
-class Gate(Strict):
-    classification: TaskGate
-    regression: TaskGate
-    bootstrap: Bootstrap = Bootstrap()
-    shadow: ShadowGate = ShadowGate()
-
-    @model_validator(mode="after")
-    def _known_metrics(self) -> Gate:
-        _check_metric_names(self.classification, CLASSIFICATION_METRICS, "classification")
-        _check_metric_names(self.regression, REGRESSION_METRICS, "regression")
-        return self
 
 
 class Read(Strict):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.config import Bootstrap
+from mlops_template.config.release import Bootstrap
 from mlops_template.metric_names import improvement
 
 BETTER, WORSE, NOISE = "better", "worse", "within noise"

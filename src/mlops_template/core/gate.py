@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
-from mlops_template.config import TaskGate
+from mlops_template.config.release import TaskGate
 from mlops_template.core.bootstrap import BETTER, WORSE, Paired
 from mlops_template.core.shadow import ShadowComparison
 

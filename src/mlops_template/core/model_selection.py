@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_template.config import Bootstrap, CrossValidation
+from mlops_template.config import CrossValidation
 from mlops_template.config.model import AutoModel, Estimator
+from mlops_template.config.release import Bootstrap
 from mlops_template.core.bootstrap import NOISE, Outputs, Paired, metric_value, paired
 from mlops_template.core.cross_validation import (
     Cost,

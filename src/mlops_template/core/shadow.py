@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.config import Bootstrap
+from mlops_template.config.release import Bootstrap
 from mlops_template.core import bootstrap as bs
 
 PAIR = ["request_id", "row_number", "scored_at"]  # a client may reuse its request ids

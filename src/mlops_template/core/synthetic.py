@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_template.config import SyntheticData
+from mlops_template.config.data import SyntheticData
 
 CHUNK_ROWS = 200_000  # rows drawn at once: the working arrays beside the output columns
 

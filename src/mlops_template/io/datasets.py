@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_template.config import Data, DemoData, FileData, Read, SklearnData, SyntheticData
+from mlops_template.config import Read
+from mlops_template.config.data import Data, DemoData, FileData, SklearnData, SyntheticData
 from mlops_template.core.raw_facts import Facts, Plan, decide
 from mlops_template.core.raw_rows import MISSING_TOKENS, BadCells
 from mlops_template.core.raw_tables import (

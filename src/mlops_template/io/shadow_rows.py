@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mlops_template.config import Gate
+from mlops_template.config.release import Gate
 from mlops_template.core.labels import arrived_labels
 from mlops_template.core.shadow import ShadowComparison, compare, pair_rows
 from mlops_template.errors import PipelineError

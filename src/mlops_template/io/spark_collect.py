@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.config import Config, Data, FileData
+from mlops_template.config import Config
+from mlops_template.config.data import Data, FileData
 from mlops_template.core.dataset_checks import require_target
 from mlops_template.core.raw_facts import Facts, Plan, chunk_facts
 from mlops_template.core.raw_tables import apply, plain_arrow

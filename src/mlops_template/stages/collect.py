@@ -6,7 +6,8 @@ import sys
 
 import pandas as pd
 
-from mlops_template.config import Config, FileData
+from mlops_template.config import Config
+from mlops_template.config.data import FileData
 from mlops_template.core.dataset_checks import require_target
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import labelled_batches, load_source

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlops_template.config import Config, DemoData
+from mlops_template.config import Config
+from mlops_template.config.data import DemoData
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.simulation import simulated_batch
 from mlops_template.errors import PipelineError
