@@ -97,7 +97,7 @@ docs: dev-env ## the documentation site from docs/ into site/ (offline, strict: 
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
 test-fast: dev-env ## unit tests only
-	pytest -m "not slow"
+	pytest -m "not slow" -n $(TEST_WORKERS)
 
 lint: dev-env ## ruff lint and format check
 	ruff check .
@@ -143,7 +143,7 @@ dvc-pull: env $(s3-remote) ## pull data and models from the DVC remote; skips a 
 	  echo "DVC remote $$url does not exist yet (nothing pushed to it): skipped"; \
 	else dvc pull $$remote; fi
 
-promote: env ## register the dvc.lock model; champion if it passes the gate (exit 3: refused)
+promote: env ## register the dvc.lock model; champion if it passes the gate (refused: python exits 3, make 2)
 	python -m mlops_template promote
 
 promote-dry-run: env ## decide the promotion without changing anything
@@ -158,7 +158,7 @@ retire: env ## archive old versions without an alias (registry.keep_versions)
 dvc-gc: env ## free the DVC cache, keeping every commit's data and every registered version's files
 	python -m mlops_template dvc-gc
 
-reproduce: env ## rebuild VERSION=<number or alias> (default champion) from its commit: byte-identical? (exit 3: differs)
+reproduce: env ## rebuild VERSION=<number or alias> (default champion) from its commit: byte-identical? (differs: python exits 3, make 2)
 	python -m mlops_template reproduce "$(or $(VERSION),champion)"
 
 serve: env ## serve the champion (or ALIAS=challenger) over REST: http://HOST:SERVE_PORT/invocations

@@ -181,7 +181,8 @@ def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> N
     config = root / "conf/config.yaml"
     text = config.read_text(encoding="utf-8")
     config.write_text(re.sub(r"(?m)^  - data: .*$", "  - data: project", text, count=1))
-    for stale in ("dvc.lock", "metrics.json"):
+    # What the pipeline made and git keeps (tests/helpers/template.py, OUTPUT_FILES).
+    for stale in ("dvc.lock", "metrics.json", "reports/cv.json", "reports/tuned_params.yaml"):
         (root / stale).unlink(missing_ok=True)
 
 

@@ -7,11 +7,13 @@ file written here is byte for byte what DVC would write for the same overrides.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,6 +24,7 @@ CONF_DIR = "conf"
 CONFIG_NAME = "config"
 # Set by DVC for the stages of `dvc exp run`.
 DVC_EXPERIMENT_ENV = "DVC_EXP_NAME"
+_MISSING = object()
 
 
 def compose_text(root: Path, overrides: list[str], where: str = "") -> str:
@@ -112,6 +115,52 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
         text = io.StringIO()
         round_trip.dump(data, text)
         write_text(target, text.getvalue())
+
+
+def overrides_to(root: Path, wanted: dict[str, Any]) -> list[str] | None:
+    """Overrides that, written into conf/ (`params set`), make conf/ compose to `wanted`
+    (an applied experiment's params.yaml): for a group that differs, the option nearest to
+    it (the one chosen now on a tie), then each value that still differs. None where no
+    overrides give it exactly (a key the experiment removed)."""
+    from mlops_template.config import flatten
+
+    def composed(overrides: list[str]) -> dict[str, Any]:
+        return yaml.safe_load(compose_text(root, overrides))
+
+    now = composed([])
+    chosen: list[str] = []
+    for group in sorted(g for g in wanted if now.get(g) != wanted[g]):
+        if not (root / CONF_DIR / group).is_dir():
+            continue
+        current = group_option_file(root, group).stem
+        distances = {}
+        for option in sorted(p.stem for p in (root / CONF_DIR / group).glob("*.yaml")):
+            try:
+                tree = now if option == current else composed([f"{group}={option}"])
+            except PipelineError:  # an option that needs settings of its own (data=csv)
+                continue
+            distances[option] = _differing(flatten(tree[group]), flatten(wanted[group]))
+        nearest = min(distances, key=lambda option: (distances[option], option != current))
+        if nearest != current:
+            chosen.append(f"{group}={nearest}")
+    near, goal = flatten(composed(chosen)), flatten(wanted)
+    if set(near) - set(goal):
+        return None
+    # ++: a key the option does not have yet (apply_to_conf adds it).
+    values = [
+        f"{'' if key in near else '++'}{key}={json.dumps(value)}"
+        for key, value in goal.items()
+        if key not in near or near[key] != value
+    ]
+    overrides = chosen + values
+    try:
+        return overrides if composed(overrides) == wanted else None
+    except PipelineError:  # a value Hydra's grammar cannot say as written
+        return None
+
+
+def _differing(one: dict[str, Any], other: dict[str, Any]) -> int:
+    return sum(one.get(key, _MISSING) != other.get(key, _MISSING) for key in {*one, *other})
 
 
 def stale_diff(root: Path) -> str:

@@ -65,10 +65,30 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
         print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
     if apply:
         subprocess.run(["dvc", "exp", "apply", ranked[0].name], check=True)
-        print(f"applied {ranked[0].name}: commit it to keep it")
+        keep_in_conf(Path.cwd(), ranked[0].name)
     else:
         print(f"best: {ranked[0].name} (`python -m mlops_template exp best --apply` applies it)")
     return 0
+
+
+def keep_in_conf(root: Path, name: str) -> None:
+    """An applied experiment's params.yaml made conf/'s composition (`params set` with the
+    overrides that give it), so the commit that keeps it passes check_params."""
+    from mlops_template.compose import overrides_to, params_command
+    from mlops_template.config import PARAMS_FILE
+
+    applied = yaml.safe_load((root / PARAMS_FILE).read_text(encoding="utf-8"))
+    overrides = overrides_to(root, applied)
+    if overrides is None:
+        raise PipelineError(
+            f"applied {name}, but no overrides of conf/ compose to its {PARAMS_FILE} (a "
+            "key it removed?): put its settings into conf/ by hand before you commit "
+            "(docs/experiments.md, Configuration)"
+        )
+    if overrides:
+        params_command(root, "set", overrides)
+    kept = f": {' '.join(overrides)}" if overrides else ""
+    print(f"applied {name}, its settings kept in conf/{kept}; commit to keep it")
 
 
 def tuned_overrides(path: str | Path) -> list[str]:

@@ -25,7 +25,10 @@ def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_bui
     scores = [float(score) for _, score in ranked]
     assert scores == sorted(scores, reverse=True)  # best first, by the cv score
     assert "not ranked by" in shown  # the test metric is shown, never used
-    copy.run("python", "-m", "mlops_template", "exp", "best", "--apply")
+    said = copy.run("python", "-m", "mlops_template", "exp", "best", "--apply").stdout
+    assert "its settings kept in conf/: model.candidates.linear.alpha=" in said
+    # conf/ composes to the applied params.yaml: the commit that keeps it is not refused.
+    assert copy.run("python", "-m", "mlops_template", "params", "check").returncode == 0
     applied = json.loads(copy.path("reports/cv.json").read_text())
     assert applied["cv_balanced_accuracy"] == pytest.approx(scores[0], abs=1e-4)
     alpha = yaml.safe_load(copy.path("params.yaml").read_text())["model"]["candidates"]

@@ -29,13 +29,17 @@ BIN = Path(sys.executable).parent
 # whatever this project's conf/ says: the template's default is its demo data, and a
 # project made with `copier copy` points conf/ at its own data, its ID and its server.
 # The demo's own end to end is tests/e2e/test_demo.py's, on DEMO.
+# The template's own choices of the groups with options: what a project keeps in conf/
+# (ct's model, `tune keep`, `exp best --apply`) does not reach the tests.
+CHOICES = ["model=auto", "tune=none", "engine=pandas"]
 EXAMPLE = [
     "data=breast_cancer",
     "split.key=null",
     "predict.passthrough_columns=[]",
     "tracking.uri=null",
+    *CHOICES,
 ]
-DEMO = ["data=demo", "tracking.uri=null"]  # a no-op in the template itself
+DEMO = ["data=demo", "tracking.uri=null", *CHOICES]  # a no-op in the template itself
 
 
 def example_conf(folder: Path) -> Path:
@@ -47,6 +51,14 @@ def example_conf(folder: Path) -> Path:
     apply_to_conf(folder, EXAMPLE)
     write_params(folder, [])
     return folder
+
+
+def template_text(*overrides: str) -> str:
+    """params.yaml as conf/ composes it with the template's own choices (CHOICES), then
+    `overrides` (the last of a key wins, as in Hydra)."""
+    from mlops_template.compose import compose_text
+
+    return compose_text(REPO, [*CHOICES, *overrides])
 
 
 def example_params_text() -> str:

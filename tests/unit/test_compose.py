@@ -9,6 +9,8 @@ import yaml
 from mlops_template.compose import (
     apply_to_conf,
     compose_text,
+    overrides_to,
+    params_command,
     refuse_stale,
     stale_diff,
     write_params,
@@ -135,3 +137,28 @@ def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeyp
     later = split.stat().st_mtime_ns + 1_000_000_000
     os.utime(root / "params.yaml", ns=(later, later))
     refuse_stale(root)  # composed again
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    [
+        ["model.candidates.linear.alpha=100"],  # a grid point of the default model
+        ["model=random_forest", "model.n_estimators=7", "split.test_size=0.3"],
+    ],
+)
+def test_an_experiments_params_are_kept_in_conf(root, experiment):
+    """exp best --apply: params.yaml as `dvc exp run -S` composed it becomes conf/'s own
+    composition, the group chosen in conf/config.yaml and the values in its option."""
+    wanted_text = compose_text(root, experiment)
+    overrides = overrides_to(root, yaml.safe_load(wanted_text))
+    assert overrides is not None and sorted(overrides) == sorted(experiment)
+    params_command(root, "set", overrides)
+    assert compose_text(root, []) == wanted_text == (root / "params.yaml").read_text()
+    assert overrides_to(root, yaml.safe_load(wanted_text)) == []  # nothing left to keep
+
+
+def test_an_experiment_that_removed_a_key_is_not_kept(root):
+    removed = yaml.safe_load(compose_text(root, ["~model.candidates.linear"]))
+    before = {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")}
+    assert overrides_to(root, removed) is None
+    assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before

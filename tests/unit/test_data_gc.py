@@ -12,7 +12,7 @@ import yaml
 
 from mlops_template.config import Config
 from mlops_template.io.dvc_cache import cached_file
-from mlops_template.release.data_gc import dvc_gc
+from mlops_template.release.data_gc import KEEP_FILE, dvc_gc
 from tests.helpers.mlflow_store import add_versions, empty_store, use_store
 from tests.helpers.template import example_params_text
 
@@ -49,7 +49,7 @@ def project(tmp_path, empty, monkeypatch):
     return client, Config.model_validate(yaml.safe_load(example_params_text()))
 
 
-def test_registered_files_outlive_gc_and_the_rest_goes(project):
+def test_registered_files_outlive_gc_and_the_rest_goes(project, capfd):
     client, cfg = project
     committed = tracked("committed.csv", "a,b\n1,2\n")
     run("git", "add", "-A")
@@ -61,8 +61,13 @@ def test_registered_files_outlive_gc_and_the_rest_goes(project):
         Path(f"{name}.dvc").unlink()
     add_versions(client, cfg.registry.model_name, 1, **{"lineage.train_md5": registered})
 
+    assert dvc_gc(cfg, dry_run=True) == 0  # lists what would go: the stray file only
+    said = "".join(capfd.readouterr())
+    assert stray[2:] in said and registered[2:] not in said and committed[2:] not in said
+    assert "would keep the 1 cached files" in said and in_cache(stray)
     assert dvc_gc(cfg) == 0
     assert in_cache(committed) and in_cache(registered) and not in_cache(stray)
+    assert not Path(KEEP_FILE).exists()
 
 
 def test_a_file_the_cache_lost_comes_back_from_the_remote(project, tmp_path):

@@ -170,6 +170,11 @@ def test_a_date_is_a_date_in_the_report_not_an_identifier():
     report = check(frame)
     assert report.dates == ["date"] and report.categorical == [] and report.warnings == []
     assert report.features == ["x", "date"] and report.identifiers == []
+    assert report.notes() == [
+        "date columns 'date': features as year, month, day, weekday and days since 1970 "
+        "(read.dates=error refuses them); a batch from later dates drifts on them in monitor"
+    ]
+    assert check(labelled(40)).notes() == []  # no dates: nothing said
 
 
 def test_class_balance_is_checked_and_warned_about():

@@ -45,7 +45,8 @@ def facts(**changes) -> CardFacts:
         "limitations": "",
         "lineage": {"git_commit": "abc", "train_md5": "t1", "test_md5": "e1", "model_md5": "k1"},
         "validation": {"target": "churned", "n_rows": 1000, "classes": {"no": 800, "yes": 200},
-                       "missing": {"plan": 7}, "task_reason": "text target: classification"},
+                       "missing": {"plan": 7},
+                       "task_reason": "target 'churned': text values, 2 distinct: classification"},
         "columns": [("plan", "categorical"), ("tickets", "numeric")],
         "params": {"model.type": "auto", "model.cv_folds": 5},
         "learner": "linear",
@@ -65,6 +66,9 @@ def test_the_card_says_what_a_reader_needs_in_its_sections():
     ]  # fmt: skip
     assert (
         "Limitations: not stated (registry.card in conf/registry/)" in found["What it is for"].lines
+    )
+    assert found["Training data"].lines[0] == (
+        "Target `churned`: text values, 2 distinct: classification."
     )
     assert found["Training data"].table[1] == [
         ["plan", "categorical", "7"],
@@ -94,3 +98,11 @@ def test_markdown_and_a_page_that_loads_nothing():
     assert "rank &lt;customers&gt; by churn risk" in html  # escaped
     assert "<code>abc</code>" in html
     assert not re.search(r"(?i)<script|<link|src=|href=|url\(", html)
+
+
+def test_the_first_versions_verdict_says_there_was_no_champion():
+    first = {**PROMOTION, "champion_version": None, "decision": {"promote": True, "checks": []}}
+    verdict = {s.title: s for s in sections(facts(promotion=first, reasons=[]))}
+    assert verdict["The gate's verdict"].lines[0] == (
+        "promoted, the first: no champion to compare with"
+    )

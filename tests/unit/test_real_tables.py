@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.compose import compose_text
 from mlops_template.io.model_file import load_model
-from tests.helpers.template import REPO, Template
+from tests.helpers.template import REPO, Template, template_text
 
 ROWS = 600
 UNLABELLED = 30
@@ -38,7 +37,7 @@ def project(root: Path, *overrides: str) -> Template:
     root.mkdir()
     table().to_csv(root / "table.csv", index=False)
     config = ["data=csv", "data.path=table.csv", "data.target=kind", "model=linear", *overrides]
-    (root / "params.yaml").write_text(compose_text(REPO, config))
+    (root / "params.yaml").write_text(template_text(*config))
     shutil.copy(REPO / "dvc.yaml", root)
     return Template(root)
 
@@ -105,7 +104,7 @@ def wordy(tmp_path_factory):
         "data.text=true",
         "data.task=regression",
     ]
-    (root / "params.yaml").write_text(compose_text(REPO, config))
+    (root / "params.yaml").write_text(template_text(*config))
     shutil.copy(REPO / "dvc.yaml", root)
     copy = Template(root)
     outputs = {stage: copy.main(stage) for stage in ("collect", "validate", "prepare", "train")}

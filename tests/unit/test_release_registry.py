@@ -220,3 +220,12 @@ def test_the_promotion_report_is_written_and_says_why(cfg, store, capsys):
     written = json.loads(Path(promote.REPORT).read_text())
     assert written["decision"]["promote"] is True
     assert "promoted: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dirty", ["true", "false"])
+def test_a_candidate_trained_from_uncommitted_changes_is_said(cfg, store, capsys, dirty):
+    report = _decided(cfg, "2", None)
+    report = report.but(candidate={**report.candidate, "git_dirty": dirty})
+    assert promote.report_promotion(report) == 0
+    said = capsys.readouterr().err
+    assert ("trained from uncommitted changes" in said) == (dirty == "true"), said

@@ -1,6 +1,6 @@
 """A stop signal to `serve` (or `ui`) stops the server it started, even when a second
 one follows at once, as `make` passes its SIGTERM on right after a supervisor's; a server
-whose workers cannot start ends, and `serve` with it."""
+whose workers cannot start ends, and `serve` with it; `serve` says when it answers."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 import yaml
+
+from mlops_template.operate.serving.serve import local_url, say_when_ready
 
 SCRIPT = """
 import os, signal, sys, threading, time
@@ -56,7 +60,8 @@ from mlops_template.operate.serving import serve
 
 settings = parse_config(yaml.safe_load(open(sys.argv[1]))).serve
 command, env = serve.server_command(sys.argv[2], settings, 2, "127.0.0.1", 0)
-sys.exit(run_reporting_errors(lambda: serve.run_scoring_server(command, env)))
+never = "http://127.0.0.1:1"  # port 0 cannot be asked: its "ready" line never comes
+sys.exit(run_reporting_errors(lambda: serve.run_scoring_server(command, env, never)))
 """
 
 
@@ -79,3 +84,37 @@ def test_workers_that_cannot_load_the_model_end_the_server_and_serve_fails(tmp_p
     assert (run.returncode, err.count(worker_error)) == (2, 2), err[-3000:]
     assert err.count("Traceback") == 2, "a worker was started again"
     assert err.rstrip().endswith("(a worker that could not start, the port in use)"), err
+
+
+class _Loading(BaseHTTPRequestHandler):
+    """/ping as a server whose workers are loading the model: refused twice, then 200."""
+
+    asked = 0
+
+    def do_GET(self) -> None:
+        type(self).asked += 1
+        self.send_response(200 if type(self).asked > 2 else 503)
+        self.end_headers()
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+def test_serve_says_ready_once_ping_answers_and_not_before(capsys):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Loading)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = local_url("0.0.0.0", server.server_address[1])  # bound to all: asked on loopback
+        say_when_ready(url, threading.Event(), poll=0.01)
+    finally:
+        server.shutdown()
+    assert _Loading.asked == 3
+    assert capsys.readouterr().err.startswith(f"ready: {url}/invocations answers (")
+
+
+def test_no_ready_line_for_a_server_that_ended(capsys):
+    ended = threading.Event()
+    ended.set()
+    say_when_ready("http://127.0.0.1:1", ended)
+    assert capsys.readouterr().err == ""
+    assert local_url("::", 5001) == "http://[::1]:5001"

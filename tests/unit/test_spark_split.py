@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_template.compose import compose_text
 from mlops_template.config import Engine, parse_config
 from mlops_template.core.dataset_checks import check_dataset
 from mlops_template.core.demo import customers
@@ -22,7 +21,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import parquet_chunks
 from mlops_template.io.atomic import write_json
 from mlops_template.stages import prepare
-from tests.helpers.template import REPO
+from tests.helpers.template import template_text
 
 pytest.importorskip("pyspark")
 
@@ -45,7 +44,7 @@ def spark(tmp_path_factory):
 def config(*overrides: str):
     """The config for a raw table (prepare reads paths.raw, not data.path)."""
     data = ["data=parquet", "data.path=source.parquet"]  # a project's own data, not the demo
-    return parse_config(yaml.safe_load(compose_text(REPO, [*data, *overrides])))
+    return parse_config(yaml.safe_load(template_text(*data, *overrides)))
 
 
 def both_ways(spark, raw: pd.DataFrame, target: str, *overrides: str):

@@ -25,6 +25,7 @@ from mlops_template.io.datasets import load_source
 from mlops_template.io.model_file import load_model
 from mlops_template.stages.runner import run_stage
 from tests.helpers.mlflow_store import empty_store, use_store
+from tests.helpers.template import example_conf, template_text
 
 from .conftest import REPO
 
@@ -44,7 +45,7 @@ class Recording(TransformerMixin, BaseEstimator):
 
 
 def composed(*overrides: str) -> dict:
-    return yaml.safe_load(compose_text(REPO, list(overrides)))
+    return yaml.safe_load(template_text(*overrides))
 
 
 def fingerprints(frame: pd.DataFrame) -> set[int]:
@@ -82,10 +83,10 @@ def tuned_project(tmp_path_factory):
     """collect, validate, prepare and train run in process with tune=optuna on the
     bundled breast_cancer set, tracked in a temporary store."""
     root = tmp_path_factory.mktemp("tuned")
-    shutil.copytree(REPO / "conf", root / "conf")
+    example_conf(root)
     shutil.copy(REPO / "dvc.yaml", root)
     overrides = ["data=breast_cancer", "model=hist_gradient_boosting", "tune=optuna"]
-    (root / "params.yaml").write_text(compose_text(REPO, [*overrides, "tune.trials=12"]))
+    (root / "params.yaml").write_text(template_text(*overrides, "tune.trials=12"))
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
         monkeypatch.delenv("DVC_STAGE", raising=False)
@@ -127,7 +128,7 @@ def test_kept_settings_go_into_conf_and_compose_back(tuned_project, tmp_path):
     root, _ = tuned_project
     overrides = tuned_overrides(root / "reports/tuned_params.yaml")
     assert overrides and all(o.startswith("++model.") for o in overrides)
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    example_conf(tmp_path)
     from mlops_template.compose import params_command
 
     params_command(tmp_path, "set", ["model=hist_gradient_boosting", *overrides])
@@ -139,7 +140,7 @@ def test_kept_settings_go_into_conf_and_compose_back(tuned_project, tmp_path):
 def test_a_candidates_kept_settings_are_written_under_it(tmp_path):
     """model=auto's candidates come from its defaults list: a setting kept for one goes
     into conf/model/auto.yaml under candidates.<name>, which composes over the default."""
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    example_conf(tmp_path)
     from mlops_template.compose import params_command
 
     params_command(tmp_path, "set", ["model.candidates.linear.alpha=0.25"])
@@ -154,7 +155,7 @@ def test_a_learners_searched_param_is_kept_even_where_its_params_lack_it(tmp_pat
     (tmp_path / "tuned.yaml").write_text("model.params.reg_lambda: 0.5\n")
     overrides = tuned_overrides(tmp_path / "tuned.yaml")
     assert overrides == ["++model.params.reg_lambda=0.5"]
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    example_conf(tmp_path)
     from mlops_template.compose import params_command
 
     params_command(tmp_path, "set", ["model=lightgbm", *overrides])
@@ -164,7 +165,7 @@ def test_a_learners_searched_param_is_kept_even_where_its_params_lack_it(tmp_pat
 def test_keeping_a_search_run_on_another_model_than_conf_is_refused(tmp_path):
     from mlops_template.experiments import check_same_model
 
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    example_conf(tmp_path)
     (tmp_path / "params.yaml").write_text(compose_text(tmp_path, ["model=lightgbm"]))
     with pytest.raises(PipelineError, match=r"not what conf/ composes to .*params set model="):
         check_same_model(tmp_path)

@@ -57,7 +57,7 @@ def sections(facts: CardFacts) -> list[Section]:
         Section(
             "Training data",
             [
-                f"Target `{data.get('target')}`: {data.get('task_reason', data.get('task'))}.",
+                f"Target `{data.get('target')}`: {_task_reason(data)}.",
                 f"{data.get('n_rows', '?')} rows ({data.get('n_rows_without_target', 0)} "
                 "without a target left out), split into training and test rows.",
                 f"Train data md5 `{lineage.get('train_md5', '?')}`, test data md5 "
@@ -102,7 +102,11 @@ def sections(facts: CardFacts) -> list[Section]:
             "The gate's verdict",
             [
                 ("promoted" if decision.get("promote") else "refused")
-                + f", against champion v{promotion.get('champion_version') or '(none)'}",
+                + (
+                    f", against champion v{promotion['champion_version']}"
+                    if promotion.get("champion_version")
+                    else ", the first: no champion to compare with"
+                ),
                 *(f"Failed: {reason}" for reason in facts.reasons),
             ],
             (
@@ -226,3 +230,9 @@ def _inline(text: str) -> str:
     """Escaped text, `code` spans as <code>."""
     parts = html.escape(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _task_reason(data: dict[str, Any]) -> str:
+    """validate's reason for the task, without its own "target 'name': " (said before it)."""
+    reason = str(data.get("task_reason", data.get("task")))
+    return reason.removeprefix(f"target '{data.get('target')}': ")

@@ -86,10 +86,11 @@ class Performance(_Part):
             left_out = f", {left_out}" if left_out else ""
             return f"performance: {self.decision} ({self.labelled_rows} labelled{left_out})"
         low, high = self.batch_interval or (self.batch, self.batch)
+        drop = round(self.drop, 4) + 0.0  # not -0.0000 for a batch a hair better
         line = (
             f"{self.metric}: {self.batch:.4f} on the batch (interval {low:.4f} to "
             f"{high:.4f}), {self.baseline:.4f} on the evaluation data, {self.trivial:.4f} "
-            f"for the trivial baseline: {self.decision} (drop {self.drop:.4f}, allowed "
+            f"for the trivial baseline: {self.decision} (drop {drop:.4f}, allowed "
             f"{self.max_drop:.4f} = {self.max_drop_share} of the lead, beyond noise)"
         )
         if left_out:

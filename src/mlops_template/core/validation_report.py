@@ -62,11 +62,17 @@ class ValidationReport(BaseModel):
     minority_share: float | None = None
 
     def notes(self) -> list[str]:
-        """How the model reads the text columns one-hot cannot hold, and the rows prepare
-        leaves out before the split, for people."""
+        """How the model reads dates and the text columns one-hot cannot hold, and the rows
+        prepare leaves out before the split, for people."""
         notes = [
             ENCODING_NOTES[encoding].format(column=c) for c, encoding in self.encodings.items()
         ]
+        if self.dates:
+            notes.append(
+                f"date columns {', '.join(map(repr, self.dates))}: features as year, month, "
+                "day, weekday and days since 1970 (read.dates=error refuses them); a batch "
+                "from later dates drifts on them in monitor"
+            )
         if self.n_rows_without_target:
             share = self.n_rows_without_target / self.n_rows
             notes.append(

@@ -266,6 +266,13 @@ def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
             f"refused: {name} v{version} is challenger only{failed}",
             file=sys.stderr,
         )
+    if report.candidate.get("git_dirty") == "true":
+        print(
+            "warning: the candidate was trained from uncommitted changes: `make reproduce` "
+            "cannot rebuild it until a commit holds its code, conf/ and dvc.lock (to keep "
+            "an experiment: docs/experiments.md)",
+            file=sys.stderr,
+        )
     if decision.promote:
         return 0
     for line in decision.reasons():

@@ -24,6 +24,9 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -102,7 +105,7 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
                 file=sys.stderr,
             )
         command, env = server_command(model, settings, workers, host, port)
-        return run_scoring_server(command, {**env, **log})
+        return run_scoring_server(command, {**env, **log}, local_url(host, port))
 
 
 def inference_log_env(
@@ -136,12 +139,42 @@ def inference_log_env(
     return {INFERENCE_LOG_ENV: json.dumps(log)}
 
 
-def run_scoring_server(command: list[str], env: dict[str, str]) -> NoReturn:
-    """Run the scoring server until this process is stopped (run_server). It never ends
-    on its own while it works: if it does (a worker that could not start, which makes
-    uvicorn's supervisor stop and exit 0, operate/serving/scoring_app.py; the port taken;
-    someone stopping it directly), `serve` fails saying so rather than exiting 0."""
-    code = run_server(command, env)
+def local_url(host: str, port: int) -> str:
+    """Where this machine reaches a server bound to `host` (all addresses: loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def say_when_ready(url: str, ended: threading.Event, poll: float = 0.25) -> None:
+    """One line once /ping answers: uvicorn says it is running before its workers have
+    loaded the model, seconds earlier. Polls until then or until the server ended."""
+    started = time.monotonic()
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+    while not ended.is_set():
+        try:
+            with direct.open(f"{url}/ping", timeout=5) as answer:
+                if answer.status == 200:
+                    took = time.monotonic() - started
+                    said = f"ready: {url}/invocations answers ({took:.1f} s after start)"
+                    print(said, file=sys.stderr, flush=True)
+                    return
+        except (OSError, ValueError):  # not listening yet, or not answering yet
+            pass
+        ended.wait(poll)
+
+
+def run_scoring_server(command: list[str], env: dict[str, str], url: str) -> NoReturn:
+    """Run the scoring server until this process is stopped (run_server), and say when it
+    answers. It never ends on its own while it works: if it does (a worker that could not
+    start, which makes uvicorn's supervisor stop and exit 0,
+    operate/serving/scoring_app.py; the port taken; someone stopping it directly), `serve`
+    fails saying so rather than exiting 0."""
+    ended = threading.Event()
+    threading.Thread(target=say_when_ready, args=(url, ended), daemon=True).start()
+    try:
+        code = run_server(command, env)
+    finally:
+        ended.set()
     raise PipelineError(
         f"the scoring server ended on its own (uvicorn's exit code {code}): see its errors "
         "above (a worker that could not start, the port in use)"
