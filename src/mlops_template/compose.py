@@ -10,6 +10,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -117,24 +118,26 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
         write_text(target, text.getvalue())
 
 
-def overrides_to(root: Path, wanted: dict[str, Any]) -> list[str] | None:
-    """Overrides that, written into conf/ (`params set`), make conf/ compose to `wanted`
-    (an applied experiment's params.yaml): for a group that differs, the option nearest to
-    it (the one chosen now on a tie), then each value that still differs. None where no
-    overrides give it exactly (a key the experiment removed)."""
+def overrides_to(root: Path, wanted_text: str) -> list[str] | None:
+    """Overrides that, written into conf/ (`params set`), make conf/ compose to
+    `wanted_text` (an applied experiment's params.yaml), byte for byte: for a group that
+    differs, the option nearest to it (the one chosen now on a tie), then each value that
+    still differs. Tried on a copy of conf/ first; None where none give it exactly (a key
+    the experiment removed, a value an override or conf/'s YAML cannot say as it is)."""
     from mlops_template.config import flatten
 
     def composed(overrides: list[str]) -> dict[str, Any]:
         return yaml.safe_load(compose_text(root, overrides))
 
-    now = composed([])
+    wanted, now = yaml.safe_load(wanted_text), composed([])
     chosen: list[str] = []
     for group in sorted(g for g in wanted if now.get(g) != wanted[g]):
         if not (root / CONF_DIR / group).is_dir():
             continue
         current = group_option_file(root, group).stem
+        options = {current, *(p.stem for p in (root / CONF_DIR / group).glob("*.yaml"))}
         distances = {}
-        for option in sorted(p.stem for p in (root / CONF_DIR / group).glob("*.yaml")):
+        for option in sorted(options):
             try:
                 tree = now if option == current else composed([f"{group}={option}"])
             except PipelineError:  # an option that needs settings of its own (data=csv)
@@ -146,17 +149,23 @@ def overrides_to(root: Path, wanted: dict[str, Any]) -> list[str] | None:
     near, goal = flatten(composed(chosen)), flatten(wanted)
     if set(near) - set(goal):
         return None
-    # ++: a key the option does not have yet (apply_to_conf adds it).
+    # ++: a key the option does not have yet (apply_to_conf adds it). No spaces in a
+    # value: an override is one word.
     values = [
-        f"{'' if key in near else '++'}{key}={json.dumps(value)}"
+        f"{'' if key in near else '++'}{key}="
+        + json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         for key, value in goal.items()
         if key not in near or near[key] != value
     ]
     overrides = chosen + values
-    try:
-        return overrides if composed(overrides) == wanted else None
-    except PipelineError:  # a value Hydra's grammar cannot say as written
-        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(root / CONF_DIR, Path(tmp) / CONF_DIR)
+        try:
+            apply_to_conf(Path(tmp), overrides)
+            kept = compose_text(Path(tmp), [])
+        except PipelineError:
+            return None
+    return overrides if kept == wanted_text else None
 
 
 def _differing(one: dict[str, Any], other: dict[str, Any]) -> int:

@@ -72,21 +72,20 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
 
 
 def keep_in_conf(root: Path, name: str) -> None:
-    """An applied experiment's params.yaml made conf/'s composition (`params set` with the
-    overrides that give it), so the commit that keeps it passes check_params."""
-    from mlops_template.compose import overrides_to, params_command
+    """An applied experiment's params.yaml made conf/'s composition (the overrides that
+    give it, written into conf/), so the commit that keeps it passes check_params."""
+    from mlops_template.compose import apply_to_conf, overrides_to, write_params
     from mlops_template.config import PARAMS_FILE
 
-    applied = yaml.safe_load((root / PARAMS_FILE).read_text(encoding="utf-8"))
-    overrides = overrides_to(root, applied)
+    overrides = overrides_to(root, (root / PARAMS_FILE).read_text(encoding="utf-8"))
     if overrides is None:
         raise PipelineError(
-            f"applied {name}, but no overrides of conf/ compose to its {PARAMS_FILE} (a "
-            "key it removed?): put its settings into conf/ by hand before you commit "
-            "(docs/experiments.md, Configuration)"
+            f"applied {name}, but no overrides of conf/ compose to its {PARAMS_FILE} as it "
+            "is (a key it removed, or a value an override cannot say): put its settings "
+            "into conf/ by hand before you commit (docs/experiments.md, Configuration)"
         )
-    if overrides:
-        params_command(root, "set", overrides)
+    apply_to_conf(root, overrides)  # tried on a copy: conf/ composes to params.yaml now
+    write_params(root, [])  # the same bytes, composed after conf/'s edits
     kept = f": {' '.join(overrides)}" if overrides else ""
     print(f"applied {name}, its settings kept in conf/{kept}; commit to keep it")
 

@@ -10,13 +10,13 @@ from mlops_template.compose import (
     apply_to_conf,
     compose_text,
     overrides_to,
-    params_command,
     refuse_stale,
     stale_diff,
     write_params,
 )
 from mlops_template.config import load_config
 from mlops_template.errors import PipelineError
+from mlops_template.experiments import keep_in_conf
 from tests.helpers.template import example_conf
 
 from .conftest import REPO
@@ -144,21 +144,32 @@ def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeyp
     [
         ["model.candidates.linear.alpha=100"],  # a grid point of the default model
         ["model=random_forest", "model.n_estimators=7", "split.test_size=0.3"],
+        # a list whose items hold spaces, and text beyond ASCII
+        ["data.drop_columns=['mean radius','mean texture']", "registry.card.owner='équipe'"],
     ],
 )
-def test_an_experiments_params_are_kept_in_conf(root, experiment):
+def test_an_experiments_params_are_kept_in_conf(root, experiment, capsys):
     """exp best --apply: params.yaml as `dvc exp run -S` composed it becomes conf/'s own
     composition, the group chosen in conf/config.yaml and the values in its option."""
-    wanted_text = compose_text(root, experiment)
-    overrides = overrides_to(root, yaml.safe_load(wanted_text))
-    assert overrides is not None and sorted(overrides) == sorted(experiment)
-    params_command(root, "set", overrides)
-    assert compose_text(root, []) == wanted_text == (root / "params.yaml").read_text()
-    assert overrides_to(root, yaml.safe_load(wanted_text)) == []  # nothing left to keep
+    applied = compose_text(root, experiment)
+    (root / "params.yaml").write_text(applied)
+    keep_in_conf(root, "some-exp")
+    assert compose_text(root, []) == applied == (root / "params.yaml").read_text()
+    assert "applied some-exp, its settings kept in conf/: " in capsys.readouterr().out
+    assert overrides_to(root, applied) == []  # nothing left to keep
 
 
-def test_an_experiment_that_removed_a_key_is_not_kept(root):
-    removed = yaml.safe_load(compose_text(root, ["~model.candidates.linear"]))
+@pytest.mark.parametrize(
+    "experiment",
+    [
+        ["~model.candidates.linear"],  # a key removed: no override of conf/ puts that back
+        ["split.key=yes"],  # text conf/'s YAML would read back as true
+    ],
+)
+def test_an_experiment_conf_cannot_hold_is_refused_and_conf_left_alone(root, experiment):
+    applied = compose_text(root, experiment)
+    (root / "params.yaml").write_text(applied)
     before = {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")}
-    assert overrides_to(root, removed) is None
+    with pytest.raises(PipelineError, match=r"applied some-exp, but no overrides of conf/"):
+        keep_in_conf(root, "some-exp")
     assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before

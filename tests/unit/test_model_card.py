@@ -100,9 +100,7 @@ def test_markdown_and_a_page_that_loads_nothing():
     assert not re.search(r"(?i)<script|<link|src=|href=|url\(", html)
 
 
-def test_the_first_versions_verdict_says_there_was_no_champion():
+def test_a_verdict_without_a_champion_says_so():
     first = {**PROMOTION, "champion_version": None, "decision": {"promote": True, "checks": []}}
     verdict = {s.title: s for s in sections(facts(promotion=first, reasons=[]))}
-    assert verdict["The gate's verdict"].lines[0] == (
-        "promoted, the first: no champion to compare with"
-    )
+    assert verdict["The gate's verdict"].lines[0] == ("promoted, with no champion to compare with")

@@ -105,7 +105,7 @@ def sections(facts: CardFacts) -> list[Section]:
                 + (
                     f", against champion v{promotion['champion_version']}"
                     if promotion.get("champion_version")
-                    else ", the first: no champion to compare with"
+                    else ", with no champion to compare with"
                 ),
                 *(f"Failed: {reason}" for reason in facts.reasons),
             ],

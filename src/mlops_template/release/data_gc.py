@@ -21,6 +21,7 @@ from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.store import all_pages
+from mlops_template.io.workspace_lock import workspace_locked
 
 LINEAGE_FILES = ("lineage.model_md5", "lineage.train_md5", "lineage.test_md5")
 KEEP_FILE = ".dvc-gc-registered.dvc"  # in the workspace while `dvc gc` runs
@@ -43,13 +44,16 @@ def dvc_gc(cfg: Config, dry_run: bool = False) -> int:
     if dry_run:
         command.append("--dry")
     keep = root / KEEP_FILE
-    if present:  # outputs of no stage: never checked out, only kept
-        outs = [{"md5": md5, "path": f"{KEEP_FILE}.d/{md5}", "hash": "md5"} for md5 in present]
-        keep.write_text(yaml.safe_dump({"outs": outs}, sort_keys=False), encoding="utf-8")
-    try:
-        done = subprocess.run(command, check=False, cwd=root)
-    finally:
-        keep.unlink(missing_ok=True)
+    # One dvc-gc (or ct, promote) at a time: another would delete the file under this one.
+    # Stopped (Ctrl-C, SIGTERM), the file goes; killed, the next dvc-gc replaces it.
+    with workspace_locked("dvc-gc --dry-run" if dry_run else "dvc-gc"):
+        if present:  # outputs of no stage: never checked out, only kept
+            outs = [{"md5": md5, "path": f"{KEEP_FILE}.d/{md5}", "hash": "md5"} for md5 in present]
+            keep.write_text(yaml.safe_dump({"outs": outs}, sort_keys=False), encoding="utf-8")
+        try:
+            done = subprocess.run(command, check=False, cwd=root)
+        finally:
+            keep.unlink(missing_ok=True)
     if done.returncode != 0:
         raise PipelineError(f"`{' '.join(command)}` failed (exit {done.returncode})")
     absent = len(needed) - len(present)

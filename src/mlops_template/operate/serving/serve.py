@@ -18,6 +18,7 @@ scoring server that ends on its own (a worker that could not start) is an error:
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shlex
@@ -158,7 +159,7 @@ def say_when_ready(url: str, ended: threading.Event, poll: float = 0.25) -> None
                     said = f"ready: {url}/invocations answers ({took:.1f} s after start)"
                     print(said, file=sys.stderr, flush=True)
                     return
-        except (OSError, ValueError):  # not listening yet, or not answering yet
+        except (OSError, ValueError, http.client.HTTPException):  # not answering yet
             pass
         ended.wait(poll)
 
