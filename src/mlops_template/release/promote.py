@@ -269,8 +269,7 @@ def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
     if report.candidate.get("git_dirty") == "true":
         print(
             "warning: the candidate was trained from uncommitted changes: `make reproduce` "
-            "cannot rebuild it until a commit holds its code, conf/ and dvc.lock (to keep "
-            "an experiment: docs/experiments.md)",
+            "can rebuild it once a commit holds its code, conf/ and dvc.lock",
             file=sys.stderr,
         )
     if decision.promote:
