@@ -33,10 +33,17 @@ def _ui(args: argparse.Namespace) -> int:
     return ui(tracking_uri(), args.host, args.port)
 
 
-def _monitor(args: argparse.Namespace) -> int:
+def _from_log(args: argparse.Namespace) -> bool:
+    """monitor and ct read a batch file or, with --log, the inference log: one of them."""
     if (args.batch is None) == (not args.log):
-        raise PipelineError("monitor takes a batch file or --log (the inference log), one of them")
-    if args.log:
+        raise PipelineError(
+            f"{args.command} takes a batch file or --log (the inference log), one of them"
+        )
+    return args.log
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    if _from_log(args):
         from mlops_template.operate.monitoring.log_monitor import monitor_log
 
         return monitor_log(load_config(), version=args.version, alias=args.alias)
@@ -46,9 +53,7 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def _ct(args: argparse.Namespace) -> int:
-    if (args.batch is None) == (not args.log):
-        raise PipelineError("ct takes a batch file or --log (the inference log), one of them")
-    if args.log:
+    if _from_log(args):
         from mlops_template.operate.monitoring.ct import ct_from_log
 
         return ct_from_log(
@@ -88,13 +93,16 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _batch_command(
-    commands: Any, name: str, summary: str, optional: bool = False
+    commands: Any, name: str, summary: str, log: str | None = None
 ) -> argparse.ArgumentParser:
-    """A command that takes a batch file and the model version or alias to use."""
+    """A command that takes a batch file and the model version or alias to use; with
+    `log` (its help), --log instead of the batch (_from_log)."""
     command = commands.add_parser(name, help=summary)
     command.add_argument(
-        "batch", help="the batch file (.csv or .parquet)", nargs="?" if optional else None
+        "batch", help="the batch file (.csv or .parquet)", nargs="?" if log else None
     )
+    if log:
+        command.add_argument("--log", action="store_true", help=log)
     which = command.add_mutually_exclusive_group()
     which.add_argument("--version", help="registered version to use")
     which.add_argument("--alias", help="registry alias to use (default predict.alias)")
@@ -116,12 +124,7 @@ def add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "monitor",
         "drift of a batch, or of the inference log by time windows, against the model's "
         "training data (JSON + HTML)",
-        optional=True,
-    )
-    monitor.add_argument(
-        "--log",
-        action="store_true",
-        help="the inference log (predict.table) by monitor.window, with its labels",
+        log="the inference log (predict.table) by monitor.window, with its labels",
     )
     monitor.set_defaults(func=_monitor)
     loop = _batch_command(
@@ -129,12 +132,7 @@ def add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "ct",
         "score, monitor and, if the labels show it worse, retrain and promote "
         "(exit 0 done, 4 alert, 2 error)",
-        optional=True,
-    )
-    loop.add_argument(
-        "--log",
-        action="store_true",
-        help="driven by the inference log's windows (ct.trigger) instead of a batch",
+        log="driven by the inference log's windows (ct.trigger) instead of a batch",
     )
     loop.add_argument(
         "--verbose",

@@ -74,7 +74,7 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
 def keep_in_conf(root: Path, name: str) -> None:
     """An applied experiment's params.yaml made conf/'s composition (the overrides that
     give it, written into conf/), so the commit that keeps it passes check_params."""
-    from mlops_template.compose import apply_to_conf, overrides_to, write_params
+    from mlops_template.compose import apply_to_conf, overrides_to
     from mlops_template.config import PARAMS_FILE
 
     overrides = overrides_to(root, (root / PARAMS_FILE).read_text(encoding="utf-8"))
@@ -85,7 +85,7 @@ def keep_in_conf(root: Path, name: str) -> None:
             "into conf/ by hand before you commit (docs/experiments.md, Configuration)"
         )
     apply_to_conf(root, overrides)  # tried on a copy: conf/ composes to params.yaml now
-    write_params(root, [])  # the same bytes, composed after conf/'s edits
+    (root / PARAMS_FILE).touch()  # newer than conf/'s edits: not stale (compose.refuse_stale)
     kept = f": {' '.join(overrides)}" if overrides else ""
     print(f"applied {name}, its settings kept in conf/{kept}; commit to keep it")
 
