@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from mlops_template import stage_client
+from mlops_template.stage_server import IDLE_ENV
 from tests.helpers.template import EXAMPLE, REPO, example_params_text
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the stage server is Linux's")
@@ -40,7 +41,9 @@ def _project(folder: Path, **params: str) -> Path:
 
 
 def _env(server: bool) -> dict[str, str]:
-    return {**os.environ, stage_client.SWITCH_ENV: "1" if server else "0"}
+    # The module's server idles between tests, longer than a short MLOPS_STAGE_SERVER_IDLE
+    # (20 s in a generated project's own test run) on a busy machine: the default, 600 s.
+    return {**os.environ, stage_client.SWITCH_ENV: "1" if server else "0", IDLE_ENV: "600"}
 
 
 def _stage(
