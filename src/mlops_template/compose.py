@@ -112,10 +112,32 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
                 node = node.setdefault(part, CommentedMap())
         if leaf in node and node[leaf] == override.value():
             continue  # already so: the file stays as it is, byte for byte
-        node[leaf] = override.value()
+        node[leaf] = _styled(override.value(), node.get(leaf))
         text = io.StringIO()
         round_trip.dump(data, text)
         write_text(target, text.getvalue())
+
+
+def _styled(value: Any, old: Any, inner: bool = False) -> Any:
+    """`value` as conf/ writes it: a list inside a list in flow style (`- [a, b]`, as
+    ct.tries); a list replacing one in the old one's style (`[]` is flow), filled in
+    place, since ruamel keeps the comment after a list (the next key's) on the list."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        return CommentedMap({k: _styled(v, None, inner) for k, v in value.items()})
+    if not isinstance(value, list):
+        return value
+    items = [_styled(v, None, inner=True) for v in value]
+    if not isinstance(old, CommentedSeq):
+        old = CommentedSeq()
+        if inner:
+            old.fa.set_flow_style()
+    elif not old:
+        old.fa.set_flow_style()
+    old.ca.items.clear()  # comments on the old items would describe other items
+    old[:] = items
+    return old
 
 
 def overrides_to(root: Path, wanted_text: str) -> list[str] | None:
@@ -140,7 +162,9 @@ def overrides_to(root: Path, wanted_text: str) -> list[str] | None:
         for option in sorted(options):
             try:
                 tree = now if option == current else composed([f"{group}={option}"])
-            except PipelineError:  # an option that needs settings of its own (data=csv)
+            except PipelineError:
+                # An option that needs settings of its own (data=csv) or lacks a required
+                # key: every composition that passes the check has each group.
                 continue
             distances[option] = _differing(flatten(tree[group]), flatten(wanted[group]))
         nearest = min(distances, key=lambda option: (distances[option], option != current))

@@ -115,6 +115,19 @@ def test_overrides_written_into_conf_compose_as_the_overrides_do(root):
         apply_to_conf(root, ["nope.x=1"])
 
 
+def test_lists_written_into_conf_keep_its_style_and_the_next_keys_comment(root):
+    overrides = ["ct.tries=[[],['model=random_forest','model.n_estimators=5']]"]
+    overrides.append("predict.passthrough_columns=[a,b]")
+    expected = compose_text(root, overrides)
+    apply_to_conf(root, overrides)
+    assert compose_text(root, []) == expected
+    tries = (root / "conf" / "ct" / "default.yaml").read_text()
+    assert "  - []\n  - [model=random_forest, model.n_estimators=5]\n# ct.json " in tries
+    assert "Another model family" not in tries  # the replaced items' comments go with them
+    predict = (root / "conf" / "predict" / "default.yaml").read_text()
+    assert "\npassthrough_columns: [a, b]\n" in predict
+
+
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     refuse_stale(root)  # fresh
