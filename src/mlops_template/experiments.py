@@ -30,20 +30,22 @@ class Scored:
 
 def scored_experiments(
     shown: list[dict[str, Any]], cv_path: str, metric: str, metrics_path: str
-) -> list[Scored]:
+) -> tuple[list[Scored], list[str]]:
     """Experiments in `dvc exp show --json` output with a cross-validated score on
-    `metric`, best first (ties keep DVC's order)."""
-    found = []
+    `metric`, best first (ties keep DVC's order), and the names of those without one."""
+    found, unscored = [], []
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
             revision = (experiment.get("revs") or [{}])[0]
+            name = experiment.get("name") or revision["rev"][:7]
             metrics = (revision.get("data") or {}).get("metrics") or {}
             score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
             if score is None:
+                unscored.append(name)
                 continue
             test = ((metrics.get(metrics_path) or {}).get("data") or {}).get(metric)
-            found.append(Scored(experiment.get("name") or revision["rev"][:7], score, test))
-    return sorted(found, key=lambda s: improvement(metric, 0.0, s.score))
+            found.append(Scored(name, score, test))
+    return sorted(found, key=lambda s: improvement(metric, 0.0, s.score)), unscored
 
 
 def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
@@ -52,7 +54,7 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
     )
     if done.returncode != 0:
         raise PipelineError(f"dvc exp show failed: {done.stderr.strip()}")
-    ranked = scored_experiments(json.loads(done.stdout), cv_path, metric, metrics_path)
+    ranked, unscored = scored_experiments(json.loads(done.stdout), cv_path, metric, metrics_path)
     if not ranked:
         raise PipelineError(
             f"no experiment of this commit has a cross-validated {metric} in {cv_path}: run "
@@ -63,6 +65,11 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
     for item in ranked:
         test = f"   (test {metric} {item.test:.4g}, not ranked by)" if item.test is not None else ""
         print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
+    if unscored:  # one model without a search: train wrote no cross-validated score
+        print(
+            f"left out, without a cross-validated score (one model, no tune=optuna): "
+            f"{', '.join(unscored)}"
+        )
     if apply:
         subprocess.run(["dvc", "exp", "apply", ranked[0].name], check=True)
         keep_in_conf(Path.cwd(), ranked[0].name)
@@ -100,6 +107,20 @@ def tuned_overrides(path: str | Path) -> list[str]:
         raise PipelineError(f"{path} holds no settings: run train with tune=optuna first")
     # ++: a LightGBM or XGBoost setting searched may not be in its params yet.
     return [f"++{key}={json.dumps(value)}" for key, value in settings.items()]
+
+
+def keep_tuned(root: Path, path: str | Path) -> list[str]:
+    """`tune keep`: the search's settings written into conf/, with `tune=none` where
+    conf/ chooses a search (as an applied tuning experiment leaves it): kept settings
+    searched again would be lost. The overrides written."""
+    from mlops_template.compose import group_option_file, params_command
+
+    overrides = tuned_overrides(path)
+    check_same_model(root)
+    if group_option_file(root, "tune").stem != "none":
+        overrides.append("tune=none")
+    params_command(root, "set", overrides)
+    return overrides
 
 
 def check_same_model(root: Path) -> None:

@@ -47,6 +47,15 @@ def test_the_demo_trains_promotes_and_scores_with_its_ids(tmp_path):
         "1",
         "--labels",
     )
+    # Without its IDs, the batch's labelled rows could not be added: refused before the
+    # champion scores and logs them (a corrected file would be logged again).
+    pd.read_csv(copy.path("drifted.csv")).drop(columns="customer_id").to_csv(
+        copy.path("keyless.csv"), index=False
+    )
+    refused = copy.main("ct", "keyless.csv", check=False)
+    assert refused.returncode == 2 and "no column 'customer_id' (split.key)" in refused.stderr
+    assert len(predictions_table.read(str(copy.path("data/predictions")))) == 300
+    copy.path("keyless.csv").unlink()
     said = copy.mlops("ct", "drifted.csv").stderr
     assert "out of range" in said and "ct: promoted v2" in said
     added = copy.path("data/incoming/customers").glob("*.parquet")

@@ -83,7 +83,7 @@ def test_own_data_without_an_id_splits_by_the_rows(adopt, tmp_path):
     shutil.copytree(REPO / "conf", tmp_path / "conf")
     adopt.use_own_data(tmp_path, "data/plants.csv", "species", None)
     params = yaml.safe_load(compose_text(tmp_path, []))
-    assert "id_column" not in params["data"] and params["split"]["key"] is None
+    assert params["data"]["id_column"] is None and params["split"]["key"] is None
 
 
 def test_the_license_is_the_chosen_one_and_the_templates_is_kept(adopt, tmp_path):

@@ -43,6 +43,11 @@ def test_missing_extra_and_mistyped_columns_are_named():
     ]
     (problem,), _ = _check({"age": False, "plan": False})
     assert problem == "b.csv: column 'age' is not numeric; the model expects numbers"
+    # A name that differs in case or spaces only is named as the likely cause.
+    (problem,), _ = _check({"AGE ": True, "plan": False})
+    assert (
+        problem == "b.csv: missing columns ['age'] (the batch has 'AGE ': names must match exactly)"
+    )
 
 
 def test_a_column_training_left_out_as_naming_rows_is_no_extra(params, tmp_path):

@@ -140,6 +140,9 @@ def test_identifiers_are_not_features_and_said_so():
     keyed = check(id_frame(), min_rows=10, key="customer_id")
     assert [w.split("'")[1] for w in keyed.warnings] == ["row"]
     assert keyed.identifiers == ["row"] and "customer_id" not in keyed.features
+    # A misspelt ID column is said here, by its setting, before prepare's split.
+    with pytest.raises(PipelineError, match=r"data.csv: no column 'customerid' to split by"):
+        check(id_frame(), min_rows=10, key="customerid")
 
 
 def test_identifiers_kept_when_the_setting_says_so():

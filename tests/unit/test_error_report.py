@@ -130,6 +130,30 @@ def test_a_refusal_quotes_the_request_without_the_password(monkeypatch):
     assert said is not None and "http://ana:***@mlflow.example" in said and SECRET not in said
 
 
+def test_a_rule_of_the_servers_own_is_said_as_the_server_words_it(monkeypatch):
+    """A person's promote through the gate, refused by the champion guard: the rule, not
+    advice to grant EDIT (which the person has); MLflow's own bare 403 keeps the advice."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
+
+    from mlops_template.io.store_errors import server_refusal
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+    endpoint = "API request to endpoint /api/2.0/mlflow/registered-models/alias failed with"
+    rule = "Permission denied: only ci may change alias 'champion' of m (MLOPS_CHAMPION_USERS)"
+    err = MlflowException(
+        f"{endpoint} error code 403 != 200. Response body: '{rule}'", error_code=PERMISSION_DENIED
+    )
+    said = server_refusal(err)
+    assert said is not None and said.endswith(f"alias): {rule}") and "EDIT" not in said
+    bare = MlflowException(
+        f"{endpoint} error code 403 != 200. Response body: 'Permission denied'",
+        error_code=PERMISSION_DENIED,
+    )
+    assert "an admin grants EDIT or MANAGE" in (server_refusal(bare) or "")
+
+
 def _child_commands(pid: int) -> list[str]:
     """A process's children's command lines, once each has one: a child caught between
     fork and exec has none yet (seen on a loaded machine)."""

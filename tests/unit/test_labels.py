@@ -153,7 +153,14 @@ def test_import_stores_once_and_reports(cfg, tmp_path, capfd):
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (pd.DataFrame({"who": [1], "churned": ["yes"]}), "no ID column 'request_id'"),
+        (
+            pd.DataFrame({"who": [1], "churned": ["yes"]}),
+            "no ID column, neither 'customer_id' (data.id_column) nor 'request_id'; --key names",
+        ),
+        (
+            pd.DataFrame({"customer_id": [1], "target": ["yes"]}),
+            "no label column, neither 'churned' (data.target) nor 'label'; --label-column names",
+        ),
         (
             pd.DataFrame({"customer_id": [1], "churned": ["maybe"]}),
             "not the model's classes (no, yes): maybe",
@@ -167,7 +174,7 @@ def test_import_stores_once_and_reports(cfg, tmp_path, capfd):
             "not ISO 8601 times",
         ),
     ],
-    ids=["no-id-column", "unknown-class", "missing-id", "bad-time"],
+    ids=["no-id-column", "no-label-column", "unknown-class", "missing-id", "bad-time"],
 )
 def test_a_bad_labels_file_is_refused_and_nothing_stored(cfg, tmp_path, frame, message):
     write_log(tmp_path / "predictions", ["1"], [day(0)])

@@ -9,6 +9,7 @@ import re
 from mlops_template.core.model_card import CardFacts, markdown, page, sections
 
 PROMOTION = {
+    "task": "classification",
     "champion_version": "2",
     "candidate_metrics": {"accuracy": 0.91, "balanced_accuracy": 0.88},
     "comparisons": {
@@ -76,7 +77,8 @@ def test_the_card_says_what_a_reader_needs_in_its_sections():
     ]
     assert found["Class balance"].table[1] == [["no", "800", "80.0%"], ["yes", "200", "20.0%"]]
     metrics = " ".join(found["Test metrics"].lines)
-    assert "0.8800 against 0.5000 for the trivial baseline" in metrics and "90% interval" in metrics
+    assert "0.8800 against 0.5000 for the trivial baseline (the majority class)" in metrics
+    assert "90% interval" in metrics
     verdict = found["The gate's verdict"]
     assert verdict.lines[0] == "refused, against champion v2"
     assert verdict.lines[1].startswith("Failed: balanced_accuracy: candidate 0.88")

@@ -73,6 +73,8 @@ def test_json_keeps_each_results_own_keys_and_reads_back(params):
         assert MonitorReport.model_validate(stored) == report
     assert _report(params, too_few).summary().endswith("performance: too few rows (3 labelled)")
     assert _report(params, None).summary().endswith("performance: the batch has no labels")
+    said = _report(params, None).summary("churned")  # a misnamed label column looks like none
+    assert said.endswith("performance: the batch has no labels (no values in a column 'churned')")
 
 
 def test_a_log_windows_labelled_rows_of_a_dropped_class_are_said_apart(params):
@@ -108,3 +110,17 @@ def test_a_log_windows_labelled_rows_of_a_dropped_class_are_said_apart(params):
     )
     html = window_report.render(report)
     assert "<td>90 (and 4 of a class training dropped, left out)</td>" in html
+
+
+def test_the_performance_line_says_which_end_of_the_interval_decided():
+    """A drop beyond the allowance is noise while the interval's best end is within it
+    (rmse: the lower end); out of range names the best end too."""
+    batch = {"value": 54.6429, "interval": (45.1593, 62.9776)}
+    noise = performance("rmse", batch, 49.8108, 81.9161, 0.1)
+    assert noise.decision == "in range" and noise.drop > noise.max_drop
+    assert "noise, as the interval's best end, 45.1593, is within it" in noise.line()
+    worse = performance("rmse", {"value": 70.0, "interval": (60.0, 80.0)}, 49.8108, 81.9161, 0.1)
+    assert worse.decision == "out of range"
+    assert "beyond it even at the interval's best end, 60.0000" in worse.line()
+    calm = performance("rmse", {"value": 50.0, "interval": (40.0, 60.0)}, 49.8108, 81.9161, 0.1)
+    assert calm.line().endswith("in range (drop 0.1892, allowed 3.2105 = 0.1 of the lead)")

@@ -5,6 +5,7 @@ leave. What the gate decides is in test_gate.py and test_gate_rows.py."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -222,10 +223,22 @@ def test_the_promotion_report_is_written_and_says_why(cfg, store, capsys):
     assert "promoted: " in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("dirty", ["true", "false"])
-def test_a_candidate_trained_from_uncommitted_changes_is_said(cfg, store, capsys, dirty):
+@pytest.mark.parametrize("locked", ["m5", "another", None])
+def test_a_candidate_no_commit_records_is_said(cfg, store, capsys, locked):
+    """Trained, then committed (the usual order, so its run saw uncommitted changes):
+    the commit's dvc.lock records the model and nothing is said; a commit recording
+    another model, or no dvc.lock committed, is said."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    if locked is not None:
+        outs = [{"path": "models/model.skops", "md5": locked}]
+        Path("dvc.lock").write_text(yaml.safe_dump({"stages": {"train": {"outs": outs}}}))
+        subprocess.run(["git", "add", "dvc.lock"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     report = _decided(cfg, "2", None)
-    report = report.but(candidate={**report.candidate, "git_dirty": dirty})
+    lineage = {"git_dirty": "true", "promoted_from_commit": head.stdout.strip()}
+    report = report.but(candidate={**report.candidate, **lineage})
     assert promote.report_promotion(report) == 0
     said = capsys.readouterr().err
-    assert ("trained from uncommitted changes" in said) == (dirty == "true"), said
+    assert ("does not record this model in dvc.lock" in said) == (locked != "m5"), said

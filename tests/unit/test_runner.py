@@ -141,3 +141,18 @@ def test_a_stage_dvc_yaml_does_not_list_fails_before_its_work(workspace):
     with pytest.raises(PipelineError, match=r"dvc\.yaml: no stage 'tune'"):
         run_stage("tune", ran.append)
     assert ran == []
+
+
+def test_a_tracking_server_that_does_not_answer_stops_a_stage_before_its_work(
+    workspace, monkeypatch
+):
+    import socket
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    ran = []
+    with pytest.raises(PipelineError, match=r"is unreachable.*nothing was done"):
+        run_stage("collect", ran.append)
+    assert ran == []

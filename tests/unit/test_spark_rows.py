@@ -34,7 +34,7 @@ def test_spark_error_is_summarised_by_its_causes_once():
 
 def test_spark_error_without_causes_gives_its_exception_line():
     assert spark_reason(RuntimeError("x\n: java.io.IOException: disk full\n")) == (
-        ": java.io.IOException: disk full"
+        "java.io.IOException: disk full"
     )
     assert spark_reason(RuntimeError("")) == "RuntimeError"
 

@@ -153,7 +153,7 @@ def test_a_dropped_class_and_a_split_key(spark, workdir):
 @pytest.mark.parametrize(
     ("overrides", "said"),
     [
-        (["split.key=nowhere"], "split.key: 'nowhere' is not a feature column"),
+        (["split.key=nowhere"], "split.key (data.id_column unless set): 'nowhere' is not a column"),
         (["split.key=plan"], "split.key: column 'plan' is missing in 40 rows"),
         (["split.test_size=0.0001"], "cannot split 1200 rows with split.test_size=0.0001"),
     ],

@@ -80,7 +80,9 @@ def test_a_key_column_decides_the_side():
     changed = df.assign(x=df["x"] + 1)  # other features, same ids: same sides
     train2, test2 = split(changed, key="id")
     assert sides(train, test, "id") == sides(train2, test2, "id")
-    with pytest.raises(PipelineError, match=r"split\.key: 'nope' is not a feature column"):
+    with pytest.raises(
+        PipelineError, match=r"split\.key \(data\.id_column unless set\): 'nope' is not a column"
+    ):
         split(df, key="nope")
     df.loc[[3, 4], "id"] = None
     with pytest.raises(PipelineError, match=r"split\.key: column 'id' is missing in 2 rows"):

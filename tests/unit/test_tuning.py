@@ -149,6 +149,23 @@ def test_a_candidates_kept_settings_are_written_under_it(tmp_path):
     )
 
 
+def test_keeping_a_search_chosen_in_conf_turns_the_search_off(tmp_path):
+    """An applied tuning experiment leaves tune=optuna in conf/config.yaml: `tune keep`
+    sets tune=none too, so the next `dvc repro` trains with the kept settings."""
+    from mlops_template.compose import params_command
+    from mlops_template.experiments import keep_tuned
+
+    example_conf(tmp_path)
+    params_command(tmp_path, "set", ["tune=optuna"])
+    (tmp_path / "tuned.yaml").write_text("model.candidates.linear.alpha: 0.5\n")
+    kept = keep_tuned(tmp_path, tmp_path / "tuned.yaml")
+    assert kept == ["++model.candidates.linear.alpha=0.5", "tune=none"]
+    composed = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert composed["tune"]["method"] == "none"
+    assert composed["model"]["candidates"]["linear"]["alpha"] == 0.5
+    assert keep_tuned(tmp_path, tmp_path / "tuned.yaml") == kept[:1]  # tune=none already
+
+
 def test_a_learners_searched_param_is_kept_even_where_its_params_lack_it(tmp_path):
     """LightGBM's searched reg_lambda is not in conf/model/lightgbm.yaml's params: kept
     with ++, it is added there, and composes back."""

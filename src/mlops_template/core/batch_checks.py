@@ -28,7 +28,11 @@ def check_columns(
     problems = []
     missing = [name for name in expected if name not in batch_columns]
     if missing:
-        problems.append(f"{source}: missing columns {missing}")
+        # Names differing in case or surrounding spaces only: said, as the likely cause.
+        found = {c.strip().casefold(): c for c in batch_columns}
+        near = [f"'{found[m.casefold()]}'" for m in missing if m.casefold() in found]
+        hint = f" (the batch has {', '.join(near)}: names must match exactly)" if near else ""
+        problems.append(f"{source}: missing columns {missing}{hint}")
     extra = [c for c in batch_columns if c not in expected and c not in allowed_extra]
     if extra and extra_policy == "error":
         problems.append(f"{source}: columns the model was not trained on {extra}")

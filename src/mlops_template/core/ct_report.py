@@ -88,8 +88,7 @@ class CtReport(BaseModel):
         elif (perf := self.performance) and perf.batch is not None:
             lines += [
                 f"{perf.metric}: {perf.batch:.4f} on the batch against {perf.baseline:.4f} "
-                f"on the evaluation data ({perf.decision}; drop {perf.drop:.4f}, "
-                f"allowed {perf.max_drop} beyond noise).",
+                f"on the evaluation data ({perf.decision}; {perf.why()}).",
                 "",
             ]
         if self.tries:

@@ -72,6 +72,11 @@ def check_table(
         dupes = sorted(set(columns[columns.duplicated()]))
         raise PipelineError(f"{source}: duplicate column names {dupes}")
     require_target(facts, target, source)
+    if key is not None and key not in columns:  # else prepare would be the first to say
+        raise PipelineError(
+            f"{source}: no column '{key}' to split by (split.key, which is data.id_column "
+            f"unless set); columns are {list(columns)}"
+        )
     y = facts.target(target)
     task, reason = choose_task(y, requested_task, settings.max_classes)
     # The split key is an ID by design: it identifies rows and is never a feature.

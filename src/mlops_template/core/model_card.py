@@ -151,9 +151,12 @@ def _metrics(promotion: dict[str, Any]) -> Section:
     lines = []
     if baseline:
         low, high = baseline["interval"]
+        trivial = {"classification": "the majority class", "regression": "the mean"}.get(
+            promotion.get("task", ""), "the majority class or mean"
+        )
         lines.append(
             f"{baseline['metric']} {baseline['a']:.4f} against {baseline['b']:.4f} for the "
-            f"trivial baseline (majority class or mean) on {baseline['rows']} test rows: "
+            f"trivial baseline ({trivial}) on {baseline['rows']} test rows: "
             f"improvement {baseline['improvement']:+.4f}, {confidence:.0%} interval "
             f"[{low:+.4f}, {high:+.4f}] (paired bootstrap), {baseline['verdict']}."
         )

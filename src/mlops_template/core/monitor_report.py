@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mlops_template.metric_names import improvement
+
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,18 +82,29 @@ class Performance(_Part):
             return ""
         return f" (and {self.dropped_class_rows} of a class training dropped, left out)"
 
+    def why(self) -> str:
+        """The drop against the allowance, and when they disagree with the decision, the
+        interval's best end, which decides (a drop beyond the allowance may be noise)."""
+        drop = round(self.drop, 4) + 0.0  # not -0.0000 for a batch a hair better
+        said = f"drop {drop:.4f}, allowed {self.max_drop:.4f} = {self.max_drop_share} of the lead"
+        low, high = self.batch_interval or (self.batch, self.batch)
+        best = max((low, high), key=lambda v: improvement(self.metric, v, self.baseline))
+        if self.decision == "out of range":
+            return f"{said}; beyond it even at the interval's best end, {best:.4f}"
+        if self.drop > self.max_drop:
+            return f"{said}: noise, as the interval's best end, {best:.4f}, is within it"
+        return said
+
     def line(self) -> str:
         left_out = self.left_out()
         if self.batch is None:
             left_out = f", {left_out}" if left_out else ""
             return f"performance: {self.decision} ({self.labelled_rows} labelled{left_out})"
         low, high = self.batch_interval or (self.batch, self.batch)
-        drop = round(self.drop, 4) + 0.0  # not -0.0000 for a batch a hair better
         line = (
             f"{self.metric}: {self.batch:.4f} on the batch (interval {low:.4f} to "
             f"{high:.4f}), {self.baseline:.4f} on the evaluation data, {self.trivial:.4f} "
-            f"for the trivial baseline: {self.decision} (drop {drop:.4f}, allowed "
-            f"{self.max_drop:.4f} = {self.max_drop_share} of the lead, beyond noise)"
+            f"for the trivial baseline: {self.decision} ({self.why()})"
         )
         if left_out:
             line += f"; scored on its {self.labelled_rows} labelled rows, {left_out}"
@@ -124,15 +137,20 @@ class MonitorReport(_Part):
     features: dict[str, ColumnDrift]
     settings: dict[str, Any]
 
-    def summary(self) -> str:
+    def summary(self, target: str = "") -> str:
+        """For people; `target` names the label column where the batch has no labels (a
+        misnamed one looks like none)."""
         dataset = self.dataset
+        unlabelled = "performance: the batch has no labels" + (
+            f" (no values in a column '{target}')" if target else ""
+        )
         lines = [
             f"{self.batch.path} against {self.model.name} v{self.model.version}'s training "
             f"data: {dataset.decision} ({len(dataset.drifted)} of {dataset.decided} columns "
             f"drifted, the batch drifts from {dataset.drift_share:.0%}: "
             f"{', '.join(dataset.drifted) or 'none'})",
             f"predictions: {self.prediction.decision}",
-            self.performance.line() if self.performance else "performance: the batch has no labels",
+            self.performance.line() if self.performance else unlabelled,
         ]
         return "\n".join(lines)
 

@@ -73,9 +73,10 @@ def test_side(
 def refuse_key(columns: Sequence[str], target: str, key: str, missing: int) -> None:
     """split.key must name a feature column with a value in every labelled row."""
     if key not in columns or key == target:
+        what = "the target" if key == target else "not a column"
         raise PipelineError(
-            f"split.key: '{key}' is not a feature column; columns are "
-            f"{[c for c in columns if c != target]}"
+            f"split.key (data.id_column unless set): '{key}' is {what}; the columns besides "
+            f"the target are {[c for c in columns if c != target]}"
         )
     if missing > 0:
         raise PipelineError(f"split.key: column '{key}' is missing in {missing} rows")

@@ -121,7 +121,9 @@ def spark_reason(err: BaseException) -> str:
     if not causes and any(line.startswith("Traceback") for line in lines):
         causes = lines[-1:]
     if not causes:
-        causes = [next((line for line in lines if "Exception" in line), type(err).__name__)]
+        # py4j puts ": " before the JVM's exception line ("... calling o53.parquet.\n: ...").
+        found = (line.removeprefix(": ") for line in lines if "Exception" in line)
+        causes = [next(found, type(err).__name__)]
     return "; ".join(cause[:300] for cause in dict.fromkeys(causes))
 
 

@@ -31,6 +31,11 @@ def server_refusal(err: BaseException) -> str | None:
         )
         return f"tracking server {uri} refused {who} (401 Unauthorized, {request})"
     if err.error_code == "PERMISSION_DENIED":
+        _, quoted, body = str(err).partition("Response body: '")
+        rule = redact(body.removesuffix("'").strip()) if quoted else ""
+        if rule.startswith("Permission denied: "):  # a rule of the server's own, e.g.
+            # release/champion_guard.py's: said as it is, since no grant would change it
+            return f"tracking server {uri} denied user {user!r} this change ({request}): {rule}"
         return (
             f"tracking server {uri} denied user {user!r} this change (403 Permission denied, "
             f"{request}); an admin grants EDIT or MANAGE on the model or experiment"

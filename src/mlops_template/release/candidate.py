@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,16 @@ def outputs_of(lock: dict[str, Any]) -> dict[str, str]:
         for stage in (lock.get("stages") or {}).values()
         for out in stage.get("outs", [])
     }
+
+
+def committed_outputs(commit: str) -> dict[str, str]:
+    """path -> md5 of every output `commit`'s dvc.lock records ({} without one)."""
+    if not commit:  # `git show :dvc.lock` would read the index
+        return {}
+    shown = subprocess.run(
+        ["git", "show", f"{commit}:{LOCK_FILE}"], capture_output=True, text=True, check=False
+    )
+    return outputs_of(yaml.safe_load(shown.stdout) or {}) if shown.returncode == 0 else {}
 
 
 def _locked_file(outputs: dict[str, str], path: str) -> str:

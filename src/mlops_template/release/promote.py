@@ -29,9 +29,10 @@ from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry, shadow_rows
 from mlops_template.io.atomic import write_json, write_parquet
+from mlops_template.io.lineage import LOCK_FILE
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.release import gate_rows
-from mlops_template.release.candidate import find_candidate
+from mlops_template.release.candidate import committed_outputs, find_candidate
 from mlops_template.release.model_card import write_card
 from mlops_template.release.promotion_report import PromotionReport
 from mlops_template.release.refusal_hint import imbalance_hint
@@ -266,10 +267,11 @@ def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
             f"refused: {name} v{version} is challenger only{failed}",
             file=sys.stderr,
         )
-    if report.candidate.get("git_dirty") == "true":
+    at, md5 = report.candidate.get("promoted_from_commit", ""), report.candidate["model_md5"]
+    if md5 not in committed_outputs(at).values():  # trained, then committed: no warning
         print(
-            "warning: the candidate was trained from uncommitted changes: `make reproduce` "
-            "can rebuild it once a commit holds its code, conf/ and dvc.lock",
+            f"warning: the commit here ({at[:12]}) does not record this model in {LOCK_FILE}: "
+            "`make reproduce` can rebuild it once a commit holds its code, conf/ and dvc.lock",
             file=sys.stderr,
         )
     if decision.promote:

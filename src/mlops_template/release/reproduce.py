@@ -34,7 +34,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import LOCK_FILE, file_md5
-from mlops_template.release.candidate import outputs_of
+from mlops_template.release.candidate import committed_outputs
 
 DIFFERS = 3
 REPORT_DIR = Path("reports/reproduce")
@@ -92,11 +92,11 @@ def _commit_with_model(commit: str, lineage: dict[str, str], model: str) -> tupl
     then a commit do); else `commit`, with a note that the version was built from changes
     it does not hold."""
     md5 = lineage.get("model_md5", "")
-    if not md5 or _locked_model(commit, model) == md5:
+    if not md5 or committed_outputs(commit).get(model) == md5:
         return commit, []
     later = _git("log", "--format=%H", "-S", md5, "--", LOCK_FILE, check=False).stdout.split()
     for candidate in later:
-        if _locked_model(candidate, model) == md5:
+        if committed_outputs(candidate).get(model) == md5:
             print(
                 f"promoted from commit {commit[:12]}, whose {LOCK_FILE} records another model; "
                 f"commit {candidate[:12]} records this one",
@@ -109,13 +109,6 @@ def _commit_with_model(commit: str, lineage: dict[str, str], model: str) -> tupl
         f"no commit's {LOCK_FILE} records model {md5}: it was built from changes not "
         f"committed at {commit[:12]}{dirty_said}"
     ]
-
-
-def _locked_model(commit: str, model: str) -> str | None:
-    shown = _git("show", f"{commit}:{LOCK_FILE}", check=False)
-    if shown.returncode != 0:
-        return None
-    return outputs_of(yaml.safe_load(shown.stdout) or {}).get(model)
 
 
 def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:

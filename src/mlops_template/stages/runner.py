@@ -65,6 +65,7 @@ def run_stage(name: str, work: Work) -> None:
     started_ms = int(time.time() * 1000)
     cfg = load_config()
     params = declared_params(name)  # before the work: a missing stage fails with nothing made
+    _check_server()
     work_start = time.time()
     record = work(cfg)
     work_end = time.time()
@@ -83,6 +84,15 @@ def run_stage(name: str, work: Work) -> None:
     )
     if timings := os.environ.get(TIMINGS_ENV):
         _record_timings(timings, name, work_start, work_end)
+
+
+def _check_server() -> None:
+    """A tracking server that does not answer stops the stage before its work, not after
+    it (a long fit whose run could not be logged); once the server is back, run it again."""
+    from mlops_template.io.store import check_server, is_local, store_uri
+
+    if not is_local(uri := store_uri()):
+        check_server(uri, "nothing was done; run this again once it is back")
 
 
 def _record_timings(path: str, name: str, work_start: float, work_end: float) -> None:

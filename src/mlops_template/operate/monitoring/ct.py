@@ -45,7 +45,11 @@ from mlops_template.io.lineage import file_md5
 from mlops_template.io.report_runs import log_report_run
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.operate.batch.predict import predict
-from mlops_template.operate.monitoring.ct_workspace import Workspace, restored_unless_promoted
+from mlops_template.operate.monitoring.ct_workspace import (
+    Workspace,
+    restored_unless_promoted,
+    training_rows,
+)
 from mlops_template.operate.monitoring.log_monitor import labelled_log_rows, log_report
 from mlops_template.operate.monitoring.monitor import drift_report, load_model_data
 from mlops_template.release.promote import decide_promotion, report_promotion
@@ -76,9 +80,12 @@ def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbo
     _check_workspace(cfg)
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
+    # Labelled rows retraining could not add (no split key, cells training refuses) are
+    # refused before the champion scores and logs them: a corrected file would log again.
+    training_rows(path, champion.schema, cfg)
     predict(cfg, batch, version, alias, None)
     monitored = drift_report(cfg, champion, path)
-    print(monitored.summary(), file=sys.stderr)
+    print(monitored.summary(champion.schema.target.name), file=sys.stderr)
     performance = monitored.performance
     record = CtReport(
         batch=monitored.batch,

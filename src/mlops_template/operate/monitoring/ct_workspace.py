@@ -30,14 +30,14 @@ def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFra
     """The batch's labelled rows in the training data's types, for `collect` to add to
     its source's rows in one Parquet file: a CSV batch's dates are text until then. With
     a split key, each row's key too (typed as the training data's), or the split could
-    not place the rows: a batch without it is refused."""
+    not place the rows: labelled rows without it are refused."""
     frame = read_batch(path, schema, cfg)
     try:
         rows = as_training_types(labelled_rows(frame, schema), schema)
     except BadCells as err:
         raise PipelineError(f"{path}: {err}; not added to the training data") from None
     key = cfg.split.key
-    if key is None:
+    if key is None or rows.empty:
         return rows
     if key not in frame.columns:
         raise PipelineError(

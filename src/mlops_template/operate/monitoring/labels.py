@@ -27,13 +27,21 @@ def import_labels(
 ) -> int:
     table, store = cfg.predict.table, cfg.monitor.labels_table
     incoming = _read(path)
+    given = {"ID": key, "label": label_column}
     key = key or _default_key(incoming, cfg)
     label_column = label_column or _default_label(incoming, cfg)
     for name, what in ((key, "ID"), (label_column, "label")):
-        if name not in incoming:
-            raise PipelineError(
-                f"{path}: no {what} column {name!r} (columns: {', '.join(map(str, incoming))})"
-            )
+        if name in incoming:
+            continue
+        columns = ", ".join(map(str, incoming))
+        if given[what]:
+            raise PipelineError(f"{path}: no {what} column {name!r} (columns: {columns})")
+        # A default: say every name looked for, and how to name another.
+        setting, value, fallback, option = _DEFAULTS[what](cfg)
+        tried = f", neither {value!r} ({setting}) nor {fallback!r}" if value else f" {fallback!r}"
+        raise PipelineError(
+            f"{path}: no {what} column{tried}; {option} names another (columns: {columns})"
+        )
     logged = _logged(table, key)
     classes = sorted(c.removeprefix("proba_") for c in logged.columns if c.startswith("proba_"))
     regression = not classes
@@ -65,6 +73,12 @@ def _read(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise PipelineError(f"{path}: the labels file has no rows")
     return frame
+
+
+_DEFAULTS = {  # the setting, its value, the name used without it, the option
+    "ID": lambda cfg: ("data.id_column", cfg.data.id_column, "request_id", "--key"),
+    "label": lambda cfg: ("data.target", cfg.data.target, "label", "--label-column"),
+}
 
 
 def _default_key(frame: pd.DataFrame, cfg: Config) -> str:

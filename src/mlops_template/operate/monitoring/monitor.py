@@ -92,7 +92,7 @@ def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | No
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
     report = drift_report(cfg, champion, Path(batch))
-    print(report.summary(), file=sys.stderr)
+    print(report.summary(champion.schema.target.name), file=sys.stderr)
     return 0
 
 
