@@ -112,7 +112,15 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
                 node = node.setdefault(part, CommentedMap())
         if leaf in node and node[leaf] == override.value():
             continue  # already so: the file stays as it is, byte for byte
-        node[leaf] = _styled(override.value(), node.get(leaf))
+        old = node.get(leaf)
+        after = _comment_after(old)
+        node[leaf] = _styled(override.value(), old)
+        if isinstance(old, list) and leaf in node.ca.items:
+            node.ca.items[leaf][3] = None  # the old first item's comment, kept on the key
+        following = list(node)[list(node).index(leaf) + 1 :]
+        if after and following:  # the next key's comment, which ruamel kept on the list
+            depth = len(key.split(".")) - 1 if key else 1
+            node.yaml_set_comment_before_after_key(following[0], before=after, indent=2 * depth)
         text = io.StringIO()
         round_trip.dump(data, text)
         write_text(target, text.getvalue())
@@ -120,24 +128,32 @@ def apply_to_conf(root: Path, overrides: list[str]) -> None:
 
 def _styled(value: Any, old: Any, inner: bool = False) -> Any:
     """`value` as conf/ writes it: a list inside a list in flow style (`- [a, b]`, as
-    ct.tries); a list replacing one in the old one's style (`[]` is flow), filled in
-    place, since ruamel keeps the comment after a list (the next key's) on the list."""
+    ct.tries), a list replacing one in the old one's style (`[]` is flow)."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if isinstance(value, dict):
         return CommentedMap({k: _styled(v, None, inner) for k, v in value.items()})
     if not isinstance(value, list):
         return value
-    items = [_styled(v, None, inner=True) for v in value]
-    if not isinstance(old, CommentedSeq):
-        old = CommentedSeq()
-        if inner:
-            old.fa.set_flow_style()
-    elif not old:
-        old.fa.set_flow_style()
-    old.ca.items.clear()  # comments on the old items would describe other items
-    old[:] = items
-    return old
+    node = CommentedSeq(_styled(v, None, inner=True) for v in value)
+    if (old.fa.flow_style() or not old) if isinstance(old, CommentedSeq) else inner:
+        node.fa.set_flow_style()
+    return node
+
+
+def _comment_after(old: Any) -> str:
+    """The comment lines below a block list, which stand above the next key: ruamel keeps
+    them on the list (after its last item's own end-of-line comment, or at its end)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    if not isinstance(old, CommentedSeq) or not old or old.fa.flow_style():
+        return ""
+    last = old.ca.items.get(len(old) - 1)
+    lines = last[0].value.split("\n", 1)[1].splitlines() if last and last[0] else []
+    lines += [line for token in old.ca.end or [] for line in token.value.splitlines()]
+    return "\n".join(
+        line.strip().removeprefix("#").removeprefix(" ") for line in lines if line.strip()
+    )
 
 
 def overrides_to(root: Path, wanted_text: str) -> list[str] | None:

@@ -37,7 +37,7 @@ def scored_experiments(
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
             revision = (experiment.get("revs") or [{}])[0]
-            name = experiment.get("name") or revision["rev"][:7]
+            name = experiment.get("name") or str(revision.get("rev", "?"))[:7]
             metrics = (revision.get("data") or {}).get("metrics") or {}
             score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
             if score is None:
@@ -67,7 +67,8 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
         print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
     if unscored:  # one model without a search: train wrote no cross-validated score
         print(
-            f"left out, without a cross-validated score (one model, no tune=optuna): "
+            f"left out, without a cross-validated score (one model without tune=optuna, or "
+            f"a run that failed or waits in the queue): "
             f"{', '.join(unscored)}"
         )
     if apply:

@@ -115,16 +115,23 @@ def test_overrides_written_into_conf_compose_as_the_overrides_do(root):
 
 
 def test_lists_written_into_conf_keep_its_style_and_the_next_keys_comment(root):
-    overrides = ["ct.tries=[[],['model=random_forest','model.n_estimators=5']]"]
-    overrides.append("predict.passthrough_columns=[a,b]")
+    overrides = ["ct.tries=[['model=random_forest','model.n_estimators=5']]"]
     expected = compose_text(root, overrides)
     apply_to_conf(root, overrides)
     assert compose_text(root, []) == expected
     tries = (root / "conf" / "ct" / "default.yaml").read_text()
-    assert "  - []\n  - [model=random_forest, model.n_estimators=5]\n# ct.json " in tries
-    assert "Another model family" not in tries  # the replaced items' comments go with them
-    predict = (root / "conf" / "predict" / "default.yaml").read_text()
-    assert "\npassthrough_columns: [a, b]\n" in predict
+    assert "\ntries:\n  - [model=random_forest, model.n_estimators=5]\n# ct.json " in tries
+    assert "current config" not in tries  # the replaced items' comments go with them
+    # A block list of scalars keeps the next key's comment on its last item.
+    predict = root / "conf" / "predict" / "default.yaml"
+    block = "passthrough_columns:\n  # the first\n  - a\n  - b  # about b\n"
+    predict.write_text(predict.read_text().replace("passthrough_columns: []\n", block))
+    apply_to_conf(root, ["predict.passthrough_columns=[u,v]"])
+    text = predict.read_text()
+    assert "\npassthrough_columns:\n  - u\n  - v\n# Columns the model was not trained" in text
+    assert "the first" not in text and "about b" not in text
+    apply_to_conf(root, ["predict.passthrough_columns=[]"])
+    assert "\npassthrough_columns: []\n# Columns the model was not trained" in predict.read_text()
 
 
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):

@@ -21,6 +21,7 @@ from mlops_template.errors import PipelineError
 from mlops_template.operate.monitoring.ct import run_tries
 from mlops_template.operate.monitoring.ct_workspace import (
     Workspace,
+    refuse_unaddable,
     restored_unless_promoted,
     training_rows,
 )
@@ -174,6 +175,19 @@ def test_a_batch_whose_rows_the_split_cannot_place_is_refused(project, text, sai
     Path("batch.csv").write_text(text)
     with pytest.raises(PipelineError, match=re.escape(said)):
         training_rows(Path("batch.csv"), schema, cfg)
+
+
+def test_ct_refuses_before_scoring_only_labelled_rows_it_could_not_add(project):
+    """ct's check before the champion scores a batch: a batch without labels (no target
+    column at all) has nothing to add; labelled rows without the split key refuse it.
+    It reads no training data (a workspace without data/raw still monitors)."""
+    cfg, schema = _keyed(project)
+    Path(cfg.paths.raw).unlink()
+    Path("unlabelled.csv").write_text("x\n0.5\n")
+    refuse_unaddable(Path("unlabelled.csv"), schema, cfg)
+    Path("keyless.csv").write_text("x,y\n0.5,1\n")
+    with pytest.raises(PipelineError, match=r"no column 'customer_id' \(split\.key\)"):
+        refuse_unaddable(Path("keyless.csv"), schema, cfg)
 
 
 def test_rows_an_earlier_ct_added_are_not_added_again(project, capsys):

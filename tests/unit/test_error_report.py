@@ -114,6 +114,12 @@ def test_a_server_with_credentials_in_its_uri_is_reachable():
             server.shutdown()
 
 
+def test_a_database_store_is_not_asked_for_health():
+    """A tracking URI naming PostgreSQL itself has no /health: its driver says when the
+    database is down (urllib would call the scheme unknown and the store unreachable)."""
+    check_server("postgresql://mlflow@127.0.0.1:1/mlflow", "")
+
+
 def test_a_refusal_quotes_the_request_without_the_password(monkeypatch):
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import UNAUTHENTICATED

@@ -74,7 +74,7 @@ def test_json_keeps_each_results_own_keys_and_reads_back(params):
     assert _report(params, too_few).summary().endswith("performance: too few rows (3 labelled)")
     assert _report(params, None).summary().endswith("performance: the batch has no labels")
     said = _report(params, None).summary("churned")  # a misnamed label column looks like none
-    assert said.endswith("performance: the batch has no labels (no values in a column 'churned')")
+    assert said.endswith("performance: the batch has no labels (no column 'churned' with values)")
 
 
 def test_a_log_windows_labelled_rows_of_a_dropped_class_are_said_apart(params):

@@ -30,7 +30,7 @@ def check_columns(
     if missing:
         # Names differing in case or surrounding spaces only: said, as the likely cause.
         found = {c.strip().casefold(): c for c in batch_columns}
-        near = [f"'{found[m.casefold()]}'" for m in missing if m.casefold() in found]
+        near = [f"'{found[k]}'" for m in missing if (k := m.strip().casefold()) in found]
         hint = f" (the batch has {', '.join(near)}: names must match exactly)" if near else ""
         problems.append(f"{source}: missing columns {missing}{hint}")
     extra = [c for c in batch_columns if c not in expected and c not in allowed_extra]

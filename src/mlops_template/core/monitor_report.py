@@ -142,7 +142,7 @@ class MonitorReport(_Part):
         misnamed one looks like none)."""
         dataset = self.dataset
         unlabelled = "performance: the batch has no labels" + (
-            f" (no values in a column '{target}')" if target else ""
+            f" (no column '{target}' with values)" if target else ""
         )
         lines = [
             f"{self.batch.path} against {self.model.name} v{self.model.version}'s training "

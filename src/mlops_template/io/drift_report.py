@@ -43,7 +43,7 @@ threshold {{ '%.0f' % (100 * report.dataset.drift_share) }}%)</td></tr>
 {% if perf and perf.batch is not none %}
 <tr><th>{{ perf.metric }} on the batch</th><td class="{{ css[perf.decision] }}">
 {{ '%.4f' % perf.batch }} against {{ '%.4f' % perf.baseline }} on the evaluation data:
-{{ perf.decision }} (drop {{ '%.4f' % perf.drop }}, allowed {{ perf.max_drop }};
+{{ perf.decision }} ({{ perf.why() }};
 {{ perf.labelled_rows }} labelled rows{{ left_out(perf) }})</td></tr>
 {% elif perf %}
 <tr><th>Performance</th><td class="few">{{ perf.decision }}

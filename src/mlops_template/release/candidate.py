@@ -44,11 +44,14 @@ def outputs_of(lock: dict[str, Any]) -> dict[str, str]:
 
 def committed_outputs(commit: str) -> dict[str, str]:
     """path -> md5 of every output `commit`'s dvc.lock records ({} without one)."""
-    if not commit:  # `git show :dvc.lock` would read the index
+    if not commit or commit == "unknown":  # `git show :dvc.lock` would read the index
         return {}
-    shown = subprocess.run(
-        ["git", "show", f"{commit}:{LOCK_FILE}"], capture_output=True, text=True, check=False
-    )
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:{LOCK_FILE}"], capture_output=True, text=True, check=False
+        )
+    except OSError:  # no git here
+        return {}
     return outputs_of(yaml.safe_load(shown.stdout) or {}) if shown.returncode == 0 else {}
 
 

@@ -267,11 +267,13 @@ def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
             f"refused: {name} v{version} is challenger only{failed}",
             file=sys.stderr,
         )
-    at, md5 = report.candidate.get("promoted_from_commit", ""), report.candidate["model_md5"]
+    at, md5 = report.candidate.get("promoted_from_commit", ""), report.candidate.get("model_md5")
     if md5 not in committed_outputs(at).values():  # trained, then committed: no warning
+        known = at not in ("", "unknown")
+        here = f"the commit here ({at[:12]}) does not record" if known else "no git commit records"
         print(
-            f"warning: the commit here ({at[:12]}) does not record this model in {LOCK_FILE}: "
-            "`make reproduce` can rebuild it once a commit holds its code, conf/ and dvc.lock",
+            f"warning: {here} this model in {LOCK_FILE}: `make reproduce` can rebuild it "
+            "once a commit holds its code, conf/ and dvc.lock",
             file=sys.stderr,
         )
     if decision.promote:

@@ -47,8 +47,8 @@ from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.operate.batch.predict import predict
 from mlops_template.operate.monitoring.ct_workspace import (
     Workspace,
+    refuse_unaddable,
     restored_unless_promoted,
-    training_rows,
 )
 from mlops_template.operate.monitoring.log_monitor import labelled_log_rows, log_report
 from mlops_template.operate.monitoring.monitor import drift_report, load_model_data
@@ -80,9 +80,7 @@ def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbo
     _check_workspace(cfg)
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
-    # Labelled rows retraining could not add (no split key, cells training refuses) are
-    # refused before the champion scores and logs them: a corrected file would log again.
-    training_rows(path, champion.schema, cfg)
+    refuse_unaddable(path, champion.schema, cfg)
     predict(cfg, batch, version, alias, None)
     monitored = drift_report(cfg, champion, path)
     print(monitored.summary(champion.schema.target.name), file=sys.stderr)

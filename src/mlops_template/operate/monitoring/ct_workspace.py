@@ -31,14 +31,43 @@ def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFra
     its source's rows in one Parquet file: a CSV batch's dates are text until then. With
     a split key, each row's key too (typed as the training data's), or the split could
     not place the rows: labelled rows without it are refused."""
+    rows, keys = _labelled(path, schema, cfg)
+    key = cfg.split.key
+    if keys is None or key is None:
+        return rows
+    dtype = pd.read_parquet(cfg.paths.raw, columns=[key]).dtypes[key]
+    try:
+        keys = keys.astype(dtype)
+    except (TypeError, ValueError):
+        raise PipelineError(
+            f"{path}: column '{key}' (split.key) does not hold {dtype} values as the "
+            "training data does; not added to the training data"
+        ) from None
+    return rows.assign(**{key: keys})[[key, *rows.columns]]
+
+
+def refuse_unaddable(path: Path, schema: TrainingSchema, cfg: Config) -> None:
+    """ct's check before the champion scores and logs a batch: labelled rows retraining
+    could not add (cells training refuses, no split key) refuse it, or a corrected file
+    would be logged again. (The key's type is checked when rows are added.)"""
+    _labelled(path, schema, cfg)
+
+
+def _labelled(
+    path: Path, schema: TrainingSchema, cfg: Config
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The labelled rows in training types, and their split keys (None without a key or
+    labelled rows)."""
     frame = read_batch(path, schema, cfg)
+    if schema.target.name not in frame:  # no labels at all: nothing to add
+        return frame.iloc[:0], None
     try:
         rows = as_training_types(labelled_rows(frame, schema), schema)
     except BadCells as err:
         raise PipelineError(f"{path}: {err}; not added to the training data") from None
     key = cfg.split.key
     if key is None or rows.empty:
-        return rows
+        return rows, None
     if key not in frame.columns:
         raise PipelineError(
             f"{path}: no column '{key}' (split.key), which places each training row on the "
@@ -50,15 +79,7 @@ def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFra
             f"{path}: column '{key}' (split.key) is missing in {missing} labelled rows; "
             "not added to the training data"
         )
-    dtype = pd.read_parquet(cfg.paths.raw, columns=[key]).dtypes[key]
-    try:
-        keys = keys.astype(dtype)
-    except (TypeError, ValueError):
-        raise PipelineError(
-            f"{path}: column '{key}' (split.key) does not hold {dtype} values as the "
-            "training data does; not added to the training data"
-        ) from None
-    return rows.assign(**{key: keys})[[key, *rows.columns]]
+    return rows, keys
 
 
 def already_added(rows: pd.DataFrame, folder: Path) -> np.ndarray:

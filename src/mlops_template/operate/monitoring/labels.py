@@ -38,7 +38,11 @@ def import_labels(
             raise PipelineError(f"{path}: no {what} column {name!r} (columns: {columns})")
         # A default: say every name looked for, and how to name another.
         setting, value, fallback, option = _DEFAULTS[what](cfg)
-        tried = f", neither {value!r} ({setting}) nor {fallback!r}" if value else f" {fallback!r}"
+        tried = (
+            f", neither {value!r} ({setting}) nor {fallback!r}"
+            if value and value != fallback
+            else f" {fallback!r}"
+        )
         raise PipelineError(
             f"{path}: no {what} column{tried}; {option} names another (columns: {columns})"
         )
