@@ -149,7 +149,7 @@ def _comment_after(old: Any) -> str:
     if not isinstance(old, CommentedSeq) or not old or old.fa.flow_style():
         return ""
     last = old.ca.items.get(len(old) - 1)
-    lines = last[0].value.split("\n", 1)[1].splitlines() if last and last[0] else []
+    lines = last[0].value.partition("\n")[2].splitlines() if last and last[0] else []
     lines += [line for token in old.ca.end or [] for line in token.value.splitlines()]
     return "\n".join(
         line.strip().removeprefix("#").removeprefix(" ") for line in lines if line.strip()

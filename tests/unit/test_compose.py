@@ -132,6 +132,11 @@ def test_lists_written_into_conf_keep_its_style_and_the_next_keys_comment(root):
     assert "the first" not in text and "about b" not in text
     apply_to_conf(root, ["predict.passthrough_columns=[]"])
     assert "\npassthrough_columns: []\n# Columns the model was not trained" in predict.read_text()
+    # The last key, its last item's comment the file's last line, without a newline.
+    with predict.open("a") as end:
+        end.write("later:\n  - a  # about a")
+    apply_to_conf(root, ["++predict.later=[b]"])
+    assert predict.read_text().endswith("\nlater:\n  - b\n")
 
 
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
