@@ -9,7 +9,8 @@ from pathlib import Path
 LOCK_FILE = "dvc.lock"
 
 
-def _git(*args: str) -> str | None:
+def git_output(*args: str) -> str | None:
+    """A git command's output, stripped; None where it fails or there is no git."""
     try:
         done = subprocess.run(
             ["git", *args], capture_output=True, text=True, check=True, timeout=30
@@ -26,11 +27,13 @@ UNTRACKED_THAT_COUNT = ("*.dvc", "src/", "conf/")
 
 def git_info() -> dict[str, str]:
     """Commit and dirty flag. DVC rewrites dvc.lock while a pipeline runs, so it is ignored."""
-    commit = _git("rev-parse", "HEAD")
+    commit = git_output("rev-parse", "HEAD")
     if not commit:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
-    changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{LOCK_FILE}")
-    added = _git("ls-files", "--others", "--exclude-standard", "--", *UNTRACKED_THAT_COUNT)
+    changed = git_output(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{LOCK_FILE}"
+    )
+    added = git_output("ls-files", "--others", "--exclude-standard", "--", *UNTRACKED_THAT_COUNT)
     return {"git_commit": commit, "git_dirty": str(bool(changed or added)).lower()}
 
 

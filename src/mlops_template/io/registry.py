@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlops_template.io.store import all_pages, check_server, is_local, store_uri, tracking_uri
+from mlops_template.io.store import all_pages, check_server, store_uri, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -35,8 +35,7 @@ def connect() -> Any:
 
     uri = store_uri()
     mlflow.set_tracking_uri(uri)
-    if not is_local(uri):
-        check_server(uri, "nothing was changed")
+    check_server(uri, "nothing was changed")
     return MlflowClient()
 
 

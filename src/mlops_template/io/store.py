@@ -68,7 +68,7 @@ def check_server(uri: str, consequence: str) -> None:
     import urllib.parse
     import urllib.request
 
-    if not uri.startswith(("http://", "https://")):  # a database (postgresql://): no /health
+    if not uri.startswith(("http://", "https://")):  # a local store or a database: no /health
         return
     # /health needs no credentials, also on a basic-auth server; and urllib would take
     # user:password@ (which MLflow's client sends as basic auth) for part of the host name.

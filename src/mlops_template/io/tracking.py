@@ -117,8 +117,7 @@ class Tracker:
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
 
         uri = store_uri()
-        if not is_local(uri):
-            check_server(uri, "run this again once it is back")
+        check_server(uri, "run this again once it is back")
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient()
         self.project_run = os.environ.get(PROJECT_RUN_ENV)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import yaml
 from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
-from mlops_template.io.lineage import LOCK_FILE, file_md5, git_info
+from mlops_template.io.lineage import LOCK_FILE, file_md5, git_info, git_output
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,8 @@ def committed_outputs(commit: str) -> dict[str, str]:
     """path -> md5 of every output `commit`'s dvc.lock records ({} without one)."""
     if not commit or commit == "unknown":  # `git show :dvc.lock` would read the index
         return {}
-    try:
-        shown = subprocess.run(
-            ["git", "show", f"{commit}:{LOCK_FILE}"], capture_output=True, text=True, check=False
-        )
-    except OSError:  # no git here
-        return {}
-    return outputs_of(yaml.safe_load(shown.stdout) or {}) if shown.returncode == 0 else {}
+    shown = git_output("show", f"{commit}:{LOCK_FILE}")
+    return outputs_of(yaml.safe_load(shown) or {}) if shown else {}
 
 
 def _locked_file(outputs: dict[str, str], path: str) -> str:

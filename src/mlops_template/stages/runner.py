@@ -89,10 +89,9 @@ def run_stage(name: str, work: Work) -> None:
 def _check_server() -> None:
     """A tracking server that does not answer stops the stage before its work, not after
     it (a long fit whose run could not be logged); once the server is back, run it again."""
-    from mlops_template.io.store import check_server, is_local, store_uri
+    from mlops_template.io.store import check_server, store_uri
 
-    if not is_local(uri := store_uri()):
-        check_server(uri, "nothing was done; run this again once it is back")
+    check_server(store_uri(), "nothing was done; run this again once it is back")
 
 
 def _record_timings(path: str, name: str, work_start: float, work_end: float) -> None:

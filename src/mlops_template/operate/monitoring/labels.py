@@ -27,17 +27,21 @@ def import_labels(
 ) -> int:
     table, store = cfg.predict.table, cfg.monitor.labels_table
     incoming = _read(path)
+    # Per column: the setting naming it, its value, the name used without one, the option.
+    defaults = {
+        "ID": ("data.id_column", cfg.data.id_column, "request_id", "--key"),
+        "label": ("data.target", cfg.data.target, "label", "--label-column"),
+    }
     given = {"ID": key, "label": label_column}
-    key = key or _default_key(incoming, cfg)
-    label_column = label_column or _default_label(incoming, cfg)
-    for name, what in ((key, "ID"), (label_column, "label")):
+    columns = ", ".join(map(str, incoming))
+    for what, (setting, value, fallback, option) in defaults.items():
+        name = given[what] or (value if value in incoming else fallback)
         if name in incoming:
+            given[what] = name
             continue
-        columns = ", ".join(map(str, incoming))
         if given[what]:
             raise PipelineError(f"{path}: no {what} column {name!r} (columns: {columns})")
         # A default: say every name looked for, and how to name another.
-        setting, value, fallback, option = _DEFAULTS[what](cfg)
         tried = (
             f", neither {value!r} ({setting}) nor {fallback!r}"
             if value and value != fallback
@@ -46,6 +50,7 @@ def import_labels(
         raise PipelineError(
             f"{path}: no {what} column{tried}; {option} names another (columns: {columns})"
         )
+    key, label_column = given["ID"], given["label"]
     logged = _logged(table, key)
     classes = sorted(c.removeprefix("proba_") for c in logged.columns if c.startswith("proba_"))
     regression = not classes
@@ -77,22 +82,6 @@ def _read(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise PipelineError(f"{path}: the labels file has no rows")
     return frame
-
-
-_DEFAULTS = {  # the setting, its value, the name used without it, the option
-    "ID": lambda cfg: ("data.id_column", cfg.data.id_column, "request_id", "--key"),
-    "label": lambda cfg: ("data.target", cfg.data.target, "label", "--label-column"),
-}
-
-
-def _default_key(frame: pd.DataFrame, cfg: Config) -> str:
-    """The data's ID column when the file has it, else the request id."""
-    return cfg.data.id_column if cfg.data.id_column in frame else "request_id"
-
-
-def _default_label(frame: pd.DataFrame, cfg: Config) -> str:
-    """The target's own name when the file has it, else `label`."""
-    return cfg.data.target if cfg.data.target in frame else "label"
 
 
 def _logged(table: str, key: str) -> pd.DataFrame:
