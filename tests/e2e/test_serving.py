@@ -165,7 +165,7 @@ def test_ctrl_c_stops_a_server_quietly(served, tmp_path, target, ready):
         make = subprocess.Popen(
             make_command(target, f"{variable}={port}"),
             cwd=served.root,
-            env=served.env,
+            env={**served.env, "OMP_NUM_THREADS": "2"},  # what conf/serve sets wins
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
