@@ -8,7 +8,7 @@ Spark, each with its own idea of a missing value and of a type. The model's firs
 - missing: None, NaN, or a text cell that is exactly one of MISSING_TOKENS (pandas'
   read_csv defaults: "", "NA", "n/a", "null", "None", ...);
 - a numeric column holds float64: numbers as they are, text cells parsed as numbers;
-  infinity is refused or read as missing (`data.infinity`);
+  infinity is refused or read as missing (`read.infinity`);
 - a categorical column holds text: booleans as "True"/"False" (from any case of
   true/false), other values as their text;
 - a date column (timestamps, or ISO 8601 text) becomes numbers the model can use on

@@ -4,8 +4,9 @@ them. Every caller that loads a model (the gate, promote's candidate, monitor, c
 scoring's fetch and REST serving's copy) goes through here.
 
 Nothing from the artifact store is trusted as stored: a downloaded folder is checked and
-rewritten (model_file.check_model_folder) before anything loads it. MLflow is imported
-inside the functions: `predict` imports this module's types without it.
+rewritten (model_file.check_model_folder) before anything loads it. MLflow, and the
+model file's module (scikit-learn), are imported inside the functions: `predict` imports
+this module's types without MLflow, and its model fetch downloads without scikit-learn.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlops_template.errors import PipelineError
-from mlops_template.io.model_file import check_model_folder, load_model, model_file_in
 
 
 def no_alias_hint(alias: str | None) -> str:
@@ -120,10 +121,12 @@ def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str
         yield download_model(uri, tmp, label)
 
 
-def download_model(uri: str, folder: str, label: str | None = None) -> str:
+def download_model(uri: str, folder: str, label: str | None = None, check: bool = True) -> str:
     """A model's files downloaded into an existing folder, quietly, and made safe to
     load: nothing in them is trusted as stored (model_file.check_model_folder).
-    `label` names the model in errors (`churn v3`), else the URI does."""
+    `label` names the model in errors (`churn v3`), else the URI does. `check=False`
+    leaves the check to the caller (predict's fetch: the check imports scikit-learn,
+    which the scoring process has imported anyway)."""
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
@@ -140,18 +143,24 @@ def download_model(uri: str, folder: str, label: str | None = None) -> str:
             f"{label}: its files are not in the artifact store ({err.message}); "
             "register it again, or point the alias at another version (`rollback --to`)"
         ) from None
-    check_model_folder(local, label)
+    if check:
+        from mlops_template.io.model_file import check_model_folder
+
+        check_model_folder(local, label)
     return local
 
 
 def load_copy(folder: str, label: str) -> Any:
     """The scikit-learn model of a checked copy (model_copy), loaded with our allow-list."""
+    from mlops_template.io.model_file import load_model, model_file_in
+
     file = model_file_in(folder)
     return load_model(file, f"{label} ({file.name})")
 
 
 def model_schema(folder: str) -> dict[str, Any]:
-    """The training schema a checked folder's MLmodel carries in its metadata."""
-    from mlflow.models import Model
+    """The training schema a checked folder's MLmodel carries in its metadata (the MLmodel
+    check_model_folder wrote: plain YAML, read without importing MLflow)."""
+    import yaml
 
-    return Model.load(folder).metadata["schema"]
+    return yaml.safe_load(Path(folder, "MLmodel").read_text())["metadata"]["schema"]

@@ -1,12 +1,14 @@
 """The registered model a batch is scored with: resolved in the registry and downloaded by
 a second process, while `predict` imports what scoring needs.
 
-MLflow's import, its SQL store and the download take ~1.8 s of a `predict` call, and
+MLflow's import, its SQL store and the download take ~2.5 s of a `predict` call, and
 scikit-learn, skops, pandas and pyarrow about as long; on two cores, in two processes,
 they overlap (benchmarks/batch_scoring.py). The second process is this module run as a
-script. It writes the version, the model's file and the training schema as JSON, and
-`predict` reads the file with skops, so it does not import MLflow (with the pandas
-engine). Its errors are the CLI's own: same message, same exit code.
+script. It writes the version and the downloaded folder as JSON, and imports neither
+scikit-learn nor skops: `predict` checks the folder (model_file.check_model_folder, which
+needs them, as scoring does) and reads the model file with skops, so it does not import
+MLflow (with the pandas engine). The second process's errors are the CLI's own: same
+message, same exit code.
 
 A process that has imported MLflow already (ct, `predict` in the warm stage server, a
 test calling the CLI's main()) has nothing to overlap: there a second process would only
@@ -83,15 +85,22 @@ RESULT = "fetched.json"  # in the temporary folder, beside the model's folder
 
 
 def _read(folder: str) -> FetchedModel:
+    """The fetched model, its folder checked here: the check imports scikit-learn and
+    skops, which scoring imports anyway, so the fetch process need not."""
+    from mlops_template.io import model_versions
+    from mlops_template.io.model_file import check_model_folder
+
     found = json.loads((Path(folder) / RESULT).read_text())
-    return FetchedModel(**{**found, "ref": ModelRef(**found["ref"])})
+    ref = ModelRef(**found["ref"])
+    model_file = check_model_folder(found["folder"], ref.label)
+    schema = model_versions.model_schema(found["folder"])
+    return FetchedModel(ref, found["folder"], str(model_file), schema)
 
 
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:
     import os
 
     from mlops_template.io import model_versions, registry
-    from mlops_template.io.model_file import model_file_in
 
     ref = model_versions.resolve(registry.connect(), name, version or None, alias or None)
     try:
@@ -100,14 +109,8 @@ def _fetch(name: str, version: str, alias: str, dest: str) -> int:
         if not os.path.isdir(dest):  # `predict` was stopped and removed it: nobody waits
             return 1
         raise
-    folder = model_versions.download_model(ref.uri, target, ref.label)  # checked: safe to load
-    found = {
-        "ref": vars(ref),
-        "folder": folder,
-        "model_file": str(model_file_in(folder)),
-        "schema": model_versions.model_schema(folder),
-    }
-    Path(dest, RESULT).write_text(json.dumps(found))
+    folder = model_versions.download_model(ref.uri, target, ref.label, check=False)  # _read's
+    Path(dest, RESULT).write_text(json.dumps({"ref": vars(ref), "folder": folder}))
     return 0
 
 
