@@ -109,7 +109,8 @@ def _fetch(name: str, version: str, alias: str, dest: str) -> int:
         if not os.path.isdir(dest):  # `predict` was stopped and removed it: nobody waits
             return 1
         raise
-    folder = model_versions.download_model(ref.uri, target, ref.label, check=False)  # _read's
+    # Checked by _read, in the process that loads it.
+    folder = model_versions.download_model(ref.uri, target, ref.label, check=False)
     Path(dest, RESULT).write_text(json.dumps({"ref": vars(ref), "folder": folder}))
     return 0
 
