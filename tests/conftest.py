@@ -50,8 +50,8 @@ def _share_cores(option: Any) -> None:
     XGBoost's boosting) and OpenBLAS otherwise start a thread per core in every worker, and
     two workers on two cores each spinning two threads ran the learners' tests 3x slower
     (100 s -> 33 s wall). Kept as it is where it was set outside."""
-    workers = getattr(option, "numprocesses", None)
-    if "OMP_NUM_THREADS" not in os.environ and isinstance(workers, int) and workers > 1:
+    workers = len(getattr(option, "tx", None) or [])  # xdist's, -n and --maxprocesses applied
+    if "OMP_NUM_THREADS" not in os.environ and workers > 1:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         os.environ["OMP_NUM_THREADS"] = str(max(1, (cores or 1) // workers))
 

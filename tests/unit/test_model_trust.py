@@ -328,3 +328,51 @@ def test_where_mlflow_is_imported_the_fetch_starts_no_process_and_finds_the_same
     assert (here.ref, here.schema) == (there.ref, there.schema)
     assert here.ref.alias == "champion"
     assert Path(here.model_file).name == Path(there.model_file).name
+
+
+def test_a_signature_mlflow_cannot_read_is_refused_before_any_loader(store):
+    cfg, artifacts, _ = store
+    meta = yaml.safe_load((artifacts / "MLmodel").read_text())
+    meta["signature"]["inputs"] = "[{not json"
+    (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
+    uri = f"models:/{cfg.registry.model_name}/1"
+    damaged = r" v1: its MLmodel is damaged \(JSONDecodeError"
+    with pytest.raises(PipelineError, match=damaged), model_versions.model_copy(uri, "t", " v1"):
+        pass
+
+
+def test_only_the_fetch_and_reproduce_download_without_the_check():
+    """`check=False` hands back the files as stored: predict's fetch, whose reader checks
+    them (model_fetch._read), and reproduce, which reads its requirements as text."""
+    unchecked = {
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if re.search(r"download_model\([^)]*check=False", path.read_text())
+    }
+    assert unchecked == {"operate/batch/model_fetch.py", "release/reproduce.py"}
+    fetch = (SRC / "operate/batch/model_fetch.py").read_text()
+    assert fetch.count("FetchedModel(") == 1 and "check_model_folder(" in fetch
+
+
+def test_the_fetch_process_imports_neither_scikit_learn_nor_skops():
+    """What it imports overlaps predict's own imports: scikit-learn there would double
+    them (benchmarks/batch_scoring.py's fixed cost: ~4 s -> 7-8 s)."""
+    script = (
+        "import sys, mlops_template.operate.batch.model_fetch as f\n"
+        "from mlops_template.io import model_versions, registry, store\n"
+        "print(sorted(m for m in ('sklearn', 'skops') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_reproduce_reads_the_logged_environment(store):
+    from mlops_template.release import reproduce
+
+    cfg, artifacts, _ = store
+    (artifacts / "requirements.txt").write_text("pandas==0.0.1\nnot-a-pin\n")
+    (artifacts / "python_env.yaml").write_text("python: 3.0.1\n")
+    ref = model_versions.ModelRef(cfg.registry.model_name, "1", "champion")
+    differs = reproduce._environment(ref)
+    assert differs[0] == f"pandas 0.0.1 -> {pd.__version__}"
+    assert differs[1].startswith("Python 3.0.1 -> 3.") and len(differs) == 2

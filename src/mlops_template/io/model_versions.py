@@ -118,15 +118,31 @@ def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str
     (download_model) and removed afterwards: its schema and the model are read from it,
     so they come from one version and the store is asked once."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        yield download_model(uri, tmp, label)
+        folder = download_model(uri, tmp, label)
+        _signature_readable(folder, label or uri)
+        yield folder
+
+
+def _signature_readable(folder: str, label: str) -> None:
+    """MLflow's loaders (the REST workers, Spark's UDF) parse the signature the check keeps:
+    one they cannot read is a one-line refusal here, not each worker's traceback later."""
+    from mlflow.models import Model
+
+    try:
+        Model.load(folder)
+    except Exception as err:  # MLflow's own parse of data from the store
+        raise PipelineError(
+            f"{label}: its MLmodel is damaged ({type(err).__name__}: {err})"
+        ) from None
 
 
 def download_model(uri: str, folder: str, label: str | None = None, check: bool = True) -> str:
-    """A model's files downloaded into an existing folder, quietly, and made safe to
-    load: nothing in them is trusted as stored (model_file.check_model_folder).
+    """A model's files downloaded into an existing folder, quietly, and (by default)
+    made safe to load: nothing in them is trusted as stored (model_file.check_model_folder).
     `label` names the model in errors (`churn v3`), else the URI does. `check=False`
-    leaves the check to the caller (predict's fetch: the check imports scikit-learn,
-    which the scoring process has imported anyway)."""
+    returns the files as stored: for predict's fetch, whose reader checks them (the check
+    imports scikit-learn, which scoring imports anyway), and for reading files other than
+    the model (reproduce's requirements); tests/unit/test_model_trust.py lists who may."""
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 

@@ -266,9 +266,11 @@ def _digest(metrics: dict[str, Any]) -> str:
 
 def _environment(ref: model_versions.ModelRef) -> list[str]:
     """The packages (and Python) the version was logged with that are not installed here
-    at the same version."""
+    at the same version. Read as text from its files, unchecked: the model in them is
+    never loaded here, and the check keeps only the model file and MLmodel."""
     differs = []
-    with model_versions.model_copy(ref.uri, "reproduce", ref.label) as folder:
+    with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
+        folder = model_versions.download_model(ref.uri, tmp, ref.label, check=False)
         requirements = Path(folder) / "requirements.txt"
         pins = requirements.read_text().splitlines() if requirements.is_file() else []
         python_env = Path(folder) / "python_env.yaml"

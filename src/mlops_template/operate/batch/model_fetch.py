@@ -34,7 +34,7 @@ from mlops_template.io.model_versions import ModelRef
 @dataclass(frozen=True)
 class FetchedModel:
     ref: ModelRef
-    folder: str  # the model's files: MLmodel, the model, its code
+    folder: str  # the model's files, checked: the MLmodel check_model_folder wrote, the model
     model_file: str  # the scikit-learn pipeline, in skops format, in that folder
     schema: dict[str, Any]  # the training schema the model carries
 
