@@ -245,15 +245,20 @@ def run_server(cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Run a server in a session of its own until it ends, or until this process is
     stopped (Ctrl-C, SIGTERM, SIGHUP): then stop it, children and all, and re-raise. Under
     _until_stopped, whose handler raises once: a second signal cannot cut the stop short."""
+    from concurrent.futures import ThreadPoolExecutor
+
     print(" ".join(cmd), file=sys.stderr)
-    server = None
-    try:
-        server = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **(env or {})})
-        return server.wait()
-    except (KeyboardInterrupt, Stopped):
-        if server is not None:
-            _stop(server)
-        raise
+    # Started in a thread: the stop signal's handler runs in this one, so a stop that comes
+    # while Popen still waits for the server's exec finds the server and stops it, rather
+    # than leaving it running unknown (it did, once, under load).
+    with ThreadPoolExecutor(1) as pool:
+        env = {**os.environ, **(env or {})}
+        starting = pool.submit(subprocess.Popen, cmd, start_new_session=True, env=env)
+        try:
+            return starting.result().wait()
+        except (KeyboardInterrupt, Stopped):
+            _stop(starting.result())
+            raise
 
 
 def _stop(server: subprocess.Popen) -> None:
