@@ -252,8 +252,8 @@ def run_server(cmd: list[str], env: dict[str, str] | None = None) -> int:
     # while Popen still waits for the server's exec finds the server and stops it, rather
     # than leaving it running unknown (it did, once, under load).
     with ThreadPoolExecutor(1) as pool:
-        env = {**os.environ, **(env or {})}
-        starting = pool.submit(subprocess.Popen, cmd, start_new_session=True, env=env)
+        environ = {**os.environ, **(env or {})}
+        starting = pool.submit(subprocess.Popen, cmd, start_new_session=True, env=environ)
         try:
             return starting.result().wait()
         except (KeyboardInterrupt, Stopped):
