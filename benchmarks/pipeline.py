@@ -31,9 +31,7 @@ def run_pipeline(tmp: Path, repeat: int, **extra: str) -> dict:
     timings = tmp / "timings.jsonl"
     # The copy's code (PYTHONPATH) and its own folder for the server's socket: a server
     # of its own, started by this run and gone soon after it.
-    env = tool_env(
-        root, MLOPS_TIMINGS=str(timings), TMPDIR=str(tmp), MLOPS_STAGE_SERVER_IDLE="30", **extra
-    )
+    env = tool_env(root, MLOPS_TIMINGS=str(timings), TMPDIR=str(tmp), **extra)
     # The bundled set, whatever conf/ selects; the `evaluate` target leaves out
     # data files tracked by .dvc files, which a copy of the git files lacks.
     timed(

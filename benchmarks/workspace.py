@@ -65,6 +65,11 @@ def _dvc_tracked(files: list[str]) -> list[str]:
     return tracked
 
 
+# A stage server the copy's pipeline starts serves the copy's code (or venv), deleted with
+# it: it exits 30 s after its last stage instead of 10 minutes.
+SERVER_GONE_SOON = {"MLOPS_STAGE_SERVER_IDLE": "30"}
+
+
 def tool_env(root: Path, **extra: str) -> dict[str, str]:
     """The environment the copy's commands run in: its code and its own tracking store."""
     return {
@@ -73,6 +78,7 @@ def tool_env(root: Path, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(root / "src"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "DVC_NO_ANALYTICS": "1",
+        **SERVER_GONE_SOON,
         **extra,
     }
 

@@ -181,6 +181,19 @@ def test_an_mlmodel_that_asks_for_another_loader_is_refused(store, edit, tmp_pat
         _fetch_in_process(cfg, tmp_path)
 
 
+@pytest.mark.parametrize("path", ["rest", "batch and spark", "monitor", "gate"])
+@pytest.mark.parametrize(
+    "metadata", [["schema"], {"model_md5": "md5"}], ids=["a-list", "no-schema"]
+)
+def test_a_model_without_its_training_schema_is_named(store, path, metadata, tmp_path):
+    cfg, artifacts, _ = store
+    meta = yaml.safe_load((artifacts / "MLmodel").read_text())
+    meta["metadata"] = metadata
+    (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
+    with pytest.raises(PipelineError, match=r" v1: its MLmodel carries no training schema "):
+        LOADERS[path](cfg, tmp_path)
+
+
 def test_missing_files_are_named(store, tmp_path):
     cfg, artifacts, _ = store
     for file in artifacts.iterdir():

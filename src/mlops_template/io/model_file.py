@@ -278,10 +278,14 @@ def check_model_folder(folder: str | Path, label: str) -> Path:
         # Data only: the input schema MLflow's server checks requests against, and ours
         # (no other metadata: MLflow reads some keys of it as instructions).
         **({"signature": meta["signature"]} if "signature" in meta else {}),
-        "metadata": {k: v for k, v in (meta.get("metadata") or {}).items() if k in _METADATA},
+        "metadata": {k: v for k, v in _mapping(meta.get("metadata")).items() if k in _METADATA},
     }
     mlmodel.write_text(yaml.safe_dump(checked, sort_keys=False))
     return model_file
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _is_version(text: object) -> bool:

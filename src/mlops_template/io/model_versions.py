@@ -101,7 +101,7 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
         return RegisteredVersion(
             ref=ref,
             model=load_copy(folder, ref.label),
-            schema=TrainingSchema.of(model_schema(folder), ref.label),
+            schema=TrainingSchema.of(model_schema(folder, ref.label), ref.label),
             lineage=lineage,
         )
 
@@ -174,9 +174,15 @@ def load_copy(folder: str, label: str) -> Any:
     return load_model(file, f"{label} ({file.name})")
 
 
-def model_schema(folder: str) -> dict[str, Any]:
+def model_schema(folder: str, label: str) -> dict[str, Any]:
     """The training schema a checked folder's MLmodel carries in its metadata (the MLmodel
     check_model_folder wrote: plain YAML, read without importing MLflow)."""
     import yaml
 
-    return yaml.safe_load(Path(folder, "MLmodel").read_text())["metadata"]["schema"]
+    schema = yaml.safe_load(Path(folder, "MLmodel").read_text())["metadata"].get("schema")
+    if not isinstance(schema, dict):
+        raise PipelineError(
+            f"{label}: its MLmodel carries no training schema (metadata.schema), which the "
+            "train stage stores with every model; register a model `dvc repro` logged"
+        )
+    return schema

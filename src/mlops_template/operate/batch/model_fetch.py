@@ -93,7 +93,7 @@ def _read(folder: str) -> FetchedModel:
     found = json.loads((Path(folder) / RESULT).read_text())
     ref = ModelRef(**found["ref"])
     model_file = check_model_folder(found["folder"], ref.label)
-    schema = model_versions.model_schema(found["folder"])
+    schema = model_versions.model_schema(found["folder"], ref.label)
     return FetchedModel(ref, found["folder"], str(model_file), schema)
 
 

@@ -91,7 +91,7 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     # log table the rows cannot go to.
     with ExitStack() as copies:
         model = copies.enter_context(model_versions.model_copy(ref.uri, "serve", ref.label))
-        schema = TrainingSchema.of(model_versions.model_schema(model))
+        schema = TrainingSchema.of(model_versions.model_schema(model, ref.label), ref.label)
         log = inference_log_env(cfg, ref, schema, shadow)
         print(f"serving {name} v{ref.version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         if log:
