@@ -354,6 +354,23 @@ def test_a_signature_mlflow_cannot_read_is_refused_before_any_loader(store):
         pass
 
 
+def test_spark_refuses_a_signature_mlflow_cannot_read_before_it_starts(store, tmp_path, capfd):
+    from mlops_template import cli
+
+    _, artifacts, features = store
+    meta = yaml.safe_load((artifacts / "MLmodel").read_text())
+    meta["signature"]["inputs"] = "[{not json"
+    (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
+    features.to_csv(batch := tmp_path / "batch.csv", index=False)
+    table = tmp_path / "table"
+    assert cli.main(["predict", str(batch), "--engine", "spark", "--table", str(table)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.match(
+        r"error: .* v1: its MLmodel is damaged \(JSONDecodeError", err[0]
+    )
+    assert not table.exists()
+
+
 def test_only_the_fetch_and_reproduce_download_without_the_check():
     """`check=False` hands back the files as stored: predict's fetch, whose reader checks
     them (model_fetch._read), and reproduce, which reads its requirements as text."""

@@ -119,11 +119,11 @@ def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str
     so they come from one version and the store is asked once."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
         folder = download_model(uri, tmp, label)
-        _signature_readable(folder, label or uri)
+        signature_readable(folder, label or uri)
         yield folder
 
 
-def _signature_readable(folder: str, label: str) -> None:
+def signature_readable(folder: str, label: str) -> None:
     """MLflow's loaders (the REST workers, Spark's UDF) parse the signature the check keeps:
     one they cannot read is a one-line refusal here, not each worker's traceback later."""
     from mlflow.models import Model

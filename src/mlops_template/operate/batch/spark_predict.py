@@ -21,6 +21,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table
 from mlops_template.io.batch_files import batch_columns, batch_format, refuse_empty
+from mlops_template.io.model_versions import signature_readable
 from mlops_template.io.spark_session import SPARK_LOG, quoted, spark_reason, spark_session
 from mlops_template.operate.batch.scoring_job import ScoringJob
 
@@ -42,7 +43,9 @@ def row_offsets(counts: dict[int, int]) -> dict[int, int]:
 
 
 def score_with_spark(job: ScoringJob, settings: Predict) -> int:
-    # Checked before Spark starts: a table whose columns conflict would refuse the rows.
+    # Checked before Spark starts: a table whose columns conflict would refuse the rows,
+    # and MLflow's UDF would fail on a signature it cannot read in each task.
+    signature_readable(job.folder, job.ref.label)
     predictions_table.prepare_for(job.table, job.out_schema)
     # predict holds the table's lock: no other writer can make the table meanwhile, so a
     # failed job may remove a table it started.
