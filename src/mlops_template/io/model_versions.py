@@ -182,7 +182,7 @@ def model_schema(folder: str, label: str) -> dict[str, Any]:
     schema = yaml.safe_load(Path(folder, "MLmodel").read_text())["metadata"].get("schema")
     if not isinstance(schema, dict):
         raise PipelineError(
-            f"{label}: its MLmodel carries no training schema (metadata.schema), which the "
-            "train stage stores with every model; register a model `dvc repro` logged"
+            f"{label}: its MLmodel carries no training schema (metadata.schema); the train "
+            "stage stores one with every model it logs: register a model `dvc repro` trained"
         )
     return schema
