@@ -60,6 +60,9 @@ def test_registered_files_outlive_gc_and_the_rest_goes(project, capfd):
         Path(name).unlink()
         Path(f"{name}.dvc").unlink()
     add_versions(client, cfg.registry.model_name, 1, **{"lineage.train_md5": registered})
+    # A tag that is no md5, naming a file of the workspace as a path: no file of the cache.
+    tampered = "/".join([".."] * 30) + str(Path("committed.csv").resolve())
+    add_versions(client, cfg.registry.model_name, 1, **{"lineage.test_md5": tampered})
 
     assert dvc_gc(cfg, dry_run=True) == 0  # lists what would go: the stray file only
     said = "".join(capfd.readouterr())

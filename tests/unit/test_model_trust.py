@@ -194,6 +194,25 @@ def test_a_model_without_its_training_schema_is_named(store, path, metadata, tmp
         LOADERS[path](cfg, tmp_path)
 
 
+@pytest.mark.parametrize("kind", ["train", "test"])
+def test_a_lineage_md5_that_is_no_md5_names_no_file(store, kind, tmp_path):
+    """The registry's tags name the data monitor and the gate read: a path in one would
+    have them read any file as the model's data."""
+    cfg, _, _ = store
+    elsewhere = tmp_path / "elsewhere.parquet"
+    pd.DataFrame({"x": [1.0]}).to_parquet(elsewhere)
+    client = MlflowClient()
+    client.set_model_version_tag(
+        cfg.registry.model_name, "1", f"lineage.{kind}_md5", "/".join([".."] * 30) + str(elsewhere)
+    )
+    try:
+        loaded = monitor.load_model_data(cfg, client, None, "champion")
+        with pytest.raises(PipelineError, match=r"which is not an md5 .*lineage tags were changed"):
+            loaded.data(kind)
+    finally:
+        client.delete_model_version_tag(cfg.registry.model_name, "1", f"lineage.{kind}_md5")
+
+
 def test_missing_files_are_named(store, tmp_path):
     cfg, artifacts, _ = store
     for file in artifacts.iterdir():

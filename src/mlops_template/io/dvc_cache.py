@@ -3,9 +3,15 @@ evaluation data this way, so they can be read back whatever the workspace holds 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mlops_template.errors import PipelineError
+
+
+def is_md5(text: str) -> bool:
+    """Whether a recorded md5 is one: a file's place in the cache is built from it."""
+    return re.fullmatch(r"[0-9a-f]{32}", text) is not None
 
 
 def cached_file(md5: str, what: str) -> Path:
@@ -15,6 +21,13 @@ def cached_file(md5: str, what: str) -> Path:
 
     if not md5:
         raise PipelineError(f"the model version records no md5 for its {what}")
+    # The md5 comes from the registry's tags: anything else would name a path of its own
+    # choosing in the cache or the remote.
+    if not is_md5(md5):
+        raise PipelineError(
+            f"the model version records {md5!r} as the md5 of its {what}, which is not an "
+            "md5 (32 hex digits): its lineage tags were changed"
+        )
     try:
         with Repo() as repo:
             path = Path(repo.cache.local.oid_to_path(md5))

@@ -20,6 +20,7 @@ import yaml
 from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
+from mlops_template.io.dvc_cache import is_md5
 from mlops_template.io.store import all_pages
 from mlops_template.io.workspace_lock import workspace_locked
 
@@ -28,9 +29,10 @@ KEEP_FILE = ".dvc-gc-registered.dvc"  # in the workspace while `dvc gc` runs
 
 
 def registered_md5s(client, name: str) -> set[str]:
-    """The md5 of every file a registered version of `name` records."""
+    """The md5 of every file a registered version of `name` records (a tag that is no
+    md5 names no file: it would name a path of its own in the cache)."""
     versions = all_pages(client.search_model_versions, f"name = '{name}'")
-    return {v.tags[key] for v in versions for key in LINEAGE_FILES if v.tags.get(key)}
+    return {v.tags[key] for v in versions for key in LINEAGE_FILES if is_md5(v.tags.get(key, ""))}
 
 
 def dvc_gc(cfg: Config, dry_run: bool = False) -> int:
