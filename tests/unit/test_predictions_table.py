@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from mlops_template.errors import PipelineError
-from mlops_template.io import predictions_table, table_lock
+from mlops_template.io import logged_predictions, predictions_table, table_lock
 
 from .conftest import REPO
 
@@ -96,6 +96,53 @@ def test_a_predictions_table_with_other_types_is_refused(tmp_path):
     predictions_table.check(str(table))  # the columns are all there: fine without a schema
 
 
+def _readers_refuse(table: Path, *expected: str) -> None:
+    """The log's readers (labels, monitor --log, shadow-report) say it in one line."""
+    with pytest.raises(PipelineError) as err:
+        logged = logged_predictions.open_logged(str(table))
+        logged_predictions.logged_frame(logged, str(table), ["scored_at"])
+    assert "\n" not in str(err.value) and str(table) in str(err.value)
+    for text in expected:
+        assert text in str(err.value), str(err.value)
+
+
+def test_a_damaged_log_is_one_line_for_writers_and_readers(tmp_path):
+    table = tmp_path / "predictions"
+    write_deltalake(str(table), rows(3))
+    with open(next((table / "_delta_log").glob("*.json")), "a") as log:
+        log.write('{"add": garbage\n')
+    refused(table, "the Delta table cannot be read (", "put them back")
+    _readers_refuse(table, "the Delta table cannot be read (")
+
+
+def test_a_removed_data_file_is_one_line_for_the_readers(tmp_path):
+    table = tmp_path / "predictions"
+    write_deltalake(str(table), rows(3))
+    for part in table.glob("*.parquet"):
+        part.unlink()
+    _readers_refuse(table, "the Delta table cannot be read (", ".parquet")
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda t: t.drop_columns(["scored_at"]), "missing columns: scored_at"),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("scored_at"), "scored_at", pa.array(["x"] * len(t))
+            ),
+            "columns of another type: scored_at: string, not timestamp[us, tz=UTC]",
+        ),
+    ],
+    ids=["missing", "retyped"],
+)
+def test_the_readers_refuse_a_table_without_the_columns_they_read(tmp_path, change, expected):
+    table = tmp_path / "predictions"
+    write_deltalake(str(table), change(rows(3)))
+    _readers_refuse(table, "is a Delta table but not a predictions table", expected)
+    refused(table, expected, schema=None)  # as predict and serve refuse it
+
+
 def test_a_failed_first_write_leaves_the_path_as_it_was(tmp_path):
     def failing():
         yield from rows(100).to_batches()
@@ -159,7 +206,7 @@ import sys, time
 from pathlib import Path
 import numpy as np, pyarrow as pa
 from mlops_template.errors import PipelineError
-from mlops_template.io import predictions_table, table_lock
+from mlops_template.io import logged_predictions, predictions_table, table_lock
 
 def rows(n):
     random = np.random.default_rng(0).random(n)

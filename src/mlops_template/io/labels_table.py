@@ -33,7 +33,8 @@ def read(table: str) -> pd.DataFrame:
 
     if not DeltaTable.is_deltatable(table):
         return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
-    stored = DeltaTable(table).to_pandas()
+    with predictions_table.readable(table):
+        stored = DeltaTable(table).to_pandas()
     if missing := [name for name in COLUMNS if name not in stored]:
         raise PipelineError(
             f"{table} is a Delta table but not a labels table (missing columns: "

@@ -75,12 +75,9 @@ def check(table: str, schema: pa.Schema | None = None, other: str = "--table") -
                 f"write into it: name another path with {other}"
             )
         return
-    current = pa.schema(DeltaTable(table).schema().to_arrow())
-    if missing := [name for name in REQUIRED if name not in current.names]:
-        raise PipelineError(
-            f"{table} is a Delta table but not a predictions table (missing columns: "
-            f"{', '.join(missing)}); name another path with {other}"
-        )
+    with readable(table):
+        current = pa.schema(DeltaTable(table).schema().to_arrow())
+    refuse_unlike(table, current, f"name another path with {other}")
     conflicts = [
         f"{field.name}: table {current.field(field.name).type}, batch {field.type}"
         for field in schema or []
@@ -101,13 +98,13 @@ def already_scored(table: str, batch_hash: str, model_name: str, version: str) -
         return 0
     import pyarrow.compute as pc
 
-    dataset = DeltaTable(table).to_pyarrow_dataset()
     match = (
         (pc.field("batch_hash") == batch_hash)
         & (pc.field("model_name") == model_name)
         & (pc.field("model_version") == version)
     )
-    return dataset.count_rows(filter=match)
+    with readable(table):
+        return DeltaTable(table).to_pyarrow_dataset().count_rows(filter=match)
 
 
 def append(table: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:
@@ -235,22 +232,46 @@ def commit_files(table: str, schema: pa.Schema, folder: Path) -> int:
     return rows
 
 
-NOTHING_LOGGED = "no predictions logged yet (make serve or make predict writes them)"
+# The columns every predictions table has, with their types (the prediction's follows
+# the task): a reader relies on them as a writer does.
+_FIXED = [f for f in table_schema(None, [], []) if f.name != "prediction"]
 
 
-def open_logged(table: str, why: str = ""):
-    """The predictions table as the readers of the log (labels, monitor --log,
-    shadow-report, promote) open it: refused, saying `why` it was wanted, when nothing
-    is logged there yet."""
-    from deltalake import DeltaTable
+def refuse_unlike(table: str, current: Any, remedy: str) -> None:
+    """Refuse a Delta table without the predictions table's columns, or with one of them
+    of another type."""
+    current = pa.schema(current)
+    if missing := [name for name in REQUIRED if name not in current.names]:
+        raise PipelineError(
+            f"{table} is a Delta table but not a predictions table (missing columns: "
+            f"{', '.join(missing)}); {remedy}"
+        )
+    typed = {f.name: f.type for f in current if not pa.types.is_null(f.type)}  # null: no value
+    if retyped := [
+        f"{f.name}: {typed[f.name]}, not {f.type}"
+        for f in _FIXED
+        if f.name in typed and typed[f.name] != f.type
+    ]:
+        raise PipelineError(
+            f"{table} is a Delta table but not a predictions table (columns of another type: "
+            f"{'; '.join(retyped)}); {remedy}"
+        )
 
-    if not DeltaTable.is_deltatable(table):
-        raise PipelineError(f"{table}: {NOTHING_LOGGED}{why}")
-    return DeltaTable(table)
 
+@contextmanager
+def readable(table: str) -> Iterator[None]:
+    """A table whose log or data files were changed or removed outside its writers, said in
+    one line naming it, not as deltalake's traceback."""
+    from deltalake.exceptions import DeltaError
 
-def column_names(logged) -> list[str]:
-    return logged.schema().to_arrow().names
+    try:
+        yield
+    except (DeltaError, OSError, pa.ArrowException) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PipelineError(
+            f"{table}: the Delta table cannot be read ({reason}); its log or data files were "
+            "changed or removed by hand: put them back, or use another table"
+        ) from None
 
 
 def read(table: str):

@@ -11,7 +11,7 @@ from mlops_template.config.release import Gate
 from mlops_template.core.labels import arrived_labels
 from mlops_template.core.shadow import ShadowComparison, compare, pair_rows
 from mlops_template.errors import PipelineError
-from mlops_template.io import labels_table, predictions_table
+from mlops_template.io import labels_table, logged_predictions
 
 NO_SHADOW = "no shadow rows logged (serve.shadow=challenger logs them)"
 
@@ -33,12 +33,12 @@ class ShadowRows:
 
 def read(table: str, labels: str) -> ShadowRows:
     """Refused when the log holds no shadow rows."""
-    log = predictions_table.open_logged(table)
-    names = predictions_table.column_names(log)
+    log = logged_predictions.open_logged(table)
+    names = logged_predictions.column_names(log)
     if "shadow" not in names:
         raise PipelineError(f"{table}: {NO_SHADOW}")
     keep = [n for n in names if not n.startswith("input_")]
-    pairs = pair_rows(log.to_pandas(columns=keep))
+    pairs = pair_rows(logged_predictions.logged_frame(log, table, keep))
     if pairs.empty:
         raise PipelineError(f"{table}: {NO_SHADOW}")
     # The classes these rows were scored with (a table may hold another model's too).

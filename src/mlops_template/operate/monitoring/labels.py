@@ -16,7 +16,7 @@ import pandas as pd
 from mlops_template.config import Config
 from mlops_template.core.labels import sort_labels
 from mlops_template.errors import PipelineError
-from mlops_template.io import labels_table, predictions_table, table_lock
+from mlops_template.io import labels_table, logged_predictions, table_lock
 from mlops_template.io.batch_files import batch_format
 
 TIME_COLUMN = "labelled_at"
@@ -87,8 +87,8 @@ def _read(path: Path) -> pd.DataFrame:
 def _logged(table: str, key: str) -> pd.DataFrame:
     """The log's rows: their ID (by `key`), when they were scored, and the columns that
     say the model's classes."""
-    log = predictions_table.open_logged(table, "; labels are matched to logged predictions")
-    names = predictions_table.column_names(log)
+    log = logged_predictions.open_logged(table, "; labels are matched to logged predictions")
+    names = logged_predictions.column_names(log)
     if key not in names:
         raise PipelineError(
             f"{table}: the logged predictions have no column {key!r} to match labels by "
@@ -96,7 +96,7 @@ def _logged(table: str, key: str) -> pd.DataFrame:
             "name another with --key"
         )
     columns = [key, "scored_at", *[n for n in names if n.startswith("proba_")]]
-    logged = log.to_pandas(columns=columns)
+    logged = logged_predictions.logged_frame(log, table, columns)
     return logged.rename(columns={key: "id"}).dropna(subset=["id"])
 
 

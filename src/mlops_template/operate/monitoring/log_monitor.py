@@ -20,7 +20,7 @@ from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.shadow import is_shadow
 from mlops_template.core.windows import in_window, window_bounds
 from mlops_template.errors import PipelineError
-from mlops_template.io import labels_table, predictions_table, registry
+from mlops_template.io import labels_table, logged_predictions, registry
 from mlops_template.io.atomic import write_json, write_text
 from mlops_template.io.model_versions import RegisteredVersion
 from mlops_template.io.report_runs import log_report_run
@@ -111,8 +111,8 @@ def _labelled(cfg: Config, logged: pd.DataFrame, schema: TrainingSchema) -> pd.D
 
 def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
     """The log's rows: when each was scored, its IDs and the model's inputs."""
-    log = predictions_table.open_logged(table)
-    names = predictions_table.column_names(log)
+    log = logged_predictions.open_logged(table)
+    names = logged_predictions.column_names(log)
     inputs = [column_name(f) for f in schema.features]
     if missing := [c for c in inputs if c not in names]:
         raise PipelineError(
@@ -120,7 +120,7 @@ def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
             "another model, or before the log kept inputs): monitor a batch file instead"
         )
     keys = [c for c in names if c not in inputs and not c.startswith("proba_")]
-    logged = log.to_pandas(columns=[*keys, *inputs])
+    logged = logged_predictions.logged_frame(log, table, [*keys, *inputs])
     # A shadow model's rows (serve.shadow) repeat the answered ones.
     logged = logged[~is_shadow(logged)].reset_index(drop=True)
     no_inputs = logged[inputs].isna().all(axis=1)
