@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from mlops_template.core.reproduction import SERVED
 from tests.e2e.customers import customer_frame, use_csv
 from tests.helpers.template import Template
 
@@ -26,7 +27,7 @@ def test_the_champion_is_rebuilt_byte_identical(served, tmp_path):
     report = json.loads(copy.path("reports/reproduce/v1.json").read_text())
     assert report["identical"] and report["differs"] == {}
     names = {o["name"]: o for o in report["outputs"]}
-    assert set(names) == {"model file", "train data", "test data", "metrics"}
+    assert set(names) == {"model file", "train data", "test data", SERVED, "metrics"}
     assert all(o["same"] and o["registered"] for o in names.values())
     # The worktree is gone, and the project's own files were not touched.
     assert copy.run("git", "worktree", "list").stdout.count("\n") == 1

@@ -425,3 +425,30 @@ def test_reproduce_reads_the_logged_environment(store):
     differs = reproduce._environment(ref)
     assert differs[0] == f"pandas 0.0.1 -> {pd.__version__}"
     assert differs[1].startswith("Python 3.0.1 -> 3.") and len(differs) == 2
+
+
+def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_path):
+    """The tags record the model file's md5; serve and predict load the store's copy.
+    A copy changed there (its coefficients negated, still our types) scores otherwise."""
+    from mlops_template.core.reproduction import Compared, Reproduction
+    from mlops_template.release import reproduce
+
+    cfg, artifacts, features = store
+    ref = model_versions.ModelRef(cfg.registry.model_name, "1", "champion")
+    features.to_parquet(test := tmp_path / "test.parquet")
+    rebuilt = Path("model.skops")  # the file the version was logged from (store's root)
+    same = reproduce._served_scores(MlflowClient(), ref, rebuilt, test)
+    assert same.same and len(same.registered) == 32
+    model = sio.load(
+        artifacts / "model.skops", trusted=sio.get_untrusted_types(file=artifacts / "model.skops")
+    )
+    model[-1].coef_ = -model[-1].coef_
+    dump_model(model, artifacts / "model.skops")
+    changed = reproduce._served_scores(MlflowClient(), ref, rebuilt, test)
+    assert changed.rebuilt == same.rebuilt and changed.registered != same.registered
+    model_file = Compared("model file", "0" * 32, "0" * 32)  # the rebuild is the tagged file
+    found = Reproduction(model=ref.label, commit="0" * 40, outputs=[model_file, changed])
+    assert list(found.differs()) == ["artifact"] and not found.identical
+    rebuilt_otherwise = Compared("model file", "0" * 32, "1" * 32)  # expected to score otherwise
+    found = Reproduction(model=ref.label, commit="0" * 40, outputs=[rebuilt_otherwise, changed])
+    assert "artifact" not in found.differs()

@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("uncommitted", "code", "params", "data", "environment")
+# The registered version as serve and predict load it (the artifact store's copy) against
+# the rebuild, by their scores on the rebuilt test rows: the store's copy is what runs,
+# and a copy changed there differs from the model the version's tags record.
+SERVED = "the served model (the artifact store's copy), by its scores on the test rows"
+ARTIFACT = (
+    "the artifact store's copy scores otherwise than the model file it records: changed there?"
+)
 ENVIRONMENT_FILES = ("uv.lock", "conda.yaml", "pyproject.toml")
 
 
@@ -109,9 +116,18 @@ class Reproduction:
             found.setdefault("data", []).extend(data)
         if self.environment:
             found.setdefault("environment", []).extend(self.environment)
+        # The store's copy scoring otherwise than a rebuild of the very file the tags
+        # record: changed in the store (after another rebuild, it is expected to differ).
+        same = {o.name for o in self.outputs if o.same}
+        if (
+            "model file" in same
+            and any(o.name == SERVED for o in self.outputs)
+            and (SERVED not in same)
+        ):
+            found["artifact"] = [ARTIFACT]
         if not found:
             found["unrecorded"] = ["none of the recorded inputs differ (hardware, threads?)"]
-        return {kind: found[kind] for kind in (*KINDS, "unrecorded") if kind in found}
+        return {kind: found[kind] for kind in (*KINDS, "artifact", "unrecorded") if kind in found}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -146,3 +162,14 @@ class Reproduction:
             shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
             said.append(f"differs in {kind}: {shown}")
         return said
+
+
+def scores_digest(model: Any, features: Any, classification: bool) -> str:
+    """The md5 of a model's scores on some rows (class probabilities, else predictions),
+    as float64 bytes: two models that score every row alike to the bit give one digest."""
+    import hashlib
+
+    import numpy as np
+
+    scores = model.predict_proba(features) if classification else model.predict(features)
+    return hashlib.md5(np.ascontiguousarray(scores, dtype="float64").tobytes()).hexdigest()

@@ -20,8 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,9 +27,15 @@ from typing import Any
 import yaml
 
 from mlops_template.config import Config
-from mlops_template.core.reproduction import Compared, Reproduction, stale_inputs
+from mlops_template.core.reproduction import (
+    SERVED,
+    Compared,
+    Reproduction,
+    scores_digest,
+    stale_inputs,
+)
 from mlops_template.errors import PipelineError
-from mlops_template.io import model_versions, registry
+from mlops_template.io import commit_worktree, model_versions, registry
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import LOCK_FILE, file_md5
 from mlops_template.release.candidate import committed_outputs
@@ -51,14 +55,14 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
     commit, notes = _commit_with_model(_commit(ref.label, lineage), lineage, cfg.paths.model)
     print(f"reproduce {ref.label} from commit {commit[:12]}", file=sys.stderr)
-    with _worktree(commit) as tree:
-        _share_dvc(tree)
-        _fetch_tracked_data(tree, ref.label)
+    with commit_worktree.worktree(commit) as tree:
+        commit_worktree.share_dvc(tree)
+        commit_worktree.fetch_tracked_data(tree, ref.label)
         stale = _stale(tree)  # after the fetch: a tracked file is there to compare
         if notes:
             stale = {"uncommitted": notes, **stale}
         _rebuild(tree, verbose)
-        outputs, said = _compared(client, tree, lineage)
+        outputs, said = _compared(client, tree, lineage, ref)
         found = Reproduction(
             model=ref.label,
             commit=commit,
@@ -78,7 +82,7 @@ def _commit(label: str, lineage: dict[str, str]) -> str:
     commit = lineage.get("promoted_from_commit") or lineage.get("git_commit") or "unknown"
     if commit == "unknown":
         raise PipelineError(f"{label} records no git commit (lineage.*): it cannot be rebuilt")
-    if _git("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
+    if commit_worktree.git("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
         raise PipelineError(
             f"{label} was promoted from commit {commit[:12]}, which this repository does "
             "not have: `git fetch` it (or the branch that holds it) first"
@@ -94,7 +98,9 @@ def _commit_with_model(commit: str, lineage: dict[str, str], model: str) -> tupl
     md5 = lineage.get("model_md5", "")
     if not md5 or committed_outputs(commit).get(model) == md5:
         return commit, []
-    later = _git("log", "--format=%H", "-S", md5, "--", LOCK_FILE, check=False).stdout.split()
+    later = commit_worktree.git(
+        "log", "--format=%H", "-S", md5, "--", LOCK_FILE, check=False
+    ).stdout.split()
     for candidate in later:
         if committed_outputs(candidate).get(model) == md5:
             print(
@@ -111,57 +117,6 @@ def _commit_with_model(commit: str, lineage: dict[str, str], model: str) -> tupl
     ]
 
 
-def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if check and done.returncode != 0:
-        raise PipelineError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()}")
-    return done
-
-
-def _dvc(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["dvc", *args], cwd=tree, capture_output=True, text=True, check=False, env=env
-    )
-
-
-@contextmanager
-def _worktree(commit: str) -> Iterator[Path]:
-    """The commit checked out beside this one (git worktree), removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
-        tree = Path(tmp) / "tree"
-        _git("worktree", "add", "--detach", "--force", str(tree), commit)
-        try:
-            yield tree
-        finally:
-            _git("worktree", "remove", "--force", str(tree), check=False)
-            _git("worktree", "prune", check=False)
-
-
-def _share_dvc(tree: Path) -> None:
-    """The worktree uses this project's DVC cache, and its remotes at the places they
-    resolve to from here (a relative URL names a folder relative to .dvc/)."""
-    here = Path.cwd()
-    local = here / ".dvc" / "config.local"  # a team remote (make dvc-pull), credentials
-    if local.is_file():
-        (tree / ".dvc" / "config.local").write_bytes(local.read_bytes())
-    cache = _dvc(here, "cache", "dir").stdout.strip() or str(here / ".dvc" / "cache")
-    settings = [("cache", "dir", "--local", str(Path(cache).resolve()))]
-    for line in _dvc(here, "remote", "list").stdout.splitlines():
-        parts = line.split()  # "name url", a "(default)" marker apart
-        if len(parts) < 2:
-            continue
-        remote, url = parts[:2]
-        if "://" not in url and not Path(url).is_absolute():
-            url = str((here / ".dvc" / url).resolve())
-        settings.append(("remote", "add", "--local", "--force", remote, url))
-    if default := _dvc(here, "remote", "default").stdout.strip():
-        settings.append(("remote", "default", "--local", default))
-    for args in settings:
-        done = _dvc(tree, *args)
-        if done.returncode != 0:
-            raise PipelineError(f"dvc {' '.join(args[:2])} in the worktree: {done.stderr.strip()}")
-
-
 def _stale(tree: Path) -> dict[str, list[str]]:
     """The inputs the commit's dvc.lock recorded otherwise than the commit holds them."""
     lock_file = tree / LOCK_FILE
@@ -175,26 +130,6 @@ def _stale(tree: Path) -> dict[str, list[str]]:
         return file_md5(file) if file.is_file() else None
 
     return stale_inputs(lock, md5_of, params)
-
-
-def _fetch_tracked_data(tree: Path, label: str) -> None:
-    """Every DVC-tracked file of the commit (*.dvc) from the cache, else from the remote:
-    one the remote does not have either is a refusal naming it."""
-    tracked = _git("ls-files", "*.dvc", cwd=tree).stdout.split()
-    for pointer in tracked:
-        if _dvc(tree, "checkout", "--quiet", pointer).returncode == 0:
-            continue
-        fetched = _dvc(tree, "pull", "--quiet", pointer)
-        if fetched.returncode != 0:
-            out = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs", [{}])[0]
-            path = (Path(pointer).parent / out.get("path", "")).as_posix()
-            remote = _dvc(tree, "remote", "default").stdout.strip()
-            url = _dvc(tree, "config", f"remote.{remote}.url").stdout.strip() if remote else ""
-            raise PipelineError(
-                f"{label}: its data {path} (md5 {out.get('md5', '?')}) is neither in the DVC "
-                f"cache nor on the remote ({url or 'none set'}): `dvc push` it from a clone "
-                "that has it"
-            )
 
 
 def _rebuild(tree: Path, verbose: bool) -> None:
@@ -227,7 +162,9 @@ def _rebuild(tree: Path, verbose: bool) -> None:
         raise PipelineError(f"the rebuild (`dvc repro --force`) failed{said}")
 
 
-def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> tuple[list[Compared], list[str]]:
+def _compared(
+    client: Any, tree: Path, lineage: dict[str, str], ref: model_versions.ModelRef
+) -> tuple[list[Compared], list[str]]:
     """The registered outputs against the rebuilt ones, and what could not be compared."""
     paths = (yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {})["paths"]
 
@@ -239,6 +176,7 @@ def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> tuple[list[Co
         Compared("model file", lineage.get("model_md5"), rebuilt("model")),
         Compared("train data", lineage.get("train_md5") or None, rebuilt("train")),
         Compared("test data", lineage.get("test_md5"), rebuilt("test")),
+        _served_scores(client, ref, tree / paths["model"], tree / paths["test"]),
     ]
     notes = []
     metrics_file = tree / paths["metrics"]
@@ -251,6 +189,26 @@ def _compared(client: Any, tree: Path, lineage: dict[str, str]) -> tuple[list[Co
         if differ := sorted(k for k in {*registered, *now} if registered.get(k) != now.get(k)):
             notes.append(f"metrics that differ: {', '.join(differ)}")
     return found, notes
+
+
+def _served_scores(client: Any, ref: model_versions.ModelRef, model: Path, test: Path) -> Compared:
+    """The registered model as serve and predict load it, from the artifact store (checked
+    as they check it), against the rebuilt model file, by their scores on the rebuilt
+    test rows: the tags record the model file's md5, but the store's copy is what runs."""
+    import pandas as pd
+
+    from mlops_template.io.model_file import load_model
+
+    version = model_versions.load_version(client, ref)
+    if not (model.is_file() and test.is_file()):
+        return Compared(SERVED, "not compared", None)
+    rows = pd.read_parquet(test, columns=version.schema.features)
+    classification = version.schema.task == "classification"
+    return Compared(
+        SERVED,
+        scores_digest(version.model, rows, classification),
+        scores_digest(load_model(model), rows, classification),
+    )
 
 
 def _registered_metrics(client: Any, model_md5: str) -> dict[str, Any] | None:

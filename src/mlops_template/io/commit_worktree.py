@@ -1,0 +1,86 @@
+"""A model version's commit checked out beside the project (a temporary git worktree)
+that shares the project's DVC cache and remotes, with its DVC-tracked data in place:
+where `reproduce` rebuilds it."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from mlops_template.errors import PipelineError
+
+
+def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise PipelineError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done
+
+
+def dvc(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["dvc", *args], cwd=tree, capture_output=True, text=True, check=False, env=env
+    )
+
+
+@contextmanager
+def worktree(commit: str) -> Iterator[Path]:
+    """The commit checked out beside this one (git worktree), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
+        tree = Path(tmp) / "tree"
+        git("worktree", "add", "--detach", "--force", str(tree), commit)
+        try:
+            yield tree
+        finally:
+            git("worktree", "remove", "--force", str(tree), check=False)
+            git("worktree", "prune", check=False)
+
+
+def share_dvc(tree: Path) -> None:
+    """The worktree uses this project's DVC cache, and its remotes at the places they
+    resolve to from here (a relative URL names a folder relative to .dvc/)."""
+    here = Path.cwd()
+    local = here / ".dvc" / "config.local"  # a team remote (make dvc-pull), credentials
+    if local.is_file():
+        (tree / ".dvc" / "config.local").write_bytes(local.read_bytes())
+    cache = dvc(here, "cache", "dir").stdout.strip() or str(here / ".dvc" / "cache")
+    settings = [("cache", "dir", "--local", str(Path(cache).resolve()))]
+    for line in dvc(here, "remote", "list").stdout.splitlines():
+        parts = line.split()  # "name url", a "(default)" marker apart
+        if len(parts) < 2:
+            continue
+        remote, url = parts[:2]
+        if "://" not in url and not Path(url).is_absolute():
+            url = str((here / ".dvc" / url).resolve())
+        settings.append(("remote", "add", "--local", "--force", remote, url))
+    if default := dvc(here, "remote", "default").stdout.strip():
+        settings.append(("remote", "default", "--local", default))
+    for args in settings:
+        done = dvc(tree, *args)
+        if done.returncode != 0:
+            raise PipelineError(f"dvc {' '.join(args[:2])} in the worktree: {done.stderr.strip()}")
+
+
+def fetch_tracked_data(tree: Path, label: str) -> None:
+    """Every DVC-tracked file of the commit (*.dvc) from the cache, else from the remote:
+    one the remote does not have either is a refusal naming it."""
+    tracked = git("ls-files", "*.dvc", cwd=tree).stdout.split()
+    for pointer in tracked:
+        if dvc(tree, "checkout", "--quiet", pointer).returncode == 0:
+            continue
+        fetched = dvc(tree, "pull", "--quiet", pointer)
+        if fetched.returncode != 0:
+            out = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs", [{}])[0]
+            path = (Path(pointer).parent / out.get("path", "")).as_posix()
+            remote = dvc(tree, "remote", "default").stdout.strip()
+            url = dvc(tree, "config", f"remote.{remote}.url").stdout.strip() if remote else ""
+            raise PipelineError(
+                f"{label}: its data {path} (md5 {out.get('md5', '?')}) is neither in the DVC "
+                f"cache nor on the remote ({url or 'none set'}): `dvc push` it from a clone "
+                "that has it"
+            )
