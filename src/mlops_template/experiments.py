@@ -104,8 +104,18 @@ def tuned_overrides(path: str | Path) -> list[str]:
         settings = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as err:
         raise PipelineError(f"{path}: {err.strerror}; run train with tune=optuna first") from None
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{path}: not YAML ({str(err).splitlines()[0]})") from None
     if not settings:
         raise PipelineError(f"{path} holds no settings: run train with tune=optuna first")
+    # As train writes it: one setting per line, `model.<...>.<name>: <value>`.
+    if not isinstance(settings, dict) or not all(
+        v is None or isinstance(v, str | int | float) for v in settings.values()
+    ):
+        raise PipelineError(
+            f"{path}: not the settings a search writes (key: value, one per line, each "
+            "value a number, text, true/false or null); run train with tune=optuna again"
+        )
     # ++: a LightGBM or XGBoost setting searched may not be in its params yet.
     return [f"++{key}={json.dumps(value)}" for key, value in settings.items()]
 

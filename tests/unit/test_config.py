@@ -53,6 +53,14 @@ def test_bad_split_value_is_named(params):
         parse_config(params)
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_a_count_given_as_true_or_false_is_named(params, value):
+    """pydantic alone would read `registry.keep_versions=true` as 1."""
+    params["registry"]["keep_versions"] = value
+    with pytest.raises(PipelineError, match=r"registry\.keep_versions: .*not true or false"):
+        parse_config(params)
+
+
 def test_missing_required_key_is_named(params):
     del params["train"]["seed"]
     with pytest.raises(PipelineError, match=r"train\.seed: required key is missing"):

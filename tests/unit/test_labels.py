@@ -185,6 +185,12 @@ def test_a_bad_labels_file_is_refused_and_nothing_stored(cfg, tmp_path, frame, m
     assert not (tmp_path / "labels").exists()
 
 
+def test_a_folder_given_as_the_labels_file_is_named(cfg, tmp_path):
+    (folder := tmp_path / "arrived").mkdir()
+    with pytest.raises(PipelineError, match=r"arrived is a directory: name the labels file"):
+        import_labels(cfg, folder)
+
+
 def test_labels_before_any_logged_prediction_are_refused(cfg, tmp_path):
     file = tmp_path / "labels.csv"
     pd.DataFrame({"customer_id": [1], "churned": ["yes"]}).to_csv(file, index=False)

@@ -227,6 +227,26 @@ def test_without_a_search_the_settings_file_says_so(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{{\n", r"tuned.yaml: not YAML \("),
+        ("model.search: {nosuch_param: 3}\n", r"tuned.yaml: not the settings a search writes"),
+        ("- model.max_iter\n", r"tuned.yaml: not the settings a search writes"),
+    ],
+    ids=["not-yaml", "nested", "a-list"],
+)
+def test_a_settings_file_edited_out_of_shape_is_named(tmp_path, text, message):
+    (tmp_path / "tuned.yaml").write_text(text)
+    with pytest.raises(PipelineError, match=message):
+        tuned_overrides(tmp_path / "tuned.yaml")
+    (tmp_path / "tuned.yaml").write_text("model.max_depth: null\nmodel.max_iter: 50\n")
+    assert tuned_overrides(tmp_path / "tuned.yaml") == [
+        "++model.max_depth=null",
+        "++model.max_iter=50",
+    ]
+
+
+@pytest.mark.parametrize(
     ("search", "message"),
     [
         ({"n_trees": {"low": 1, "high": 5}}, r"search\.n_trees is not a setting of this model"),

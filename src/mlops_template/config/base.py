@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-NonNegInt = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(ge=1)]
+
+def _not_a_bool(value: object) -> object:
+    """pydantic reads true as 1: a count or size given as true/false is a mistake."""
+    if isinstance(value, bool):
+        raise ValueError("a whole number, not true or false")
+    return value
+
+
+NonNegInt = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=0)]
+PosInt = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=1)]
 
 
 class Strict(BaseModel):

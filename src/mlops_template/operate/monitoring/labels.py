@@ -72,6 +72,8 @@ def import_labels(
 
 
 def _read(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        raise PipelineError(f"{path} is a directory: name the labels file (.csv or .parquet)")
     if not path.is_file():
         raise PipelineError(f"{path}: labels file not found")
     reader = pd.read_parquet if batch_format(path) == "parquet" else pd.read_csv
