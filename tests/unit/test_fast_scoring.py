@@ -177,8 +177,17 @@ def pandas_json(features: pd.DataFrame, _column: str) -> bytes:
         ("num", cell("Infinity"), "1 infinite values"),
         ("num", cell("-Infinity"), "1 infinite values"),
         ("num", cell("1e400"), "1 infinite values"),
+        ("cat", cell('{"a": 1}'), r"1 values are not text, numbers or true/false, e.g. \[\{"),
     ],
-    ids=["epoch-ms-dates", "an-epoch-ms-date", "text-for-date", "infinity", "-infinity", "1e400"],
+    ids=[
+        "epoch-ms-dates",
+        "an-epoch-ms-date",
+        "text-for-date",
+        "infinity",
+        "-infinity",
+        "1e400",
+        "a-mapping-for-a-category",
+    ],
 )
 def test_rows_the_contract_refuses_get_a_400_naming_the_column(
     served_pyfunc, apps, column, body, reason

@@ -30,6 +30,15 @@ def test_missing_spellings_and_booleans():
     assert as_text(flags, boolean=True).tolist()[:4] == ["True", "True", "True", "False"]
 
 
+def test_a_mapping_or_list_in_a_text_cell_is_refused():
+    """Nested JSON in a REST request: its Python text would be a category of its own."""
+    nested = pd.Series(["basic", {"a": 1}, ["x"], None], name="plan", dtype=object)
+    with pytest.raises(BadCells, match=r"column 'plan': 2 values are not text, numbers or"):
+        as_text(nested)
+    mixed = pd.Series(["basic", 1, 2.5, True, None], name="plan", dtype=object)
+    assert as_text(mixed).tolist()[:4] == ["basic", "1", "2.5", "True"]
+
+
 def test_numbers_from_text_and_infinity_by_policy():
     assert as_numbers(pd.Series(["1.5", "", "NA", 2]), "x").tolist()[::3] == [1.5, 2.0]
     with pytest.raises(BadCells, match=r"column 'x': 1 values are not numbers, e.g. \['abc'\]"):

@@ -79,7 +79,16 @@ def is_missing(values: pd.Series) -> np.ndarray:
 
 
 def as_text(values: pd.Series, boolean: bool = False) -> pd.Series:
-    """A categorical column as text (object dtype, NaN where missing)."""
+    """A categorical column as text (object dtype, NaN where missing). A cell holding a
+    mapping or a list (nested JSON in a REST request) raises BadCells: its text would be
+    Python's, a category nobody meant."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "mixed":
+        nested = [v for v in values if isinstance(v, dict | list | tuple | set)]
+        if nested:
+            raise BadCells(
+                f"column '{values.name}': {len(nested)} values are not text, numbers or "
+                f"true/false, e.g. {nested[:3]}"
+            )
     missing = is_missing(values)
     text = values.astype(object).map(str)
     if boolean:
