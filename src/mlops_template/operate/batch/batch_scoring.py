@@ -136,14 +136,13 @@ def _score_with_pandas(job: ScoringJob, chunk_rows: int, unseen_policy: str) -> 
     def scored() -> Iterator[pa.RecordBatch]:
         for chunk in _progress(iter_chunks(job.path, job.schema, chunk_rows), job.path):
             frame = chunk.to_pandas()
-            unseen = unseen_categories(job.schema, frame)
-            if unseen and unseen_policy == "error":
-                raise PipelineError(describe_unseen(unseen, str(job.path)))
             n, offset = len(frame), counted["rows"]
             columns = {"row_number": pa.array(np.arange(offset, offset + n, dtype="int64"))}
             for name in job.passthrough:
                 columns[name] = chunk.column(name).cast(pa.string())
             try:
+                if unseen_policy == "error" and (unseen := unseen_categories(job.schema, frame)):
+                    raise PipelineError(describe_unseen(unseen, str(job.path)))
                 columns.update(score_chunk(job.model, frame[job.features], job.classes))
                 columns.update(input_columns(frame, job.schema, job.infinity))
             except BadCells as err:  # the contract refuses a cell (infinity, say)
