@@ -27,6 +27,11 @@ class PipelineError(Exception):
     exit_at_once = False
 
 
+class NothingLogged(PipelineError):
+    """No evidence yet: nothing logged, or none of the rows asked for (shadow rows). The
+    gate's live check reads it as no evidence; every other error stops the command."""
+
+
 class AlreadyReported(PipelineError):
     """An error a second process of the command has printed already: the command ends
     with its exit code and says nothing more."""

@@ -437,14 +437,14 @@ def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_pa
     ref = model_versions.ModelRef(cfg.registry.model_name, "1", "champion")
     features.to_parquet(test := tmp_path / "test.parquet")
     rebuilt = Path("model.skops")  # the file the version was logged from (store's root)
-    same = reproduce._served_scores(MlflowClient(), ref, rebuilt, test)
+    same = reproduce._served_scores(reproduce._served(MlflowClient(), ref), rebuilt, test)
     assert same.same and len(same.registered) == 32
     model = sio.load(
         artifacts / "model.skops", trusted=sio.get_untrusted_types(file=artifacts / "model.skops")
     )
     model[-1].coef_ = -model[-1].coef_
     dump_model(model, artifacts / "model.skops")
-    changed = reproduce._served_scores(MlflowClient(), ref, rebuilt, test)
+    changed = reproduce._served_scores(reproduce._served(MlflowClient(), ref), rebuilt, test)
     assert changed.rebuilt == same.rebuilt and changed.registered != same.registered
     model_file = Compared("model file", "0" * 32, "0" * 32)  # the rebuild is the tagged file
     found = Reproduction(model=ref.label, commit="0" * 40, outputs=[model_file, changed])
@@ -452,3 +452,8 @@ def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_pa
     rebuilt_otherwise = Compared("model file", "0" * 32, "1" * 32)  # expected to score otherwise
     found = Reproduction(model=ref.label, commit="0" * 40, outputs=[rebuilt_otherwise, changed])
     assert "artifact" not in found.differs()
+    for file in artifacts.iterdir():  # gone from the store: not the recorded model either
+        file.unlink() if file.is_file() else shutil.rmtree(file)
+    gone = reproduce._served(MlflowClient(), ref)
+    assert "not in the artifact store" in gone
+    assert not reproduce._served_scores(gone, rebuilt, test).same

@@ -35,6 +35,9 @@ def test_a_mapping_or_list_in_a_text_cell_is_refused():
     nested = pd.Series(["basic", {"a": 1}, ["x"], None], name="plan", dtype=object)
     with pytest.raises(BadCells, match=r"column 'plan': 2 values are not text, numbers or"):
         as_text(nested)
+    beside_a_number = pd.Series([7, {"a": "x" * 500}], name="plan", dtype=object)
+    with pytest.raises(BadCells, match=r"1 values are not .*, e.g. \{'a': 'x{40,}\.\.\.$"):
+        as_text(beside_a_number)  # a long one shortened
     mixed = pd.Series(["basic", 1, 2.5, True, None], name="plan", dtype=object)
     assert as_text(mixed).tolist()[:4] == ["basic", "1", "2.5", "True"]
 

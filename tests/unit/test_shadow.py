@@ -4,6 +4,8 @@ the live check promote adds with gate.shadow.use (core/gate.shadow_check)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -190,3 +192,7 @@ def test_the_log_gives_the_labelled_pairs_and_promote_the_candidate_check(params
     assert isinstance(refused, NoShadow) and "no predictions logged yet" in refused.detail
     off = Config.model_validate({**settings, "gate": params["gate"]})
     assert live_check(off, "1", "2") is None
+    for part in Path(log).glob("*.parquet"):  # a damaged log is an error, not "no evidence"
+        part.unlink()
+    with pytest.raises(PipelineError, match=r"the Delta table cannot be read"):
+        live_check(cfg, "1", "2")

@@ -82,12 +82,14 @@ def as_text(values: pd.Series, boolean: bool = False) -> pd.Series:
     """A categorical column as text (object dtype, NaN where missing). A cell holding a
     mapping or a list (nested JSON in a REST request) raises BadCells: its text would be
     Python's, a category nobody meant."""
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "mixed":
+    # infer_dtype says "mixed..." for a column holding anything beside text and numbers.
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):
         nested = [v for v in values if isinstance(v, dict | list | tuple | set)]
         if nested:
+            shown = [r if len(r := repr(v)) <= 60 else f"{r[:57]}..." for v in nested[:3]]
             raise BadCells(
                 f"column '{values.name}': {len(nested)} values are not text, numbers or "
-                f"true/false, e.g. {nested[:3]}"
+                f"true/false, e.g. {', '.join(shown)}"
             )
     missing = is_missing(values)
     text = values.astype(object).map(str)

@@ -171,5 +171,8 @@ def scores_digest(model: Any, features: Any, classification: bool) -> str:
 
     import numpy as np
 
+    # One thread: a forest sums its trees' probabilities in the order threads finish.
+    params = model.get_params()
+    model.set_params(**{k: 1 for k, v in params.items() if k.endswith("n_jobs") and v != 1})
     scores = model.predict_proba(features) if classification else model.predict(features)
     return hashlib.md5(np.ascontiguousarray(scores, dtype="float64").tobytes()).hexdigest()

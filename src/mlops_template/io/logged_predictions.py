@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_template.errors import PipelineError
+from mlops_template.errors import NothingLogged
 from mlops_template.io.predictions_table import readable, refuse_unlike
 
 NOTHING_LOGGED = "no predictions logged yet (make serve or make predict writes them)"
@@ -18,7 +18,7 @@ def open_logged(table: str, why: str = ""):
     from deltalake import DeltaTable
 
     if not DeltaTable.is_deltatable(table):
-        raise PipelineError(f"{table}: {NOTHING_LOGGED}{why}")
+        raise NothingLogged(f"{table}: {NOTHING_LOGGED}{why}")
     with readable(table):
         logged = DeltaTable(table)
     refuse_unlike(table, logged.schema().to_arrow(), "set predict.table to another path")

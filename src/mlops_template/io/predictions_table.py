@@ -260,17 +260,18 @@ def refuse_unlike(table: str, current: Any, remedy: str) -> None:
 
 @contextmanager
 def readable(table: str) -> Iterator[None]:
-    """A table whose log or data files were changed or removed outside its writers, said in
-    one line naming it, not as deltalake's traceback."""
+    """A table whose log or data files were damaged (a `_delta_log` entry garbled, a data
+    file removed), said in one line naming it, not as deltalake's traceback. Other causes
+    (permissions, memory) keep their own errors."""
     from deltalake.exceptions import DeltaError
 
     try:
         yield
-    except (DeltaError, OSError, pa.ArrowException) as err:
+    except (DeltaError, FileNotFoundError, pa.ArrowInvalid) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PipelineError(
-            f"{table}: the Delta table cannot be read ({reason}); its log or data files were "
-            "changed or removed by hand: put them back, or use another table"
+            f"{table}: the Delta table cannot be read ({reason}); if its log or data files "
+            "were changed or removed by hand, put them back, or use another table"
         ) from None
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from mlops_template.config.release import Gate
 from mlops_template.core.labels import arrived_labels
 from mlops_template.core.shadow import ShadowComparison, compare, pair_rows
-from mlops_template.errors import PipelineError
+from mlops_template.errors import NothingLogged
 from mlops_template.io import labels_table, logged_predictions
 
 NO_SHADOW = "no shadow rows logged (serve.shadow=challenger logs them)"
@@ -36,11 +36,11 @@ def read(table: str, labels: str) -> ShadowRows:
     log = logged_predictions.open_logged(table)
     names = logged_predictions.column_names(log)
     if "shadow" not in names:
-        raise PipelineError(f"{table}: {NO_SHADOW}")
+        raise NothingLogged(f"{table}: {NO_SHADOW}")
     keep = [n for n in names if not n.startswith("input_")]
     pairs = pair_rows(logged_predictions.logged_frame(log, table, keep))
     if pairs.empty:
-        raise PipelineError(f"{table}: {NO_SHADOW}")
+        raise NothingLogged(f"{table}: {NO_SHADOW}")
     # The classes these rows were scored with (a table may hold another model's too).
     proba = [n for n in names if n.startswith("proba_") and pairs[n].notna().any()]
     classes = [n.removeprefix("proba_") for n in proba] or None

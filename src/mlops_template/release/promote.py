@@ -26,7 +26,7 @@ from mlops_template.core.gate import (
 )
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.validation_report import ValidationReport
-from mlops_template.errors import PipelineError
+from mlops_template.errors import NothingLogged, PipelineError
 from mlops_template.io import model_versions, registry, shadow_rows
 from mlops_template.io.atomic import write_json, write_parquet
 from mlops_template.io.lineage import LOCK_FILE
@@ -116,7 +116,7 @@ def live_check(cfg: Config, champion: str, candidate: str | None) -> Shadow | No
     if candidate is not None:
         try:
             logged = shadow_rows.read(cfg.predict.table, cfg.monitor.labels_table)
-        except PipelineError as err:  # no log, or no shadow rows in it: no evidence yet
+        except NothingLogged as err:  # no log, or no shadow rows in it: no evidence yet
             return shadow_check(settings.require, None, champion, candidate, str(err))
         pair = (champion, candidate)
         comparisons = logged.compared(cfg.gate, settings.min_rows)

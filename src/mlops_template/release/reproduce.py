@@ -6,7 +6,9 @@ worktree that shares this project's DVC cache and remote; its DVC-tracked data i
 from the cache, else fetched from the remote; the whole pipeline runs again there
 (`dvc repro --force`, with that commit's code, into a throwaway tracking store), and the
 model file, the train and test data and the metrics are compared with the digests the
-version was registered with (core/reproduction.py names what differs).
+version was registered with (core/reproduction.py names what differs). The artifact
+store's copy of the model, which serve and predict load, is compared with the rebuild
+by their scores on the rebuilt test rows when the rebuilt file is the recorded one.
 
 Exit codes: 0 byte-identical, 3 differs, 2 it cannot be rebuilt (the version, its
 commit, its data or the remote missing).
@@ -55,6 +57,7 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
     commit, notes = _commit_with_model(_commit(ref.label, lineage), lineage, cfg.paths.model)
     print(f"reproduce {ref.label} from commit {commit[:12]}", file=sys.stderr)
+    served = _served(client, ref)  # before the rebuild's minutes: the store is asked once
     with commit_worktree.worktree(commit) as tree:
         commit_worktree.share_dvc(tree)
         commit_worktree.fetch_tracked_data(tree, ref.label)
@@ -62,7 +65,7 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
         if notes:
             stale = {"uncommitted": notes, **stale}
         _rebuild(tree, verbose)
-        outputs, said = _compared(client, tree, lineage, ref)
+        outputs, said = _compared(client, tree, lineage, served)
         found = Reproduction(
             model=ref.label,
             commit=commit,
@@ -163,7 +166,7 @@ def _rebuild(tree: Path, verbose: bool) -> None:
 
 
 def _compared(
-    client: Any, tree: Path, lineage: dict[str, str], ref: model_versions.ModelRef
+    client: Any, tree: Path, lineage: dict[str, str], served: Any
 ) -> tuple[list[Compared], list[str]]:
     """The registered outputs against the rebuilt ones, and what could not be compared."""
     paths = (yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {})["paths"]
@@ -176,9 +179,15 @@ def _compared(
         Compared("model file", lineage.get("model_md5"), rebuilt("model")),
         Compared("train data", lineage.get("train_md5") or None, rebuilt("train")),
         Compared("test data", lineage.get("test_md5"), rebuilt("test")),
-        _served_scores(client, ref, tree / paths["model"], tree / paths["test"]),
     ]
     notes = []
+    if found[0].same:  # the rebuilt file is the one the tags record: the store's copy too?
+        try:
+            found.append(_served_scores(served, tree / paths["model"], tree / paths["test"]))
+        except (ValueError, KeyError) as err:  # rows the models cannot score: not compared
+            notes.append(f"the served model: not compared ({type(err).__name__}: {err})")
+    if isinstance(served, str):
+        notes.append(f"the served model could not be loaded: {served}")
     metrics_file = tree / paths["metrics"]
     registered = _registered_metrics(client, lineage.get("model_md5", ""))
     if registered is None:
@@ -191,23 +200,32 @@ def _compared(
     return found, notes
 
 
-def _served_scores(client: Any, ref: model_versions.ModelRef, model: Path, test: Path) -> Compared:
-    """The registered model as serve and predict load it, from the artifact store (checked
-    as they check it), against the rebuilt model file, by their scores on the rebuilt
-    test rows: the tags record the model file's md5, but the store's copy is what runs."""
+def _served(client: Any, ref: model_versions.ModelRef) -> Any:
+    """The registered version as serve and predict load it, from the artifact store and
+    checked as they check it; else why it could not be (files gone, refused)."""
+    try:
+        return model_versions.load_version(client, ref)
+    except PipelineError as err:
+        return str(err)
+
+
+def _served_scores(served: Any, model: Path, test: Path) -> Compared:
+    """The store's copy against the rebuilt model file, by their scores on the rebuilt
+    test rows: the tags record the file's md5, but the store's copy is what runs (its
+    bytes are MLflow's own serialization, so it is compared by what it does)."""
     import pandas as pd
 
     from mlops_template.io.model_file import load_model
 
-    version = model_versions.load_version(client, ref)
-    if not (model.is_file() and test.is_file()):
-        return Compared(SERVED, "not compared", None)
-    rows = pd.read_parquet(test, columns=version.schema.features)
-    classification = version.schema.task == "classification"
+    if isinstance(served, str):  # gone from the store, or refused: not the recorded model
+        return Compared(SERVED, None, None)
+    rebuilt = load_model(model)
+    rows = pd.read_parquet(test, columns=served.schema.features)
+    classification = served.schema.task == "classification"
     return Compared(
         SERVED,
-        scores_digest(version.model, rows, classification),
-        scores_digest(load_model(model), rows, classification),
+        scores_digest(served.model, rows, classification),
+        scores_digest(rebuilt, rows, classification),
     )
 
 
