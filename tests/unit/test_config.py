@@ -54,10 +54,12 @@ def test_bad_split_value_is_named(params):
 
 
 @pytest.mark.parametrize("value", [True, False])
-def test_a_count_given_as_true_or_false_is_named(params, value):
+@pytest.mark.parametrize("key", ["registry.keep_versions", "predict.chunk_rows"])
+def test_a_count_given_as_true_or_false_is_named(params, key, value):
     """pydantic alone would read `registry.keep_versions=true` as 1."""
-    params["registry"]["keep_versions"] = value
-    with pytest.raises(PipelineError, match=r"registry\.keep_versions: .*not true or false"):
+    group, name = key.split(".")
+    params[group][name] = value
+    with pytest.raises(PipelineError, match=rf"{re.escape(key)}: .*not true or false"):
         parse_config(params)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from mlops_template.config.base import Engine, NonNegInt, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, Engine, NonNegInt, PosInt, Strict
 from mlops_template.config.data import Data
 from mlops_template.config.model import Model
 from mlops_template.config.operate import ContinuousTraining, Monitor, Predict, Serve
@@ -42,12 +42,12 @@ class Paths(Strict):
 
 
 class Validate(Strict):
-    min_rows: Annotated[int, Field(ge=2)]
-    max_classes: Annotated[int, Field(ge=2)]
+    min_rows: Annotated[int, NOT_BOOL, Field(ge=2)]
+    max_classes: Annotated[int, NOT_BOOL, Field(ge=2)]
     # A class is rare below this share of an even one (1/classes): a warning.
     min_class_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
     # Classes with fewer rows than this: refused, their rows dropped, or merged into one.
-    min_class_rows: Annotated[int, Field(ge=2)] = 2
+    min_class_rows: Annotated[int, NOT_BOOL, Field(ge=2)] = 2
     small_classes: Literal["error", "drop", "merge"] = "error"
     merged_class: str | int = "other"
     # A feature holding the target (core/dataset_checks.py): refused, or a warning.
@@ -65,23 +65,24 @@ class Split(Strict):
 class Features(Strict):
     numeric_imputer: Literal["median", "mean"] = "median"
     scale_numeric: bool = True
-    max_categories: Annotated[int, Field(ge=2)] | None = 20
+    max_categories: Annotated[int, NOT_BOOL, Field(ge=2)] | None = 20
     # A free-text column reaches the model as the weights of its most frequent words.
-    text_terms: Annotated[int, Field(ge=1)] = 100
+    text_terms: Annotated[int, NOT_BOOL, Field(ge=1)] = 100
 
 
 class CrossValidation(Strict):
     """How the training rows score a model: model=auto's choice and tuning's trials
     (core/cross_validation.py)."""
 
-    folds: Annotated[int, Field(ge=2, le=20)] = 3
-    # Past this many training rows, one hold-out split of `holdout` of them instead.
-    max_rows: Annotated[int, Field(ge=1000)] = 20_000  # a hold-out of 100s of rows at least
+    folds: Annotated[int, NOT_BOOL, Field(ge=2, le=20)] = 3
+    # Past this many training rows, one hold-out split of `holdout` of them instead (at
+    # least 1000: a hold-out of hundreds of rows).
+    max_rows: Annotated[int, NOT_BOOL, Field(ge=1000)] = 20_000
     holdout: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2
     # Past this many training rows, the hold-out split is made in a sample of this many.
-    sample_rows: Annotated[int, Field(ge=1000)] = 1_000_000
+    sample_rows: Annotated[int, NOT_BOOL, Field(ge=1000)] = 1_000_000
     # Fits at once (-1: one per core), in worker processes.
-    n_jobs: Annotated[int, Field(ge=-1)] = 1
+    n_jobs: Annotated[int, NOT_BOOL, Field(ge=-1)] = 1
 
     @field_validator("n_jobs")
     @classmethod

@@ -14,8 +14,9 @@ def _not_a_bool(value: object) -> object:
     return value
 
 
-NonNegInt = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=0)]
-PosInt = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=1)]
+NOT_BOOL = BeforeValidator(_not_a_bool)  # in every whole-number setting: Annotated[int, ...]
+NonNegInt = Annotated[int, NOT_BOOL, Field(ge=0)]
+PosInt = Annotated[int, NOT_BOOL, Field(ge=1)]
 
 
 class Strict(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from mlops_template.config.base import NonNegInt, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Strict
 from mlops_template.errors import redact
 
 Task = Literal["auto", "classification", "regression"]
@@ -46,16 +46,16 @@ class FileData(_DataBase):
 class SyntheticData(_DataBase):
     source: Literal["synthetic"]
     task: Literal["classification", "regression"]
-    n_rows: Annotated[int, Field(ge=10)]
+    n_rows: Annotated[int, NOT_BOOL, Field(ge=10)]
     seed: NonNegInt
     n_numeric: PosInt
     n_categorical: NonNegInt
-    n_classes: Annotated[int, Field(ge=2)] = 2
+    n_classes: Annotated[int, NOT_BOOL, Field(ge=2)] = 2
     missing_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
     noise: Annotated[float, Field(ge=0)] = 0.1
     # A text column `code` of this many levels (0: none), and a free-text column `text`:
     # each carries an informative column's signal, as a level's effect or as a word.
-    n_levels: Annotated[int, Field(ge=0)] = 0
+    n_levels: Annotated[int, NOT_BOOL, Field(ge=0)] = 0
     text: bool = False
 
     @property
@@ -84,7 +84,7 @@ class DemoData(_DataBase):
 
     source: Literal["demo"]
     name: Literal["customers"]
-    n_rows: Annotated[int, Field(ge=10)] = 2000
+    n_rows: Annotated[int, NOT_BOOL, Field(ge=10)] = 2000
     seed: NonNegInt = 0
 
     @property

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from mlops_template.config.base import PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, PosInt, Strict
 
 Value = str | int | float | bool | None
 
@@ -107,7 +107,7 @@ class HistGradientBoostingModel(Learner):
     type: Literal["hist_gradient_boosting"]
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
     max_iter: PosInt = 100
-    max_leaf_nodes: Annotated[int, Field(ge=2)] | None = 31
+    max_leaf_nodes: Annotated[int, NOT_BOOL, Field(ge=2)] | None = 31
     max_depth: PosInt | None = None
     min_samples_leaf: PosInt = 20
     l2_regularization: Annotated[float, Field(ge=0)] = 0.0

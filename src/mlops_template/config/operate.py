@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_template.config.base import NonNegInt, PosInt, Spark, Strict
+from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Spark, Strict
 
 # The columns every predictions table has (io/predictions_table.py), besides one
 # proba_<class> column per class of a classifier.
@@ -28,7 +28,7 @@ LOG_COLUMNS = ("request_id", "shadow")
 class Predict(Strict):
     table: str = Field(min_length=1)
     alias: str = Field(min_length=1)
-    chunk_rows: Annotated[int, Field(ge=100)]
+    chunk_rows: Annotated[int, NOT_BOOL, Field(ge=100)]
     passthrough_columns: list[str] = []
     extra_columns: Literal["drop", "error"] = "drop"
     unseen_categories: Literal["allow", "error"] = "allow"
@@ -77,7 +77,7 @@ class Monitor(Strict):
     jensen_shannon: Annotated[float, Field(gt=0, le=1)]
     min_rows: PosInt
     drift_share: Annotated[float, Field(gt=0, le=1)]
-    max_rows: Annotated[int, Field(ge=100)]
+    max_rows: Annotated[int, NOT_BOOL, Field(ge=100)]
     seed: NonNegInt
     max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
     report_dir: str = Field(min_length=1)

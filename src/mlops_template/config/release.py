@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from mlops_template.config.base import NonNegInt, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Strict
 from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 
@@ -48,7 +48,7 @@ class TaskGate(Strict):
 
 
 class Bootstrap(Strict):
-    samples: Annotated[int, Field(ge=100)] = 1000
+    samples: Annotated[int, NOT_BOOL, Field(ge=100)] = 1000
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
     seed: NonNegInt = 0
 
@@ -67,7 +67,7 @@ class ShadowGate(Strict):
     # not_worse: refused when clearly worse than the champion there; better: it must be
     # better beyond noise there too.
     require: Literal["not_worse", "better"] = "not_worse"
-    min_rows: Annotated[int, Field(ge=2)] = 30
+    min_rows: Annotated[int, NOT_BOOL, Field(ge=2)] = 30
 
 
 class Gate(Strict):
