@@ -166,7 +166,9 @@ class Reproduction:
 
 def scores_digest(model: Any, features: Any, classification: bool) -> str:
     """The md5 of a model's scores on some rows (class probabilities, else predictions),
-    as float64 bytes: two models that score every row alike to the bit give one digest."""
+    as float64 bytes: two models that score every row alike to the bit give one digest.
+    The model is left set to one thread (its `n_jobs` settings): reproduce's models are
+    loaded for this alone."""
     import hashlib
 
     import numpy as np
