@@ -80,6 +80,21 @@ def test_a_batch_without_a_model_column_is_refused_and_nothing_written(tmp_path,
     assert not table.exists()
 
 
+def test_a_table_with_a_removed_data_file_is_refused_and_left_as_it_was(
+    tmp_path, fetched, settings
+):
+    """An append would commit and leave every reader of the table refusing it."""
+    batch, table = tmp_path / "batch.csv", tmp_path / "predictions"
+    ROWS.head(50).to_csv(batch, index=False)
+    _score(settings, batch, fetched, "1", table)
+    next(table.glob("*.parquet")).unlink()
+    log = sorted(p.name for p in (table / "_delta_log").iterdir())
+    ROWS.head(40).to_csv(batch, index=False)
+    with pytest.raises(PipelineError, match=r"1 of its 1 data files are missing, part-.*"):
+        _score(settings, batch, fetched, "1", table)
+    assert sorted(p.name for p in (table / "_delta_log").iterdir()) == log
+
+
 def test_the_datas_id_column_is_copied_when_the_batch_has_it(tmp_path, fetched, settings, capsys):
     batch, table = tmp_path / "batch.csv", tmp_path / "predictions"
     ROWS.head(20).assign(customer_id=[f"C{i}" for i in range(20)]).to_csv(batch, index=False)

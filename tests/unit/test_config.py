@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import re
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 import pytest
 import yaml
 
 from mlops_template.config import Config, flatten, load_config, parse_config
+from mlops_template.config.base import NOT_BOOL, Strict
 from mlops_template.config.model import HistGradientBoostingModel
 from mlops_template.errors import PipelineError
 
@@ -61,6 +64,45 @@ def test_a_count_given_as_true_or_false_is_named(params, key, value):
     params[group][name] = value
     with pytest.raises(PipelineError, match=rf"{re.escape(key)}: .*not true or false"):
         parse_config(params)
+
+
+@pytest.mark.parametrize("key", ["gate.classification.min_improvement", "monitor.wasserstein"])
+def test_a_fraction_given_as_true_is_named(params, key):
+    """pydantic alone would read `monitor.wasserstein=true` as 1.0."""
+    *groups, name = key.split(".")
+    section = params
+    for group in groups:
+        section = section[group]
+    section[name] = True
+    with pytest.raises(PipelineError, match=rf"{re.escape(key)}: .*not true or false"):
+        parse_config(params)
+
+
+def _unguarded(annotation, metadata=()) -> bool:
+    """A number in this annotation that pydantic would read from true or false."""
+    if get_origin(annotation) is Annotated:
+        return _unguarded(get_args(annotation)[0], get_args(annotation)[1:])
+    if get_origin(annotation) in (Union, UnionType):
+        arms = get_args(annotation)
+        return bool not in arms and any(_unguarded(arm, metadata) for arm in arms)
+    return annotation in (int, float) and NOT_BOOL not in metadata
+
+
+def _models(cls: type) -> list[type]:
+    return [cls] + [m for sub in cls.__subclasses__() for m in _models(sub)]
+
+
+def test_every_numeric_setting_refuses_true_and_false():
+    """The unit tests above try a few keys; this one keeps the next setting from being
+    added without the guard."""
+    assert len(_models(Strict)) > 20  # every config module imported
+    unguarded = [
+        f"{model.__name__}.{name}"
+        for model in _models(Strict)
+        for name, field in model.model_fields.items()
+        if _unguarded(field.annotation, field.metadata)
+    ]
+    assert unguarded == []
 
 
 def test_missing_required_key_is_named(params):

@@ -275,3 +275,24 @@ def test_serve_refuses_at_start_a_log_table_its_rows_do_not_fit(params, tmp_path
     params["serve"]["log"]["table"] = str(tmp_path / "new")
     settings = inference_log_env(Config.model_validate(params), ModelRef("m", "1", None), schema)
     assert json.loads(settings["MLOPS_INFERENCE_LOG"])["table"] == str(tmp_path / "new")
+
+
+def test_serve_refuses_at_start_a_log_table_with_a_removed_data_file(params, tmp_path):
+    from mlops_template.config import Config
+    from mlops_template.errors import PipelineError
+    from mlops_template.io.model_versions import ModelRef
+    from mlops_template.operate.serving.serve import inference_log_env
+
+    from .conftest import training_schema
+
+    schema = training_schema({"name": "x", "kind": "numeric"}, classes=["no", "yes"])
+    table = tmp_path / "log"
+    rows = predictions_table.table_schema(["no", "yes"], [], [])
+    one = pa.Table.from_pylist([{"row_number": 0, "prediction": "yes"}], rows)
+    predictions_table.append(str(table), rows, iter(one.to_batches()))
+    params["serve"]["log"]["table"] = str(table)
+    cfg = Config.model_validate(params)
+    inference_log_env(cfg, ModelRef("m", "1", "champion"), schema)  # whole: accepted
+    next(table.glob("*.parquet")).unlink()
+    with pytest.raises(PipelineError, match="1 of its 1 data files are missing"):
+        inference_log_env(cfg, ModelRef("m", "1", "champion"), schema)

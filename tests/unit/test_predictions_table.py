@@ -123,6 +123,23 @@ def test_a_removed_data_file_is_one_line_for_the_readers(tmp_path):
     _readers_refuse(table, "the Delta table cannot be read (", ".parquet")
 
 
+def test_a_removed_data_file_is_found_before_a_write(tmp_path):
+    table = tmp_path / "odd name 100%" / "predictions"  # the log's paths are URL-encoded
+    for n in (3, 2):
+        write_deltalake(str(table), rows(n), mode="append")
+    predictions_table.refuse_missing_files(str(table))  # whole: fine
+    predictions_table.refuse_missing_files(str(tmp_path / "new"))  # no table yet: fine
+    first = sorted(table.glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)[0]
+    first.unlink()
+    with pytest.raises(PipelineError) as err:
+        predictions_table.refuse_missing_files(str(table))
+    assert str(err.value) == (
+        f"{table}: the Delta table cannot be read (1 of its 2 data files are missing, "
+        f"{first.name} first); if its log or data files were changed or removed by hand, "
+        "put them back, or use another table"
+    )
+
+
 @pytest.mark.parametrize(
     "change, expected",
     [

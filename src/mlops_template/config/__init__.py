@@ -45,11 +45,11 @@ class Validate(Strict):
     min_rows: Annotated[int, NOT_BOOL, Field(ge=2)]
     max_classes: Annotated[int, NOT_BOOL, Field(ge=2)]
     # A class is rare below this share of an even one (1/classes): a warning.
-    min_class_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    min_class_ratio: Annotated[float, NOT_BOOL, Field(ge=0, le=1)] = 0.2
     # Classes with fewer rows than this: refused, their rows dropped, or merged into one.
     min_class_rows: Annotated[int, NOT_BOOL, Field(ge=2)] = 2
     small_classes: Literal["error", "drop", "merge"] = "error"
-    merged_class: str | int = "other"
+    merged_class: str | Annotated[int, NOT_BOOL] = "other"
     # A feature holding the target (core/dataset_checks.py): refused, or a warning.
     target_copies: Literal["error", "warn"] = "error"
     # Row numbers and codes (core/columns.py): not features, or kept as features.
@@ -57,7 +57,7 @@ class Validate(Strict):
 
 
 class Split(Strict):
-    test_size: Annotated[float, Field(gt=0, lt=1)]
+    test_size: Annotated[float, NOT_BOOL, Field(gt=0, lt=1)]
     seed: NonNegInt
     key: str | None = None
 
@@ -78,7 +78,7 @@ class CrossValidation(Strict):
     # Past this many training rows, one hold-out split of `holdout` of them instead (at
     # least 1000: a hold-out of hundreds of rows).
     max_rows: Annotated[int, NOT_BOOL, Field(ge=1000)] = 20_000
-    holdout: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2
+    holdout: Annotated[float, NOT_BOOL, Field(ge=0.05, le=0.5)] = 0.2
     # Past this many training rows, the hold-out split is made in a sample of this many.
     sample_rows: Annotated[int, NOT_BOOL, Field(ge=1000)] = 1_000_000
     # Fits at once (-1: one per core), in worker processes.
@@ -119,7 +119,7 @@ class Read(Strict):
     non_numeric: Literal["error", "missing"] = "error"
     # Share of a text column's values that must parse as numbers for it to be a numeric
     # column with bad cells rather than a text column.
-    numeric_share: Annotated[float, Field(gt=0.5, le=1)] = 0.9
+    numeric_share: Annotated[float, NOT_BOOL, Field(gt=0.5, le=1)] = 0.9
     # Date columns (timestamps, ISO 8601 text): numeric features, or refused.
     dates: Literal["features", "error"] = "features"
 

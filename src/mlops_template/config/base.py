@@ -8,15 +8,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _not_a_bool(value: object) -> object:
-    """pydantic reads true as 1: a count or size given as true/false is a mistake."""
+    """pydantic reads true as 1: a count, size or range end given as true/false is a mistake."""
     if isinstance(value, bool):
-        raise ValueError("a whole number, not true or false")
+        raise ValueError("a number, not true or false")
     return value
 
 
-NOT_BOOL = BeforeValidator(_not_a_bool)  # in every whole-number setting: Annotated[int, ...]
+NOT_BOOL = BeforeValidator(_not_a_bool)  # in every numeric setting: Annotated[int, ...]
 NonNegInt = Annotated[int, NOT_BOOL, Field(ge=0)]
 PosInt = Annotated[int, NOT_BOOL, Field(ge=1)]
+Share = Annotated[float, NOT_BOOL, Field(gt=0, le=1)]  # a fraction above 0, at most all
 
 
 class Strict(BaseModel):

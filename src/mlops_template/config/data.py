@@ -51,8 +51,8 @@ class SyntheticData(_DataBase):
     n_numeric: PosInt
     n_categorical: NonNegInt
     n_classes: Annotated[int, NOT_BOOL, Field(ge=2)] = 2
-    missing_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    noise: Annotated[float, Field(ge=0)] = 0.1
+    missing_rate: Annotated[float, NOT_BOOL, Field(ge=0, lt=1)] = 0.0
+    noise: Annotated[float, NOT_BOOL, Field(ge=0)] = 0.1
     # A text column `code` of this many levels (0: none), and a free-text column `text`:
     # each carries an informative column's signal, as a level's effect or as a word.
     n_levels: Annotated[int, NOT_BOOL, Field(ge=0)] = 0

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from mlops_template.config.base import NOT_BOOL, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, PosInt, Share, Strict
 
 Value = str | int | float | bool | None
 
@@ -16,8 +16,8 @@ class Space(Strict):
     """Where tune=optuna searches one setting: low..high (integers when both are; `log`
     samples on a log scale) or a list of `choices`."""
 
-    low: int | float | None = None
-    high: int | float | None = None
+    low: Annotated[int | float, NOT_BOOL] | None = None
+    high: Annotated[int | float, NOT_BOOL] | None = None
     log: bool = False
     choices: Annotated[list[Value], Field(min_length=1)] | None = None
 
@@ -88,7 +88,7 @@ class Learner(Strict):
 # build_estimator passes a key to the estimator of the task it belongs to.
 class LinearModel(Learner):
     type: Literal["linear"]
-    alpha: Annotated[float, Field(gt=0)] = 1.0
+    alpha: Annotated[float, NOT_BOOL, Field(gt=0)] = 1.0
     max_iter: PosInt = 1000
     class_weight: Literal["balanced"] | None = None
 
@@ -98,26 +98,26 @@ class RandomForestModel(Learner):
     n_estimators: PosInt = 200
     max_depth: PosInt | None = None
     min_samples_leaf: PosInt = 1
-    max_features: Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)] | None = "sqrt"
+    max_features: Literal["sqrt", "log2"] | Share | None = "sqrt"
     class_weight: Literal["balanced", "balanced_subsample"] | None = None
     loss: Literal["squared_error", "absolute_error", "poisson"] | None = None
 
 
 class HistGradientBoostingModel(Learner):
     type: Literal["hist_gradient_boosting"]
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
+    learning_rate: Share = 0.1
     max_iter: PosInt = 100
     max_leaf_nodes: Annotated[int, NOT_BOOL, Field(ge=2)] | None = 31
     max_depth: PosInt | None = None
     min_samples_leaf: PosInt = 20
-    l2_regularization: Annotated[float, Field(ge=0)] = 0.0
+    l2_regularization: Annotated[float, NOT_BOOL, Field(ge=0)] = 0.0
     early_stopping: bool = True
-    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    validation_fraction: Annotated[float, NOT_BOOL, Field(gt=0, lt=1)] = 0.1
     n_iter_no_change: PosInt = 10
     categorical: Literal["onehot", "native"] = "onehot"
     class_weight: Literal["balanced"] | None = None
     loss: Literal["squared_error", "absolute_error", "poisson", "gamma", "quantile"] | None = None
-    quantile: Annotated[float, Field(gt=0, lt=1)] | None = None
+    quantile: Annotated[float, NOT_BOOL, Field(gt=0, lt=1)] | None = None
 
     @model_validator(mode="after")
     def _quantile_with_its_loss(self) -> HistGradientBoostingModel:
@@ -130,7 +130,7 @@ class EarlyStop(Strict):
     """LightGBM's and XGBoost's rounds stop when the loss on `validation_fraction` of the
     training rows has not improved for `rounds` rounds (core/learner_adapters.py)."""
 
-    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    validation_fraction: Annotated[float, NOT_BOOL, Field(gt=0, lt=1)] = 0.1
     rounds: PosInt = 20
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Spark, Strict
+from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Share, Spark, Strict
 
 # The columns every predictions table has (io/predictions_table.py), besides one
 # proba_<class> column per class of a classifier.
@@ -57,7 +57,7 @@ class InferenceLogSettings(Strict):
     enabled: bool = True
     table: str = Field(min_length=1)
     flush_requests: PosInt = 1000
-    flush_seconds: Annotated[float, Field(gt=0)] = 5.0
+    flush_seconds: Annotated[float, NOT_BOOL, Field(gt=0)] = 5.0
     max_waiting_requests: PosInt = 100_000
 
 
@@ -72,18 +72,19 @@ class Serve(Strict):
 
 class Monitor(Strict):
     large_sample_rows: PosInt
-    p_value: Annotated[float, Field(gt=0, lt=1)]
-    wasserstein: Annotated[float, Field(gt=0)]
-    jensen_shannon: Annotated[float, Field(gt=0, le=1)]
+    p_value: Annotated[float, NOT_BOOL, Field(gt=0, lt=1)]
+    wasserstein: Annotated[float, NOT_BOOL, Field(gt=0)]
+    jensen_shannon: Share
     min_rows: PosInt
-    drift_share: Annotated[float, Field(gt=0, le=1)]
+    drift_share: Share
     max_rows: Annotated[int, NOT_BOOL, Field(ge=100)]
     seed: NonNegInt
-    max_metric_drop: Annotated[float, Field(ge=0, le=1)]  # a share of the lead over trivial
+    # A share of the champion's lead over the trivial baseline.
+    max_metric_drop: Annotated[float, NOT_BOOL, Field(ge=0, le=1)]
     report_dir: str = Field(min_length=1)
     labels_table: str = Field(min_length=1)
     # A categorical column drifts when at least this share of its values were never seen.
-    unseen_share: Annotated[float, Field(gt=0, le=1)] = 0.2
+    unseen_share: Share = 0.2
     window: str = "1D"  # a pandas Timedelta: 1D, 6h, 30min
     windows: PosInt = 7
 

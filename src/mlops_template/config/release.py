@@ -35,21 +35,21 @@ class Registry(Strict):
 
 
 class Bound(Strict):
-    min: float | None = None
-    max: float | None = None
+    min: Annotated[float, NOT_BOOL] | None = None
+    max: Annotated[float, NOT_BOOL] | None = None
 
 
 class TaskGate(Strict):
     metric: str
     # Fractions of the champion's lead over the trivial baseline on the compared rows.
-    min_improvement: Annotated[float, Field(ge=0)] = 0.0
-    max_holdout_drop: Annotated[float, Field(ge=0)] = 0.0
+    min_improvement: Annotated[float, NOT_BOOL, Field(ge=0)] = 0.0
+    max_holdout_drop: Annotated[float, NOT_BOOL, Field(ge=0)] = 0.0
     thresholds: dict[str, Bound] = {}
 
 
 class Bootstrap(Strict):
     samples: Annotated[int, NOT_BOOL, Field(ge=100)] = 1000
-    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    confidence: Annotated[float, NOT_BOOL, Field(gt=0.5, lt=1)] = 0.95
     seed: NonNegInt = 0
 
 

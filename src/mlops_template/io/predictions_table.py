@@ -90,6 +90,24 @@ def check(table: str, schema: pa.Schema | None = None, other: str = "--table") -
         )
 
 
+def refuse_missing_files(table: str) -> None:
+    """Refuse a table whose log lists a data file the disk no longer has (removed by
+    hand): an append would still commit, and every reader of the table would refuse it.
+    Called once before a batch or a server starts writing, not on each flush."""
+    from urllib.parse import unquote
+
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(table):
+        return
+    with readable(table):
+        files = DeltaTable(table).get_add_actions(flatten=True).column("path").to_pylist()
+        if missing := [f for f in files if not (Path(table) / unquote(f)).exists()]:
+            raise FileNotFoundError(
+                f"{len(missing)} of its {len(files)} data files are missing, {missing[0]} first"
+            )
+
+
 def already_scored(table: str, batch_hash: str, model_name: str, version: str) -> int:
     """Rows already in the table for this batch and model version."""
     from deltalake import DeltaTable

@@ -48,6 +48,7 @@ def score_batch(
     table is checked first, while the model is still being fetched (`fetch` waits).
     The data's ID column, when the batch has it, is copied like a passthrough column."""
     predictions_table.check(table)
+    predictions_table.refuse_missing_files(table)
     fetched = fetch()
     ref, folder = fetched.ref, fetched.folder
     schema = TrainingSchema.of(fetched.schema, ref.label)

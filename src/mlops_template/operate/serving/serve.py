@@ -127,6 +127,7 @@ def inference_log_env(
         passthrough.insert(0, cfg.data.id_column)
     rows = row_schema(schema.target.classes, passthrough, schema)
     predictions_table.check(table, rows, other=OTHER_TABLE)
+    predictions_table.refuse_missing_files(table)
     log = {
         **settings.model_dump(exclude={"enabled"}),
         "table": table,
