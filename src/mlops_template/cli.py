@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import signal
 import subprocess
 import sys
 from importlib import import_module
 from pathlib import Path
 
-from mlops_template import compose
+from mlops_template import compose, stop_signals
 from mlops_template.cli_operate import add_operate_commands
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
@@ -204,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> int:
     """The `mlops` command and `python -m mlops_template`: main, then a quick exit."""
-    # SIGTERM (`timeout`, a supervisor, a cancelled CI job) ends a command as Ctrl-C does,
-    # through its cleanup: no temporary folder or second process (predict's) left behind.
-    signal.signal(signal.SIGTERM, _terminated)
+    stop_signals.install()
     code = main()
     # At exit Python collects every object the imports made (MLflow, scikit-learn,
     # pandas): ~0.4 s of every command. Frozen, they are skipped; atexit handlers,
@@ -214,10 +211,6 @@ def run() -> int:
     # cycles does not).
     gc.freeze()
     return code
-
-
-def _terminated(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

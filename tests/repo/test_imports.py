@@ -52,7 +52,8 @@ def test_no_cycle_between_parts():
 # import each other. Monitoring sits above batch scoring: ct scores a batch with `predict`.
 LAYERS = [
     ["blas_kernel"],  # the package's __init__ runs it before anything loads numpy
-    ["mlops_template", "operate", "errors", "metric_names", "stage_client"],  # and constants
+    # and constants
+    ["mlops_template", "operate", "errors", "metric_names", "stage_client", "stop_signals"],
     ["config"],
     ["core"],
     ["io"],

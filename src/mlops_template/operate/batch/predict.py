@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlops_template import stop_signals
 from mlops_template.config import Config
 from mlops_template.errors import require_extra
 from mlops_template.operate.batch.model_fetch import fetching
@@ -30,9 +31,10 @@ def predict(
         require_extra("pyspark", "spark", "the Spark engine")
     alias = alias or settings.alias
     with fetching(cfg.registry.model_name, version, alias, "predict") as fetched:
-        import skops.io  # noqa: F401 - reads the model file: imported while the fetch runs
+        with stop_signals.deferred():  # a stop during these imports can be lost
+            import skops.io  # noqa: F401 - reads the model file: imported while the fetch runs
 
-        from mlops_template.operate.batch.batch_scoring import score_batch
+            from mlops_template.operate.batch.batch_scoring import score_batch
 
         return score_batch(
             settings,

@@ -1,0 +1,77 @@
+"""Ctrl-C and SIGTERM stop a command wherever they arrive, through its cleanup (no
+temporary folder or second process left behind).
+
+Python runs a signal's handler in the main thread at its next step, wherever that is, and
+what the handler raises can be lost there: in a weakref callback (an import lock's, while
+a module is imported; Python prints "Exception ignored") or in the start-up of a compiled
+module (scipy's, which clears the error without a word). The command then ran on to the
+end, exit 0: now and then (about 1 in 100 tries at stopping `predict` while it imported,
+on a loaded machine). So a stop lost in a callback is sent again (`install`), and where a
+command imports while a second process works for it (`predict`), stops are noted and
+raised once the imports are done (`deferred`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(SystemExit):
+    """The exit SIGTERM asks for: 128 + its number, as a shell reports it."""
+
+
+def install() -> None:
+    """SIGTERM (`timeout`, a supervisor, a cancelled CI job) ends a command as Ctrl-C does;
+    either one lost in a callback is sent again."""
+    signal.signal(signal.SIGTERM, _terminated)
+    sys.unraisablehook = _sent_again(sys.unraisablehook)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Stops that arrive meanwhile are noted, not raised, and raised as the block ends,
+    here, where what the command's handler raises stops it: a stop waits for `predict`'s
+    imports, up to ~3 s. (Blocking the signals would not do: numpy's threads would take
+    them instead.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only; the handlers are set there alone
+        return
+    arrived: list[int] = []
+    previous = {signum: signal.signal(signum, lambda n, _: arrived.append(n)) for signum in STOPS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise Terminated(128 + signum)
+
+
+def _sent_again(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """An ignored stop is sent again, a moment later, by another thread: the main thread
+    handles it where it is then. (Sent from here, by any means, Python would handle it at
+    once, here again.) Other ignored errors are reported as before."""
+
+    def unraisable(event: Any) -> None:
+        stop = event.exc_value
+        if isinstance(stop, Terminated | KeyboardInterrupt):
+            signum = int(stop.code) - 128 if isinstance(stop, Terminated) else signal.SIGINT
+            again = threading.Timer(0.01, os.kill, (os.getpid(), signum))
+            again.daemon = True
+            again.start()
+        else:
+            hook(event)
+
+    return unraisable
