@@ -14,7 +14,7 @@ def _not_a_bool(value: object) -> object:
     return value
 
 
-NOT_BOOL = BeforeValidator(_not_a_bool)  # in every numeric setting: Annotated[int, ...]
+NOT_BOOL = BeforeValidator(_not_a_bool)  # in every numeric setting: Annotated[int | float, ...]
 NonNegInt = Annotated[int, NOT_BOOL, Field(ge=0)]
 PosInt = Annotated[int, NOT_BOOL, Field(ge=1)]
 Share = Annotated[float, NOT_BOOL, Field(gt=0, le=1)]  # a fraction above 0, at most all
