@@ -32,12 +32,20 @@ def scored_experiments(
     shown: list[dict[str, Any]], cv_path: str, metric: str, metrics_path: str
 ) -> tuple[list[Scored], list[str]]:
     """Experiments in `dvc exp show --json` output with a cross-validated score on
-    `metric`, best first (ties keep DVC's order), and the names of those without one."""
+    `metric`, best first (ties keep DVC's order), and the names of those without one:
+    with their state when they did not finish, as DVC shows a failed or queued run with
+    its baseline's metrics, which must not rank it."""
     found, unscored = [], []
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
             revision = (experiment.get("revs") or [{}])[0]
             name = experiment.get("name") or str(revision.get("rev", "?"))[:7]
+            state = (experiment.get("executor") or {}).get("state") or "success"
+            if revision.get("error") and state == "success":
+                state = "failed"
+            if state != "success":
+                unscored.append(f"{name} ({state})")
+                continue
             metrics = (revision.get("data") or {}).get("metrics") or {}
             score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
             if score is None:
@@ -67,16 +75,35 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
         print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
     if unscored:  # one model without a search: train wrote no cross-validated score
         print(
-            f"left out, without a cross-validated score (one model without tune=optuna, or "
-            f"a run that failed or waits in the queue): "
-            f"{', '.join(unscored)}"
+            "left out, without a cross-validated score (one model without tune=optuna) "
+            f"or not finished: {', '.join(unscored)}"
         )
     if apply:
-        subprocess.run(["dvc", "exp", "apply", ranked[0].name], check=True)
-        keep_in_conf(Path.cwd(), ranked[0].name)
+        refuse_uncommitted_settings()
+        name = ranked[0].name
+        if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:
+            raise PipelineError(
+                f"`dvc exp apply {name}` failed (above); the workspace may hold part of it: "
+                "`git checkout -- . && dvc checkout` puts the commit's back"
+            )
+        keep_in_conf(Path.cwd(), name)
     else:
         print(f"best: {ranked[0].name} (`python -m mlops_template exp best --apply` applies it)")
     return 0
+
+
+def refuse_uncommitted_settings() -> None:
+    """`dvc exp apply` replaces conf/ and params.yaml without a word (their edits only in
+    DVC's stash): edits not committed there are refused instead."""
+    from mlops_template.config import PARAMS_FILE
+
+    status = ["git", "status", "--porcelain", "--", "conf", PARAMS_FILE]
+    changed = subprocess.run(status, capture_output=True, text=True, check=False).stdout
+    if files := [line[3:] for line in changed.splitlines()]:
+        raise PipelineError(
+            f"exp best --apply would replace uncommitted changes to {', '.join(files)}: "
+            "commit them (or `git stash`) first"
+        )
 
 
 def keep_in_conf(root: Path, name: str) -> None:

@@ -18,13 +18,25 @@ def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_bui
         "dvc", "exp", "run", "--queue", "-S", "model.candidates.linear.alpha=0.001,1000"
     )
     assert queued.stdout.count("Queued experiment") == 2
-    copy.run("dvc", "exp", "run", "--run-all")
+    # One that fails in train: `dvc exp show` gives it its baseline's scores.
+    broken = "model.candidates.hist_gradient_boosting.validation_fraction=0.0001"
+    copy.run("dvc", "exp", "run", "--queue", "-n", "broken", "-S", broken)
+    ran = copy.run("dvc", "exp", "run", "--run-all")  # exit 0 all the same
+    assert "Failed to reproduce experiment(s) 'broken'" in ran.stderr
     shown = copy.run("python", "-m", "mlops_template", "exp", "best").stdout
     ranked = re.findall(r"^  (\S+) +cv_balanced_accuracy ([0-9.]+)", shown, re.M)
-    assert len(ranked) == 2
+    assert len(ranked) == 2 and "broken" not in dict(ranked)
+    assert "not finished: broken (failed)" in shown
     scores = [float(score) for _, score in ranked]
     assert scores == sorted(scores, reverse=True)  # best first, by the cv score
     assert "not ranked by" in shown  # the test metric is shown, never used
+    # An edit to conf/ not committed would be replaced without a word: refused.
+    config = copy.path("conf/config.yaml")
+    config.write_text(config.read_text() + "# mine\n")
+    refused = copy.run("python", "-m", "mlops_template", "exp", "best", "--apply", check=False)
+    assert refused.returncode == 2 and "uncommitted changes to conf/config.yaml" in refused.stderr
+    assert config.read_text().endswith("# mine\n")
+    copy.run("git", "checkout", "--", "conf")
     said = copy.run("python", "-m", "mlops_template", "exp", "best", "--apply").stdout
     assert "its settings kept in conf/: model.candidates.linear.alpha=" in said
     # conf/ composes to the applied params.yaml: the commit that keeps it is not refused.

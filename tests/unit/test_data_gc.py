@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from mlops_template.config import Config
+from mlops_template.errors import PipelineError
 from mlops_template.io.dvc_cache import cached_file
 from mlops_template.release.data_gc import KEEP_FILE, dvc_gc
 from tests.helpers.mlflow_store import add_versions, empty_store, use_store
@@ -88,3 +89,14 @@ def test_a_file_the_cache_lost_comes_back_from_the_remote(project, tmp_path):
     run("dvc", "gc", "--workspace", "--force", "--quiet")
     with pytest.raises(Exception, match=r"neither in the DVC cache .* nor on the remote \(none"):
         cached_file(md5, "training data")
+
+
+def test_a_store_without_the_model_removes_nothing(project):
+    """The wrong store (a typo in MLFLOW_TRACKING_URI's SQLite path, which MLflow creates
+    empty) would keep no registered version's files: refused before `dvc gc` runs."""
+    _, cfg = project
+    stray = tracked("stray.csv", "a,b\n5,6\n")
+    Path("stray.csv.dvc").unlink()
+    with pytest.raises(PipelineError, match=r"no registered model 'mlops-template' in the"):
+        dvc_gc(cfg)
+    assert in_cache(stray)

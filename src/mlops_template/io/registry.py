@@ -50,11 +50,19 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
         raise
 
 
+def has_model(client: Any, name: str) -> bool:
+    return _found(lambda: client.get_registered_model(name))
+
+
 def has_version(client: Any, name: str, version: str) -> bool:
+    return _found(lambda: client.get_model_version(name, version))
+
+
+def _found(ask: Any) -> bool:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_model_version(name, version)
+        ask()
     except MlflowException as err:
         if not_found(err):
             return False

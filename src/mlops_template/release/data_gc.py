@@ -6,7 +6,8 @@ champion's training data, which `monitor` compares batches with, and the files
 (`--all-commits`), and besides the files registered versions record by md5 (model,
 train and test data) that no commit refers to, as when a version was promoted from a
 run that was never committed: while `dvc gc` runs, a .dvc file in the workspace refers
-to them, so it neither lists them (`--dry-run`) nor removes or counts them.
+to them, so it neither lists them (`--dry-run`) nor removes or counts them. Experiments'
+data is kept too (`--all-experiments`): `exp best --apply` checks it out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.dvc_cache import is_md5
-from mlops_template.io.store import all_pages
+from mlops_template.io.store import all_pages, store_uri
 from mlops_template.io.workspace_lock import workspace_locked
 
 LINEAGE_FILES = ("lineage.model_md5", "lineage.train_md5", "lineage.test_md5")
@@ -30,7 +31,16 @@ KEEP_FILE = ".dvc-gc-registered.dvc"  # in the workspace while `dvc gc` runs
 
 def registered_md5s(client, name: str) -> set[str]:
     """The md5 of every file a registered version of `name` records (a tag that is no
-    md5 names no file: it would name a path of its own in the cache)."""
+    md5 names no file: it would name a path of its own in the cache). A store without the
+    model refuses: most often the wrong store (MLFLOW_TRACKING_URI, a typo in a SQLite
+    path, which MLflow creates empty), where nothing would be kept."""
+    if not registry.has_model(client, name):
+        raise PipelineError(
+            f"dvc-gc: no registered model {name!r} in the tracking store {store_uri()}, so "
+            "none of its versions' files would be kept: check MLFLOW_TRACKING_URI (nothing "
+            "was removed); before any version is registered, `dvc gc --workspace "
+            "--all-commits --all-experiments` does the rest"
+        )
     versions = all_pages(client.search_model_versions, f"name = '{name}'")
     return {v.tags[key] for v in versions for key in LINEAGE_FILES if is_md5(v.tags.get(key, ""))}
 
@@ -42,7 +52,7 @@ def dvc_gc(cfg: Config, dry_run: bool = False) -> int:
     with Repo() as repo:
         root = Path(repo.root_dir)
         present = sorted(md5 for md5 in needed if Path(repo.cache.local.oid_to_path(md5)).is_file())
-    command = ["dvc", "gc", "--workspace", "--all-commits", "--force"]
+    command = ["dvc", "gc", "--workspace", "--all-commits", "--all-experiments", "--force"]
     if dry_run:
         command.append("--dry")
     keep = root / KEEP_FILE
