@@ -5,6 +5,8 @@ leave. What the gate decides is in test_gate.py and test_gate_rows.py."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -80,7 +82,13 @@ def test_rollback_follows_the_recorded_history(cfg, store):
 
 @pytest.mark.parametrize(
     ("to", "message"),
-    [("9", "has no version 9"), ("2", "v2 is already the champion")],
+    [
+        ("9", "has no version 9"),
+        ("2", "v2 is already the champion"),
+        ("02", "v2 is already the champion"),  # not a move to "v02", recorded so
+        ("v2", "v2 is already the champion"),
+        ("two", r"rollback --to two: not a version number \(as in --to 3\)"),
+    ],
 )
 def test_rollback_refuses_a_target_it_cannot_use(cfg, store, to, message):
     name = cfg.registry.model_name
@@ -134,6 +142,26 @@ def test_an_unfinished_move_is_not_history(cfg, store):
         tags={registry.ACTION_TAG: "promote", registry.MODEL_TAG: name, "registry.version": "2"},
     )
     assert history(store, name) == [("promote", "1", "")]
+
+
+def test_a_stop_as_the_alias_moves_waits_for_its_event(cfg, store, monkeypatch):
+    """Ctrl-C or SIGTERM right after the alias moved (a sweep hit it about 1 try in 10
+    near promote's end) stops the command once the event is FINISHED too: a champion the
+    history did not know broke `rollback` and let a rolled-back version back in."""
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)
+    champion_at(store, name, "1")
+    move = store.set_registered_model_alias
+
+    def moved_then_stopped(*args):
+        move(*args)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(store, "set_registered_model_alias", moved_then_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        champion_at(store, name, "2")
+    assert aliases(store, name)["champion"] == "2"
+    assert history(store, name) == [("promote", "1", ""), ("promote", "2", "1")]
 
 
 # retire

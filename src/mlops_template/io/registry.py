@@ -159,9 +159,13 @@ def move_champion(
 ) -> str:
     """Point `champion` at `version`, recorded as an event run; returns the run id.
 
-    The event run is FINISHED only after the alias moved: an interruption leaves an
-    unfinished run, which the history ignores.
+    The event run is FINISHED only after the alias moved: a failure leaves an unfinished
+    run, which the history ignores. A stop (Ctrl-C, SIGTERM) waits for the two to be
+    done: between them, it would leave a champion the history does not know, which
+    `rollback` and the rolled-back check replay.
     """
+    from mlops_template import stop_signals
+
     previous = alias_version(client, name, CHAMPION) or ""
     run = client.create_run(
         experiment_id,
@@ -175,10 +179,11 @@ def move_champion(
             **{f"registry.{k}": str(v) for k, v in extra.items()},
         },
     )
-    try:
-        client.set_registered_model_alias(name, CHAMPION, version)
-    except BaseException:
-        client.set_terminated(run.info.run_id, "FAILED")
-        raise
-    client.set_terminated(run.info.run_id, "FINISHED")
+    with stop_signals.deferred():
+        try:
+            client.set_registered_model_alias(name, CHAMPION, version)
+        except BaseException:
+            client.set_terminated(run.info.run_id, "FAILED")
+            raise
+        client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id

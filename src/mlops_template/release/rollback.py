@@ -21,7 +21,7 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
         if current is None:
             raise PipelineError(f"{name} has no champion to roll back")
         experiment = experiment_id(client, cfg.tracking.operations_experiment)
-        target = to or rollback_target(registry.events(client, name), current)
+        target = _version(to) if to else rollback_target(registry.events(client, name), current)
         if target is None:
             raise PipelineError(
                 f"no earlier champion of {name} in the promotion history (champion is "
@@ -42,6 +42,14 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
     said = f" (refused by the gate: {refused}; crowned with --force)" if refused else ""
     print(f"rolled back: {name} champion v{current} -> v{target}{said}", file=sys.stderr)
     return 0
+
+
+def _version(given: str) -> str:
+    """--to 3, v3 or 03 as the registry writes it (3): the history compares it as text."""
+    number = given.strip().removeprefix("v")
+    if not number.isdigit():
+        raise PipelineError(f"rollback --to {given}: not a version number (as in --to 3)")
+    return str(int(number))
 
 
 def gate_refusal(tags: dict[str, str]) -> str | None:
