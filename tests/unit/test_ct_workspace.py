@@ -190,6 +190,18 @@ def test_ct_refuses_before_scoring_only_labelled_rows_it_could_not_add(project):
         refuse_unaddable(Path("keyless.csv"), schema, cfg)
 
 
+def test_ct_refuses_labels_of_a_class_never_trained_on_before_scoring(project):
+    """Checked before the champion scores and logs the batch: refused after, its rows
+    stayed in the inference log, and the corrected file (a new md5) was logged again."""
+    cfg, schema = _keyed(project)
+    Path("new_class.csv").write_text("customer_id,x,y\n201,0.5,1\n202,1.5,2\n")
+    with pytest.raises(PipelineError) as refused:
+        refuse_unaddable(Path("new_class.csv"), schema, cfg)
+    assert str(refused.value).startswith(
+        "new_class.csv: labels the model was never trained on in 'y': [2]"
+    )
+
+
 def test_rows_an_earlier_ct_added_are_not_added_again(project, capsys):
     """ct --log's windows overlap from one run to the next: the rows of the earlier
     windows are in the training data already and must not count twice."""

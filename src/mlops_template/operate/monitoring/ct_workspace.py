@@ -23,7 +23,11 @@ from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import incoming_folder
 from mlops_template.io.dvc_cache import uncached_outputs
 from mlops_template.io.lineage import LOCK_FILE, file_md5
-from mlops_template.operate.monitoring.monitor import labelled_rows, read_batch
+from mlops_template.operate.monitoring.monitor import (
+    labelled_rows,
+    read_batch,
+    refuse_unseen_classes,
+)
 
 
 def training_rows(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
@@ -50,7 +54,8 @@ def refuse_unaddable(path: Path, schema: TrainingSchema, cfg: Config) -> None:
     """ct's check before the champion scores and logs a batch: labelled rows retraining
     could not add (cells training refuses, no split key) refuse it, or a corrected file
     would be logged again. (The key's type is checked when rows are added.)"""
-    _labelled(path, schema, cfg)
+    rows, _ = _labelled(path, schema, cfg)
+    refuse_unseen_classes(rows, schema, str(path))
 
 
 def _labelled(

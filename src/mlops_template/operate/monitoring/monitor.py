@@ -88,6 +88,22 @@ def labelled_rows(frame: pd.DataFrame, schema: TrainingSchema) -> pd.DataFrame:
     return rows.astype({target: schema.target.dtype})
 
 
+def refuse_unseen_classes(frame: pd.DataFrame, schema: TrainingSchema, where: str) -> None:
+    """Labels of a class the model was never trained on (after training's drop or merge
+    of small classes): the task changed, so the batch is neither monitored nor scored and
+    logged by ct, whatever the count (checked before anything is written)."""
+    target = schema.target.name
+    known = set(schema.target.classes or [])
+    if not known or target not in frame:
+        return
+    labelled = relabelled(labelled_rows(frame, schema), target, schema.target.small_classes)
+    if new := sorted(set(labelled[target]) - known, key=str):
+        raise PipelineError(
+            f"{where}: labels the model was never trained on in '{target}': {new[:10]}; "
+            "the task changed: retrain by hand after review (nothing was scored or logged)"
+        )
+
+
 def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | None = None) -> int:
     client = registry.connect()
     champion = load_model_data(cfg, client, version, alias)
@@ -99,6 +115,7 @@ def monitor(cfg: Config, batch: str, version: str | None = None, alias: str | No
 def drift_report(cfg: Config, champion: RegisteredVersion, path: Path) -> MonitorReport:
     """Compare the batch with the model's training data; write and log the report."""
     current = read_batch(path, champion.schema, cfg)
+    refuse_unseen_classes(current, champion.schema, str(path))
     try:
         return _compare(cfg, champion, path, current)
     except BadCells as err:  # the model refuses a cell (infinity, text in a date column)
@@ -183,12 +200,7 @@ def _performance(
     too_few = Performance(metric=metric, decision=drift.TOO_FEW, **counts)
     if len(labelled) < cfg.monitor.min_rows:
         return too_few
-    known = set(schema.target.classes or [])
-    if known and (new := sorted(set(labelled[target]) - known, key=str)):
-        raise PipelineError(
-            f"labels the model was never trained on in '{target}': {new[:10]}; "
-            "the task changed: retrain by hand after review"
-        )
+    refuse_unseen_classes(with_labels, schema, "the inference log's labels")
     evaluation = champion.data("test")
     batch = score(champion.model, labelled, schema)
     if metric not in batch.metrics:  # e.g. roc_auc when the batch holds a single class
