@@ -50,7 +50,9 @@ def _repro(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    return compose.params_command(Path.cwd(), args.action, args.overrides)
+    from mlops_template.conf_edits import params_command
+
+    return params_command(Path.cwd(), args.action, args.overrides)
 
 
 def _exp(args: argparse.Namespace) -> int:

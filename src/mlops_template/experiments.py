@@ -109,7 +109,7 @@ def refuse_uncommitted_settings() -> None:
 def keep_in_conf(root: Path, name: str) -> None:
     """An applied experiment's params.yaml made conf/'s composition (the overrides that
     give it, written into conf/), so the commit that keeps it passes check_params."""
-    from mlops_template.compose import apply_to_conf, overrides_to
+    from mlops_template.conf_edits import apply_to_conf, overrides_to
     from mlops_template.config import PARAMS_FILE
 
     overrides = overrides_to(root, (root / PARAMS_FILE).read_text(encoding="utf-8"))
@@ -119,8 +119,7 @@ def keep_in_conf(root: Path, name: str) -> None:
             "is (a key it removed, or a value an override cannot say): put its settings "
             "into conf/ by hand before you commit (docs/experiments.md, Configuration)"
         )
-    apply_to_conf(root, overrides)  # tried on a copy: conf/ composes to params.yaml now
-    (root / PARAMS_FILE).touch()  # newer than conf/'s edits: not stale (compose.refuse_stale)
+    apply_to_conf(root, overrides)  # conf/ composes to params.yaml, written after it
     kept = f": {' '.join(overrides)}" if overrides else ""
     print(f"applied {name}, its settings kept in conf/{kept}; commit to keep it")
 
@@ -151,7 +150,8 @@ def keep_tuned(root: Path, path: str | Path) -> list[str]:
     """`tune keep`: the search's settings written into conf/, with `tune=none` where
     conf/ chooses a search (as an applied tuning experiment leaves it): kept settings
     searched again would be lost. The overrides written."""
-    from mlops_template.compose import group_option_file, params_command
+    from mlops_template.compose import group_option_file
+    from mlops_template.conf_edits import params_command
 
     overrides = tuned_overrides(path)
     check_same_model(root)

@@ -45,11 +45,10 @@ DEMO = ["data=demo", "tracking.uri=null", *CHOICES]  # a no-op in the template i
 def example_conf(folder: Path) -> Path:
     """conf/ and params.yaml of the example in a folder: this project's conf/, set to the
     example where a project's own answers changed it."""
-    from mlops_template.compose import apply_to_conf, write_params
+    from mlops_template.conf_edits import apply_to_conf
 
     shutil.copytree(REPO / "conf", folder / "conf")
     apply_to_conf(folder, EXAMPLE)
-    write_params(folder, [])
     return folder
 
 
@@ -120,10 +119,9 @@ class Template:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, target)
-        from mlops_template.compose import apply_to_conf, write_params
+        from mlops_template.conf_edits import apply_to_conf
 
         apply_to_conf(root, overrides)
-        write_params(root, [])
         for name in OUTPUT_FILES if outputs else ():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(outputs / name, root / name)

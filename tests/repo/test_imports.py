@@ -58,6 +58,7 @@ LAYERS = [
     ["core"],
     ["io"],
     ["compose"],  # params.yaml from conf/: check_params refuses a stale one
+    ["conf_edits"],  # overrides written into conf/ (`params set`, ct's tries, exp best)
     ["error_report", "stages", "release", "experiments"],  # experiments: `exp best`, `tune keep`
     ["operate.batch", "operate.serving"],
     ["operate.monitoring"],

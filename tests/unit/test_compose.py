@@ -6,14 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_template.compose import (
-    apply_to_conf,
-    compose_text,
-    overrides_to,
-    refuse_stale,
-    stale_diff,
-    write_params,
-)
+from mlops_template.compose import compose_text, refuse_stale, stale_diff, write_params
+from mlops_template.conf_edits import _write_overrides, apply_to_conf, overrides_to
 from mlops_template.config import flatten, load_config
 from mlops_template.errors import PipelineError
 from mlops_template.experiments import keep_in_conf
@@ -132,11 +126,51 @@ def test_lists_written_into_conf_keep_its_style_and_the_next_keys_comment(root):
     assert "the first" not in text and "about b" not in text
     apply_to_conf(root, ["predict.passthrough_columns=[]"])
     assert "\npassthrough_columns: []\n# Columns the model was not trained" in predict.read_text()
-    # The last key, its last item's comment the file's last line, without a newline.
+    # The last key, its last item's comment the file's last line, without a newline (a
+    # key of no setting: written as apply_to_conf writes, without its check).
     with predict.open("a") as end:
         end.write("later:\n  - a  # about a")
-    apply_to_conf(root, ["++predict.later=[b]"])
+    _write_overrides(root, ["++predict.later=[b]"])
     assert predict.read_text().endswith("\nlater:\n  - b\n")
+
+
+def test_text_that_yaml_reads_otherwise_is_written_quoted(root):
+    """`No`, `on` or `12:30` written bare, Hydra's YAML read back false, true or 750:
+    `params set` left a conf/ that no command could compose again."""
+    overrides = ["registry.card.owner=No", "split.key='12:30'", "monitor.report_dir=on"]
+    expected = compose_text(root, overrides)
+    apply_to_conf(root, overrides)
+    assert compose_text(root, []) == expected == (root / "params.yaml").read_text()
+    assert "owner: 'No'" in (root / "conf/registry/default.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        # A package override: `+model@model.candidates.extra_trees=extra_trees` changed
+        # conf/config.yaml's model to extra_trees, exit 0.
+        (["+model@model.candidates.extra_trees=extra_trees"], "model.candidates"),
+        # A candidate the option's defaults list adds: not a key of its file.
+        (["~model.candidates.linear"], "model.candidates.linear"),
+    ],
+)
+def test_an_override_conf_cannot_hold_as_given_is_refused_and_nothing_written(
+    root, overrides, said
+):
+    before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
+    with pytest.raises(PipelineError) as refused:
+        apply_to_conf(root, overrides)
+    message = str(refused.value)
+    assert f"{overrides[0]} cannot be written into conf/ as it is" in message
+    assert said in message and "nothing in conf/ was changed" in message
+    assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before  # params.yaml too
+
+
+def test_a_key_removed_by_an_override_goes_from_its_file(root):
+    expected = compose_text(root, ["~registry.card.owner"])
+    apply_to_conf(root, ["~registry.card.owner"])
+    assert compose_text(root, []) == expected
+    assert "owner:" not in (root / "conf/registry/default.yaml").read_text()
 
 
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
@@ -170,6 +204,7 @@ def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeyp
         ["model=random_forest", "model.n_estimators=7", "split.test_size=0.3"],
         # a list whose items hold spaces, and text beyond ASCII
         ["data.drop_columns=['mean radius','mean texture']", "registry.card.owner='équipe'"],
+        ["split.key=yes"],  # text conf/'s YAML would read back as true: written quoted
     ],
 )
 def test_an_experiments_params_are_kept_in_conf(root, experiment, capsys):
@@ -187,7 +222,7 @@ def test_an_experiments_params_are_kept_in_conf(root, experiment, capsys):
     "experiment",
     [
         ["~model.candidates.linear"],  # a key removed: no override of conf/ puts that back
-        ["split.key=yes"],  # text conf/'s YAML would read back as true
+        ["~registry.card.owner"],  # a key of a file, removed
     ],
 )
 def test_an_experiment_conf_cannot_hold_is_refused_and_conf_left_alone(root, experiment):

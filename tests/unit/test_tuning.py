@@ -129,7 +129,7 @@ def test_kept_settings_go_into_conf_and_compose_back(tuned_project, tmp_path):
     overrides = tuned_overrides(root / "reports/tuned_params.yaml")
     assert overrides and all(o.startswith("++model.") for o in overrides)
     example_conf(tmp_path)
-    from mlops_template.compose import params_command
+    from mlops_template.conf_edits import params_command
 
     params_command(tmp_path, "set", ["model=hist_gradient_boosting", *overrides])
     kept = yaml.safe_load(compose_text(tmp_path, []))["model"]
@@ -141,7 +141,7 @@ def test_a_candidates_kept_settings_are_written_under_it(tmp_path):
     """model=auto's candidates come from its defaults list: a setting kept for one goes
     into conf/model/auto.yaml under candidates.<name>, which composes over the default."""
     example_conf(tmp_path)
-    from mlops_template.compose import params_command
+    from mlops_template.conf_edits import params_command
 
     params_command(tmp_path, "set", ["model.candidates.linear.alpha=0.25"])
     assert (
@@ -152,7 +152,7 @@ def test_a_candidates_kept_settings_are_written_under_it(tmp_path):
 def test_keeping_a_search_chosen_in_conf_turns_the_search_off(tmp_path):
     """An applied tuning experiment leaves tune=optuna in conf/config.yaml: `tune keep`
     sets tune=none too, so the next `dvc repro` trains with the kept settings."""
-    from mlops_template.compose import params_command
+    from mlops_template.conf_edits import params_command
     from mlops_template.experiments import keep_tuned
 
     example_conf(tmp_path)
@@ -173,7 +173,7 @@ def test_a_learners_searched_param_is_kept_even_where_its_params_lack_it(tmp_pat
     overrides = tuned_overrides(tmp_path / "tuned.yaml")
     assert overrides == ["++model.params.reg_lambda=0.5"]
     example_conf(tmp_path)
-    from mlops_template.compose import params_command
+    from mlops_template.conf_edits import params_command
 
     params_command(tmp_path, "set", ["model=lightgbm", *overrides])
     assert yaml.safe_load(compose_text(tmp_path, []))["model"]["params"]["reg_lambda"] == 0.5

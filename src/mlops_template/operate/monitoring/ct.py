@@ -25,12 +25,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from mlops_template.compose import (
-    apply_to_conf,
-    compose_text,
-    stale_diff,
-    write_params,
-)
+from mlops_template.compose import compose_text, stale_diff
+from mlops_template.conf_edits import apply_to_conf
 from mlops_template.config import Config, load_config
 from mlops_template.core.ct_report import CtReport, Try
 from mlops_template.core.ct_trigger import decide
@@ -180,8 +176,7 @@ def run_tries(
     tried_configs: dict[str, int] = {}
     for attempt, overrides in enumerate(tries, start=1):
         workspace.reset_conf()
-        apply_to_conf(Path.cwd(), overrides)
-        params = write_params(Path.cwd(), []).read_text()
+        params = apply_to_conf(Path.cwd(), overrides)
         if params in tried_configs:
             print(
                 f"ct try {attempt}: {overrides} is try {tried_configs[params]}'s config; skipped",
