@@ -91,13 +91,15 @@ def test_a_logged_row_takes_the_first_label_after_it_else_the_untimed_one():
 # The command, on real tables.
 
 
-def write_log(table, ids: list[str], scored_at: list[pd.Timestamp]) -> None:
+def write_log(
+    table, ids: list[str], scored_at: list[pd.Timestamp], row_numbers: list[int] | None = None
+) -> None:
     schema = predictions_table.table_schema(
         ["no", "yes"], [pa.field("customer_id", pa.string())], []
     )
     n = len(ids)
     values = {
-        "row_number": pa.array(range(n), pa.int64()),
+        "row_number": pa.array(row_numbers or range(n), pa.int64()),
         "request_id": pa.array([f"r-{i}" for i in ids]),
         "customer_id": pa.array(ids),
         "prediction": pa.array(["no"] * n),
@@ -148,6 +150,21 @@ def test_import_stores_once_and_reports(cfg, tmp_path, capfd):
     import_labels(cfg, by_request)
     stored = labels_table.read(str(tmp_path / "labels"))
     assert stored.loc[stored["key"] == "request_id", "labelled_at"].tolist() == [day(9)]
+
+
+def test_a_request_of_several_rows_is_not_labelled_by_its_id(cfg, tmp_path, capfd):
+    """Its rows share the request id: one label by it labelled each row, whatever each
+    was (a two-row request, answered yes and no, both became yes)."""
+    # r-1 a request of two rows, r-2 of one.
+    write_log(tmp_path / "predictions", ["1", "1", "2"], [day(0)] * 3, row_numbers=[0, 1, 0])
+    file = tmp_path / "by_request.csv"
+    pd.DataFrame({"request_id": ["r-2", "r-1"], "label": ["yes", "no"]}).to_csv(file, index=False)
+    with pytest.raises(PipelineError, match=r"by_request.csv: request_id 'r-1' answered several"):
+        import_labels(cfg, file)
+    assert not (tmp_path / "labels").exists()
+    file.write_text("request_id,label\nr-2,yes\n")  # a request of one row
+    assert import_labels(cfg, file) == 0
+    assert labels_table.read(str(tmp_path / "labels"))["id"].tolist() == ["r-2"]
 
 
 @pytest.mark.parametrize(

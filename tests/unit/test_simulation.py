@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mlops_template.core.simulation import simulated_batch
 from tests.helpers.template import Template, example_params_text
@@ -143,3 +144,19 @@ def test_with_a_split_key_the_rows_are_new_customers(held_out):
     numbered = held_out.assign(customer_id=range(100, 100 + len(held_out)))
     frame, _ = simulated_batch(numbered, SCHEMA, key="customer_id", **settings)
     assert frame["customer_id"].min() == 300 and frame["customer_id"].dtype == "int64"
+
+
+def test_numbered_keys_follow_the_whole_data_sets_largest(project, held_out):
+    """Numbered after the test side's largest key only, new rows took training rows'
+    keys; once ct added them, labels by key matched both."""
+    params = yaml.safe_load((project.root / "params.yaml").read_text())
+    params["split"]["key"] = "customer_id"
+    (project.root / "params.yaml").write_text(yaml.safe_dump(params))
+    held_out.assign(customer_id=range(len(held_out))).to_parquet(
+        project.root / "data/prepared/test.parquet"
+    )
+    raw = project.root / params["paths"]["raw"]
+    raw.parent.mkdir(parents=True)
+    pd.DataFrame({"customer_id": [5, 950, 12]}).to_parquet(raw)  # a training row's key
+    project.main("simulate", "out.csv", "--rows", "3")
+    assert pd.read_csv(project.root / "out.csv")["customer_id"].tolist() == [951, 952, 953]

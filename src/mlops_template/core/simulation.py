@@ -18,6 +18,7 @@ def simulated_batch(
     labels: bool,
     seed: int,
     key: str | None = None,
+    taken: pd.Series | None = None,
     batch_name: str = "sim",
 ) -> tuple[pd.DataFrame, list[str]]:
     """`rows` rows drawn from the held-out data (at most all of them: a row drawn twice
@@ -26,7 +27,8 @@ def simulated_batch(
     dates shifted by `drift` standard deviations, and a `drift` share of each categorical
     value replaced by another category. The rows of a batch are new ones: with a split
     key, each gets a key of its own, marked with `batch_name` (a held-out row's key would
-    put it on the test side). Returns the batch and the moved columns."""
+    put it on the test side): none of `taken` (the whole data set's keys; the held-out
+    rows' when not given). Returns the batch and the moved columns."""
     rng = np.random.default_rng(seed)
     batch = held_out.sample(min(rows, len(held_out)), random_state=seed)
     batch = batch.reset_index(drop=True)
@@ -48,7 +50,7 @@ def simulated_batch(
                 batch[name] = _swap_categories(batch[name], column.categories, drift, rng)
             moved.append(name)
     if key is not None and key in batch:
-        batch[key] = new_keys(held_out[key], len(batch), batch_name)
+        batch[key] = new_keys(held_out[key] if taken is None else taken, len(batch), batch_name)
     if not labels:
         batch = batch.drop(columns=[schema.target.name])
     return batch, moved

@@ -61,6 +61,8 @@ def import_labels(
             "labelled_at": _times(path, incoming),
         }
     )
+    if key == "request_id":
+        _refuse_requests_of_several_rows(path, labels["id"], logged)
     with table_lock.locked(store):
         found = sort_labels(labels, labels_table.read(store), logged[["id", "scored_at"]], key)
         if len(found.new):
@@ -97,9 +99,23 @@ def _logged(table: str, key: str) -> pd.DataFrame:
             "(request_id, data.id_column, or a predict.passthrough_columns column); "
             "name another with --key"
         )
-    columns = [key, "scored_at", *[n for n in names if n.startswith("proba_")]]
+    columns = [key, "row_number", "scored_at", *[n for n in names if n.startswith("proba_")]]
     logged = logged_predictions.logged_frame(log, table, columns)
     return logged.rename(columns={key: "id"}).dropna(subset=["id"])
+
+
+def _refuse_requests_of_several_rows(path: Path, ids: pd.Series, logged: pd.DataFrame) -> None:
+    """A request id names a request, not a row: a label by it would label every row of a
+    request of several (each with its own answer) alike."""
+    places = logged.groupby("id")["row_number"].nunique()
+    if several := sorted(set(ids) & set(places.index[places > 1])):
+        more = f" (and {len(several) - 1} more)" if len(several) > 1 else ""
+        raise PipelineError(
+            f"{path}: request_id {several[0]!r}{more} answered several rows in one request, "
+            "and a label by request_id would label each of them: label those rows by their "
+            "ID column (data.id_column, sent with each row; --key names another); nothing "
+            "stored"
+        )
 
 
 def _ids(path: Path, values: pd.Series) -> pd.Series:

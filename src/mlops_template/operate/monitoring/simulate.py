@@ -64,6 +64,7 @@ def simulate(
         labels=labels,
         seed=seed,
         key=cfg.split.key,
+        taken=_taken_keys(cfg, held_out),
         batch_name=Path(out).stem,
     )
     if len(batch) < rows:
@@ -96,6 +97,17 @@ def simulate(
         file=sys.stderr,
     )
     return 0
+
+
+def _taken_keys(cfg: Config, held_out: pd.DataFrame) -> pd.Series | None:
+    """Every key the data set has (the collected rows, train and test sides and the rows
+    ct added), besides the held-out rows': numbered after the test side's largest only, a
+    new row took a training row's key, and once ct added it, labels by that key matched
+    both."""
+    key, raw = cfg.split.key, Path(cfg.paths.raw)
+    if key is None or key not in held_out or not raw.exists():
+        return None
+    return pd.concat([held_out[key], pd.read_parquet(raw, columns=[key])[key]], ignore_index=True)
 
 
 def _new_customers(
