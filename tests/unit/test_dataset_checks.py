@@ -253,3 +253,28 @@ def test_a_column_that_only_looks_like_the_target_is_kept():
     frame["plan"] = np.where(frame["churn"] == 1, "pro", "basic")
     frame.loc[1998, "plan"] = "plus"  # three values for two classes
     assert check(frame, "churn").features == ["tenure", "almost", "plan"]
+
+
+def test_a_column_empty_in_every_row_is_named_with_the_fix():
+    """It reached the model as a required input, each batch refused without it, and only
+    scikit-learn's warning said so, nine times."""
+    report = check(labelled(40).assign(comment=pd.Series([None] * 40, dtype="str")))
+    assert report.warnings == [
+        "column 'comment' is empty in every row: a model learns nothing from it, and every "
+        "batch would still need it; list it in data.drop_columns"
+    ]
+
+
+def test_numbers_written_as_text_are_named_not_listed_as_a_thousand_classes():
+    """'$71,400' is text: 30 prices read as 30 classes of a row each. The message listed
+    every one (4,236 characters) and advised dropping or merging them."""
+    prices = [f"${70_000 + 100 * i:,}" for i in range(30)]
+    frame = pd.DataFrame({"x": np.arange(30, dtype=float), "y": prices})
+    with pytest.raises(PipelineError) as refused:
+        check(frame)
+    message = str(refused.value)
+    assert "['$70,000', '$70,100'," in message and "and 20 more with a single row" in message
+    assert "'y' has 30 distinct values, more than validate.max_classes=20: if they are " in (
+        message
+    )
+    assert "numbers written as text" in message and len(message) < 600

@@ -122,6 +122,12 @@ def check_table(
         "missing": {c: n for c in features if (n := facts.missing(c))},
         "warnings": [
             *(identifier_line(c, settings.identifiers) for c in identifiers),
+            *(
+                f"column '{c}' is empty in every row: a model learns nothing from it, and "
+                "every batch would still need it; list it in data.drop_columns"
+                for c in kept
+                if facts.missing(c) == facts.rows
+            ),
             *(panel_line(unit, period) for unit, period in panel_units(facts, features)),
         ],
     }

@@ -194,8 +194,16 @@ def small_classes(
             if settings.min_class_rows == 2
             else (f"fewer than validate.min_class_rows={settings.min_class_rows} rows")
         )
+        shown = f"{listed[:10]} and {len(listed) - 10} more" if len(listed) > 10 else listed
+        if labels and target.distinct > settings.max_classes:  # '$71,400' is text
+            fix = (
+                f"'{target.name}' has {target.distinct} distinct values, more than "
+                f"validate.max_classes={settings.max_classes}: if they are numbers written as "
+                "text (a currency sign, thousands separators), write them as numbers for "
+                f"regression; else {fix}"
+            )
         raise PipelineError(
-            f"{name}: {_plural(listed, 'class')} {listed} with {rows}, too few to learn "
+            f"{name}: {_plural(listed, 'class')} {shown} with {rows}, too few to learn "
             f"from and test on; {fix}"
         )
     classes = {str(k): int(small[k]) for k in sorted(small.index, key=str)}
