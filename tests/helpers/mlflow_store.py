@@ -36,12 +36,45 @@ def use_store(root: Path, empty: Path, monkeypatch: pytest.MonkeyPatch) -> Mlflo
     return MlflowClient(uri)
 
 
-def add_versions(client: MlflowClient, name: str, count: int, **tags: str) -> list[str]:
-    """`count` new versions of `name` (registered first if need be), no model files: for
-    what moves aliases and tags, never loads a model."""
+def model_files(factory: pytest.TempPathFactory) -> Path:
+    """A folder of a model's files as train logs them (MLmodel, model.skops, ...), made
+    once per test run: the source of versions a command loads (add_versions)."""
+
+    def build(folder: Path) -> None:
+        import numpy as np
+        import pandas as pd
+
+        from mlops_template.core.schema import infer_schema
+        from mlops_template.io.model_file import dump_model
+        from mlops_template.io.model_logging import log_model
+        from tests.helpers.models import linear_classifier
+
+        rng = np.random.default_rng(0)
+        features = pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b"], 40)})
+        labels = pd.Series((features["x"] > 0).astype("int64"), name="y")
+        model = linear_classifier(features, labels, numeric=["x"], categorical=["c"])
+        schema = infer_schema(features, labels, "classification")
+        with pytest.MonkeyPatch.context() as env:
+            env.chdir(folder)
+            mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
+            with mlflow.start_run():
+                log_model(model, features, schema, str(dump_model(model, "model.skops")), "md5")
+            logged = mlflow.last_logged_model().artifact_location.removeprefix("file://")
+            mlflow.set_tracking_uri(None)
+        shutil.copytree(logged, folder / "model")
+
+    return built_once(factory, "model-files", build) / "model"
+
+
+def add_versions(
+    client: MlflowClient, name: str, count: int, files: Path | None = None, **tags: str
+) -> list[str]:
+    """`count` new versions of `name` (registered first if need be), their files those
+    in `files` (model_files), else none: for what moves aliases and tags, never loads a
+    model."""
     if not client.search_registered_models(f"name = '{name}'"):
         client.create_registered_model(name)
-    source = Path("versions").resolve()
+    source = files or Path("versions").resolve()
     source.mkdir(exist_ok=True)
     return [
         str(client.create_model_version(name, str(source), tags=tags).version) for _ in range(count)

@@ -20,12 +20,18 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.release import promote, retire, rollback
 from mlops_template.release.promotion_report import PromotionReport
-from tests.helpers.mlflow_store import add_versions, empty_store, use_store
+from tests.helpers.mlflow_store import add_versions, empty_store, model_files, use_store
 
 
 @pytest.fixture(scope="module")
 def empty(tmp_path_factory):
     return empty_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A model's files, for versions rollback crowns: it loads them first."""
+    return model_files(tmp_path_factory)
 
 
 @pytest.fixture
@@ -58,9 +64,9 @@ def champion_at(client, name: str, version: str) -> None:
 # rollback
 
 
-def test_rollback_follows_the_recorded_history(cfg, store):
+def test_rollback_follows_the_recorded_history(cfg, store, files):
     name = cfg.registry.model_name
-    add_versions(store, name, 3)
+    add_versions(store, name, 3, files)
     for version in ("1", "2", "3"):
         champion_at(store, name, version)
     assert rollback.rollback(cfg, None) == 0
@@ -100,7 +106,7 @@ def test_rollback_refuses_a_target_it_cannot_use(cfg, store, to, message):
     assert len(history(store, name)) == 1
 
 
-def test_rollback_to_a_version_the_gate_refused_needs_force(cfg, store, capfd):
+def test_rollback_to_a_version_the_gate_refused_needs_force(cfg, store, files, capfd):
     name = cfg.registry.model_name
     add_versions(store, name, 1)
     champion_at(store, name, "1")
@@ -109,6 +115,7 @@ def test_rollback_to_a_version_the_gate_refused_needs_force(cfg, store, capfd):
         store,
         name,
         1,
+        files,
         **{"gate.decision": "refused", "gate.improvement:f1_macro": failed},
     )
     assert cli.main(["rollback", "--to", "2"]) == 2
@@ -122,6 +129,16 @@ def test_rollback_to_a_version_the_gate_refused_needs_force(cfg, store, capfd):
     (event,) = [e for e in registry.events(store, name) if e["action"] == "rollback"]
     run = store.get_run(event["run_id"])
     assert run.data.tags["registry.forced"] == "failed: improvement:f1_macro"
+
+
+def test_rollback_refuses_a_version_it_cannot_load(cfg, store, capfd):
+    """Its files gone from the artifact store: crowned, predict and serve failed on it."""
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)  # no model files
+    champion_at(store, name, "2")
+    assert cli.main(["rollback", "--to", "1", "--force"]) == 2
+    assert "error: mlops-template v1: " in capfd.readouterr().err
+    assert aliases(store, name) == {"champion": "2"} and len(history(store, name)) == 1
 
 
 def test_rollback_without_a_champion_exits_2(cfg, store, capfd):

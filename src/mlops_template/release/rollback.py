@@ -8,7 +8,7 @@ import sys
 from mlops_template.config import Config
 from mlops_template.core.champion_history import rollback_target
 from mlops_template.errors import PipelineError
-from mlops_template.io import registry
+from mlops_template.io import model_versions, registry
 
 
 def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
@@ -37,6 +37,8 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
                 f"v{target} of {name} was refused by the gate ({refused}); "
                 f"`rollback --to {target} --force` crowns it anyway"
             )
+        # As serve and predict would load it: files gone or refused crown nothing.
+        model_versions.load_version(client, model_versions.ModelRef(name, target, ""))
         extra = {"from": current, **({"forced": refused} if refused else {})}
         registry.move_champion(client, experiment, name, target, action="rollback", extra=extra)
     said = f" (refused by the gate: {refused}; crowned with --force)" if refused else ""
