@@ -71,6 +71,12 @@ def test_a_file_that_disagrees_with_itself_stores_neither():
     )
     assert found.conflicts == ["a: the file gives it more than one label"]
     assert found.new["id"].tolist() == ["b"]
+    # b twice: said, not left out of the counts without a word.
+    assert found.repeated == 1
+    assert found.summary("f.csv").splitlines()[0] == (
+        "f.csv: 4 labels; 1 matched logged predictions and were added, 0 were already "
+        "there, 0 unknown, 1 conflicted, 1 repeated in the file"
+    )
 
 
 def test_a_logged_row_takes_the_first_label_after_it_else_the_untimed_one():

@@ -29,12 +29,14 @@ class LabelImport:
     already_known: int = 0
     unknown: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # "id: stored -> new"
+    repeated: int = 0  # rows the file gives again, label and all
 
     def summary(self, source: str) -> str:
         lines = [
             f"{source}: {self.rows} labels; {len(self.new)} matched logged predictions and "
             f"were added, {self.already_known} were already there, {len(self.unknown)} "
             f"unknown, {len(self.conflicts)} conflicted"
+            + (f", {self.repeated} repeated in the file" if self.repeated else "")
         ]
         if self.unknown:
             lines.append(
@@ -62,7 +64,9 @@ def sort_labels(
     torn = set(labels_per[labels_per > 1].index)
     torn_ids = incoming.loc[incoming["ident"].isin(torn), "id"].drop_duplicates()
     result.conflicts += [f"{ident}: the file gives it more than one label" for ident in torn_ids]
-    incoming = incoming[~incoming["ident"].isin(torn)].drop_duplicates("ident")
+    incoming = incoming[~incoming["ident"].isin(torn)]
+    result.repeated = int(incoming["ident"].duplicated().sum())
+    incoming = incoming.drop_duplicates("ident")
 
     mine = stored[stored["key"] == key]
     known = pd.Series(mine["label"].to_numpy(), index=_identity(mine).to_numpy())
