@@ -74,7 +74,7 @@ def apply_to_conf(root: Path, overrides: list[str]) -> str:
             raise PipelineError(f"{err}; nothing in {CONF_DIR}/ was changed") from None
         if kept != wanted:
             one, other = flatten(yaml.safe_load(kept)), flatten(yaml.safe_load(wanted))
-            differ = sorted(k for k in {*one, *other} if one.get(k, _MISSING) != other.get(k))
+            differ = _differing(one, other)
             raise PipelineError(
                 f"{' '.join(overrides)} cannot be written into {CONF_DIR}/ as it is: "
                 f"{CONF_DIR}/ would compose to other values for {', '.join(differ[:5])}; "
@@ -221,7 +221,7 @@ def overrides_to(root: Path, wanted_text: str) -> list[str] | None:
                 # An option that needs settings of its own (data=csv) or lacks a required
                 # key: every composition that passes the check has each group.
                 continue
-            distances[option] = _differing(flatten(tree[group]), flatten(wanted[group]))
+            distances[option] = len(_differing(flatten(tree[group]), flatten(wanted[group])))
         nearest = min(distances, key=lambda option: (distances[option], option != current))
         if nearest != current:
             chosen.append(f"{group}={nearest}")
@@ -247,5 +247,5 @@ def overrides_to(root: Path, wanted_text: str) -> list[str] | None:
     return overrides if kept == wanted_text else None
 
 
-def _differing(one: dict[str, Any], other: dict[str, Any]) -> int:
-    return sum(one.get(key, _MISSING) != other.get(key, _MISSING) for key in {*one, *other})
+def _differing(one: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    return sorted(k for k in {*one, *other} if one.get(k, _MISSING) != other.get(k, _MISSING))
