@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within a file and among the rest is kept
+
+
+@pytest.fixture(autouse=True)
+def _no_active_experiment_left() -> Iterator[None]:
+    """`mlflow.set_experiment` (the stages' Tracker, in process) makes its experiment the
+    process's active one and sets MLFLOW_EXPERIMENT_ID: left over, a later test of the
+    same worker ran on a store without it ("No Experiment with id=1 exists")."""
+    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    yield
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        fluent._active_experiment_id = None  # what set_experiment set; no API unsets it
+    if before is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = before
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -67,7 +67,7 @@ def apply_to_conf(root: Path, overrides: list[str]) -> str:
         copy = Path(tmp)
         shutil.copytree(root / CONF_DIR, copy / CONF_DIR)
         _write_overrides(copy, overrides)
-        wanted = compose_text(root, overrides)
+        wanted = compose_text(root, _adding(overrides))
         try:
             kept = compose_text(copy, [], f"{CONF_DIR}/ with {overrides} written into it")
         except PipelineError as err:
@@ -92,6 +92,20 @@ def apply_to_conf(root: Path, overrides: list[str]) -> str:
             write_text(target, text)
         write_text(root / PARAMS_FILE, wanted)
     return wanted
+
+
+def _adding(overrides: list[str]) -> list[str]:
+    """The overrides as written into conf/, where a key the option's file lacks is added
+    (`engine.spark.conf={...}`): Hydra adds it with `++` only."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+
+    return [
+        f"++{o.input_line}"
+        if o.type == OverrideType.CHANGE and "." in o.key_or_group and o.package is None
+        else o.input_line
+        for o in OverridesParser.create().parse_overrides(overrides)
+    ]
 
 
 def _write_overrides(root: Path, overrides: list[str]) -> None:

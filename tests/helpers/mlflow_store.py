@@ -56,8 +56,11 @@ def model_files(factory: pytest.TempPathFactory) -> Path:
         schema = infer_schema(features, labels, "classification")
         with pytest.MonkeyPatch.context() as env:
             env.chdir(folder)
-            mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-            with mlflow.start_run():
+            uri = f"sqlite:///{folder / 'mlflow.db'}"
+            mlflow.set_tracking_uri(uri)
+            # Its own experiment: the one an earlier test made active is not in this store.
+            experiment = MlflowClient(uri).create_experiment("model-files")
+            with mlflow.start_run(experiment_id=experiment):
                 log_model(model, features, schema, str(dump_model(model, "model.skops")), "md5")
             logged = mlflow.last_logged_model().artifact_location.removeprefix("file://")
             mlflow.set_tracking_uri(None)

@@ -232,3 +232,12 @@ def test_an_experiment_conf_cannot_hold_is_refused_and_conf_left_alone(root, exp
     with pytest.raises(PipelineError, match=r"applied some-exp, but no overrides of conf/"):
         keep_in_conf(root, "some-exp")
     assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before
+
+
+def test_a_key_the_options_file_lacks_is_added(root):
+    """As before the check of what conf/ composes to: Hydra alone would want `++`."""
+    overrides = ["engine=spark", "engine.spark.conf={spark.sql.shuffle.partitions:4}"]
+    apply_to_conf(root, overrides)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    assert params["engine"]["spark"]["conf"] == {"spark.sql.shuffle.partitions": 4}
+    assert compose_text(root, []) == (root / "params.yaml").read_text()

@@ -175,8 +175,13 @@ def test_a_stop_as_the_alias_moves_waits_for_its_event(cfg, store, monkeypatch):
         os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(store, "set_registered_model_alias", moved_then_stopped)
-    with pytest.raises(KeyboardInterrupt):
-        champion_at(store, name, "2")
+    # Python's own Ctrl-C handler, whatever an earlier test of this worker left.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            champion_at(store, name, "2")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert aliases(store, name)["champion"] == "2"
     assert history(store, name) == [("promote", "1", ""), ("promote", "2", "1")]
 
