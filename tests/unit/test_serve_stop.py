@@ -14,7 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psutil
 import yaml
 
-from mlops_template.operate.serving.serve import local_url, say_when_ready
+from mlops_template.operate.serving.serve import (
+    STOP_SIGNALS,
+    _until_stopped,
+    local_url,
+    say_when_ready,
+)
 
 SCRIPT = """
 import os, signal, sys, threading, time
@@ -118,3 +123,11 @@ def test_no_ready_line_for_a_server_that_ended(capsys):
     say_when_ready("http://127.0.0.1:1", ended)
     assert capsys.readouterr().err == ""
     assert local_url("::", 5001) == "http://[::1]:5001"
+
+
+def test_the_handlers_before_serve_are_put_back():
+    """Left set, serve's handler met a later test of the same worker (a Ctrl-C it sent
+    itself came out as serve's Stopped)."""
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    assert _until_stopped(lambda: 0) == 0
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before

@@ -231,15 +231,18 @@ class _FirstStop:
 
 def _until_stopped(run: Callable[[], int]) -> int:
     """Run, with Ctrl-C, SIGTERM and SIGHUP turned into an exception, so that a stop
-    during a download or while a server runs leaves no folder or process behind."""
+    during a download or while a server runs leaves no folder or process behind. The
+    handlers before it are put back after (a caller in process, a test, keeps its own)."""
     handler = _FirstStop()
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         return run()
     except (KeyboardInterrupt, Stopped) as stop:  # the server, if any, is stopped by now
         print("stopped", file=sys.stderr)
         return 128 + getattr(stop, "signum", signal.SIGINT)
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 def run_server(cmd: list[str], env: dict[str, str] | None = None) -> int:
