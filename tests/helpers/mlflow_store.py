@@ -41,27 +41,14 @@ def model_files(factory: pytest.TempPathFactory) -> Path:
     once per test run: the source of versions a command loads (add_versions)."""
 
     def build(folder: Path) -> None:
-        import numpy as np
-        import pandas as pd
+        from tests.helpers.models import log_small_model
 
-        from mlops_template.core.schema import infer_schema
-        from mlops_template.io.model_file import dump_model
-        from mlops_template.io.model_logging import log_model
-        from tests.helpers.models import linear_classifier
-
-        rng = np.random.default_rng(0)
-        features = pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b"], 40)})
-        labels = pd.Series((features["x"] > 0).astype("int64"), name="y")
-        model = linear_classifier(features, labels, numeric=["x"], categorical=["c"])
-        schema = infer_schema(features, labels, "classification")
         with pytest.MonkeyPatch.context() as env:
             env.chdir(folder)
             uri = f"sqlite:///{folder / 'mlflow.db'}"
             mlflow.set_tracking_uri(uri)
             # Its own experiment: the one an earlier test made active is not in this store.
-            experiment = MlflowClient(uri).create_experiment("model-files")
-            with mlflow.start_run(experiment_id=experiment):
-                log_model(model, features, schema, str(dump_model(model, "model.skops")), "md5")
+            log_small_model(folder, MlflowClient(uri).create_experiment("model-files"))
             logged = mlflow.last_logged_model().artifact_location.removeprefix("file://")
             mlflow.set_tracking_uri(None)
         shutil.copytree(logged, folder / "model")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,28 @@ def linear_classifier(
         encodings=encodings,
     )
     return pipeline.fit(features, labels)
+
+
+def log_small_model(folder: Path, experiment_id: str | None = None) -> pd.DataFrame:
+    """A linear classifier of a number `x` and a category `c`, written to
+    folder/model.skops and logged as train logs it, in a run of its own on the current
+    store (in `experiment_id`, else the active experiment); its features."""
+    import mlflow
+    import numpy as np
+
+    from mlops_template.core.schema import infer_schema
+    from mlops_template.io.model_file import dump_model
+    from mlops_template.io.model_logging import log_model
+
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60)})
+    labels = pd.Series((features["x"] > 0).astype("int64"), name="y")
+    schema = infer_schema(features, labels, "classification")
+    model = linear_classifier(features, labels, numeric=["x"], categorical=["c"])
+    path = dump_model(model, folder / "model.skops")
+    with mlflow.start_run(experiment_id=experiment_id):
+        log_model(model, features, schema, str(path), "md5")
+    return features
 
 
 def learner_config(name: str) -> Any:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
@@ -26,15 +25,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mlops_template.config import Config
-from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.model_file import dump_model
-from mlops_template.io.model_logging import log_model
 from mlops_template.operate.batch import model_fetch
 from mlops_template.operate.monitoring import monitor
 from mlops_template.operate.serving import serve
-from tests.helpers.models import linear_classifier
+from tests.helpers.models import log_small_model
 from tests.helpers.template import example_params_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,14 +57,7 @@ def logged(tmp_path_factory):
 
 
 def _log_a_model(cfg: Config, root: Path) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    features = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60)})
-    labels = pd.Series((features["x"] > 0).astype("int64"), name="y")
-    schema = infer_schema(features, labels, "classification")
-    model = linear_classifier(features, labels, numeric=["x"], categorical=["c"])
-    path = dump_model(model, root / "model.skops")
-    with mlflow.start_run():
-        log_model(model, features, schema, str(path), "md5")
+    features = log_small_model(root)
     name = cfg.registry.model_name
     version = mlflow.register_model(f"models:/{mlflow.last_logged_model().model_id}", name)
     MlflowClient().set_registered_model_alias(name, registry.CHAMPION, version.version)
