@@ -8,7 +8,8 @@ module (scipy's, which clears the error without a word). The command then ran on
 end, exit 0: now and then (about 1 in 100 tries at stopping `predict` while it imported,
 on a loaded machine). So a stop lost in a callback is sent again (`install`), and where a
 command imports while a second process works for it (`predict`), stops are noted and
-raised once the imports are done (`deferred`).
+raised once the imports are done (`deferred`). `deferred` also keeps writes that belong
+together whole: a champion alias and its event run, conf/ files and params.yaml.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def install() -> None:
 @contextmanager
 def deferred() -> Iterator[None]:
     """Stops that arrive meanwhile are noted, not raised, and raised as the block ends,
-    here, where what the command's handler raises stops it: a stop waits for `predict`'s
-    imports, up to ~3 s. (Blocking the signals would not do: numpy's threads would take
-    them instead.)"""
+    here, where what the command's handler raises stops it: a stop waits for the block
+    (`predict`'s imports, up to ~3 s; a few writes elsewhere). (Blocking the signals
+    would not do: numpy's threads would take them instead.)"""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only; the handlers are set there alone
         return

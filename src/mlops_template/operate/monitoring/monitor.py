@@ -90,8 +90,9 @@ def labelled_rows(frame: pd.DataFrame, schema: TrainingSchema) -> pd.DataFrame:
 
 def refuse_unseen_classes(frame: pd.DataFrame, schema: TrainingSchema, where: str) -> None:
     """Labels of a class the model was never trained on (after training's drop or merge
-    of small classes): the task changed, so the batch is neither monitored nor scored and
-    logged by ct, whatever the count (checked before anything is written)."""
+    of small classes): the task changed, so a batch is neither monitored nor scored and
+    logged by ct, whatever its count (checked before anything is written); the log's
+    windows are checked where they are scored, from monitor.min_rows labelled rows."""
     target = schema.target.name
     known = set(schema.target.classes or [])
     if not known or target not in frame:
