@@ -62,7 +62,7 @@ def _exp(args: argparse.Namespace) -> int:
     cfg = load_config()
     task = ValidationReport.read(cfg.paths.validation).task  # the gate's metric for it
     metric = getattr(cfg.gate, task).metric
-    return best(cfg.paths.cv, metric, cfg.paths.metrics, apply=args.apply)
+    return best(cfg.paths.cv, metric, cfg.paths.metrics, cfg.paths.train, apply=args.apply)
 
 
 def _tune(_args: argparse.Namespace) -> int:

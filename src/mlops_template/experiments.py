@@ -29,14 +29,17 @@ class Scored:
 
 
 def scored_experiments(
-    shown: list[dict[str, Any]], cv_path: str, metric: str, metrics_path: str
+    shown: list[dict[str, Any]], cv_path: str, metric: str, metrics_path: str, train_path: str
 ) -> tuple[list[Scored], list[str]]:
     """Experiments in `dvc exp show --json` output with a cross-validated score on
-    `metric`, best first (ties keep DVC's order), and the names of those without one:
-    with their state when they did not finish, as DVC shows a failed or queued run with
-    its baseline's metrics, which must not rank it."""
+    `metric`, best first (ties keep DVC's order), and the names of those left out: with
+    their state when they did not finish, as DVC shows a failed or queued run with its
+    baseline's metrics, which must not rank it; and those whose training rows (the
+    `train_path` prepare wrote) differ from their commit's, as a score on other rows (other
+    data, split or reading settings) cannot be compared."""
     found, unscored = [], []
     for baseline in shown:
+        rows = _out_hash(baseline, train_path)
         for experiment in baseline.get("experiments") or []:
             revision = (experiment.get("revs") or [{}])[0]
             name = experiment.get("name") or str(revision.get("rev", "?"))[:7]
@@ -45,6 +48,9 @@ def scored_experiments(
                 state = "failed"
             if state != "success":
                 unscored.append(f"{name} ({state})")
+                continue
+            if rows is not None and _out_hash(revision, train_path) != rows:
+                unscored.append(f"{name} (trained on other rows)")
                 continue
             metrics = (revision.get("data") or {}).get("metrics") or {}
             score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
@@ -56,18 +62,26 @@ def scored_experiments(
     return sorted(found, key=lambda s: improvement(metric, 0.0, s.score)), unscored
 
 
-def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
+def _out_hash(row: dict[str, Any], path: str) -> str | None:
+    """An output's hash in a row of `dvc exp show --json` (None where not run)."""
+    return (((row.get("data") or {}).get("outs") or {}).get(path) or {}).get("hash")
+
+
+def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply: bool) -> int:
     done = subprocess.run(
         ["dvc", "exp", "show", "--json", "--no-fetch"], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise PipelineError(f"dvc exp show failed: {done.stderr.strip()}")
-    ranked, unscored = scored_experiments(json.loads(done.stdout), cv_path, metric, metrics_path)
+    shown = json.loads(done.stdout)
+    ranked, unscored = scored_experiments(shown, cv_path, metric, metrics_path, train_path)
     if not ranked:
+        left = f" (left out: {', '.join(unscored)})" if unscored else ""
         raise PipelineError(
-            f"no experiment of this commit has a cross-validated {metric} in {cv_path}: run "
-            "them with model=auto (the default) or tune=optuna, e.g. `dvc exp run --queue "
-            "-S 'model.candidates.linear.alpha=0.1,1,10'` then `dvc exp run --run-all`"
+            f"no experiment of this commit has a cross-validated {metric} in {cv_path} on "
+            f"its training rows{left}: run them with model=auto (the default) or "
+            "tune=optuna, e.g. `dvc exp run --queue -S 'model.candidates.linear.alpha=0.1,1,"
+            "10'` then `dvc exp run --run-all`"
         )
     print(f"experiments by cross-validated {metric} on their training rows (best first):")
     for item in ranked:
@@ -75,8 +89,8 @@ def best(cv_path: str, metric: str, metrics_path: str, *, apply: bool) -> int:
         print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
     if unscored:  # one model without a search: train wrote no cross-validated score
         print(
-            "left out, without a cross-validated score (one model without tune=optuna) "
-            f"or not finished: {', '.join(unscored)}"
+            "left out, without a cross-validated score (one model without tune=optuna), "
+            f"not finished or trained on other rows: {', '.join(unscored)}"
         )
     if apply:
         refuse_uncommitted_settings()

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from mlops_template.experiments import Scored, scored_experiments
 
-CV, METRICS = "reports/cv.json", "metrics.json"
+CV, METRICS, TRAIN = "reports/cv.json", "metrics.json", "data/prepared/train.parquet"
 
 
-def _experiment(name: str, cv: float | None, test: float, state: str | None = None) -> dict:
+def _outs(rows: str) -> dict:
+    return {TRAIN: {"hash": rows, "size": 100, "nfiles": None, "use_cache": True}}
+
+
+def _experiment(
+    name: str, cv: float | None, test: float, state: str | None = None, rows: str = "rows"
+) -> dict:
     metrics = {METRICS: {"data": {"rmse": test}}}
     if cv is not None:
         metrics[CV] = {"data": {"cv_rmse": cv}}
-    revision = {"rev": f"{name}0000000", "data": {"metrics": metrics}, "error": None}
+    data = {"metrics": metrics, "outs": _outs(rows)}
+    revision = {"rev": f"{name}0000000", "data": data, "error": None}
     if state == "failed":  # as `dvc exp show --json` shows one: the baseline's metrics
         revision["error"] = {"msg": "Experiment run failed", "type": ""}
     executor = {"state": state, "name": None, "local": {}} if state else None
@@ -33,7 +40,7 @@ def test_experiments_are_ranked_by_cv_score_and_the_unscored_named():
             ]
         },
     ]
-    ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS)
+    ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
     # rmse: lower is better, and the better test score of `wide` does not count.
     assert ranked == [
         Scored("narrow", 56.9, 50.0),
@@ -41,3 +48,15 @@ def test_experiments_are_ranked_by_cv_score_and_the_unscored_named():
         Scored("wide", 60.2, 40.0),
     ]
     assert unscored == ["one-model", "broke (failed)", "waits (queued)"]
+
+
+def test_experiments_trained_on_other_rows_than_their_commit_are_left_out():
+    grid = [_experiment("alpha-1", 55.0, 50.0), _experiment("other-data", 10.0, 9.0, rows="b")]
+    shown = [{"rev": "workspace"}, {"data": {"outs": _outs("rows")}, "experiments": grid}]
+    ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
+    assert ranked == [Scored("alpha-1", 55.0, 50.0)]
+    assert unscored == ["other-data (trained on other rows)"]
+    # A commit with no training rows locked: nothing to compare with, all are ranked.
+    shown[1]["data"] = {}
+    ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
+    assert [s.name for s in ranked] == ["other-data", "alpha-1"] and unscored == []
