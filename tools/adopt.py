@@ -15,6 +15,7 @@ the license texts when done: they belong to the template.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import shutil
 import sys
@@ -40,6 +41,21 @@ first). Where you and the template changed the same lines, copier leaves both ve
 with conflict markers, as git does.
 
 """
+# Import names a package of the project's own would shadow, beyond the standard library's
+# and pyproject.toml's distributions: import names that differ from theirs, Python's own
+# `test` (not in sys.stdlib_module_names) and this layout's folders.
+TAKEN = {
+    "sklearn",
+    "yaml",
+    "ruamel",
+    "hydra",
+    "xgboost",
+    "psycopg",
+    "test",
+    "tests",
+    "tools",
+    "src",
+}
 BIGGEST_TEXT = 2_000_000  # bytes: uv.lock is ~0.7 MB; bigger files are data
 
 
@@ -48,9 +64,12 @@ def main(answers_file: str) -> int:
     answers = yaml.safe_load((root / answers_file).read_text(encoding="utf-8"))
     package, slug = answers["package_name"], answers["project_slug"]
     renamed = package != PACKAGE or slug != SLUG
+    refuse_taken_name(root, package)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    described(readme, answers, renamed)  # a README it cannot adopt stops it before any change
     if renamed:
         rename_paths(root, PACKAGE, package)
-        replace_text(root, {PACKAGE: package, SLUG: slug})
+        replace_text(root, {PACKAGE: package, SLUG: slug}, keep={root / answers_file})
     describe(root, answers, renamed)
     write_license(root, answers["license"], answers["author"])
     if answers.get("data") == "file":
@@ -73,30 +92,72 @@ def _walk(root: Path):
             yield path
 
 
+def refuse_taken_name(root: Path, package: str) -> None:
+    """A package named as a standard-library module or a dependency's (json, test, mlflow)
+    would be shadowed by it, or shadow it: `python -m json` runs the standard library's."""
+    if package in {*sys.stdlib_module_names, *TAKEN, *_distributions(root / "pyproject.toml")}:
+        raise SystemExit(
+            f"package_name {package!r} is already a Python module's (the standard library's, "
+            "a dependency's or this layout's): choose another, e.g. with a prefix of your own"
+        )
+
+
+def _distributions(pyproject: Path) -> set[str]:
+    """The names of the distributions pyproject.toml requires, as import names would be."""
+    try:
+        import tomllib
+    except ImportError:  # copier's Python before 3.11: the standard library's names only
+        return set()
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    groups = [
+        project["project"].get("dependencies", []),
+        *project["project"].get("optional-dependencies", {}).values(),
+        *project.get("dependency-groups", {}).values(),
+    ]
+    found = (re.match(r"[A-Za-z0-9_.-]+", r) for g in groups for r in g if isinstance(r, str))
+    return {m.group(0).lower().replace("-", "_") for m in found if m}
+
+
+def renaming(names: dict[str, str]):
+    """A function that gives text its new names. A new name holding an old one
+    (mlops_template_churn) is left as it is, so a second run (`copier update` renames the
+    template's files again, beside the project's) changes nothing."""
+    # Longest first: where an old and a new name both match, the longer one is the name.
+    pattern = re.compile("|".join(map(re.escape, sorted({*names, *names.values()}, key=len)[::-1])))
+    return lambda text: pattern.sub(lambda m: names.get(m.group(0), m.group(0)), text)
+
+
 def rename_paths(root: Path, old: str, new: str) -> None:
     """Files and folders named after the package take the new name. At `copier update` the
     new folder exists already (the project's): the template's files are moved into it."""
-    moved = [p for p in _walk(root) if old in p.relative_to(root).as_posix()]
+    rename = renaming({old: new})
+    moved = [
+        p
+        for p in _walk(root)
+        if rename(p.relative_to(root).as_posix()) != p.relative_to(root).as_posix()
+    ]
     for path in moved:
-        target = root / path.relative_to(root).as_posix().replace(old, new)
+        target = root / rename(path.relative_to(root).as_posix())
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
-    folders = {d for p in moved for d in p.parents if old in d.name}
+    folders = {d for p in moved for d in p.parents if rename(d.name) != d.name}
     for folder in sorted(folders, key=lambda d: len(d.parts), reverse=True):  # deepest first
         if folder.exists() and not any(f.is_file() for f in folder.rglob("*")):
             shutil.rmtree(folder)
 
 
-def replace_text(root: Path, names: dict[str, str]) -> None:
-    pattern = re.compile("|".join(map(re.escape, names)))
+def replace_text(root: Path, names: dict[str, str], keep: set[Path] = frozenset()) -> None:
+    """The names replaced in every text file but `keep` (copier's answers, which hold the
+    project's own names as given)."""
+    rename = renaming(names)
     for path in _walk(root):
-        if path.stat().st_size > BIGGEST_TEXT:
+        if path in keep or path.stat().st_size > BIGGEST_TEXT:
             continue
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue  # binary
-        changed = pattern.sub(lambda m: names[m.group(0)], text)
+        changed = rename(text)
         if changed != text:
             path.write_text(changed, encoding="utf-8")
 
@@ -104,16 +165,24 @@ def replace_text(root: Path, names: dict[str, str]) -> None:
 def describe(root: Path, answers: dict, renamed: bool) -> None:
     """pyproject.toml's description; the README's title, opening and license line, the
     template's own section on starting a project replaced by one on taking its updates."""
-    name, description, license = answers["project_name"], answers["description"], answers["license"]
+    description = answers["description"]
     if description != DESCRIPTION:
         pyproject = root / "pyproject.toml"
         text = pyproject.read_text(encoding="utf-8")
         line = f"description = {_toml_string(description)}"
         pyproject.write_text(re.sub(r"(?m)^description = .*$", lambda _: line, text, count=1))
-    if not (renamed or description != DESCRIPTION or license != LICENSE):
-        return  # the template's own README
     readme = root / "README.md"
-    _, text = readme.read_text(encoding="utf-8").split("\n", 1)
+    text = described(readme.read_text(encoding="utf-8"), answers, renamed)
+    if text is not None:
+        readme.write_text(text, encoding="utf-8")
+
+
+def described(readme: str, answers: dict, renamed: bool) -> str | None:
+    """The README made the project's (None: the template's own, as it is)."""
+    name, description, license = answers["project_name"], answers["description"], answers["license"]
+    if not (renamed or description != DESCRIPTION or license != LICENSE):
+        return None
+    _, text = readme.split("\n", 1)
     text = _sub(
         text,
         r"A reproducible DVC \+ MLflow project template for tabular data\. On a fresh machine "
@@ -141,7 +210,7 @@ def describe(root: Path, answers: dict, renamed: bool) -> None:
         "the CHANGELOG line",
         re.M,
     )
-    readme.write_text(f"# {name}\n\n{description}\n{text}", encoding="utf-8")
+    return f"# {name}\n\n{description}\n{text}"
 
 
 def _sub(text: str, pattern: str, replacement: str, what: str, flags: int = 0) -> str:
@@ -167,8 +236,8 @@ def write_license(root: Path, license: str, author: str) -> None:
 def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> None:
     """conf/data/project.yaml reads the file as data=csv or data=parquet do; the config
     chooses it; the ID column, if any, is its id_column: the split key, never a feature,
-    and copied into every scored row. The example's pipeline outputs go: they describe
-    other data."""
+    and copied into every scored row. (The example's pipeline outputs, which describe
+    other data, are not copied: copier.yml's _exclude.)"""
     kind = "parquet" if path.lower().endswith(".parquet") else "csv"
     id_line = f"id_column: {_scalar(id_column)}\n" if id_column else ""
     (root / "conf/data/project.yaml").write_text(
@@ -181,9 +250,6 @@ def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> N
     config = root / "conf/config.yaml"
     text = config.read_text(encoding="utf-8")
     config.write_text(re.sub(r"(?m)^  - data: .*$", "  - data: project", text, count=1))
-    # What the pipeline made and git keeps (tests/helpers/template.py, OUTPUT_FILES).
-    for stale in ("dvc.lock", "metrics.json", "reports/cv.json", "reports/tuned_params.yaml"):
-        (root / stale).unlink(missing_ok=True)
 
 
 def set_card(root: Path, intended_use: str, owner: str) -> None:
@@ -212,7 +278,8 @@ def _scalar(value: str) -> str:
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: JSON's escapes are TOML's (a description may hold a line break)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 if __name__ == "__main__":

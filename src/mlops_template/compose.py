@@ -40,10 +40,30 @@ def compose_text(root: Path, overrides: list[str], where: str = "") -> str:
             raise PipelineError(
                 f"{where + ': ' if where else ''}cannot compose {CONF_DIR}/ with {overrides}: {err}"
             ) from None
+        except yaml.YAMLError as err:  # Hydra reads conf/'s files without a word on which
+            raise PipelineError(unreadable_file(conf_dir) or f"{CONF_DIR}/: {err}") from None
         text = out.read_text(encoding="utf-8")
     # Validate before anything is written: a bad override fails here, naming the key.
     parse_config(yaml.safe_load(text), where or f"{CONF_DIR}/ with overrides {overrides}")
     return text
+
+
+def unreadable_file(conf_dir: Path) -> str | None:
+    """The first file of conf/ that is not YAML, where and why (a merge conflict left in
+    it, as `copier update` or `git merge` leave one, named as such); None if all are."""
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            where = f"{CONF_DIR}/{path.relative_to(conf_dir).as_posix()}"
+            if conflict := re.search(r"(?m)^<<<<<<< ", text):
+                line = text.count("\n", 0, conflict.start()) + 1
+                return f"{where}, line {line}: an unresolved merge conflict: resolve it"
+            mark = getattr(err, "problem_mark", None)
+            where += f", line {mark.line + 1}" if mark else ""
+            return f"{where}: not YAML: {getattr(err, 'problem', None) or err}"
+    return None
 
 
 def write_params(root: Path, overrides: list[str]) -> Path:
@@ -57,7 +77,10 @@ def write_params(root: Path, overrides: list[str]) -> Path:
 
 def group_option_file(root: Path, group: str) -> Path:
     """The file of the option conf/config.yaml selects for a config group."""
-    config = yaml.safe_load((root / CONF_DIR / f"{CONFIG_NAME}.yaml").read_text())
+    try:
+        config = yaml.safe_load((root / CONF_DIR / f"{CONFIG_NAME}.yaml").read_text())
+    except yaml.YAMLError:
+        raise PipelineError(unreadable_file(root / CONF_DIR) or "conf/ is not YAML") from None
     options = [d[group] for d in config.get("defaults", []) if isinstance(d, dict) and group in d]
     if not options:
         raise PipelineError(f"{CONF_DIR}/{CONFIG_NAME}.yaml selects no option for '{group}'")

@@ -19,6 +19,7 @@ from mlops_template.compose import (
     group_option_file,
     split_overrides,
     stale_diff,
+    unreadable_file,
     write_params,
 )
 from mlops_template.config import PARAMS_FILE
@@ -97,24 +98,37 @@ def apply_to_conf(root: Path, overrides: list[str]) -> str:
 def _adding(overrides: list[str]) -> list[str]:
     """The overrides as written into conf/, where a key the option's file lacks is added
     (`engine.spark.conf={...}`): Hydra adds it with `++` only."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
 
     return [
         f"++{o.input_line}"
         if o.type == OverrideType.CHANGE and "." in o.key_or_group and o.package is None
         else o.input_line
-        for o in OverridesParser.create().parse_overrides(overrides)
+        for o in _parsed(overrides)
     ]
+
+
+def _parsed(overrides: list[str]) -> list[Any]:
+    """Hydra's reading of the overrides; one that its grammar refuses, named."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise PipelineError(
+            f"cannot read the overrides {overrides}: {str(err).splitlines()[0]} (quote a value "
+            "with spaces or letters beyond ASCII: key='Zoë')"
+        ) from None
 
 
 def _write_overrides(root: Path, overrides: list[str]) -> None:
     """apply_to_conf's edits, made in the conf/ under `root`."""
     import io
 
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
     from ruamel.yaml.representer import RoundTripRepresenter
 
     from mlops_template.io.atomic import write_text
@@ -129,14 +143,17 @@ def _write_overrides(root: Path, overrides: list[str]) -> None:
     round_trip.Representer = Representer
     round_trip.preserve_quotes = True
     round_trip.indent(mapping=2, sequence=4, offset=2)  # conf/'s own style: "  - item"
-    for override in OverridesParser.create().parse_overrides(overrides):
+    for override in _parsed(overrides):
         group, _, key = override.key_or_group.partition(".")
         if not (root / CONF_DIR / group).is_dir():
             raise PipelineError(f"override {override.input_line}: no config group '{group}'")
         target = (
             root / CONF_DIR / f"{CONFIG_NAME}.yaml" if not key else group_option_file(root, group)
         )
-        data = round_trip.load(target.read_text())
+        try:
+            data = round_trip.load(target.read_text())
+        except YAMLError:  # named as compose names it (a merge conflict, say)
+            raise PipelineError(unreadable_file(root / CONF_DIR) or f"{target}: not YAML") from None
         if not key:
             node, leaf = (
                 next(d for d in data["defaults"] if isinstance(d, dict) and group in d),

@@ -47,6 +47,66 @@ def test_names_are_replaced_in_text_files_only(adopt, tmp_path):
     assert (tmp_path / ".venv/x.py").read_text() == "import mlops_template\n"
 
 
+def test_a_new_name_holding_the_old_one_is_given_once_and_the_answers_kept(adopt, tmp_path):
+    """ "mlops-template churn": every `copier update` renamed the project's package again
+    (mlops_template_churn_churn, ...), its answers file too."""
+    names = {"mlops_template": "mlops_template_churn", "mlops-template": "mlops-template-churn"}
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text("package_name: mlops_template_churn\nproject_name: mlops-template churn\n")
+    (tmp_path / "src/mlops_template_churn").mkdir(parents=True)  # the project's, at an update
+    (tmp_path / "src/mlops_template_churn/extra.py").write_text("import mlops_template_churn\n")
+    (tmp_path / "src/mlops_template").mkdir()  # the template's files, rendered beside it
+    (tmp_path / "src/mlops_template/cli.py").write_text(
+        "from mlops_template import x  # mlops-template\n"
+    )
+    for _ in range(2):  # copy, then an update: the second changes nothing
+        adopt.rename_paths(tmp_path, "mlops_template", "mlops_template_churn")
+        adopt.replace_text(tmp_path, names, keep={answers})
+        assert sorted(p.name for p in (tmp_path / "src").iterdir()) == ["mlops_template_churn"]
+        package = tmp_path / "src/mlops_template_churn"
+        assert (package / "extra.py").read_text() == "import mlops_template_churn\n"
+        assert (package / "cli.py").read_text() == (
+            "from mlops_template_churn import x  # mlops-template-churn\n"
+        )
+    assert "project_name: mlops-template churn\n" in answers.read_text()
+
+
+@pytest.mark.parametrize("package", ["json", "test", "mlflow", "sklearn", "tests"])
+def test_a_package_named_as_a_module_it_would_shadow_is_refused(adopt, package):
+    # `json`: generated, exit 0, then `make params` failed (`python -m json` is the stdlib's)
+    with pytest.raises(SystemExit, match=rf"package_name '{package}' is already a Python module"):
+        adopt.refuse_taken_name(REPO, package)
+    adopt.refuse_taken_name(REPO, "churn_model")
+
+
+def test_a_readme_it_cannot_adopt_stops_it_before_any_change(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "tools").mkdir(parents=True)
+    shutil.copy(REPO / "tools/adopt.py", project / "tools/adopt.py")  # it removes itself
+    shutil.copy(REPO / "pyproject.toml", project / "pyproject.toml")
+    (project / "src/mlops_template").mkdir(parents=True)
+    (project / "src/mlops_template/cli.py").write_text("import mlops_template\n")
+    (project / "README.md").write_text("# Ours\n\nAnother opening.\n")
+    answers = {"package_name": "churn", "project_slug": "churn", "project_name": "Churn"}
+    answers |= {"description": "Churn", "license": "MIT", "author": "us"}
+    (project / ".copier-answers.yml").write_text(yaml.safe_dump(answers))
+    spec = importlib.util.spec_from_file_location("adopt_copy", project / "tools/adopt.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(project)
+    with pytest.raises(SystemExit, match=r"the opening sentence is not as tools/adopt\.py expects"):
+        module.main(".copier-answers.yml")
+    # It had renamed the package and rewritten the imports first: a retry could not work.
+    assert (project / "src/mlops_template/cli.py").read_text() == "import mlops_template\n"
+
+
+def test_a_description_with_a_line_break_is_valid_toml(adopt):
+    import tomllib
+
+    description = 'Which customers leave\nand "when" \\ why'
+    assert tomllib.loads(f"d = {adopt._toml_string(description)}")["d"] == description
+
+
 def test_a_yaml_line_is_set_with_its_comments_kept(adopt, tmp_path):
     path = tmp_path / "split.yaml"
     path.write_text("# the key\nkey: null\nother: 1\n")
@@ -61,7 +121,6 @@ def test_own_data_becomes_the_configured_data_with_its_id(adopt, tmp_path):
     from mlops_template.compose import compose_text
 
     shutil.copytree(REPO / "conf", tmp_path / "conf")
-    (tmp_path / "dvc.lock").write_text("stale")
     adopt.use_own_data(tmp_path, "data/customers.parquet", "churned", "customer_id")
     data = yaml.safe_load((tmp_path / "conf/data/project.yaml").read_text())
     assert data == {
@@ -74,7 +133,6 @@ def test_own_data_becomes_the_configured_data_with_its_id(adopt, tmp_path):
     params = yaml.safe_load(compose_text(tmp_path, []))
     assert params["data"]["path"] == "data/customers.parquet"
     assert params["split"]["key"] == "customer_id"  # the data's ID is the split key
-    assert not (tmp_path / "dvc.lock").exists()
 
 
 def test_own_data_without_an_id_splits_by_the_rows(adopt, tmp_path):

@@ -4,6 +4,7 @@ brings a template change and keeps the project's own edits."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from deltalake import DeltaTable
 
 from tests.helpers import spark_classes
 from tests.helpers.servers import free_port, running
-from tests.helpers.template import Template
+from tests.helpers.template import OUTPUT_FILES, Template
 
 # In the template, not in a project made from it.
 TEMPLATE_ONLY = {"copier.yml", "{{ _copier_conf.answers_file }}.jinja", "CHANGELOG.md"}
@@ -116,6 +117,19 @@ def customers(n: int = 400) -> pd.DataFrame:
     return frame
 
 
+def _record(lock: Path, root: Path, code: str, line: bytes = b"") -> bytes:
+    """A stage's code file's digest (after `line` is added to it) recorded in dvc.lock as
+    a run records it; dvc.lock's bytes."""
+    file = root / code
+    file.write_bytes(file.read_bytes() + line)
+    md5, size = hashlib.md5(file.read_bytes()).hexdigest(), file.stat().st_size
+    entry = rf"(path: {re.escape(code)}\n\s+hash: md5\n\s+md5: )\w+(\n\s+size: )\d+"
+    text, found = re.subn(entry, lambda m: f"{m[1]}{md5}{m[2]}{size}", lock.read_text())
+    assert found, code
+    lock.write_text(text)
+    return lock.read_bytes()
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """This repository as a fresh clone would hold it (its own conf/), one commit."""
@@ -137,6 +151,9 @@ def test_default_answers_give_back_this_repository(template, tmp_path):
     assert differ == [], "the template's defaults no longer make this repository"
     answers = yaml.safe_load((project / ANSWERS).read_text())
     assert answers["package_name"] == "mlops_template" and answers["data"] == "example"
+    # The pipeline's outputs git keeps are the project's own at `copier update`.
+    copier_yml = yaml.safe_load((template.root / "copier.yml").read_text())
+    assert copier_yml["_skip_if_exists"] == list(OUTPUT_FILES)
 
 
 @pytest.mark.slow
@@ -227,6 +244,8 @@ def test_copier_update_brings_a_template_change_and_keeps_the_projects_edits(tem
     split = project / "conf/split/default.yaml"
     split.write_text(set_key(split.read_text(), "test_size", "0.3"))
     (project / "notes.md").write_text("ours\n")
+    # The project's own pipeline outputs: a run records its renamed code's digests.
+    own_lock = _record(project / "dvc.lock", project, "src/churn_model/compose.py")
     sh.commit("Our changes")
 
     # The template moves on: a new make target, a new setting's comment, a new file.
@@ -239,6 +258,9 @@ def test_copier_update_brings_a_template_change_and_keeps_the_projects_edits(tem
         "# Updated by the template.\n" + (source.root / "conf/split/default.yaml").read_text()
     )
     (source.root / "tools/new_tool.py").write_text('"""Added later."""\n')
+    # A change to a stage's code, its dvc.lock entry with it, as the template commits one:
+    # the project's dvc.lock came out of the update full of conflict markers.
+    _record(source.root / "dvc.lock", source.root, "src/mlops_template/compose.py", b"# new\n")
     source.commit("A template change")
 
     from copier import run_update
@@ -256,6 +278,8 @@ def test_copier_update_brings_a_template_change_and_keeps_the_projects_edits(tem
     assert "n_estimators: 50" in (project / "conf/model/my_forest.yaml").read_text()
     assert (project / "notes.md").read_text() == "ours\n"
     assert not list(project.rglob("*.rej")), "conflicts where there should be none"
+    assert (project / "dvc.lock").read_bytes() == own_lock  # the project's, not the template's
+    assert (project / "src/churn_model/compose.py").read_text().endswith("\n# new\n")
     assert yaml.safe_load((project / ANSWERS).read_text())["_commit"] != generated_from
     sh.commit("Template update")
     sh.run("make", "run")

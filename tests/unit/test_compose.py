@@ -166,6 +166,31 @@ def test_an_override_conf_cannot_hold_as_given_is_refused_and_nothing_written(
     assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before  # params.yaml too
 
 
+def test_an_override_hydras_grammar_refuses_is_named_and_nothing_written(root):
+    before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
+    with pytest.raises(PipelineError, match=r"cannot read the overrides .*owner=Zoë.*quote"):
+        apply_to_conf(root, ["registry.card.owner=Zoë"])  # a traceback, exit 1, before
+    assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before
+    apply_to_conf(root, ["registry.card.owner='Zoë'"])  # as the message says
+    assert yaml.safe_load(compose_text(root, []))["registry"]["card"]["owner"] == "Zoë"
+
+
+def test_a_merge_conflict_left_in_conf_is_named_with_its_line(root):
+    """As `copier update` leaves one: every command raised YAML's parser traceback."""
+    split = root / "conf/split/default.yaml"
+    lines = split.read_text().splitlines(keepends=True)
+    conflicted = [*lines[:3], "<<<<<<< before updating\n", "test_size: 0.3\n", "=======\n"]
+    split.write_text("".join([*conflicted, *lines[3:], ">>>>>>> after updating\n"]))
+    said = r"conf/split/default\.yaml, line 4: an unresolved merge conflict"
+    with pytest.raises(PipelineError, match=said):
+        compose_text(root, [])
+    with pytest.raises(PipelineError, match=said):
+        apply_to_conf(root, ["split.seed=3"])
+    split.write_text("".join(lines) + "bad: [1\n")
+    with pytest.raises(PipelineError, match=r"conf/split/default\.yaml, line \d+: not YAML"):
+        stale_diff(root)
+
+
 def test_a_key_removed_by_an_override_goes_from_its_file(root):
     expected = compose_text(root, ["~registry.card.owner"])
     apply_to_conf(root, ["~registry.card.owner"])

@@ -56,6 +56,19 @@ def test_bad_split_value_is_named(params):
         parse_config(params)
 
 
+@pytest.mark.parametrize("key", ["train.seed", "split.seed", "monitor.seed", "gate.bootstrap.seed"])
+def test_a_seed_numpy_and_scikit_learn_cannot_take_is_named(params, key):
+    *parents, leaf = key.split(".")
+    section = params
+    for part in parents:
+        section = section[part]
+    section[leaf] = 2**32 - 1
+    parse_config(params)  # the largest they take
+    section[leaf] = 2**32  # passed every check, then failed in train with a traceback
+    with pytest.raises(PipelineError, match=rf"{re.escape(key)}: .*less than 4294967296"):
+        parse_config(params)
+
+
 @pytest.mark.parametrize("value", [True, False])
 @pytest.mark.parametrize(
     "key",

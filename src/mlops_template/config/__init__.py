@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from mlops_template.config.base import NOT_BOOL, Engine, NonNegInt, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, Engine, PosInt, Seed, Strict
 from mlops_template.config.data import Data
 from mlops_template.config.model import Model
 from mlops_template.config.operate import ContinuousTraining, Monitor, Predict, Serve
@@ -58,7 +58,7 @@ class Validate(Strict):
 
 class Split(Strict):
     test_size: Annotated[float, NOT_BOOL, Field(gt=0, lt=1)]
-    seed: NonNegInt
+    seed: Seed
     key: str | None = None
 
 
@@ -93,7 +93,7 @@ class CrossValidation(Strict):
 
 
 class Train(Strict):
-    seed: NonNegInt
+    seed: Seed
     cv: CrossValidation = CrossValidation()
 
 
@@ -105,7 +105,7 @@ class Tune(Strict):
     trials: PosInt = 30  # per learner searched
     # Seconds per learner; a search stopped by time depends on the machine's speed.
     timeout: PosInt | None = None
-    seed: NonNegInt = 0
+    seed: Seed = 0
     # Stop a trial after a fold when its score so far is below the median of earlier ones.
     prune: bool = True
 

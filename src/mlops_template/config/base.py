@@ -17,6 +17,8 @@ def _not_a_bool(value: object) -> object:
 NOT_BOOL = BeforeValidator(_not_a_bool)  # in every numeric setting: Annotated[int | float, ...]
 NonNegInt = Annotated[int, NOT_BOOL, Field(ge=0)]
 PosInt = Annotated[int, NOT_BOOL, Field(ge=1)]
+# numpy and scikit-learn take seeds below 2**32 only: a bigger one failed in train, not here.
+Seed = Annotated[int, NOT_BOOL, Field(ge=0, lt=2**32)]
 Share = Annotated[float, NOT_BOOL, Field(gt=0, le=1)]  # a fraction above 0, at most all
 
 

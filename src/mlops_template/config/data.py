@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Seed, Strict
 from mlops_template.errors import redact
 
 Task = Literal["auto", "classification", "regression"]
@@ -47,7 +47,7 @@ class SyntheticData(_DataBase):
     source: Literal["synthetic"]
     task: Literal["classification", "regression"]
     n_rows: Annotated[int, NOT_BOOL, Field(ge=10)]
-    seed: NonNegInt
+    seed: Seed
     n_numeric: PosInt
     n_categorical: NonNegInt
     n_classes: Annotated[int, NOT_BOOL, Field(ge=2)] = 2
@@ -85,7 +85,7 @@ class DemoData(_DataBase):
     source: Literal["demo"]
     name: Literal["customers"]
     n_rows: Annotated[int, NOT_BOOL, Field(ge=10)] = 2000
-    seed: NonNegInt = 0
+    seed: Seed = 0
 
     @property
     def origin(self) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Share, Spark, Strict
+from mlops_template.config.base import NOT_BOOL, PosInt, Seed, Share, Spark, Strict
 
 # The columns every predictions table has (io/predictions_table.py), besides one
 # proba_<class> column per class of a classifier.
@@ -78,7 +78,7 @@ class Monitor(Strict):
     min_rows: PosInt
     drift_share: Share
     max_rows: Annotated[int, NOT_BOOL, Field(ge=100)]
-    seed: NonNegInt
+    seed: Seed
     # A share of the champion's lead over the trivial baseline.
     max_metric_drop: Annotated[float, NOT_BOOL, Field(ge=0, le=1)]
     report_dir: str = Field(min_length=1)

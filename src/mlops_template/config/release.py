@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from mlops_template.config.base import NOT_BOOL, NonNegInt, PosInt, Strict
+from mlops_template.config.base import NOT_BOOL, PosInt, Seed, Strict
 from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 
@@ -50,7 +50,7 @@ class TaskGate(Strict):
 class Bootstrap(Strict):
     samples: Annotated[int, NOT_BOOL, Field(ge=100)] = 1000
     confidence: Annotated[float, NOT_BOOL, Field(gt=0.5, lt=1)] = 0.95
-    seed: NonNegInt = 0
+    seed: Seed = 0
 
 
 def _check_metric_names(gate: TaskGate, known: frozenset[str], task: str) -> None:
