@@ -146,8 +146,8 @@ dvc-pull: env $(s3-remote) ## pull data and models from the DVC remote; skips a 
 promote: env ## register the dvc.lock model; champion if it passes the gate (refused: python exits 3, make 2)
 	python -m mlops_template promote
 
-promote-dry-run: env ## decide the promotion without changing anything
-	python -m mlops_template promote --dry-run
+promote-dry-run: env ## decide the promotion without changing anything (VERBOSE=1: the report)
+	python -m mlops_template promote --dry-run $(if $(VERBOSE),--verbose)
 
 rollback: env ## move the champion alias back to the previous champion
 	python -m mlops_template rollback

@@ -143,6 +143,7 @@ def _write_overrides(root: Path, overrides: list[str]) -> None:
     round_trip.Representer = Representer
     round_trip.preserve_quotes = True
     round_trip.indent(mapping=2, sequence=4, offset=2)  # conf/'s own style: "  - item"
+    round_trip.width = 4096  # folded text keeps its own line breaks (ruamel wraps at 80)
     for override in _parsed(overrides):
         group, _, key = override.key_or_group.partition(".")
         if not (root / CONF_DIR / group).is_dir():
@@ -164,22 +165,10 @@ def _write_overrides(root: Path, overrides: list[str]) -> None:
             node = data
             for part in parents:  # a key under a candidate may not be in the file yet
                 node = node.setdefault(part, CommentedMap())
-        if override.is_delete():
-            if not key or leaf not in node:  # a group's option is not removed here
-                continue  # (refused by the check of what conf/ composes to)
-            del node[leaf]
-        elif leaf in node and node[leaf] == override.value():
+        if override.is_delete() and not key:  # a group's option is not removed here
+            continue  # (refused by the check of what conf/ composes to)
+        if not _edited(node, leaf, override, indent=2 * (len(key.split(".")) - 1 if key else 1)):
             continue  # already so: the file stays as it is, byte for byte
-        else:
-            old = node.get(leaf)
-            after = _comment_after(old)
-            node[leaf] = _styled(override.value(), old)
-            if isinstance(old, list) and leaf in node.ca.items:
-                node.ca.items[leaf][3] = None  # the old first item's comment, kept on the key
-            following = list(node)[list(node).index(leaf) + 1 :]
-            if after and following:  # the next key's comment, which ruamel kept on the list
-                depth = len(key.split(".")) - 1 if key else 1
-                node.yaml_set_comment_before_after_key(following[0], before=after, indent=2 * depth)
         text = io.StringIO()
         round_trip.dump(data, text)
         write_text(target, text.getvalue())
@@ -211,19 +200,49 @@ def _reads_back(text: str) -> bool:
         return False
 
 
-def _comment_after(old: Any) -> str:
-    """The comment lines below a block list, which stand above the next key: ruamel keeps
-    them on the list (after its last item's own end-of-line comment, or at its end)."""
+def _edited(node: Any, leaf: str, override: Any, indent: int) -> bool:
+    """One override made in its mapping, the comment lines below the key (which stand above
+    the next key, and ruamel keeps on this one) kept there; False if nothing changed."""
+    if override.is_delete():
+        if leaf not in node:
+            return False
+        after, following = _comment_below(node, leaf), _keys_after(node, leaf)
+        del node[leaf]
+    elif leaf in node and node[leaf] == override.value():
+        return False
+    else:
+        old = node.get(leaf)
+        after = _comment_below(node, leaf) if isinstance(old, list) else ""  # a scalar's stays
+        node[leaf] = _styled(override.value(), old)
+        if isinstance(old, list) and leaf in node.ca.items:
+            node.ca.items[leaf][3] = None  # the old first item's comment, kept on the key
+        following = _keys_after(node, leaf)
+    if after and following:
+        node.yaml_set_comment_before_after_key(following[0], before=after, indent=indent)
+    return True
+
+
+def _comment_below(node: Any, leaf: str) -> str:
+    """The comment lines below a key's value, which stand above the next key: ruamel keeps
+    them on the key (after the value's own end-of-line comment), or on a block list (after
+    its last item's end-of-line comment, or at its end)."""
     from ruamel.yaml.comments import CommentedSeq
 
-    if not isinstance(old, CommentedSeq) or not old or old.fa.flow_style():
-        return ""
-    last = old.ca.items.get(len(old) - 1)
-    lines = last[0].value.partition("\n")[2].splitlines() if last and last[0] else []
-    lines += [line for token in old.ca.end or [] for line in token.value.splitlines()]
+    value, lines = node.get(leaf), []
+    if isinstance(value, CommentedSeq) and value and not value.fa.flow_style():
+        last = value.ca.items.get(len(value) - 1)
+        lines = last[0].value.partition("\n")[2].splitlines() if last and last[0] else []
+        lines += [line for token in value.ca.end or [] for line in token.value.splitlines()]
+    elif not isinstance(value, CommentedSeq) and (item := node.ca.items.get(leaf)):
+        lines = item[2].value.partition("\n")[2].splitlines() if len(item) > 2 and item[2] else []
     return "\n".join(
         line.strip().removeprefix("#").removeprefix(" ") for line in lines if line.strip()
     )
+
+
+def _keys_after(node: Any, leaf: str) -> list[str]:
+    keys = list(node)
+    return keys[keys.index(leaf) + 1 :]
 
 
 def overrides_to(root: Path, wanted_text: str) -> list[str] | None:

@@ -220,10 +220,12 @@ def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_
             predictions = json.loads(answer.read())["predictions"]
     assert len(predictions) == 2 and set(predictions) <= {"yes", "no"}
     # The project's own tests pass on its conf/, which now points at the CSV and keeps a
-    # model and tuning of its own (as ct or `tune keep` write them): all of them but the
+    # model and tuning of its own (as ct or `tune keep` write them) and the shadow gate on
+    # (docs/release.md keeps it in conf/; a unit test relied on it off): all of them but the
     # Spark engine's validation checks (70 frames made in the test, no conf/ read; a third
     # of the run's time), which this repository's own run proves.
-    sh.run(".venv/bin/python", "-m", "churn_model", "params", "set", "model=linear", "tune=optuna")
+    settings = ["model=linear", "tune=optuna", "gate.shadow.use=true"]
+    sh.run(".venv/bin/python", "-m", "churn_model", "params", "set", *settings)
     fast = sh.run(
         "make", "test-fast", env={"PYTEST_ADDOPTS": "--ignore=tests/unit/test_spark_checks.py"}
     )

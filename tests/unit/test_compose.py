@@ -198,6 +198,19 @@ def test_a_key_removed_by_an_override_goes_from_its_file(root):
     assert "owner:" not in (root / "conf/registry/default.yaml").read_text()
 
 
+def test_a_removed_key_takes_only_its_own_lines_and_folded_text_keeps_its_breaks(root):
+    """`~train.cv.folds` took the next key's four-line comment with it, and any write to
+    conf/registry/default.yaml re-wrapped the card's folded text at 80 characters."""
+    train = root / "conf/train/default.yaml"
+    before = train.read_text()
+    apply_to_conf(root, ["~train.cv.folds"])
+    assert train.read_text() == before.replace("  folds: 3\n", "")
+    registry = root / "conf/registry/default.yaml"
+    before = registry.read_text()
+    apply_to_conf(root, ["registry.keep_versions=7"])
+    assert registry.read_text() == before.replace("keep_versions: 5\n", "keep_versions: 7\n")
+
+
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     refuse_stale(root)  # fresh

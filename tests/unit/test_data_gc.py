@@ -69,7 +69,9 @@ def test_registered_files_outlive_gc_and_the_rest_goes(project, capfd):
     said = "".join(capfd.readouterr())
     assert stray[2:] in said and registered[2:] not in said and committed[2:] not in said
     assert "would keep the 1 cached files" in said and in_cache(stray)
+    assert "--dry-run: nothing was removed" in said  # DVC's own lines say "Removed"
     assert dvc_gc(cfg) == 0
+    assert "nothing was removed" not in "".join(capfd.readouterr())
     assert in_cache(committed) and in_cache(registered) and not in_cache(stray)
     assert not Path(KEEP_FILE).exists()
 

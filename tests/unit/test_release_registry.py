@@ -80,7 +80,10 @@ def test_rollback_follows_the_recorded_history(cfg, store, files):
         ("rollback", "2", "3"),
         ("rollback", "1", "2"),
     ]
-    with pytest.raises(PipelineError, match=r"no earlier champion of .*\(champion is v1\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"no earlier champion of .*\(champion is v1; versions rolled back from are skipped\)",
+    ):
         rollback.rollback(cfg, None)
     assert rollback.rollback(cfg, "3") == 0
     assert aliases(store, name)["champion"] == "3"
@@ -199,8 +202,10 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
 
     Path("params.yaml").write_text(yaml.safe_dump(params))  # the command reads it
     assert cli.main(["retire", "--dry-run"]) == 0
-    dry = json.loads(capsys.readouterr().out)
+    said = capsys.readouterr()
+    dry = json.loads(said.out)
     assert dry["archived"] == ["3", "1"] and dry["dry_run"] is True
+    assert said.err.startswith(f"retire: would archive v3, v1 of {name}; kept v5, v4, v2 (")
     assert not any(v.tags.get("archived") for v in store.search_model_versions())
 
     assert retire.retire(cfg, dry_run=False, delete=False) == 0
@@ -214,7 +219,8 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
     assert json.loads(capsys.readouterr().out)["archived"] == []
 
     assert cli.main(["retire", "--delete"]) == 0
-    assert json.loads(capsys.readouterr().out)["deleted"] == ["3", "1"]
+    said = capsys.readouterr()
+    assert json.loads(said.out)["deleted"] == ["3", "1"] and "retire: deleted v3, v1" in said.err
     left = sorted(str(v.version) for v in store.search_model_versions(f"name = '{name}'"))
     assert left == ["2", "4", "5"]
     assert aliases(store, name) == {"champion": "2", "challenger": "5"}

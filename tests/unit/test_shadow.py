@@ -190,7 +190,9 @@ def test_the_log_gives_the_labelled_pairs_and_promote_the_candidate_check(params
     )
     refused = live_check(nothing, "1", "2")  # no log at all: a refusal
     assert isinstance(refused, NoShadow) and "no predictions logged yet" in refused.detail
-    off = Config.model_validate({**settings, "gate": params["gate"]})
+    # Off as the project's conf/ may not have it (`params set gate.shadow.use=true`).
+    shadow_off = {**params["gate"]["shadow"], "use": False}
+    off = Config.model_validate({**settings, "gate": {**params["gate"], "shadow": shadow_off}})
     assert live_check(off, "1", "2") is None
     for part in Path(log).glob("*.parquet"):  # a damaged log is an error, not "no evidence"
         part.unlink()

@@ -141,9 +141,21 @@ def test_with_a_split_key_the_rows_are_new_customers(held_out):
     assert not may["customer_id"].isin(keyed["customer_id"]).any()
     june, _ = simulated_batch(keyed, SCHEMA, key="customer_id", batch_name="june", **settings)
     assert not june["customer_id"].isin(may["customer_id"]).any()  # another batch
-    numbered = held_out.assign(customer_id=range(100, 100 + len(held_out)))
-    frame, _ = simulated_batch(numbered, SCHEMA, key="customer_id", **settings)
-    assert frame["customer_id"].min() == 300 and frame["customer_id"].dtype == "int64"
+    numbered = held_out.assign(customer_id=range(100, 100 + len(held_out)))  # 100..299
+    may, _ = simulated_batch(numbered, SCHEMA, key="customer_id", batch_name="may", **settings)
+    keys = may["customer_id"]
+    assert keys.min() > 299 and keys.dtype == "int64" and keys.diff().iloc[1:].eq(1).all()
+    # Numbers after the largest, in a range of the name's own: two batches simulated
+    # before either was added to the data had the same keys, and labels for one
+    # labelled the other.
+    june, _ = simulated_batch(numbered, SCHEMA, key="customer_id", batch_name="june", **settings)
+    assert june["customer_id"].min() > 299 and not june["customer_id"].isin(keys).any()
+    again, _ = simulated_batch(numbered, SCHEMA, key="customer_id", batch_name="may", **settings)
+    assert again["customer_id"].equals(keys)  # as a name's text keys: the same each time
+    floats = numbered.assign(customer_id=numbered["customer_id"].astype(float) * 1e12)
+    big, _ = simulated_batch(floats, SCHEMA, key="customer_id", batch_name="may", **settings)
+    assert big["customer_id"].min() > floats["customer_id"].max()
+    assert big["customer_id"].max() < 2**53  # still exact as a float
 
 
 def test_numbered_keys_follow_the_whole_data_sets_largest(project, held_out):
@@ -159,4 +171,5 @@ def test_numbered_keys_follow_the_whole_data_sets_largest(project, held_out):
     raw.parent.mkdir(parents=True)
     pd.DataFrame({"customer_id": [5, 950, 12]}).to_parquet(raw)  # a training row's key
     project.main("simulate", "out.csv", "--rows", "3")
-    assert pd.read_csv(project.root / "out.csv")["customer_id"].tolist() == [951, 952, 953]
+    keys = pd.read_csv(project.root / "out.csv")["customer_id"]
+    assert keys.min() > 950 and keys.tolist() == list(range(keys.min(), keys.min() + 3))

@@ -28,9 +28,7 @@ def check_columns(
     problems = []
     missing = [name for name in expected if name not in batch_columns]
     if missing:
-        # Names differing in case or surrounding spaces only: said, as the likely cause.
-        found = {c.strip().casefold(): c for c in batch_columns}
-        near = [f"'{found[k]}'" for m in missing if (k := m.strip().casefold()) in found]
+        near = [f"'{found}'" for found in near_misses(missing, list(batch_columns)).values()]
         hint = f" (the batch has {', '.join(near)}: names must match exactly)" if near else ""
         problems.append(f"{source}: missing columns {missing}{hint}")
     extra = [c for c in batch_columns if c not in expected and c not in allowed_extra]
@@ -40,6 +38,26 @@ def check_columns(
         if name in expected and expected[name].kind == "numeric" and not numeric:
             problems.append(f"{source}: column '{name}' is not numeric; the model expects numbers")
     return problems, extra
+
+
+def near_misses(missing: list[str], found: list[str]) -> dict[str, str]:
+    """Missing column -> a column found whose name differs from it in case or surrounding
+    spaces only: the likely cause, said."""
+    by_key = {c.strip().casefold(): c for c in found}
+    return {m: by_key[k] for m in missing if (k := m.strip().casefold()) in by_key}
+
+
+def refuse_misnamed(found: list[str], expected: list[str]) -> None:
+    """Refuse columns that name expected ones, missing, in another case or with spaces.
+    Where a missing column is allowed (an optional one, over REST), the misnamed one was
+    dropped as unknown and the expected one read missing in every row, without a word."""
+    near = near_misses(
+        [name for name in expected if name not in found],
+        [name for name in found if name not in expected],
+    )
+    if near:
+        said = ", ".join(f"'{found}' (the model's '{name}')" for name, found in near.items())
+        raise BadCells(f"columns the model does not know: {said}; names must match exactly")
 
 
 def unseen_categories(schema: TrainingSchema, frame: pd.DataFrame) -> dict[str, list[str]]:

@@ -56,11 +56,25 @@ def simulated_batch(
     return batch, moved
 
 
+NAME_SPAN = 10**7  # numeric keys a batch name has to itself, after the data set's largest
+
+
 def new_keys(existing: pd.Series, rows: int, name: str) -> pd.Series:
-    """`rows` keys none of `existing` has: numbers after the largest, or the batch's name
-    and a number."""
+    """`rows` keys none of `existing` has, and none another batch name's has: the batch's
+    name and a number, or, for numeric keys, numbers after the largest in a range of the
+    name's own (its digest picks one of NAME_SPAN keys; every batch started after the
+    largest key before, so two batches scored before ct added either shared their keys,
+    and labels for one labelled the other)."""
+    import hashlib
+
     if pd.api.types.is_integer_dtype(existing) or pd.api.types.is_float_dtype(existing):
         start = int(existing.max()) + 1 if existing.notna().any() else 0
+        # Where the dtype holds keys exactly: 2**53 for floats, int64's largest for ints.
+        limit = 2**53 if pd.api.types.is_float_dtype(existing) else 2**63 - 1
+        span = max(rows, NAME_SPAN)
+        ranges = max((limit - start - span) // span, 1)
+        digest = int.from_bytes(hashlib.md5(name.encode()).digest()[:8], "big")
+        start += (digest % ranges) * span
         return pd.Series(range(start, start + rows), dtype=existing.dtype)
     return pd.Series([f"{name}-{i:07d}" for i in range(rows)], dtype="str")
 

@@ -75,4 +75,6 @@ def dvc_gc(cfg: Config, dry_run: bool = False) -> int:
         "commits" + (f"; {absent} were not in the cache" if absent else ""),
         file=sys.stderr,
     )
+    if dry_run:  # DVC's --dry says "Removing" and "Removed" for what it would remove
+        print("dvc-gc --dry-run: nothing was removed (above: what dvc gc would remove)")
     return 0

@@ -9,6 +9,7 @@ in `.dvc/cache` until `dvc gc` removes what no kept commit or experiment refers 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from mlops_template.config import Config
@@ -47,5 +48,13 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
         "deleted" if delete else "archived": [str(v.version) for v in retiring],
         "dry_run": dry_run,
     }
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))  # for scripts; the verdict for people:
+    gone = ", ".join(f"v{v.version}" for v in retiring) or "no version"
+    did = f"{'would ' if dry_run else ''}{'delete' if delete else 'archive'}"
+    did = did if dry_run else f"{did}d"
+    kept = ", ".join(f"v{v}" for v in summary["kept"]) or "none"
+    print(
+        f"retire: {did} {gone} of {name}; kept {kept} (the newest {keep}, and any with an alias)",
+        file=sys.stderr,
+    )
     return 0

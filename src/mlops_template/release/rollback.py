@@ -25,7 +25,7 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
         if target is None:
             raise PipelineError(
                 f"no earlier champion of {name} in the promotion history (champion is "
-                f"v{current}); name one with --to VERSION"
+                f"v{current}; versions rolled back from are skipped): name one with --to VERSION"
             )
         if not registry.has_version(client, name, target):
             raise PipelineError(f"{name} has no version {target}")

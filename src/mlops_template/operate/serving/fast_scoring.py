@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlops_template.core.batch_checks import refuse_misnamed
 from mlops_template.core.logged_requests import Answered
 from mlops_template.core.raw_rows import BadCells
 
@@ -174,7 +175,10 @@ class ScoringApp:
             return None
         ((key, rows),) = request.items()
         try:
-            frame = typed_frame(dataframe_from_parsed_json(rows, FORMATS[key]), self.plan)
+            frame = dataframe_from_parsed_json(rows, FORMATS[key])
+            if self.plan:  # an optional column misnamed would be read missing in every row
+                refuse_misnamed([str(c) for c in frame.columns], list(self.plan))
+            frame = typed_frame(frame, self.plan)
             if self.plan:  # MLflow drops the others too, with a warning per request
                 frame = frame[[name for name in frame.columns if name in self.plan]]
             predictions = self.model.predict(frame, params=None)
