@@ -147,7 +147,10 @@ def tuned_overrides(path: str | Path) -> list[str]:
     except yaml.YAMLError as err:
         raise PipelineError(f"{path}: not YAML ({str(err).splitlines()[0]})") from None
     if not settings:
-        raise PipelineError(f"{path} holds no settings: run train with tune=optuna first")
+        raise PipelineError(
+            f"{path} holds no settings to keep: no search ran (run train with tune=optuna), "
+            "or none found better settings than conf/'s own (its header says which)"
+        )
     # As train writes it: one setting per line, `model.<...>.<name>: <value>`.
     if not isinstance(settings, dict) or not all(
         v is None or isinstance(v, str | int | float) for v in settings.values()

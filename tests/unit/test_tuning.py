@@ -222,8 +222,17 @@ def test_the_encoding_of_text_columns_is_not_searched(params):
 
 def test_without_a_search_the_settings_file_says_so(tmp_path):
     (tmp_path / "tuned.yaml").write_text("# tune=none: no search ran\n{}\n")
-    with pytest.raises(PipelineError, match=r"tuned.yaml holds no settings: run train with"):
+    with pytest.raises(PipelineError, match=r"tuned.yaml holds no settings to keep: no search"):
         tuned_overrides(tmp_path / "tuned.yaml")
+
+
+def test_a_search_that_beat_nothing_says_there_is_nothing_to_keep(tmp_path):
+    """Its file said "Keep them ... with tune keep", which then said to run a search."""
+    from mlops_template.core.tuning import tuned_params_text
+
+    text = tuned_params_text((), "optuna")  # no settings chosen, as when none beat conf/'s
+    assert "Nothing to keep" in text and "tune keep" not in text
+    assert yaml.safe_load(text) == {}
 
 
 @pytest.mark.parametrize(

@@ -260,15 +260,16 @@ def tuned_params_text(searches: tuple[Search, ...], method: str) -> str:
     """reports/tuned_params.yaml: each search's chosen settings as config keys."""
     import yaml
 
-    if method == "none":
-        head = "# tune=none: no search ran; the model's settings are conf/'s.\n"
-    else:
+    head = "# tune=none: no search ran; the model's settings are conf/'s.\n"
+    chosen = {key: value for s in searches for key, value in s.overrides().items()}
+    if method != "none":
         head = "".join(f"# {s.summary()}\n" for s in searches) or "# no learner has a search\n"
         head += (
             "# Keep them in conf/ with `python -m mlops_template tune keep`; then tune=none\n"
             "# trains with them, without a search.\n"
+            if chosen
+            else "# Nothing to keep: conf/'s own settings stay as they are.\n"
         )
-    chosen = {key: value for s in searches for key, value in s.overrides().items()}
     return head + yaml.safe_dump(chosen, sort_keys=False, default_flow_style=False)
 
 
