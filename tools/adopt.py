@@ -42,19 +42,13 @@ with conflict markers, as git does.
 
 """
 # Import names a package of the project's own would shadow, beyond the standard library's
-# and pyproject.toml's distributions: import names that differ from theirs, Python's own
-# `test` (not in sys.stdlib_module_names) and this layout's folders.
+# and pyproject.toml's distributions: import names that differ from theirs, common ones
+# that MLflow and DVC bring, Python's own `test` (not in sys.stdlib_module_names) and this
+# layout's folders.
 TAKEN = {
-    "sklearn",
-    "yaml",
-    "ruamel",
-    "hydra",
-    "xgboost",
-    "psycopg",
-    "test",
-    "tests",
-    "tools",
-    "src",
+    *("sklearn", "yaml", "ruamel", "hydra", "xgboost", "psycopg", "material", "xdist"),
+    *("requests", "click", "packaging", "sqlalchemy", "git", "google", "botocore"),
+    *("starlette", "fastapi", "flask", "test", "tests", "tools", "src"),
 }
 BIGGEST_TEXT = 2_000_000  # bytes: uv.lock is ~0.7 MB; bigger files are data
 

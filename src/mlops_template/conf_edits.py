@@ -116,9 +116,10 @@ def _parsed(overrides: list[str]) -> list[Any]:
     try:
         return OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
+        odd = any(c.isspace() or not c.isascii() for o in overrides for c in o)
+        hint = " (quote such a value, the override in double quotes: \"key='Zoë'\")" if odd else ""
         raise PipelineError(
-            f"cannot read the overrides {overrides}: {str(err).splitlines()[0]} (quote a value "
-            "with spaces or letters beyond ASCII: key='Zoë')"
+            f"cannot read the overrides {overrides}: {str(err).splitlines()[0]}{hint}"
         ) from None
 
 

@@ -34,9 +34,9 @@ def scored_experiments(
     """Experiments in `dvc exp show --json` output with a cross-validated score on
     `metric`, best first (ties keep DVC's order), and the names of those left out: with
     their state when they did not finish, as DVC shows a failed or queued run with its
-    baseline's metrics, which must not rank it; and those whose training rows (the
-    `train_path` prepare wrote) differ from their commit's, as a score on other rows (other
-    data, split or reading settings) cannot be compared."""
+    baseline's metrics, which must not rank it; and those whose training data (the
+    `train_path` prepare wrote) differs from their commit's dvc.lock, as a score on other
+    rows (other data, split or reading settings) cannot be compared."""
     found, unscored = [], []
     for baseline in shown:
         rows = _out_hash(baseline, train_path)
@@ -50,7 +50,7 @@ def scored_experiments(
                 unscored.append(f"{name} ({state})")
                 continue
             if rows is not None and _out_hash(revision, train_path) != rows:
-                unscored.append(f"{name} (trained on other rows)")
+                unscored.append(f"{name} (other training data)")
                 continue
             metrics = (revision.get("data") or {}).get("metrics") or {}
             score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
@@ -77,6 +77,8 @@ def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply
     ranked, unscored = scored_experiments(shown, cv_path, metric, metrics_path, train_path)
     if not ranked:
         left = f" (left out: {', '.join(unscored)})" if unscored else ""
+        if unscored and all(u.endswith("(other training data)") for u in unscored):
+            left += f"; if {train_path} is the same, dvc.lock may be stale: dvc repro, commit"
         raise PipelineError(
             f"no experiment of this commit has a cross-validated {metric} in {cv_path} on "
             f"its training rows{left}: run them with model=auto (the default) or "
@@ -90,7 +92,8 @@ def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply
     if unscored:  # one model without a search: train wrote no cross-validated score
         print(
             "left out, without a cross-validated score (one model without tune=optuna), "
-            f"not finished or trained on other rows: {', '.join(unscored)}"
+            f"not finished, or on other training data than this commit's dvc.lock: "
+            f"{', '.join(unscored)}"
         )
     if apply:
         refuse_uncommitted_settings()

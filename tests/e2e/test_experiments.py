@@ -29,7 +29,7 @@ def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_bui
     ranked = re.findall(r"^  (\S+) +cv_balanced_accuracy ([0-9.]+)", shown, re.M)
     assert len(ranked) == 2 and not {"broken", "resplit"} & set(dict(ranked))
     left_out = shown.split("left out")[1]
-    assert "broken (failed)" in left_out and "resplit (trained on other rows)" in left_out
+    assert "broken (failed)" in left_out and "resplit (other training data)" in left_out
     scores = [float(score) for _, score in ranked]
     assert scores == sorted(scores, reverse=True)  # best first, by the cv score
     assert "not ranked by" in shown  # the test metric is shown, never used

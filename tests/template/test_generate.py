@@ -156,6 +156,24 @@ def test_default_answers_give_back_this_repository(template, tmp_path):
     assert copier_yml["_skip_if_exists"] == list(OUTPUT_FILES)
 
 
+def test_any_name_gives_a_valid_default_slug_and_a_taken_package_name_is_refused(
+    template, tmp_path
+):
+    """ "Ünïcode & Co. 2" gave a slug the template's own validator refused (a traceback
+    under --defaults); package `json` made a project whose `python -m json` ran the
+    standard library's."""
+    from copier.errors import TaskError
+
+    generate(template.root, tmp_path / "odd", project_name="2024 Café & Co.")
+    answers = yaml.safe_load((tmp_path / "odd" / ANSWERS).read_text())
+    assert answers["project_slug"] == "project-2024-caf-co"
+    assert answers["package_name"] == "project_2024_caf_co"
+    assert (tmp_path / "odd/src/project_2024_caf_co/cli.py").exists()
+    with pytest.raises(TaskError):
+        generate(template.root, tmp_path / "taken", package_name="json")
+    assert not (tmp_path / "taken").exists()  # copier removes the folder it made
+
+
 @pytest.mark.slow
 def test_a_project_of_ones_own_trains_promotes_and_scores_its_csv(template, tmp_path):
     csv = tmp_path / "customers.csv"

@@ -55,7 +55,7 @@ def test_experiments_trained_on_other_rows_than_their_commit_are_left_out():
     shown = [{"rev": "workspace"}, {"data": {"outs": _outs("rows")}, "experiments": grid}]
     ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
     assert ranked == [Scored("alpha-1", 55.0, 50.0)]
-    assert unscored == ["other-data (trained on other rows)"]
+    assert unscored == ["other-data (other training data)"]
     # A commit with no training rows locked: nothing to compare with, all are ranked.
     shown[1]["data"] = {}
     ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)

@@ -216,7 +216,10 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
     assert archived["1"]["archived_by"] == registry.actor()
 
     assert retire.retire(cfg, dry_run=False, delete=False) == 0  # nothing new to archive
-    assert json.loads(capsys.readouterr().out)["archived"] == []
+    said = capsys.readouterr()
+    assert json.loads(said.out)["archived"] == []
+    assert "archived no version" in said.err and "kept v5, v4, v2 (" in said.err
+    assert said.err.rstrip().endswith("; archived before: v3, v1")
 
     assert cli.main(["retire", "--delete"]) == 0
     said = capsys.readouterr()

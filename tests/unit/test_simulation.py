@@ -156,6 +156,11 @@ def test_with_a_split_key_the_rows_are_new_customers(held_out):
     big, _ = simulated_batch(floats, SCHEMA, key="customer_id", batch_name="may", **settings)
     assert big["customer_id"].min() > floats["customer_id"].max()
     assert big["customer_id"].max() < 2**53  # still exact as a float
+    for dtype in ("int32", "Int32", "uint32", "float32"):  # keys the dtype holds exactly
+        small = numbered.assign(customer_id=numbered["customer_id"].astype(dtype))
+        keyed, _ = simulated_batch(small, SCHEMA, key="customer_id", batch_name="may", **settings)
+        assert keyed["customer_id"].dtype == dtype and keyed["customer_id"].is_unique, dtype
+        assert keyed["customer_id"].min() > 299, dtype
 
 
 def test_numbered_keys_follow_the_whole_data_sets_largest(project, held_out):

@@ -69,8 +69,13 @@ def new_keys(existing: pd.Series, rows: int, name: str) -> pd.Series:
 
     if pd.api.types.is_integer_dtype(existing) or pd.api.types.is_float_dtype(existing):
         start = int(existing.max()) + 1 if existing.notna().any() else 0
-        # Where the dtype holds keys exactly: 2**53 for floats, int64's largest for ints.
-        limit = 2**53 if pd.api.types.is_float_dtype(existing) else 2**63 - 1
+        # Keys the dtype holds exactly, and JSON and a float64 cast too (2**53 at most):
+        # past the limit, keys start after the largest as before.
+        dtype = getattr(existing.dtype, "numpy_dtype", existing.dtype)  # Int32 -> int32
+        if pd.api.types.is_float_dtype(existing):
+            limit = min(2 ** (np.finfo(dtype).nmant + 1), 2**53)
+        else:
+            limit = min(int(np.iinfo(dtype).max), 2**53)
         span = max(rows, NAME_SPAN)
         ranges = max((limit - start - span) // span, 1)
         digest = int.from_bytes(hashlib.md5(name.encode()).digest()[:8], "big")

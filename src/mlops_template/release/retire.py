@@ -49,12 +49,23 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
         "dry_run": dry_run,
     }
     print(json.dumps(summary, indent=2))  # for scripts; the verdict for people:
-    gone = ", ".join(f"v{v.version}" for v in retiring) or "no version"
+    print(_verdict(summary, versions, retiring, dry_run, delete), file=sys.stderr)
+    return 0
+
+
+def _verdict(summary: dict, versions: list, retiring: list, dry_run: bool, delete: bool) -> str:
+    """One line for people: what went, what stays, and what an earlier run archived."""
+    earlier = [
+        f"v{v.version}"
+        for v in versions
+        if v.tags.get("archived") == "true" and str(v.version) in summary["kept"]
+    ]
+    kept = [f"v{v}" for v in summary["kept"] if f"v{v}" not in earlier]
     did = f"{'would ' if dry_run else ''}{'delete' if delete else 'archive'}"
     did = did if dry_run else f"{did}d"
-    kept = ", ".join(f"v{v}" for v in summary["kept"]) or "none"
-    print(
-        f"retire: {did} {gone} of {name}; kept {kept} (the newest {keep}, and any with an alias)",
-        file=sys.stderr,
+    line = (
+        f"retire: {did} {', '.join(f'v{v.version}' for v in retiring) or 'no version'} of "
+        f"{summary['model_name']}; kept {', '.join(kept) or 'none'} (the newest "
+        f"{summary['keep_versions']}, and any with an alias)"
     )
-    return 0
+    return line + (f"; archived before: {', '.join(earlier)}" if earlier else "")
