@@ -125,13 +125,12 @@ def rename_paths(root: Path, old: str, new: str) -> None:
     """Files and folders named after the package take the new name. At `copier update` the
     new folder exists already (the project's): the template's files are moved into it."""
     rename = renaming({old: new})
-    moved = [
-        p
-        for p in _walk(root)
-        if rename(p.relative_to(root).as_posix()) != p.relative_to(root).as_posix()
-    ]
-    for path in moved:
-        target = root / rename(path.relative_to(root).as_posix())
+    moved = {}
+    for path in _walk(root):
+        relative = path.relative_to(root).as_posix()
+        if (target := rename(relative)) != relative:
+            moved[path] = root / target
+    for path, target in moved.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
     folders = {d for p in moved for d in p.parents if rename(d.name) != d.name}

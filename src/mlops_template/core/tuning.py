@@ -260,9 +260,10 @@ def tuned_params_text(searches: tuple[Search, ...], method: str) -> str:
     """reports/tuned_params.yaml: each search's chosen settings as config keys."""
     import yaml
 
-    head = "# tune=none: no search ran; the model's settings are conf/'s.\n"
     chosen = {key: value for s in searches for key, value in s.overrides().items()}
-    if method != "none":
+    if method == "none":
+        head = "# tune=none: no search ran; the model's settings are conf/'s.\n"
+    else:
         head = "".join(f"# {s.summary()}\n" for s in searches) or "# no learner has a search\n"
         head += (
             "# Keep them in conf/ with `python -m mlops_template tune keep`; then tune=none\n"

@@ -61,8 +61,8 @@ def _verdict(summary: dict, versions: list, retiring: list, dry_run: bool, delet
         if v.tags.get("archived") == "true" and str(v.version) in summary["kept"]
     ]
     kept = [f"v{v}" for v in summary["kept"] if f"v{v}" not in earlier]
-    did = f"{'would ' if dry_run else ''}{'delete' if delete else 'archive'}"
-    did = did if dry_run else f"{did}d"
+    did = "delete" if delete else "archive"
+    did = f"would {did}" if dry_run else f"{did}d"
     line = (
         f"retire: {did} {', '.join(f'v{v.version}' for v in retiring) or 'no version'} of "
         f"{summary['model_name']}; kept {', '.join(kept) or 'none'} (the newest "
