@@ -127,24 +127,13 @@ def _write_overrides(root: Path, overrides: list[str]) -> None:
     """apply_to_conf's edits, made in the conf/ under `root`."""
     import io
 
-    from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.representer import RoundTripRepresenter
 
+    from mlops_template.io import yaml_edits
     from mlops_template.io.atomic import write_text
 
-    class Representer(RoundTripRepresenter):  # its own table: the class's is shared
-        pass
-
-    Representer.add_representer(
-        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
-    )
-    round_trip = YAML()
-    round_trip.Representer = Representer
-    round_trip.preserve_quotes = True
-    round_trip.indent(mapping=2, sequence=4, offset=2)  # conf/'s own style: "  - item"
-    round_trip.width = 4096  # folded text keeps its own line breaks (ruamel wraps at 80)
+    round_trip = yaml_edits.round_trip()
     for override in _parsed(overrides):
         group, _, key = override.key_or_group.partition(".")
         if not (root / CONF_DIR / group).is_dir():
@@ -157,93 +146,25 @@ def _write_overrides(root: Path, overrides: list[str]) -> None:
         except YAMLError:  # named as compose names it (a merge conflict, say)
             raise PipelineError(unreadable_file(root / CONF_DIR) or f"{target}: not YAML") from None
         if not key:
-            node, leaf = (
-                next(d for d in data["defaults"] if isinstance(d, dict) and group in d),
-                group,
-            )
+            if override.is_delete():  # a group's option is not removed here (refused
+                continue  # by the check of what conf/ composes to)
+            entry = next(d for d in data["defaults"] if isinstance(d, dict) and group in d)
+            path = [(entry, group)]
         else:
             *parents, leaf = key.split(".")
-            node = data
+            path, node = [], data
             for part in parents:  # a key under a candidate may not be in the file yet
+                path.append((node, part))
                 node = node.setdefault(part, CommentedMap())
-        if override.is_delete() and not key:  # a group's option is not removed here
-            continue  # (refused by the check of what conf/ composes to)
-        if not _edited(node, leaf, override, indent=2 * (len(key.split(".")) - 1 if key else 1)):
-            continue  # already so: the file stays as it is, byte for byte
-        text = io.StringIO()
-        round_trip.dump(data, text)
-        write_text(target, text.getvalue())
-
-
-def _styled(value: Any, old: Any, inner: bool = False) -> Any:
-    """`value` as conf/ writes it: a list inside a list in flow style (`- [a, b]`, as
-    ct.tries), a list replacing one in the old one's style (`[]` is flow)."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-    from ruamel.yaml.scalarstring import SingleQuotedScalarString
-
-    if isinstance(value, dict):
-        return CommentedMap({k: _styled(v, None, inner) for k, v in value.items()})
-    if isinstance(value, str) and not _reads_back(value):  # `No`, `on`, `12:30`, ``
-        return SingleQuotedScalarString(value)
-    if not isinstance(value, list):
-        return value
-    node = CommentedSeq(_styled(v, None, inner=True) for v in value)
-    if (old.fa.flow_style() or not old) if isinstance(old, CommentedSeq) else inner:
-        node.fa.set_flow_style()
-    return node
-
-
-def _reads_back(text: str) -> bool:
-    """Is `text`, unquoted, read back as this text by Hydra's YAML (1.1: `No` is false)?"""
-    try:
-        return yaml.safe_load(text) == text
-    except yaml.YAMLError:
-        return False
-
-
-def _edited(node: Any, leaf: str, override: Any, indent: int) -> bool:
-    """One override made in its mapping, the comment lines below the key (which stand above
-    the next key, and ruamel keeps on this one) kept there; False if nothing changed."""
-    if override.is_delete():
-        if leaf not in node:
-            return False
-        after, following = _comment_below(node, leaf), _keys_after(node, leaf)
-        del node[leaf]
-    elif leaf in node and node[leaf] == override.value():
-        return False
-    else:
-        old = node.get(leaf)
-        after = _comment_below(node, leaf) if isinstance(old, list) else ""  # a scalar's stays
-        node[leaf] = _styled(override.value(), old)
-        if isinstance(old, list) and leaf in node.ca.items:
-            node.ca.items[leaf][3] = None  # the old first item's comment, kept on the key
-        following = _keys_after(node, leaf)
-    if after and following:
-        node.yaml_set_comment_before_after_key(following[0], before=after, indent=indent)
-    return True
-
-
-def _comment_below(node: Any, leaf: str) -> str:
-    """The comment lines below a key's value, which stand above the next key: ruamel keeps
-    them on the key (after the value's own end-of-line comment), or on a block list (after
-    its last item's end-of-line comment, or at its end)."""
-    from ruamel.yaml.comments import CommentedSeq
-
-    value, lines = node.get(leaf), []
-    if isinstance(value, CommentedSeq) and value and not value.fa.flow_style():
-        last = value.ca.items.get(len(value) - 1)
-        lines = last[0].value.partition("\n")[2].splitlines() if last and last[0] else []
-        lines += [line for token in value.ca.end or [] for line in token.value.splitlines()]
-    elif not isinstance(value, CommentedSeq) and (item := node.ca.items.get(leaf)):
-        lines = item[2].value.partition("\n")[2].splitlines() if len(item) > 2 and item[2] else []
-    return "\n".join(
-        line.strip().removeprefix("#").removeprefix(" ") for line in lines if line.strip()
-    )
-
-
-def _keys_after(node: Any, leaf: str) -> list[str]:
-    keys = list(node)
-    return keys[keys.index(leaf) + 1 :]
+            path.append((node, leaf))
+        if override.is_delete():
+            changed = yaml_edits.remove(path)
+        else:
+            changed = yaml_edits.set_value(path, override.value())
+        if changed:  # else already so: the file stays as it is, byte for byte
+            text = io.StringIO()
+            round_trip.dump(data, text)
+            write_text(target, text.getvalue())
 
 
 def overrides_to(root: Path, wanted_text: str) -> list[str] | None:

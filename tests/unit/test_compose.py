@@ -213,6 +213,29 @@ def test_a_removed_key_leaves_the_next_keys_comment_and_folded_text_keeps_its_br
     assert registry.read_text() == before.replace("keep_versions: 5\n", "keep_versions: 7\n")
 
 
+def test_the_comment_above_the_next_key_stays_there_whatever_the_edit(root):
+    """The comment lines above a key, which ruamel keeps on the value before: lost with
+    the last key of a nested mapping, blank lines and a lone `#` dropped from them when
+    they moved, and put inside a scalar's new block list or mapping."""
+    gate = root / "conf/gate/default.yaml"
+    shadow_comment = "# Live evidence (off by default)"
+    before = gate.read_text()
+    assert "  seed: 0\n" + shadow_comment in before
+    apply_to_conf(root, ["~gate.bootstrap.seed"])  # the last key of `bootstrap`
+    assert gate.read_text() == before.replace("  seed: 0\n", "")
+    spaced = before.replace("  seed: 0\n", "  seed: 0\n\n").replace("\n# have", "\n#\n# have")
+    for removed in ["  confidence: 0.95\n", "  seed: 0\n\n"]:
+        gate.write_text(spaced)
+        _write_overrides(root, [f"~gate.bootstrap.{removed.split(':')[0].strip()}"])
+        assert gate.read_text() == spaced.replace(removed, "\n" if "seed" in removed else "")
+    for value, written in [("[1,2]", "\n    - 1\n    - 2"), ("{a: 1}", "\n    a: 1")]:
+        gate.write_text(before)
+        _write_overrides(root, [f"gate.bootstrap.seed={value}"])
+        assert gate.read_text() == before.replace("  seed: 0\n", f"  seed:{written}\n")
+    _write_overrides(root, ["gate.bootstrap.seed=0"])  # and back, byte for byte
+    assert gate.read_text() == before
+
+
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     refuse_stale(root)  # fresh
