@@ -14,11 +14,13 @@ does. So an answer is MLflow's answer, byte for byte (tests/unit/test_fast_scori
 tests/e2e/test_reading_parity.py). A request the model refuses is scored twice, and
 MLflow's app times it afresh: its error carries MLflow's own stack trace.
 
-Two kinds of request get a 400 of ours instead, in MLflow's error shape and without a
+Three kinds of request get a 400 of ours instead, in MLflow's error shape and without a
 stack trace: rows the raw-row contract refuses (core/raw_rows.py: infinity, a date that
 is not ISO 8601 text, ...), with the contract's message naming the column and values,
-where MLflow's app answers "an unexpected error" and the whole stack trace; and a body
-nested deeper than Python's JSON parser goes, which MLflow's app lets through as a 500.
+where MLflow's app answers "an unexpected error" and the whole stack trace; a body
+nested deeper than Python's JSON parser goes, which MLflow's app lets through as a 500;
+and, in any format, a column named as one of the model's but in another case or with
+spaces, which MLflow's app drops, reading the model's column as missing in every row.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +37,22 @@ import pandas as pd
 from mlops_template.core.batch_checks import refuse_misnamed
 from mlops_template.core.logged_requests import Answered
 from mlops_template.core.raw_rows import BadCells
+from mlops_template.operate.serving.asgi_messages import (
+    JSON,
+    Answer,
+    content_type_of,
+    read_body,
+    replay,
+    request_id_of,
+    respond,
+)
+from mlops_template.operate.serving.request_columns import request_columns
 
 if TYPE_CHECKING:
     from mlops_template.operate.serving.inference_log import InferenceLog
 
-JSON = "application/json"
 FORMATS = {"dataframe_split": "split", "dataframe_records": "records"}
 TIMEOUT_MESSAGE = "Request processing time exceeded limit"  # MLflow's 504 text
-MAX_REQUEST_ID = 200  # characters of a client's own x-request-id
 
 
 def cast_plan(schema: Any) -> dict[str, Any] | None:
@@ -96,11 +105,11 @@ class ScoringApp:
     ) -> None:
         self.mlflow_app = mlflow_app
         self.model = model
-        self.plan = (
-            None
-            if _signature_from_type_hint(model)
-            else cast_plan(model.metadata.get_input_schema())
-        )
+        hinted = _signature_from_type_hint(model)
+        schema = None if hinted else model.metadata.get_input_schema()
+        self.plan = None if hinted else cast_plan(schema)
+        named = schema is not None and schema.has_input_names() and not schema.is_tensor_spec()
+        self.columns = schema.input_names() if named else []  # a misnamed one is refused
         self.timeout = timeout
         self.log = log
 
@@ -109,34 +118,34 @@ class ScoringApp:
         if kind == "lifespan" and self.log is not None:
             return await self.mlflow_app(scope, self._flushing_at_shutdown(receive), send)
         if kind == "http" and path == "/health" and self.log is not None:
-            return await _respond(send, 200, json.dumps(self.log.health()))
+            return await respond(send, 200, json.dumps(self.log.health()))
         if kind != "http" or path != "/invocations":
             return await self.mlflow_app(scope, receive, send)
-        request_id = _request_id(scope)
-        answer = _Answer(send, request_id)
+        request_id = request_id_of(scope)
+        answer = Answer(send, request_id)
         body = b""
-        if self._may_take(scope):
+        if self._may_take(scope) or self._checks_names(scope):
             try:  # timed from the start, body included, as MLflow's middleware times it
                 async with asyncio.timeout(self.timeout):
-                    body = await _body(receive)
-                    result = await asyncio.to_thread(self.answer, body)
+                    body = await read_body(receive)
+                    result = await asyncio.to_thread(self._answer, scope, body)
             except TimeoutError:
                 result = (504, TIMEOUT_MESSAGE)
             if result is not None:
                 await answer.respond(*result)
                 return self._logged(scope, request_id, body, answer)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         elif self.log is not None:
-            receive = answer.keeping_body(receive)
+            receive = answer.keepingread_body(receive)
         await self.mlflow_app(scope, receive, answer.send)
         self._logged(scope, request_id, body or answer.request_body, answer)
 
-    def _logged(self, scope: dict, request_id: str, body: bytes, answer: _Answer) -> None:
+    def _logged(self, scope: dict, request_id: str, body: bytes, answer: Answer) -> None:
         if self.log is None or answer.status != 200:
             return
         self.log.add(
             Answered(
-                request_id, time.time_ns() // 1000, _content_type(scope) or "", body, answer.body
+                request_id, time.time_ns() // 1000, content_type_of(scope) or "", body, answer.body
             )
         )
 
@@ -154,8 +163,24 @@ class ScoringApp:
     def _may_take(self, scope: dict) -> bool:
         if self.plan is None or scope["type"] != "http" or scope["path"] != "/invocations":
             return False
-        kind = _content_type(scope)
+        kind = content_type_of(scope)
         return scope["method"] == "POST" and kind is not None and _utf8_json(kind)
+
+    def _checks_names(self, scope: dict) -> bool:
+        return bool(self.columns) and scope["method"] == "POST"
+
+    def _answer(self, scope: dict, body: bytes) -> tuple[int, str] | None:
+        """The shorter path's answer; else, for a request MLflow's app is to answer (CSV,
+        `instances`, `params`, ...), a 400 if it misnames a column, or None."""
+        if self._may_take(scope) and (result := self.answer(body)) is not None:
+            return result
+        if not self.columns:
+            return None
+        try:
+            refuse_misnamed(request_columns(body, content_type_of(scope) or ""), self.columns)
+        except BadCells as err:
+            return _bad_request(str(err))
+        return None
 
     def answer(self, body: bytes) -> tuple[int, str] | None:
         """(200, MLflow's JSON of the predictions), (400, an error) for a body that nests too
@@ -210,59 +235,6 @@ def _refused(message: str) -> str:
     return message
 
 
-def _content_type(scope: dict) -> str | None:
-    """The first Content-Type, as Starlette's request.headers gives MLflow's app."""
-    kind = next((v for k, v in scope["headers"] if k == b"content-type"), None)
-    return None if kind is None else kind.decode("latin-1")
-
-
-def _request_id(scope: dict) -> str:
-    """The client's `x-request-id` when it is a short printable token, else a new one."""
-    given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-    if 0 < len(given) <= MAX_REQUEST_ID and all(33 <= c < 127 for c in given):
-        return given.decode("ascii")
-    return uuid.uuid4().hex
-
-
-class _Answer:
-    """`send` with the request id in the answer's headers, keeping the status and (for
-    the log) the body of a 200."""
-
-    def __init__(self, send: Any, request_id: str) -> None:
-        self._send, self.header = send, (b"x-request-id", request_id.encode())
-        self.status, self._chunks, self._request = 0, [], []
-
-    async def send(self, message: dict) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            message = {**message, "headers": [*message.get("headers", []), self.header]}
-        elif message["type"] == "http.response.body" and self.status == 200:
-            self._chunks.append(message.get("body", b""))
-        await self._send(message)
-
-    async def respond(self, status: int, text: str) -> None:
-        await _respond(self.send, status, text)
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(self._chunks)
-
-    @property
-    def request_body(self) -> bytes:
-        return b"".join(self._request)
-
-    def keeping_body(self, receive: Any) -> Any:
-        """`receive` that keeps a copy of the request's body (for the log)."""
-
-        async def keeping() -> dict:
-            message = await receive()
-            if message["type"] == "http.request":
-                self._request.append(message.get("body", b""))
-            return message
-
-        return keeping
-
-
 def _utf8_json(content_type: str) -> bool:
     """MLflow's app reads the body as UTF-8 JSON: `application/json`, with no parameter
     but a UTF-8 charset (its `invocations` parses the header so)."""
@@ -276,33 +248,3 @@ def _signature_from_type_hint(model: Any) -> bool:
     """MLflow passes such a model's input through unparsed."""
     check = getattr(model.metadata, "_is_signature_from_type_hint", None)
     return bool(check and check())
-
-
-async def _body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """`receive` for MLflow's app: the body already read, then the client's own."""
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
-async def _respond(send: Any, status: int, text: str) -> None:
-    content = text.encode()
-    headers = [(b"content-length", str(len(content)).encode()), (b"content-type", JSON.encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
