@@ -19,6 +19,7 @@ import json
 import re
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -252,8 +253,22 @@ def set_card(root: Path, intended_use: str, owner: str) -> None:
     text = path.read_text(encoding="utf-8")
     start = text.index("\ncard:") + 1
     card = {"intended_use": intended_use, "owner": owner, "limitations": ""}
-    block = yaml.safe_dump({"card": card}, sort_keys=False, width=88, allow_unicode=True)
+    block = "card:\n" + "".join(_card_entry(key, value) for key, value in card.items())
     path.write_text(text[:start] + block, encoding="utf-8")
+
+
+def _card_entry(key: str, text: str) -> str:
+    """`  key: text`, a long text folded (`>-`) at 88 columns as conf/ writes it, where it
+    reads back the same; else on one line. (A quoted text wrapped over lines, as PyYAML
+    writes it, is one line again after any `params set` to the file.)"""
+    lines = textwrap.wrap(text, width=84, break_long_words=False, break_on_hyphens=False)
+    folded = f"  {key}: >-\n" + "".join(f"    {line}\n" for line in lines)
+    if len(lines) > 1 and yaml.safe_load(folded) == {key: text}:
+        return folded
+    one_line = yaml.safe_dump({key: text}, width=float("inf"), allow_unicode=True)
+    if one_line.count("\n") > 1:  # a line break in it: JSON's escapes are YAML's
+        one_line = f"{key}: {json.dumps(text, ensure_ascii=False)}\n"
+    return f"  {one_line}"
 
 
 def set_line(path: Path, key: str, value: str) -> None:

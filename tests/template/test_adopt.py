@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import io
 import shutil
 
 import pytest
@@ -194,3 +195,28 @@ def test_the_model_card_of_own_data_takes_the_projects_words(adopt, tmp_path):
         "limitations": "",
     }
     assert yaml.safe_load(text)["model_name"] == "mlops-template"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("Rats' weight from species, sex, plot and date; " * 4).strip(),  # folded
+        "Two  spaces\tand a tab: " * 5,  # folding would lose them: one line
+        "Two lines:\nthe second",
+    ],
+)
+def test_a_long_description_is_written_so_that_params_set_keeps_it(adopt, tmp_path, words):
+    """PyYAML wrapped it as a quoted text over two lines; `params set registry...` wrote
+    it on one line again, and the project's own test of that write failed."""
+    from mlops_template.io.yaml_edits import round_trip
+
+    (tmp_path / "conf/registry").mkdir(parents=True)
+    path = tmp_path / "conf/registry/default.yaml"
+    shutil.copy(REPO / "conf/registry/default.yaml", path)
+    adopt.set_card(tmp_path, words, "Data team")
+    text = path.read_text()
+    assert yaml.safe_load(text)["card"]["intended_use"] == words
+    assert ("intended_use: >-" in text) == ("  " not in words and "\n" not in words)
+    written = io.StringIO()
+    round_trip().dump(round_trip().load(text), written)
+    assert written.getvalue() == text
