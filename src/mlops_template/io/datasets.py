@@ -125,6 +125,27 @@ def labelled_batches(root: str, data: Data) -> list[tuple[Path, pd.DataFrame]]:
     return [(path, pd.read_parquet(path)) for path in sorted(folder.glob("*.parquet"))]
 
 
+def unbatched(
+    columns: list[str], batches: list[tuple[Path, pd.DataFrame]], data: Data
+) -> list[str]:
+    """The source's columns that none of ct's labelled batches has, said on stderr: left out
+    of the training data once batches join it. A batch holds what the model that scored it
+    reads, its label and its split key; a column it lacks (a row number, a code) would be
+    missing in exactly the added rows, and could turn from an identifier into a feature
+    that marks them, which no batch would have to score."""
+    if not batches:
+        return []
+    held = {str(name) for _, batch in batches for name in batch.columns}
+    lacking = [c for c in columns if str(c) not in held and c != data.target]
+    if lacking:
+        print(
+            f"note: ct's labelled batches lack {lacking} (no model that scored them read "
+            "it): left out of the training data with the batches",
+            file=sys.stderr,
+        )
+    return lacking
+
+
 def _parquet_table(path: str, is_url: bool):
     """The Parquet file as Arrow read it: pd.read_parquet is this table's to_pandas()."""
     if is_url:  # fetched as pandas fetches URLs, the Arrow types kept through the frame

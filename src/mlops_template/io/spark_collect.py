@@ -34,6 +34,7 @@ from mlops_template.io.datasets import (
     refuse_missing_file,
     refuse_nested,
     refuse_unknown_drops,
+    unbatched,
 )
 from mlops_template.io.spark_session import quoted
 from mlops_template.io.spark_tables import spark_errors, write_parquet
@@ -83,7 +84,8 @@ def _collect(spark: "SparkSession", cfg: Config) -> Collected:
     data = cfg.data
     for key, value in READING.items():
         spark.conf.set(key, value)
-    frame, schema = _source(spark, data)
+    batches = labelled_batches(cfg.paths.incoming, data)
+    frame, schema = _source(spark, data, batches)
     read = _reader(schema, _widened(frame, schema))
     empty = read(pa.RecordBatch.from_pylist([], schema=schema).rename_columns(_named(schema)))
     facts = _facts(frame, read, chunk_facts(empty))
@@ -93,7 +95,6 @@ def _collect(spark: "SparkSession", cfg: Config) -> Collected:
     plan = planned(facts, cfg.read, data.origin)
     columns = apply(plan, empty)
     require_target(columns, data.target, data.origin)
-    batches = labelled_batches(cfg.paths.incoming, data)
     for path, batch in batches:
         require_target(batch, data.target, str(path))
     # The labelled rows as pd.concat appends them to the table's: its dtypes decide theirs.
@@ -107,10 +108,13 @@ def _collect(spark: "SparkSession", cfg: Config) -> Collected:
     return Collected(facts.rows + len(tail), tail.shape[1], batches)
 
 
-def _source(spark: "SparkSession", data: FileData) -> tuple["DataFrame", Any]:
-    """The rows as Spark reads them, the columns kept, in the order the pandas engine reads
-    them, named by position (PySpark's mapInArrow cannot name some: a backtick); and their
-    Arrow schema as pyarrow reads the file (its pandas metadata kept)."""
+def _source(
+    spark: "SparkSession", data: FileData, batches: list[tuple[Path, pd.DataFrame]]
+) -> tuple["DataFrame", Any]:
+    """The rows as Spark reads them, the columns kept (not dropped, nor lacking in every
+    labelled batch), in the order the pandas engine reads them, named by position
+    (PySpark's mapInArrow cannot name some: a backtick); and their Arrow schema as pyarrow
+    reads the file (its pandas metadata kept)."""
     import pyarrow as pa
     from pyspark.sql import functions as F
 
@@ -121,8 +125,10 @@ def _source(spark: "SparkSession", data: FileData) -> tuple["DataFrame", Any]:
         refuse_missing_file(data)
         schema = _parquet_schema(data)
     refuse_nested(schema, data)
-    refuse_unknown_drops(list(plain_arrow(schema.empty_table()).to_pandas().columns), data)
-    kept = [f for f in schema if f.name not in data.drop_columns]
+    names = list(plain_arrow(schema.empty_table()).to_pandas().columns)
+    refuse_unknown_drops(names, data)
+    dropped = {*data.drop_columns, *unbatched(names, batches, data)}
+    kept = [f for f in schema if f.name not in dropped]
     schema = pa.schema(kept, metadata=schema.metadata)
     if data.format == "delta":
         frame = _delta_frame(spark, table, dataset, schema)
