@@ -26,6 +26,7 @@ class Scored:
     name: str
     score: float
     test: float | None  # the test metric, shown, never ranked by
+    committed: bool = False  # the commit's own score, which an experiment must beat
 
 
 def scored_experiments(
@@ -36,10 +37,17 @@ def scored_experiments(
     their state when they did not finish, as DVC shows a failed or queued run with its
     baseline's metrics, which must not rank it; and those whose training data (the
     `train_path` prepare wrote) differs from their commit's dvc.lock, as a score on other
-    rows (other data, split or reading settings) cannot be compared."""
+    rows (other data, split or reading settings) cannot be compared. The commit's own
+    score (its committed cv.json) is ranked too, first among equals: an experiment that
+    does not beat it is no reason to change the settings."""
     found, unscored = [], []
     for baseline in shown:
         rows = _out_hash(baseline, train_path)
+        if baseline.get("experiments") and (
+            own := _scores(baseline, cv_path, metric, metrics_path)
+        ):
+            name = baseline.get("name") or str(baseline.get("rev", "?"))[:7]
+            found.append(Scored(f"{name} (committed)", *own, committed=True))
         for experiment in baseline.get("experiments") or []:
             revision = (experiment.get("revs") or [{}])[0]
             name = experiment.get("name") or str(revision.get("rev", "?"))[:7]
@@ -52,14 +60,23 @@ def scored_experiments(
             if rows is not None and _out_hash(revision, train_path) != rows:
                 unscored.append(f"{name} (other training data)")
                 continue
-            metrics = (revision.get("data") or {}).get("metrics") or {}
-            score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
-            if score is None:
+            scores = _scores(revision, cv_path, metric, metrics_path)
+            if scores is None:
                 unscored.append(name)
                 continue
-            test = ((metrics.get(metrics_path) or {}).get("data") or {}).get(metric)
-            found.append(Scored(name, score, test))
+            found.append(Scored(name, *scores))
     return sorted(found, key=lambda s: improvement(metric, 0.0, s.score)), unscored
+
+
+def _scores(
+    row: dict[str, Any], cv_path: str, metric: str, metrics_path: str
+) -> tuple[float, float | None] | None:
+    """A row's cross-validated score and test metric (None without the former)."""
+    metrics = (row.get("data") or {}).get("metrics") or {}
+    score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
+    if score is None:
+        return None
+    return score, ((metrics.get(metrics_path) or {}).get("data") or {}).get(metric)
 
 
 def _out_hash(row: dict[str, Any], path: str) -> str | None:
@@ -75,7 +92,7 @@ def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply
         raise PipelineError(f"dvc exp show failed: {done.stderr.strip()}")
     shown = json.loads(done.stdout)
     ranked, unscored = scored_experiments(shown, cv_path, metric, metrics_path, train_path)
-    if not ranked:
+    if all(item.committed for item in ranked):
         left = f" (left out: {', '.join(unscored)})" if unscored else ""
         if unscored and all(u.endswith("(other training data)") for u in unscored):
             left += f"; if {train_path} is the same, dvc.lock may be stale: dvc repro, commit"
@@ -87,15 +104,18 @@ def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply
         )
     print(f"experiments by cross-validated {metric} on their training rows (best first):")
     for item in ranked:
-        test = f"   (test {metric} {item.test:.4g}, not ranked by)" if item.test is not None else ""
-        print(f"  {item.name:<24} cv_{metric} {item.score:.4g}{test}")
+        test = f"   (test {metric} {item.test:.6g}, not ranked by)" if item.test is not None else ""
+        print(f"  {item.name:<24} cv_{metric} {item.score:.6g}{test}")
     if unscored:  # one model without a search: train wrote no cross-validated score
         print(
             "left out, without a cross-validated score (one model without tune=optuna), "
             f"not finished, or on other training data than this commit's dvc.lock: "
             f"{', '.join(unscored)}"
         )
-    if apply:
+    if ranked[0].committed:
+        kept = "; nothing applied" if apply else ""
+        print(f"best: {ranked[0].name}: no experiment beats the commit's own settings{kept}")
+    elif apply:
         refuse_uncommitted_settings()
         name = ranked[0].name
         if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:

@@ -14,9 +14,13 @@ pytestmark = pytest.mark.slow
 
 def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_build, tmp_path):
     copy = reproduced_build.clone_to(tmp_path / "copy")
-    queued = copy.run(
-        "dvc", "exp", "run", "--queue", "-S", "model.candidates.linear.alpha=0.001,1000"
+    # A commit whose own settings the grid can beat: a linear model regularised too hard.
+    copy.run(
+        "python", "-m", "mlops_template", "params", "set", "model.candidates.linear.alpha=1000"
     )
+    copy.run("dvc", "repro", "--quiet")
+    copy.commit("alpha 1000")
+    queued = copy.run("dvc", "exp", "run", "--queue", "-S", "model.candidates.linear.alpha=0.001,1")
     assert queued.stdout.count("Queued experiment") == 2
     # One that fails in train: `dvc exp show` gives it its baseline's scores.
     broken = "model.candidates.hist_gradient_boosting.validation_fraction=0.0001"
@@ -26,12 +30,14 @@ def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_bui
     ran = copy.run("dvc", "exp", "run", "--run-all")  # exit 0 all the same
     assert "Failed to reproduce experiment(s) 'broken'" in ran.stderr
     shown = copy.run("python", "-m", "mlops_template", "exp", "best").stdout
-    ranked = re.findall(r"^  (\S+) +cv_balanced_accuracy ([0-9.]+)", shown, re.M)
-    assert len(ranked) == 2 and not {"broken", "resplit"} & set(dict(ranked))
+    ranked = re.findall(r"^  (\S+(?: \(committed\))?) +cv_balanced_accuracy ([0-9.]+)", shown, re.M)
+    assert len(ranked) == 3 and not {"broken", "resplit"} & set(dict(ranked))
+    assert "main (committed)" in dict(ranked)  # the commit's own score, to beat
     left_out = shown.split("left out")[1]
     assert "broken (failed)" in left_out and "resplit (other training data)" in left_out
     scores = [float(score) for _, score in ranked]
     assert scores == sorted(scores, reverse=True)  # best first, by the cv score
+    assert ranked[0][0] != "main (committed)"  # else nothing is applied (unit-tested)
     assert "not ranked by" in shown  # the test metric is shown, never used
     # An edit to conf/ not committed would be replaced without a word: refused.
     config = copy.path("conf/config.yaml")
@@ -47,4 +53,4 @@ def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_bui
     applied = json.loads(copy.path("reports/cv.json").read_text())
     assert applied["cv_balanced_accuracy"] == pytest.approx(scores[0], abs=1e-4)
     alpha = yaml.safe_load(copy.path("params.yaml").read_text())["model"]["candidates"]
-    assert alpha["linear"]["alpha"] in (0.001, 1000)
+    assert alpha["linear"]["alpha"] in (0.001, 1)

@@ -60,3 +60,25 @@ def test_experiments_trained_on_other_rows_than_their_commit_are_left_out():
     shown[1]["data"] = {}
     ranked, unscored = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
     assert [s.name for s in ranked] == ["other-data", "alpha-1"] and unscored == []
+
+
+def test_the_commits_own_score_is_ranked_and_wins_a_tie():
+    """`exp best --apply` applied the best experiment even where the commit's own settings
+    scored better: a worse model, and conf/ rewritten for it."""
+    grid = [_experiment("alpha-1", 10.07, 9.0), _experiment("alpha-2", 10.0, 9.5)]
+    committed = {"metrics": {CV: {"data": {"cv_rmse": 10.0}}, METRICS: {"data": {"rmse": 9.9}}}}
+    shown = [{"rev": "workspace"}, {"rev": "abc1234f", "name": "main", "data": committed}]
+    shown[1]["experiments"] = grid
+    ranked, _ = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
+    assert ranked == [
+        Scored("main (committed)", 10.0, 9.9, committed=True),  # a tie: no reason to change
+        Scored("alpha-2", 10.0, 9.5),
+        Scored("alpha-1", 10.07, 9.0),
+    ]
+    shown[1]["data"]["metrics"][CV]["data"]["cv_rmse"] = 10.01
+    ranked, _ = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
+    assert [s.name for s in ranked] == ["alpha-2", "main (committed)", "alpha-1"]
+    # Without a commit of its own (a detached run, a first commit): named by its rev.
+    del shown[1]["name"]
+    ranked, _ = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
+    assert "abc1234 (committed)" in [s.name for s in ranked]
