@@ -48,6 +48,16 @@ def test_without_drift_rows_are_held_out_rows(held_out):
     assert batch(held_out)[0].equals(frame)  # seeded
 
 
+def test_another_batch_name_draws_other_rows(held_out):
+    """Two batches simulated with the same seed held the same rows, only their keys
+    differed: once ct added both, each row counted twice in training."""
+    numbered = held_out.assign(row=range(len(held_out)))
+    may = batch(numbered, rows=50, batch_name="may")[0]
+    june = batch(numbered, rows=50, batch_name="june")[0]
+    assert not may["row"].equals(june["row"]) and june["row"].isin(may["row"]).mean() < 0.5
+    assert batch(numbered, rows=50, batch_name="may")[0].equals(may)  # a name's own rows
+
+
 def test_no_held_out_row_is_drawn_twice(held_out):
     # A row drawn twice reads as drift, and leaks once ct adds the batch to the data.
     frame, _ = batch(held_out.assign(row=range(len(held_out))), rows=1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
@@ -28,9 +30,13 @@ def simulated_batch(
     value replaced by another category. The rows of a batch are new ones: with a split
     key, each gets a key of its own, marked with `batch_name` (a held-out row's key would
     put it on the test side): none of `taken` (the whole data set's keys; the held-out
-    rows' when not given). Returns the batch and the moved columns."""
+    rows' when not given). The rows drawn depend on `batch_name` too. Returns the batch
+    and the moved columns."""
     rng = np.random.default_rng(seed)
-    batch = held_out.sample(min(rows, len(held_out)), random_state=seed)
+    # Another batch name, other rows, with the same seed too: two batches of the same
+    # rows under other keys counted each row twice once ct added both.
+    drawn = np.random.default_rng([seed, zlib.crc32(batch_name.encode())])
+    batch = held_out.sample(min(rows, len(held_out)), random_state=drawn)
     batch = batch.reset_index(drop=True)
     columns = [c for c in schema.columns if not c.encoding]  # no categories kept to swap
     moved = []
