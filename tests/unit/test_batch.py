@@ -50,6 +50,20 @@ def test_missing_extra_and_mistyped_columns_are_named():
     )
 
 
+def test_a_column_spelt_as_another_of_the_models_is_named():
+    """`plot_type` for `plot type` was not named; `Age` beside `age` was dropped as an
+    extra column, without a word about which of the two was read."""
+    schema = training_schema({"name": "plot type", "kind": "categorical"}, name="y")
+    problems, _ = check_columns(
+        schema, {"plot_type": False}, allowed_extra=set(), extra_policy="drop", source="b.csv"
+    )
+    assert problems == [
+        "b.csv: missing columns ['plot type'] (the batch has 'plot_type': names must match exactly)"
+    ]
+    (problem,), _ = _check({"age": True, "Age": True, "plan": False})
+    assert problem == "b.csv: columns that name the model's in another spelling: 'Age' beside 'age'"
+
+
 def test_a_column_training_left_out_as_naming_rows_is_no_extra(params, tmp_path):
     """validate's identifiers (a row number, codes) are in the training data but are not
     features: a batch that still holds one is not refused under predict.extra_columns=error,

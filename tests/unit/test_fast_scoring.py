@@ -262,3 +262,14 @@ def test_an_optional_column_misnamed_gets_a_400_naming_it(served_pyfunc, apps, m
     unknown = features.head(3).assign(extra=1.0)  # not a near miss: dropped, as MLflow does
     status, _, answer = post(app, *as_request(unknown, form))
     assert status == 200 and len(json.loads(answer)["predictions"]) == 3
+
+
+def test_a_column_spelt_as_the_models_beside_it_gets_a_400(served_pyfunc, apps):
+    """`Age` beside `age`: MLflow's app dropped one of the two values, 200."""
+    _, app = apps
+    _, features = served_pyfunc
+    name = NAMES["num"]
+    rows = features.head(3).assign(**{name.upper(): features[name].head(3)})
+    status, _, answer = post(app, *as_request(rows, "split"))
+    assert status == 400
+    assert f"'{name.upper()}' (the model's '{name}')" in json.loads(answer)["message"]

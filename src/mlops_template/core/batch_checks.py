@@ -3,6 +3,8 @@ rows in the training data's types, for `ct` to add to the training data."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from mlops_template.core.raw_rows import BadCells, as_dates, as_numbers, as_text
@@ -32,6 +34,10 @@ def check_columns(
         hint = f" (the batch has {', '.join(near)}: names must match exactly)" if near else ""
         problems.append(f"{source}: missing columns {missing}{hint}")
     extra = [c for c in batch_columns if c not in expected and c not in allowed_extra]
+    beside = near_misses([name for name in expected if name in batch_columns], extra)
+    if beside:  # one of the two would be dropped
+        said = ", ".join(f"'{found}' beside '{name}'" for name, found in beside.items())
+        problems.append(f"{source}: columns that name the model's in another spelling: {said}")
     if extra and extra_policy == "error":
         problems.append(f"{source}: columns the model was not trained on {extra}")
     for name, numeric in batch_columns.items():
@@ -40,21 +46,24 @@ def check_columns(
     return problems, extra
 
 
-def near_misses(missing: list[str], found: list[str]) -> dict[str, str]:
-    """Missing column -> a column found whose name differs from it in case or surrounding
-    spaces only: the likely cause, said."""
-    by_key = {c.strip().casefold(): c for c in found}
-    return {m: by_key[k] for m in missing if (k := m.strip().casefold()) in by_key}
+def near_misses(wanted: list[str], found: list[str]) -> dict[str, str]:
+    """Wanted column -> a column found whose name differs from it only in case, in spaces
+    around it, or in a space, `_` or `-` between its words (`plot_type` for `plot type`):
+    the likely cause, said."""
+    by_key = {_spelling(c): c for c in found}
+    return {w: by_key[k] for w in wanted if (k := _spelling(w)) in by_key}
+
+
+def _spelling(name: str) -> str:
+    return re.sub(r"[\s_-]+", " ", name.strip()).casefold()
 
 
 def refuse_misnamed(found: list[str], expected: list[str]) -> None:
-    """Refuse columns that name expected ones, missing, in another case or with spaces.
-    Where a missing column is allowed (an optional one, over REST), the misnamed one was
-    dropped as unknown and the expected one read missing in every row, without a word."""
-    near = near_misses(
-        [name for name in expected if name not in found],
-        [name for name in found if name not in expected],
-    )
+    """Refuse columns that name expected ones in another spelling (near_misses). Where a
+    missing column is allowed (an optional one, over REST), the misnamed one was dropped
+    as unknown and the expected one read missing in every row, without a word; beside the
+    expected one, one of the two values was dropped."""
+    near = near_misses(expected, [name for name in found if name not in expected])
     if near:
         said = ", ".join(f"'{found}' (the model's '{name}')" for name, found in near.items())
         raise BadCells(f"columns the model does not know: {said}; names must match exactly")
