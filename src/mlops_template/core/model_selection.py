@@ -57,7 +57,7 @@ class Selection:
         return {f"cv_{self.metric}.{name}": score for name, score in self.scores.items()}
 
     def summary(self) -> str:
-        ranked = ", ".join(f"{name} {score:.4g}" for name, score in self.scores.items())
+        ranked = ", ".join(f"{name} {score:.6g}" for name, score in self.scores.items())
         line = f"model=auto chose {self.chosen} by {self.scheme} ({self.metric}: {ranked})"
         if self.versus and self.versus.verdict == NOISE:
             line += "; the lead is within noise, so another choice would do as well"

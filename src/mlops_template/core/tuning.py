@@ -78,10 +78,10 @@ class Search:
         counts += f", {failed} failed)" if failed else ")"
         line = f"tune=optuna searched {self.key}: {counts} by {self.scheme}; {self.metric} "
         if self.best:
-            line += f"{self.best_score:.4g} against the config's own {self.own_score:.4g}"
+            line += f"{self.best_score:.6g} against the config's own {self.own_score:.6g}"
             line += " with " + ", ".join(f"{k}={_shown(v)}" for k, v in self.best.items())
         else:
-            line += f"{self.own_score:.4g}: no trial beat the config's own settings"
+            line += f"{self.own_score:.6g}: no trial beat the config's own settings"
         if self.stopped_by_time:
             line += "; stopped by tune.timeout, so another machine may search further"
         return line
