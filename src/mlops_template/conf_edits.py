@@ -24,6 +24,7 @@ from mlops_template.compose import (
 )
 from mlops_template.config import PARAMS_FILE
 from mlops_template.errors import PipelineError, redact
+from mlops_template.io.workspace_lock import workspace_locked
 
 _MISSING = object()
 
@@ -42,11 +43,14 @@ def params_command(root: Path, action: str, overrides: list[str]) -> int:
         print("params.yaml is up to date with conf/")
         return 0
     overrides = split_overrides(overrides)
-    if action == "set":  # into conf/ itself: the overrides become the source
-        apply_to_conf(root, overrides)
-        print(f"wrote {PARAMS_FILE} from conf/")
-        return 0
-    path = write_params(root, overrides)
+    # Not while ct retrains here: it rewrites conf/ and params.yaml per try, then keeps
+    # or restores them, an edit made meanwhile with them.
+    with workspace_locked(f"params {action}"):
+        if action == "set":  # into conf/ itself: the overrides become the source
+            apply_to_conf(root, overrides)
+            print(f"wrote {PARAMS_FILE} from conf/")
+            return 0
+        path = write_params(root, overrides)
     print(f"wrote {path.name} from conf/ {redact(' '.join(overrides))}".rstrip())
     return 0
 

@@ -4,10 +4,12 @@ and the second process of `predict`, operate/batch/model_fetch.py)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
 from mlops_template.errors import AlreadyReported, PipelineError, redact
+from mlops_template.stop_signals import Terminated
 
 # The tracking server refused the request (401, 403) or went away during it.
 TRACKING_SERVER_EXIT = 5
@@ -27,9 +29,8 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
             sys.stderr.flush()
             os._exit(err.exit_code)
         return err.exit_code
-    except KeyboardInterrupt:  # Ctrl-C: stopped on purpose, not a crash
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as stop:  # stopped on purpose, not a crash
+        return _stopped(stop)
     except Exception as err:
         from mlops_template.io.store_errors import disk_full, server_refusal, sqlite_store
 
@@ -41,6 +42,16 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
             _reraise_redacted(err)
         _say(message)
         return TRACKING_SERVER_EXIT
+
+
+def _stopped(stop: BaseException) -> int:
+    """Ctrl-C: "interrupted", 130; SIGTERM or SIGHUP: "stopped (SIGTERM)", 128 + N."""
+    if isinstance(stop, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    code = int(stop.code)
+    print(f"stopped ({signal.Signals(code - 128).name})", file=sys.stderr)
+    return code
 
 
 def _say(message: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from mlops_template.errors import PipelineError
+from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.metric_names import improvement
 
 
@@ -116,14 +117,15 @@ def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply
         kept = "; nothing applied" if apply else ""
         print(f"best: {ranked[0].name}: no experiment beats the commit's own settings{kept}")
     elif apply:
-        refuse_uncommitted_settings()
-        name = ranked[0].name
-        if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:
-            raise PipelineError(
-                f"`dvc exp apply {name}` failed (above); the workspace may hold part of it: "
-                "`git checkout -- . && dvc checkout` puts the commit's back"
-            )
-        keep_in_conf(Path.cwd(), name)
+        with workspace_locked("exp best --apply"):  # not while ct changes the workspace
+            refuse_uncommitted_settings()
+            name = ranked[0].name
+            if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:
+                raise PipelineError(
+                    f"`dvc exp apply {name}` failed (above); the workspace may hold part of "
+                    "it: `git checkout -- . && dvc checkout` puts the commit's back"
+                )
+            keep_in_conf(Path.cwd(), name)
     else:
         print(f"best: {ranked[0].name} (`python -m mlops_template exp best --apply` applies it)")
     return 0

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM stop a command wherever they arrive, through its cleanup (no
+"""Ctrl-C, SIGTERM and SIGHUP stop a command wherever they arrive, through its cleanup (no
 temporary folder or second process left behind).
 
 Python runs a signal's handler in the main thread at its next step, wherever that is, and
@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-STOPS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal closed, an ssh session dropped.
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Terminated(SystemExit):
@@ -30,9 +31,11 @@ class Terminated(SystemExit):
 
 
 def install() -> None:
-    """SIGTERM (`timeout`, a supervisor, a cancelled CI job) ends a command as Ctrl-C does;
-    either one lost in a callback is sent again."""
+    """SIGTERM (`timeout`, a supervisor, a cancelled CI job) and SIGHUP (unless ignored, as
+    under `nohup`) end a command as Ctrl-C does; one lost in a callback is sent again."""
     signal.signal(signal.SIGTERM, _terminated)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _terminated)
     sys.unraisablehook = _sent_again(sys.unraisablehook)
 
 

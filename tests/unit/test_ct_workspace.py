@@ -93,8 +93,20 @@ def test_a_promoted_try_keeps_the_workspace(project):
     with restored_unless_promoted() as workspace:
         workspace.save(Path("params.yaml"))
         Path("params.yaml").write_text("the promoted try's\n")
-        workspace.keep()
+        workspace.keep("v2")
     assert Path("params.yaml").read_text() == "the promoted try's\n"
+
+
+def test_a_stop_after_the_promotion_keeps_the_workspace_and_says_so(project, capsys):
+    """Stopped after the champion moved (while the batch was scored again), ct put the
+    workspace back: the registry's champion had no record of what it was trained on."""
+    with pytest.raises(KeyboardInterrupt), restored_unless_promoted() as workspace:
+        workspace.save(Path("params.yaml"))
+        Path("params.yaml").write_text("the promoted try's\n")
+        workspace.keep("v2")
+        raise KeyboardInterrupt
+    assert Path("params.yaml").read_text() == "the promoted try's\n"
+    assert "ct stopped after v2 became champion" in capsys.readouterr().err
 
 
 def test_an_error_in_a_try_restores_the_workspace(project):

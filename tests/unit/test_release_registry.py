@@ -18,7 +18,7 @@ from mlops_template.config import Config
 from mlops_template.core.gate import Decision, NoChampion
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
-from mlops_template.release import promote, retire, rollback
+from mlops_template.release import model_card, promote, retire, rollback
 from mlops_template.release.promotion_report import PromotionReport
 from tests.helpers.mlflow_store import add_versions, empty_store, model_files, use_store
 
@@ -272,6 +272,34 @@ def test_promote_refuses_when_the_champion_changed_while_deciding(cfg, store, de
         promote._register(cfg, store, name, _decided(cfg, "2", decided_against))
     assert aliases(store, name) == {"champion": "3", "challenger": "2"}
     assert [e[1] for e in history(store, name)] == ["3"]
+
+
+def test_a_stop_after_the_move_waits_for_the_gate_run_and_the_card(cfg, store, monkeypatch):
+    """Stopped as the champion moved, promote left it without its gate run and model
+    card, and `promote` again said it was champion already, filling in neither."""
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)
+    champion_at(store, name, "1")
+    move = store.set_registered_model_alias
+
+    def moved_then_stopped(model, alias, version):
+        move(model, alias, version)
+        if alias == registry.CHAMPION:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(store, "set_registered_model_alias", moved_then_stopped)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            promote._register(cfg, store, name, _decided(cfg, "2", "1"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert aliases(store, name)["champion"] == "2"
+    assert (model_card.REPORT_DIR / "v2.md").is_file()
+    gate_runs = store.search_runs(
+        [e.experiment_id for e in store.search_experiments()], "tags.`registry.model_version` = '2'"
+    )
+    assert [r.data.tags["gate.decision"] for r in gate_runs] == ["promoted"]
 
 
 def test_the_promotion_report_is_written_and_says_why(cfg, store, capsys):

@@ -44,7 +44,21 @@ with stop_signals.deferred():
 print("went on")
 """
 
-STOPPED = [("SIGTERM", 128 + signal.SIGTERM), ("SIGINT", -signal.SIGINT)]  # SIGINT: Python's
+STOPPED = [
+    ("SIGTERM", 128 + signal.SIGTERM),
+    ("SIGHUP", 128 + signal.SIGHUP),  # a closed terminal: it ended a promote halfway, 129
+    ("SIGINT", -signal.SIGINT),  # SIGINT: Python's
+]
+
+# A command as the CLI runs it, stopped in its work: a line, and the shell's exit code.
+REPORTED = """
+import os, signal, sys, time
+from mlops_template import stop_signals
+from mlops_template.error_report import run_reporting_errors
+
+stop_signals.install()
+sys.exit(run_reporting_errors(lambda: os.kill(os.getpid(), signal.{name}) or time.sleep(10)))
+"""
 
 
 def _run(script: str) -> subprocess.CompletedProcess:
@@ -64,6 +78,28 @@ def test_a_stop_during_deferred_imports_stops_the_command_after_them(name, code)
     done = _run(DEFERRED.format(name=name))
     assert done.returncode == code, done.stderr
     assert done.stdout == "imported\n"
+
+
+@pytest.mark.parametrize(
+    "name, code, said",
+    [
+        ("SIGTERM", 143, "stopped (SIGTERM)"),
+        ("SIGHUP", 129, "stopped (SIGHUP)"),
+        ("SIGINT", 130, "interrupted"),
+    ],
+)
+def test_a_stopped_command_says_so_with_the_shells_exit_code(name, code, said):
+    """SIGTERM ended promote, predict or params set without a word, exit 143."""
+    done = _run(REPORTED.format(name=name))
+    assert (done.returncode, done.stderr) == (code, said + "\n")
+
+
+def test_sighup_ignored_as_under_nohup_stays_ignored():
+    script = "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n" + REPORTED.format(
+        name="SIGHUP"
+    ).replace("time.sleep(10)", "print('went on')")
+    done = _run(script)
+    assert done.returncode == 0 and done.stdout == "went on\n", done.stderr
 
 
 def test_other_ignored_errors_are_reported_as_before():

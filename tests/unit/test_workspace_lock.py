@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mlops_template.conf_edits import params_command
 from mlops_template.config import parse_config
 from mlops_template.error_report import run_reporting_errors
 from mlops_template.io.workspace_lock import LOCK, workspace_locked
@@ -58,13 +59,20 @@ def test_a_second_ct_or_promote_is_refused_untouched(workspace, tmp_path, params
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        for run in (lambda: ct(cfg, "drifted.csv"), lambda: promote(cfg, dry_run=False)):
+        # params set and compose: an edit of conf/ made while ct tried was trained on by
+        # one try, then lost when the next try rewrote conf/.
+        for run, name in [
+            (lambda: ct(cfg, "drifted.csv"), "ct drifted.csv"),
+            (lambda: promote(cfg, dry_run=False), "promote"),
+            (lambda: params_command(tmp_path, "set", ["model=random_forest"]), "params set"),
+            (lambda: params_command(tmp_path, "compose", ["model=linear"]), "params compose"),
+        ]:
             assert run_reporting_errors(run) == 2
             said = capsys.readouterr().err.strip().splitlines()
             assert len(said) == 1 and said[0].startswith(
                 f"error: the workspace is in use by `ct drifted.csv` (pid {holder.pid})"
             )
-        assert "`promote` changed nothing" in said[0]
+            assert f"`{name}` changed nothing" in said[0]
         assert snapshot(tmp_path) == before  # the batch file and dvc.lock untouched
     finally:
         holder.communicate("")

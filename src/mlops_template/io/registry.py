@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import io
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from typing import Any
 
 from mlops_template.io.store import all_pages, check_server, store_uri, tracking_uri
@@ -187,3 +189,21 @@ def move_champion(
             raise
         client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id
+
+
+# MLflow's own lines when it registers ("Created version '2' of model ..."): the verdict
+# line says the version.
+CHATTER = ("Successfully registered model", "Registered model '", "Created version '")
+
+
+def register_quietly(model_uri: str, name: str, tags: dict[str, str]) -> Any:
+    """mlflow.register_model, its chatter left out of stderr (any other line kept)."""
+    import mlflow
+
+    said = io.StringIO()
+    with redirect_stderr(said):
+        registered = mlflow.register_model(model_uri, name, tags=tags)
+    for line in said.getvalue().splitlines():
+        if not line.startswith(CHATTER):
+            print(line, file=sys.stderr)
+    return registered

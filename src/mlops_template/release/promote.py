@@ -5,15 +5,15 @@ Exit codes (for CI): 0 promoted, 3 refused by the gate, 2 bad input or unreachab
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-from contextlib import nullcontext, redirect_stderr
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlops_template import stop_signals
 from mlops_template.config import Config
 from mlops_template.core.champion_history import rolled_back
 from mlops_template.core.gate import (
@@ -128,8 +128,8 @@ def live_check(cfg: Config, champion: str, candidate: str | None) -> Shadow | No
 
 def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
     # Not while ct retrains here: its dvc.lock model is a try's, not the workspace's.
-    with workspace_locked("promote --dry-run" if dry_run else "promote"):
-        report = decide_promotion(cfg, dry_run)
+    with workspace_locked("promote --dry-run" if dry_run else "promote"), ExitStack() as moved:
+        report = decide_promotion(cfg, dry_run, moved)
         code = report_promotion(report, verbose)
     validation = Path(cfg.paths.validation)
     if not report.decision.promote and validation.exists():
@@ -139,8 +139,11 @@ def promote(cfg: Config, dry_run: bool, verbose: bool = False) -> int:
     return code
 
 
-def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
-    """Decide and (unless a dry run) register and move the alias; the report of it all."""
+def decide_promotion(cfg: Config, dry_run: bool, moved: ExitStack | None = None) -> PromotionReport:
+    """Decide and (unless a dry run) register and move the alias; the report of it all.
+    From the alias's move on, a stop (Ctrl-C, SIGTERM) waits until `moved` closes (the
+    caller's, around what must follow the move: the card, the report, ct's workspace
+    kept), else until the promotion's records are written."""
     client = registry.connect()
     name = cfg.registry.model_name
     # Deciding and moving the alias under one lock: a concurrent promotion waits and
@@ -153,14 +156,15 @@ def decide_promotion(cfg: Config, dry_run: bool) -> PromotionReport:
         # A rolled-back version keeps the tags of the gate that once passed it.
         rolled_back = report.decision.check("rolled_back") is not None
         if not dry_run and not report.already_champion and not rolled_back:
-            report = report.but(registered_version=_register(cfg, client, name, report))
+            report = report.but(registered_version=_register(cfg, client, name, report, moved))
     return report
 
 
-def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> str:
-    from mlops_template.io.report_runs import record_report_run
-    from mlops_template.io.tracking import experiment_id
-
+def _register(
+    cfg: Config, client: Any, name: str, report: PromotionReport, moved: ExitStack | None = None
+) -> str:
+    """The candidate registered (or its earlier version's tags brought up to date) as
+    challenger, then _move_and_record; its version."""
     decision = report.decision
     tags = {f"lineage.{k}": v for k, v in report.candidate.items() if k != "model_uri"}
     tags["gate.decision"] = "promoted" if decision.promote else "refused"
@@ -170,7 +174,7 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
     version = report.registered_version
     if version is None:
         # A SQL store gives the version as an int; the registry's API takes it as text.
-        registered = _register_quietly(report.candidate["model_uri"], name, tags)
+        registered = registry.register_quietly(report.candidate["model_uri"], name, tags)
         version = str(registered.version)
     else:
         # The checks of an earlier decision that this one did not make go.
@@ -181,6 +185,23 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
+    with ExitStack() as own:
+        _move_and_record(cfg, client, report, version, moved or own)
+    return version
+
+
+def _move_and_record(
+    cfg: Config,
+    client: Any,
+    report: PromotionReport,
+    version: str,
+    moved: ExitStack,
+) -> None:
+    """The champion moved (if promoted), then the gate's run and the model card."""
+    from mlops_template.io.report_runs import record_report_run
+    from mlops_template.io.tracking import experiment_id
+
+    name, decision = report.model_name, report.decision
     experiment = experiment_id(client, cfg.tracking.operations_experiment)
     if decision.promote:
         if registry.alias_version(client, name, registry.CHAMPION) != report.champion_version:
@@ -188,6 +209,9 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
                 f"the champion of {name} changed while this promotion was deciding; "
                 "nothing was promoted: run promote again"
             )
+        # Stopped after the move, the champion would have no card nor gate run, and
+        # promote again says it is champion already.
+        moved.enter_context(stop_signals.deferred())
         registry.move_champion(
             client,
             experiment,
@@ -204,7 +228,7 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         tags={
             "pipeline.stage": "promote",
             "registry.model_version": version,
-            "gate.decision": tags["gate.decision"],
+            "gate.decision": "promoted" if decision.promote else "refused",
         },
         metrics={
             **{f"candidate.{k}": v for k, v in report.candidate_metrics.items()},
@@ -218,25 +242,6 @@ def _register(cfg: Config, client: Any, name: str, report: PromotionReport) -> s
         write_card(cfg, client, report, version)
     except Exception as err:  # said, and the promotion kept
         print(f"warning: the model card of v{version} was not written: {err}", file=sys.stderr)
-    return version
-
-
-# MLflow's own lines when it registers ("Created version '2' of model ..."): the verdict
-# line says the version.
-_CHATTER = ("Successfully registered model", "Registered model '", "Created version '")
-
-
-def _register_quietly(model_uri: str, name: str, tags: dict[str, str]) -> Any:
-    """mlflow.register_model, its chatter left out of stderr (any other line kept)."""
-    import mlflow
-
-    said = io.StringIO()
-    with redirect_stderr(said):
-        registered = mlflow.register_model(model_uri, name, tags=tags)
-    for line in said.getvalue().splitlines():
-        if not line.startswith(_CHATTER):
-            print(line, file=sys.stderr)
-    return registered
 
 
 def report_promotion(report: PromotionReport, verbose: bool = False) -> int:

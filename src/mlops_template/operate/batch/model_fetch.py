@@ -18,9 +18,12 @@ import it again (2-3 s of CPU), so the fetch runs in this one.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,7 +59,8 @@ def fetching(
     default, where MLflow is imported already (then its errors are raised here)."""
     if in_process is None:
         in_process = "mlflow" in sys.modules
-    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as folder:
+    folder = tempfile.mkdtemp(prefix=f"mlops-{purpose}-")
+    try:
         if in_process:
             _fetch(name, version or "", alias or "", folder)
             found = _read(folder)
@@ -79,6 +83,19 @@ def fetching(
             finally:
                 if process.poll() is None:
                     process.kill()
+    finally:
+        _removed(folder)
+
+
+def _removed(folder: str) -> None:
+    """The folder removed, though a stopped fetch's download threads (MLflow's, in this
+    process) may write into it a moment longer: removing it under them failed, and the
+    error (a traceback, exit 1) took the place of the stop."""
+    for _ in range(50):  # 5 s at most
+        shutil.rmtree(folder, ignore_errors=True)
+        if not os.path.exists(folder):
+            return
+        time.sleep(0.1)
 
 
 RESULT = "fetched.json"  # in the temporary folder, beside the model's folder

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from mlops_template.compose import compose_text, stale_diff
@@ -157,10 +158,9 @@ def _retrain(
                 "it): retraining would learn nothing new"
             ]
             return _finish(cfg, record, "alert", verbose)
-        tried = run_tries(cfg.ct.tries, workspace, lambda n, o: _try(n, o, verbose))
+        tried = run_tries(cfg.ct.tries, workspace, lambda n, o: _try(n, o, verbose, workspace))
         record.tries.extend(tried)
         if tried and tried[-1].promoted:
-            workspace.keep()
             if rescore is not None:
                 rescore()
             return _finish(cfg, record, f"promoted v{tried[-1].version}", verbose)
@@ -190,8 +190,9 @@ def run_tries(
     return done
 
 
-def _try(attempt: int, overrides: list[str], verbose: bool) -> Try:
-    """One try: the pipeline on the data with the batch, then the promotion gate."""
+def _try(attempt: int, overrides: list[str], verbose: bool, workspace: Workspace) -> Try:
+    """One try: the pipeline on the data with the batch, then the promotion gate; the
+    workspace kept once its model is champion, before a stop can put it back."""
     print(f"ct try {attempt}: dvc repro with {overrides or 'the current config'}", file=sys.stderr)
     # --quiet: without DVC's hints (autostage, `git add dvc.lock`), which would land in
     # the middle of the loop's report. The stages' own output only when verbose, or
@@ -207,10 +208,13 @@ def _try(attempt: int, overrides: list[str], verbose: bool) -> Try:
     if done.returncode != 0:
         said = "" if verbose else "\n" + "\n".join(done.stdout.strip().splitlines()[-20:])
         raise PipelineError(f"ct try {attempt}: `dvc repro` failed (exit {done.returncode}){said}")
-    report = decide_promotion(load_config(), dry_run=False)
-    code = report_promotion(report, verbose)
-    # Retraining that reproduces the champion itself has not beaten it.
-    promoted = code == 0 and not report.already_champion
+    with ExitStack() as moved:
+        report = decide_promotion(load_config(), dry_run=False, moved=moved)
+        code = report_promotion(report, verbose)
+        # Retraining that reproduces the champion itself has not beaten it.
+        promoted = code == 0 and not report.already_champion
+        if promoted:
+            workspace.keep(f"v{report.registered_version}")
     decision = report.decision
     check = decision.check("improvement")
     return Try(

@@ -110,7 +110,7 @@ class Workspace:
     def __init__(self) -> None:
         self.saved: dict[Path, bytes | None] = {}
         self.added: list[Path] = []
-        self.kept = False
+        self.kept = ""  # the version whose workspace it is, once champion
 
     def save(self, *files: Path) -> None:
         for file in files:
@@ -152,8 +152,8 @@ class Workspace:
             if file.parts[0] == CONF_DIR and content is not None:
                 file.write_bytes(content)
 
-    def keep(self) -> None:
-        self.kept = True
+    def keep(self, champion: str) -> None:
+        self.kept = champion
 
     def restore(self) -> None:
         for file in self.added:
@@ -175,6 +175,15 @@ def restored_unless_promoted() -> Iterator[Workspace]:
     workspace = Workspace()
     try:
         yield workspace
+    except BaseException:
+        if workspace.kept:  # stopped after the promotion: what its model came from stays
+            print(
+                f"ct stopped after {workspace.kept} became champion: the workspace holds "
+                "what it was trained on (conf/, params.yaml, dvc.lock, data/incoming/): "
+                "commit it",
+                file=sys.stderr,
+            )
+        raise
     finally:
         if not workspace.kept:
             workspace.restore()
