@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,30 @@ def test_a_stop_as_the_alias_moves_waits_for_its_event(cfg, store, monkeypatch):
         signal.signal(signal.SIGINT, previous)
     assert aliases(store, name)["champion"] == "2"
     assert history(store, name) == [("promote", "1", ""), ("promote", "2", "1")]
+
+
+def test_a_held_registry_lock_is_said_and_given_up_on(store, monkeypatch, capsys):
+    """A promote stopped with Ctrl-Z held the lock: rollback and retire waited for ever,
+    without a word."""
+    from mlops_template.io.store import tracking_uri
+
+    lock = tracking_uri().removeprefix("sqlite:///") + ".lock"
+    hold = f"import fcntl, sys\nh = open({lock!r}, 'w')\nfcntl.flock(h, fcntl.LOCK_EX)\n"
+    hold += "print('locked', flush=True)\nsys.stdin.read()\n"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    monkeypatch.setattr(registry, "LOCK_WAIT", 0.5)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        gave_up = r"kept the registry locked .* for over 0 s"
+        with pytest.raises(PipelineError, match=gave_up), registry.registry_lock():
+            pytest.fail("the lock was taken beside its holder")
+        assert "is changing the registry" in capsys.readouterr().err
+    finally:
+        holder.communicate("")
+    with registry.registry_lock():  # free once the holder has ended
+        pass
 
 
 # retire

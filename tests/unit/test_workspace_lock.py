@@ -12,7 +12,8 @@ import pytest
 from mlops_template.conf_edits import params_command
 from mlops_template.config import parse_config
 from mlops_template.error_report import run_reporting_errors
-from mlops_template.io.workspace_lock import LOCK, workspace_locked
+from mlops_template.errors import PipelineError
+from mlops_template.io.workspace_lock import HOLDER_ENV, LOCK, refuse_held, workspace_locked
 from mlops_template.operate.monitoring.ct import ct
 from mlops_template.release.promote import promote
 
@@ -79,3 +80,28 @@ def test_a_second_ct_or_promote_is_refused_untouched(workspace, tmp_path, params
     with workspace_locked("ct again"):  # free once the first one has ended
         assert LOCK.read_text() == f"`ct again` (pid {os.getpid()})"
     assert LOCK.read_text() == ""  # nobody named once it has finished
+
+
+def test_a_stage_is_refused_beside_ct_unless_ct_started_it(workspace, monkeypatch):
+    """A `dvc repro` of one's own while ct retrained trained on ct's batch, and was left
+    in the workspace once ct put the rest back (dvc status: up to date)."""
+    refuse_held("stage `train`")  # nobody holds it
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(
+            PipelineError, match=r"in use by `ct drifted.csv` .*stage `train` changed"
+        ):
+            refuse_held("stage `train`")
+        monkeypatch.setenv(HOLDER_ENV, f"`ct drifted.csv` (pid {holder.pid})")  # ct's own
+        refuse_held("stage `train`")
+    finally:
+        holder.communicate("")
+    monkeypatch.delenv(HOLDER_ENV)
+    refuse_held("stage `train`")  # free again
+    with workspace_locked("ct b.csv"):  # the holder names itself to what it runs
+        assert os.environ[HOLDER_ENV] == f"`ct b.csv` (pid {os.getpid()})"
+        refuse_held("stage `train`")
+    assert HOLDER_ENV not in os.environ

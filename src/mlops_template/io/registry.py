@@ -8,7 +8,6 @@ not finish does not count, so an interrupted move leaves no false history.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import io
 import os
@@ -18,6 +17,7 @@ from contextlib import contextmanager, redirect_stderr
 from typing import Any
 
 from mlops_template.io.store import all_pages, check_server, store_uri, tracking_uri
+from mlops_template.io.table_lock import LOCK_WAIT, wait_for_lock
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -125,8 +125,16 @@ def registry_lock() -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    with open(f"{uri.removeprefix('sqlite:///')}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+    lock = f"{uri.removeprefix('sqlite:///')}.lock"
+    with open(lock, "w") as handle:  # released when the file closes
+        # A promote stopped with Ctrl-Z holds it: said, not a silent wait.
+        wait_for_lock(
+            handle,
+            f"another promote, rollback or retire is changing the registry ({lock}); waiting",
+            f"another promote, rollback or retire kept the registry locked ({lock}) for over "
+            f"{LOCK_WAIT:.0f} s; nothing was changed: run this again once it is done",
+            LOCK_WAIT,
+        )
         yield
 
 

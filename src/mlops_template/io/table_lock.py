@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mlops_template.errors import PipelineError
 
@@ -46,16 +47,13 @@ def locked(table: str, wait: float = LOCK_WAIT) -> Iterator[None]:
             f"{table}: cannot create its lock file {lock}: {err.strerror}"
         ) from None
     with open(lock, "a") as handle:  # closing it releases the lock
-        if not _try_lock(handle):
-            print(f"{table}: another process is writing to it; waiting", file=sys.stderr)
-            deadline = time.monotonic() + wait
-            while not _try_lock(handle):
-                if time.monotonic() >= deadline:
-                    raise PipelineError(
-                        f"{table}: another process kept it locked ({lock}) for over "
-                        f"{wait:.0f} s; nothing scored, run again once it is done"
-                    )
-                time.sleep(0.2)
+        wait_for_lock(
+            handle,
+            f"{table}: another process is writing to it; waiting",
+            f"{table}: another process kept it locked ({lock}) for over {wait:.0f} s; "
+            "nothing scored, run again once it is done",
+            wait,
+        )
         # No writer of ours is at work now: what a killed first write left is stale.
         _clear_interrupted_first_write(table)
         marked = _mark_first_write(table)
@@ -141,6 +139,19 @@ def _is_table(table: str) -> bool:
     from deltalake import DeltaTable
 
     return DeltaTable.is_deltatable(table)
+
+
+def wait_for_lock(handle: Any, waiting: str, gave_up: str, wait: float) -> None:
+    """An exclusive flock on `handle`; if another process holds it, `waiting` said once
+    and a wait of up to `wait` seconds, then a PipelineError saying `gave_up`."""
+    if _try_lock(handle):
+        return
+    print(waiting, file=sys.stderr)
+    deadline = time.monotonic() + wait
+    while not _try_lock(handle):
+        if time.monotonic() >= deadline:
+            raise PipelineError(gave_up)
+        time.sleep(0.2)
 
 
 def _try_lock(handle) -> bool:

@@ -11,6 +11,7 @@ minutes (a pipeline per try), and the CT workflow's next run, or the person, run
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,9 @@ from mlops_template.stage_client import stage_pid
 
 # In DVC's own temporary folder, which .dvc/.gitignore keeps out of git.
 LOCK = Path(".dvc/tmp/mlops-workspace.lock")
+# Set while a command holds the lock, so that the commands it runs (ct's `dvc repro`)
+# know its work from another's: the lock's text.
+HOLDER_ENV = "MLOPS_WORKSPACE_HOLDER"
 
 
 @contextmanager
@@ -46,9 +50,31 @@ def workspace_locked(command: str) -> Iterator[None]:
             ) from None
         handle.truncate(0)
         # The process the person started (not the warm stage server's child standing in)
-        handle.write(f"`{command}` (pid {stage_pid()})")
+        holder = f"`{command}` (pid {stage_pid()})"
+        handle.write(holder)
         handle.flush()
+        os.environ[HOLDER_ENV] = holder
         try:
             yield
         finally:
+            os.environ.pop(HOLDER_ENV, None)
             handle.truncate(0)  # before the lock goes: nobody is named who has finished
+
+
+def refuse_held(what: str) -> None:
+    """Refuse `what` (a stage) while a command holds the workspace, unless that command
+    started it: a `dvc repro` of one's own while ct retrains would train on ct's half-done
+    work, then leave it in the workspace once ct puts the rest back."""
+    if not LOCK.is_file():
+        return
+    with open(LOCK) as handle:  # closing it releases the lock taken here
+        try:  # shared: taken beside other stages, refused only beside the holder
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().strip() or "another process"
+            if os.environ.get(HOLDER_ENV) == holder:
+                return
+            raise PipelineError(
+                f"the workspace is in use by {holder} ({LOCK} is locked); {what} changed "
+                "nothing: run it again once that one has finished"
+            ) from None

@@ -19,6 +19,7 @@ import yaml
 from mlops_template.config import PARAMS_FILE, Config, flatten, load_config
 from mlops_template.errors import PipelineError
 from mlops_template.io.tracking import StageRecord
+from mlops_template.io.workspace_lock import refuse_held
 
 Work = Callable[[Config], StageRecord | None]
 
@@ -63,6 +64,7 @@ TIMINGS_ENV = "MLOPS_TIMINGS"
 def run_stage(name: str, work: Work) -> None:
     """Run a stage's work; track it unless it records nothing (a check, such as check_params)."""
     started_ms = int(time.time() * 1000)
+    refuse_held(f"stage `{name}`")
     cfg = load_config()
     params = declared_params(name)  # before the work: a missing stage fails with nothing made
     _check_server()

@@ -191,5 +191,6 @@ def restored_unless_promoted() -> Iterator[Workspace]:
 
 def _run(*cmd: str) -> None:
     done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
+    if done.returncode != 0:  # DVC says some errors (its lock taken) on stdout
+        said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
+        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{said}")
