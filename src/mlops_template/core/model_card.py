@@ -65,7 +65,9 @@ def sections(facts: CardFacts) -> list[Section]:
                 + (" (with uncommitted changes)" if lineage.get("git_dirty") == "true" else ""),
             ],
             (
-                ["column", "kind", "missing cells"],
+                # As validate counted them: in every collected row, those left out for
+                # want of a target too.
+                ["column", "kind", f"missing cells (of {data.get('n_rows', '?')} rows)"],
                 [
                     [name, kind, str(data.get("missing", {}).get(name, 0))]
                     for name, kind in facts.columns
