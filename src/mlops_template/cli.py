@@ -29,6 +29,9 @@ STAGES = summaries()
 def _apply_overrides(values: list[str]) -> None:
     """Recompose params.yaml with the overrides (as `dvc exp run -S` does), if any."""
     if overrides := compose.split_overrides(values):
+        from mlops_template.io.workspace_lock import refuse_held
+
+        refuse_held("`params.yaml` recomposed with overrides")  # not under ct's tries
         compose.write_params(Path.cwd(), overrides)
         # redact: an override may set a data URL with its token (data.path=...)
         print(f"params.yaml recomposed with {redact(' '.join(overrides))}", file=sys.stderr)

@@ -45,7 +45,8 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
 
 
 def _stopped(stop: BaseException) -> int:
-    """Ctrl-C: "interrupted", 130; SIGTERM or SIGHUP: "stopped (SIGTERM)", 128 + N."""
+    """Ctrl-C: "interrupted", 130; SIGTERM or SIGHUP: "stopped (SIGTERM)" or "stopped
+    (SIGHUP)", 128 + N."""
     if isinstance(stop, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         return 130

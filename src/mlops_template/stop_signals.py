@@ -49,7 +49,11 @@ def deferred() -> Iterator[None]:
         yield  # signals reach the main thread only; the handlers are set there alone
         return
     arrived: list[int] = []
-    previous = {signum: signal.signal(signum, lambda n, _: arrived.append(n)) for signum in STOPS}
+    previous = {
+        signum: signal.signal(signum, lambda n, _: arrived.append(n))
+        for signum in STOPS
+        if signal.getsignal(signum) is not signal.SIG_IGN  # SIGHUP under nohup stays so
+    }
     try:
         yield
     finally:

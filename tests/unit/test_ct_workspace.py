@@ -109,6 +109,17 @@ def test_a_stop_after_the_promotion_keeps_the_workspace_and_says_so(project, cap
     assert "ct stopped after v2 became champion" in capsys.readouterr().err
 
 
+def test_an_error_after_the_champion_moved_keeps_the_workspace(project, capsys):
+    """The gate's run failing to be written after the move (a server hiccup) put back
+    the old champion's workspace, as if no try had been promoted."""
+    with pytest.raises(RuntimeError), restored_unless_promoted(lambda: "v3") as workspace:
+        workspace.save(Path("params.yaml"))
+        Path("params.yaml").write_text("the promoted try's\n")
+        raise RuntimeError("the gate run could not be logged")
+    assert Path("params.yaml").read_text() == "the promoted try's\n"
+    assert "ct stopped after v3 became champion" in capsys.readouterr().err
+
+
 def test_an_error_in_a_try_restores_the_workspace(project):
     before = Path("params.yaml").read_bytes()
     with pytest.raises(RuntimeError), restored_unless_promoted() as workspace:

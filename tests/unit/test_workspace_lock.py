@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mlops_template import cli
 from mlops_template.conf_edits import params_command
 from mlops_template.config import parse_config
 from mlops_template.error_report import run_reporting_errors
@@ -82,7 +83,7 @@ def test_a_second_ct_or_promote_is_refused_untouched(workspace, tmp_path, params
     assert LOCK.read_text() == ""  # nobody named once it has finished
 
 
-def test_a_stage_is_refused_beside_ct_unless_ct_started_it(workspace, monkeypatch):
+def test_a_stage_is_refused_beside_ct_unless_ct_started_it(workspace, tmp_path, monkeypatch):
     """A `dvc repro` of one's own while ct retrained trained on ct's batch, and was left
     in the workspace once ct put the rest back (dvc status: up to date)."""
     refuse_held("stage `train`")  # nobody holds it
@@ -95,6 +96,12 @@ def test_a_stage_is_refused_beside_ct_unless_ct_started_it(workspace, monkeypatc
             PipelineError, match=r"in use by `ct drifted.csv` .*stage `train` changed"
         ):
             refuse_held("stage `train`")
+        # `python -m mlops_template train x=1` recomposed params.yaml before the stage's
+        # check: a try then trained with those settings.
+        before = snapshot(tmp_path)
+        with pytest.raises(PipelineError, match=r"`params.yaml` recomposed with overrides"):
+            cli._apply_overrides(["model=linear"])
+        assert snapshot(tmp_path) == before
         monkeypatch.setenv(HOLDER_ENV, f"`ct drifted.csv` (pid {holder.pid})")  # ct's own
         refuse_held("stage `train`")
     finally:

@@ -68,7 +68,7 @@ def refuse_held(what: str) -> None:
     if not LOCK.is_file():
         return
     with open(LOCK) as handle:  # closing it releases the lock taken here
-        try:  # shared: taken beside other stages, refused only beside the holder
+        try:  # a shared lock, let go at once: refused only while a holder has it
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = handle.read().strip() or "another process"

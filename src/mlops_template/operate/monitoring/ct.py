@@ -150,7 +150,14 @@ def _retrain(
 ) -> int:
     """The rows added to the training data, then each try until the gate promotes one
     (then `rescore`, if given); none: the workspace as it was, and an alert."""
-    with restored_unless_promoted() as workspace:
+    name, client = cfg.registry.model_name, registry.connect()
+    before = registry.alias_version(client, name, registry.CHAMPION)
+
+    def moved_to() -> str:
+        now = registry.alias_version(client, name, registry.CHAMPION)
+        return f"v{now}" if now != before else ""
+
+    with restored_unless_promoted(moved_to) as workspace:
         if not workspace.add_batch(cfg, path, schema):
             # The log's windows overlap from run to run: their rows may all be in already.
             record.notes = [

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -171,11 +171,18 @@ class Workspace:
 
 
 @contextmanager
-def restored_unless_promoted() -> Iterator[Workspace]:
+def restored_unless_promoted(moved_to: Callable[[], str] = str) -> Iterator[Workspace]:
+    """The workspace put back at the end unless kept (a try's model became champion).
+    On an error or a stop, `moved_to` says whether the champion moved all the same (the
+    new one's name, or ""): an error after the move (its gate run not written, say)
+    must not put back the old champion's workspace either."""
     workspace = Workspace()
     try:
         yield workspace
     except BaseException:
+        # The registry not reachable: nothing known to have moved.
+        with suppress(Exception):
+            workspace.kept = workspace.kept or moved_to()
         if workspace.kept:  # stopped after the promotion: what its model came from stays
             print(
                 f"ct stopped after {workspace.kept} became champion: the workspace holds "

@@ -48,10 +48,10 @@ class Answer:
         return b"".join(self._chunks)
 
     @property
-    def requestread_body(self) -> bytes:
+    def request_body(self) -> bytes:
         return b"".join(self._request)
 
-    def keepingread_body(self, receive: Any) -> Any:
+    def keeping_body(self, receive: Any) -> Any:
         """`receive` that keeps a copy of the request's body (for the log)."""
 
         async def keeping() -> dict:

@@ -136,7 +136,7 @@ class ScoringApp:
                 return self._logged(scope, request_id, body, answer)
             receive = replay(body, receive)
         elif self.log is not None:
-            receive = answer.keepingread_body(receive)
+            receive = answer.keeping_body(receive)
         await self.mlflow_app(scope, receive, answer.send)
         self._logged(scope, request_id, body or answer.request_body, answer)
 
