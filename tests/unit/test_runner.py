@@ -131,6 +131,27 @@ def test_each_stage_is_a_child_run_of_the_pipeline_run_with_its_own_params(works
     assert dataset.dataset.name == "data.csv" and dataset.tags[0].value == "raw"
 
 
+class _StoppedWhileRead(dict):
+    """Params whose logging meets a Ctrl-C, as a stop arrives while a stage logs."""
+
+    def items(self):
+        raise KeyboardInterrupt
+
+
+def test_a_stop_while_a_stage_logs_leaves_no_run_running(workspace):
+    """Stopped before its run's context was entered, a stage left its run and the
+    pipeline's RUNNING for good."""
+    run_stage("collect", lambda cfg: StageRecord(metrics={"rows": 1.0}))
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("prepare", lambda cfg: StageRecord(params=_StoppedWhileRead(a=1)))
+    runs = _runs(workspace)
+    assert {stage: run.info.status for stage, run in runs.items()} == {
+        "": "FAILED",
+        "collect": "FINISHED",
+        "prepare": "FAILED",
+    }
+
+
 def test_a_check_that_records_nothing_logs_no_run(workspace):
     run_stage("check_params", lambda cfg: None)
     assert [e.name for e in workspace.search_experiments()] == ["Default"]

@@ -15,12 +15,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops_template.errors import PipelineError, redact
-from mlops_template.io.lineage import file_md5, git_info
+from mlops_template.io.lineage import git_info
 from mlops_template.io.store import check_server, is_local, project_root, store_uri
 from mlops_template.io.store_errors import full_disk_error
 
@@ -157,7 +158,7 @@ class Tracker:
     ) -> str:
         """Record one finished stage as a child run (or as the project's run); returns its id."""
         import mlflow
-        from mlflow.entities import Metric, RunTag
+        from mlflow.entities import RunTag
         from mlflow.exceptions import MlflowException
 
         tags = {STAGE_TAG: stage, **self._source_tags(), **record.tags}
@@ -169,35 +170,15 @@ class Tracker:
             self._log_params(run_id, flat_params)
         else:
             parent = self.parent_run(flat_params)
-            if parent != self.project_run:
-                self.client.update_run(parent, status="RUNNING")
-            tags["mlflow.parentRunId"] = parent
-            run = self.client.create_run(
-                self.experiment_id, start_time=started_ms, run_name=stage, tags=tags
-            )
-            run_id = run.info.run_id
-            self._log_params(run_id, stage_params)
-        self._log_params(run_id, record.params)
-        self._log_children(run_id, record.children)
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
-        if metrics:  # on the parent too, so pipeline runs compare side by side in the UI
-            self.client.log_batch(run_id, metrics=metrics)
-            if parent != run_id:
-                self.client.log_batch(parent, metrics=metrics)
-        try:
-            # The context ends the child run: FINISHED, or FAILED if logging raises.
-            with mlflow.start_run(run_id=run_id):
-                for item in record.inputs:
-                    mlflow.log_input(_dataset(item), context=item.context)
-                for path in record.artifacts:
-                    if Path(path).is_dir():
-                        mlflow.log_artifacts(path, artifact_path=Path(path).name)
-                    else:
-                        mlflow.log_artifact(path)
-                if record.log_model is not None:
-                    record.log_model()
+            run_id = ""
+        try:  # a stop or an error from here on ends the runs it left RUNNING: FAILED
+            if not run_id:
+                run_id = self._stage_run(stage, started_ms, parent, tags, stage_params)
+            self._log_record(mlflow, run_id, parent, record)
         except BaseException as err:
+            if run_id and run_id != parent:  # ended already if raised inside the context
+                with suppress(Exception):  # the error that stopped it is the one to say
+                    self.client.set_terminated(run_id, "FAILED")
             self._end_parent(parent, "FAILED")
             self._refuse_full_disk(err, stage)
             raise
@@ -227,6 +208,53 @@ class Tracker:
             "model; the run is marked FAILED and nothing from it can be promoted: free space "
             "there and run the stage again"
         ) from None
+
+    def _stage_run(
+        self,
+        stage: str,
+        started_ms: int,
+        parent: str,
+        tags: dict[str, str],
+        stage_params: dict[str, Any],
+    ) -> str:
+        """The stage's child run of `parent` (RUNNING again meanwhile), with its params."""
+        if parent != self.project_run:
+            self.client.update_run(parent, status="RUNNING")
+        tags = {**tags, "mlflow.parentRunId": parent}
+        run = self.client.create_run(
+            self.experiment_id, start_time=started_ms, run_name=stage, tags=tags
+        )
+        self._log_params(run.info.run_id, stage_params)
+        return run.info.run_id
+
+    def _log_record(self, mlflow: Any, run_id: str, parent: str, record: StageRecord) -> None:
+        """What the stage recorded, into its run; its metrics onto the parent too."""
+        from mlflow.entities import Metric
+
+        from mlops_template.io.dataset_schema import logged_dataset  # pandas: not at import
+
+        self._log_params(run_id, record.params)
+        self._log_children(run_id, record.children)
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
+        if metrics:  # on the parent too, so pipeline runs compare side by side in the UI
+            self.client.log_batch(run_id, metrics=metrics)
+            if parent != run_id:
+                self.client.log_batch(parent, metrics=metrics)
+        # The context ends the child run: FINISHED, or FAILED if logging raises.
+        with mlflow.start_run(run_id=run_id):
+            for item in record.inputs:
+                mlflow.log_input(
+                    logged_dataset(item.path, item.frame, item.target, item.schema),
+                    context=item.context,
+                )
+            for path in record.artifacts:
+                if Path(path).is_dir():
+                    mlflow.log_artifacts(path, artifact_path=Path(path).name)
+                else:
+                    mlflow.log_artifact(path)
+            if record.log_model is not None:
+                record.log_model()
 
     def _end_parent(self, parent: str, status: str) -> None:
         if parent != self.project_run:  # the project's run is ended by `mlflow run`
@@ -262,26 +290,3 @@ class Tracker:
         params = [Param(k, redact(str(v))) for k, v in sorted(flat.items())]
         for start in range(0, len(params), 100):  # MLflow's batch limit is 100 params
             self.client.log_batch(run_id, params=params[start : start + 100])
-
-
-def _dataset(item: Input) -> Any:
-    import warnings
-
-    import mlflow.data
-    from mlflow.data.dataset_source_registry import resolve_dataset_source
-    from mlflow.data.meta_dataset import MetaDataset
-
-    digest = file_md5(item.path)  # what DVC records for the file
-    with warnings.catch_warnings():
-        # A local path matches two equivalent MLflow source types; either is right.
-        warnings.simplefilter("ignore", UserWarning)
-        source = resolve_dataset_source(item.path)
-    if item.frame is not None:
-        from mlops_template.io.dataset_schema import frame_schema
-
-        dataset = mlflow.data.from_pandas(
-            item.frame, source=source, targets=item.target, name=item.path, digest=digest
-        )
-        dataset.schema = frame_schema(item.frame)  # MLflow's own, without a cell-by-cell read
-        return dataset
-    return MetaDataset(source, name=item.path, digest=digest, schema=item.schema)
