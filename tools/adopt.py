@@ -265,10 +265,7 @@ def _card_entry(key: str, text: str) -> str:
     folded = f"  {key}: >-\n" + "".join(f"    {line}\n" for line in lines)
     if len(lines) > 1 and yaml.safe_load(folded) == {key: text}:
         return folded
-    one_line = yaml.safe_dump({key: text}, width=float("inf"), allow_unicode=True)
-    if one_line.count("\n") > 1:  # a line break in it: JSON's escapes are YAML's
-        one_line = f"{key}: {json.dumps(text, ensure_ascii=False)}\n"
-    return f"  {one_line}"
+    return f"  {key}: {_scalar(text)}\n"
 
 
 def set_line(path: Path, key: str, value: str) -> None:
@@ -281,8 +278,11 @@ def set_line(path: Path, key: str, value: str) -> None:
 
 
 def _scalar(value: str) -> str:
-    """A YAML scalar for a value (quoted when it needs to be)."""
-    return yaml.safe_dump(value, default_style=None, width=1_000).removesuffix("\n...\n").strip()
+    """A YAML scalar for a value, on one line (quoted when it needs to be; with a line
+    break in it, as JSON writes it: JSON's escapes are YAML's)."""
+    dumped = yaml.safe_dump(value, width=float("inf"), allow_unicode=True)
+    dumped = dumped.removesuffix("\n...\n").strip()
+    return json.dumps(value, ensure_ascii=False) if "\n" in dumped else dumped
 
 
 def _toml_string(value: str) -> str:

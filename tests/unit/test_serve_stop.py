@@ -15,11 +15,11 @@ import psutil
 import yaml
 
 from mlops_template.operate.serving.serve import (
-    STOP_SIGNALS,
     _until_stopped,
     local_url,
     say_when_ready,
 )
+from mlops_template.stop_signals import STOPS
 
 SCRIPT = """
 import os, signal, sys, threading, time
@@ -128,6 +128,6 @@ def test_no_ready_line_for_a_server_that_ended(capsys):
 def test_the_handlers_before_serve_are_put_back():
     """Left set, serve's handler met a later test of the same worker (a Ctrl-C it sent
     itself came out as serve's Stopped)."""
-    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    before = {signum: signal.getsignal(signum) for signum in STOPS}
     assert _until_stopped(lambda: 0) == 0
-    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before
+    assert {signum: signal.getsignal(signum) for signum in STOPS} == before

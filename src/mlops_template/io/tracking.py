@@ -157,7 +157,6 @@ class Tracker:
         record: StageRecord,
     ) -> str:
         """Record one finished stage as a child run (or as the project's run); returns its id."""
-        import mlflow
         from mlflow.entities import RunTag
         from mlflow.exceptions import MlflowException
 
@@ -174,7 +173,7 @@ class Tracker:
         try:  # a stop or an error from here on ends the runs it left RUNNING: FAILED
             if not run_id:
                 run_id = self._stage_run(stage, started_ms, parent, tags, stage_params)
-            self._log_record(mlflow, run_id, parent, record)
+            self._log_record(run_id, parent, record)
         except BaseException as err:
             if run_id and run_id != parent:  # ended already if raised inside the context
                 with suppress(Exception):  # the error that stopped it is the one to say
@@ -227,8 +226,9 @@ class Tracker:
         self._log_params(run.info.run_id, stage_params)
         return run.info.run_id
 
-    def _log_record(self, mlflow: Any, run_id: str, parent: str, record: StageRecord) -> None:
+    def _log_record(self, run_id: str, parent: str, record: StageRecord) -> None:
         """What the stage recorded, into its run; its metrics onto the parent too."""
+        import mlflow
         from mlflow.entities import Metric
 
         from mlops_template.io.dataset_schema import logged_dataset  # pandas: not at import

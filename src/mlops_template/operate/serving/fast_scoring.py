@@ -201,8 +201,8 @@ class ScoringApp:
         ((key, rows),) = request.items()
         try:
             frame = dataframe_from_parsed_json(rows, FORMATS[key])
-            if self.plan:  # an optional column misnamed would be read missing in every row
-                refuse_misnamed([str(c) for c in frame.columns], list(self.plan))
+            if self.columns:  # an optional column misnamed would be read missing in every row
+                refuse_misnamed([str(c) for c in frame.columns], self.columns)
             frame = typed_frame(frame, self.plan)
             if self.plan:  # MLflow drops the others too, with a warning per request
                 frame = frame[[name for name in frame.columns if name in self.plan]]

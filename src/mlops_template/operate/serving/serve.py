@@ -40,6 +40,7 @@ from mlops_template.io import model_versions, predictions_table, registry
 from mlops_template.io.mlflow_server import job_runner_setting
 from mlops_template.operate.serving.inference_log import ENV as INFERENCE_LOG_ENV
 from mlops_template.operate.serving.inference_log import OTHER_TABLE, SHADOW_ENV, row_schema
+from mlops_template.stop_signals import STOPS
 
 STOP_SECONDS = 30
 APP = "mlops_template.operate.serving.scoring_app:app"  # MLflow's app, with a shorter path in front
@@ -211,9 +212,6 @@ class Stopped(Exception):
         self.signum = signum
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 class _FirstStop:
     """A signal handler that raises Stopped for the first stop signal only: `make` passes
     its SIGTERM on, so a second one often follows the first at once, and raised while the
@@ -234,7 +232,7 @@ def _until_stopped(run: Callable[[], int]) -> int:
     during a download or while a server runs leaves no folder or process behind. The
     handlers before it are put back after (a caller in process, a test, keeps its own)."""
     handler = _FirstStop()
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, handler) for signum in STOPS}
     try:
         return run()
     except (KeyboardInterrupt, Stopped) as stop:  # the server, if any, is stopped by now
