@@ -152,6 +152,27 @@ def test_a_stop_while_a_stage_logs_leaves_no_run_running(workspace):
     }
 
 
+def _stopped_while_logging_the_model() -> None:
+    """As a Ctrl-C reaches `train` inside MLflow's log_model: the model begun, not done."""
+    import mlflow
+
+    mlflow.initialize_logged_model(name="model")
+    raise KeyboardInterrupt
+
+
+def test_a_stop_while_the_model_is_logged_leaves_no_model_pending(workspace):
+    """MLflow marks a model it was logging FAILED on an error only: a stop left it PENDING."""
+    from mlflow.entities import LoggedModelStatus
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("train", lambda cfg: StageRecord(log_model=_stopped_while_logging_the_model))
+    train = _runs(workspace)["train"]
+    models = workspace.search_logged_models([train.info.experiment_id])
+    assert [(m.source_run_id, m.status) for m in models] == [
+        (train.info.run_id, LoggedModelStatus.FAILED)
+    ]
+
+
 def test_a_check_that_records_nothing_logs_no_run(workspace):
     run_stage("check_params", lambda cfg: None)
     assert [e.name for e in workspace.search_experiments()] == ["Default"]

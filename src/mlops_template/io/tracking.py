@@ -175,8 +175,9 @@ class Tracker:
                 run_id = self._stage_run(stage, started_ms, parent, tags, stage_params)
             self._log_record(run_id, parent, record)
         except BaseException as err:
-            if run_id and run_id != parent:  # ended already if raised inside the context
-                with suppress(Exception):  # the error that stopped it is the one to say
+            with suppress(Exception):  # the error that stopped it is the one to say
+                self._fail_pending_models(run_id)
+                if run_id and run_id != parent:  # ended already if raised inside the context
                     self.client.set_terminated(run_id, "FAILED")
             self._end_parent(parent, "FAILED")
             self._refuse_full_disk(err, stage)
@@ -190,6 +191,15 @@ class Tracker:
                 file=sys.stderr,
             )
         return run_id
+
+    def _fail_pending_models(self, run_id: str) -> None:
+        """MLflow marks a model it was logging FAILED on an error; a stop left it PENDING."""
+        from mlflow.entities import LoggedModelStatus
+
+        logged = f"source_run_id = '{run_id}'"  # a filter on status finds none (MLflow 3.17)
+        for model in self.client.search_logged_models([self.experiment_id], logged):
+            if model.status == LoggedModelStatus.PENDING:
+                self.client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
 
     def _refuse_full_disk(self, err: BaseException, stage: str) -> None:
         """A full disk as one line naming the experiment's artifact folder, where runs and
