@@ -120,3 +120,26 @@ def test_data_whose_columns_changed_is_a_clear_error(cfg):
     champion = _as_champion(CANDIDATE, TRAIN.drop(columns="c").assign(d=1.0), OLD_TEST, "new")
     with pytest.raises(PipelineError, match=r"lacks the candidate's columns \['c'\]"):
         _compare(cfg, champion)
+
+
+def test_a_class_the_champion_never_learned_counts_against_it(cfg):
+    """The data gained a class since the champion: the champion, which gives it no
+    probability, is wrong on its rows, as in use; the gate failed ("the data's columns
+    changed") and nothing could be promoted."""
+    gained = lambda frame: frame.assign(y=np.where(frame["x"] > 1, 2, frame["y"]))  # noqa: E731
+    train, test = gained(TRAIN), gained(TEST)
+    schema = infer_schema(train[["x", "c"]], train["y"], "classification")
+    champion = _champion(_rows(200, 4))  # trained on classes 0 and 1 alone
+    result = compare(
+        cfg,
+        schema,
+        candidate=_fit(train),
+        train=train,
+        test=test,
+        champion=champion,
+        candidate_test_md5="new",
+    )
+    versus = result.comparisons["champion"]
+    assert versus.rows == 100 and versus.a > versus.b and versus.verdict == "better"
+    assert result.champion_metrics["log_loss"] > 5 * result.candidate_metrics["log_loss"]
+    assert set(result.comparisons) == {"baseline", "champion", "holdout"}

@@ -35,10 +35,25 @@ def score(model: Any, frame: pd.DataFrame, schema: TrainingSchema) -> Scored:
     predicted = model.predict(features)
     if schema.task != "classification":
         return Scored(y, predicted, regression_metrics(y, predicted))
-    proba = model.predict_proba(features)
-    classes = model.classes_.tolist()
+    proba, classes = with_new_classes(model.predict_proba(features), model.classes_.tolist(), y)
     metrics = classification_metrics(y, predicted, proba, classes)
     return Scored(y, predicted, metrics, proba, classes)
+
+
+def with_new_classes(
+    proba: np.ndarray, classes: list[Any], y: pd.Series
+) -> tuple[np.ndarray, list[Any]]:
+    """Probabilities over the model's classes and any class of `y` it never learned (a
+    champion judged on data that gained a class), which it gives no probability: it is
+    wrong on those rows, as it would be in use. Sorted, as scikit-learn's metrics read
+    the columns."""
+    new = set(y.dropna().tolist()) - set(classes)
+    if not new:
+        return proba, classes
+    every = sorted({*classes, *new})
+    full = np.zeros((len(proba), len(every)), dtype=proba.dtype)
+    full[:, [every.index(c) for c in classes]] = proba
+    return full, every
 
 
 def _round(value: float) -> float:
