@@ -291,3 +291,19 @@ def test_numeric_imputer_gives_simple_imputers_values(strategy, keep_empty):
     ours, theirs = NumericImputer(**settings).fit(x), SimpleImputer(**settings).fit(x)
     np.testing.assert_array_equal(ours.statistics_, theirs.statistics_)
     np.testing.assert_array_equal(ours.transform(x), theirs.transform(x))
+
+
+def test_nullable_integer_labels_are_learned_as_integers(params):
+    """prepare writes class codes whose column had gaps as Int64; scikit-learn reads those
+    as floats, and the model's classes were 0.0 and 1.0 ('proba_1.0', and labels of 1
+    refused)."""
+    from mlops_template.config import parse_config
+    from mlops_template.core.models import model_for_rows
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=200)})
+    frame["y"] = pd.array((frame["x"] > 0).astype(int), dtype="Int64")
+    training = model_for_rows(parse_config(params), frame, "y", "classification")
+    training.model.fit(training.features, training.y)
+    assert training.model.classes_.tolist() == [0, 1]
+    assert training.model.classes_.dtype.kind == "i"

@@ -136,6 +136,18 @@ def test_a_nullable_integer_target_with_a_merged_class(spark, workdir):
     assert (2**60 + 1) in set(got[0]["account"].dropna()) | set(got[1]["account"].dropna())
 
 
+def test_integer_codes_with_empty_target_cells_are_written_as_integers(spark, workdir):
+    """Read as floats for their gaps, class codes are written as the integers they are:
+    the model's classes were 0.0, 1.0 and 2.0, and `labels` refused every file."""
+    rng = np.random.default_rng(1)
+    raw = pd.DataFrame({"x": rng.normal(size=1500)})
+    raw["vote"] = rng.integers(0, 3, 1500).astype("float64")
+    raw.loc[::11, "vote"] = np.nan
+    expected, got = both_ways(spark, raw, "vote")
+    assert_same(expected, got)
+    assert str(got[0]["vote"].dtype) == "Int64" and set(got[0]["vote"]) == {0, 1, 2}
+
+
 def test_a_dropped_class_and_a_split_key(spark, workdir):
     raw = customers(2500, seed=4)
     raw["plan"] = raw["plan"].astype(object)

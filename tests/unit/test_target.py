@@ -123,6 +123,16 @@ def test_class_balance_reports_counts_and_minority_share():
     assert describe_classes(report["classes"]) == "a: 6 (66.7%), b: 3 (33.3%)"
 
 
+def test_integer_codes_with_empty_cells_are_integer_classes():
+    """Read as floats for their gaps, the codes 0..2 are the classes 0, 1 and 2: '1.0' as a
+    class name, in the model and the log, refused every label file that said 1."""
+    y = pd.Series([0.0] * 5 + [1.0] * 4 + [2.0] * 3 + [None], name="vote")
+    report, _ = class_balance(y, settings(), source="d")
+    assert report["classes"] == {"0": 5, "1": 4, "2": 3}
+    fractions = pd.Series([0.5] * 5 + [1.0] * 4, name="grade")  # data.task=classification
+    assert class_balance(fractions, settings(), source="d")[0]["classes"] == {"0.5": 5, "1.0": 4}
+
+
 def test_rare_class_warns_with_count_share_and_fix():
     y = pd.Series([0] * 90 + [1] * 6 + [2] * 4, name="y")
     report, warnings = class_balance(y, settings(min_class_ratio=0.15), source="d")

@@ -176,6 +176,10 @@ def model_for_rows(
 
     features = frame.drop(columns=[target, *([cfg.split.key] if cfg.split.key else [])])
     y = frame[target]
+    if task == "classification" and isinstance(y.dtype, pd.api.extensions.ExtensionDtype):
+        # scikit-learn reads nullable integers (prepare's, where targets had gaps) as floats:
+        # the classes would be 1.0 and 2.0. Training rows all have a label.
+        y = y.astype(y.dtype.numpy_dtype) if pd.api.types.is_integer_dtype(y) else y
     if encodings is None:
         encodings = text_encodings(features, list(features.columns), cfg.features.max_categories)
     schema = infer_schema(features, y, task, encodings)

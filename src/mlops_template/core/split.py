@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlops_template.config import Split
 from mlops_template.core.row_ids import row_ids, uniform
-from mlops_template.core.target import relabelled
+from mlops_template.core.target import as_class_codes, relabelled
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 
@@ -39,6 +39,9 @@ def split_frame(
     has_target = frame[target].notna()
     # A copy of the whole table only where some rows lack a target (GBs at 1e7 rows).
     labelled = frame if has_target.all() else frame[has_target].reset_index(drop=True)
+    if task == "classification":  # as prepare writes them (io/split_files.split_dtypes)
+        codes = as_class_codes(labelled[target], has_missing=not has_target.all())
+        labelled = labelled.assign(**{target: codes})
     if cfg.key is not None:
         present = cfg.key in labelled.columns
         missing = int(labelled[cfg.key].isna().sum()) if present else 0

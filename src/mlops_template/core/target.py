@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -131,7 +132,7 @@ def balance(
     Raises PipelineError for a single class, and for classes with fewer rows than
     validate.min_class_rows unless the settings drop or merge them.
     """
-    counts = target.counts
+    counts = whole_codes(target.counts)
     counts = counts[counts > 0]  # a pandas categorical counts its unused categories too
     name = f"{source}: target column '{target.name}'"
     if len(counts) < 2:
@@ -218,7 +219,7 @@ def small_classes(
             f"validate.merged_class='{into}', which is not a number like the other classes; "
             "set validate.merged_class to a number no class has (-1), or small_classes=drop"
         )
-    counts = target.counts  # rows per value, as text alike to `astype(str)`'s
+    counts = whole_codes(target.counts)  # rows per value, as text alike to `astype(str)`'s
     taken = int(counts[counts.index.astype(str) == str(into)].sum())
     if taken and str(into) not in classes:
         raise PipelineError(
@@ -243,21 +244,49 @@ def relabelled(frame: pd.DataFrame, target: str, handled: SmallClasses | None) -
     if handled is None:
         return frame
     labels = frame[target]
-    labels = labels.astype(label_dtype(labels.dtype, labels.hasnans))
+    whole = labels.dropna() % 1 == 0 if pd.api.types.is_float_dtype(labels) else None
+    codes = handled.classes if whole is None or whole.all() else ()
+    labels = labels.astype(label_dtype(labels.dtype, labels.hasnans, codes))
     small = labels.astype(str).isin(handled.classes.keys()) & labels.notna()
     if handled.action == "drop":
         return frame[~small].assign(**{target: labels[~small]}).reset_index(drop=True)
     return frame.assign(**{target: labels.mask(small, handled.into)})
 
 
-def label_dtype(dtype: Any, has_missing: bool) -> Any:
+def label_dtype(dtype: Any, has_missing: bool, classes: Iterable[str] = ()) -> Any:
     """The dtype of a target's labels once relabelled: plain labels, not categories (no
-    unused ones), and integers with room for a merged class like -1."""
+    unused ones), and integers with room for a merged class like -1; floats too where
+    every class (`classes`, as text) is a whole number (integer codes with empty cells)."""
     if isinstance(dtype, pd.CategoricalDtype):
         return dtype.categories.dtype
-    if pd.api.types.is_integer_dtype(dtype):
+    if pd.api.types.is_integer_dtype(dtype) or (
+        pd.api.types.is_float_dtype(dtype) and whole_classes(classes)
+    ):
         return "Int64" if has_missing else "int64"
     return dtype
+
+
+def whole_codes(counts: pd.Series) -> pd.Series:
+    """Rows per class, whole numbers read as floats (a column of integer codes with empty
+    cells) as the integers they are: the classes 1 and 2, not 1.0 and 2.0."""
+    values = counts.index
+    if pd.api.types.is_float_dtype(values) and len(values) and (values % 1 == 0).all():
+        return counts.set_axis(values.astype("int64"))
+    return counts
+
+
+def as_class_codes(labels: pd.Series, has_missing: bool) -> pd.Series:
+    """Float labels that are all whole numbers (integer codes with empty cells) as the
+    integers they are, in label_dtype's dtype; other labels as they are."""
+    if pd.api.types.is_float_dtype(labels) and (labels.dropna() % 1 == 0).all():
+        return labels.astype("Int64" if has_missing else "int64")
+    return labels
+
+
+def whole_classes(classes: Iterable[str]) -> bool:
+    """Are these classes (as text) all whole numbers, as whole_codes writes them?"""
+    listed = list(classes)
+    return bool(listed) and all(c.removeprefix("-").isdigit() for c in listed)
 
 
 def _plural(items: Any, word: str) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.split import refuse_key, refuse_key_column, refuse_split, refuse_unseen
-from mlops_template.core.target import CLASSIFICATION, label_dtype
+from mlops_template.core.target import CLASSIFICATION, label_dtype, whole_classes
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io.atomic import atomic_path
 from mlops_template.io.parquet_chunks import ParquetSink
@@ -19,11 +19,15 @@ from mlops_template.io.parquet_chunks import ParquetSink
 
 def split_dtypes(raw: dict[str, str], report: ValidationReport) -> dict[str, str]:
     """The dtypes of train and test: raw's, the target's as relabelled gives the whole
-    column (core/target.label_dtype), so every chunk is written alike."""
-    if report.small_classes is None:
+    column (core/target.label_dtype), so every chunk is written alike; integer class
+    codes read as floats (empty cells) as integers, the classes validate counted."""
+    classes = report.classes or {}
+    codes = report.task == CLASSIFICATION and raw[report.target].startswith("float")
+    if report.small_classes is None and not (codes and whole_classes(classes)):
         return raw
     has_missing = report.n_rows_without_target > 0
-    return {**raw, report.target: str(label_dtype(raw[report.target], has_missing))}
+    dtype = label_dtype(raw[report.target], has_missing, classes)
+    return {**raw, report.target: str(dtype)}
 
 
 def write_split(
