@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from mlops_template.config import Engine, parse_config
+from mlops_template.core.class_labels import relabelled
 from mlops_template.core.dataset_checks import check_dataset
 from mlops_template.core.demo import customers
 from mlops_template.core.split import split_frame
-from mlops_template.core.target import relabelled
 from mlops_template.errors import PipelineError
 from mlops_template.io import parquet_chunks
 from mlops_template.io.atomic import write_json

@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 
 from mlops_template.config import Validate
+from mlops_template.core.class_labels import relabelled
 from mlops_template.core.target import (
     COUNT_MIN_VALUES,
     class_balance,
     describe_classes,
     infer_task,
     looks_like_counts,
-    relabelled,
 )
 from mlops_template.errors import PipelineError
 
@@ -40,6 +40,8 @@ POISSON_COUNTS = {0: 135, 1: 271, 2: 271, 3: 180, 4: 90, 5: 36, 6: 12, 7: 3, 8: 
         # class codes with two dominant classes and a flat rest (covertype's 1..7)
         ({1: 365, 2: 488, 3: 62, 4: 5, 5: 16, 6: 30, 7: 34}, "classification"),
         ({0: 700, 1: 60, 2: 60, 3: 60, 4: 60, 5: 60}, "classification"),  # "none" + 5 types
+        # survey answers coded 0..3 and one stray 9 ("don't know"): carData's Chile vote
+        ({0: 187, 1: 889, 2: 588, 3: 868, 9: 1}, "classification"),
     ],
 )
 def test_integer_targets(counts, expected):

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.config import Split
+from mlops_template.core.class_labels import as_class_codes, relabelled
 from mlops_template.core.row_ids import row_ids, uniform
-from mlops_template.core.target import as_class_codes, relabelled
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import PipelineError
 

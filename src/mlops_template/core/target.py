@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import pandas as pd
 
 from mlops_template.config import Validate
+from mlops_template.core.class_labels import whole_codes
 from mlops_template.core.shares import percent
 from mlops_template.core.table_facts import SeriesTarget, TargetFacts
 from mlops_template.core.validation_report import SmallClasses
@@ -25,10 +25,13 @@ REGRESSION = "regression"
 #   fewer than COUNT_TAIL_SHARE of the rows in the upper half, and
 # * the frequency keeps falling past the most common value: the values up to halfway
 #   from it to the largest have at least COUNT_DECAY times the rows of those beyond
-#   (class codes with a dominant class and a flat rest, like covertype's 1..7, fail).
+#   (covertype's 1..7, a dominant class and a flat rest, fail), and no value past it with
+#   COUNT_RISE_SHARE of the rows has COUNT_RISE times the rows of the one before (survey
+#   codes 0..3 and a stray 9, "don't know", whose range's upper half is nearly empty).
 COUNT_MIN_VALUES = 4
 COUNT_TAIL_SHARE = 0.25
 COUNT_DECAY = 2.0
+COUNT_RISE, COUNT_RISE_SHARE = 1.25, 0.05
 
 
 class TaskChoice(NamedTuple):
@@ -102,10 +105,13 @@ def is_count(target: TargetFacts) -> bool:
     mode = rows[rows == rows.max()].index.min()  # the most common value (the smallest on ties)
     past = rows[rows.index > mode]
     halfway = (mode + high) / 2
+    falling = rows[rows.index >= mode].sort_index()
+    rises = (falling > COUNT_RISE * falling.shift()) & (falling >= COUNT_RISE_SHARE * rows.sum())
     return bool(
         mode < (low + high) / 2
         and upper_half_share(rows) < COUNT_TAIL_SHARE
         and past[past.index <= halfway].sum() >= COUNT_DECAY * past[past.index > halfway].sum()
+        and not rises.any()
     )
 
 
@@ -236,57 +242,6 @@ def handled_counts(counts: pd.Series, handled: SmallClasses) -> pd.Series:
     if handled.action == "drop":
         return keep
     return pd.concat([keep, pd.Series({handled.into: int(counts.sum() - keep.sum())})])
-
-
-def relabelled(frame: pd.DataFrame, target: str, handled: SmallClasses | None) -> pd.DataFrame:
-    """The rows as the model learns from them: small classes dropped or merged (prepare,
-    and monitor's labelled batches)."""
-    if handled is None:
-        return frame
-    labels = frame[target]
-    whole = labels.dropna() % 1 == 0 if pd.api.types.is_float_dtype(labels) else None
-    codes = handled.classes if whole is None or whole.all() else ()
-    labels = labels.astype(label_dtype(labels.dtype, labels.hasnans, codes))
-    small = labels.astype(str).isin(handled.classes.keys()) & labels.notna()
-    if handled.action == "drop":
-        return frame[~small].assign(**{target: labels[~small]}).reset_index(drop=True)
-    return frame.assign(**{target: labels.mask(small, handled.into)})
-
-
-def label_dtype(dtype: Any, has_missing: bool, classes: Iterable[str] = ()) -> Any:
-    """The dtype of a target's labels once relabelled: plain labels, not categories (no
-    unused ones), and integers with room for a merged class like -1; floats too where
-    every class (`classes`, as text) is a whole number (integer codes with empty cells)."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        return dtype.categories.dtype
-    if pd.api.types.is_integer_dtype(dtype) or (
-        pd.api.types.is_float_dtype(dtype) and whole_classes(classes)
-    ):
-        return "Int64" if has_missing else "int64"
-    return dtype
-
-
-def whole_codes(counts: pd.Series) -> pd.Series:
-    """Rows per class, whole numbers read as floats (a column of integer codes with empty
-    cells) as the integers they are: the classes 1 and 2, not 1.0 and 2.0."""
-    values = counts.index
-    if pd.api.types.is_float_dtype(values) and len(values) and (values % 1 == 0).all():
-        return counts.set_axis(values.astype("int64"))
-    return counts
-
-
-def as_class_codes(labels: pd.Series, has_missing: bool) -> pd.Series:
-    """Float labels that are all whole numbers (integer codes with empty cells) as the
-    integers they are, in label_dtype's dtype; other labels as they are."""
-    if pd.api.types.is_float_dtype(labels) and (labels.dropna() % 1 == 0).all():
-        return labels.astype("Int64" if has_missing else "int64")
-    return labels
-
-
-def whole_classes(classes: Iterable[str]) -> bool:
-    """Are these classes (as text) all whole numbers, as whole_codes writes them?"""
-    listed = list(classes)
-    return bool(listed) and all(c.removeprefix("-").isdigit() for c in listed)
 
 
 def _plural(items: Any, word: str) -> str:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.config import Config
+from mlops_template.core.class_labels import label_dtype, whole_classes
 from mlops_template.core.split import refuse_key, refuse_key_column, refuse_split, refuse_unseen
-from mlops_template.core.target import CLASSIFICATION, label_dtype, whole_classes
+from mlops_template.core.target import CLASSIFICATION
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.io.atomic import atomic_path
 from mlops_template.io.parquet_chunks import ParquetSink

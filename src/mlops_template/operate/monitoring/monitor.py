@@ -19,6 +19,7 @@ import pyarrow as pa
 from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
 from mlops_template.core import drift
+from mlops_template.core.class_labels import relabelled
 from mlops_template.core.evaluation import score
 from mlops_template.core.monitor_report import (
     BatchFile,
@@ -31,7 +32,6 @@ from mlops_template.core.monitor_report import (
 )
 from mlops_template.core.raw_rows import BadCells
 from mlops_template.core.schema import TrainingSchema
-from mlops_template.core.target import relabelled
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.atomic import write_json, write_text
