@@ -106,3 +106,21 @@ def test_a_verdict_without_a_champion_says_so():
     first = {**PROMOTION, "champion_version": None, "decision": {"promote": True, "checks": []}}
     verdict = {s.title: s for s in sections(facts(promotion=first, reasons=[]))}
     assert verdict["The gate's verdict"].lines[0] == ("promoted, with no champion to compare with")
+
+
+def test_search_ranges_are_listed_only_where_they_were_searched():
+    from mlops_template.release.model_card import learner_params
+
+    params = {
+        "model.candidates.linear.alpha": "1.0",
+        "model.candidates.linear.search.alpha": "{'low': 0.01, 'high': 100}",
+        "features.scale": "True",
+        "tune.method": "none",
+        "split.seed": "42",
+    }
+    assert learner_params(params) == {
+        "model.candidates.linear.alpha": "1.0",
+        "features.scale": "True",
+    }
+    searched = learner_params({**params, "tune.method": "optuna"})
+    assert "model.candidates.linear.search.alpha" in searched and "split.seed" not in searched

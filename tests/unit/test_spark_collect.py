@@ -246,7 +246,9 @@ def test_labelled_batches_join_as_pd_concat_joins_them(spark, tmp_path, capsys):
     read = assert_same(spark, path)
     assert len(read) == N + 3 and read["y"].dtype == "float64" and "note" in read
     assert "row" not in read and "count" in read  # `count`: in one batch of two
-    assert "note: ct's labelled batches lack ['row']" in capsys.readouterr().err
+    assert (
+        "note: column ['row'] left out of the training data, every row's" in capsys.readouterr().err
+    )
 
 
 def test_an_empty_file(spark, tmp_path):

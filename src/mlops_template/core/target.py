@@ -173,9 +173,10 @@ def balance(
         warnings.append(
             f"rare {_plural(rare, 'class')} {listed}: below validate.min_class_ratio="
             f"{settings.min_class_ratio} of an even share ({percent(even)} of the labelled "
-            f"rows with {len(counts)} classes); a model can ignore them at little cost in "
-            "accuracy: consider class_weight=balanced (model.class_weight, or under "
-            "model=auto model.candidates.<name>.class_weight for each candidate)"
+            f"rows with {len(counts)} classes); a model that weighs every row alike can "
+            "ignore them at little cost in accuracy, unless class_weight=balanced "
+            "(model.class_weight, or under model=auto model.candidates.<name>.class_weight "
+            "for each candidate)"
         )
     return report, warnings
 

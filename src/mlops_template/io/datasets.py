@@ -139,8 +139,10 @@ def unbatched(
     lacking = [c for c in columns if str(c) not in held and c != data.target]
     if lacking:
         print(
-            f"note: ct's labelled batches lack {lacking} (no model that scored them read "
-            "it): left out of the training data with the batches",
+            f"note: {'column' if len(lacking) == 1 else 'columns'} {lacking} left out of "
+            f"the training data, every row's: ct's labelled batches in {batches[0][0].parent}/ "
+            "lack it (no model that scored them read it); to train on it, add it to those "
+            "batches or move them out",
             file=sys.stderr,
         )
     return lacking

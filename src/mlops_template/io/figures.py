@@ -39,19 +39,22 @@ def _curve(
 def classification_figures(
     folder: Path, plots: dict[str, list[dict]], y_true: Any, y_pred: Any, classes: list
 ) -> None:
+    # Past two classes the curves pool every class's one-vs-rest rows (core/evaluation.py):
+    # their area is not metrics.json's roc_auc, the classes' macro average.
+    pooled = "" if len(classes) == 2 else f", micro-average of {len(classes)} classes"
     _curve(
         folder / "roc.png",
         plots["roc.json"],
         ("fpr", "tpr"),
         ("false positive rate", "true positive rate"),
-        "ROC",
+        f"ROC{pooled}",
     )
     _curve(
         folder / "precision_recall.png",
         plots["precision_recall.json"],
         ("recall", "precision"),
         ("recall", "precision"),
-        "Precision-recall",
+        f"Precision-recall{pooled}",
     )
 
     from sklearn.metrics import ConfusionMatrixDisplay

@@ -57,10 +57,21 @@ def card_facts(cfg: Config, client: Any, report: PromotionReport, version: str) 
         columns=[(c.name, c.kind) for c in TrainingSchema.read(schema).columns]
         if schema.is_file()
         else [],
-        params={k: v for k, v in params.items() if k.startswith(("model.", "features."))},
+        params=learner_params(params),
         learner=tags.get("model_type", "?"),
         selection=tags.get("model_selection", ""),
         promotion=report.as_json(),
         reasons=report.decision.reasons(),
         monitor={"p_value": cfg.monitor.p_value, "drift_share": cfg.monitor.drift_share},
     )
+
+
+def learner_params(params: dict[str, str]) -> dict[str, str]:
+    """The train run's model and features params; a candidate's search ranges only where
+    tune.method searched them (with `none` they were never read)."""
+    searched = params.get("tune.method", "none") != "none"
+    return {
+        k: v
+        for k, v in params.items()
+        if k.startswith(("model.", "features.")) and (searched or ".search." not in k)
+    }
