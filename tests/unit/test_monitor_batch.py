@@ -173,3 +173,18 @@ def test_labels_of_a_class_training_dropped_are_left_out_not_refused(cfg, champi
     assert (perf.labelled_rows, perf.unlabelled_rows, perf.dropped_class_rows) == (195, 0, 5)
     assert "195 labelled rows, 5 of a class training dropped left out" in report.summary()
     assert "without a label" not in report.summary()  # they had labels
+
+
+def test_labelled_rows_the_model_trained_on_are_left_out_of_the_score(cfg, champion, tmp_path):
+    """A batch cut from the data the model learned from: its training rows would flatter
+    it (the trial's champion scored 0.69 on them and 0.43 on the rest, and the batch was
+    called in range), so they are counted and not scored."""
+    batch = pd.concat([_rows(300, 0).iloc[:120], _rows(200, 2)], ignore_index=True)
+    path = tmp_path / "batch.csv"
+    batch.to_csv(path, index=False)
+    perf = drift_report(cfg, champion, path).performance
+    assert (perf.labelled_rows, perf.trained_rows, perf.unlabelled_rows) == (200, 120, 0)
+    fresh = tmp_path / "fresh.csv"
+    _rows(200, 2).to_csv(fresh, index=False)
+    assert drift_report(cfg, champion, fresh).performance.batch == perf.batch
+    assert "200 labelled rows, 120 the model trained on left out" in perf.line()

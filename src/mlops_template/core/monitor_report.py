@@ -56,6 +56,9 @@ class Performance(_Part):
     # Labelled rows of a class training dropped as too small to learn (validate.
     # small_classes=drop): the model never predicts them, so they are not scored either.
     dropped_class_rows: int | None = None
+    # Labelled rows the model trained on (by split.key, else the features): they would
+    # flatter it, so they are not scored.
+    trained_rows: int | None = None
     batch: float | None = None
     batch_interval: tuple[float, float] | None = None
     baseline: float | None = None
@@ -68,19 +71,23 @@ class Performance(_Part):
 
     def left_out(self) -> str:
         """The batch's rows the score leaves out, in words ("" if none)."""
-        parts = []
-        if self.unlabelled_rows:
-            parts.append(f"{self.unlabelled_rows} without a label")
-        if self.dropped_class_rows:
-            parts.append(f"{self.dropped_class_rows} of a class training dropped")
+        parts = [f"{self.unlabelled_rows} without a label"] if self.unlabelled_rows else []
+        parts += self._labelled_left_out()
         return f"{' and '.join(parts)} left out" if parts else ""
 
+    def _labelled_left_out(self) -> list[str]:
+        parts = []
+        if self.dropped_class_rows:
+            parts.append(f"{self.dropped_class_rows} of a class training dropped")
+        if self.trained_rows:
+            parts.append(f"{self.trained_rows} the model trained on")
+        return parts
+
     def dropped_class_note(self) -> str:
-        """For a log window, where unlabelled rows go without saying: the rows of a class
-        training dropped, which have labels but are not scored ("" if none)."""
-        if not self.dropped_class_rows:
-            return ""
-        return f" (and {self.dropped_class_rows} of a class training dropped, left out)"
+        """For a log window, where unlabelled rows go without saying: the rows that have
+        labels but are not scored, of a class training dropped or trained on ("" if none)."""
+        parts = self._labelled_left_out()
+        return f" (and {' and '.join(parts)}, left out)" if parts else ""
 
     def why(self) -> str:
         """The drop against the allowance, and when they disagree with the decision, the

@@ -44,7 +44,8 @@ def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
     bounds = window_bounds(logged["scored_at"].max(), length, settings.windows)
     logged = logged[logged["scored_at"] >= bounds[0][0]].reset_index(drop=True)
     current = _labelled(cfg, logged, schema)
-    reference = sample(champion.data("train"), settings.max_rows, settings.seed)
+    trained = champion.data("train")
+    reference = sample(trained, settings.max_rows, settings.seed)
     windows = []
     for start, end in bounds:
         rows = current[in_window(logged["scored_at"], start, end).to_numpy()]
@@ -53,7 +54,8 @@ def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
             windows.append(Window(**when))
             continue
         try:
-            found = assess(cfg, champion, sample(rows, settings.max_rows, settings.seed), reference)
+            window = sample(rows, settings.max_rows, settings.seed)
+            found = assess(cfg, champion, window, reference, trained)
         except BadCells as err:
             raise PipelineError(f"{cfg.predict.table}: {err}; not monitored") from None
         windows.append(

@@ -31,6 +31,7 @@ from mlops_template.core.monitor_report import (
     Reference,
 )
 from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.row_ids import seen
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
@@ -127,10 +128,10 @@ def _compare(
     cfg: Config, champion: RegisteredVersion, path: Path, current: pd.DataFrame
 ) -> MonitorReport:
     settings = cfg.monitor
-    reference = champion.data("train")
+    trained = champion.data("train")
     batch_rows = len(current)
-    reference, current = (sample(f, settings.max_rows, settings.seed) for f in (reference, current))
-    found = assess(cfg, champion, current, reference)
+    reference, current = (sample(f, settings.max_rows, settings.seed) for f in (trained, current))
+    found = assess(cfg, champion, current, reference, trained)
     report = MonitorReport(
         batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
         model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
@@ -157,10 +158,15 @@ class Assessment:
 
 
 def assess(
-    cfg: Config, champion: RegisteredVersion, current: pd.DataFrame, reference: pd.DataFrame
+    cfg: Config,
+    champion: RegisteredVersion,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    trained: pd.DataFrame,
 ) -> Assessment:
     """Drift of each feature, of the rows and of the model's predictions, and the gate's
-    metric on the rows that have labels."""
+    metric on the rows that have labels and were not `trained` on (its training data,
+    whole; `reference` is a sample of it)."""
     schema = champion.schema
     features = schema.features
     predicted = (
@@ -173,16 +179,21 @@ def assess(
         features=by_feature,
         dataset=drift.dataset_drift(by_feature, cfg.monitor.drift_share),
         prediction=check(*predicted, cfg.monitor),
-        performance=_performance(cfg, champion, current, reference),
+        performance=_performance(cfg, champion, current, reference, trained),
         predicted=predicted,
     )
 
 
 def _performance(
-    cfg: Config, champion: RegisteredVersion, current: pd.DataFrame, reference: pd.DataFrame
+    cfg: Config,
+    champion: RegisteredVersion,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    trained: pd.DataFrame,
 ) -> Performance | None:
-    """The gate's metric on the labelled rows against the model's evaluation-data score,
-    with the batch's bootstrap interval and the trivial baseline for scale."""
+    """The gate's metric on the labelled rows the model did not train on against its
+    evaluation-data score, with the batch's bootstrap interval and the trivial baseline
+    for scale."""
     schema = champion.schema
     target = schema.target.name
     if target not in current or current[target].isna().all():
@@ -191,12 +202,17 @@ def _performance(
     # Labels of the small classes training dropped or merged, read the same way.
     with_labels = labelled_rows(current, schema)
     labelled = relabelled(with_labels, target, schema.target.small_classes)
-    # Rows not yet labelled, and of dropped classes, are left out of the score: counted.
+    # A batch cut from the data, or logged rows labelled again, can hold training rows.
+    seen_in_training = seen(labelled, trained, _identity(cfg, schema, labelled, trained))
+    # Rows not yet labelled, of dropped classes, or trained on are left out of the score:
+    # counted.
     counts = {
-        "labelled_rows": len(labelled),
+        "labelled_rows": int((~seen_in_training).sum()),
         "unlabelled_rows": len(current) - len(with_labels),
         "dropped_class_rows": len(with_labels) - len(labelled),
+        "trained_rows": int(seen_in_training.sum()),
     }
+    labelled = labelled[~seen_in_training]
     metric = getattr(cfg.gate, schema.task).metric
     too_few = Performance(metric=metric, decision=drift.TOO_FEW, **counts)
     if len(labelled) < cfg.monitor.min_rows:
@@ -221,6 +237,16 @@ def _performance(
             "baseline_metrics": baseline,
         }
     )
+
+
+def _identity(
+    cfg: Config, schema: TrainingSchema, rows: pd.DataFrame, trained: pd.DataFrame
+) -> list[str]:
+    """What names a row in both: split.key where both have it, else the features."""
+    key = cfg.split.key
+    if key and key in rows and key in trained:
+        return [key]
+    return [c for c in schema.features if c in trained]
 
 
 def sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
