@@ -116,10 +116,38 @@ def test_the_champions_own_held_out_rows_without_the_candidates_training_rows(cf
     assert result.comparisons["holdout"].lead is not None
 
 
-def test_data_whose_columns_changed_is_a_clear_error(cfg):
-    champion = _as_champion(CANDIDATE, TRAIN.drop(columns="c").assign(d=1.0), OLD_TEST, "new")
-    with pytest.raises(PipelineError, match=r"lacks the candidate's columns \['c'\]"):
-        _compare(cfg, champion)
+def test_a_column_added_to_the_data_since_the_champion_is_compared(cfg, capsys):
+    """The champion read x alone; the data gained c. It is scored on its own columns, rows
+    are matched on the columns both have, and its held-out rows, which lack c, are left
+    out with a note: promote refused ("the data's columns changed") and nothing could be
+    promoted."""
+    before = _rows(200, 4).drop(columns="c")
+    model = linear_classifier(before[["x"]], before["y"], numeric=["x"], categorical=[])
+    schema = infer_schema(before[["x"]], before["y"], "classification")
+    version = RegisteredVersion(ModelRef("m", "1", "champion"), model, schema, {"test_md5": "old"})
+    champion = Champion(version, before, OLD_TEST.drop(columns="c"))
+    result = _compare(cfg, champion)
+    assert set(result.comparisons) == {"baseline", "champion"}
+    assert result.rows["champion_holdout"] == 0 and result.comparisons["champion"].rows == 100
+    assert "held-out rows lack the candidate's columns ['c']" in capsys.readouterr().err
+
+
+def test_a_column_the_champion_needs_gone_from_the_data_is_a_clear_error(cfg):
+    """The candidate's data lost c, which the champion reads: it cannot be compared."""
+    without = TRAIN.drop(columns="c")
+    model = linear_classifier(without[["x"]], without["y"], numeric=["x"], categorical=[])
+    schema = infer_schema(without[["x"]], without["y"], "classification")
+    champion = _as_champion(CANDIDATE, TRAIN.iloc[:0], OLD_TEST, "new")
+    with pytest.raises(PipelineError, match=r"champion v1 cannot score the evaluation data"):
+        compare(
+            cfg,
+            schema,
+            candidate=model,
+            train=without,
+            test=TEST.drop(columns="c"),
+            champion=champion,
+            candidate_test_md5="new",
+        )
 
 
 def test_a_class_the_champion_never_learned_counts_against_it(cfg):

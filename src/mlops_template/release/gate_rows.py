@@ -10,6 +10,7 @@ Rows are matched by value (core/row_ids.py): the `split.key` column, else the fe
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,17 +65,18 @@ def load_champion(client: Any, ref: ModelRef) -> Champion:
 
 
 def _identity(cfg: Config, schema: TrainingSchema, frames: list[pd.DataFrame]) -> list[str]:
+    """What names a row in all `frames`: split.key where they all have it, else the
+    candidate's features they all have (a column added to the data since the champion
+    is in none of its rows; matching on fewer columns only leaves out more rows)."""
     key = cfg.split.key
     if key and all(key in f for f in frames):
         return [key]
-    columns = schema.features
-    for frame in frames:
-        if missing := [c for c in columns if c not in frame]:
-            raise PipelineError(
-                f"the champion's data lacks the candidate's columns {missing[:10]}: the data's "
-                "columns changed; promote by hand after review (`rollback --to VERSION` "
-                "moves the alias)"
-            )
+    columns = [c for c in schema.features if all(c in f for f in frames)]
+    if not columns:
+        raise PipelineError(
+            "the champion's data has none of the candidate's columns: the data changed "
+            "entirely; promote by hand after review (`rollback --to VERSION` moves the alias)"
+        )
     return columns
 
 
@@ -123,7 +125,7 @@ def compare(
     compared = [rows.assign(**{ROWS_COLUMN: "evaluation"})]
     if champion is None:
         return Compared({"baseline": baseline}, scored.metrics, None, counts, compared[0])
-    theirs = _outputs(champion.model, rows, schema, champion.label)
+    theirs = _outputs(champion.model, rows, champion.version.schema, champion.label)
     versus = bs.paired(metric, y, mine, theirs.outputs, noise)
     comparisons = {
         "baseline": baseline,
@@ -144,12 +146,20 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
     target = schema.target.name
     metric = getattr(cfg.gate, schema.task).metric
     held = champion.test
+    if lacking := [c for c in schema.features if c not in held]:
+        print(
+            f"note: the champion's held-out rows lack the candidate's columns {lacking[:10]} "
+            "(added to the data since): the candidate is compared with it on the "
+            "evaluation rows only",
+            file=sys.stderr,
+        )
+        return held.iloc[:0], None
     held = held[~seen(held, train, _identity(cfg, schema, [held, train]))]
     if held.empty:
         return held, None
     y = held[target].reset_index(drop=True)
     mine = _outputs(candidate, held, schema, "the candidate").outputs
-    theirs = _outputs(champion.model, held, schema, champion.label).outputs
+    theirs = _outputs(champion.model, held, champion.version.schema, champion.label).outputs
     versus = bs.paired(metric, y, mine, theirs, noise)
     trivial = bs.trivial_outputs(champion.train[target], len(held), schema.task)
     return held, versus.with_lead(
