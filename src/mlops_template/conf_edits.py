@@ -80,10 +80,18 @@ def apply_to_conf(root: Path, overrides: list[str]) -> str:
         if kept != wanted:
             one, other = flatten(yaml.safe_load(kept)), flatten(yaml.safe_load(wanted))
             differ = _differing(one, other)
+            listed = any("@" in o or o.startswith("~") for o in overrides)
+            where = (
+                ": an option placed under a key (`+group@key=option`, or removed with `~key`) "
+                "is an entry of a defaults list, in the file that holds it (model=auto's "
+                "candidates: conf/model/auto.yaml)"
+                if listed
+                else ""
+            )
             raise PipelineError(
                 f"{' '.join(overrides)} cannot be written into {CONF_DIR}/ as it is: "
                 f"{CONF_DIR}/ would compose to other values for {', '.join(differ[:5])}; "
-                f"nothing in {CONF_DIR}/ was changed: edit it by hand, or give the "
+                f"nothing in {CONF_DIR}/ was changed: edit it by hand{where}, or give the "
                 "override to `params compose` or `dvc exp run -S` for one run"
             )
         written = sorted((copy / CONF_DIR).rglob("*.yaml"))

@@ -163,6 +163,8 @@ def test_an_override_conf_cannot_hold_as_given_is_refused_and_nothing_written(
     message = str(refused.value)
     assert f"{overrides[0]} cannot be written into conf/ as it is" in message
     assert said in message and "nothing in conf/ was changed" in message
+    # Where such an entry goes, as docs/experiments.md says the refusal says.
+    assert "is an entry of a defaults list" in message and "conf/model/auto.yaml" in message
     assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before  # params.yaml too
 
 

@@ -175,19 +175,22 @@ def move_champion(
     `rollback` and the rolled-back check replay.
     """
     from mlops_template import stop_signals
+    from mlops_template.io.report_runs import nested
 
     previous = alias_version(client, name, CHAMPION) or ""
     run = client.create_run(
         experiment_id,
         run_name=f"{action} {name} v{version}",
-        tags={
-            ACTION_TAG: action,
-            MODEL_TAG: name,
-            "registry.version": version,
-            "registry.previous_champion": previous,
-            "registry.actor": actor(),
-            **{f"registry.{k}": str(v) for k, v in extra.items()},
-        },
+        tags=nested(
+            {
+                ACTION_TAG: action,
+                MODEL_TAG: name,
+                "registry.version": version,
+                "registry.previous_champion": previous,
+                "registry.actor": actor(),
+                **{f"registry.{k}": str(v) for k, v in extra.items()},
+            }
+        ),
     )
     with stop_signals.deferred():
         try:

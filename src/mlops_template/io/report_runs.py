@@ -1,14 +1,16 @@
 """Runs that hold an operation's report (promote, monitor, ct): tags, metrics and files in
-one finished MLflow run of the project's experiment, apart from the pipeline's runs."""
+one finished MLflow run of the operations experiment, apart from the pipeline's runs;
+under `mlflow run`, a child of the project's run in the experiment it chose."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mlops_template.io.tracking import Tracker
+from mlops_template.io.tracking import PROJECT_RUN_ENV, Tracker
 
 
 def log_report_run(
@@ -47,7 +49,7 @@ def record_report_run(
     """log_report_run with a client at hand; `documents` are logged as JSON artifacts."""
     from mlflow.entities import Metric
 
-    run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    run_id = client.create_run(experiment_id, run_name=name, tags=nested(tags)).info.run_id
     now = int(time.time() * 1000)
     logged = [Metric(_metric_key(k), float(v), now, 0) for k, v in metrics.items()]
     client.log_batch(run_id, metrics=logged)
@@ -57,6 +59,15 @@ def record_report_run(
         client.log_dict(run_id, document, artifact)
     client.set_terminated(run_id, "FINISHED")
     return run_id
+
+
+def nested(tags: dict[str, str]) -> dict[str, str]:
+    """An operation's run tags; under `mlflow run -e ct` (or monitor, promote), a child of
+    the project's run, in the experiment it chose (tracking.experiment_id), rather than
+    beside it unexplained."""
+    if project_run := os.environ.get(PROJECT_RUN_ENV):
+        return {**tags, "mlflow.parentRunId": project_run}
+    return tags
 
 
 def _metric_key(name: str) -> str:
