@@ -8,7 +8,8 @@ from mlops_template.config import parse_config
 from mlops_template.config.release import Bound, TaskGate
 from mlops_template.core.bootstrap import Paired
 from mlops_template.core.champion_history import champion_line, rollback_target
-from mlops_template.core.gate import Decision, already_champion, decide
+from mlops_template.core.gate import already_champion, decide
+from mlops_template.core.gate_checks import Decision
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
 

@@ -11,7 +11,7 @@ from mlops_template.config import Config
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io.model_versions import ModelRef, RegisteredVersion
-from mlops_template.release.gate_rows import ROWS_COLUMN, Champion, compare
+from mlops_template.release.gate_rows import ROWS_COLUMN, Champion, NotComparable, compare
 from tests.helpers.models import linear_classifier
 
 
@@ -138,7 +138,7 @@ def test_a_column_the_champion_needs_gone_from_the_data_is_a_clear_error(cfg):
     model = linear_classifier(without[["x"]], without["y"], numeric=["x"], categorical=[])
     schema = infer_schema(without[["x"]], without["y"], "classification")
     champion = _as_champion(CANDIDATE, TRAIN.iloc[:0], OLD_TEST, "new")
-    with pytest.raises(PipelineError, match=r"champion v1 cannot score the evaluation data"):
+    with pytest.raises(NotComparable, match=r"champion v1 cannot score the evaluation data"):
         compare(
             cfg,
             schema,

@@ -4,6 +4,7 @@ leave. What the gate decides is in test_gate.py and test_gate_rows.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import yaml
 
 from mlops_template import cli
 from mlops_template.config import Config
-from mlops_template.core.gate import Decision, NoChampion
+from mlops_template.core.gate_checks import Decision, NoChampion
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.release import model_card, promote, retire, rollback
@@ -354,3 +355,25 @@ def test_a_candidate_no_commit_records_is_said(cfg, store, capsys, locked):
     assert promote.report_promotion(report) == 0
     said = capsys.readouterr().err
     assert ("does not record this model in dvc.lock" in said) == (locked != "m5"), said
+
+
+def test_a_champion_that_cannot_be_compared_leaves_the_candidate_challenger(cfg, store, capsys):
+    """A column the champion reads is gone from the data: refused, and registered, so that
+    the refusal's `rollback --to VERSION --force` can crown it; promote stopped with an
+    error and registered nothing, and the version its message told to roll back to did
+    not exist."""
+    from mlops_template.core.gate import not_comparable
+
+    name = cfg.registry.model_name
+    add_versions(store, name, 2)
+    champion_at(store, name, "1")
+    detail = "champion v1 cannot score the evaluation data (\"['c'] not in index\")"
+    report = dataclasses.replace(_decided(cfg, "2", "1"), decision=not_comparable(detail))
+    assert promote._register(cfg, store, name, report) == "2"
+    assert aliases(store, name) == {"champion": "1", "challenger": "2"}
+    assert store.get_model_version(name, "2").tags["gate.decision"] == "refused"
+    assert promote.report_promotion(report.but(registered_version="2")) == promote.GATE_REFUSED
+    said = capsys.readouterr().err
+    assert "refused: mlops-template v2 is challenger only (failed: comparable)" in said
+    assert f"{detail}; the candidate is registered as challenger" in said
+    assert "`rollback --to VERSION --force` with its version (above)" in said

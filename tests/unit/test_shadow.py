@@ -14,7 +14,8 @@ import pytest
 from mlops_template.config import Config
 from mlops_template.config.release import Bootstrap, TaskGate
 from mlops_template.core.bootstrap import Paired
-from mlops_template.core.gate import NoShadow, Shadow, decide, shadow_check
+from mlops_template.core.gate import decide, shadow_check
+from mlops_template.core.gate_checks import NoShadow, Shadow
 from mlops_template.core.shadow import TOO_FEW, compare, pair_rows
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, predictions_table, shadow_rows

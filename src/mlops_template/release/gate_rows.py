@@ -29,6 +29,10 @@ from mlops_template.metric_names import improvement
 ROWS_COLUMN = "gate.comparison"
 
 
+class NotComparable(PipelineError):
+    """The champion cannot be scored on the rows the gate compares on."""
+
+
 @dataclass(frozen=True)
 class Champion:
     """The champion the gate compares against, with the data its lineage names."""
@@ -73,9 +77,8 @@ def _identity(cfg: Config, schema: TrainingSchema, frames: list[pd.DataFrame]) -
         return [key]
     columns = [c for c in schema.features if all(c in f for f in frames)]
     if not columns:
-        raise PipelineError(
-            "the champion's data has none of the candidate's columns: the data changed "
-            "entirely; promote by hand after review (`rollback --to VERSION` moves the alias)"
+        raise NotComparable(
+            "the champion's data has none of the candidate's columns: the data changed entirely"
         )
     return columns
 
@@ -84,10 +87,15 @@ def _outputs(model: Any, rows: pd.DataFrame, schema: TrainingSchema, who: str) -
     try:
         return score(model, rows, schema)
     except (KeyError, ValueError) as err:
-        raise PipelineError(
-            f"{who} cannot score the evaluation data ({err}); the data's columns changed: "
-            "promote by hand after review (`rollback --to VERSION` moves the alias)"
-        ) from None
+        raise PipelineError(f"{who} cannot score the evaluation data ({err})") from None
+
+
+def _champion_outputs(champion: Champion, rows: pd.DataFrame) -> Scored:
+    """The champion's outputs on its own columns; NotComparable where the rows lack one."""
+    try:
+        return _outputs(champion.model, rows, champion.version.schema, champion.label)
+    except PipelineError as err:
+        raise NotComparable(f"{err}: a column it reads is gone from the data") from None
 
 
 def compare(
@@ -125,7 +133,7 @@ def compare(
     compared = [rows.assign(**{ROWS_COLUMN: "evaluation"})]
     if champion is None:
         return Compared({"baseline": baseline}, scored.metrics, None, counts, compared[0])
-    theirs = _outputs(champion.model, rows, champion.version.schema, champion.label)
+    theirs = _champion_outputs(champion, rows)
     versus = bs.paired(metric, y, mine, theirs.outputs, noise)
     comparisons = {
         "baseline": baseline,
@@ -159,7 +167,7 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
         return held, None
     y = held[target].reset_index(drop=True)
     mine = _outputs(candidate, held, schema, "the candidate").outputs
-    theirs = _outputs(champion.model, held, champion.version.schema, champion.label).outputs
+    theirs = _champion_outputs(champion, held).outputs
     versus = bs.paired(metric, y, mine, theirs, noise)
     trivial = bs.trivial_outputs(champion.train[target], len(held), schema.task)
     return held, versus.with_lead(

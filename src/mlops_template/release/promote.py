@@ -17,13 +17,13 @@ from mlops_template import stop_signals
 from mlops_template.config import Config
 from mlops_template.core.champion_history import rolled_back
 from mlops_template.core.gate import (
-    NoShadow,
-    Shadow,
     already_champion,
     decide,
+    not_comparable,
     refused_as_rolled_back,
     shadow_check,
 )
+from mlops_template.core.gate_checks import NoShadow, Shadow
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.validation_report import ValidationReport
 from mlops_template.errors import NothingLogged, PipelineError
@@ -79,17 +79,21 @@ def evaluate_gate(
         if champion
         else None
     )
-    result = gate_rows.compare(
-        cfg,
-        schema,
-        candidate=model_versions.load_logged(
-            candidate.model_uri, f"the candidate ({candidate.model_uri})"
-        ),
-        train=pd.read_parquet(cfg.paths.train),
-        test=pd.read_parquet(cfg.paths.test),
-        champion=held_by,
-        candidate_test_md5=candidate.test_md5,
-    )
+    try:
+        result = gate_rows.compare(
+            cfg,
+            schema,
+            candidate=model_versions.load_logged(
+                candidate.model_uri, f"the candidate ({candidate.model_uri})"
+            ),
+            train=pd.read_parquet(cfg.paths.train),
+            test=pd.read_parquet(cfg.paths.test),
+            champion=held_by,
+            candidate_test_md5=candidate.test_md5,
+        )
+    except gate_rows.NotComparable as err:  # registered, so that a person can crown it
+        decided = not_comparable(str(err))
+        return PromotionReport(**common, evaluation_data=evaluation, decision=decided), None
     decided = PromotionReport(
         **common,
         evaluation_data={**evaluation, "rows": result.rows},

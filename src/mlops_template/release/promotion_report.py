@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlops_template.core.bootstrap import Paired
-from mlops_template.core.gate import Decision
+from mlops_template.core.gate_checks import Decision
 
 
 @dataclass(frozen=True)
