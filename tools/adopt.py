@@ -43,9 +43,9 @@ with conflict markers, as git does.
 
 """
 # Import names a package of the project's own would shadow, beyond the standard library's
-# and pyproject.toml's distributions: import names that differ from theirs, common ones
-# that MLflow and DVC bring, Python's own `test` (not in sys.stdlib_module_names) and this
-# layout's folders.
+# and the distributions of pyproject.toml and uv.lock: import names that differ from theirs
+# (sklearn for scikit-learn), Python's own `test` (not in sys.stdlib_module_names) and
+# this layout's folders.
 TAKEN = {
     *("sklearn", "yaml", "ruamel", "hydra", "xgboost", "psycopg", "material", "xdist"),
     *("requests", "click", "packaging", "sqlalchemy", "git", "google", "botocore"),
@@ -98,7 +98,8 @@ def refuse_taken_name(root: Path, package: str) -> None:
 
 
 def _distributions(pyproject: Path) -> set[str]:
-    """The names of the distributions pyproject.toml requires, as import names would be."""
+    """The names of the distributions pyproject.toml requires and uv.lock installs, as
+    import names would be."""
     try:
         import tomllib
     except ImportError:  # copier's Python before 3.11: the standard library's names only
@@ -110,7 +111,11 @@ def _distributions(pyproject: Path) -> set[str]:
         *project.get("dependency-groups", {}).values(),
     ]
     found = (re.match(r"[A-Za-z0-9_.-]+", r) for g in groups for r in g if isinstance(r, str))
-    return {m.group(0).lower().replace("-", "_") for m in found if m}
+    names = {m.group(0) for m in found if m}
+    lock = pyproject.with_name("uv.lock")  # every distribution installed, theirs too (joblib)
+    if lock.is_file():
+        names |= {p["name"] for p in tomllib.loads(lock.read_text(encoding="utf-8"))["package"]}
+    return {name.lower().replace("-", "_").replace(".", "_") for name in names}
 
 
 def renaming(names: dict[str, str]):

@@ -72,9 +72,12 @@ def test_a_new_name_holding_the_old_one_is_given_once_and_the_answers_kept(adopt
     assert "project_name: mlops-template churn\n" in answers.read_text()
 
 
-@pytest.mark.parametrize("package", ["json", "test", "mlflow", "sklearn", "tests"])
+@pytest.mark.parametrize(
+    "package", ["json", "test", "mlflow", "sklearn", "tests", "cloudpickle", "urllib3"]
+)
 def test_a_package_named_as_a_module_it_would_shadow_is_refused(adopt, package):
     # `json`: generated, exit 0, then `make params` failed (`python -m json` is the stdlib's)
+    # cloudpickle, urllib3: what the dependencies bring (uv.lock), accepted before
     with pytest.raises(SystemExit, match=rf"package_name '{package}' is already a Python module"):
         adopt.refuse_taken_name(REPO, package)
     adopt.refuse_taken_name(REPO, "churn_model")
