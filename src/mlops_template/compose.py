@@ -126,13 +126,21 @@ def refuse_stale(root: Path) -> None:
 def split_overrides(values: list[str]) -> list[str]:
     """Hydra overrides from arguments. `mlflow run -P overrides="a=1 b=2"` passes one
     argument holding several, so each is split on whitespace outside quotes; the quotes
-    stay, as Hydra's grammar needs them (`predict.spark.master='local[2]'`)."""
+    stay, as Hydra's grammar needs them (`predict.spark.master='local[2]'`). A word that
+    is no override of its own (no `=`, `~` or `+`) belongs to the value before it, as
+    Hydra reads `key=Small data only` ('data' was refused as an override)."""
     return [item for value in values for item in _split_words(value)]
 
 
 def _split_words(value: str) -> list[str]:
-    words = re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value)
-    quotes = sum(word.count("'") + word.count('"') for word in words)
+    words = list(re.finditer(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", value))
+    quotes = sum(word[0].count("'") + word[0].count('"') for word in words)
     if quotes != value.count("'") + value.count('"'):  # a quote left open was dropped
         raise PipelineError(f"unbalanced quotes in overrides: {value}")
-    return words
+    spans: list[list[int]] = []
+    for word in words:
+        if spans and "=" not in word[0] and not word[0].startswith(("~", "+")):
+            spans[-1][1] = word.end()  # the value goes on, its spaces as they were
+        else:
+            spans.append([word.start(), word.end()])
+    return [value[start:end] for start, end in spans]

@@ -30,3 +30,13 @@ def test_quotes_are_kept_for_hydra():
 def test_a_quote_left_open_is_refused():
     with pytest.raises(PipelineError, match="unbalanced quotes"):
         split_overrides(["data.path='my data.csv"])
+
+
+def test_words_that_are_no_override_stay_with_the_value_before_them():
+    """`params set 'registry.card.limitations=Small data only'` was refused: "Error
+    parsing override 'data'". Hydra reads such a value whole."""
+    assert split_overrides(["registry.card.limitations=Small  data only ~tune.seed x=1"]) == [
+        "registry.card.limitations=Small  data only",
+        "~tune.seed",
+        "x=1",
+    ]
