@@ -113,7 +113,9 @@ def _distributions(pyproject: Path) -> set[str]:
     names = {m.group(0) for m in found if m}
     lock = pyproject.with_name("uv.lock")  # every distribution installed, theirs too (joblib)
     if lock.is_file():
-        names |= {p["name"] for p in tomllib.loads(lock.read_text(encoding="utf-8"))["package"]}
+        installed = tomllib.loads(lock.read_text(encoding="utf-8"))["package"]
+        # Not the project itself (editable): its own package is the one being named.
+        names |= {p["name"] for p in installed if "editable" not in p.get("source", {})}
     return {name.lower().replace("-", "_").replace(".", "_") for name in names}
 
 

@@ -128,7 +128,8 @@ def split_overrides(values: list[str]) -> list[str]:
     argument holding several, so each is split on whitespace outside quotes; the quotes
     stay, as Hydra's grammar needs them (`predict.spark.master='local[2]'`). A word that
     is no override of its own (no `=`, `~` or `+`) belongs to the value before it, as
-    Hydra reads `key=Small data only` ('data' was refused as an override)."""
+    Hydra reads `key=Small data only` ('data' was refused as an override); a value with
+    such a word (`a=b`, `+5%`) needs its quotes: "key='costs +5% where a=b'"."""
     return [item for value in values for item in _split_words(value)]
 
 

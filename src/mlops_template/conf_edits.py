@@ -80,7 +80,7 @@ def apply_to_conf(root: Path, overrides: list[str]) -> str:
         if kept != wanted:
             one, other = flatten(yaml.safe_load(kept)), flatten(yaml.safe_load(wanted))
             differ = _differing(one, other)
-            listed = any("@" in o or o.startswith("~") for o in overrides)
+            listed = any("@" in o.partition("=")[0] or o.startswith("~") for o in overrides)
             where = (
                 ": an option placed under a key (`+group@key=option`, or removed with `~key`) "
                 "is an entry of a defaults list, in the file that holds it (model=auto's "

@@ -81,6 +81,7 @@ def test_a_package_named_as_a_module_it_would_shadow_is_refused(adopt, package):
     with pytest.raises(SystemExit, match=rf"package_name '{package}' is already a Python module"):
         adopt.refuse_taken_name(REPO, package)
     adopt.refuse_taken_name(REPO, "churn_model")
+    adopt.refuse_taken_name(REPO, "mlops_template")  # the project's own, in uv.lock too
 
 
 def test_a_readme_it_cannot_adopt_stops_it_before_any_change(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from mlops_template.config import Config
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io.model_versions import ModelRef, RegisteredVersion
-from mlops_template.release.gate_rows import ROWS_COLUMN, Champion, NotComparable, compare
+from mlops_template.release.gate_rows import ROWS_COLUMN, Champion, Incomparable, compare
 from tests.helpers.models import linear_classifier
 
 
@@ -138,7 +138,9 @@ def test_a_column_the_champion_needs_gone_from_the_data_is_a_clear_error(cfg):
     model = linear_classifier(without[["x"]], without["y"], numeric=["x"], categorical=[])
     schema = infer_schema(without[["x"]], without["y"], "classification")
     champion = _as_champion(CANDIDATE, TRAIN.iloc[:0], OLD_TEST, "new")
-    with pytest.raises(NotComparable, match=r"champion v1 cannot score the evaluation data"):
+    with pytest.raises(
+        Incomparable, match=r"champion v1 reads columns the data no longer has: \['c'\]"
+    ):
         compare(
             cfg,
             schema,
@@ -171,3 +173,16 @@ def test_a_class_the_champion_never_learned_counts_against_it(cfg):
     assert versus.rows == 100 and versus.a > versus.b and versus.verdict == "better"
     assert result.champion_metrics["log_loss"] > 5 * result.candidate_metrics["log_loss"]
     assert set(result.comparisons) == {"baseline", "champion", "holdout"}
+
+
+def test_rows_told_apart_only_by_a_column_added_since_are_not_comparable(cfg):
+    """The champion read c alone (two values); matched on c, every test row looked like
+    one it trained on, and promote stopped ("add new labelled data")."""
+    before = TRAIN.drop(columns="x")
+    model = linear_classifier(before[["c"]], before["y"], numeric=[], categorical=["c"])
+    schema = infer_schema(before[["c"]], before["y"], "classification")
+    version = RegisteredVersion(ModelRef("m", "1", "champion"), model, schema, {"test_md5": "new"})
+    with pytest.raises(
+        Incomparable, match=r"matches one the champion trained on by the columns both have, \['c'\]"
+    ):
+        _compare(cfg, Champion(version, before, OLD_TEST.drop(columns="x")))

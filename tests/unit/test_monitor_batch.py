@@ -97,9 +97,13 @@ def champion(tmp_path, monkeypatch):
     """The champion, in a DVC project (no git) with a local tracking store in tmp_path."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    (tmp_path / ".dvc").mkdir()
+    return _champion(tmp_path, _rows(300, 0))
+
+
+def _champion(tmp_path: Path, train: pd.DataFrame) -> RegisteredVersion:
+    (tmp_path / ".dvc").mkdir(exist_ok=True)
     (tmp_path / ".dvc" / "config").write_text("[core]\n    no_scm = true\n")
-    train, test = _rows(300, 0), _rows(100, 1)
+    test = _rows(100, 1)
     md5s = []
     for frame in (train, test):
         data = tmp_path / "data.parquet"
@@ -188,3 +192,19 @@ def test_labelled_rows_the_model_trained_on_are_left_out_of_the_score(cfg, champ
     _rows(200, 2).to_csv(fresh, index=False)
     assert drift_report(cfg, champion, fresh).performance.batch == perf.batch
     assert "200 labelled rows, 120 the model trained on left out" in perf.line()
+
+
+def test_the_split_key_names_the_rows_the_model_trained_on(params, tmp_path, monkeypatch):
+    """With split.key set, rows are matched by it: a training customer whose features
+    changed since is still one the model trained on, and a new one whose features equal
+    a training row's is new (the key never reached the match: matched on features)."""
+    monkeypatch.chdir(tmp_path)
+    train = _rows(300, 0).assign(id=[f"c{i}" for i in range(300)])
+    champion = _champion(tmp_path, train)
+    changed = train.iloc[:40].assign(x=lambda f: f["x"] + 10)  # the same 40 customers
+    copies = train.iloc[40:100].assign(id=[f"new{i}" for i in range(60)])  # 60 new ones
+    batch = pd.concat([changed, copies, _rows(100, 2).assign(id="x")], ignore_index=True)
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    params["split"]["key"] = "id"
+    perf = drift_report(parse_config(params), champion, tmp_path / "batch.csv").performance
+    assert (perf.trained_rows, perf.labelled_rows) == (40, 160)

@@ -375,5 +375,5 @@ def test_a_champion_that_cannot_be_compared_leaves_the_candidate_challenger(cfg,
     assert promote.report_promotion(report.but(registered_version="2")) == promote.GATE_REFUSED
     said = capsys.readouterr().err
     assert "refused: mlops-template v2 is challenger only (failed: comparable)" in said
-    assert f"{detail}; the candidate is registered as challenger" in said
-    assert "`rollback --to VERSION --force` with its version (above)" in said
+    assert f"{detail}; the two cannot be compared on the same rows" in said
+    assert "`rollback --to VERSION --force` with its version crowns it" in said

@@ -42,6 +42,9 @@ POISSON_COUNTS = {0: 135, 1: 271, 2: 271, 3: 180, 4: 90, 5: 36, 6: 12, 7: 3, 8: 
         ({0: 700, 1: 60, 2: 60, 3: 60, 4: 60, 5: 60}, "classification"),  # "none" + 5 types
         # survey answers coded 0..3 and one stray 9 ("don't know"): carData's Chile vote
         ({0: 187, 1: 889, 2: 588, 3: 868, 9: 1}, "classification"),
+        # counts with two peaks (children per household), and with strays past gaps
+        ({0: 300, 1: 180, 2: 250, 3: 120, 4: 60, 5: 30, 6: 15, 7: 8, 8: 4}, "regression"),
+        ({0: 900, 1: 95, 2: 3, 5: 1, 8: 1}, "regression"),
     ],
 )
 def test_integer_targets(counts, expected):

@@ -17,8 +17,9 @@ def relabelled(frame: pd.DataFrame, target: str, handled: SmallClasses | None) -
     if handled is None:
         return frame
     labels = frame[target]
-    whole = labels.dropna() % 1 == 0 if pd.api.types.is_float_dtype(labels) else None
-    codes = handled.classes if whole is None or whole.all() else ()
+    codes = (
+        () if pd.api.types.is_float_dtype(labels) and not whole_floats(labels) else handled.classes
+    )
     labels = labels.astype(label_dtype(labels.dtype, labels.hasnans, codes))
     small = labels.astype(str).isin(handled.classes.keys()) & labels.notna()
     if handled.action == "drop":
@@ -43,7 +44,7 @@ def whole_codes(counts: pd.Series) -> pd.Series:
     """Rows per class, whole numbers read as floats (a column of integer codes with empty
     cells) as the integers they are: the classes 1 and 2, not 1.0 and 2.0."""
     values = counts.index
-    if pd.api.types.is_float_dtype(values) and len(values) and (values % 1 == 0).all():
+    if len(values) and whole_floats(values):
         return counts.set_axis(values.astype("int64"))
     return counts
 
@@ -51,9 +52,14 @@ def whole_codes(counts: pd.Series) -> pd.Series:
 def as_class_codes(labels: pd.Series, has_missing: bool) -> pd.Series:
     """Float labels that are all whole numbers (integer codes with empty cells) as the
     integers they are, in label_dtype's dtype; other labels as they are."""
-    if pd.api.types.is_float_dtype(labels) and (labels.dropna() % 1 == 0).all():
+    if whole_floats(labels):
         return labels.astype("Int64" if has_missing else "int64")
     return labels
+
+
+def whole_floats(values: pd.Series | pd.Index) -> bool:
+    """Floats (NumPy's or pandas' nullable ones) whose values are all whole numbers."""
+    return pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all())
 
 
 def whole_classes(classes: Iterable[str]) -> bool:

@@ -115,8 +115,9 @@ class RolledBack(_Check):
 
 class NotComparable(_Check):
     REASON = (
-        "{detail}; the candidate is registered as challenger: after review, `rollback --to "
-        "VERSION --force` with its version (above) crowns it deliberately"
+        "{detail}; the two cannot be compared on the same rows: promote registers the "
+        "candidate as challenger, and after review `rollback --to VERSION --force` with its "
+        "version crowns it deliberately"
     )
     detail: str
 

@@ -59,6 +59,15 @@ def uniform(ids: np.ndarray, seed: int, stream: int = 0) -> np.ndarray:
     return (mixed >> np.uint64(11)).astype("float64") / float(2**53)
 
 
+def shared_identity(key: str | None, features: list[str], frames: list[pd.DataFrame]) -> list[str]:
+    """What names a row in all `frames`: the split key where they all have it, else the
+    features they all have (a column added to the data since a model is in none of its
+    rows; matching on fewer columns only counts more rows as seen)."""
+    if key and all(key in f for f in frames):
+        return [key]
+    return [c for c in features if all(c in f for f in frames)]
+
+
 def seen(frame: pd.DataFrame, known: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Which rows of `frame` have the same values in `columns` as some row of `known`."""
     return np.isin(row_ids(frame, columns), row_ids(known, columns))

@@ -25,13 +25,14 @@ REGRESSION = "regression"
 #   fewer than COUNT_TAIL_SHARE of the rows in the upper half, and
 # * the frequency keeps falling past the most common value: the values up to halfway
 #   from it to the largest have at least COUNT_DECAY times the rows of those beyond
-#   (covertype's 1..7, a dominant class and a flat rest, fail), and no value past it with
-#   COUNT_RISE_SHARE of the rows has COUNT_RISE times the rows of the one before (survey
-#   codes 0..3 and a stray 9, "don't know", whose range's upper half is nearly empty).
+#   (covertype's 1..7, a dominant class and a flat rest, fail).
+# The range is that of the bulk: values past a gap in the integers with fewer than
+# COUNT_STRAY_SHARE of the rows beyond it are strays, not a tail (survey codes 0..3 and
+# one 9, "don't know", made the upper half of 0..9 all but empty).
 COUNT_MIN_VALUES = 4
 COUNT_TAIL_SHARE = 0.25
 COUNT_DECAY = 2.0
-COUNT_RISE, COUNT_RISE_SHARE = 1.25, 0.05
+COUNT_STRAY_SHARE = 0.01
 
 
 class TaskChoice(NamedTuple):
@@ -77,7 +78,7 @@ def choose_task(target: TargetFacts, requested: str, max_classes: int) -> TaskCh
             f"{max_classes}): regression (set data.task=classification to override)",
         )
     if is_count(target):
-        upper = percent(upper_half_share(target.counts), 0)
+        upper = percent(upper_half_share(bulk(target.counts)), 0)
         return TaskChoice(
             REGRESSION,
             f"{name}: {span} with a long right tail ({upper} "
@@ -98,21 +99,30 @@ def looks_like_counts(values: pd.Series) -> bool:
 
 def is_count(target: TargetFacts) -> bool:
     """`looks_like_counts`, of a target's labelled values."""
-    low, high = target.bounds
+    low, _ = target.bounds
     if low < 0 or target.distinct < COUNT_MIN_VALUES:
         return False
-    rows = target.counts
+    rows = bulk(target.counts)
+    high = rows.index.max()
     mode = rows[rows == rows.max()].index.min()  # the most common value (the smallest on ties)
     past = rows[rows.index > mode]
     halfway = (mode + high) / 2
-    falling = rows[rows.index >= mode].sort_index()
-    rises = (falling > COUNT_RISE * falling.shift()) & (falling >= COUNT_RISE_SHARE * rows.sum())
     return bool(
         mode < (low + high) / 2
         and upper_half_share(rows) < COUNT_TAIL_SHARE
         and past[past.index <= halfway].sum() >= COUNT_DECAY * past[past.index > halfway].sum()
-        and not rises.any()
     )
+
+
+def bulk(rows: pd.Series) -> pd.Series:
+    """Rows per value without the strays above a gap in the values (COUNT_STRAY_SHARE)."""
+    rows = rows.sort_index()
+    values, total = rows.index.to_numpy(), rows.sum()
+    beyond = rows[::-1].cumsum()[::-1].to_numpy()  # rows at and above each value
+    for i in range(len(rows) - 1):  # the lowest gap with few enough rows above it
+        if values[i + 1] - values[i] > 1 and beyond[i + 1] < COUNT_STRAY_SHARE * total:
+            return rows.iloc[: i + 1]
+    return rows
 
 
 def upper_half_share(rows: pd.Series) -> float:

@@ -175,10 +175,11 @@ class Tracker:
                 run_id = self._stage_run(stage, started_ms, parent, tags, stage_params)
             self._log_record(run_id, parent, record)
         except BaseException as err:
-            with suppress(Exception):  # the error that stopped it is the one to say
-                self._fail_pending_models(run_id)
-                if run_id and run_id != parent:  # ended already if raised inside the context
+            if run_id and run_id != parent:  # ended already if raised inside the context
+                with suppress(Exception):  # the error that stopped it is the one to say
                     self.client.set_terminated(run_id, "FAILED")
+            with suppress(Exception):  # apart: a server may have no logged models (MLflow 2)
+                self._fail_pending_models(run_id)
             self._end_parent(parent, "FAILED")
             self._refuse_full_disk(err, stage)
             raise

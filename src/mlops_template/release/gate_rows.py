@@ -19,7 +19,7 @@ import pandas as pd
 from mlops_template.config import Config
 from mlops_template.core import bootstrap as bs
 from mlops_template.core.evaluation import Scored, score
-from mlops_template.core.row_ids import seen
+from mlops_template.core.row_ids import seen, shared_identity
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions
@@ -29,7 +29,7 @@ from mlops_template.metric_names import improvement
 ROWS_COLUMN = "gate.comparison"
 
 
-class NotComparable(PipelineError):
+class Incomparable(PipelineError):
     """The champion cannot be scored on the rows the gate compares on."""
 
 
@@ -69,15 +69,10 @@ def load_champion(client: Any, ref: ModelRef) -> Champion:
 
 
 def _identity(cfg: Config, schema: TrainingSchema, frames: list[pd.DataFrame]) -> list[str]:
-    """What names a row in all `frames`: split.key where they all have it, else the
-    candidate's features they all have (a column added to the data since the champion
-    is in none of its rows; matching on fewer columns only leaves out more rows)."""
-    key = cfg.split.key
-    if key and all(key in f for f in frames):
-        return [key]
-    columns = [c for c in schema.features if all(c in f for f in frames)]
+    """core/row_ids.shared_identity of the candidate's features; Incomparable if none."""
+    columns = shared_identity(cfg.split.key, schema.features, frames)
     if not columns:
-        raise NotComparable(
+        raise Incomparable(
             "the champion's data has none of the candidate's columns: the data changed entirely"
         )
     return columns
@@ -91,11 +86,16 @@ def _outputs(model: Any, rows: pd.DataFrame, schema: TrainingSchema, who: str) -
 
 
 def _champion_outputs(champion: Champion, rows: pd.DataFrame) -> Scored:
-    """The champion's outputs on its own columns; NotComparable where the rows lack one."""
+    """The champion's outputs on its own columns; Incomparable where it cannot be scored."""
+    schema = champion.version.schema
     try:
-        return _outputs(champion.model, rows, champion.version.schema, champion.label)
+        return _outputs(champion.model, rows, schema, champion.label)
     except PipelineError as err:
-        raise NotComparable(f"{err}: a column it reads is gone from the data") from None
+        if gone := [c for c in [*schema.features, schema.target.name] if c not in rows]:
+            raise Incomparable(
+                f"{champion.label} reads columns the data no longer has: {gone[:10]}"
+            ) from None
+        raise Incomparable(str(err)) from None
 
 
 def compare(
@@ -114,8 +114,15 @@ def compare(
     noise = cfg.gate.bootstrap
     rows, excluded = test, 0
     if champion is not None:
-        trained = seen(test, champion.train, _identity(cfg, schema, [test, champion.train]))
+        identity = _identity(cfg, schema, [test, champion.train])
+        trained = seen(test, champion.train, identity)
         rows, excluded = test[~trained], int(trained.sum())
+        if rows.empty and identity not in ([cfg.split.key], schema.features):
+            raise Incomparable(
+                f"every row of {cfg.paths.test} matches one the champion trained on by the "
+                f"columns both have, {identity[:10]}: without the columns added since, "
+                "they cannot be told apart (a split.key would)"
+            )
     if rows.empty:
         raise PipelineError(
             f"every row of {cfg.paths.test} is in the champion's training data: nothing is "

@@ -91,7 +91,7 @@ def evaluate_gate(
             champion=held_by,
             candidate_test_md5=candidate.test_md5,
         )
-    except gate_rows.NotComparable as err:  # registered, so that a person can crown it
+    except gate_rows.Incomparable as err:  # registered, so that a person can crown it
         decided = not_comparable(str(err))
         return PromotionReport(**common, evaluation_data=evaluation, decision=decided), None
     decided = PromotionReport(

@@ -108,6 +108,8 @@ def _labelled(cfg: Config, logged: pd.DataFrame, schema: TrainingSchema) -> pd.D
     rows = features_from_log(logged, schema)
     arrived = labels_table.read(cfg.monitor.labels_table)
     rows[schema.target.name] = labels_of(logged, arrived, schema)
+    if (key := cfg.split.key) in logged and key not in rows:  # names rows: trained on?
+        rows[key] = logged[key].to_numpy()
     return rows
 
 

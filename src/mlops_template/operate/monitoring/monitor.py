@@ -31,7 +31,7 @@ from mlops_template.core.monitor_report import (
     Reference,
 )
 from mlops_template.core.raw_rows import BadCells
-from mlops_template.core.row_ids import seen
+from mlops_template.core.row_ids import seen, shared_identity
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
@@ -81,11 +81,14 @@ def _typed_labels(path: Path, labels: pd.Series, dtype: str) -> pd.Series:
     return typed if present.all() else typed.astype(object).reindex(labels.index)
 
 
-def labelled_rows(frame: pd.DataFrame, schema: TrainingSchema) -> pd.DataFrame:
+def labelled_rows(
+    frame: pd.DataFrame, schema: TrainingSchema, keep: str | None = None
+) -> pd.DataFrame:
     """The batch's rows that have a label: features and label, the label typed as in
-    training."""
+    training, and the column `keep` (split.key, never a feature) where the batch has it."""
     target = schema.target.name
-    rows = frame.loc[frame[target].notna(), [*schema.features, target]]
+    kept = [keep] if keep in frame and keep not in schema.features else []
+    rows = frame.loc[frame[target].notna(), [*schema.features, target, *kept]]
     return rows.astype({target: schema.target.dtype})
 
 
@@ -200,10 +203,11 @@ def _performance(
         return None
     columns = [*schema.features, target]
     # Labels of the small classes training dropped or merged, read the same way.
-    with_labels = labelled_rows(current, schema)
+    with_labels = labelled_rows(current, schema, keep=cfg.split.key)
     labelled = relabelled(with_labels, target, schema.target.small_classes)
     # A batch cut from the data, or logged rows labelled again, can hold training rows.
-    seen_in_training = seen(labelled, trained, _identity(cfg, schema, labelled, trained))
+    identity = shared_identity(cfg.split.key, schema.features, [labelled, trained])
+    seen_in_training = seen(labelled, trained, identity) & bool(identity)
     # Rows not yet labelled, of dropped classes, or trained on are left out of the score:
     # counted.
     counts = {
@@ -237,16 +241,6 @@ def _performance(
             "baseline_metrics": baseline,
         }
     )
-
-
-def _identity(
-    cfg: Config, schema: TrainingSchema, rows: pd.DataFrame, trained: pd.DataFrame
-) -> list[str]:
-    """What names a row in both: split.key where both have it, else the features."""
-    key = cfg.split.key
-    if key and key in rows and key in trained:
-        return [key]
-    return [c for c in schema.features if c in trained]
 
 
 def sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
