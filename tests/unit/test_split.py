@@ -133,3 +133,18 @@ def test_row_ids_are_pandas_hash_of_the_canonical_frame_made_a_column_at_a_time(
         row_ids(frame, ["plan"]),
         pd.util.hash_pandas_object(whole[["plan"]], index=False).to_numpy(),
     )
+
+
+def test_known_rows_are_hashed_once_and_match_as_seen_does():
+    """monitor-log matches each window against the training rows: their ids are made once
+    per set of identifying columns, and the match is `seen`'s."""
+    from mlops_template.core.row_ids import KnownRows, seen
+
+    known = pd.DataFrame({"id": ["a", "b", "c"], "x": [1.0, 2.0, 3.0]})
+    rows = pd.DataFrame({"id": ["c", "z"], "x": [1.0, 3.0]})
+    trained = KnownRows(known)
+    for _ in range(2):
+        assert trained.seen(rows, "id", ["x"]).tolist() == [True, False]
+        assert trained.seen(rows, None, ["x"]).tolist() == seen(rows, known, ["x"]).tolist()
+    assert len(trained._ids) == 2  # ("id",) and ("x",), each once
+    assert trained.seen(rows.drop(columns="x"), None, ["x"]).tolist() == [False, False]

@@ -68,6 +68,24 @@ def shared_identity(key: str | None, features: list[str], frames: list[pd.DataFr
     return [c for c in features if all(c in f for f in frames)]
 
 
+class KnownRows:
+    """Rows a model trained on, as monitor matches batches or log windows against them:
+    their ids computed once per set of identifying columns, not once per window."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._ids: dict[tuple[str, ...], np.ndarray] = {}
+
+    def seen(self, rows: pd.DataFrame, key: str | None, features: list[str]) -> np.ndarray:
+        """Which of `rows` are known (shared_identity); none where no column is shared."""
+        columns = tuple(shared_identity(key, features, [rows, self.frame]))
+        if not columns:
+            return np.zeros(len(rows), dtype=bool)
+        if columns not in self._ids:
+            self._ids[columns] = row_ids(self.frame, list(columns))
+        return np.isin(row_ids(rows, list(columns)), self._ids[columns])
+
+
 def seen(frame: pd.DataFrame, known: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Which rows of `frame` have the same values in `columns` as some row of `known`."""
     return np.isin(row_ids(frame, columns), row_ids(known, columns))

@@ -23,7 +23,7 @@ def split_dtypes(raw: dict[str, str], report: ValidationReport) -> dict[str, str
     column (core/target.label_dtype), so every chunk is written alike; integer class
     codes read as floats (empty cells) as integers, the classes validate counted."""
     classes = report.classes or {}
-    codes = report.task == CLASSIFICATION and raw[report.target].lower().startswith("float")
+    codes = report.task == CLASSIFICATION and pd.api.types.is_float_dtype(raw[report.target])
     if report.small_classes is None and not (codes and whole_classes(classes)):
         return raw
     has_missing = report.n_rows_without_target > 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlops_template.config import Config
+from mlops_template.core.class_labels import whole_floats
 from mlops_template.core.labels import sort_labels
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, logged_predictions, table_lock
@@ -125,7 +126,7 @@ def _ids(path: Path, values: pd.Series) -> pd.Series:
             "rows; nothing stored"
         )
     # As the log holds them: text, an integer ID without a decimal point.
-    if pd.api.types.is_float_dtype(values) and (values == values.round()).all():
+    if whole_floats(values):
         values = values.astype("int64")
     return values.astype(str)
 

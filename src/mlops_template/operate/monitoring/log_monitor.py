@@ -16,6 +16,7 @@ from mlops_template.core.labels import arrived_labels
 from mlops_template.core.logged_inputs import column_name, features_from_log
 from mlops_template.core.monitor_report import LogReport, ModelVersion, Reference, Window
 from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.row_ids import KnownRows
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.shadow import is_shadow
 from mlops_template.core.windows import in_window, window_bounds
@@ -44,8 +45,8 @@ def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
     bounds = window_bounds(logged["scored_at"].max(), length, settings.windows)
     logged = logged[logged["scored_at"] >= bounds[0][0]].reset_index(drop=True)
     current = _labelled(cfg, logged, schema)
-    trained = champion.data("train")
-    reference = sample(trained, settings.max_rows, settings.seed)
+    trained = KnownRows(champion.data("train"))  # its rows' ids made once, for every window
+    reference = sample(trained.frame, settings.max_rows, settings.seed)
     windows = []
     for start, end in bounds:
         rows = current[in_window(logged["scored_at"], start, end).to_numpy()]

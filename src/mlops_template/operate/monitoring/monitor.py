@@ -31,7 +31,7 @@ from mlops_template.core.monitor_report import (
     Reference,
 )
 from mlops_template.core.raw_rows import BadCells
-from mlops_template.core.row_ids import seen, shared_identity
+from mlops_template.core.row_ids import KnownRows
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
@@ -131,9 +131,11 @@ def _compare(
     cfg: Config, champion: RegisteredVersion, path: Path, current: pd.DataFrame
 ) -> MonitorReport:
     settings = cfg.monitor
-    trained = champion.data("train")
+    trained = KnownRows(champion.data("train"))
     batch_rows = len(current)
-    reference, current = (sample(f, settings.max_rows, settings.seed) for f in (trained, current))
+    reference, current = (
+        sample(f, settings.max_rows, settings.seed) for f in (trained.frame, current)
+    )
     found = assess(cfg, champion, current, reference, trained)
     report = MonitorReport(
         batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
@@ -165,7 +167,7 @@ def assess(
     champion: RegisteredVersion,
     current: pd.DataFrame,
     reference: pd.DataFrame,
-    trained: pd.DataFrame,
+    trained: KnownRows,
 ) -> Assessment:
     """Drift of each feature, of the rows and of the model's predictions, and the gate's
     metric on the rows that have labels and were not `trained` on (its training data,
@@ -192,7 +194,7 @@ def _performance(
     champion: RegisteredVersion,
     current: pd.DataFrame,
     reference: pd.DataFrame,
-    trained: pd.DataFrame,
+    trained: KnownRows,
 ) -> Performance | None:
     """The gate's metric on the labelled rows the model did not train on against its
     evaluation-data score, with the batch's bootstrap interval and the trivial baseline
@@ -206,8 +208,7 @@ def _performance(
     with_labels = labelled_rows(current, schema, keep=cfg.split.key)
     labelled = relabelled(with_labels, target, schema.target.small_classes)
     # A batch cut from the data, or logged rows labelled again, can hold training rows.
-    identity = shared_identity(cfg.split.key, schema.features, [labelled, trained])
-    seen_in_training = seen(labelled, trained, identity) & bool(identity)
+    seen_in_training = trained.seen(labelled, cfg.split.key, schema.features)
     # Rows not yet labelled, of dropped classes, or trained on are left out of the score:
     # counted.
     counts = {
