@@ -238,6 +238,25 @@ def test_the_comment_above_the_next_key_stays_there_whatever_the_edit(root):
     assert gate.read_text() == before
 
 
+def test_the_lines_below_a_files_last_key_stay_its_last_whatever_the_edit(root):
+    """A team's closing note below a file's last key went with it when the key was
+    removed or its value changed shape: ruamel keeps those lines on the key."""
+    split = root / "conf/split/default.yaml"
+    note = "# Our note: keys below are the team's.\n\n# Ask before changing them.\n"
+    before = split.read_text() + "extra: 1\n" + note
+    for override, line in [
+        ("~split.extra", ""),
+        ("split.extra=[1,2]", "extra:\n  - 1\n  - 2\n"),
+        ("split.extra={a: 1}", "extra:\n  a: 1\n"),
+    ]:
+        split.write_text(before)
+        _write_overrides(root, [override])
+        assert split.read_text() == before.replace("extra: 1\n", line), override
+    split.write_text(before.replace("extra: 1\n", "extra:\n  a: 1\n"))
+    _write_overrides(root, ["~split.extra.a"])  # the last key of a nested mapping
+    assert split.read_text() == before.replace("extra: 1\n", "extra: {}\n")
+
+
 def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeypatch):
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     refuse_stale(root)  # fresh

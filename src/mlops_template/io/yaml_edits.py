@@ -5,7 +5,7 @@ YAML would read it otherwise.
 A comment above a key belongs, as a reader sees it, to that key; ruamel keeps it on the
 key before (after its value), or on that value's last item. So when a value goes, or
 changes shape, the comment lines below it are moved onto the key that follows them, at
-whatever depth that key is."""
+whatever depth that key is; below the file's last key, they stay the file's last lines."""
 
 from __future__ import annotations
 
@@ -68,6 +68,8 @@ def remove(path: Path) -> bool:
     del node[leaf]
     if following and below:
         _put_above(*following, below)
+    elif below:  # it was the file's last value: its closing lines stay the file's last
+        _put_at_end(path[0][0], below)
     return True
 
 
@@ -150,6 +152,17 @@ def _put_above_next(path: Path, lines: list[str]) -> None:
     following = _next_key(path)
     if following and lines:
         _put_above(*following, lines)
+    elif lines:
+        _put_at_end(path[0][0], lines)
+
+
+def _put_at_end(document: CommentedMap, lines: list[str]) -> None:
+    """`lines` as the file's closing comment, below its last value whatever its depth or
+    style (where ruamel keeps the lines below a flow value)."""
+    ca = document.ca
+    ca.comment = [*(ca.comment or []), None, None, None][:3]
+    moved = [CommentToken(f"{line}\n", CommentMark(0)) for line in lines]
+    ca.comment[2] = [*moved, *(ca.comment[2] or [])]
 
 
 def _put_above(node: CommentedMap, key: str, indent: int, lines: list[str]) -> None:
