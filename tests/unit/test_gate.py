@@ -8,7 +8,7 @@ from mlops_template.config import parse_config
 from mlops_template.config.release import Bound, TaskGate
 from mlops_template.core.bootstrap import Paired
 from mlops_template.core.champion_history import champion_line, rollback_target
-from mlops_template.core.gate import already_champion, decide
+from mlops_template.core.gate import already_champion, decide, not_comparable
 from mlops_template.core.gate_checks import Decision
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
@@ -155,6 +155,18 @@ def test_a_decision_reads_back_from_its_json_unchanged():
         assert again == decision and again.reasons() == decision.reasons()
     kinds = [type(c).__name__ for c in decide(GATE, {}, comparisons).checks]
     assert kinds == ["Threshold", "Baseline", "Improvement", "Holdout"]
+
+
+def test_a_candidate_refused_as_not_comparable_keeps_its_own_checks_for_review():
+    """Refused as incomparable, the report had no numbers: the reviewer who crowns it by
+    hand saw neither its thresholds nor its lead over the trivial model."""
+    alone = decide(GATE, {"accuracy": 0.79}, {"baseline": BEATS_BASELINE})
+    refused = not_comparable("champion v1 reads columns the data no longer has: ['c']", alone)
+    assert refused.promote is False and refused.failed() == ["comparable", "threshold:accuracy"]
+    checks = [c.check for c in refused.checks]
+    assert checks == ["comparable", "threshold:accuracy", "baseline:f1_macro"]
+    assert refused.check("baseline").passed
+    assert Decision.model_validate(refused.as_json()) == refused
 
 
 def test_a_version_rolled_back_stays_so_until_crowned_again():

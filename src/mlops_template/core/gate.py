@@ -121,12 +121,13 @@ def already_champion(version: str) -> Decision:
     )
 
 
-def not_comparable(detail: str) -> Decision:
+def not_comparable(detail: str, alone: Decision | None = None) -> Decision:
     """The champion cannot be scored on the candidate's rows (a column it reads is gone
-    from the data): refused, to be crowned by hand after review."""
-    return Decision(
-        promote=False, checks=[NotComparable(check="comparable", passed=False, detail=detail)]
-    )
+    from the data): refused, to be crowned by hand after review. `alone`: the candidate's
+    decision with no champion (its thresholds and baseline), kept for that review."""
+    own = [c for c in alone.checks if not isinstance(c, NoChampion)] if alone else []
+    refused = NotComparable(check="comparable", passed=False, detail=detail)
+    return Decision(promote=False, checks=[refused, *own])
 
 
 def refused_as_rolled_back(version: str, event: dict[str, Any]) -> Decision:

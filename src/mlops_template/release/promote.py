@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,35 +80,38 @@ def evaluate_gate(
         if champion
         else None
     )
+    compare = partial(
+        gate_rows.compare,
+        cfg,
+        schema,
+        candidate=model_versions.load_logged(
+            candidate.model_uri, f"the candidate ({candidate.model_uri})"
+        ),
+        train=pd.read_parquet(cfg.paths.train),
+        test=pd.read_parquet(cfg.paths.test),
+        candidate_test_md5=candidate.test_md5,
+    )
     try:
-        result = gate_rows.compare(
-            cfg,
-            schema,
-            candidate=model_versions.load_logged(
-                candidate.model_uri, f"the candidate ({candidate.model_uri})"
-            ),
-            train=pd.read_parquet(cfg.paths.train),
-            test=pd.read_parquet(cfg.paths.test),
-            champion=held_by,
-            candidate_test_md5=candidate.test_md5,
+        result = compare(champion=held_by)
+        decided = decide(
+            gate,
+            result.candidate_metrics,
+            result.comparisons,
+            live_check(cfg, champion, registered) if champion else None,
         )
-    except gate_rows.Incomparable as err:  # registered, so that a person can crown it
-        decided = not_comparable(str(err))
-        return PromotionReport(**common, evaluation_data=evaluation, decision=decided), None
-    decided = PromotionReport(
+    except gate_rows.Incomparable as err:  # registered, so that a person can crown it:
+        result = compare(champion=None)  # the candidate's own numbers, for that review
+        alone = decide(gate, result.candidate_metrics, result.comparisons)
+        decided = not_comparable(str(err), alone)
+    report = PromotionReport(
         **common,
         evaluation_data={**evaluation, "rows": result.rows},
         candidate_metrics=result.candidate_metrics,
         champion_metrics=result.champion_metrics,
         comparisons=result.comparisons,
-        decision=decide(
-            gate,
-            result.candidate_metrics,
-            result.comparisons,
-            live_check(cfg, champion, registered) if champion else None,
-        ),
+        decision=decided,
     )
-    return decided, result.compared
+    return report, result.compared
 
 
 def live_check(cfg: Config, champion: str, candidate: str | None) -> Shadow | NoShadow | None:
