@@ -108,3 +108,17 @@ def test_the_datas_id_column_is_copied_when_the_batch_has_it(tmp_path, fetched, 
     ROWS.head(20).to_csv(plain, index=False)
     assert score_batch(settings, plain, lambda: fetched("1"), **score) == 0
     assert predictions_table.read(str(table))["customer_id"].isna().sum() == 20
+
+
+def test_a_column_conf_drops_from_the_data_is_not_extra(tmp_path, fetched, settings):
+    """With predict.extra_columns=error, a batch straight from the source was refused for
+    the column data.drop_columns leaves out of training; another extra one still is."""
+    strict = settings.model_copy(update={"extra_columns": "error"})
+    batch, table = tmp_path / "batch.csv", tmp_path / "predictions"
+    ROWS.head(20).assign(notes="free text").to_csv(batch, index=False)
+    score = dict(table=str(table), engine="pandas")
+    assert score_batch(strict, batch, lambda: fetched("1"), **score, dropped=["notes"]) == 0
+    assert len(predictions_table.read(str(table))) == 20
+    ROWS.head(20).assign(notes="free text", other=1).to_csv(batch, index=False)
+    with pytest.raises(PipelineError, match=r"not trained on \['other'\]"):
+        score_batch(strict, batch, lambda: fetched("1"), **score, dropped=["notes"])

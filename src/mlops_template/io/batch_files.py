@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -194,14 +194,24 @@ def _first_line(err: BaseException, path: Path | None = None) -> str:
 
 
 def column_problems(
-    path: Path, schema: TrainingSchema, settings: Predict, id_column: str | None = None
+    path: Path,
+    schema: TrainingSchema,
+    settings: Predict,
+    id_column: str | None = None,
+    dropped: Iterable[str] = (),
 ) -> tuple[list[str], list[str], dict[str, bool]]:
     """The batch's columns against the training schema, under predict's policy for extra
-    columns (the target, the data's ID, the columns training left out as naming rows and
-    passthrough columns may be there): the problems, the extra columns to ignore, and the
-    columns (name -> holds numbers)."""
+    columns (the target, the data's ID, the columns training left out as naming rows, the
+    columns conf/ drops from the data, `dropped`, and passthrough columns may be there):
+    the problems, the extra columns to ignore, and the columns (name -> holds numbers)."""
     columns = batch_columns(path, schema)
-    allowed = {schema.target.name, *schema.identifiers, *settings.passthrough_columns, id_column}
+    allowed = {
+        schema.target.name,
+        *schema.identifiers,
+        *settings.passthrough_columns,
+        id_column,
+        *dropped,
+    }
     problems, extra = check_columns(
         schema,
         columns,

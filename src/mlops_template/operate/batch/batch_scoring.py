@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +43,18 @@ def score_batch(
     table: str,
     engine: str,
     id_column: str | None = None,
+    dropped: Iterable[str] = (),
 ) -> int:
     """Check the batch against the model's schema, then score it into the table. The
     table is checked first, while the model is still being fetched (`fetch` waits).
-    The data's ID column, when the batch has it, is copied like a passthrough column."""
+    The data's ID column, when the batch has it, is copied like a passthrough column;
+    it and the columns conf/ drops from the data (`dropped`) are never extra."""
     predictions_table.check(table)
     predictions_table.refuse_missing_files(table)
     fetched = fetch()
     ref, folder = fetched.ref, fetched.folder
     schema = TrainingSchema.of(fetched.schema, ref.label)
-    problems, extra, columns = column_problems(path, schema, settings, id_column)
+    problems, extra, columns = column_problems(path, schema, settings, id_column, dropped)
     missing_passthrough = [c for c in settings.passthrough_columns if c not in columns]
     if missing_passthrough:
         problems.append(f"{path}: passthrough columns not in the batch {missing_passthrough}")

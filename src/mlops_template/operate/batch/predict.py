@@ -43,4 +43,5 @@ def predict(
             table=table or settings.table,
             engine=engine,
             id_column=cfg.data.id_column,
+            dropped=cfg.data.drop_columns,
         )

@@ -54,7 +54,9 @@ def load_model_data(
 
 def read_batch(path: Path, schema: TrainingSchema, cfg: Config) -> pd.DataFrame:
     """The batch, checked against the training schema first (a bad one is refused)."""
-    problems, _extra, _columns = column_problems(path, schema, cfg.predict, cfg.data.id_column)
+    problems, _extra, _columns = column_problems(
+        path, schema, cfg.predict, cfg.data.id_column, cfg.data.drop_columns
+    )
     if problems:
         raise PipelineError("batch refused, not monitored:\n  " + "\n  ".join(problems))
     # iter_chunks refuses a batch without rows or without a single feature value.
