@@ -30,6 +30,10 @@ DESCRIPTION = (
     "lineage, registry, serving and monitoring."
 )
 AUTHOR, LICENSE = "The mlops-template authors", "MIT"
+# The card's intended use where the project kept the template's description (--defaults).
+UNWRITTEN_USE = (
+    "not written yet: what the model is for and who relies on it (set registry.card.intended_use)"
+)
 LICENSES = Path(__file__).parent / "licenses"
 # Folders no rename looks into: tools' caches, environments, stores and data outputs.
 SKIPPED = {".git", ".venv", "mlruns", "__pycache__", ".ruff_cache", ".pytest_cache", "site"}
@@ -252,12 +256,14 @@ def use_own_data(root: Path, path: str, target: str, id_column: str | None) -> N
     config.write_text(re.sub(r"(?m)^  - data: .*$", "  - data: project", text, count=1))
 
 
-def set_card(root: Path, intended_use: str, owner: str) -> None:
+def set_card(root: Path, description: str, owner: str) -> None:
     """The model card's own words for the project's own data (registry.card, the last
-    block of its file): its description and author; limitations left for the team."""
+    block of its file): its description (unless the template's) and author; limitations
+    left for the team."""
     path = root / "conf/registry/default.yaml"
     text = path.read_text(encoding="utf-8")
     start = text.index("\ncard:") + 1
+    intended_use = UNWRITTEN_USE if description == DESCRIPTION else description
     card = {"intended_use": intended_use, "owner": owner, "limitations": ""}
     block = "card:\n" + "".join(_card_entry(key, value) for key, value in card.items())
     path.write_text(text[:start] + block, encoding="utf-8")

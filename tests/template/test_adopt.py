@@ -199,6 +199,10 @@ def test_the_model_card_of_own_data_takes_the_projects_words(adopt, tmp_path):
         "limitations": "",
     }
     assert yaml.safe_load(text)["model_name"] == "mlops-template"
+    # copier --defaults: the template's description is no project's intended use
+    adopt.set_card(tmp_path, adopt.DESCRIPTION, "Data team")
+    card = yaml.safe_load((tmp_path / "conf/registry/default.yaml").read_text())["card"]
+    assert card["intended_use"] == adopt.UNWRITTEN_USE
 
 
 @pytest.mark.parametrize(
@@ -224,3 +228,9 @@ def test_a_long_description_is_written_so_that_params_set_keeps_it(adopt, tmp_pa
     written = io.StringIO()
     round_trip().dump(round_trip().load(text), written)
     assert written.getvalue() == text
+
+
+def test_the_templates_own_words_are_copier_ymls_defaults(adopt):
+    """adopt tells the template's description from a project's own by this."""
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    assert questions["description"]["default"] == adopt.DESCRIPTION
