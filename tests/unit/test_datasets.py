@@ -154,6 +154,13 @@ def test_missing_file(tmp_path):
         load_source(file_data(tmp_path / "nope.csv"))
 
 
+def test_a_folder_is_said_to_be_one(tmp_path):
+    """A folder of Parquet parts was said to be 'not found', though it was there."""
+    (tmp_path / "parts").mkdir()
+    with pytest.raises(PipelineError, match=r"parts: is a folder; data.path names one"):
+        load_source(file_data(tmp_path / "parts"))
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_empty_file(tmp_path, fmt):
     path = tmp_path / f"data.{fmt}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mlops_template.io.spark_session import spark_reason
 from mlops_template.operate.batch.spark_predict import row_offsets
 
@@ -37,6 +39,14 @@ def test_spark_error_without_causes_gives_its_exception_line():
         "java.io.IOException: disk full"
     )
     assert spark_reason(RuntimeError("")) == "RuntimeError"
+
+
+def test_a_pyspark_error_gives_its_condition_and_message():
+    """PySpark 4's own errors name no exception in their text: the one-line error said
+    only 'AnalysisException', and Spark's log held nothing more."""
+    AnalysisException = pytest.importorskip("pyspark.errors").AnalysisException
+    said = "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `geo`.`lat` cannot be resolved."
+    assert spark_reason(AnalysisException(said)) == f"AnalysisException: {said}"
 
 
 def test_a_python_workers_error_gives_its_last_line():

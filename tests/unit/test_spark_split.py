@@ -204,3 +204,21 @@ def test_a_cluster_master_is_refused_before_spark_starts():
     engine = Engine(name="spark", spark={"master": "spark://host:7077", "conf": {}})
     with pytest.raises(PipelineError, match="run on a local master"):
         data_session(engine, "prepare")
+
+
+def test_names_with_dots_backticks_and_spaces_split_alike(spark, workdir):
+    """prepare on Spark failed on any column name with a dot (`geo.lat`): PySpark's
+    mapInArrow could not resolve it, and the run stopped with 'AnalysisException'."""
+    rng = np.random.default_rng(4)
+    raw = pd.DataFrame(
+        {
+            "geo.lat": rng.normal(size=1500),
+            "a`b": rng.choice(["p", "q"], 1500),
+            "stop id": [f"s{i}" for i in range(1500)],
+        }
+    )
+    raw["search.flag"] = np.where(raw["geo.lat"] + rng.normal(size=1500) > 0, "YES", "NO")
+    for key in ["split.key=null", "split.key='stop id'"]:
+        expected, got = both_ways(spark, raw, "search.flag", key)
+        assert_same(expected, got)
+        assert list(got[0].columns) == list(raw.columns)

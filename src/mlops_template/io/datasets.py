@@ -238,6 +238,11 @@ def refuse_missing_file(data: FileData) -> None:
     path = data.path
     if "://" not in path and data.format != "delta":
         file = Path(path)
+        if file.is_dir():  # a folder of Parquet parts, or a Delta table read as a file
+            raise PipelineError(
+                f"{path}: is a folder; data.path names one .csv or .parquet file (a folder "
+                "of Parquet parts: join them into one file; a Delta table: data=delta)"
+            )
         if not file.is_file():
             raise PipelineError(f"{path}: data file not found (data.path)")
         if file.stat().st_size == 0:

@@ -121,9 +121,11 @@ def spark_reason(err: BaseException) -> str:
     if not causes and any(line.startswith("Traceback") for line in lines):
         causes = lines[-1:]
     if not causes:
-        # py4j puts ": " before the JVM's exception line ("... calling o53.parquet.\n: ...").
+        # py4j puts ": " before the JVM's exception line ("... calling o53.parquet.\n: ...");
+        # PySpark's own errors say their condition on the first ("[UNRESOLVED_COLUMN] ...").
         found = (line.removeprefix(": ") for line in lines if "Exception" in line)
-        causes = [next(found, type(err).__name__)]
+        first = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+        causes = [next(found, first)]
     return "; ".join(cause[:300] for cause in dict.fromkeys(causes))
 
 

@@ -33,16 +33,21 @@ def split_on_spark(spark: "SparkSession", cfg: Config, report: ValidationReport)
 
     raw = pandas_dtypes(cfg.paths.raw)
     frame = spark.read.parquet(str(Path(cfg.paths.raw).resolve()))
-    refuse_key_column(frame.columns, report.target, cfg.split.key)  # before Spark's work
-    schema = StructType([*frame.schema.fields, StructField(SIDE, BooleanType(), False)])
+    names = frame.columns
+    refuse_key_column(names, report.target, cfg.split.key)  # before Spark's work
+    # Through mapInArrow by position (_0, _1, ...): it cannot resolve some names (a dot).
+    positional = frame.toDF(*(f"_{i}" for i in range(len(names))))
+    schema = StructType([*positional.schema.fields, StructField(SIDE, BooleanType(), False)])
     arrow_schema = to_arrow_schema(schema)
 
     def flagged(batches):  # Arrow, not Spark's own pandas conversion: integers stay exact
         for batch in batches:
-            rows, in_test = sided(as_dtypes(exact_pandas(batch), raw), report, cfg.split)
-            flags = rows.assign(**{SIDE: in_test})
+            named = batch.rename_columns(names)
+            rows, in_test = sided(as_dtypes(exact_pandas(named), raw), report, cfg.split)
+            flags = rows.assign(**{SIDE: in_test}).set_axis(arrow_schema.names, axis=1)
             yield pa.RecordBatch.from_pandas(flags, schema=arrow_schema, preserve_index=False)
 
-    with spark_parts(frame.mapInArrow(flagged, schema), cfg.paths.train) as parts:
+    sided_rows = positional.mapInArrow(flagged, schema).toDF(*names, SIDE)
+    with spark_parts(sided_rows, cfg.paths.train) as parts:
         chunks = ((c, c.pop(SIDE).to_numpy(dtype=bool)) for c in parquet_chunks(parts))
         return write_split(chunks, frame.columns, cfg, report, split_dtypes(raw, report))
