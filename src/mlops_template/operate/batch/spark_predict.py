@@ -81,7 +81,7 @@ def score_with_spark(job: ScoringJob, settings: Predict) -> int:
 def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
     """The batch as Spark reads it, training columns typed as the pandas engine reads them."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+    from pyspark.sql.types import StringType, StructField, StructType
 
     kinds = {c.name: c.kind for c in job.schema.columns}
     path = str(job.path.resolve())
@@ -89,17 +89,37 @@ def _read_batch(spark: "SparkSession", job: ScoringJob) -> "DataFrame":
         frame = spark.read.parquet(path)
     else:
         header = list(batch_columns(job.path, job.schema))  # as the checks read it
-        fields = [
-            StructField(name, DoubleType() if kinds.get(name) == "numeric" else StringType())
-            for name in header
-        ]
+        # Read as text: Spark's CSV reader refuses `NA` in a number column, which pandas
+        # reads as missing (docs/reading-rules.md: any path).
+        fields = [StructField(name, StringType()) for name in header]
         frame = spark.read.csv(path, schema=StructType(fields), header=True, mode="FAILFAST")
+        frame = frame.select(
+            *(
+                _number(F.col(quoted(name)), name) if kinds.get(name) == "numeric" else quoted(name)
+                for name in header
+            )
+        )
     typed = [
         F.col(quoted(name)).cast("double" if kind == "numeric" else "string").alias(name)
         for name, kind in kinds.items()
     ]
     passthrough = [F.col(quoted(name)).cast("string").alias(name) for name in job.passthrough]
     return frame.select(*typed, *passthrough)
+
+
+def _number(text: "Column", name: str) -> "Column":
+    """A CSV cell as a number: missing where pandas reads a missing marker, and a job
+    that fails naming the column and the cell where it holds text that is no number."""
+    from pyspark.sql import functions as F
+
+    number = text.try_cast("double")
+    said = F.concat(F.lit(f"column '{name}' holds text that is no number: '"), text, F.lit("'"))
+    return (
+        F.when(text.isNull() | text.isin(list(MISSING_TOKENS)), F.lit(None).cast("double"))
+        .when(number.isNotNull(), number)
+        .otherwise(F.raise_error(said).cast("double"))
+        .alias(name)
+    )
 
 
 def _rows_and_any_value(frame: "DataFrame", schema: TrainingSchema) -> tuple[int, bool]:
