@@ -70,7 +70,11 @@ def both_ways(spark, raw: pd.DataFrame, target: str, *overrides: str):
         assert by_pandas == expected
     else:
         assert_same(expected, by_pandas)
-    return expected, outputs(lambda: split_on_spark(spark, cfg, report))
+    files = [Path(path).read_bytes() for path in PATHS]
+    by_spark = outputs(lambda: split_on_spark(spark, cfg, report))
+    if not isinstance(by_spark, str):  # byte for byte: switching engines retrains nothing
+        assert [Path(path).read_bytes() for path in PATHS] == files
+    return expected, by_spark
 
 
 def outputs(run):

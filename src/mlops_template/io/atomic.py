@@ -61,8 +61,13 @@ def write_json(target: str | Path, obj: Any) -> Path:
     return write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_parquet(target: str | Path, frame: Any) -> Path:
-    return write_with(target, lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))
+def write_parquet(target: str | Path, frame: Any, row_group_size: int | None = None) -> Path:
+    return write_with(
+        target,
+        lambda tmp: frame.to_parquet(
+            tmp, index=False, engine="pyarrow", row_group_size=row_group_size
+        ),
+    )
 
 
 @contextmanager

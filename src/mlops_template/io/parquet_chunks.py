@@ -10,6 +10,9 @@ import pandas as pd
 
 # Rows per chunk: tens of MB of a table of 30 columns.
 CHUNK_ROWS = 200_000
+# Rows per row group of the tables the data stages write, however their rows arrive (a
+# pandas chunk, a Spark partition): the same rows give the same bytes on either engine.
+ROW_GROUP_ROWS = CHUNK_ROWS
 
 
 def pandas_dtypes(path: str | Path) -> dict[str, str]:
@@ -67,11 +70,13 @@ def exact_pandas(batch) -> pd.DataFrame:
 
 
 class ParquetSink:
-    """One Parquet file written a chunk at a time, each in `dtypes` (as_dtypes); with no
-    rows, the columns."""
+    """One Parquet file written a chunk at a time, each in `dtypes` (as_dtypes), in row
+    groups of ROW_GROUP_ROWS whatever the chunks' sizes; with no rows, the columns."""
 
     def __init__(self, path: Path, dtypes: Mapping[str, str]) -> None:
         self.path, self.dtypes, self.writer, self.rows = path, dtypes, None, 0
+        self.pending: list = []  # Arrow tables not yet a whole row group
+        self.buffered = 0
 
     def write(self, chunk: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -80,14 +85,29 @@ class ParquetSink:
         table = pa.Table.from_pandas(as_dtypes(chunk, self.dtypes), preserve_index=False)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema)
-        self.writer.write_table(table.cast(self.writer.schema))
+        self.pending.append(table.cast(self.writer.schema))
+        self.buffered += len(chunk)
         self.rows += len(chunk)
+        while self.buffered >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        """The first `rows` buffered rows as one row group, laid out as one array per
+        column (the pages then do not depend on how the rows arrived)."""
+        import pyarrow as pa
+
+        buffered = pa.concat_tables(self.pending)
+        self.writer.write_table(buffered.slice(0, rows).combine_chunks(), row_group_size=rows)
+        rest = buffered.slice(rows)
+        self.pending, self.buffered = ([rest] if len(rest) else []), len(rest)
 
     def __enter__(self) -> ParquetSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.writer is not None:
+            if self.buffered and exc[0] is None:
+                self._flush(self.buffered)
             self.writer.close()
         elif exc[0] is None:
             columns = {name: pd.Series(dtype=d) for name, d in self.dtypes.items()}

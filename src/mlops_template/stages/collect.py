@@ -11,6 +11,7 @@ from mlops_template.config.data import FileData
 from mlops_template.core.dataset_checks import require_target
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import labelled_batches, load_source, unbatched
+from mlops_template.io.parquet_chunks import ROW_GROUP_ROWS
 from mlops_template.io.spark_collect import collect_on_spark, reads_on_spark
 from mlops_template.io.spark_tables import data_session
 from mlops_template.io.tracking import Input, StageRecord
@@ -36,7 +37,7 @@ def run(cfg: Config) -> StageRecord:
     if batches:
         frame = frame.drop(columns=unbatched(list(frame.columns), batches, cfg.data))
         frame = pd.concat([frame, *(batch for _, batch in batches)], ignore_index=True)
-    write_parquet(cfg.paths.raw, frame)
+    write_parquet(cfg.paths.raw, frame, ROW_GROUP_ROWS)  # as the Spark engine writes it
     incoming = [Input(str(path), "incoming", batch, cfg.data.target) for path, batch in batches]
     return StageRecord(
         inputs=[_source(cfg, frame), *incoming],
