@@ -10,8 +10,11 @@ src/<package>/release/champion_guard.py); a client without credentials can do no
 Run it as an admin. Users missing on the server are created with their password from
 --passwords (a JSON object, user -> password; keep it out of git). Every user can read
 (deploy/basic_auth.ini: default_permission READ); this grants, on every experiment and
-registered model ("*"), EDIT to people and to CI, and MANAGE on models to CI. Running it
-again changes nothing.
+registered model ("*"), EDIT to people and to CI, and MANAGE on models to CI; and it
+creates the project's registered model (--model, by default params.yaml's
+registry.model_name) if the server lacks it: MLflow answers 403 to anyone but an admin
+asking for an alias of a model that does not exist, so the first `promote` failed.
+Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+import yaml
 
 # (resource type, pattern, permission) each role gets.
 GRANTS = {
@@ -34,6 +39,7 @@ def main() -> int:
     parser.add_argument("--ci", required=True, help="CI's user (MLOPS_CHAMPION_USERS)")
     parser.add_argument("--people", nargs="*", default=[], help="the team's users")
     parser.add_argument("--passwords", type=Path, help="JSON: user -> password, for new users")
+    parser.add_argument("--model", help="the registered model (default: params.yaml's)")
     args = parser.parse_args()
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri.startswith(("http://", "https://")):
@@ -55,8 +61,29 @@ def main() -> int:
         for resource, pattern, permission in GRANTS[role]:
             grant(client, user, resource, pattern, permission)
         print(f"{user}: {role} ({', '.join(f'{p} on {r} {s}' for r, s, p in GRANTS[role])})")
+    if model := args.model or _model_name():
+        _ensure_model(uri, model)
     print(f"only {args.ci} moves champion: start the server with MLOPS_CHAMPION_USERS={args.ci}")
     return 0
+
+
+def _model_name() -> str | None:
+    params = Path("params.yaml")
+    return yaml.safe_load(params.read_text())["registry"]["model_name"] if params.exists() else None
+
+
+def _ensure_model(uri: str, name: str) -> None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(uri)
+    try:
+        client.get_registered_model(name)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        client.create_registered_model(name)
+        print(f"created registered model {name} (its first promote asks for its aliases)")
 
 
 def grant(client, user: str, resource: str, pattern: str, permission: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import subprocess
 import sys
 from importlib import import_module
@@ -200,8 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def own_tools_first() -> None:
+    """This environment's `dvc` and `python` first on PATH for the commands it starts
+    (dvc, and the stages dvc runs), as an activated venv or `make` has them: `.venv/bin/mlops
+    ct`, as the CT workflow runs it, found no dvc (or another environment's)."""
+    own = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != own:
+        os.environ["PATH"] = os.pathsep.join([own, path]) if path else own
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    own_tools_first()
     use_configured_uri()
     return run_reporting_errors(lambda: args.func(args))
 

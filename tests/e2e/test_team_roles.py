@@ -59,7 +59,7 @@ def server(tmp_path: Path):
         passwords = tmp_path / "passwords.json"
         passwords.write_text(json.dumps(USERS))
         roles = [sys.executable, str(REPO / "tools/team_roles.py"), "--ci", "ci"]
-        roles += ["--people", "alice", "--passwords", str(passwords)]
+        roles += ["--people", "alice", "--passwords", str(passwords), "--model", MODEL]
         admin = {
             **env,
             "MLFLOW_TRACKING_URI": uri,
@@ -69,7 +69,8 @@ def server(tmp_path: Path):
         done = subprocess.run(roles, env=admin, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         again = subprocess.run(roles, env=admin, capture_output=True, text=True, check=False)
-        assert again.returncode == 0 and "created user" not in again.stdout  # idempotent
+        assert "created registered model churn" in done.stdout
+        assert again.returncode == 0 and "created" not in again.stdout  # idempotent
         # bob: a user with no grant (he reads, by default_permission).
         assert api(uri, ADMIN, "POST", "users/create", username="bob", password=USERS["bob"]).ok
         yield uri
@@ -87,8 +88,11 @@ def test_only_ci_moves_the_champion_and_people_train_and_register(server):
     logged = api(uri, alice, "POST", "runs/log-metric", run_id=run_id, key="f1", value=0.8,
                  timestamp=0, step=0)  # fmt: skip
     assert logged.ok, logged.text
-    # ...and register challengers.
-    assert api(uri, alice, "POST", "registered-models/create", name=MODEL).ok
+    # ...and register challengers, in the model team_roles.py made: the first promote asks
+    # for its champion, which MLflow refused (403) to all but admins while it did not exist.
+    for user in (alice, ci):
+        none = api(uri, user, "GET", "registered-models/alias", name=MODEL, alias="champion")
+        assert "alias champion not found" in none.text, none.text  # not 403: no champion
     version = api(uri, alice, "POST", "model-versions/create", name=MODEL, source="s3://x/m",
                   run_id=run_id).json()["model_version"]["version"]  # fmt: skip
     challenger = {"name": MODEL, "alias": "challenger", "version": version}

@@ -85,6 +85,16 @@ def test_every_run_step_is_an_exercised_make_target(workflow, command):
     assert target in exercised_targets() | RUN_BY_CI, f"no test runs `make {target}`"
 
 
+def test_cts_pull_request_holds_what_ct_says_to_commit():
+    """The PR left out reports/cv.json and reports/tuned_params.yaml, git-kept outputs of
+    train: the commit's dvc.lock then named outputs git did not have, and a clone retrained."""
+    steps = yaml.safe_load((REPO / ".github/workflows/ct.yml").read_text())["jobs"]["ct"]["steps"]
+    (added,) = [s["with"]["add-paths"].split() for s in steps if "add-paths" in s.get("with", {})]
+    paths = yaml.safe_load((REPO / "params.yaml").read_text())["paths"]
+    ct_says = ["conf", "params.yaml", "dvc.lock", "metrics.json", paths["cv"], paths["tuned"]]
+    assert {*ct_says, paths["incoming"]} <= set(added)
+
+
 def test_the_schema_check_can_fail(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text("name: x\non: push\njobs:\n  a:\n    steps: []\n")  # no runs-on

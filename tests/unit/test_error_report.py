@@ -158,6 +158,15 @@ def test_a_rule_of_the_servers_own_is_said_as_the_server_words_it(monkeypatch):
         error_code=PERMISSION_DENIED,
     )
     assert "an admin grants EDIT or MANAGE" in (server_refusal(bare) or "")
+    # A server on 0.0.0.0 reached by a name it does not allow: said as a grant to ask for.
+    host = MlflowException(
+        f"{endpoint} error code 403 != 200. Response body: 'Invalid Host header - possible "
+        "DNS rebinding attack detected'",
+        error_code=PERMISSION_DENIED,
+    )
+    said = server_refusal(host) or ""
+    assert "refused the host name" in said and "MLFLOW_SERVER_ALLOWED_HOSTS" in said
+    assert "EDIT" not in said
 
 
 def _child_commands(pid: int) -> list[str]:

@@ -377,3 +377,17 @@ def test_a_champion_that_cannot_be_compared_leaves_the_candidate_challenger(cfg,
     assert "refused: mlops-template v2 is challenger only (failed: comparable)" in said
     assert f"{detail}; the two cannot be compared on the same rows" in said
     assert "`rollback --to VERSION --force` with its version crowns it" in said
+
+
+def test_the_actor_is_ci_then_the_servers_account_then_the_local_user(monkeypatch):
+    """A rollback on the team server was recorded as by the machine's user ('root'),
+    not by the account that signed in."""
+    import getpass
+
+    monkeypatch.delenv("GITHUB_ACTOR", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    assert registry.actor() == getpass.getuser()
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ci")
+    assert registry.actor() == "ci"
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    assert registry.actor() == "octocat"

@@ -26,8 +26,13 @@ MODEL_TAG = "registry.model"
 
 
 def actor() -> str:
-    """Who acts: the CI actor when there is one, else the local user."""
-    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+    """Who acts: the CI actor when there is one, else the account on the tracking server
+    (a team server's sign-in), else the local user."""
+    return (
+        os.environ.get("GITHUB_ACTOR")
+        or os.environ.get("MLFLOW_TRACKING_USERNAME")
+        or getpass.getuser()
+    )
 
 
 def connect() -> Any:

@@ -31,21 +31,32 @@ def server_refusal(err: BaseException) -> str | None:
         )
         return f"tracking server {uri} refused {who} (401 Unauthorized, {request})"
     if err.error_code == "PERMISSION_DENIED":
-        _, quoted, body = str(err).partition("Response body: '")
-        rule = redact(body.removesuffix("'").strip()) if quoted else ""
-        if rule.startswith("Permission denied: "):  # a rule of the server's own, e.g.
-            # release/champion_guard.py's: said as it is, since no grant would change it
-            return f"tracking server {uri} denied user {user!r} this change ({request}): {rule}"
-        return (
-            f"tracking server {uri} denied user {user!r} this change (403 Permission denied, "
-            f"{request}); an admin grants EDIT or MANAGE on the model or experiment"
-        )
+        return _denied(str(err), uri, user, request)
     if "Max retries exceeded" in str(err) or "Connection aborted" in str(err):
         return (
             f"tracking server {uri} went away during the request ({request}); "
             "run the command again once it is back"
         )
     return None
+
+
+def _denied(said: str, uri: str, user: str | None, request: str) -> str:
+    """A 403 in words: the server's own rule, its host check, or a grant to ask for."""
+    _, quoted, body = said.partition("Response body: '")
+    rule = redact(body.removesuffix("'").strip()) if quoted else ""
+    if rule.startswith("Invalid Host header"):  # MLflow's guard against DNS rebinding
+        return (
+            f"tracking server {uri} refused the host name it was reached by ({request}): "
+            "it answers only the names it allows; start it with "
+            "MLFLOW_SERVER_ALLOWED_HOSTS=<that name> (docs/team.md)"
+        )
+    if rule.startswith("Permission denied: "):  # a rule of the server's own, e.g.
+        # release/champion_guard.py's: said as it is, since no grant would change it
+        return f"tracking server {uri} denied user {user!r} this change ({request}): {rule}"
+    return (
+        f"tracking server {uri} denied user {user!r} this change (403 Permission denied, "
+        f"{request}); an admin grants EDIT or MANAGE on the model or experiment"
+    )
 
 
 # What SQLite says (through SQLAlchemy, or MLflow's wrapping of it) -> what to do.
