@@ -117,7 +117,9 @@ def test_dataset_drift_counts_decided_features_only(settings):
         {"name": "c", "kind": "categorical"},
         name="label",
     )
-    ref = pd.DataFrame({"x": normal(400), "y": normal(400), "c": ["a", "b"] * 200})
+    # c: too few values on either side to compare, and as often missing in both
+    sparse = ["a", "b"] * 5 + [None] * 390
+    ref = pd.DataFrame({"x": normal(400), "y": normal(400), "c": sparse})
     cur = pd.DataFrame({"x": normal(100, 2.0, 1), "y": normal(100, 0, 2), "c": [None] * 100})
     features = feature_drift(schema, ref, cur, settings)
     assert [features[n].decision for n in "xyc"] == [DRIFT, NO_DRIFT, TOO_FEW]
@@ -125,6 +127,32 @@ def test_dataset_drift_counts_decided_features_only(settings):
     assert summary.drifted == ["x"] and summary.share == 0.5
     assert summary.decision == DRIFT and summary.decided == 2
     assert dataset_drift(features, drift_share=0.6).decision == NO_DRIFT
+
+
+def test_a_column_no_longer_filled_drifts_and_noise_in_its_gaps_does_not(settings):
+    """A batch whose feed stopped filling a column was 'too few rows' for it (the tests
+    read only the values present) and left out of the summary."""
+    rng = np.random.default_rng(5)
+
+    def gaps(values: pd.Series, share: float) -> pd.Series:
+        return values.mask(rng.random(len(values)) < share)
+
+    filled = normal(2000)
+    empty = numeric_drift(filled, pd.Series([np.nan] * 200), settings)
+    assert (empty.decision, empty.test, empty.statistic) == (DRIFT, "missing", 1.0)
+    words = pd.Series(rng.choice(["a", "b", "c"], 2000))
+    sparse = categorical_drift(
+        words, gaps(pd.Series(rng.choice(["a", "b", "c"], 300)), 0.4), settings
+    )
+    assert sparse.decision == DRIFT and sparse.test == "missing" and sparse.statistic > 0.3
+    refilled = numeric_drift(gaps(filled, 0.5), normal(300, seed=2), settings)
+    assert refilled.decision == DRIFT and refilled.statistic < -0.4  # filled again: also a change
+    # The same share of gaps, and a small move, are no drift; nor is a handful of rows.
+    for current in [gaps(normal(300, seed=3), 0.1), gaps(normal(3000, seed=4), 0.15)]:
+        kept = numeric_drift(gaps(filled, 0.1), current, settings)
+        assert kept.decision == NO_DRIFT and kept.test != "missing", kept
+    few = numeric_drift(filled, pd.Series([np.nan] * (settings.min_rows - 1)), settings)
+    assert few.decision == TOO_FEW
 
 
 def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():

@@ -85,6 +85,8 @@ class Monitor(Strict):
     labels_table: str = Field(min_length=1)
     # A categorical column drifts when at least this share of its values were never seen.
     unseen_share: Share = 0.2
+    # Any column drifts when its share of missing values moved by this much, beyond noise.
+    missing_share: Share = 0.1
     window: str = "1D"  # a pandas Timedelta: 1D, 6h, 30min
     windows: PosInt = 7
 

@@ -37,6 +37,8 @@ RARE = "\x00rare or new"  # their one bucket: a name no value read as text has
 def numeric_drift(reference: pd.Series, current: pd.Series, settings: Monitor) -> ColumnDrift:
     ref, cur = finite_values(reference), finite_values(current)
     result = _base("numeric", reference, current, len(ref), len(cur))
+    if moved := missing_drift(result, reference, current, settings):
+        return moved
     if min(len(ref), len(cur)) < settings.min_rows:
         return ColumnDrift(**result, decision=TOO_FEW)
     if min(len(ref), len(cur)) <= settings.large_sample_rows:
@@ -51,6 +53,8 @@ def categorical_drift(reference: pd.Series, current: pd.Series, settings: Monito
     ref = reference.dropna().astype(str)
     cur = current.dropna().astype(str)
     result = _base("categorical", reference, current, len(ref), len(cur))
+    if moved := missing_drift(result, reference, current, settings):
+        return moved
     if min(len(ref), len(cur)) < settings.min_rows:
         return ColumnDrift(**result, decision=TOO_FEW)
     seen = ref.value_counts()
@@ -73,12 +77,39 @@ def categorical_drift(reference: pd.Series, current: pd.Series, settings: Monito
     small = min(len(ref), len(cur)) <= settings.large_sample_rows
     ref_counts, cur_counts = level_counts(ref, cur, seen, CHI2_ROWS if small else DISTANCE_ROWS)
     if small:
-        if len(ref_counts) < 2:  # one category on both sides: nothing can differ
-            return _tested(result, "chi2", 0.0, 1.0, settings.p_value)
-        test = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]))
-        return _tested(result, "chi2", test.statistic, test.pvalue, settings.p_value)
+        statistic, p_value = 0.0, 1.0  # one category on both sides: nothing can differ
+        if len(ref_counts) >= 2:
+            test = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]))
+            statistic, p_value = test.statistic, test.pvalue
+        return _tested(result, "chi2", statistic, p_value, settings.p_value)
     distance = jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum(), base=2)
     return _measured(result, "jensen_shannon", float(distance), settings.jensen_shannon)
+
+
+def missing_drift(
+    result: dict, reference: pd.Series, current: pd.Series, settings: Monitor
+) -> ColumnDrift | None:
+    """Drift in how often the column is missing, which the tests on its values cannot see
+    (a feed that stopped filling it): its share moved by at least `missing_share`, beyond
+    noise (the batch's count against the reference's share, a binomial test). None if not."""
+    rows = len(current)
+    if min(rows, len(reference)) < settings.min_rows:
+        return None
+    missing = int(current.isna().sum())
+    moved = missing / rows - float(reference.isna().mean())
+    if abs(moved) < settings.missing_share:
+        return None
+    p_value = stats.binomtest(missing, rows, float(reference.isna().mean())).pvalue
+    if p_value >= settings.p_value:
+        return None
+    return ColumnDrift(
+        **result,
+        test="missing",
+        statistic=round(moved, 6),
+        p_value=float(p_value),
+        threshold=settings.missing_share,
+        decision=DRIFT,
+    )
 
 
 def level_counts(
