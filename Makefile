@@ -137,13 +137,17 @@ s3-remote = $(if $(filter s3://%,$(DVC_REMOTE_URL)),$(VENV)/.synced-s3)
 dvc-push: env $(s3-remote) ## push data and models to the DVC remote (DVC_REMOTE_URL, else the default)
 	@$(remote); dvc push $$remote
 
-# What the remote lacks (CI's first run, before anyone pushed) is listed, not an error:
-# `dvc repro` rebuilds it.
+# Outputs the remote lacks (CI's first run, before anyone pushed) are listed, not an
+# error: `dvc repro` rebuilds them. Data tracked by a .dvc file it cannot rebuild: a miss
+# of those fails.
 dvc-pull: env $(s3-remote) ## pull data and models from the DVC remote; skips a local one never pushed to
 	@$(remote); url="$$($(default-url))"; \
 	if [ -z "$$remote" ] && [ -n "$$url" ] && [ "$${url#*://}" = "$$url" ] && [ ! -d "$$url" ]; then \
 	  echo "DVC remote $$url does not exist yet (nothing pushed to it): skipped"; \
-	else dvc pull --allow-missing $$remote; fi
+	else dvc pull --allow-missing $$remote || exit 1; tracked="$$(git ls-files '*.dvc')"; \
+	  if [ -n "$$tracked" ] && ! dvc pull --quiet $$remote $$tracked; then \
+	    echo "data tracked by .dvc files is not on the DVC remote: \`make dvc-push\` where it was added" >&2; \
+	    exit 1; fi; fi
 
 promote: env ## register the dvc.lock model; champion if it passes the gate (refused: python exits 3, make 2)
 	python -m mlops_template promote

@@ -69,7 +69,8 @@ def main() -> int:
 
 def _model_name() -> str | None:
     params = Path("params.yaml")
-    return yaml.safe_load(params.read_text())["registry"]["model_name"] if params.exists() else None
+    composed = yaml.safe_load(params.read_text()) if params.exists() else None
+    return ((composed or {}).get("registry") or {}).get("model_name")
 
 
 def _ensure_model(uri: str, name: str) -> None:

@@ -205,6 +205,8 @@ def own_tools_first() -> None:
     """This environment's `dvc` and `python` first on PATH for the commands it starts
     (dvc, and the stages dvc runs), as an activated venv or `make` has them: `.venv/bin/mlops
     ct`, as the CT workflow runs it, found no dvc (or another environment's)."""
+    if not sys.executable or not (Path(sys.executable).parent / "dvc").exists():
+        return  # a Python without its own dvc (a system one): PATH decides, as it did
     own = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != own:

@@ -79,6 +79,12 @@ def test_dvc_push_and_pull_through_an_s3_remote_from_the_environment(
     # (the pipeline rebuilds it); the pull failed, and so did every CI run after it.
     first = fresh_clone(copy, tmp_path / "first").make("dvc-pull", env=remote)
     assert "do not exist neither locally nor on remote" in first.stdout + first.stderr
+    # ...but data tracked by a .dvc file, which nothing rebuilds, must be there.
+    copy.path("data/extra.csv").write_text("a,b\n1,2\n")
+    copy.run("dvc", "add", "-q", "data/extra.csv")
+    copy.commit("Data of our own")
+    second = fresh_clone(copy, tmp_path / "second").make("dvc-pull", env=remote, check=False)
+    assert second.returncode == 2 and "is not on the DVC remote" in second.stderr
     copy.make("dvc-push", env=remote)
     s3 = s3_client(s3_store)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="store")["Contents"]]

@@ -21,3 +21,12 @@ def test_the_environments_own_dvc_is_found_without_its_bin_on_path(monkeypatch):
     assert shutil.which("python") == str(own / "python")
     own_tools_first()  # once is enough
     assert os.environ["PATH"] == f"{own}:/usr/bin:/bin"
+
+
+def test_a_python_without_its_own_dvc_leaves_path_alone(monkeypatch, tmp_path):
+    """A system Python ahead of ~/.local/bin or pyenv's shims would hide the user's dvc."""
+    (tmp_path / "python").touch()
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    own_tools_first()
+    assert os.environ["PATH"] == "/usr/bin:/bin"

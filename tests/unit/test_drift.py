@@ -153,6 +153,14 @@ def test_a_column_no_longer_filled_drifts_and_noise_in_its_gaps_does_not(setting
         assert kept.decision == NO_DRIFT and kept.test != "missing", kept
     few = numeric_drift(filled, pd.Series([np.nan] * (settings.min_rows - 1)), settings)
     assert few.decision == TOO_FEW
+    # The boundary: 2% to 12% is a move of 0.1 (0.0999... in floats, which passed).
+    two = pd.Series(np.where(np.arange(2000) % 50 == 0, np.nan, 1.0))
+    twelve = pd.Series(np.where(np.arange(300) % 25 < 3, np.nan, 1.0))
+    assert numeric_drift(two, twelve, settings).test == "missing"
+    # Noise both ways: no gaps in 40 training rows is no certainty that there are none
+    # (3 of 30 in a batch: p = 0.07 two-sided; a one-sample test said p = 0).
+    clean, three = pd.Series(np.ones(40)), pd.Series([np.nan] * 3 + [1.0] * 27)
+    assert numeric_drift(clean, three, settings).test != "missing"
 
 
 def test_performance_allows_a_share_of_the_lead_over_the_trivial_baseline():

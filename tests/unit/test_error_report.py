@@ -164,8 +164,10 @@ def test_a_rule_of_the_servers_own_is_said_as_the_server_words_it(monkeypatch):
         "DNS rebinding attack detected'",
         error_code=PERMISSION_DENIED,
     )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:secret@mlflow.example.org:5000")
     said = server_refusal(host) or ""
-    assert "refused the host name" in said and "MLFLOW_SERVER_ALLOWED_HOSTS" in said
+    assert "start it with mlflow.example.org:5000 in MLFLOW_SERVER_ALLOWED_HOSTS" in said
+    assert "secret" not in said
     assert "EDIT" not in said
 
 

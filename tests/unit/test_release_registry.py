@@ -386,8 +386,11 @@ def test_the_actor_is_ci_then_the_servers_account_then_the_local_user(monkeypatc
 
     monkeypatch.delenv("GITHUB_ACTOR", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert registry.actor() == getpass.getuser()
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ci")
+    assert registry.actor() == getpass.getuser()  # a leftover, on a local store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert registry.actor() == "ci"
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     assert registry.actor() == "octocat"

@@ -91,21 +91,21 @@ def missing_drift(
 ) -> ColumnDrift | None:
     """Drift in how often the column is missing, which the tests on its values cannot see
     (a feed that stopped filling it): its share moved by at least `missing_share`, beyond
-    noise (the batch's count against the reference's share, a binomial test). None if not."""
-    rows = len(current)
-    if min(rows, len(reference)) < settings.min_rows:
+    noise (Fisher's exact test on both sides' counts: the reference is a sample too, and
+    a share of 0 in training is no certainty). None if not."""
+    if min(len(current), len(reference)) < settings.min_rows:
         return None
-    missing = int(current.isna().sum())
-    moved = missing / rows - float(reference.isna().mean())
+    counts = [[int(side.isna().sum()), int(side.notna().sum())] for side in (reference, current)]
+    moved = round(current.isna().mean() - reference.isna().mean(), 6)  # 12% - 2% is 0.1
     if abs(moved) < settings.missing_share:
         return None
-    p_value = stats.binomtest(missing, rows, float(reference.isna().mean())).pvalue
+    p_value = stats.fisher_exact(counts).pvalue
     if p_value >= settings.p_value:
         return None
     return ColumnDrift(
         **result,
         test="missing",
-        statistic=round(moved, 6),
+        statistic=float(moved),
         p_value=float(p_value),
         threshold=settings.missing_share,
         decision=DRIFT,

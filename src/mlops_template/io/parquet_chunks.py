@@ -97,7 +97,9 @@ class ParquetSink:
         import pyarrow as pa
 
         buffered = pa.concat_tables(self.pending)
-        self.writer.write_table(buffered.slice(0, rows).combine_chunks(), row_group_size=rows)
+        self.writer.write_table(
+            buffered.slice(0, rows).combine_chunks(), row_group_size=max(rows, 1)
+        )
         rest = buffered.slice(rows)
         self.pending, self.buffered = ([rest] if len(rest) else []), len(rest)
 
@@ -106,8 +108,8 @@ class ParquetSink:
 
     def __exit__(self, *exc: object) -> None:
         if self.writer is not None:
-            if self.buffered and exc[0] is None:
-                self._flush(self.buffered)
+            if exc[0] is None and (self.buffered or not self.rows):
+                self._flush(self.buffered)  # no rows: one empty row group, as to_parquet
             self.writer.close()
         elif exc[0] is None:
             columns = {name: pd.Series(dtype=d) for name, d in self.dtypes.items()}

@@ -26,11 +26,12 @@ MODEL_TAG = "registry.model"
 
 
 def actor() -> str:
-    """Who acts: the CI actor when there is one, else the account on the tracking server
-    (a team server's sign-in), else the local user."""
+    """Who acts: the CI actor when there is one, else the account signed in to a tracking
+    server, else the local user."""
+    signed_in = tracking_uri().startswith(("http://", "https://"))
     return (
         os.environ.get("GITHUB_ACTOR")
-        or os.environ.get("MLFLOW_TRACKING_USERNAME")
+        or (signed_in and os.environ.get("MLFLOW_TRACKING_USERNAME"))
         or getpass.getuser()
     )
 

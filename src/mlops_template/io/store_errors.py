@@ -31,7 +31,7 @@ def server_refusal(err: BaseException) -> str | None:
         )
         return f"tracking server {uri} refused {who} (401 Unauthorized, {request})"
     if err.error_code == "PERMISSION_DENIED":
-        return _denied(str(err), uri, user, request)
+        return _denied(str(err), uri, user, request, _host(tracking_uri()))
     if "Max retries exceeded" in str(err) or "Connection aborted" in str(err):
         return (
             f"tracking server {uri} went away during the request ({request}); "
@@ -40,15 +40,22 @@ def server_refusal(err: BaseException) -> str | None:
     return None
 
 
-def _denied(said: str, uri: str, user: str | None, request: str) -> str:
+def _host(uri: str) -> str:
+    """The Host header a client sends for `uri`: its name and port, no credentials."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(uri).netloc.rpartition("@")[2]
+
+
+def _denied(said: str, uri: str, user: str | None, request: str, host: str) -> str:
     """A 403 in words: the server's own rule, its host check, or a grant to ask for."""
     _, quoted, body = said.partition("Response body: '")
     rule = redact(body.removesuffix("'").strip()) if quoted else ""
     if rule.startswith("Invalid Host header"):  # MLflow's guard against DNS rebinding
         return (
-            f"tracking server {uri} refused the host name it was reached by ({request}): "
-            "it answers only the names it allows; start it with "
-            "MLFLOW_SERVER_ALLOWED_HOSTS=<that name> (docs/team.md)"
+            f"tracking server {uri} refused the host name it was reached by, {host} "
+            f"({request}): it answers only the names it allows; start it with {host} in "
+            "MLFLOW_SERVER_ALLOWED_HOSTS, which replaces its defaults (docs/team.md)"
         )
     if rule.startswith("Permission denied: "):  # a rule of the server's own, e.g.
         # release/champion_guard.py's: said as it is, since no grant would change it

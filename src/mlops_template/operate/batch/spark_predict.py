@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 
+# A number as the pandas engine reads a CSV cell: decimal, exponent, inf or nan, in any
+# case, spaces around it.
+DECIMAL = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
 # monotonically_increasing_id() puts the partition index above this many bits.
 PARTITION_SHIFT = 33
 
@@ -112,7 +115,9 @@ def _number(text: "Column", name: str) -> "Column":
     that fails naming the column and the cell where it holds text that is no number."""
     from pyspark.sql import functions as F
 
-    number = text.try_cast("double")
+    # Java's parser, which try_cast uses, also takes `1d`, `1f` and `0x1p3`; the pandas
+    # engine does not.
+    number = F.when(text.rlike(DECIMAL), text.try_cast("double"))
     said = F.concat(F.lit(f"column '{name}' holds text that is no number: '"), text, F.lit("'"))
     return (
         F.when(text.isNull() | text.isin(list(MISSING_TOKENS)), F.lit(None).cast("double"))
