@@ -95,11 +95,12 @@ def missing_drift(
     a share of 0 in training is no certainty). None if not."""
     if min(len(current), len(reference)) < settings.min_rows:
         return None
-    counts = [[int(side.isna().sum()), int(side.notna().sum())] for side in (reference, current)]
-    moved = round(current.isna().mean() - reference.isna().mean(), 6)  # 12% - 2% is 0.1
+    had, has = int(reference.isna().sum()), int(current.isna().sum())  # one pass each
+    moved = round(has / len(current) - had / len(reference), 6)  # 12% - 2% is 0.1
     if abs(moved) < settings.missing_share:
         return None
-    p_value = stats.fisher_exact(counts).pvalue
+    table = [[had, len(reference) - had], [has, len(current) - has]]  # missing, present
+    p_value = stats.fisher_exact(table).pvalue
     if p_value >= settings.p_value:
         return None
     return ColumnDrift(
