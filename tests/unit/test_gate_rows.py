@@ -3,15 +3,25 @@ judged on rows it trained on, nor the candidate on its own training rows."""
 
 from __future__ import annotations
 
+import re
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlops_template.config import Config
+from mlops_template.config.release import Bound
 from mlops_template.core.schema import infer_schema
 from mlops_template.errors import PipelineError
 from mlops_template.io.model_versions import ModelRef, RegisteredVersion
-from mlops_template.release.gate_rows import ROWS_COLUMN, Champion, Incomparable, compare
+from mlops_template.release.gate_rows import (
+    ROWS_COLUMN,
+    Champion,
+    Incomparable,
+    compare,
+    judge,
+)
 from tests.helpers.models import linear_classifier
 
 
@@ -138,18 +148,42 @@ def test_a_column_the_champion_needs_gone_from_the_data_is_a_clear_error(cfg):
     model = linear_classifier(without[["x"]], without["y"], numeric=["x"], categorical=[])
     schema = infer_schema(without[["x"]], without["y"], "classification")
     champion = _as_champion(CANDIDATE, TRAIN.iloc[:0], OLD_TEST, "new")
-    with pytest.raises(
-        Incomparable, match=r"champion v1 reads columns the data no longer has: \['c'\]"
-    ):
-        compare(
-            cfg,
-            schema,
-            candidate=model,
-            train=without,
-            test=TEST.drop(columns="c"),
-            champion=champion,
-            candidate_test_md5="new",
-        )
+    compare_with = partial(
+        compare,
+        cfg,
+        schema,
+        candidate=model,
+        train=without,
+        test=TEST.drop(columns="c"),
+        candidate_test_md5="new",
+    )
+    gone = r"champion v1 reads columns the data no longer has: \['c'\]"
+    with pytest.raises(Incomparable, match=gone):
+        compare_with(champion=champion)
+    # promote's judgement: refused, and the candidate judged alone for a person's review
+    # (its metrics, threshold and baseline checks); the live check is never asked for.
+    gate = cfg.gate.classification.model_copy(update={"thresholds": {"accuracy": Bound(min=0.5)}})
+    asked = []
+    result, decision = judge(compare_with, gate, champion, lambda: asked.append(1))
+    assert not decision.promote and not asked
+    assert [c.check for c in decision.checks] == [
+        "comparable",
+        "threshold:accuracy",
+        "baseline:balanced_accuracy",
+    ]
+    assert re.fullmatch(gone, decision.checks[0].detail)
+    assert decision.checks[1].passed and decision.checks[2].passed  # x alone predicts y
+    assert result.champion_metrics is None and result.rows["evaluation"] == len(TEST)
+    assert set(result.candidate_metrics) >= {"accuracy", "balanced_accuracy"}
+
+
+def test_a_comparable_champion_is_judged_with_the_live_check(cfg):
+    asked = []
+    result, decision = judge(
+        partial(_compare, cfg), cfg.gate.classification, _champion(TRAIN), lambda: asked.append(1)
+    )
+    assert asked == [1] and "champion" in result.comparisons
+    assert "improvement:balanced_accuracy" in [c.check for c in decision.checks]
 
 
 def test_a_class_the_champion_never_learned_counts_against_it(cfg):

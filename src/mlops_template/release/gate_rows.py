@@ -11,14 +11,18 @@ Rows are matched by value (core/row_ids.py): the `split.key` column, else the fe
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from mlops_template.config import Config
+from mlops_template.config.release import TaskGate
 from mlops_template.core import bootstrap as bs
 from mlops_template.core.evaluation import Scored, score
+from mlops_template.core.gate import decide, not_comparable
+from mlops_template.core.gate_checks import Decision, NoShadow, Shadow
 from mlops_template.core.row_ids import seen, shared_identity
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
@@ -154,6 +158,27 @@ def compare(
         compared.append(held.assign(**{ROWS_COLUMN: "champion_holdout"}))
     rows_used = pd.concat(compared, ignore_index=True) if len(compared) > 1 else compared[0]
     return Compared(comparisons, scored.metrics, theirs.metrics, counts, rows_used)
+
+
+def judge(
+    compare_with: Callable[..., Compared],
+    gate: TaskGate,
+    champion: Champion | None,
+    live: Callable[[], Shadow | NoShadow | None],
+) -> tuple[Compared, Decision]:
+    """The rows compared and the decision: `compare_with` is `compare` bound to all but the
+    champion; `live` gives the shadow check, asked for only when a champion was compared.
+    A champion that cannot be scored refuses the candidate, which is still judged alone
+    (its thresholds and baseline) for the person who may crown it by hand."""
+    try:
+        result = compare_with(champion=champion)
+        return result, decide(
+            gate, result.candidate_metrics, result.comparisons, live() if champion else None
+        )
+    except Incomparable as err:
+        result = compare_with(champion=None)
+        alone = decide(gate, result.candidate_metrics, result.comparisons)
+        return result, not_comparable(str(err), alone)
 
 
 def _holdout(cfg, schema, candidate, train, champion, *, noise):

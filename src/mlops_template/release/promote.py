@@ -17,13 +17,7 @@ import pandas as pd
 from mlops_template import stop_signals
 from mlops_template.config import Config
 from mlops_template.core.champion_history import rolled_back
-from mlops_template.core.gate import (
-    already_champion,
-    decide,
-    not_comparable,
-    refused_as_rolled_back,
-    shadow_check,
-)
+from mlops_template.core.gate import already_champion, refused_as_rolled_back, shadow_check
 from mlops_template.core.gate_checks import NoShadow, Shadow
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.core.validation_report import ValidationReport
@@ -91,18 +85,9 @@ def evaluate_gate(
         test=pd.read_parquet(cfg.paths.test),
         candidate_test_md5=candidate.test_md5,
     )
-    try:
-        result = compare(champion=held_by)
-        decided = decide(
-            gate,
-            result.candidate_metrics,
-            result.comparisons,
-            live_check(cfg, champion, registered) if champion else None,
-        )
-    except gate_rows.Incomparable as err:  # registered, so that a person can crown it:
-        result = compare(champion=None)  # the candidate's own numbers, for that review
-        alone = decide(gate, result.candidate_metrics, result.comparisons)
-        decided = not_comparable(str(err), alone)
+    result, decided = gate_rows.judge(
+        compare, gate, held_by, partial(live_check, cfg, champion, registered)
+    )
     report = PromotionReport(
         **common,
         evaluation_data={**evaluation, "rows": result.rows},
