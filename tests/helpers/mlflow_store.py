@@ -60,12 +60,24 @@ def add_versions(
     client: MlflowClient, name: str, count: int, files: Path | None = None, **tags: str
 ) -> list[str]:
     """`count` new versions of `name` (registered first if need be), their files those
-    in `files` (model_files), else none: for what moves aliases and tags, never loads a
-    model."""
+    in `files` (model_files), tagged with its md5 as promote tags them, else none: for
+    what moves aliases and tags, never loads a model."""
     if not client.search_registered_models(f"name = '{name}'"):
         client.create_registered_model(name)
     source = files or Path("versions").resolve()
     source.mkdir(exist_ok=True)
+    if files:
+        tags = {"lineage.model_md5": logged_md5(files), **tags}
     return [
         str(client.create_model_version(name, str(source), tags=tags).version) for _ in range(count)
     ]
+
+
+def logged_md5(folder: Path) -> str:
+    """The md5 promote records for a logged model's file: that of its canonical bytes
+    (the pipeline's file as `dvc.lock` records it)."""
+    import hashlib
+
+    from mlops_template.io.model_file import canonical_skops
+
+    return hashlib.md5(canonical_skops((folder / "model.skops").read_bytes())).hexdigest()

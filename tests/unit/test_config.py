@@ -282,3 +282,17 @@ def test_a_passthrough_column_named_twice_is_refused(params):
     params["predict"]["passthrough_columns"] = ["customer_id", "customer_id"]
     with pytest.raises(PipelineError, match=r"predict\.passthrough_columns: .*'customer_id'"):
         parse_config(params)
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("a/b", "holds /"), ("a:b", "holds :"), ("it's", "holds '"), (" churn", "a space")],
+)
+def test_a_model_name_the_registry_cannot_take_is_named(params, name, said):
+    """MLflow refused a/b only when promote registered it (its dry run passed); a quote
+    broke the registry's searches with MLflow's traceback."""
+    params["registry"]["model_name"] = name
+    with pytest.raises(PipelineError, match=rf"registry\.model_name: .*{said}"):
+        parse_config(params)
+    params["registry"]["model_name"] = "Churn model v2.1_b"
+    parse_config(params)

@@ -93,6 +93,29 @@ def test_a_file_the_cache_lost_comes_back_from_the_remote(project, tmp_path):
         cached_file(md5, "training data")
 
 
+def test_a_file_changed_in_the_cache_or_on_the_remote_is_refused(project, tmp_path):
+    """Monitor and the gate read a version's data by its md5: a drifted batch copied over
+    the cache's file was read as the training data ("no drift")."""
+    remote = tmp_path.parent / f"{tmp_path.name}-remote"
+    run("dvc", "remote", "add", "-d", "store", str(remote))
+    md5 = tracked("train.csv", "a,b\n7,8\n")
+    run("dvc", "push", "--quiet")
+    cached = Path(cached_file(md5, "training data"))
+    cached.chmod(0o644)
+    cached.write_text("a,b\n0,0\n")
+    with pytest.raises(PipelineError, match=rf"in the DVC cache .* is not the file of md5 {md5}"):
+        cached_file(md5, "training data")
+    cached.unlink()  # as the message says: fetched again from the remote
+    assert cached_file(md5, "training data").read_text() == "a,b\n7,8\n"
+    (on_remote := remote / "files" / "md5" / md5[:2] / md5[2:]).chmod(0o644)
+    on_remote.write_text("a,b\n0,0\n")
+    cached.chmod(0o644)
+    cached.unlink()
+    with pytest.raises(PipelineError, match=rf"the remote .* holds another file under md5 {md5}"):
+        cached_file(md5, "training data")
+    assert not cached.exists() and not list(cached.parent.glob("*.fetching"))
+
+
 def test_a_store_without_the_model_removes_nothing(project):
     """The wrong store (a typo in MLFLOW_TRACKING_URI's SQLite path, which MLflow creates
     empty) would keep no registered version's files: refused before `dvc gc` runs."""

@@ -114,30 +114,48 @@ def test_unknown_gate_metric_fails_at_config_load(params):
         parse_config(params)
 
 
-def _promote(version):
-    return {"action": "promote", "version": version}
-
-
-def _rollback(version):
-    return {"action": "rollback", "version": version}
+def _history(*steps: str) -> list[dict[str, str]]:
+    """Events as promote and rollback record them ("2" promotes v2, "-2" rolls back to
+    it), each naming the champion before it."""
+    events, champion = [], ""
+    for step in steps:
+        version = step.lstrip("-")
+        action = "rollback" if step.startswith("-") else "promote"
+        events.append({"action": action, "version": version, "previous": champion})
+        champion = version
+    return events
 
 
 def test_champion_line_replays_promotions_and_rollbacks():
-    events = [_promote("1"), _promote("2"), _promote("4"), _rollback("2")]
+    events = _history("1", "2", "4", "-2")
     assert champion_line(events) == ["1", "2"]
     assert rollback_target(events, "2") == "1"
-    assert rollback_target([*events, _rollback("1")], "1") is None
+    assert rollback_target(_history("1", "2", "4", "-2", "-1"), "1") is None
 
 
 def test_rollback_to_a_version_never_champion_then_back():
-    events = [_promote("1"), _rollback("3")]
+    events = _history("1", "-3")
     assert champion_line(events) == ["1", "3"]
     assert rollback_target(events, "3") == "1"
 
 
 def test_history_that_disagrees_with_the_alias_gives_no_target():
-    assert rollback_target([_promote("1"), _promote("2")], "5") is None
+    assert rollback_target(_history("1", "2"), "5") is None
     assert rollback_target([], "1") is None
+
+
+def test_an_event_that_breaks_the_history_is_where_the_replay_starts():
+    """The sweep's forgery: a run tagged as a promotion of v2 (never champion), added
+    among the real ones. Wherever it sits, rollback never goes to v2."""
+    real = _history("1", "3", "4")
+    forged = {"action": "promote", "version": "2", "previous": "1"}
+    assert rollback_target([*real[:2], forged, real[2]], "4") is None  # 4 follows 3, not 2
+    assert rollback_target([real[0], forged, *real[1:]], "4") == "3"  # 3 follows 1, not 2
+    first = {"action": "promote", "version": "2", "previous": ""}
+    assert rollback_target([first, *real], "4") == "3"
+    assert rollback_target([*real, forged], "4") is None  # the alias is not at v2
+    by_hand = [*_history("1", "3"), {"action": "promote", "version": "5", "previous": "7"}]
+    assert rollback_target(by_hand, "5") is None  # v7 was crowned by hand: no history
 
 
 def test_a_decision_reads_back_from_its_json_unchanged():

@@ -298,3 +298,35 @@ def test_serve_refuses_at_start_a_log_table_with_a_removed_data_file(params, tmp
     next(table.glob("*.parquet")).unlink()
     with pytest.raises(PipelineError, match="1 of its 1 data files are missing"):
         inference_log_env(cfg, ModelRef("m", "1", "champion"), schema)
+
+
+def test_monitor_reads_this_models_rows_up_to_now(served_pyfunc, tmp_path, capsys):
+    """A copy of the log's rows stamped 2099 had monitor --log's windows end in 2099 and
+    leave every real row out, unsaid; another model's rows counted as this one's."""
+    from deltalake import DeltaTable
+
+    from mlops_template.operate.monitoring.log_monitor import read_log
+
+    table = tmp_path / "predictions"
+    log = make_log(served_pyfunc, table)
+    assert post(app_with(served_pyfunc, log), served_pyfunc[1].head(6))[0] == 200
+    log.close()
+    rows = DeltaTable(str(table)).to_pyarrow_table()
+
+    def with_all(column: str, value) -> pa.Table:
+        field = rows.schema.field(column)
+        values = pa.array([value] * rows.num_rows).cast(field.type)
+        return rows.set_column(rows.schema.get_field_index(column), column, values)
+
+    for copy in (
+        with_all("scored_at", pd.Timestamp("2099-01-01", tz="UTC")),
+        with_all("model_name", "another"),
+    ):
+        predictions_table.append(str(table), rows.schema, iter(copy.to_batches()))
+    model, features = served_pyfunc
+    labels = pd.Series(model.get_raw_model().predict(features))
+    read = read_log(str(table), infer_schema(features, labels, "classification"), "m")
+    assert len(read) == 6 and read["scored_at"].max() < pd.Timestamp.now(tz="UTC")
+    err = capsys.readouterr().err
+    assert "6 rows scored by another model left out" in err
+    assert "6 rows stamped more than 5 minutes ahead of now left out" in err

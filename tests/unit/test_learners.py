@@ -4,6 +4,7 @@ whether it comes alone or in a batch."""
 
 from __future__ import annotations
 
+import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +14,7 @@ from mlops_template.core.estimators import check_estimators
 from mlops_template.core.learner_adapters import SafeNames, learner_of
 from mlops_template.core.models import build_pipeline
 from mlops_template.errors import PipelineError
-from mlops_template.io.model_file import dump_model, load_model
+from mlops_template.io.model_file import canonical_skops, dump_model, load_model, trusted_types
 from tests.helpers.models import learner_config
 
 LEARNERS = ["lightgbm", "xgboost"]
@@ -54,7 +55,9 @@ def fitted(name: str, task: str, frame: pd.DataFrame):
     return pipeline.fit(frame[["spend, monthly ($)", "plan"]], frame[target])
 
 
-@pytest.mark.parametrize("name", [*LEARNERS, "hist_gradient_boosting, native"])
+@pytest.mark.parametrize(
+    "name", [*LEARNERS, "hist_gradient_boosting, native", "random_forest", "extra_trees", "linear"]
+)
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_trains_saves_byte_stable_and_loads_as_trusted(name, task, tmp_path):
     frame = rows()
@@ -68,6 +71,13 @@ def test_trains_saves_byte_stable_and_loads_as_trusted(name, task, tmp_path):
     dump_model(model, first)
     dump_model(fitted(name, task, frame), second)  # trained again from the same rows
     assert first.read_bytes() == second.read_bytes()
+    # MLflow writes the model with skops again when train logs it; the loaders check the
+    # store's file by its canonical bytes' md5 against dvc.lock's (io/model_folder.py).
+    trusted = trusted_types(first.read_bytes())
+    mlflow.sklearn.save_model(
+        model, tmp_path / "logged", serialization_format="skops", skops_trusted_types=trusted
+    )
+    assert canonical_skops((tmp_path / "logged" / "model.skops").read_bytes()) == first.read_bytes()
     loaded = load_model(first)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 

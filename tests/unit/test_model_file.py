@@ -87,6 +87,9 @@ def test_a_damaged_file_is_named(tmp_path, damage):
         ("sklearn.utils", "resample"),
         ("posix", "system"),
         ("sklearn.datasets._rcv1", "GzipFile"),  # gzip's class, imported by scikit-learn
+        # Importing a test module runs pytest: this one's importorskip raised past Exception.
+        ("sklearn.tests.test_docstrings", "Foo"),
+        ("sklearn.conftest", "Foo"),
     ],
 )
 def test_a_function_that_loading_would_call_is_refused(tmp_path, call):

@@ -6,6 +6,7 @@ tampered or damaged model in one line."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import re
@@ -27,10 +28,12 @@ from sklearn.preprocessing import FunctionTransformer
 from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
+from mlops_template.io.lineage import file_md5
 from mlops_template.io.model_file import dump_model
 from mlops_template.operate.batch import model_fetch
 from mlops_template.operate.monitoring import monitor
 from mlops_template.operate.serving import serve
+from tests.helpers.mlflow_store import add_versions
 from tests.helpers.models import log_small_model
 from tests.helpers.template import example_params_text
 
@@ -59,14 +62,17 @@ def logged(tmp_path_factory):
 def _log_a_model(cfg: Config, root: Path) -> pd.DataFrame:
     features = log_small_model(root)
     name = cfg.registry.model_name
-    version = mlflow.register_model(f"models:/{mlflow.last_logged_model().model_id}", name)
+    md5 = file_md5(root / "model.skops")  # as dvc.lock records it, and promote tags it
+    uri = f"models:/{mlflow.last_logged_model().model_id}"
+    version = mlflow.register_model(uri, name, tags={"lineage.model_md5": md5})
     MlflowClient().set_registered_model_alias(name, registry.CHAMPION, version.version)
     return features
 
 
 @pytest.fixture
 def store(logged, monkeypatch, tmp_path):
-    """The logged store, in this test's environment; its model's files are put back after."""
+    """The logged store, in this test's environment; its model's files and md5 tag are put
+    back after."""
     root, cfg, artifacts, features = logged
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
@@ -75,7 +81,17 @@ def store(logged, monkeypatch, tmp_path):
     yield cfg, artifacts, features
     shutil.rmtree(artifacts)
     shutil.copytree(saved, artifacts)
+    _tag_md5(cfg, file_md5(root / "model.skops"))
     mlflow.set_tracking_uri(None)
+
+
+def _tag_md5(cfg: Config, md5: str | None) -> None:
+    """v1's lineage.model_md5 tag set to `md5`, or removed (None)."""
+    client, name = MlflowClient(), cfg.registry.model_name
+    if md5 is None:
+        client.delete_model_version_tag(name, "1", "lineage.model_md5")
+    else:
+        client.set_model_version_tag(name, "1", "lineage.model_md5", md5)
 
 
 def _posix_system_model(artifacts: Path, *, list_it: bool) -> None:
@@ -122,7 +138,13 @@ def _gate(cfg: Config) -> None:  # the champion in the gate (monitor's path too)
 
 
 def _candidate(cfg: Config) -> None:  # promote's candidate, logged and not registered
-    model_versions.load_logged(f"models:/{cfg.registry.model_name}/1", "the candidate")
+    uri = f"models:/{cfg.registry.model_name}/1"
+    model_versions.load_logged(uri, "the candidate", _recorded(cfg))
+
+
+def _recorded(cfg: Config) -> str:
+    """The md5 the registry records for v1's model file (its lineage.model_md5 tag)."""
+    return MlflowClient().get_model_version(cfg.registry.model_name, "1").tags["lineage.model_md5"]
 
 
 LOADERS = {
@@ -153,6 +175,110 @@ def test_a_damaged_model_file_is_named(store, path, tmp_path):
         damaged = re.escape("the candidate (model.skops) is damaged")
     with pytest.raises(PipelineError, match=damaged):
         LOADERS[path](cfg, tmp_path)
+
+
+def _negated(artifacts: Path) -> str:
+    """The store's model file replaced by the same pipeline with its coefficients negated
+    (our types only: it passes the allow-list); the new file's md5 as promote records it."""
+    path = artifacts / "model.skops"
+    model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    model[-1].coef_ = -model[-1].coef_
+    dump_model(model, path)
+    return file_md5(path)
+
+
+@pytest.mark.parametrize("path", LOADERS)
+def test_a_model_file_other_than_the_recorded_one_is_refused_on_every_path(store, path, tmp_path):
+    """The sweep's attack: another model of our own types in the store, every loader ran
+    it (accuracy 0.91 -> 0.09). The registry's md5 (dvc.lock's for the candidate) says
+    which file it must be."""
+    cfg, artifacts, _ = store
+    _negated(artifacts)
+    where = "dvc.lock records" if path == "candidate" else "the registry records"
+    with pytest.raises(
+        PipelineError, match=rf"refused: it is not the model file the md5 {where} .*was changed$"
+    ):
+        LOADERS[path](cfg, tmp_path)
+
+
+def test_a_version_without_a_recorded_md5_is_refused(store):
+    cfg, _, _ = store
+    _tag_md5(cfg, None)
+    with pytest.raises(PipelineError, match=r"refused: no md5 of it is recorded .*promote`$"):
+        _fetch_in_process(cfg, None)
+
+
+def test_a_tag_that_names_another_file_does_not_make_it_the_candidates_version(store):
+    """promote reuses a version of the candidate's md5: one whose tag claims that md5 and
+    whose files are another model (anyone who may register could make one) is not it."""
+    cfg, artifacts, _ = store
+    name, client = cfg.registry.model_name, MlflowClient()
+    md5 = _recorded(cfg)
+    shutil.copytree(artifacts, other := Path("other-files"), dirs_exist_ok=True)
+    _negated(other)
+    try:
+        (forged,) = add_versions(client, name, 1, other, **{"lineage.model_md5": md5})
+        assert registry.versions_tagged(client, name, md5) == [forged, "1"]
+        assert model_versions.version_of(client, name, md5) == "1"
+        assert model_versions.version_of(client, name, "0" * 32) is None
+    finally:
+        shutil.rmtree(other)
+        client.delete_model_version(name, forged)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda meta: meta["metadata"]["schema"].update(
+                columns=meta["metadata"]["schema"]["columns"][:1]
+            ),
+            r"training schema names categorical columns \[\], its model file reads \['c'\]",
+        ),
+        (
+            lambda meta: meta["metadata"]["schema"].update(task="regression"),
+            "says a regression model, its model file holds the other kind",
+        ),
+        (
+            lambda meta: meta["signature"].update(
+                inputs=json.dumps(json.loads(meta["signature"]["inputs"])[:1])
+            ),
+            r"signature does not declare the model's features as trained \(columns \['c'\]",
+        ),
+        (
+            lambda meta: meta["signature"].update(
+                inputs=json.dumps(
+                    [{**c, "required": False} for c in json.loads(meta["signature"]["inputs"])]
+                )
+            ),
+            r"signature does not declare the model's features as trained \(columns \['c', 'x'\]",
+        ),
+    ],
+    ids=["schema-without-a-column", "task", "signature-without-a-column", "all-optional"],
+)
+@pytest.mark.parametrize("path", ["rest", "batch and spark", "gate"])
+def test_an_mlmodel_that_says_otherwise_than_its_model_is_refused(store, edit, message, path):
+    """What the MLmodel says of the model decides what the loaders read: a schema cut to
+    fewer columns had predict blank them, a signature cut had MLflow's server drop them."""
+    cfg, artifacts, _ = store
+    meta = yaml.safe_load((artifacts / "MLmodel").read_text())
+    edit(meta)
+    (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
+    with pytest.raises(PipelineError, match=rf" v1 refused: its MLmodel.*{message}"):
+        LOADERS[path](cfg, None)
+
+
+@pytest.mark.parametrize(
+    "held", [{"a": 1}, Pipeline([("run", FunctionTransformer())])], ids=["a-dict", "unfitted"]
+)
+def test_a_recorded_file_that_is_no_trained_pipeline_is_refused(store, held):
+    """Tags and files changed together (the registry's store and the artifact store): still
+    no loader gets an object that would crash it, or run unfitted."""
+    cfg, artifacts, _ = store
+    dump_model(held, artifacts / "model.skops")
+    _tag_md5(cfg, file_md5(artifacts / "model.skops"))
+    with pytest.raises(PipelineError, match=r" v1 refused: its model file holds "):
+        _fetch_in_process(cfg, None)
 
 
 @pytest.mark.parametrize(
@@ -248,7 +374,9 @@ def test_a_checked_copy_trusts_our_list_and_our_code(store):
         py.update(data="sub", predict_fn="predict_proba", model_config={"a": 1})
 
     _edit_mlmodel(artifacts, edit)
-    with model_versions.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
+    with model_versions.model_copy(
+        f"models:/{cfg.registry.model_name}/1", "test", "v1", _recorded(cfg)
+    ) as folder:
         assert sorted(p.name for p in Path(folder).iterdir()) == ["MLmodel", "model.skops"]
         meta = yaml.safe_load(Path(folder, "MLmodel").read_text())
         assert "posix.system" not in meta["flavors"]["sklearn"]["skops_trusted_types"]
@@ -267,7 +395,9 @@ def test_the_server_environment_loads_a_checked_copy(store):
     """A REST worker, started with serve's command and environment, loads the checked
     copy (MLflow refuses any sklearn model, skops too, under MLFLOW_ALLOW_PICKLE_...=false)."""
     cfg, _, _ = store
-    with model_versions.model_copy(f"models:/{cfg.registry.model_name}/1", "test") as folder:
+    with model_versions.model_copy(
+        f"models:/{cfg.registry.model_name}/1", "test", "v1", _recorded(cfg)
+    ) as folder:
         command, env = serve.server_command(folder, cfg.serve, 1, "127.0.0.1", 0)
         assert command[-1] == serve.APP
         worker = "import mlops_template.operate.serving.scoring_app as a; print(type(a.app.model))"
@@ -359,7 +489,10 @@ def test_a_signature_mlflow_cannot_read_is_refused_before_any_loader(store):
     (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
     uri = f"models:/{cfg.registry.model_name}/1"
     damaged = r" v1: its MLmodel is damaged \(JSONDecodeError"
-    with pytest.raises(PipelineError, match=damaged), model_versions.model_copy(uri, "t", " v1"):
+    with (
+        pytest.raises(PipelineError, match=damaged),
+        model_versions.model_copy(uri, "t", " v1", _recorded(cfg)),
+    ):
         pass
 
 
@@ -417,9 +550,25 @@ def test_reproduce_reads_the_logged_environment(store):
     assert differs[1].startswith("Python 3.0.1 -> 3.") and len(differs) == 2
 
 
+@pytest.mark.parametrize(
+    "text", [b"- a list\n", b"python: [unclosed\n", b"\xff\xfe"], ids=["list", "bad-yaml", "binary"]
+)
+def test_reproduce_compares_no_environment_a_damaged_file_cannot_say(store, text):
+    """The version's python_env.yaml is the store's text, read unchecked: damaged, it
+    crashed reproduce after its rebuild's minutes, with no report."""
+    from mlops_template.release import reproduce
+
+    cfg, artifacts, _ = store
+    (artifacts / "python_env.yaml").write_bytes(text)
+    (artifacts / "requirements.txt").write_bytes(b"\xff" + text)
+    ref = model_versions.ModelRef(cfg.registry.model_name, "1", "")
+    assert reproduce._environment(ref) == []
+
+
 def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_path):
     """The tags record the model file's md5; serve and predict load the store's copy.
-    A copy changed there (its coefficients negated, still our types) scores otherwise."""
+    A copy changed there (its coefficients negated, still our types) is refused, and
+    reproduce says the artifact differs."""
     from mlops_template.core.reproduction import Compared, Reproduction
     from mlops_template.release import reproduce
 
@@ -434,8 +583,10 @@ def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_pa
     )
     model[-1].coef_ = -model[-1].coef_
     dump_model(model, artifacts / "model.skops")
-    changed = reproduce._served_scores(reproduce._served(MlflowClient(), ref), rebuilt, test)
-    assert changed.rebuilt == same.rebuilt and changed.registered != same.registered
+    refused = reproduce._served(MlflowClient(), ref)  # as serve and predict refuse it
+    assert "refused: it is not the model file the md5 the registry records" in refused
+    changed = reproduce._served_scores(refused, rebuilt, test)
+    assert not changed.same
     model_file = Compared("model file", "0" * 32, "0" * 32)  # the rebuild is the tagged file
     found = Reproduction(model=ref.label, commit="0" * 40, outputs=[model_file, changed])
     assert list(found.differs()) == ["artifact"] and not found.identical

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlops_template.config.base import NOT_BOOL, PosInt, Seed, Strict
 from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -32,6 +32,19 @@ class Registry(Strict):
     model_name: str = Field(min_length=1)
     keep_versions: PosInt
     card: Card = Card()
+
+    @field_validator("model_name")
+    @classmethod
+    def _usable_name(cls, name: str) -> str:
+        # MLflow refuses / and : in a name (promote failed after its dry run passed);
+        # quotes and % would break the registry's searches, which name it in a filter.
+        if bad := sorted({c for c in name if c in "/:'\"`%"}):
+            raise ValueError(
+                f"{name!r} holds {' '.join(bad)}, which a registered model's name cannot"
+            )
+        if name != name.strip():
+            raise ValueError(f"{name!r} starts or ends with a space")
+        return name
 
 
 class Bound(Strict):

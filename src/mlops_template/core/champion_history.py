@@ -26,9 +26,23 @@ def champion_line(events: list[dict[str, Any]]) -> list[str]:
     return line
 
 
+def unbroken(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events since the history last broke. After any event the champion is the
+    version it names, so the next event records that one as the champion before it.
+    One that records another follows an alias moved by hand, or an event run added by
+    hand (anyone who may create runs could add one naming a version never crowned): the
+    history before it is not replayed."""
+    start = 0
+    for i in range(1, len(events)):
+        if events[i]["previous"] != events[i - 1]["version"]:
+            start = i
+    return events[start:]
+
+
 def rollback_target(events: list[dict[str, Any]], current: str | None) -> str | None:
-    """The champion before `current`, or None when there is nothing to go back to."""
-    line = champion_line(events)
+    """The champion before `current` in the unbroken history, or None when there is
+    nothing to go back to."""
+    line = champion_line(unbroken(events))
     if not line or line[-1] != current:
         return None
     return line[-2] if len(line) > 1 else None

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from mlops_template.errors import PipelineError
+from mlops_template.io.lineage import file_md5
 
 
 def is_md5(text: str) -> bool:
@@ -39,6 +40,14 @@ def cached_file(md5: str, what: str) -> Path:
             f"the {what} (md5 {md5}) is neither in the DVC cache {path.parent.parent} nor on "
             f"the remote ({remote or 'none set'}): `dvc push` it from a clone that has it"
         )
+    # Read by its md5, so it must have it: a file changed in the cache decided what
+    # monitor compared with (a drifted batch there read as "no drift") and the gate judged.
+    if (found := file_md5(path)) != md5:
+        raise PipelineError(
+            f"the {what} in the DVC cache ({path}) is not the file of md5 {md5} (its md5 is "
+            f"{found}): the cache was changed; remove that file and run again to fetch it "
+            "from the remote"
+        )
     return path
 
 
@@ -54,6 +63,12 @@ def _from_remote(repo, md5: str, path: Path) -> str | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.fetching")
         odb.fs.get_file(source, str(partial))
+        if (found := file_md5(partial)) != md5:  # the remote's copy changed: not kept
+            partial.unlink()
+            raise PipelineError(
+                f"the remote {odb.path} holds another file under md5 {md5} (its md5 is "
+                f"{found}): the remote was changed"
+            )
         partial.chmod(0o444)  # as DVC keeps its cache
         partial.replace(path)
     return str(odb.path)

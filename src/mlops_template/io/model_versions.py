@@ -3,8 +3,9 @@ its files downloaded and checked, and the model, training schema and lineage loa
 them. Every caller that loads a model (the gate, promote's candidate, monitor, ct, batch
 scoring's fetch and REST serving's copy) goes through here.
 
-Nothing from the artifact store is trusted as stored: a downloaded folder is checked and
-rewritten (model_file.check_model_folder) before anything loads it. MLflow, and the
+Nothing from the artifact store is trusted as stored: a downloaded folder is checked
+against the md5 the registry records for the version, and rewritten
+(model_folder.check_model_folder), before anything loads it. MLflow, and the
 model file's module (scikit-learn), are imported inside the functions: `predict` imports
 this module's types without MLflow, and its model fetch downloads without scikit-learn.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template.errors import PipelineError
+
+MODEL_MD5 = "model_md5"  # the lineage tag (`lineage.model_md5`) of the model file's md5
 
 
 def no_alias_hint(alias: str | None) -> str:
@@ -38,11 +41,13 @@ def no_alias_hint(alias: str | None) -> str:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A registered version, and the alias it was asked for by ("" for a number)."""
+    """A registered version, the alias it was asked for by ("" for a number), and the md5
+    of its model file the registry records (its `lineage.model_md5` tag; resolve reads it)."""
 
     name: str
     version: str
     alias: str
+    model_md5: str = ""
 
     @property
     def uri(self) -> str:
@@ -58,13 +63,15 @@ def resolve(client: Any, name: str, version: str | None, alias: str | None) -> M
     from mlops_template.io import registry
 
     if version:
-        if not registry.has_version(client, name, version):
+        found = registry.model_version(client, name, version)
+        if found is None:
             raise PipelineError(f"{name} has no version {version}")
-        return ModelRef(name, str(version), "")
-    found = registry.alias_version(client, name, alias)
-    if found is None:
-        raise PipelineError(f"{name} has no version with alias '{alias}'{no_alias_hint(alias)}")
-    return ModelRef(name, found, alias or "")
+    else:
+        found = registry.aliased_version(client, name, alias)
+        if found is None:
+            raise PipelineError(f"{name} has no version with alias '{alias}'{no_alias_hint(alias)}")
+    md5 = found.tags.get(f"lineage.{MODEL_MD5}", "")
+    return ModelRef(name, str(found.version), "" if version else alias or "", md5)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
 
     tags = client.get_model_version(ref.name, ref.version).tags
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
-    with model_copy(ref.uri, "load", ref.label) as folder:
+    with model_copy(ref.uri, "load", ref.label, lineage.get(MODEL_MD5, "")) as folder:
         return RegisteredVersion(
             ref=ref,
             model=load_copy(folder, ref.label),
@@ -106,20 +113,40 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
         )
 
 
-def load_logged(uri: str, label: str) -> Any:
-    """A logged model not registered yet (`models:/<model id>`: promote's candidate)."""
-    with model_copy(uri, "load", label) as folder:
+def version_of(client: Any, name: str, model_md5: str) -> str | None:
+    """The newest registered version that holds this model file, if any: its tags say so
+    and its files are checked to (whoever can tag a version could tag another model so)."""
+    from mlops_template.io import registry
+
+    for version in registry.versions_tagged(client, name, model_md5):
+        ref = ModelRef(name, version, "")
+        try:
+            with model_copy(ref.uri, "version", ref.label, model_md5):
+                return version
+        except PipelineError:
+            continue
+    return None
+
+
+def load_logged(uri: str, label: str, model_md5: str) -> Any:
+    """A logged model not registered yet (`models:/<model id>`: promote's candidate), whose
+    file must be the one dvc.lock records (`model_md5`)."""
+    from mlops_template.io.model_folder import DVC_LOCK
+
+    with model_copy(uri, "load", label, model_md5, DVC_LOCK) as folder:
         return load_copy(folder, label)
 
 
 @contextmanager
-def model_copy(uri: str, purpose: str, label: str | None = None) -> Iterator[str]:
+def model_copy(
+    uri: str, purpose: str, label: str, model_md5: str, recorded: str | None = None
+) -> Iterator[str]:
     """A local folder with a model's files (MLmodel, the model), downloaded once, checked
-    (download_model) and removed afterwards: its schema and the model are read from it,
-    so they come from one version and the store is asked once."""
+    against `model_md5` (download_model) and removed afterwards: its schema and the model
+    are read from it, so they come from one version and the store is asked once."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        folder = download_model(uri, tmp, label)
-        signature_readable(folder, label or uri)
+        folder = download_model(uri, tmp, label, model_md5=model_md5, recorded=recorded)
+        signature_readable(folder, label)
         yield folder
 
 
@@ -136,10 +163,20 @@ def signature_readable(folder: str, label: str) -> None:
         ) from None
 
 
-def download_model(uri: str, folder: str, label: str | None = None, check: bool = True) -> str:
+def download_model(
+    uri: str,
+    folder: str,
+    label: str | None = None,
+    check: bool = True,
+    *,
+    model_md5: str = "",
+    recorded: str | None = None,
+) -> str:
     """A model's files downloaded into an existing folder, quietly, and (by default)
-    made safe to load: nothing in them is trusted as stored (model_file.check_model_folder).
-    `label` names the model in errors (`churn v3`), else the URI does. `check=False`
+    made safe to load: nothing in them is trusted as stored, and the model file must be
+    the one whose md5 the registry records, `model_md5` (model_folder.check_model_folder;
+    `recorded` says where else it is recorded). `label` names the model in errors
+    (`churn v3`), else the URI does. `check=False`
     returns the files as stored: for predict's fetch, whose reader checks them (the check
     imports scikit-learn, which scoring imports anyway), and for reading files other than
     the model (reproduce's requirements); tests/unit/test_model_trust.py lists who may."""
@@ -160,15 +197,16 @@ def download_model(uri: str, folder: str, label: str | None = None, check: bool 
             "register it again, or point the alias at another version (`rollback --to`)"
         ) from None
     if check:
-        from mlops_template.io.model_file import check_model_folder
+        from mlops_template.io.model_folder import REGISTRY, check_model_folder
 
-        check_model_folder(local, label)
+        check_model_folder(local, label, model_md5, recorded or REGISTRY)
     return local
 
 
 def load_copy(folder: str, label: str) -> Any:
     """The scikit-learn model of a checked copy (model_copy), loaded with our allow-list."""
-    from mlops_template.io.model_file import load_model, model_file_in
+    from mlops_template.io.model_file import load_model
+    from mlops_template.io.model_folder import model_file_in
 
     file = model_file_in(folder)
     return load_model(file, f"{label} ({file.name})")

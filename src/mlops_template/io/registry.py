@@ -48,10 +48,25 @@ def connect() -> Any:
 
 
 def alias_version(client: Any, name: str, alias: str) -> str | None:
+    found = aliased_version(client, name, alias)
+    return None if found is None else str(found.version)
+
+
+def aliased_version(client: Any, name: str, alias: str | None) -> Any | None:
+    """The ModelVersion `alias` points to (its tags too), or None."""
+    return _or_none(lambda: client.get_model_version_by_alias(name, alias))
+
+
+def model_version(client: Any, name: str, version: str) -> Any | None:
+    """The ModelVersion (its tags too), or None if there is no such version."""
+    return _or_none(lambda: client.get_model_version(name, version))
+
+
+def _or_none(ask: Any) -> Any | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(client.get_model_version_by_alias(name, alias).version)
+        return ask()
     except MlflowException as err:
         if not_found(err):
             return None
@@ -59,23 +74,11 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
 
 
 def has_model(client: Any, name: str) -> bool:
-    return _found(lambda: client.get_registered_model(name))
+    return _or_none(lambda: client.get_registered_model(name)) is not None
 
 
 def has_version(client: Any, name: str, version: str) -> bool:
-    return _found(lambda: client.get_model_version(name, version))
-
-
-def _found(ask: Any) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        ask()
-    except MlflowException as err:
-        if not_found(err):
-            return False
-        raise
-    return True
+    return model_version(client, name, version) is not None
 
 
 def not_found(err: Any) -> bool:
@@ -83,13 +86,14 @@ def not_found(err: Any) -> bool:
     return err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
-def version_of(client: Any, name: str, model_md5: str) -> str | None:
-    """The newest registered version of this exact model file, if any."""
+def versions_tagged(client: Any, name: str, model_md5: str) -> list[str]:
+    """The versions whose tags say they hold this model file, newest first (a tag says
+    so; model_versions.version_of checks their files)."""
     versions = all_pages(
         client.search_model_versions,
         f"name = '{name}' and tags.`lineage.model_md5` = '{model_md5}'",
     )
-    return max((str(v.version) for v in versions), key=int, default=None)
+    return sorted((str(v.version) for v in versions), key=int, reverse=True)
 
 
 def newest_stage_run(client: Any, stage: str, model_md5: str) -> Any | None:

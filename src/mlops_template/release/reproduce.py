@@ -247,10 +247,13 @@ def _environment(ref: model_versions.ModelRef) -> list[str]:
     differs = []
     with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
         folder = model_versions.download_model(ref.uri, tmp, ref.label, check=False)
-        requirements = Path(folder) / "requirements.txt"
-        pins = requirements.read_text().splitlines() if requirements.is_file() else []
-        python_env = Path(folder) / "python_env.yaml"
-        python = (yaml.safe_load(python_env.read_text()) or {}) if python_env.is_file() else {}
+        pins = _text(Path(folder) / "requirements.txt").splitlines()
+        try:
+            python = yaml.safe_load(_text(Path(folder) / "python_env.yaml"))
+        except yaml.YAMLError:  # the store's text: what it cannot say is not compared
+            python = None
+    if not isinstance(python, dict):
+        python = {}
     for pin in pins:
         name, sep, version = pin.partition("==")
         if not sep:
@@ -266,6 +269,14 @@ def _environment(ref: model_versions.ModelRef) -> list[str]:
     if logged_python and logged_python != here:
         differs.append(f"Python {logged_python} -> {here}")
     return differs
+
+
+def _text(path: Path) -> str:
+    """A file of the version's, as text ("" if it is not there or not text)."""
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+    except UnicodeDecodeError:
+        return ""
 
 
 def dvc_yaml(path: Path) -> dict:

@@ -5,7 +5,7 @@ MLflow's import, its SQL store and the download take ~2.5 s of a `predict` call,
 scikit-learn, skops, pandas and pyarrow about as long; on two cores, in two processes,
 they overlap (benchmarks/batch_scoring.py). The second process is this module run as a
 script. It writes the version and the downloaded folder as JSON, and imports neither
-scikit-learn nor skops: `predict` checks the folder (model_file.check_model_folder, which
+scikit-learn nor skops: `predict` checks the folder (model_folder.check_model_folder, which
 needs them, as scoring does) and reads the model file with skops, so it does not import
 MLflow (with the pandas engine). The second process's errors are the CLI's own: same
 message, same exit code.
@@ -105,11 +105,11 @@ def _read(folder: str) -> FetchedModel:
     """The fetched model, its folder checked here: the check imports scikit-learn and
     skops, which scoring imports anyway, so the fetch process need not."""
     from mlops_template.io import model_versions
-    from mlops_template.io.model_file import check_model_folder
+    from mlops_template.io.model_folder import check_model_folder
 
     found = json.loads((Path(folder) / RESULT).read_text())
     ref = ModelRef(**found["ref"])
-    model_file = check_model_folder(found["folder"], ref.label)
+    model_file = check_model_folder(found["folder"], ref.label, ref.model_md5)
     schema = model_versions.model_schema(found["folder"], ref.label)
     return FetchedModel(ref, found["folder"], str(model_file), schema)
 

@@ -28,6 +28,7 @@ from mlops_template.io.report_runs import log_report_run
 from mlops_template.operate.monitoring.monitor import assess, load_model_data, sample
 
 JSON_REPORT, HTML_REPORT = "windows.json", "windows.html"
+CLOCK_SKEW = "5 minutes"  # how far ahead of this one another machine's clock may be
 
 
 def monitor_log(cfg: Config, version: str | None = None, alias: str | None = None) -> int:
@@ -41,7 +42,7 @@ def log_report(cfg: Config, champion: RegisteredVersion) -> LogReport:
     """The last `monitor.windows` windows of `monitor.window` of the log; written and logged."""
     settings, schema = cfg.monitor, champion.schema
     length = pd.Timedelta(settings.window)
-    logged = read_log(cfg.predict.table, schema)
+    logged = read_log(cfg.predict.table, schema, champion.ref.name)
     bounds = window_bounds(logged["scored_at"].max(), length, settings.windows)
     logged = logged[logged["scored_at"] >= bounds[0][0]].reset_index(drop=True)
     current = _labelled(cfg, logged, schema)
@@ -86,7 +87,7 @@ def labelled_log_rows(cfg: Config, schema: TrainingSchema, windows: list[Window]
     """The log's labelled rows in these windows as a batch file holds them (features,
     dates as ISO 8601 text, the label as the target, and the split key where the log has
     it), for `ct` to add to the training data. Rows without a split key are left out."""
-    logged = read_log(cfg.predict.table, schema)
+    logged = read_log(cfg.predict.table, schema, cfg.registry.model_name)
     inside = pd.Series(False, index=logged.index)
     for window in windows:
         start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
@@ -114,8 +115,9 @@ def _labelled(cfg: Config, logged: pd.DataFrame, schema: TrainingSchema) -> pd.D
     return rows
 
 
-def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
-    """The log's rows: when each was scored, its IDs and the model's inputs."""
+def read_log(table: str, schema: TrainingSchema, model_name: str) -> pd.DataFrame:
+    """The log's rows of this registered model (any version): when each was scored, its
+    IDs and the model's inputs."""
     log = logged_predictions.open_logged(table)
     names = logged_predictions.column_names(log)
     inputs = [column_name(f) for f in schema.features]
@@ -128,16 +130,31 @@ def read_log(table: str, schema: TrainingSchema) -> pd.DataFrame:
     logged = logged_predictions.logged_frame(log, table, [*keys, *inputs])
     # A shadow model's rows (serve.shadow) repeat the answered ones.
     logged = logged[~is_shadow(logged)].reset_index(drop=True)
-    no_inputs = logged[inputs].isna().all(axis=1)
-    if no_inputs.any():  # logged before the log kept inputs, or by another model
-        print(
-            f"{table}: {int(no_inputs.sum())} rows without the model's inputs left out",
-            file=sys.stderr,
-        )
-        logged = logged[~no_inputs].reset_index(drop=True)
+    logged = _left_out(logged, _another_model(logged, model_name), table, "scored by another model")
+    # The windows end at the latest row: one stamped in the future would leave every real
+    # row out of them, unsaid (a row of 2099 hid 600).
+    future = logged["scored_at"] > pd.Timestamp.now(tz="UTC") + pd.Timedelta(CLOCK_SKEW)
+    logged = _left_out(logged, future, table, f"stamped more than {CLOCK_SKEW} ahead of now")
+    # Logged before the log kept inputs, or by another model.
+    logged = _left_out(
+        logged, logged[inputs].isna().all(axis=1), table, "without the model's inputs"
+    )
     if logged.empty:
         raise PipelineError(f"{table}: the log has no rows with this model's inputs")
     return logged
+
+
+def _another_model(logged: pd.DataFrame, name: str) -> pd.Series:
+    if "model_name" not in logged:
+        return pd.Series(False, index=logged.index)
+    return logged["model_name"].notna() & (logged["model_name"] != name)
+
+
+def _left_out(logged: pd.DataFrame, rows: pd.Series, table: str, why: str) -> pd.DataFrame:
+    if not rows.any():
+        return logged
+    print(f"{table}: {int(rows.sum())} rows {why} left out", file=sys.stderr)
+    return logged[~rows.to_numpy()].reset_index(drop=True)
 
 
 def labels_of(logged: pd.DataFrame, labels: pd.DataFrame, schema: TrainingSchema) -> pd.Series:

@@ -1,0 +1,218 @@
+"""A model's folder from the artifact store, made safe for any loader (ours, MLflow's REST
+workers, Spark's UDF). Whoever can write to the store must not decide what a loader
+trusts, nor which model it runs:
+
+- the MLmodel must describe a scikit-learn model in one skops file, and that file must
+  pass our allow-list (model_file.trusted_types);
+- the file must be the one recorded outside the store: the md5 of its canonical bytes is
+  the registry's `lineage.model_md5` (dvc.lock's, for promote's candidate);
+- what the MLmodel says of the model (its training schema, its signature) must agree
+  with the model itself: the columns its first step reads, classifier or regressor.
+
+The folder is then left with that file and an MLmodel written here, whose loader and
+trusted types are ours: none of the stored MLmodel's other keys (another data folder,
+predict function or model config) and none of the other files (the code a model ships
+for environments without this project, its environment files) reach a loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlops_template.errors import PipelineError
+from mlops_template.io.model_file import canonical_skops, load_model, reason, trusted_types
+
+REGISTRY = "the registry records for it (lineage.model_md5)"
+DVC_LOCK = "dvc.lock records for the model file"
+_METADATA = ("schema", "model_md5")  # what train stores in an MLmodel's metadata
+
+
+def check_model_folder(
+    folder: str | Path, label: str, model_md5: str, recorded: str = REGISTRY
+) -> Path:
+    """The folder made safe to load (see the module's docstring); its model file.
+    `model_md5`: the md5 `recorded` names, kept outside the artifact store."""
+    import yaml
+
+    meta, name = _described(Path(folder, "MLmodel"), label)
+    model_file = Path(folder, name)
+    where = f"{label} ({name})"
+    if model_file.is_symlink() or not model_file.is_file():
+        raise PipelineError(f"{where}: the model file is missing from the artifact store")
+    data = model_file.read_bytes()
+    trusted = trusted_types(data, where)
+    _is_recorded(data, where, model_md5, recorded)
+    _agrees(load_model(model_file, where), meta, label)
+    for entry in Path(folder).iterdir():
+        if entry.name in (name, "MLmodel"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    py = meta["flavors"]["python_function"]
+    checked = {
+        "flavors": {
+            "python_function": {
+                "loader_module": "mlflow.sklearn",
+                "model_path": name,
+                # Kept so that MLflow can say when it loads under another Python.
+                **(
+                    {"python_version": version}
+                    if _is_version(version := py.get("python_version"))
+                    else {}
+                ),
+            },
+            "sklearn": {
+                "pickled_model": name,
+                "serialization_format": "skops",
+                "skops_trusted_types": trusted,
+            },
+        },
+        # Data only: the input schema MLflow's server checks requests against, and ours
+        # (no other metadata: MLflow reads some keys of it as instructions).
+        **({"signature": meta["signature"]} if "signature" in meta else {}),
+        "metadata": {
+            **{k: v for k, v in _mapping(meta.get("metadata")).items() if k in _METADATA},
+            "model_md5": model_md5,  # the checked one, not what the store says
+        },
+    }
+    Path(folder, "MLmodel").write_text(yaml.safe_dump(checked, sort_keys=False))
+    return model_file
+
+
+def _described(mlmodel: Path, label: str) -> tuple[dict[str, Any], str]:
+    """The stored MLmodel and its model file's name, if it describes a scikit-learn model
+    in one skops file beside it (the only kind this project loads)."""
+    import yaml
+
+    try:
+        meta = yaml.safe_load(mlmodel.read_text())
+        sk, py = meta["flavors"]["sklearn"], meta["flavors"]["python_function"]
+        name = sk["pickled_model"]
+        skops = sk["serialization_format"] == "skops" and py["loader_module"] == "mlflow.sklearn"
+        plain = isinstance(name, str) and Path(name).name == name and py["model_path"] == name
+    except FileNotFoundError:
+        raise PipelineError(
+            f"{label}: its files are not in the artifact store (no MLmodel)"
+        ) from None
+    except (yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise PipelineError(f"{label}: its MLmodel is damaged ({reason(err)})") from None
+    if not (skops and plain and name not in ("", ".", "..", "MLmodel")):
+        raise PipelineError(
+            f"{label} refused: its MLmodel does not describe a scikit-learn model in one skops "
+            "file (the only kind this project loads)"
+        )
+    return meta, name
+
+
+def _is_recorded(data: bytes, where: str, model_md5: str, recorded: str) -> None:
+    """MLflow writes the model with skops again, so its bytes are not the pipeline's file;
+    their canonical form is (model_file.canonical_skops), and that is what is recorded."""
+    if not model_md5:
+        raise PipelineError(
+            f"{where} refused: no md5 of it is recorded to check it against (the md5 "
+            f"{recorded}); register models with `make promote`"
+        )
+    try:
+        found = hashlib.md5(canonical_skops(data)).hexdigest()
+    except Exception as err:  # a zip skops reads, laid out as skops never writes one
+        raise PipelineError(f"{where} is damaged ({reason(err)})") from None
+    if found != model_md5:
+        raise PipelineError(
+            f"{where} refused: it is not the model file the md5 {recorded} names "
+            f"({model_md5}; this one's is {found}): the artifact store was changed"
+        )
+
+
+def _agrees(model: Any, meta: dict[str, Any], label: str) -> None:
+    """The MLmodel's training schema and signature say what the model reads and is: they
+    must say what the model file (checked above) holds. A schema that is missing or not
+    one is named by the loader that reads it (model_versions.model_schema)."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from mlops_template.core.raw_rows import RawRows
+    from mlops_template.core.schema import TrainingSchema
+
+    steps = getattr(model, "steps", None)
+    first = steps[0][1] if isinstance(steps, list) and steps and len(steps[0]) == 2 else None
+    if not isinstance(first, RawRows):
+        raise PipelineError(
+            f"{label} refused: its model file holds {type(model).__name__}, not a pipeline "
+            "this project trains (raw rows read first); register a model `dvc repro` trained"
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise PipelineError(f"{label} refused: its model file holds an unfitted pipeline") from None
+    schema = _mapping(meta.get("metadata")).get("schema")
+    if not isinstance(schema, dict):
+        return
+    training = TrainingSchema.of(schema, f"{label}: its MLmodel's training schema")
+    said = {
+        "numeric": training.names("numeric"),
+        "date": training.names("date"),
+        "categorical": training.names("categorical"),
+        "boolean": training.booleans,
+    }
+    reads = {
+        "numeric": first.numeric,
+        "date": first.dates,
+        "categorical": first.categorical,
+        "boolean": first.boolean,
+    }
+    for kind, names in said.items():
+        if sorted(names) != sorted(reads[kind]):
+            raise PipelineError(
+                f"{label} refused: its MLmodel's training schema names {kind} columns "
+                f"{sorted(names)[:10]}, its model file reads {sorted(reads[kind])[:10]}: the "
+                "artifact store was changed"
+            )
+    if (training.task == "classification") != hasattr(model, "classes_"):
+        raise PipelineError(
+            f"{label} refused: its MLmodel says a {training.task} model, its model file holds "
+            "the other kind: the artifact store was changed"
+        )
+    _signature_agrees(meta, training, label)
+
+
+def _signature_agrees(meta: dict[str, Any], training: Any, label: str) -> None:
+    """MLflow's server keeps only the signature's columns of a request, and requires the
+    ones it marks required: they must be the model's features, optional where training had
+    gaps (model_logging._signature). One MLflow cannot parse is model_versions' to name."""
+    try:
+        inputs = json.loads(meta["signature"]["inputs"])
+        declared = {c["name"]: c.get("required", True) for c in inputs}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return
+    expected = {c.name: not c.nullable for c in training.columns}
+    if declared != expected:
+        differ = sorted(set(declared) ^ set(expected)) or sorted(
+            name for name in expected if declared[name] != expected[name]
+        )
+        raise PipelineError(
+            f"{label} refused: its MLmodel's signature does not declare the model's features "
+            f"as trained (columns {differ[:10]} differ): the artifact store was changed"
+        )
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_version(text: object) -> bool:
+    return isinstance(text, str) and re.fullmatch(r"\d+(\.\d+){1,2}", text) is not None
+
+
+def model_file_in(folder: str | Path) -> Path:
+    """The model file of a folder that check_model_folder has passed."""
+    import yaml
+
+    meta = yaml.safe_load(Path(folder, "MLmodel").read_text())
+    return Path(folder, meta["flavors"]["sklearn"]["pickled_model"])
