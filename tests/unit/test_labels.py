@@ -118,6 +118,10 @@ def write_log(
         "batch_hash": pa.nulls(n, pa.string()),
         "scored_at": pa.array(scored_at, pa.timestamp("us", tz="UTC")),
     }
+    return _append(table, schema, values)
+
+
+def _append(table, schema: pa.Schema, values: dict[str, pa.Array]) -> None:
     batch = pa.RecordBatch.from_arrays([values[f.name] for f in schema], schema=schema)
     predictions_table.append(str(table), schema, iter([batch]))
 
@@ -186,18 +190,29 @@ def test_a_request_of_several_rows_is_not_labelled_by_its_id(cfg, tmp_path, capf
         ),
         (
             pd.DataFrame({"customer_id": [1], "churned": ["maybe"]}),
-            "not the model's classes (no, yes): maybe",
+            "not the model's classes (no, yes): 'maybe' (line 2)",
         ),
         (
             pd.DataFrame({"customer_id": [1, None], "churned": ["yes", "no"]}),
-            "(the IDs) is empty in 1 rows",
+            "(the IDs) is empty in 1 rows (line 3)",
         ),
         (
             pd.DataFrame({"customer_id": [1], "churned": ["yes"], "labelled_at": ["next week"]}),
             "not ISO 8601 times",
         ),
+        (
+            pd.DataFrame({"customer_id": [1, 2, 3], "churned": ["yes", "no ", "yes "]}),
+            "not the model's classes (no, yes): 'no ', 'yes ' (lines 3, 4)",
+        ),
     ],
-    ids=["no-id-column", "no-label-column", "unknown-class", "missing-id", "bad-time"],
+    ids=[
+        "no-id-column",
+        "no-label-column",
+        "unknown-class",
+        "missing-id",
+        "bad-time",
+        "a-space-after",
+    ],
 )
 def test_a_bad_labels_file_is_refused_and_nothing_stored(cfg, tmp_path, frame, message):
     write_log(tmp_path / "predictions", ["1"], [day(0)])
@@ -206,6 +221,27 @@ def test_a_bad_labels_file_is_refused_and_nothing_stored(cfg, tmp_path, frame, m
     with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
         import_labels(cfg, file)
     assert not (tmp_path / "labels").exists()
+
+
+def test_a_request_id_reused_for_other_rows_is_not_labelled_by(cfg, tmp_path):
+    """A client sent x-request-id: dup with two different rows, each its own request: a
+    label by it labelled both. A retry answered alike is one row, and may be labelled."""
+    write_log(tmp_path / "predictions", ["1", "2"], [day(0), day(1)])
+    log = predictions_table.read(str(tmp_path / "predictions"))
+    assert log["request_id"].tolist() == ["r-1", "r-2"]
+    write_log(tmp_path / "predictions", ["1"], [day(2)])  # r-1 again, answered alike
+    file = tmp_path / "by_request.csv"
+    file.write_text("request_id,label\nr-1,yes\n")
+    assert import_labels(cfg, file) == 0
+    schema = predictions_table.table_schema(
+        ["no", "yes"], [pa.field("customer_id", pa.string())], []
+    )
+    other = {f.name: log[f.name].iloc[[1]] for f in schema}  # r-2 reused for another answer
+    other |= {"prediction": pd.Series(["yes"]), "proba_yes": pd.Series([0.9])}
+    _append(tmp_path / "predictions", schema, {k: pa.array(v) for k, v in other.items()})
+    file.write_text("request_id,label\nr-2,yes\n")
+    with pytest.raises(PipelineError, match=r"request_id 'r-2' answered several rows, in one"):
+        import_labels(cfg, file)
 
 
 def test_a_folder_given_as_the_labels_file_is_named(cfg, tmp_path):
@@ -219,3 +255,49 @@ def test_labels_before_any_logged_prediction_are_refused(cfg, tmp_path):
     pd.DataFrame({"customer_id": [1], "churned": ["yes"]}).to_csv(file, index=False)
     with pytest.raises(PipelineError, match="no predictions logged yet"):
         import_labels(cfg, file)
+
+
+def test_ct_takes_the_logs_labelled_rows_with_their_id_as_the_split_key(params, tmp_path):
+    """The data's ID, passed through to the log, is the split key: `ct --log` took the
+    rows of its windows with a traceback ("cannot insert customer_id, already exists")."""
+    from mlops_template.core.logged_inputs import column_name, input_fields
+    from mlops_template.core.monitor_report import Window
+    from mlops_template.core.schema import infer_schema
+    from mlops_template.operate.monitoring.log_monitor import labelled_log_rows
+
+    params["predict"]["table"] = str(tmp_path / "predictions")
+    params["monitor"]["labels_table"] = str(tmp_path / "labels")
+    params["data"].update(id_column="customer_id", target="churned")
+    params["split"]["key"] = "customer_id"
+    cfg = Config.model_validate(params)
+    features = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
+    schema = infer_schema(
+        features, pd.Series(["no", "yes", "no"], name="churned"), "classification"
+    )
+    passthrough = [pa.field("customer_id", pa.string())]
+    table_schema = predictions_table.table_schema(["no", "yes"], passthrough, input_fields(schema))
+    n, ids = 3, ["1", "2", "3"]
+    write_log_values = {
+        "row_number": pa.array([0] * n, pa.int64()),
+        "request_id": pa.array([f"r-{i}" for i in ids]),
+        "customer_id": pa.array(ids),
+        "prediction": pa.array(["no"] * n),
+        "proba_no": pa.array([0.7] * n),
+        "proba_yes": pa.array([0.3] * n),
+        "model_name": pa.array([cfg.registry.model_name] * n),
+        "model_version": pa.array(["1"] * n),
+        "model_alias": pa.array(["champion"] * n),
+        "shadow": pa.array([False] * n),
+        "batch_hash": pa.nulls(n, pa.string()),
+        "scored_at": pa.array([day(0)] * n, pa.timestamp("us", tz="UTC")),
+        column_name("x"): pa.array(features["x"]),
+        column_name("c"): pa.array(features["c"]),
+    }
+    _append(tmp_path / "predictions", table_schema, write_log_values)
+    file = tmp_path / "labels.csv"
+    pd.DataFrame({"customer_id": [1, 3], "churned": ["yes", "no"]}).to_csv(file, index=False)
+    assert import_labels(cfg, file) == 0
+    window = Window(start=day(0).isoformat(), end=day(1).isoformat(), rows=3)
+    rows = labelled_log_rows(cfg, schema, [window])
+    assert rows.columns.tolist() == ["customer_id", "x", "c", "churned"]
+    assert rows.values.tolist() == [["1", 1.0, "a", "yes"], ["3", 3.0, "a", "no"]]

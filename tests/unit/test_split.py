@@ -148,3 +148,16 @@ def test_known_rows_are_hashed_once_and_match_as_seen_does():
         assert trained.seen(rows, None, ["x"]).tolist() == seen(rows, known, ["x"]).tolist()
     assert len(trained._ids) == 2  # ("id",) and ("x",), each once
     assert trained.seen(rows.drop(columns="x"), None, ["x"]).tolist() == [False, False]
+
+
+def test_known_rows_match_an_id_the_log_kept_as_text():
+    """The inference log keeps a passed-through ID as text: monitor --log matched none of
+    a window's 49 training rows against training's integer IDs, and judged on them."""
+    from mlops_template.core.row_ids import KnownRows
+
+    trained = pd.DataFrame({"arrest_id": [119, 120, 121], "x": [1.0, 2.0, 3.0]})
+    logged = pd.DataFrame({"arrest_id": ["119", "7", "121", None], "x": [9.0] * 4})
+    known = KnownRows(trained)
+    assert known.seen(logged, "arrest_id", ["x"]).tolist() == [True, False, True, False]
+    as_text = KnownRows(trained.astype({"arrest_id": str}))  # and text against text
+    assert as_text.seen(logged, "arrest_id", ["x"]).tolist() == [True, False, True, False]

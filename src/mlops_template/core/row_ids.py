@@ -17,7 +17,7 @@ _GOLDEN = np.uint64(0x9E37_79B9_7F4A_7C15)
 
 def _canonical(column: pd.Series) -> np.ndarray:
     """Numbers as the bits of their float64 value; everything else as its text."""
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+    if _is_number(column):
         values = column.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 is 0.0
         bits = values.view("uint64").copy()
         bits[np.isnan(values)] = _MISSING_NUMBER
@@ -83,7 +83,28 @@ class KnownRows:
             return np.zeros(len(rows), dtype=bool)
         if columns not in self._ids:
             self._ids[columns] = row_ids(self.frame, list(columns))
-        return np.isin(row_ids(rows, list(columns)), self._ids[columns])
+        return np.isin(
+            row_ids(_as_known(rows, self.frame, columns), list(columns)), self._ids[columns]
+        )
+
+
+def _as_known(rows: pd.DataFrame, known: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """`rows` with a text column read as numbers where the known rows hold numbers: the
+    inference log keeps a passed-through ID as text ("119"), training read it as 119."""
+    numeric = [
+        c
+        for c in columns
+        if _is_number(known[c])
+        and not _is_number(rows[c])
+        and not pd.api.types.is_bool_dtype(rows[c])
+    ]
+    if not numeric:
+        return rows
+    return rows.assign(**{c: pd.to_numeric(rows[c], errors="coerce") for c in numeric})
+
+
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def seen(frame: pd.DataFrame, known: pd.DataFrame, columns: list[str]) -> np.ndarray:

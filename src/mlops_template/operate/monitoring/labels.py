@@ -21,6 +21,7 @@ from mlops_template.io import labels_table, logged_predictions, table_lock
 from mlops_template.io.batch_files import batch_format
 
 TIME_COLUMN = "labelled_at"
+SHOWN = 5  # lines named in an error
 
 
 def import_labels(
@@ -100,20 +101,26 @@ def _logged(table: str, key: str) -> pd.DataFrame:
             "(request_id, data.id_column, or a predict.passthrough_columns column); "
             "name another with --key"
         )
-    columns = [key, "row_number", "scored_at", *[n for n in names if n.startswith("proba_")]]
+    answers = ["prediction", *[n for n in names if n.startswith("proba_")]]
+    columns = [key, "row_number", "scored_at", *answers]
     logged = logged_predictions.logged_frame(log, table, columns)
     return logged.rename(columns={key: "id"}).dropna(subset=["id"])
 
 
 def _refuse_requests_of_several_rows(path: Path, ids: pd.Series, logged: pd.DataFrame) -> None:
     """A request id names a request, not a row: a label by it would label every row of a
-    request of several (each with its own answer) alike."""
-    places = logged.groupby("id")["row_number"].nunique()
-    if several := sorted(set(ids) & set(places.index[places > 1])):
+    request of several (each with its own answer) alike, and so of requests that reused
+    the id (a client's x-request-id) for other rows. A retried request, answered alike
+    again, is one row."""
+    per_id = logged.groupby("id")
+    answers = [c for c in logged if c == "prediction" or c.startswith("proba_")]
+    rows = per_id[["row_number", *answers]].nunique().max(axis=1)
+    if several := sorted(set(ids) & set(rows.index[rows > 1])):
         more = f" (and {len(several) - 1} more)" if len(several) > 1 else ""
         raise PipelineError(
-            f"{path}: request_id {several[0]!r}{more} answered several rows in one request, "
-            "and a label by request_id would label each of them: label those rows by their "
+            f"{path}: request_id {several[0]!r}{more} answered several rows, in one request or "
+            "in requests that reused it, and a label by request_id would label each of them: "
+            "label those rows by their "
             "ID column (data.id_column, sent with each row; --key names another); nothing "
             "stored"
         )
@@ -123,7 +130,7 @@ def _ids(path: Path, values: pd.Series) -> pd.Series:
     if values.isna().any():
         raise PipelineError(
             f"{path}: column '{values.name}' (the IDs) is empty in {int(values.isna().sum())} "
-            "rows; nothing stored"
+            f"rows ({_where(path, values.isna())}); nothing stored"
         )
     # As the log holds them: text, an integer ID without a decimal point.
     if whole_floats(values):
@@ -136,21 +143,23 @@ def _typed(path: Path, values: pd.Series, classes: list[str]) -> pd.Series:
     if values.isna().any():
         raise PipelineError(
             f"{path}: column '{values.name}' (the labels) is empty in "
-            f"{int(values.isna().sum())} rows; nothing stored"
+            f"{int(values.isna().sum())} rows ({_where(path, values.isna())}); nothing stored"
         )
     if not classes:
         try:
             return pd.to_numeric(values).astype("float64")
         except (TypeError, ValueError):
+            numbers = pd.to_numeric(values, errors="coerce")
             raise PipelineError(
                 f"{path}: column '{values.name}' (the labels) holds values that are not numbers, "
-                "as the logged predictions are"
+                f"as the logged predictions are ({_where(path, numbers.isna())})"
             ) from None
     text = values.map(_class_name)
     if unknown := sorted(set(text) - set(classes)):
         raise PipelineError(
             f"{path}: column '{values.name}' holds values that are not the model's classes "
-            f"({', '.join(classes)}): {', '.join(unknown[:5])}; nothing stored"
+            f"({', '.join(classes)}): {', '.join(map(repr, unknown[:5]))} "
+            f"({_where(path, ~text.isin(classes))}); nothing stored"
         )
     return text
 
@@ -172,6 +181,16 @@ def _times(path: Path, incoming: pd.DataFrame) -> pd.Series:
     if bad.any():
         raise PipelineError(
             f"{path}: column '{TIME_COLUMN}' holds values that are not ISO 8601 times, e.g. "
-            f"{values[bad].astype(str).tolist()[:5]}; nothing stored"
+            f"{values[bad].astype(str).tolist()[:5]} ({_where(path, bad)}); nothing stored"
         )
     return times
+
+
+def _where(path: Path, rows: pd.Series) -> str:
+    """Where the first of these rows are in the file: a CSV's lines (its header is line 1),
+    a Parquet file's rows (from 1)."""
+    found = [int(i) for i in rows.to_numpy().nonzero()[0][:SHOWN]]
+    more = " ..." if int(rows.sum()) > SHOWN else ""
+    parquet = batch_format(path) == "parquet"
+    word = ("row" if parquet else "line") + ("s" if len(found) > 1 else "")
+    return f"{word} " + ", ".join(str(i + (1 if parquet else 2)) for i in found) + more

@@ -97,8 +97,8 @@ def labelled_log_rows(cfg: Config, schema: TrainingSchema, windows: list[Window]
     for name in schema.dates:
         rows[name] = rows[name].map(lambda t: None if pd.isna(t) else t.isoformat())
     key = cfg.split.key
-    if key is not None and key in logged:
-        rows.insert(0, key, logged[key])
+    if key is not None and key in rows:  # _labelled added it: first, as in a batch file
+        rows.insert(0, key, rows.pop(key))
         if missing := int((rows[schema.target.name].notna() & rows[key].isna()).sum()):
             print(f"{missing} labelled rows without '{key}' (split.key) left out", file=sys.stderr)
         rows = rows[rows[key].notna()]
