@@ -244,6 +244,26 @@ def test_a_request_id_reused_for_other_rows_is_not_labelled_by(cfg, tmp_path):
         import_labels(cfg, file)
 
 
+def test_a_label_by_another_id_that_disagrees_is_a_conflict(cfg, tmp_path, capfd):
+    """Rows labelled by customer_id, then by their request_id with other labels: the
+    second file was added ("0 conflicted") and moved the window's metric."""
+    write_log(tmp_path / "predictions", ["1", "2"], [day(0), day(1)])
+    (first := tmp_path / "by_customer.csv").write_text("customer_id,churned\n1,yes\n2,no\n")
+    assert import_labels(cfg, first) == 0
+    capfd.readouterr()
+    (second := tmp_path / "by_request.csv").write_text("request_id,label\nr-1,no\nr-2,no\n")
+    assert import_labels(cfg, second) == 0
+    said = capfd.readouterr().err
+    assert "1 matched logged predictions and were added" in said and "1 conflicted" in said
+    assert "r-1: yes (by another ID) -> no" in said
+    stored = labels_table.read(str(tmp_path / "labels"))
+    assert sorted(zip(stored["key"], stored["id"], stored["label"], strict=True)) == [
+        ("customer_id", "1", "yes"),
+        ("customer_id", "2", "no"),
+        ("request_id", "r-2", "no"),  # agrees: kept
+    ]
+
+
 def test_a_folder_given_as_the_labels_file_is_named(cfg, tmp_path):
     (folder := tmp_path / "arrived").mkdir()
     with pytest.raises(PipelineError, match=r"arrived is a directory: name the labels file"):

@@ -97,6 +97,10 @@ def test_a_log_windows_labelled_rows_of_a_dropped_class_are_said_apart(params):
 
     line = window(4).line()
     assert line.endswith("on 90 labelled (and 4 of a class training dropped, left out): in range")
+    # Its predictions' drift, as a batch's summary says it (the trial read "no drift" of a
+    # window whose predictions had drifted, said only in windows.json).
+    predicted = window(None).model_copy(update={"prediction": features["x"]})
+    assert "columns), predictions: no drift; accuracy" in predicted.line()
     assert "dropped" not in window(None).line() and "dropped" not in window(0).line()
     report = LogReport(
         table="log",

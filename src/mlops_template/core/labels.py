@@ -40,7 +40,7 @@ class LabelImport:
         ]
         if self.unknown:
             lines.append(
-                f"  unknown IDs (no logged prediction before the label's time): "
+                f"  unknown IDs (no logged prediction for them, or none before the label's time): "
                 f"{', '.join(self.unknown[:SHOWN])}" + (" ..." if len(self.unknown) > SHOWN else "")
             )
         if self.conflicts:
@@ -87,6 +87,31 @@ def sort_labels(
     result.unknown = fresh.loc[~matched, "id"].astype(str).tolist()
     result.new = fresh.loc[matched, ["key", "id", "label", "labelled_at"]].reset_index(drop=True)
     return result
+
+
+def keep_agreeing(found: LabelImport, stored: pd.DataFrame, logged: pd.DataFrame, key: str) -> None:
+    """A new label for rows that another key's stored label already labels otherwise (a
+    row labelled by customer_id, then by its request_id) is a conflict too: the stored
+    label stays. `logged` holds the rows' IDs under each key (columns named by key) and
+    when each was scored. Changes `found` in place."""
+    others = stored[(stored["key"] != key) & stored["key"].isin(logged.columns)]
+    if others.empty or found.new.empty:
+        return
+    before = arrived_labels(logged, others)
+    after = join_labels(logged, found.new, key)
+    clash = before.notna() & after.notna() & (before.astype(str) != after.astype(str))
+    if not clash.any():
+        return
+    ids = logged.loc[clash, key].astype(str).to_numpy()
+    old = pd.Series(before[clash].to_numpy(), index=ids)
+    old = old[~old.index.duplicated()]
+    stays = found.new["id"].astype(str).map(old)
+    torn = found.new[stays.notna()]
+    found.conflicts += [
+        f"{ident}: {was} (by another ID) -> {label}"
+        for ident, was, label in zip(torn["id"], stays[stays.notna()], torn["label"], strict=True)
+    ]
+    found.new = found.new[stays.isna()].reset_index(drop=True)
 
 
 def _identity(labels: pd.DataFrame) -> pd.Series:

@@ -202,6 +202,8 @@ class Window(_Part):
             f"{self.dataset.decision} ({len(self.dataset.drifted)} of {self.dataset.decided} "
             f"columns{': ' + ', '.join(self.dataset.drifted) if self.dataset.drifted else ''})"
         )
+        if self.prediction is not None:  # as the batch's summary says it
+            drift += f", predictions: {self.prediction.decision}"
         perf = self.performance
         if perf is None:
             return f"{when}: {self.rows} rows, {drift}; no labels yet"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.class_labels import whole_floats
-from mlops_template.core.labels import sort_labels
+from mlops_template.core.labels import keep_agreeing, sort_labels
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, logged_predictions, table_lock
 from mlops_template.io.batch_files import batch_format
@@ -53,7 +53,8 @@ def import_labels(
             f"{path}: no {what} column{tried}; {option} names another (columns: {columns})"
         )
     key, label_column = given["ID"], given["label"]
-    logged = _logged(table, key)
+    ids = [cfg.data.id_column, "request_id", *cfg.predict.passthrough_columns]
+    logged = _logged(table, key, others=[n for n in ids if n])
     classes = sorted(c.removeprefix("proba_") for c in logged.columns if c.startswith("proba_"))
     regression = not classes
     labels = pd.DataFrame(
@@ -66,7 +67,9 @@ def import_labels(
     if key == "request_id":
         _refuse_requests_of_several_rows(path, labels["id"], logged)
     with table_lock.locked(store):
-        found = sort_labels(labels, labels_table.read(store), logged[["id", "scored_at"]], key)
+        stored = labels_table.read(store)
+        found = sort_labels(labels, stored, logged[["id", "scored_at"]], key)
+        keep_agreeing(found, stored, logged.assign(**{key: logged["id"]}), key)
         if len(found.new):
             labels_table.append(store, found.new, str(path), regression)
     print(found.summary(str(path)), file=sys.stderr)
@@ -90,9 +93,9 @@ def _read(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _logged(table: str, key: str) -> pd.DataFrame:
-    """The log's rows: their ID (by `key`), when they were scored, and the columns that
-    say the model's classes."""
+def _logged(table: str, key: str, others: list[str]) -> pd.DataFrame:
+    """The log's rows: their ID (by `key`, as `id`; by the `others` the log has, under
+    their names), when they were scored, and the columns that say the model's classes."""
     log = logged_predictions.open_logged(table, "; labels are matched to logged predictions")
     names = logged_predictions.column_names(log)
     if key not in names:
@@ -102,7 +105,8 @@ def _logged(table: str, key: str) -> pd.DataFrame:
             "name another with --key"
         )
     answers = ["prediction", *[n for n in names if n.startswith("proba_")]]
-    columns = [key, "row_number", "scored_at", *answers]
+    also = [n for n in dict.fromkeys(others) if n != key and n in names]
+    columns = [key, *also, "row_number", "scored_at", *answers]
     logged = logged_predictions.logged_frame(log, table, columns)
     return logged.rename(columns={key: "id"}).dropna(subset=["id"])
 
