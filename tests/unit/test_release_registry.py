@@ -394,3 +394,26 @@ def test_the_actor_is_ci_then_the_servers_account_then_the_local_user(monkeypatc
     assert registry.actor() == "ci"
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     assert registry.actor() == "octocat"
+
+
+def test_the_candidate_is_what_dvc_lock_records_every_file_the_gate_reads(cfg, store):
+    """The sweep changed the training rows and the schema after `dvc repro`: promote read
+    them as they were (only the model and the test rows were checked)."""
+    import hashlib
+
+    from mlops_template.release.candidate import find_candidate
+
+    paths = [cfg.paths.model, cfg.paths.test, cfg.paths.train, cfg.paths.schema_]
+    outs = []
+    for path in paths:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(path.encode())
+        outs.append({"path": path, "md5": hashlib.md5(path.encode()).hexdigest()})
+    Path("dvc.lock").write_text(yaml.safe_dump({"stages": {"all": {"outs": outs}}}))
+    for path in paths:
+        Path(path).write_bytes(b"changed")
+        with pytest.raises(PipelineError, match=rf"^{path} does not match dvc.lock; run `dvc"):
+            find_candidate(cfg, store)
+        Path(path).write_bytes(path.encode())
+    with pytest.raises(PipelineError, match=r"no MLflow run at this tracking store logged the"):
+        find_candidate(cfg, store)  # every file as recorded: on to the store

@@ -64,6 +64,10 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
     outputs = locked_outputs()
     model_md5 = _locked_file(outputs, cfg.paths.model)
     test_md5 = _locked_file(outputs, cfg.paths.test)
+    # Read by the gate too: the training rows (its baseline, the held-out rows it leaves
+    # out) and the schema (the task, the columns scored).
+    train_md5 = _locked_file(outputs, cfg.paths.train)
+    _locked_file(outputs, cfg.paths.schema_)
     run = registry.newest_stage_run(client, "train", model_md5)
     logged = run.outputs.model_outputs if run else []
     if not logged:
@@ -77,7 +81,7 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
         "git_dirty": run.data.tags.get("pipeline.git_dirty", "unknown"),
         "model_md5": model_md5,
         "test_md5": test_md5,
-        "train_md5": outputs.get(cfg.paths.train, ""),
+        "train_md5": train_md5,
         "model_type": run.data.tags.get("model_type", ""),
         "promoted_from_commit": git_info()["git_commit"],
     }
