@@ -25,14 +25,14 @@ LABELS = pd.Series((ROWS["x"] > 0).astype("int64"), name="y")
 
 @pytest.fixture
 def fetched(tmp_path):
-    """A model as predict's second process leaves it: its file and training schema."""
+    """A model as predict's fetch leaves it: its file, training schema and the model."""
     model = linear_classifier(ROWS, LABELS, numeric=["x"], categorical=["c"])
     path = dump_model(model, tmp_path / "model" / "model.skops")
     schema = infer_schema(ROWS, LABELS, "classification").as_json()
 
     def version(number: str) -> FetchedModel:
         ref = ModelRef("churn", number, "champion")
-        return FetchedModel(ref, str(path.parent), str(path), schema)
+        return FetchedModel(ref, str(path.parent), str(path), schema, model)
 
     return version
 

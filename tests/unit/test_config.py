@@ -286,7 +286,13 @@ def test_a_passthrough_column_named_twice_is_refused(params):
 
 @pytest.mark.parametrize(
     ("name", "said"),
-    [("a/b", "holds /"), ("a:b", "holds :"), ("it's", "holds '"), (" churn", "a space")],
+    [
+        ("a/b", "holds /"),
+        ("a:b", "holds :"),
+        ("it's", "holds '"),
+        (" churn", "a space"),
+        ("..", "not a name MLflow registers"),
+    ],
 )
 def test_a_model_name_the_registry_cannot_take_is_named(params, name, said):
     """MLflow refused a/b only when promote registered it (its dry run passed); a quote

@@ -4,7 +4,6 @@ logged rows by the time each label was true. On real Delta tables in a temporary
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -98,25 +97,36 @@ def test_a_logged_row_takes_the_first_label_after_it_else_the_untimed_one():
 
 
 def write_log(
-    table, ids: list[str], scored_at: list[pd.Timestamp], row_numbers: list[int] | None = None
+    table,
+    ids: list[str],
+    scored_at: list[pd.Timestamp],
+    row_numbers: list[int] | None = None,
+    *,
+    x: list[float] | None = None,
+    prediction: list[str] | None = None,
+    shadow: list[bool] | None = None,
 ) -> None:
+    """Logged rows by customer_id (request ids r-<id>); with `x`, an input column too."""
+    inputs = [pa.field("input_x", pa.float64())] if x is not None else []
     schema = predictions_table.table_schema(
-        ["no", "yes"], [pa.field("customer_id", pa.string())], []
+        ["no", "yes"], [pa.field("customer_id", pa.string())], inputs
     )
     n = len(ids)
+    answered = prediction or ["no"] * n
     values = {
         "row_number": pa.array(row_numbers or range(n), pa.int64()),
         "request_id": pa.array([f"r-{i}" for i in ids]),
         "customer_id": pa.array(ids),
-        "prediction": pa.array(["no"] * n),
-        "proba_no": pa.array(np.full(n, 0.7)),
-        "proba_yes": pa.array(np.full(n, 0.3)),
+        "prediction": pa.array(answered),
+        "proba_no": pa.array([0.7 if p == "no" else 0.2 for p in answered]),
+        "proba_yes": pa.array([0.3 if p == "no" else 0.8 for p in answered]),
         "model_name": pa.array(["m"] * n),
         "model_version": pa.array(["1"] * n),
         "model_alias": pa.array(["champion"] * n),
-        "shadow": pa.array([False] * n),
+        "shadow": pa.array(shadow or [False] * n),
         "batch_hash": pa.nulls(n, pa.string()),
         "scored_at": pa.array(scored_at, pa.timestamp("us", tz="UTC")),
+        **({"input_x": pa.array(x, pa.float64())} if x is not None else {}),
     }
     return _append(table, schema, values)
 
@@ -190,11 +200,11 @@ def test_a_request_of_several_rows_is_not_labelled_by_its_id(cfg, tmp_path, capf
         ),
         (
             pd.DataFrame({"customer_id": [1], "churned": ["maybe"]}),
-            "not the model's classes (no, yes): 'maybe' (line 2)",
+            "not the model's classes (no, yes): 'maybe' (data row 1)",
         ),
         (
             pd.DataFrame({"customer_id": [1, None], "churned": ["yes", "no"]}),
-            "(the IDs) is empty in 1 rows (line 3)",
+            "(the IDs) is empty in 1 rows (data row 2)",
         ),
         (
             pd.DataFrame({"customer_id": [1], "churned": ["yes"], "labelled_at": ["next week"]}),
@@ -202,7 +212,7 @@ def test_a_request_of_several_rows_is_not_labelled_by_its_id(cfg, tmp_path, capf
         ),
         (
             pd.DataFrame({"customer_id": [1, 2, 3], "churned": ["yes", "no ", "yes "]}),
-            "not the model's classes (no, yes): 'no ', 'yes ' (lines 3, 4)",
+            "not the model's classes (no, yes): 'no ', 'yes ' (data rows 2, 3)",
         ),
     ],
     ids=[
@@ -223,25 +233,30 @@ def test_a_bad_labels_file_is_refused_and_nothing_stored(cfg, tmp_path, frame, m
     assert not (tmp_path / "labels").exists()
 
 
-def test_a_request_id_reused_for_other_rows_is_not_labelled_by(cfg, tmp_path):
+@pytest.mark.parametrize(
+    ("second", "refused"),
+    [
+        ({"x": [1.0]}, False),  # a retry: the same row, answered alike
+        ({"x": [1.0], "prediction": ["yes"], "shadow": [True]}, False),  # its shadow's answer
+        ({"x": [5.0]}, True),  # another row under a reused id, answered alike
+        ({"x": [5.0], "prediction": ["yes"]}, True),  # another row, answered otherwise
+    ],
+    ids=["retry", "shadow", "same-answer", "other-answer"],
+)
+def test_a_request_id_reused_for_other_rows_is_not_labelled_by(cfg, tmp_path, second, refused):
     """A client sent x-request-id: dup with two different rows, each its own request: a
-    label by it labelled both. A retry answered alike is one row, and may be labelled."""
-    write_log(tmp_path / "predictions", ["1", "2"], [day(0), day(1)])
-    log = predictions_table.read(str(tmp_path / "predictions"))
-    assert log["request_id"].tolist() == ["r-1", "r-2"]
-    write_log(tmp_path / "predictions", ["1"], [day(2)])  # r-1 again, answered alike
-    file = tmp_path / "by_request.csv"
-    file.write_text("request_id,label\nr-1,yes\n")
-    assert import_labels(cfg, file) == 0
-    schema = predictions_table.table_schema(
-        ["no", "yes"], [pa.field("customer_id", pa.string())], []
-    )
-    other = {f.name: log[f.name].iloc[[1]] for f in schema}  # r-2 reused for another answer
-    other |= {"prediction": pd.Series(["yes"]), "proba_yes": pd.Series([0.9])}
-    _append(tmp_path / "predictions", schema, {k: pa.array(v) for k, v in other.items()})
-    file.write_text("request_id,label\nr-2,yes\n")
-    with pytest.raises(PipelineError, match=r"request_id 'r-2' answered several rows, in one"):
-        import_labels(cfg, file)
+    label by it labelled both."""
+    log = tmp_path / "predictions"
+    write_log(log, ["1"], [day(0)], x=[1.0])
+    write_log(log, ["1"], [day(1)], **second)
+    (file := tmp_path / "by_request.csv").write_text("request_id,label\nr-1,yes\n")
+    if refused:
+        with pytest.raises(PipelineError, match=r"request_id 'r-1' answered several rows, in"):
+            import_labels(cfg, file)
+        assert not (tmp_path / "labels").exists()
+    else:
+        assert import_labels(cfg, file) == 0
+        assert labels_table.read(str(tmp_path / "labels"))["id"].tolist() == ["r-1"]
 
 
 def test_a_label_by_another_id_that_disagrees_is_a_conflict(cfg, tmp_path, capfd):

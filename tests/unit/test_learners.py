@@ -14,7 +14,13 @@ from mlops_template.core.estimators import check_estimators
 from mlops_template.core.learner_adapters import SafeNames, learner_of
 from mlops_template.core.models import build_pipeline
 from mlops_template.errors import PipelineError
-from mlops_template.io.model_file import canonical_skops, dump_model, load_model, trusted_types
+from mlops_template.io.model_file import (
+    canonical_skops,
+    content_md5,
+    dump_model,
+    load_model,
+    trusted_types,
+)
 from tests.helpers.models import learner_config
 
 LEARNERS = ["lightgbm", "xgboost"]
@@ -150,3 +156,64 @@ def test_early_stopping_is_for_lightgbm_and_xgboost(params):
     }
     with pytest.raises(PipelineError, match=r"early_stopping is for LightGBM's and XGBoost's"):
         parse_config(params)
+
+
+def mixed_rows(n: int = 300) -> pd.DataFrame:
+    """Every kind of column a model reads: numbers (one integer), categories with gaps, a
+    boolean, a date, free text."""
+    rng = np.random.default_rng(1)
+    spend = rng.normal(50, 20, n)
+    words = np.array(["late fee", "upgrade plan", "cancel soon", "happy customer", "slow app"])
+    return pd.DataFrame(
+        {
+            "spend": spend,
+            "tickets": rng.integers(0, 9, n),
+            "plan": pd.Series(rng.choice(["basic", "pro", None], n), dtype="str"),
+            "autopay": rng.choice([True, False], n),
+            "signup": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"),
+            "note": [f"{w} {i}" for i, w in enumerate(rng.choice(words, n))],
+            "churned": np.where(spend + rng.normal(0, 10, n) > 55, "yes", "no"),
+            "amount": spend * 3,
+        }
+    )
+
+
+@pytest.mark.parametrize("name", [*LEARNERS, "hist_gradient_boosting", "linear"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_logged_model_passes_the_loaders_checks(params, name, task, tmp_path):
+    """What every loader checks a registered model's folder by (io/model_folder.py): its
+    file against the recorded md5s, its schema and signature against the model. A train
+    of every learner, on every kind of column, passes as MLflow logged it."""
+    import yaml
+
+    from mlops_template.config import Config
+    from mlops_template.core.models import model_for_rows
+    from mlops_template.core.schema import TrainingSchema
+    from mlops_template.io.lineage import file_md5
+    from mlops_template.io.model_folder import Recorded, check_model_folder
+    from mlops_template.io.model_logging import input_example, model_signature
+    from tests.helpers.template import REPO
+
+    params["model"] = yaml.safe_load((REPO / "conf" / "model" / f"{name}.yaml").read_text())
+    target, other = ("churned", "amount") if task == "classification" else ("amount", "churned")
+    frame = mixed_rows().drop(columns=other)
+    training = model_for_rows(Config.model_validate(params), frame, target, task)
+    model = training.model.fit(training.features, training.y)
+    schema = TrainingSchema.model_validate(training.schema)
+    assert {c.kind for c in schema.columns} == {"numeric", "categorical", "date"}
+    md5 = file_md5(dump_model(model, tmp_path / "model.skops"))
+    folder = tmp_path / "logged"
+    mlflow.sklearn.save_model(
+        model,
+        folder,
+        serialization_format="skops",
+        skops_trusted_types=trusted_types((tmp_path / "model.skops").read_bytes()),
+        signature=model_signature(model, input_example(training.features), schema),
+        metadata={"schema": schema.as_json(), "model_md5": md5},
+    )
+    content = content_md5((folder / "model.skops").read_bytes())
+    for recorded in (Recorded(md5), Recorded("", content)):
+        checked, loaded = check_model_folder(folder, name, recorded)
+        assert checked == folder / "model.skops"
+        x = training.features.head(20)
+        np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

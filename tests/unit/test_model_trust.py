@@ -29,7 +29,8 @@ from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import model_versions, registry
 from mlops_template.io.lineage import file_md5
-from mlops_template.io.model_file import dump_model
+from mlops_template.io.model_file import content_md5, dump_model
+from mlops_template.io.model_folder import DVC_LOCK, Recorded
 from mlops_template.operate.batch import model_fetch
 from mlops_template.operate.monitoring import monitor
 from mlops_template.operate.serving import serve
@@ -139,12 +140,14 @@ def _gate(cfg: Config) -> None:  # the champion in the gate (monitor's path too)
 
 def _candidate(cfg: Config) -> None:  # promote's candidate, logged and not registered
     uri = f"models:/{cfg.registry.model_name}/1"
-    model_versions.load_logged(uri, "the candidate", _recorded(cfg))
+    md5 = _recorded(cfg).md5
+    model_versions.load_logged(uri, "the candidate", Recorded(md5, "", DVC_LOCK))
 
 
-def _recorded(cfg: Config) -> str:
-    """The md5 the registry records for v1's model file (its lineage.model_md5 tag)."""
-    return MlflowClient().get_model_version(cfg.registry.model_name, "1").tags["lineage.model_md5"]
+def _recorded(cfg: Config) -> Recorded:
+    """What the registry records of v1's model file (its lineage tags)."""
+    tags = MlflowClient().get_model_version(cfg.registry.model_name, "1").tags
+    return Recorded(tags["lineage.model_md5"], tags.get("lineage.model_content_md5", ""))
 
 
 LOADERS = {
@@ -194,18 +197,34 @@ def test_a_model_file_other_than_the_recorded_one_is_refused_on_every_path(store
     which file it must be."""
     cfg, artifacts, _ = store
     _negated(artifacts)
-    where = "dvc.lock records" if path == "candidate" else "the registry records"
-    with pytest.raises(
-        PipelineError, match=rf"refused: it is not the model file the md5 {where} .*was changed$"
-    ):
+    where = "the model file dvc.lock records" if path == "candidate" else "the registry's tags"
+    with pytest.raises(PipelineError, match=rf"refused: it is not the model {where} record \("):
         LOADERS[path](cfg, tmp_path)
 
 
 def test_a_version_without_a_recorded_md5_is_refused(store):
     cfg, _, _ = store
     _tag_md5(cfg, None)
-    with pytest.raises(PipelineError, match=r"refused: no md5 of it is recorded .*promote`$"):
+    hand = r"refused: no md5 of it is recorded .*promote` \(a version registered by hand: set "
+    with pytest.raises(PipelineError, match=hand):
         _fetch_in_process(cfg, None)
+
+
+def test_the_content_md5_decides_where_the_registry_records_it(store, tmp_path):
+    """The md5 of a file's deflated bytes differs under another zlib (zlib-ng) whatever
+    it holds: where the content's md5 is recorded, it alone decides."""
+    cfg, artifacts, _ = store
+    client, name = MlflowClient(), cfg.registry.model_name
+    content = content_md5((artifacts / "model.skops").read_bytes())
+    client.set_model_version_tag(name, "1", "lineage.model_content_md5", content)
+    try:
+        _tag_md5(cfg, "f" * 32)  # as if deflated by another zlib where it was recorded
+        _fetch_in_process(cfg, tmp_path)
+        _negated(artifacts)
+        with pytest.raises(PipelineError, match=rf"record \({content}; this one's is "):
+            _fetch_in_process(cfg, tmp_path)
+    finally:
+        client.delete_model_version_tag(name, "1", "lineage.model_content_md5")
 
 
 def test_a_tag_that_names_another_file_does_not_make_it_the_candidates_version(store):
@@ -213,14 +232,14 @@ def test_a_tag_that_names_another_file_does_not_make_it_the_candidates_version(s
     whose files are another model (anyone who may register could make one) is not it."""
     cfg, artifacts, _ = store
     name, client = cfg.registry.model_name, MlflowClient()
-    md5 = _recorded(cfg)
+    md5 = _recorded(cfg).md5
     shutil.copytree(artifacts, other := Path("other-files"), dirs_exist_ok=True)
     _negated(other)
     try:
         (forged,) = add_versions(client, name, 1, other, **{"lineage.model_md5": md5})
         assert registry.versions_tagged(client, name, md5) == [forged, "1"]
-        assert model_versions.version_of(client, name, md5) == "1"
-        assert model_versions.version_of(client, name, "0" * 32) is None
+        assert model_versions.version_of(client, name, Recorded(md5)) == "1"
+        assert model_versions.version_of(client, name, Recorded("0" * 32)) is None
     finally:
         shutil.rmtree(other)
         client.delete_model_version(name, forged)
@@ -584,7 +603,7 @@ def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_pa
     model[-1].coef_ = -model[-1].coef_
     dump_model(model, artifacts / "model.skops")
     refused = reproduce._served(MlflowClient(), ref)  # as serve and predict refuse it
-    assert "refused: it is not the model file the md5 the registry records" in refused
+    assert "refused: it is not the model the registry's tags record" in refused
     changed = reproduce._served_scores(refused, rebuilt, test)
     assert not changed.same
     model_file = Compared("model file", "0" * 32, "0" * 32)  # the rebuild is the tagged file

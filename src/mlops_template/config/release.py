@@ -36,9 +36,11 @@ class Registry(Strict):
     @field_validator("model_name")
     @classmethod
     def _usable_name(cls, name: str) -> str:
-        # MLflow refuses / and : in a name (promote failed after its dry run passed);
-        # quotes and % would break the registry's searches, which name it in a filter.
-        if bad := sorted({c for c in name if c in "/:'\"`%"}):
+        # MLflow refuses / and : in a name, and . or .. (promote failed after its dry run
+        # passed); a quote would end the registry's searches' filter string early.
+        if name in (".", ".."):
+            raise ValueError(f"{name!r} is not a name MLflow registers a model under")
+        if bad := sorted({c for c in name if c in "/:'\"`"}):
             raise ValueError(
                 f"{name!r} holds {' '.join(bad)}, which a registered model's name cannot"
             )

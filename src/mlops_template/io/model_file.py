@@ -93,6 +93,32 @@ def _resolve(name: str) -> Any:
 
 
 def canonical_skops(raw: bytes) -> bytes:
+    """The skops file in its canonical form (see the module's docstring)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name, data in _canonical_members(raw).items():
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+def content_md5(raw: bytes) -> str:
+    """The md5 of what a skops file holds: its canonical members' names and bytes, not
+    their compressed form, which depends on the zlib that deflated them (zlib-ng, on
+    Fedora and Windows' Python, deflates otherwise than zlib)."""
+    import hashlib
+
+    digest = hashlib.md5()
+    for name, data in _canonical_members(raw).items():
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _canonical_members(raw: bytes) -> dict[str, bytes]:
+    """The file's members, renumbered and in name order."""
     source = zipfile.ZipFile(io.BytesIO(raw))
     schema = json.loads(source.read("schema.json"))
     ids: dict[str, str] = {}
@@ -124,14 +150,7 @@ def canonical_skops(raw: bytes) -> bytes:
         match = _ID_FILE.match(info.filename)
         name = renumber(match.group(1)) + match.group(2) if match else info.filename
         members[name] = source.read(info)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            target.writestr(info, members[name])
-    return out.getvalue()
+    return {name: members[name] for name in sorted(members)}
 
 
 def dump_model(model: Any, path: str | Path) -> Path:

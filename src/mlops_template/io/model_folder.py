@@ -4,8 +4,10 @@ trusts, nor which model it runs:
 
 - the MLmodel must describe a scikit-learn model in one skops file, and that file must
   pass our allow-list (model_file.trusted_types);
-- the file must be the one recorded outside the store: the md5 of its canonical bytes is
-  the registry's `lineage.model_md5` (dvc.lock's, for promote's candidate);
+- the file must be the one recorded outside the store: the md5 of its canonical content
+  is the registry's `lineage.model_content_md5` (versions registered before it was
+  recorded: the md5 of its canonical bytes is `lineage.model_md5`); for promote's
+  candidate, that of the model file dvc.lock records;
 - what the MLmodel says of the model (its training schema, its signature) must agree
   with the model itself: the columns its first step reads, classifier or regressor.
 
@@ -21,22 +23,36 @@ import hashlib
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops_template.errors import PipelineError
-from mlops_template.io.model_file import canonical_skops, load_model, reason, trusted_types
+from mlops_template.io.model_file import (
+    canonical_skops,
+    content_md5,
+    load_model,
+    reason,
+    trusted_types,
+)
 
-REGISTRY = "the registry records for it (lineage.model_md5)"
-DVC_LOCK = "dvc.lock records for the model file"
+REGISTRY = "the registry's tags"
+DVC_LOCK = "the model file dvc.lock records"
 _METADATA = ("schema", "model_md5")  # what train stores in an MLmodel's metadata
 
 
-def check_model_folder(
-    folder: str | Path, label: str, model_md5: str, recorded: str = REGISTRY
-) -> Path:
-    """The folder made safe to load (see the module's docstring); its model file.
-    `model_md5`: the md5 `recorded` names, kept outside the artifact store."""
+@dataclass(frozen=True)
+class Recorded:
+    """What is recorded of a model file outside the artifact store, and where."""
+
+    md5: str  # of its canonical bytes: lineage.model_md5, dvc.lock's md5
+    content_md5: str = ""  # of its canonical content: lineage.model_content_md5
+    where: str = REGISTRY
+
+
+def check_model_folder(folder: str | Path, label: str, recorded: Recorded) -> tuple[Path, Any]:
+    """The folder made safe to load (see the module's docstring); its model file and the
+    model, loaded (the check loads it: a caller need not again)."""
     import yaml
 
     meta, name = _described(Path(folder, "MLmodel"), label)
@@ -46,8 +62,9 @@ def check_model_folder(
         raise PipelineError(f"{where}: the model file is missing from the artifact store")
     data = model_file.read_bytes()
     trusted = trusted_types(data, where)
-    _is_recorded(data, where, model_md5, recorded)
-    _agrees(load_model(model_file, where), meta, label)
+    _is_recorded(data, where, recorded)
+    model = load_model(model_file, where)
+    _agrees(model, meta, label)
     for entry in Path(folder).iterdir():
         if entry.name in (name, "MLmodel"):
             continue
@@ -79,11 +96,11 @@ def check_model_folder(
         **({"signature": meta["signature"]} if "signature" in meta else {}),
         "metadata": {
             **{k: v for k, v in _mapping(meta.get("metadata")).items() if k in _METADATA},
-            "model_md5": model_md5,  # the checked one, not what the store says
+            "model_md5": recorded.md5,  # the recorded one, not what the store says
         },
     }
     Path(folder, "MLmodel").write_text(yaml.safe_dump(checked, sort_keys=False))
-    return model_file
+    return model_file, model
 
 
 def _described(mlmodel: Path, label: str) -> tuple[dict[str, Any], str]:
@@ -111,29 +128,36 @@ def _described(mlmodel: Path, label: str) -> tuple[dict[str, Any], str]:
     return meta, name
 
 
-def _is_recorded(data: bytes, where: str, model_md5: str, recorded: str) -> None:
+def _is_recorded(data: bytes, where: str, recorded: Recorded) -> None:
     """MLflow writes the model with skops again, so its bytes are not the pipeline's file;
-    their canonical form is (model_file.canonical_skops), and that is what is recorded."""
-    if not model_md5:
+    their canonical content is (model_file.content_md5), and that is what is compared."""
+    if not (recorded.content_md5 or recorded.md5):
         raise PipelineError(
-            f"{where} refused: no md5 of it is recorded to check it against (the md5 "
-            f"{recorded}); register models with `make promote`"
+            f"{where} refused: no md5 of it is recorded to check it against (the registry's "
+            "lineage.model_content_md5 or lineage.model_md5 tag); register models with `make "
+            "promote` (a version registered by hand: set lineage.model_md5 to the model's md5 "
+            "in the dvc.lock of the commit that trained it)"
         )
     try:
-        found = hashlib.md5(canonical_skops(data)).hexdigest()
+        if recorded.content_md5:
+            found, expected = content_md5(data), recorded.content_md5
+        else:  # recorded before the content's md5 was: the bytes, deflated here
+            found, expected = hashlib.md5(canonical_skops(data)).hexdigest(), recorded.md5
     except Exception as err:  # a zip skops reads, laid out as skops never writes one
         raise PipelineError(f"{where} is damaged ({reason(err)})") from None
-    if found != model_md5:
+    if found != expected:
+        # Deflated bytes also differ under another zlib (zlib-ng), whatever they hold.
+        other_zlib = "" if recorded.content_md5 else " (or its md5 was recorded under another zlib)"
         raise PipelineError(
-            f"{where} refused: it is not the model file the md5 {recorded} names "
-            f"({model_md5}; this one's is {found}): the artifact store was changed"
+            f"{where} refused: it is not the model {recorded.where} record ({expected}; this "
+            f"one's is {found}): the artifact store was changed{other_zlib}"
         )
 
 
 def _agrees(model: Any, meta: dict[str, Any], label: str) -> None:
     """The MLmodel's training schema and signature say what the model reads and is: they
-    must say what the model file (checked above) holds. A schema that is missing or not
-    one is named by the loader that reads it (model_versions.model_schema)."""
+    must say what the model file (checked above) holds. A schema that is missing is
+    refused by every loader that reads it (model_versions.model_schema names it)."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -183,23 +207,46 @@ def _agrees(model: Any, meta: dict[str, Any], label: str) -> None:
 
 
 def _signature_agrees(meta: dict[str, Any], training: Any, label: str) -> None:
-    """MLflow's server keeps only the signature's columns of a request, and requires the
-    ones it marks required: they must be the model's features, optional where training had
-    gaps (model_logging._signature). One MLflow cannot parse is model_versions' to name."""
+    """MLflow's server keeps only the signature's columns of a request, by name (by
+    position, for unnamed ones), requires the ones it marks required, and casts each to its
+    type: the signature must declare the model's features as train wrote it
+    (model_logging._signature): named, optional where training had gaps, numbers as
+    double, booleans and dates as text (MLflow reads a null boolean as False). One MLflow
+    cannot parse is model_versions.signature_readable's to name."""
+    if "signature" not in meta:
+        return  # MLflow's server then passes every column on as sent
     try:
         inputs = json.loads(meta["signature"]["inputs"])
-        declared = {c["name"]: c.get("required", True) for c in inputs}
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError):
         return
-    expected = {c.name: not c.nullable for c in training.columns}
+    expected = {c.name: (not c.nullable, _declared_type(c)) for c in training.columns}
+    declared = {}
+    for spec in inputs if isinstance(inputs, list) else [None]:
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)):
+            declared = None  # unnamed columns, or tensors: never what train writes
+            break
+        kind = spec.get("type")
+        # MLflow infers `any` for text the example rows leave empty: passed on uncast.
+        kind = "string" if kind == "any" else kind
+        declared[spec["name"]] = (spec.get("required", True), kind)
     if declared != expected:
-        differ = sorted(set(declared) ^ set(expected)) or sorted(
-            name for name in expected if declared[name] != expected[name]
+        differ = (
+            sorted(set(declared) ^ set(expected))
+            or sorted(n for n in expected if declared[n] != expected[n])
+            if declared is not None
+            else ["unnamed"]
         )
         raise PipelineError(
             f"{label} refused: its MLmodel's signature does not declare the model's features "
             f"as trained (columns {differ[:10]} differ): the artifact store was changed"
         )
+
+
+def _declared_type(column: Any) -> str:
+    """The type train's signature gives a feature (integers too are declared double)."""
+    if column.is_boolean or column.kind == "date":
+        return "string"
+    return "double" if re.match(r"(?i)u?int|float", column.dtype) else "string"
 
 
 def _mapping(value: object) -> dict:

@@ -31,15 +31,11 @@ def log_model(
     from importlib.metadata import version
 
     import mlflow.sklearn
-    from mlflow.models import infer_signature
 
     # MLflow says, at INFO, that it found uv.lock: a line in every `dvc repro` for nothing
     # (the model's requirements are listed below, not inferred).
     logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)
-    # Integer columns are declared as floats: a missing value at serving time turns
-    # an integer column into floats, which an integer signature would reject.
-    ints = features.select_dtypes("integer").columns
-    example = features.head(5).astype(dict.fromkeys(ints, "float64"))
+    example = input_example(features)
     with tempfile.TemporaryDirectory() as code:
         mlflow.sklearn.log_model(
             model,
@@ -47,7 +43,7 @@ def log_model(
             code_paths=[str(_contract_package(Path(code)))],
             serialization_format="skops",
             skops_trusted_types=trusted_types(Path(model_path).read_bytes()),
-            signature=_signature(infer_signature(example, model.predict(example)), schema),
+            signature=model_signature(model, example, schema),
             input_example=example,
             pip_requirements=[f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
             metadata={"schema": schema.as_json(), "model_md5": model_md5},
@@ -72,6 +68,20 @@ def _contract_package(folder: Path) -> Path:
     for module in [*MODEL_IMPORTS, *(m.replace(".", "/") + ".py" for m in sorted(modules))]:
         shutil.copyfile(source / module, package / module)
     return package
+
+
+def input_example(features: pd.DataFrame) -> pd.DataFrame:
+    """Five rows, integer columns as floats: a missing value at serving time turns an
+    integer column into floats, which an integer signature would reject."""
+    ints = features.select_dtypes("integer").columns
+    return features.head(5).astype(dict.fromkeys(ints, "float64"))
+
+
+def model_signature(model: Any, example: pd.DataFrame, schema: TrainingSchema) -> Any:
+    """The signature MLflow's server checks requests against (_signature)."""
+    from mlflow.models import infer_signature
+
+    return _signature(infer_signature(example, model.predict(example)), schema)
 
 
 def _signature(inferred: Any, schema: TrainingSchema) -> Any:

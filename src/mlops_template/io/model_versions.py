@@ -16,13 +16,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mlops_template.errors import PipelineError
 
-MODEL_MD5 = "model_md5"  # the lineage tag (`lineage.model_md5`) of the model file's md5
+# The lineage tags of the model file's md5 (its canonical bytes) and of its content's.
+MODEL_MD5, CONTENT_MD5 = "model_md5", "model_content_md5"
 
 
 def no_alias_hint(alias: str | None) -> str:
@@ -41,13 +42,22 @@ def no_alias_hint(alias: str | None) -> str:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A registered version, the alias it was asked for by ("" for a number), and the md5
-    of its model file the registry records (its `lineage.model_md5` tag; resolve reads it)."""
+    """A registered version, the alias it was asked for by ("" for a number), and the
+    md5s of its model file the registry records (its `lineage.model_md5` and
+    `lineage.model_content_md5` tags; resolve reads them)."""
 
     name: str
     version: str
     alias: str
     model_md5: str = ""
+    content_md5: str = ""
+
+    @property
+    def recorded(self) -> Any:
+        """What the loaders check its file against (model_folder.Recorded)."""
+        from mlops_template.io.model_folder import Recorded
+
+        return Recorded(self.model_md5, self.content_md5)
 
     @property
     def uri(self) -> str:
@@ -70,8 +80,9 @@ def resolve(client: Any, name: str, version: str | None, alias: str | None) -> M
         found = registry.aliased_version(client, name, alias)
         if found is None:
             raise PipelineError(f"{name} has no version with alias '{alias}'{no_alias_hint(alias)}")
-    md5 = found.tags.get(f"lineage.{MODEL_MD5}", "")
-    return ModelRef(name, str(found.version), "" if version else alias or "", md5)
+    tags = found.tags
+    md5, content = tags.get(f"lineage.{MODEL_MD5}", ""), tags.get(f"lineage.{CONTENT_MD5}", "")
+    return ModelRef(name, str(found.version), "" if version else alias or "", md5, content)
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,10 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
 
     tags = client.get_model_version(ref.name, ref.version).tags
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
-    with model_copy(ref.uri, "load", ref.label, lineage.get(MODEL_MD5, "")) as folder:
+    recorded = replace(
+        ref, model_md5=lineage.get(MODEL_MD5, ""), content_md5=lineage.get(CONTENT_MD5, "")
+    ).recorded
+    with model_copy(ref.uri, "load", ref.label, recorded) as folder:
         return RegisteredVersion(
             ref=ref,
             model=load_copy(folder, ref.label),
@@ -113,39 +127,39 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
         )
 
 
-def version_of(client: Any, name: str, model_md5: str) -> str | None:
-    """The newest registered version that holds this model file, if any: its tags say so
-    and its files are checked to (whoever can tag a version could tag another model so)."""
+def version_of(client: Any, name: str, recorded: Any) -> str | None:
+    """The newest registered version that holds this model file (`recorded`: its
+    model_folder.Recorded), if any: its tags say so and its files are checked to (whoever
+    can tag a version could tag another model so)."""
+    import sys
+
     from mlops_template.io import registry
 
-    for version in registry.versions_tagged(client, name, model_md5):
+    for version in registry.versions_tagged(client, name, recorded.md5):
         ref = ModelRef(name, version, "")
         try:
-            with model_copy(ref.uri, "version", ref.label, model_md5):
+            with model_copy(ref.uri, "version", ref.label, recorded):
                 return version
-        except PipelineError:
-            continue
+        except PipelineError as err:
+            print(f"note: not reused, as its tags say it holds this model: {err}", file=sys.stderr)
     return None
 
 
-def load_logged(uri: str, label: str, model_md5: str) -> Any:
+def load_logged(uri: str, label: str, recorded: Any) -> Any:
     """A logged model not registered yet (`models:/<model id>`: promote's candidate), whose
-    file must be the one dvc.lock records (`model_md5`)."""
-    from mlops_template.io.model_folder import DVC_LOCK
-
-    with model_copy(uri, "load", label, model_md5, DVC_LOCK) as folder:
+    file must be the one dvc.lock records (`recorded`: its model_folder.Recorded)."""
+    with model_copy(uri, "load", label, recorded) as folder:
         return load_copy(folder, label)
 
 
 @contextmanager
-def model_copy(
-    uri: str, purpose: str, label: str, model_md5: str, recorded: str | None = None
-) -> Iterator[str]:
+def model_copy(uri: str, purpose: str, label: str, recorded: Any) -> Iterator[str]:
     """A local folder with a model's files (MLmodel, the model), downloaded once, checked
-    against `model_md5` (download_model) and removed afterwards: its schema and the model
-    are read from it, so they come from one version and the store is asked once."""
+    against what is `recorded` of it (download_model; a model_folder.Recorded) and removed
+    afterwards: its schema and the model are read from it, so they come from one version
+    and the store is asked once."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        folder = download_model(uri, tmp, label, model_md5=model_md5, recorded=recorded)
+        folder = download_model(uri, tmp, label, recorded=recorded)
         signature_readable(folder, label)
         yield folder
 
@@ -169,13 +183,12 @@ def download_model(
     label: str | None = None,
     check: bool = True,
     *,
-    model_md5: str = "",
-    recorded: str | None = None,
+    recorded: Any = None,
 ) -> str:
     """A model's files downloaded into an existing folder, quietly, and (by default)
     made safe to load: nothing in them is trusted as stored, and the model file must be
-    the one whose md5 the registry records, `model_md5` (model_folder.check_model_folder;
-    `recorded` says where else it is recorded). `label` names the model in errors
+    the one `recorded` (a model_folder.Recorded: the registry's md5s, or dvc.lock's)
+    describes (model_folder.check_model_folder). `label` names the model in errors
     (`churn v3`), else the URI does. `check=False`
     returns the files as stored: for predict's fetch, whose reader checks them (the check
     imports scikit-learn, which scoring imports anyway), and for reading files other than
@@ -197,9 +210,9 @@ def download_model(
             "register it again, or point the alias at another version (`rollback --to`)"
         ) from None
     if check:
-        from mlops_template.io.model_folder import REGISTRY, check_model_folder
+        from mlops_template.io.model_folder import Recorded, check_model_folder
 
-        check_model_folder(local, label, model_md5, recorded or REGISTRY)
+        check_model_folder(local, label, recorded or Recorded(""))
     return local
 
 

@@ -12,6 +12,7 @@ from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.lineage import LOCK_FILE, file_md5, git_info, git_output
+from mlops_template.io.model_folder import DVC_LOCK, Recorded
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class Candidate:
     run_id: str  # the train run that logged this model
     model_uri: str  # models:/<logged model id>
     lineage: dict[str, str]  # what a registered version is tagged with
+
+    @property
+    def recorded(self) -> Recorded:
+        """What its logged copy is checked against: dvc.lock's model file."""
+        return Recorded(self.model_md5, self.lineage["model_content_md5"], DVC_LOCK)
 
 
 def locked_outputs(lock_file: str = LOCK_FILE) -> dict[str, str]:
@@ -75,11 +81,16 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
             f"no MLflow run at this tracking store logged the model in {LOCK_FILE} "
             f"(md5 {model_md5}); run `dvc repro --force train` with this store"
         )
+    from mlops_template.io.model_file import content_md5
+
     lineage = {
         "source_run_id": run.info.run_id,
         "git_commit": run.data.tags.get("pipeline.git_commit", "unknown"),
         "git_dirty": run.data.tags.get("pipeline.git_dirty", "unknown"),
         "model_md5": model_md5,
+        # Of what the file holds, not of its deflated bytes (another zlib deflates
+        # otherwise): what serve and predict check the artifact store's copy by.
+        "model_content_md5": content_md5(Path(cfg.paths.model).read_bytes()),
         "test_md5": test_md5,
         "train_md5": train_md5,
         "model_type": run.data.tags.get("model_type", ""),

@@ -46,7 +46,7 @@ def evaluate_gate(
     schema = TrainingSchema.read(cfg.paths.schema_)
     gate = getattr(cfg.gate, schema.task)
     champion = registry.alias_version(client, name, registry.CHAMPION)
-    registered = model_versions.version_of(client, name, candidate.model_md5)
+    registered = model_versions.version_of(client, name, candidate.recorded)
     common: dict[str, Any] = {
         "model_name": name,
         "task": schema.task,
@@ -79,7 +79,7 @@ def evaluate_gate(
         cfg,
         schema,
         candidate=model_versions.load_logged(
-            candidate.model_uri, f"the candidate ({candidate.model_uri})", candidate.model_md5
+            candidate.model_uri, f"the candidate ({candidate.model_uri})", candidate.recorded
         ),
         train=pd.read_parquet(cfg.paths.train),
         test=pd.read_parquet(cfg.paths.test),

@@ -29,7 +29,6 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import predictions_table, table_lock
 from mlops_template.io.batch_files import column_problems, iter_chunks
 from mlops_template.io.lineage import file_md5
-from mlops_template.io.model_file import load_model
 from mlops_template.io.model_versions import ModelRef
 from mlops_template.operate.batch.model_fetch import FetchedModel
 from mlops_template.operate.batch.scoring_job import ScoringJob
@@ -63,10 +62,10 @@ def score_batch(
     if extra:
         print(f"{path}: ignoring columns the model was not trained on: {extra}", file=sys.stderr)
     batch_hash = file_md5(path)
-    if _already_scored(path, table, batch_hash, ref):  # said before the model is loaded
+    if _already_scored(path, table, batch_hash, ref):
         return 0
 
-    model = load_model(fetched.model_file)
+    model = fetched.model
     classes = model.classes_.tolist() if schema.task == "classification" else None
     passthrough = list(settings.passthrough_columns)
     if id_column in columns and id_column not in passthrough:

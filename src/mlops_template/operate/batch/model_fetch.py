@@ -40,6 +40,7 @@ class FetchedModel:
     folder: str  # the model's files, checked: the MLmodel check_model_folder wrote, the model
     model_file: str  # the scikit-learn pipeline, in skops format, in that folder
     schema: dict[str, Any]  # the training schema the model carries
+    model: Any  # the pipeline, loaded by the check
 
 
 @contextmanager
@@ -109,9 +110,9 @@ def _read(folder: str) -> FetchedModel:
 
     found = json.loads((Path(folder) / RESULT).read_text())
     ref = ModelRef(**found["ref"])
-    model_file = check_model_folder(found["folder"], ref.label, ref.model_md5)
+    model_file, model = check_model_folder(found["folder"], ref.label, ref.recorded)
     schema = model_versions.model_schema(found["folder"], ref.label)
-    return FetchedModel(ref, found["folder"], str(model_file), schema)
+    return FetchedModel(ref, found["folder"], str(model_file), schema, model)
 
 
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:

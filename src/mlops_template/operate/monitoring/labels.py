@@ -16,12 +16,15 @@ import pandas as pd
 from mlops_template.config import Config
 from mlops_template.core.class_labels import whole_floats
 from mlops_template.core.labels import keep_agreeing, sort_labels
+from mlops_template.core.logged_inputs import PREFIX
+from mlops_template.core.row_ids import row_ids
+from mlops_template.core.shadow import is_shadow
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, logged_predictions, table_lock
 from mlops_template.io.batch_files import batch_format
 
 TIME_COLUMN = "labelled_at"
-SHOWN = 5  # lines named in an error
+SHOWN = 5  # rows named in an error
 
 
 def import_labels(
@@ -106,7 +109,9 @@ def _logged(table: str, key: str, others: list[str]) -> pd.DataFrame:
         )
     answers = ["prediction", *[n for n in names if n.startswith("proba_")]]
     also = [n for n in dict.fromkeys(others) if n != key and n in names]
-    columns = [key, *also, "row_number", "scored_at", *answers]
+    # What tells one row from another under a request id: its place, answer and inputs.
+    rows = ["shadow", *[n for n in names if n.startswith(PREFIX)]] if key == "request_id" else []
+    columns = [key, *also, "row_number", "scored_at", *answers, *rows]
     logged = logged_predictions.logged_frame(log, table, columns)
     return logged.rename(columns={key: "id"}).dropna(subset=["id"])
 
@@ -114,11 +119,13 @@ def _logged(table: str, key: str, others: list[str]) -> pd.DataFrame:
 def _refuse_requests_of_several_rows(path: Path, ids: pd.Series, logged: pd.DataFrame) -> None:
     """A request id names a request, not a row: a label by it would label every row of a
     request of several (each with its own answer) alike, and so of requests that reused
-    the id (a client's x-request-id) for other rows. A retried request, answered alike
-    again, is one row."""
-    per_id = logged.groupby("id")
-    answers = [c for c in logged if c == "prediction" or c.startswith("proba_")]
-    rows = per_id[["row_number", *answers]].nunique().max(axis=1)
+    the id (a client's x-request-id) for other rows. A retried request (the same row
+    again) is one row; so is a shadow model's answer beside the served one."""
+    served = logged[~is_shadow(logged)]
+    facts = [
+        c for c in served if c in ("row_number", "prediction") or c.startswith(("proba_", PREFIX))
+    ]
+    rows = pd.Series(row_ids(served, facts), index=served.index).groupby(served["id"]).nunique()
     if several := sorted(set(ids) & set(rows.index[rows > 1])):
         more = f" (and {len(several) - 1} more)" if len(several) > 1 else ""
         raise PipelineError(
@@ -134,7 +141,7 @@ def _ids(path: Path, values: pd.Series) -> pd.Series:
     if values.isna().any():
         raise PipelineError(
             f"{path}: column '{values.name}' (the IDs) is empty in {int(values.isna().sum())} "
-            f"rows ({_where(path, values.isna())}); nothing stored"
+            f"rows ({_where(values.isna())}); nothing stored"
         )
     # As the log holds them: text, an integer ID without a decimal point.
     if whole_floats(values):
@@ -147,7 +154,7 @@ def _typed(path: Path, values: pd.Series, classes: list[str]) -> pd.Series:
     if values.isna().any():
         raise PipelineError(
             f"{path}: column '{values.name}' (the labels) is empty in "
-            f"{int(values.isna().sum())} rows ({_where(path, values.isna())}); nothing stored"
+            f"{int(values.isna().sum())} rows ({_where(values.isna())}); nothing stored"
         )
     if not classes:
         try:
@@ -156,14 +163,14 @@ def _typed(path: Path, values: pd.Series, classes: list[str]) -> pd.Series:
             numbers = pd.to_numeric(values, errors="coerce")
             raise PipelineError(
                 f"{path}: column '{values.name}' (the labels) holds values that are not numbers, "
-                f"as the logged predictions are ({_where(path, numbers.isna())})"
+                f"as the logged predictions are ({_where(numbers.isna())})"
             ) from None
     text = values.map(_class_name)
     if unknown := sorted(set(text) - set(classes)):
         raise PipelineError(
             f"{path}: column '{values.name}' holds values that are not the model's classes "
             f"({', '.join(classes)}): {', '.join(map(repr, unknown[:5]))} "
-            f"({_where(path, ~text.isin(classes))}); nothing stored"
+            f"({_where(~text.isin(classes))}); nothing stored"
         )
     return text
 
@@ -185,16 +192,14 @@ def _times(path: Path, incoming: pd.DataFrame) -> pd.Series:
     if bad.any():
         raise PipelineError(
             f"{path}: column '{TIME_COLUMN}' holds values that are not ISO 8601 times, e.g. "
-            f"{values[bad].astype(str).tolist()[:5]} ({_where(path, bad)}); nothing stored"
+            f"{values[bad].astype(str).tolist()[:5]} ({_where(bad)}); nothing stored"
         )
     return times
 
 
-def _where(path: Path, rows: pd.Series) -> str:
-    """Where the first of these rows are in the file: a CSV's lines (its header is line 1),
-    a Parquet file's rows (from 1)."""
-    found = [int(i) for i in rows.to_numpy().nonzero()[0][:SHOWN]]
+def _where(rows: pd.Series) -> str:
+    """Which of the file's data rows (from 1, after a CSV's header; a CSV's blank lines,
+    which are skipped, are not counted) these are: the first few."""
+    found = [int(i) + 1 for i in rows.to_numpy().nonzero()[0][:SHOWN]]
     more = " ..." if int(rows.sum()) > SHOWN else ""
-    parquet = batch_format(path) == "parquet"
-    word = ("row" if parquet else "line") + ("s" if len(found) > 1 else "")
-    return f"{word} " + ", ".join(str(i + (1 if parquet else 2)) for i in found) + more
+    return ("data rows " if len(found) > 1 else "data row ") + ", ".join(map(str, found)) + more

@@ -92,7 +92,7 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
     # log table the rows cannot go to.
     with ExitStack() as copies:
         model = copies.enter_context(
-            model_versions.model_copy(ref.uri, "serve", ref.label, ref.model_md5)
+            model_versions.model_copy(ref.uri, "serve", ref.label, ref.recorded)
         )
         schema = TrainingSchema.of(model_versions.model_schema(model, ref.label), ref.label)
         log = inference_log_env(cfg, ref, schema, shadow)
@@ -101,7 +101,7 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
             print(f"logging every answered row to {cfg.serve.log.table}", file=sys.stderr)
         if shadow is not None:
             folder = copies.enter_context(
-                model_versions.model_copy(shadow.uri, "shadow", shadow.label, shadow.model_md5)
+                model_versions.model_copy(shadow.uri, "shadow", shadow.label, shadow.recorded)
             )
             log[SHADOW_ENV] = folder
             print(
