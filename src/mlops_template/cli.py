@@ -64,9 +64,11 @@ def _exp(args: argparse.Namespace) -> int:
     from mlops_template.experiments import best
 
     cfg = load_config()
-    task = ValidationReport.read(cfg.paths.validation).task  # the gate's metric for it
-    metric = getattr(cfg.gate, task).metric
-    return best(cfg.paths.cv, metric, cfg.paths.metrics, cfg.paths.train, apply=args.apply)
+    if Path(cfg.paths.validation).is_file():  # the gate's metric for the task
+        metrics = [getattr(cfg.gate, ValidationReport.read(cfg.paths.validation).task).metric]
+    else:  # queued experiments leave no outputs here: the metric their cv.json holds
+        metrics = [cfg.gate.classification.metric, cfg.gate.regression.metric]
+    return best(cfg.paths.cv, metrics, cfg.paths.metrics, cfg.paths.train, apply=args.apply)
 
 
 def _tune(_args: argparse.Namespace) -> int:
@@ -180,9 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     params = commands.add_parser(
         "params",
         help="compose params.yaml from conf/ (with overrides), write overrides into conf/ "
-        "(set), or check params.yaml is what conf/ composes to",
+        "(set), check params.yaml is what conf/ composes to, or write into conf/ what "
+        "params.yaml holds (keep: after `dvc exp apply` or `dvc exp branch`)",
     )
-    params.add_argument("action", choices=["compose", "set", "check"])
+    params.add_argument("action", choices=["compose", "set", "check", "keep"])
     params.add_argument("overrides", nargs="*", help=overrides_help)
     params.set_defaults(func=_params)
     exp = commands.add_parser(

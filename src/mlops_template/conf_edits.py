@@ -30,17 +30,24 @@ _MISSING = object()
 
 
 def params_command(root: Path, action: str, overrides: list[str]) -> int:
-    """`params check|set|compose`: is params.yaml conf/'s composition; overrides into conf/
-    itself; params.yaml composed with overrides."""
+    """`params check|set|compose|keep`: is params.yaml conf/'s composition; overrides into
+    conf/ itself; params.yaml composed with overrides; params.yaml's settings into conf/."""
     if action == "check":
         diff = stale_diff(root)
         if diff:
             sys.stdout.write(diff)
             raise PipelineError(
-                "params.yaml is stale: conf/ composes to something else "
-                "(run `make params` and commit the result)"
+                "params.yaml is stale: conf/ composes to something else: `make params` "
+                "composes it from conf/ again, or, to keep what params.yaml holds (an "
+                "experiment `dvc exp apply` or `dvc exp branch` brought), `python -m "
+                "mlops_template params keep` writes it into conf/; then commit the result"
             )
         print("params.yaml is up to date with conf/")
+        return 0
+    if action == "keep":
+        with workspace_locked("params keep"):
+            kept = keep_params(root, f"{PARAMS_FILE} as it is")
+        print(f"wrote into conf/: {' '.join(kept)}" if kept else "conf/ composes to it already")
         return 0
     overrides = split_overrides(overrides)
     # Not while ct retrains here: it rewrites conf/ and params.yaml per try, then keeps
@@ -53,6 +60,27 @@ def params_command(root: Path, action: str, overrides: list[str]) -> int:
         path = write_params(root, overrides)
     print(f"wrote {path.name} from conf/ {redact(' '.join(overrides))}".rstrip())
     return 0
+
+
+def keep_params(root: Path, what: str) -> list[str]:
+    """params.yaml as it is made conf/'s composition: the overrides of conf/ that give it,
+    written into conf/; returned. `what` names it in the error when none can say it."""
+    text = (root / PARAMS_FILE).read_text(encoding="utf-8")
+    overrides = params_overrides(root, text, what)
+    apply_to_conf(root, overrides)  # conf/ composes to params.yaml, written after it
+    return overrides
+
+
+def params_overrides(root: Path, text: str, what: str) -> list[str]:
+    """The overrides of conf/ that compose to `text`; refused where none can."""
+    overrides = overrides_to(root, text)
+    if overrides is None:
+        raise PipelineError(
+            f"no overrides of conf/ compose to {what} (a key it removed, or a value an "
+            "override cannot say): put its settings into conf/ by hand (docs/experiments.md, "
+            "Configuration); nothing was changed"
+        )
+    return overrides
 
 
 def apply_to_conf(root: Path, overrides: list[str]) -> str:

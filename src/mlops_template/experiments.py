@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlops_template.conf_edits import params_overrides
 from mlops_template.errors import PipelineError
 from mlops_template.io.workspace_lock import workspace_locked
 from mlops_template.metric_names import improvement
@@ -28,6 +29,7 @@ class Scored:
     score: float
     test: float | None  # the test metric, shown, never ranked by
     committed: bool = False  # the commit's own score, which an experiment must beat
+    rev: str = field(default="", compare=False)  # its git commit (DVC keeps it as one)
 
 
 def scored_experiments(
@@ -65,7 +67,7 @@ def scored_experiments(
             if scores is None:
                 unscored.append(name)
                 continue
-            found.append(Scored(name, *scores))
+            found.append(Scored(name, *scores, rev=str(revision.get("rev") or "")))
     return sorted(found, key=lambda s: improvement(metric, 0.0, s.score)), unscored
 
 
@@ -85,14 +87,21 @@ def _out_hash(row: dict[str, Any], path: str) -> str | None:
     return (((row.get("data") or {}).get("outs") or {}).get(path) or {}).get("hash")
 
 
-def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply: bool) -> int:
+def best(
+    cv_path: str, metrics: list[str], metrics_path: str, train_path: str, *, apply: bool
+) -> int:
+    """Rank by the first of `metrics` (the gate's, for the task; where the task is not
+    known here, both tasks' in turn) that an experiment has a cross-validated score on."""
     done = subprocess.run(
         ["dvc", "exp", "show", "--json", "--no-fetch"], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise PipelineError(f"dvc exp show failed: {done.stderr.strip()}")
     shown = json.loads(done.stdout)
-    ranked, unscored = scored_experiments(shown, cv_path, metric, metrics_path, train_path)
+    for metric in metrics:
+        ranked, unscored = scored_experiments(shown, cv_path, metric, metrics_path, train_path)
+        if ranked:
+            break
     if all(item.committed for item in ranked):
         left = f" (left out: {', '.join(unscored)})" if unscored else ""
         if unscored and all(u.endswith("(other training data)") for u in unscored):
@@ -120,12 +129,14 @@ def best(cv_path: str, metric: str, metrics_path: str, train_path: str, *, apply
         with workspace_locked("exp best --apply"):  # not while ct changes the workspace
             refuse_uncommitted_settings()
             name = ranked[0].name
+            # Refused before `dvc exp apply` changes anything: settings conf/ cannot say.
+            overrides = params_overrides(Path.cwd(), _params_of(ranked[0]), f"{name}'s params")
             if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:
                 raise PipelineError(
                     f"`dvc exp apply {name}` failed (above); the workspace may hold part of "
                     "it: `git checkout -- . && dvc checkout` puts the commit's back"
                 )
-            keep_in_conf(Path.cwd(), name)
+            keep_in_conf(Path.cwd(), name, overrides)
     else:
         print(f"best: {ranked[0].name} (`python -m mlops_template exp best --apply` applies it)")
     return 0
@@ -145,20 +156,37 @@ def refuse_uncommitted_settings() -> None:
         )
 
 
-def keep_in_conf(root: Path, name: str) -> None:
-    """An applied experiment's params.yaml made conf/'s composition (the overrides that
-    give it, written into conf/), so the commit that keeps it passes check_params."""
-    from mlops_template.conf_edits import apply_to_conf, overrides_to
+def _params_of(experiment: Scored) -> str:
+    """The experiment's params.yaml, from the git commit DVC keeps it as."""
     from mlops_template.config import PARAMS_FILE
 
-    overrides = overrides_to(root, (root / PARAMS_FILE).read_text(encoding="utf-8"))
-    if overrides is None:
+    shown = subprocess.run(
+        ["git", "show", f"{experiment.rev}:{PARAMS_FILE}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if not experiment.rev or shown.returncode != 0:
+        why = shown.stderr.strip() or "no commit"
         raise PipelineError(
-            f"applied {name}, but no overrides of conf/ compose to its {PARAMS_FILE} as it "
-            "is (a key it removed, or a value an override cannot say): put its settings "
-            "into conf/ by hand before you commit (docs/experiments.md, Configuration)"
+            f"cannot read {experiment.name}'s {PARAMS_FILE} ({why}); nothing applied"
         )
+    return shown.stdout
+
+
+def keep_in_conf(root: Path, name: str, overrides: list[str]) -> None:
+    """An applied experiment's params.yaml made conf/'s composition (`overrides`, written
+    into conf/), so the commit that keeps it passes check_params; and dvc.lock told of
+    the conf/ that now composes to the same params.yaml, so that it is committed as is
+    (check_params ran on the experiment's conf/, which composed to it too)."""
+    from mlops_template.conf_edits import apply_to_conf
+
     apply_to_conf(root, overrides)  # conf/ composes to params.yaml, written after it
+    recorded = subprocess.run(
+        ["dvc", "commit", "--force", "--quiet", "check_params"], check=False
+    ).returncode
+    if recorded:
+        print("note: `dvc commit check_params` failed (above): run it before you commit")
     kept = f": {' '.join(overrides)}" if overrides else ""
     print(f"applied {name}, its settings kept in conf/{kept}; commit to keep it")
 

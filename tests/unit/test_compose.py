@@ -7,10 +7,15 @@ import pytest
 import yaml
 
 from mlops_template.compose import compose_text, refuse_stale, stale_diff, write_params
-from mlops_template.conf_edits import _write_overrides, apply_to_conf, overrides_to
+from mlops_template.conf_edits import (
+    _write_overrides,
+    apply_to_conf,
+    keep_params,
+    overrides_to,
+    params_command,
+)
 from mlops_template.config import flatten, load_config
 from mlops_template.errors import PipelineError
-from mlops_template.experiments import keep_in_conf
 from tests.helpers.template import example_conf
 
 from .conftest import REPO
@@ -292,14 +297,16 @@ def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeyp
     ],
 )
 def test_an_experiments_params_are_kept_in_conf(root, experiment, capsys):
-    """exp best --apply: params.yaml as `dvc exp run -S` composed it becomes conf/'s own
-    composition, the group chosen in conf/config.yaml and the values in its option."""
+    """exp best --apply, and `params keep` after `dvc exp apply`: params.yaml as `dvc exp
+    run -S` composed it becomes conf/'s own composition, the group chosen in
+    conf/config.yaml and the values in its option."""
     applied = compose_text(root, experiment)
     (root / "params.yaml").write_text(applied)
-    keep_in_conf(root, "some-exp")
+    assert params_command(root, "keep", []) == 0
     assert compose_text(root, []) == applied == (root / "params.yaml").read_text()
-    assert "applied some-exp, its settings kept in conf/: " in capsys.readouterr().out
+    assert "wrote into conf/: " in capsys.readouterr().out
     assert overrides_to(root, applied) == []  # nothing left to keep
+    assert keep_params(root, "it") == []
 
 
 @pytest.mark.parametrize(
@@ -313,8 +320,8 @@ def test_an_experiment_conf_cannot_hold_is_refused_and_conf_left_alone(root, exp
     applied = compose_text(root, experiment)
     (root / "params.yaml").write_text(applied)
     before = {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")}
-    with pytest.raises(PipelineError, match=r"applied some-exp, but no overrides of conf/"):
-        keep_in_conf(root, "some-exp")
+    with pytest.raises(PipelineError, match=r"no overrides of conf/ compose to some-exp's par"):
+        keep_params(root, "some-exp's params")
     assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before
 
 

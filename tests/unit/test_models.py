@@ -230,6 +230,11 @@ def test_a_sklearn_model_is_its_class_with_its_params_and_the_seed():
     ("update", "task", "message"),
     [
         ({"params": {"n_trees": 3}}, "regression", "model.params: ['n_trees'] not parameters of"),
+        (
+            {"params": {"n_estimator": 3}},  # a typo: the name meant, not the whole list
+            "regression",
+            "ExtraTreesRegressor; did you mean 'n_estimators' for 'n_estimator'",
+        ),
         ({"regressor": "sklearn.ensemble.NoSuchForest"}, "regression", "there is no sklearn"),
         ({"regressor": "sklearn.metrics.accuracy_score"}, "regression", "not an estimator"),
         ({"classifier": None}, "classification", "model.classifier is not set"),

@@ -85,7 +85,7 @@ def sklearn_class(model: SklearnModel, task: str, key: str = "model") -> type:
     known = library_params(cls)
     if known is not None and (unknown := sorted(set(model.params) - known)):
         raise PipelineError(
-            f"{key}.params: {unknown} not parameters of {name}; it takes {sorted(known)}"
+            f"{key}.params: {unknown} not parameters of {name}; {_nearest(unknown, known)}"
         )
     try:
         estimator = cls(**model.params)
@@ -181,3 +181,14 @@ def check_model_fits_target(model: Estimator, task: str, y: pd.Series, key: str 
                 f"each of {len(counts)} classes (smallest class: {counts.min()} rows); set "
                 f"{key}.early_stopping=false or {key}.validation_fraction higher, or add data"
             )
+
+
+def _nearest(unknown: list[str], known: set[str]) -> str:
+    """The names meant, where close (LightGBM and XGBoost take hundreds: the whole list
+    hides them); else the whole list."""
+    import difflib
+
+    meant = {u: difflib.get_close_matches(u, known, n=1) for u in unknown}
+    if all(meant.values()):
+        return "did you mean " + ", ".join(f"{m[0]!r} for {u!r}" for u, m in meant.items())
+    return f"it takes {sorted(known)}"
