@@ -118,10 +118,10 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
     recorded = replace(
         ref, model_md5=lineage.get(MODEL_MD5, ""), content_md5=lineage.get(CONTENT_MD5, "")
     ).recorded
-    with model_copy(ref.uri, "load", ref.label, recorded) as folder:
+    with checked_copy(ref.uri, "load", ref.label, recorded) as (folder, model):
         return RegisteredVersion(
             ref=ref,
-            model=load_copy(folder, ref.label),
+            model=model,
             schema=TrainingSchema.of(model_schema(folder, ref.label), ref.label),
             lineage=lineage,
         )
@@ -148,20 +148,27 @@ def version_of(client: Any, name: str, recorded: Any) -> str | None:
 def load_logged(uri: str, label: str, recorded: Any) -> Any:
     """A logged model not registered yet (`models:/<model id>`: promote's candidate), whose
     file must be the one dvc.lock records (`recorded`: its model_folder.Recorded)."""
-    with model_copy(uri, "load", label, recorded) as folder:
-        return load_copy(folder, label)
+    with checked_copy(uri, "load", label, recorded) as (_, model):
+        return model
 
 
 @contextmanager
 def model_copy(uri: str, purpose: str, label: str, recorded: Any) -> Iterator[str]:
     """A local folder with a model's files (MLmodel, the model), downloaded once, checked
-    against what is `recorded` of it (download_model; a model_folder.Recorded) and removed
-    afterwards: its schema and the model are read from it, so they come from one version
-    and the store is asked once."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        folder = download_model(uri, tmp, label, recorded=recorded)
-        signature_readable(folder, label)
+    against what is `recorded` of it (a model_folder.Recorded) and removed afterwards: its
+    schema (and for the REST workers, the model) are read from it, so they come from one
+    version and the store is asked once."""
+    with checked_copy(uri, purpose, label, recorded) as (folder, _):
         yield folder
+
+
+@contextmanager
+def checked_copy(uri: str, purpose: str, label: str, recorded: Any) -> Iterator[tuple[str, Any]]:
+    """model_copy's folder, and the model the check loaded from it."""
+    with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
+        folder, model = _checked(_files(uri, tmp, label), label, recorded)
+        signature_readable(folder, label)
+        yield folder, model
 
 
 def signature_readable(folder: str, label: str) -> None:
@@ -193,12 +200,26 @@ def download_model(
     returns the files as stored: for predict's fetch, whose reader checks them (the check
     imports scikit-learn, which scoring imports anyway), and for reading files other than
     the model (reproduce's requirements); tests/unit/test_model_trust.py lists who may."""
+    local = _files(uri, folder, label or uri)
+    return _checked(local, label or uri, recorded)[0] if check else local
+
+
+def _checked(folder: str, label: str, recorded: Any) -> tuple[str, Any]:
+    """The downloaded folder made safe to load (model_folder.check_model_folder), and the
+    model it loaded."""
+    from mlops_template.io.model_folder import Recorded, check_model_folder
+
+    _, model = check_model_folder(folder, label, recorded or Recorded(""))
+    return folder, model
+
+
+def _files(uri: str, folder: str, label: str) -> str:
+    """The model's files, as stored, downloaded into `folder` quietly."""
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     from mlops_template.io.registry import not_found
 
-    label = label or uri
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         local = mlflow.artifacts.download_artifacts(uri, dst_path=folder)
@@ -209,20 +230,7 @@ def download_model(
             f"{label}: its files are not in the artifact store ({err.message}); "
             "register it again, or point the alias at another version (`rollback --to`)"
         ) from None
-    if check:
-        from mlops_template.io.model_folder import Recorded, check_model_folder
-
-        check_model_folder(local, label, recorded or Recorded(""))
     return local
-
-
-def load_copy(folder: str, label: str) -> Any:
-    """The scikit-learn model of a checked copy (model_copy), loaded with our allow-list."""
-    from mlops_template.io.model_file import load_model
-    from mlops_template.io.model_folder import model_file_in
-
-    file = model_file_in(folder)
-    return load_model(file, f"{label} ({file.name})")
 
 
 def model_schema(folder: str, label: str) -> dict[str, Any]:

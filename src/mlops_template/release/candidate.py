@@ -12,6 +12,7 @@ from mlops_template.config import Config
 from mlops_template.errors import PipelineError
 from mlops_template.io import registry
 from mlops_template.io.lineage import LOCK_FILE, file_md5, git_info, git_output
+from mlops_template.io.model_file import content_md5
 from mlops_template.io.model_folder import DVC_LOCK, Recorded
 
 
@@ -81,8 +82,6 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
             f"no MLflow run at this tracking store logged the model in {LOCK_FILE} "
             f"(md5 {model_md5}); run `dvc repro --force train` with this store"
         )
-    from mlops_template.io.model_file import content_md5
-
     lineage = {
         "source_run_id": run.info.run_id,
         "git_commit": run.data.tags.get("pipeline.git_commit", "unknown"),
