@@ -130,13 +130,13 @@ def best(
             refuse_uncommitted_settings()
             name = ranked[0].name
             # Refused before `dvc exp apply` changes anything: settings conf/ cannot say.
-            overrides = params_overrides(Path.cwd(), _params_of(ranked[0]), f"{name}'s params")
+            params_overrides(Path.cwd(), _params_of(ranked[0]), f"{name}'s params")
             if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:
                 raise PipelineError(
                     f"`dvc exp apply {name}` failed (above); the workspace may hold part of "
                     "it: `git checkout -- . && dvc checkout` puts the commit's back"
                 )
-            keep_in_conf(Path.cwd(), name, overrides)
+            keep_in_conf(Path.cwd(), name)
     else:
         print(f"best: {ranked[0].name} (`python -m mlops_template exp best --apply` applies it)")
     return 0
@@ -174,14 +174,15 @@ def _params_of(experiment: Scored) -> str:
     return shown.stdout
 
 
-def keep_in_conf(root: Path, name: str, overrides: list[str]) -> None:
-    """An applied experiment's params.yaml made conf/'s composition (`overrides`, written
-    into conf/), so the commit that keeps it passes check_params; and dvc.lock told of
-    the conf/ that now composes to the same params.yaml, so that it is committed as is
-    (check_params ran on the experiment's conf/, which composed to it too)."""
-    from mlops_template.conf_edits import apply_to_conf
+def keep_in_conf(root: Path, name: str) -> None:
+    """An applied experiment's params.yaml made conf/'s composition (the overrides that
+    give it, written into conf/: as the experiment brought conf/, which DVC gives it as
+    it was when queued), so the commit that keeps it passes check_params; and dvc.lock
+    told of the conf/ that now composes to the same params.yaml, so that it is committed
+    as is (check_params ran on the experiment's conf/, which composed to it too)."""
+    from mlops_template.conf_edits import keep_params
 
-    apply_to_conf(root, overrides)  # conf/ composes to params.yaml, written after it
+    overrides = keep_params(root, f"{name}'s params")
     recorded = subprocess.run(
         ["dvc", "commit", "--force", "--quiet", "check_params"], check=False
     ).returncode

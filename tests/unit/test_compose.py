@@ -296,10 +296,11 @@ def test_a_stale_params_yaml_is_refused_unless_conf_composes_to_it(root, monkeyp
         ["split.key=yes"],  # text conf/'s YAML would read back as true: written quoted
     ],
 )
-def test_an_experiments_params_are_kept_in_conf(root, experiment, capsys):
+def test_an_experiments_params_are_kept_in_conf(root, experiment, capsys, monkeypatch):
     """exp best --apply, and `params keep` after `dvc exp apply`: params.yaml as `dvc exp
     run -S` composed it becomes conf/'s own composition, the group chosen in
     conf/config.yaml and the values in its option."""
+    monkeypatch.chdir(root)  # the workspace lock is the project's, not this checkout's
     applied = compose_text(root, experiment)
     (root / "params.yaml").write_text(applied)
     assert params_command(root, "keep", []) == 0
