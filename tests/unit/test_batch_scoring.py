@@ -32,7 +32,7 @@ def fetched(tmp_path):
 
     def version(number: str) -> FetchedModel:
         ref = ModelRef("churn", number, "champion")
-        return FetchedModel(ref, str(path.parent), str(path), schema, model)
+        return FetchedModel(ref, str(path.parent), schema, model)
 
     return version
 

@@ -38,7 +38,6 @@ from mlops_template.io.model_versions import ModelRef
 class FetchedModel:
     ref: ModelRef
     folder: str  # the model's files, checked: the MLmodel check_model_folder wrote, the model
-    model_file: str  # the scikit-learn pipeline, in skops format, in that folder
     schema: dict[str, Any]  # the training schema the model carries
     model: Any  # the pipeline, loaded by the check
 
@@ -110,9 +109,9 @@ def _read(folder: str) -> FetchedModel:
 
     found = json.loads((Path(folder) / RESULT).read_text())
     ref = ModelRef(**found["ref"])
-    model_file, model = check_model_folder(found["folder"], ref.label, ref.recorded)
+    _, model = check_model_folder(found["folder"], ref.label, ref.recorded)
     schema = model_versions.model_schema(found["folder"], ref.label)
-    return FetchedModel(ref, found["folder"], str(model_file), schema, model)
+    return FetchedModel(ref, found["folder"], schema, model)
 
 
 def _fetch(name: str, version: str, alias: str, dest: str) -> int:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlops_template.config import Config
 from mlops_template.core.class_labels import whole_floats
-from mlops_template.core.labels import keep_agreeing, sort_labels
+from mlops_template.core.labels import SHOWN, keep_agreeing, sort_labels
 from mlops_template.core.logged_inputs import PREFIX
 from mlops_template.core.row_ids import row_ids
 from mlops_template.core.shadow import is_shadow
@@ -24,7 +24,6 @@ from mlops_template.io import labels_table, logged_predictions, table_lock
 from mlops_template.io.batch_files import batch_format
 
 TIME_COLUMN = "labelled_at"
-SHOWN = 5  # rows named in an error
 
 
 def import_labels(
