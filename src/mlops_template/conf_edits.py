@@ -62,23 +62,26 @@ def params_command(root: Path, action: str, overrides: list[str]) -> int:
     return 0
 
 
-def keep_params(root: Path, what: str) -> list[str]:
+def keep_params(root: Path, what: str, state: str = "nothing was changed") -> list[str]:
     """params.yaml as it is made conf/'s composition: the overrides of conf/ that give it,
-    written into conf/; returned. `what` names it in the error when none can say it."""
+    written into conf/; returned. `what` names it in the error when none can say it,
+    `state` says what the workspace then holds."""
     text = (root / PARAMS_FILE).read_text(encoding="utf-8")
-    overrides = params_overrides(root, text, what)
+    overrides = params_overrides(root, text, what, state)
     apply_to_conf(root, overrides)  # conf/ composes to params.yaml, written after it
     return overrides
 
 
-def params_overrides(root: Path, text: str, what: str) -> list[str]:
+def params_overrides(
+    root: Path, text: str, what: str, state: str = "nothing was changed"
+) -> list[str]:
     """The overrides of conf/ that compose to `text`; refused where none can."""
     overrides = overrides_to(root, text)
     if overrides is None:
         raise PipelineError(
             f"no overrides of conf/ compose to {what} (a key it removed, or a value an "
             "override cannot say): put its settings into conf/ by hand (docs/experiments.md, "
-            "Configuration); nothing was changed"
+            f"Configuration); {state}"
         )
     return overrides
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,8 +108,9 @@ def best(
         left = f" (left out: {', '.join(unscored)})" if unscored else ""
         if unscored and all(u.endswith("(other training data)") for u in unscored):
             left += f"; if {train_path} is the same, dvc.lock may be stale: dvc repro, commit"
+        named = metric if ranked else " or ".join(metrics)  # the task's, else each tried
         raise PipelineError(
-            f"no experiment of this commit has a cross-validated {metric} in {cv_path} on "
+            f"no experiment of this commit has a cross-validated {named} in {cv_path} on "
             f"its training rows{left}: run them with model=auto (the default) or "
             "tune=optuna, e.g. `dvc exp run --queue -S 'model.candidates.linear.alpha=0.1,1,"
             "10'` then `dvc exp run --run-all`"
@@ -129,8 +132,9 @@ def best(
         with workspace_locked("exp best --apply"):  # not while ct changes the workspace
             refuse_uncommitted_settings()
             name = ranked[0].name
-            # Refused before `dvc exp apply` changes anything: settings conf/ cannot say.
-            params_overrides(Path.cwd(), _params_of(ranked[0]), f"{name}'s params")
+            # Refused before `dvc exp apply` changes anything: settings the conf/ the
+            # experiment brings cannot say.
+            _refuse_unsayable(ranked[0])
             if subprocess.run(["dvc", "exp", "apply", name], check=False).returncode != 0:
                 raise PipelineError(
                     f"`dvc exp apply {name}` failed (above); the workspace may hold part of "
@@ -154,6 +158,30 @@ def refuse_uncommitted_settings() -> None:
             f"exp best --apply would replace uncommitted changes to {', '.join(files)}: "
             "commit them (or `git stash`) first"
         )
+
+
+def _refuse_unsayable(experiment: Scored) -> None:
+    """Refuse an experiment whose params.yaml no overrides of its own conf/ give (what
+    keep_in_conf would write after `dvc exp apply`), read from the commit DVC keeps it as."""
+    from mlops_template.compose import CONF_DIR
+
+    params = _params_of(experiment)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp, "conf.tar")
+        made = subprocess.run(
+            ["git", "archive", "-o", str(archive), experiment.rev, CONF_DIR],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            why = made.stderr.strip()
+            raise PipelineError(
+                f"cannot read {experiment.name}'s {CONF_DIR}/ ({why}); nothing applied"
+            )
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        params_overrides(Path(tmp), params, f"{experiment.name}'s params")
 
 
 def _params_of(experiment: Scored) -> str:
@@ -182,7 +210,12 @@ def keep_in_conf(root: Path, name: str) -> None:
     as is (check_params ran on the experiment's conf/, which composed to it too)."""
     from mlops_template.conf_edits import keep_params
 
-    overrides = keep_params(root, f"{name}'s params")
+    overrides = keep_params(
+        root,
+        f"{name}'s params",
+        f"{name} is applied, conf/ not updated (`git checkout -- . && dvc checkout` puts the "
+        "commit's back)",
+    )
     recorded = subprocess.run(
         ["dvc", "commit", "--force", "--quiet", "check_params"], check=False
     ).returncode

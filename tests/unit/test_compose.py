@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -323,6 +324,42 @@ def test_an_experiment_conf_cannot_hold_is_refused_and_conf_left_alone(root, exp
     before = {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")}
     with pytest.raises(PipelineError, match=r"no overrides of conf/ compose to some-exp's par"):
         keep_params(root, "some-exp's params")
+    assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before
+
+
+def test_apply_checks_an_experiment_against_the_conf_it_brought(root, monkeypatch):
+    """exp best --apply refuses, before `dvc exp apply`, what keep_in_conf could not write:
+    judged on the experiment's conf/ (DVC gives it conf/ as it was when queued), not the
+    workspace's. An experiment queued with a key removed from conf/ was refused."""
+    from mlops_template.experiments import Scored, _refuse_unsayable
+
+    monkeypatch.chdir(root)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=root, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "workspace")
+    registry = root / "conf/registry/default.yaml"
+    kept = registry.read_text()
+    registry.write_text(kept.replace("  owner: the team", "  # owner: the team"))
+    (root / "params.yaml").write_text(compose_text(root, []))
+    git("commit", "-qam", "the experiment: conf/ without registry.card.owner")
+    registry.write_text(kept)  # the workspace: the key back
+    with pytest.raises(PipelineError, match="no overrides of conf/ compose to exp-1's params"):
+        keep_params(root, "exp-1's params")  # against the workspace's conf/, as before
+    _refuse_unsayable(Scored("exp-1", 0.9, None, rev=git("rev-parse", "HEAD")))
+    # Settings its own conf/ cannot say: refused, the workspace's files untouched.
+    (root / "params.yaml").write_text(compose_text(root, ["~registry.card.intended_use"]))
+    git("commit", "-qam", "another experiment")
+    before = {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")}
+    with pytest.raises(PipelineError, match=r"compose to exp-2's params .*; nothing was changed"):
+        _refuse_unsayable(Scored("exp-2", 0.9, None, rev=git("rev-parse", "HEAD")))
     assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before
 
 

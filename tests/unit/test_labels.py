@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from mlops_template.config import Config
-from mlops_template.core.labels import join_labels, sort_labels
+from mlops_template.core.labels import join_labels, keep_agreeing, sort_labels
 from mlops_template.errors import PipelineError
 from mlops_template.io import labels_table, predictions_table
 from mlops_template.operate.monitoring.labels import import_labels
@@ -93,6 +93,31 @@ def test_a_logged_row_takes_the_first_label_after_it_else_the_untimed_one():
     assert joined.tolist() == ["no", "yes", None, "yes", None, None]
 
 
+def test_only_the_label_that_would_relabel_a_row_another_id_labelled_is_a_conflict():
+    """c1 was scored on days 1 and 10; its day-1 row is labelled "no" by request id. Of
+    two new labels for c1, the day-5 one would relabel that row; the day-15 one labels only
+    the day-10 row, which has none: it is kept (both were dropped, alike worded)."""
+    logged = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c2"],
+            "request_id": ["r-1", "r-2", "r-3"],
+            "scored_at": [day(1), day(10), day(1)],
+        }
+    )
+    stored = labels(("r-1", "no")).assign(key="request_id")
+    found = sort_labels(
+        labels(("c1", "yes", day(5)), ("c1", "yes", day(15)), ("c2", "no")),
+        stored,
+        logged[["customer_id", "scored_at"]].set_axis(["id", "scored_at"], axis=1),
+        "customer_id",
+    )
+    assert len(found.new) == 3
+    keep_agreeing(found, stored, logged, "customer_id")
+    assert found.conflicts == ["c1 at 2026-01-06T00:00:00: no (by another ID) -> yes"]
+    assert found.new["id"].tolist() == ["c1", "c2"]
+    assert found.new["labelled_at"].iloc[0] == day(15) and pd.isna(found.new["labelled_at"][1])
+
+
 # The command, on real tables.
 
 
@@ -105,18 +130,18 @@ def write_log(
     x: list[float] | None = None,
     prediction: list[str] | None = None,
     shadow: list[bool] | None = None,
+    id_name: str = "customer_id",
 ) -> None:
-    """Logged rows by customer_id (request ids r-<id>); with `x`, an input column too."""
+    """Logged rows by customer_id (or `id_name`; request ids r-<id>); with `x`, an input
+    column too."""
     inputs = [pa.field("input_x", pa.float64())] if x is not None else []
-    schema = predictions_table.table_schema(
-        ["no", "yes"], [pa.field("customer_id", pa.string())], inputs
-    )
+    schema = predictions_table.table_schema(["no", "yes"], [pa.field(id_name, pa.string())], inputs)
     n = len(ids)
     answered = prediction or ["no"] * n
     values = {
         "row_number": pa.array(row_numbers or range(n), pa.int64()),
         "request_id": pa.array([f"r-{i}" for i in ids]),
-        "customer_id": pa.array(ids),
+        id_name: pa.array(ids),
         "prediction": pa.array(answered),
         "proba_no": pa.array([0.7 if p == "no" else 0.2 for p in answered]),
         "proba_yes": pa.array([0.3 if p == "no" else 0.8 for p in answered]),
@@ -259,11 +284,17 @@ def test_a_request_id_reused_for_other_rows_is_not_labelled_by(cfg, tmp_path, se
         assert labels_table.read(str(tmp_path / "labels"))["id"].tolist() == ["r-1"]
 
 
-def test_a_label_by_another_id_that_disagrees_is_a_conflict(cfg, tmp_path, capfd):
+@pytest.mark.parametrize("id_name", ["customer_id", "id"])
+def test_a_label_by_another_id_that_disagrees_is_a_conflict(params, tmp_path, capfd, id_name):
     """Rows labelled by customer_id, then by their request_id with other labels: the
-    second file was added ("0 conflicted") and moved the window's metric."""
-    write_log(tmp_path / "predictions", ["1", "2"], [day(0), day(1)])
-    (first := tmp_path / "by_customer.csv").write_text("customer_id,churned\n1,yes\n2,no\n")
+    second file was added ("0 conflicted") and moved the window's metric. An ID column
+    named `id` crashed the second import ("Grouper for 'id' not 1-dimensional")."""
+    params["predict"]["table"] = str(tmp_path / "predictions")
+    params["monitor"]["labels_table"] = str(tmp_path / "labels")
+    params["data"].update(id_column=id_name, target="churned")
+    cfg = Config.model_validate(params)
+    write_log(tmp_path / "predictions", ["1", "2"], [day(0), day(1)], id_name=id_name)
+    (first := tmp_path / "by_customer.csv").write_text(f"{id_name},churned\n1,yes\n2,no\n")
     assert import_labels(cfg, first) == 0
     capfd.readouterr()
     (second := tmp_path / "by_request.csv").write_text("request_id,label\nr-1,no\nr-2,no\n")
@@ -273,8 +304,8 @@ def test_a_label_by_another_id_that_disagrees_is_a_conflict(cfg, tmp_path, capfd
     assert "r-1: yes (by another ID) -> no" in said
     stored = labels_table.read(str(tmp_path / "labels"))
     assert sorted(zip(stored["key"], stored["id"], stored["label"], strict=True)) == [
-        ("customer_id", "1", "yes"),
-        ("customer_id", "2", "no"),
+        (id_name, "1", "yes"),
+        (id_name, "2", "no"),
         ("request_id", "r-2", "no"),  # agrees: kept
     ]
 

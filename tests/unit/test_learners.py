@@ -4,6 +4,8 @@ whether it comes alone or in a batch."""
 
 from __future__ import annotations
 
+import json
+
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -159,8 +161,8 @@ def test_early_stopping_is_for_lightgbm_and_xgboost(params):
 
 
 def mixed_rows(n: int = 300) -> pd.DataFrame:
-    """Every kind of column a model reads: numbers (one integer), categories with gaps, a
-    boolean, a date, free text."""
+    """Every kind of column a model reads: numbers (one integer, one float32, as Parquet
+    keeps them), categories with gaps, a boolean, a date, free text."""
     rng = np.random.default_rng(1)
     spend = rng.normal(50, 20, n)
     words = np.array(["late fee", "upgrade plan", "cancel soon", "happy customer", "slow app"])
@@ -168,6 +170,7 @@ def mixed_rows(n: int = 300) -> pd.DataFrame:
         {
             "spend": spend,
             "tickets": rng.integers(0, 9, n),
+            "usage": rng.gamma(2.0, 3.0, n).astype("float32"),
             "plan": pd.Series(rng.choice(["basic", "pro", None], n), dtype="str"),
             "autopay": rng.choice([True, False], n),
             "signup": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"),
@@ -217,3 +220,11 @@ def test_a_logged_model_passes_the_loaders_checks(params, name, task, tmp_path):
         assert checked == folder / "model.skops"
         x = training.features.head(20)
         np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    # Models logged before every number was declared double have float32 columns as float.
+    meta = yaml.safe_load((folder / "MLmodel").read_text())
+    inputs = json.loads(meta["signature"]["inputs"])
+    for spec in inputs:
+        spec["type"] = "float" if spec["name"] == "usage" else spec["type"]
+    meta["signature"]["inputs"] = json.dumps(inputs)
+    (folder / "MLmodel").write_text(yaml.safe_dump(meta))
+    check_model_folder(folder, name, Recorded(md5))

@@ -197,8 +197,8 @@ def test_a_model_file_other_than_the_recorded_one_is_refused_on_every_path(store
     which file it must be."""
     cfg, artifacts, _ = store
     _negated(artifacts)
-    where = "the model file dvc.lock records" if path == "candidate" else "the registry's tags"
-    with pytest.raises(PipelineError, match=rf"refused: it is not the model {where} record \("):
+    where = "dvc.lock" if path == "candidate" else "the registry's tags"
+    with pytest.raises(PipelineError, match=rf"refused: it is not the model recorded in {where} "):
         LOADERS[path](cfg, tmp_path)
 
 
@@ -221,7 +221,7 @@ def test_the_content_md5_decides_where_the_registry_records_it(store, tmp_path):
         _tag_md5(cfg, "f" * 32)  # as if deflated by another zlib where it was recorded
         _fetch_in_process(cfg, tmp_path)
         _negated(artifacts)
-        with pytest.raises(PipelineError, match=rf"record \({content}; this one's is "):
+        with pytest.raises(PipelineError, match=rf"tags \({content}; this one's is "):
             _fetch_in_process(cfg, tmp_path)
     finally:
         client.delete_model_version_tag(name, "1", "lineage.model_content_md5")
@@ -272,8 +272,20 @@ def test_a_tag_that_names_another_file_does_not_make_it_the_candidates_version(s
             ),
             r"signature does not declare the model's features as trained \(columns \['c', 'x'\]",
         ),
+        (
+            lambda meta: meta["signature"].update(
+                inputs=meta["signature"]["inputs"].replace('"double"', '"float"')
+            ),
+            r"signature does not declare the model's features as trained \(columns \['x'\]",
+        ),
     ],
-    ids=["schema-without-a-column", "task", "signature-without-a-column", "all-optional"],
+    ids=[
+        "schema-without-a-column",
+        "task",
+        "signature-without-a-column",
+        "all-optional",
+        "float64-cast-to-float32",
+    ],
 )
 @pytest.mark.parametrize("path", ["rest", "batch and spark", "gate"])
 def test_an_mlmodel_that_says_otherwise_than_its_model_is_refused(store, edit, message, path):
@@ -325,7 +337,7 @@ def test_a_model_without_its_training_schema_is_named(store, path, metadata, tmp
     meta = yaml.safe_load((artifacts / "MLmodel").read_text())
     meta["metadata"] = metadata
     (artifacts / "MLmodel").write_text(yaml.safe_dump(meta))
-    with pytest.raises(PipelineError, match=r" v1: its MLmodel carries no training schema "):
+    with pytest.raises(PipelineError, match=r" v1 refused: its MLmodel carries no training sch"):
         LOADERS[path](cfg, tmp_path)
 
 
@@ -533,12 +545,12 @@ def test_spark_refuses_a_signature_mlflow_cannot_read_before_it_starts(store, tm
 
 
 def test_only_the_fetch_and_reproduce_download_without_the_check():
-    """`check=False` hands back the files as stored: predict's fetch, whose reader checks
-    them (model_fetch._read), and reproduce, which reads its requirements as text."""
+    """download_unchecked hands back the files as stored: predict's fetch, whose reader
+    checks them (model_fetch._read), and reproduce, which reads its requirements as text."""
     unchecked = {
         str(path.relative_to(SRC))
         for path in SRC.rglob("*.py")
-        if re.search(r"download_model\([^)]*check=False", path.read_text())
+        if "download_unchecked(" in path.read_text() and path.name != "model_versions.py"
     }
     assert unchecked == {"operate/batch/model_fetch.py", "release/reproduce.py"}
     fetch = (SRC / "operate/batch/model_fetch.py").read_text()
@@ -603,7 +615,7 @@ def test_reproduce_compares_the_artifact_stores_copy_by_its_scores(store, tmp_pa
     model[-1].coef_ = -model[-1].coef_
     dump_model(model, artifacts / "model.skops")
     refused = reproduce._served(MlflowClient(), ref)  # as serve and predict refuse it
-    assert "refused: it is not the model the registry's tags record" in refused
+    assert "refused: it is not the model recorded in the registry's tags" in refused
     changed = reproduce._served_scores(refused, rebuilt, test)
     assert not changed.same
     model_file = Compared("model file", "0" * 32, "0" * 32)  # the rebuild is the tagged file

@@ -57,9 +57,12 @@ def history(client, name: str) -> list[tuple[str, str, str]]:
     return [(e["action"], e["version"], e["previous"]) for e in registry.events(client, name)]
 
 
-def champion_at(client, name: str, version: str) -> None:
-    """`version` made champion as promote does, with its event run."""
+def champion_at(client, name: str, version: str, *, gated: bool = True) -> None:
+    """`version` made champion as promote does, with its event run (and its gate's tag;
+    without it, as by hand)."""
     experiment = client.create_experiment(f"promote-{version}-{len(history(client, name))}")
+    if gated:
+        client.set_model_version_tag(name, version, "gate.decision", "promoted")
     registry.move_champion(client, experiment, name, version, action="promote", extra={})
 
 
@@ -89,6 +92,26 @@ def test_rollback_follows_the_recorded_history(cfg, store, files):
         rollback.rollback(cfg, None)
     assert rollback.rollback(cfg, "3") == 0
     assert aliases(store, name)["champion"] == "3"
+
+
+def test_rollback_goes_only_to_a_version_the_gate_crowned(cfg, store, files, capfd):
+    """Event runs added by hand that keep the history unbroken (v2, never champion, then
+    the champion again) had rollback crown v2. The history still says v2; its registry
+    tags say the gate never crowned it."""
+    name = cfg.registry.model_name
+    add_versions(store, name, 4, files)
+    for version in ("1", "3", "4"):
+        champion_at(store, name, version)
+    champion_at(store, name, "2", gated=False)
+    champion_at(store, name, "4", gated=False)
+    assert [e[1] for e in history(store, name)] == ["1", "3", "4", "2", "4"]
+    assert cli.main(["rollback"]) == 2
+    said = capfd.readouterr().err
+    assert (
+        "v2 of mlops-template, the champion before v4 in the promotion history, was never " in said
+    )
+    assert "`rollback --to 2` crowns it if that is right" in said
+    assert aliases(store, name) == {"champion": "4"} and len(history(store, name)) == 5
 
 
 @pytest.mark.parametrize(

@@ -92,26 +92,33 @@ def sort_labels(
 def keep_agreeing(found: LabelImport, stored: pd.DataFrame, logged: pd.DataFrame, key: str) -> None:
     """A new label for rows that another key's stored label already labels otherwise (a
     row labelled by customer_id, then by its request_id) is a conflict too: the stored
-    label stays. `logged` holds the rows' IDs under each key (columns named by key) and
-    when each was scored. Changes `found` in place."""
+    label stays. Only the new labels that would label such a row are dropped (a later
+    timed label of the same ID may label other rows). `logged` holds the rows' IDs under
+    each key (columns named by key) and when each was scored. Changes `found` in place."""
     others = stored[(stored["key"] != key) & stored["key"].isin(logged.columns)]
     if others.empty or found.new.empty:
         return
     before = arrived_labels(logged, others)
-    after = join_labels(logged, found.new, key)
-    clash = before.notna() & after.notna() & (before.astype(str) != after.astype(str))
+    # Which new label each row would take: join their positions instead of their values.
+    new = found.new.reset_index(drop=True)
+    which = join_labels(logged, new.assign(label=range(len(new))), key)
+    taken = which.notna()
+    after = pd.Series(None, index=logged.index, dtype=object)
+    after[taken] = new["label"].to_numpy()[which[taken].astype(int)]
+    clash = before.notna() & taken & (before.astype(str) != after.astype(str))
     if not clash.any():
         return
-    ids = logged.loc[clash, key].astype(str).to_numpy()
-    old = pd.Series(before[clash].to_numpy(), index=ids)
-    old = old[~old.index.duplicated()]
-    stays = found.new["id"].astype(str).map(old)
-    torn = found.new[stays.notna()]
+    was = pd.Series(before[clash].to_numpy(), index=which[clash].astype(int).to_numpy())
+    was = was[~was.index.duplicated()].sort_index()
+    torn = new.loc[was.index]
+    at = pd.to_datetime(torn["labelled_at"], utc=True).dt.strftime(" at %Y-%m-%dT%H:%M:%S")
     found.conflicts += [
-        f"{ident}: {was} (by another ID) -> {label}"
-        for ident, was, label in zip(torn["id"], stays[stays.notna()], torn["label"], strict=True)
+        f"{ident}{when}: {old} (by another ID) -> {label}"
+        for ident, when, old, label in zip(
+            torn["id"], at.fillna(""), was, torn["label"], strict=True
+        )
     ]
-    found.new = found.new[stays.isna()].reset_index(drop=True)
+    found.new = new.drop(index=was.index).reset_index(drop=True)
 
 
 def _identity(labels: pd.DataFrame) -> pd.Series:

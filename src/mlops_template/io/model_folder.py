@@ -37,7 +37,8 @@ from mlops_template.io.model_file import (
 )
 
 REGISTRY = "the registry's tags"
-DVC_LOCK = "the model file dvc.lock records"
+FLOAT32 = {"float32", "float16"}  # pandas' names, lowercased
+DVC_LOCK = "dvc.lock"
 _METADATA = ("schema", "model_md5")  # what train stores in an MLmodel's metadata
 
 
@@ -149,15 +150,14 @@ def _is_recorded(data: bytes, where: str, recorded: Recorded) -> None:
         # Deflated bytes also differ under another zlib (zlib-ng), whatever they hold.
         other_zlib = "" if recorded.content_md5 else " (or its md5 was recorded under another zlib)"
         raise PipelineError(
-            f"{where} refused: it is not the model {recorded.where} record ({expected}; this "
+            f"{where} refused: it is not the model recorded in {recorded.where} ({expected}; this "
             f"one's is {found}): the artifact store was changed{other_zlib}"
         )
 
 
 def _agrees(model: Any, meta: dict[str, Any], label: str) -> None:
     """The MLmodel's training schema and signature say what the model reads and is: they
-    must say what the model file (checked above) holds. A schema that is missing is
-    refused by every loader that reads it (model_versions.model_schema names it)."""
+    must say what the model file (checked above) holds; every loader reads the schema."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -176,8 +176,12 @@ def _agrees(model: Any, meta: dict[str, Any], label: str) -> None:
     except NotFittedError:
         raise PipelineError(f"{label} refused: its model file holds an unfitted pipeline") from None
     schema = _mapping(meta.get("metadata")).get("schema")
-    if not isinstance(schema, dict):
-        return
+    if not isinstance(schema, dict):  # every loader reads it: refused here, promote's too
+        raise PipelineError(
+            f"{label} refused: its MLmodel carries no training schema (metadata.schema); the "
+            "train stage stores one with every model it logs: register a model `dvc repro` "
+            "trained"
+        )
     training = TrainingSchema.of(schema, f"{label}: its MLmodel's training schema")
     said = {
         "numeric": training.names("numeric"),
@@ -228,6 +232,9 @@ def _signature_agrees(meta: dict[str, Any], training: Any, label: str) -> None:
         kind = spec.get("type")
         # MLflow infers `any` for text the example rows leave empty: passed on uncast.
         kind = "string" if kind == "any" else kind
+        # Models logged before input_example made every number double declared float32
+        # training columns as float.
+        kind = "double" if kind == "float" and _is_float32(training, spec["name"]) else kind
         declared[spec["name"]] = (spec.get("required", True), kind)
     if declared != expected:
         differ = (
@@ -249,17 +256,13 @@ def _declared_type(column: Any) -> str:
     return "double" if re.match(r"(?i)u?int|float", column.dtype) else "string"
 
 
+def _is_float32(training: Any, name: str) -> bool:
+    return any(c.name == name and c.dtype.lower() in FLOAT32 for c in training.columns)
+
+
 def _mapping(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
 def _is_version(text: object) -> bool:
     return isinstance(text, str) and re.fullmatch(r"\d+(\.\d+){1,2}", text) is not None
-
-
-def model_file_in(folder: str | Path) -> Path:
-    """The model file of a folder that check_model_folder has passed."""
-    import yaml
-
-    meta = yaml.safe_load(Path(folder, "MLmodel").read_text())
-    return Path(folder, meta["flavors"]["sklearn"]["pickled_model"])

@@ -71,10 +71,11 @@ def _contract_package(folder: Path) -> Path:
 
 
 def input_example(features: pd.DataFrame) -> pd.DataFrame:
-    """Five rows, integer columns as floats: a missing value at serving time turns an
-    integer column into floats, which an integer signature would reject."""
-    ints = features.select_dtypes("integer").columns
-    return features.head(5).astype(dict.fromkeys(ints, "float64"))
+    """Five rows, number columns as float64: a missing value at serving time turns an
+    integer column into floats, which an integer signature would reject, and every number
+    is declared double (model_folder._declared_type), float32 ones too."""
+    numbers = features.select_dtypes("number").columns
+    return features.head(5).astype(dict.fromkeys(numbers, "float64"))
 
 
 def model_signature(model: Any, example: pd.DataFrame, schema: TrainingSchema) -> Any:

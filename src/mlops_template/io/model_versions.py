@@ -122,7 +122,7 @@ def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
         return RegisteredVersion(
             ref=ref,
             model=model,
-            schema=TrainingSchema.of(model_schema(folder, ref.label), ref.label),
+            schema=TrainingSchema.of(model_schema(folder), ref.label),
             lineage=lineage,
         )
 
@@ -184,32 +184,23 @@ def signature_readable(folder: str, label: str) -> None:
         ) from None
 
 
-def download_model(
-    uri: str,
-    folder: str,
-    label: str | None = None,
-    check: bool = True,
-    *,
-    recorded: Any = None,
-) -> str:
-    """A model's files downloaded into an existing folder, quietly, and (by default)
-    made safe to load: nothing in them is trusted as stored, and the model file must be
-    the one `recorded` (a model_folder.Recorded: the registry's md5s, or dvc.lock's)
-    describes (model_folder.check_model_folder). `label` names the model in errors
-    (`churn v3`), else the URI does. `check=False`
-    returns the files as stored: for predict's fetch, whose reader checks them (the check
-    imports scikit-learn, which scoring imports anyway), and for reading files other than
-    the model (reproduce's requirements); tests/unit/test_model_trust.py lists who may."""
-    local = _files(uri, folder, label or uri)
-    return _checked(local, label or uri, recorded)[0] if check else local
+def download_unchecked(uri: str, folder: str, label: str) -> str:
+    """A model's files downloaded into an existing folder, quietly, as stored: nothing in
+    them checked (model_copy checks them). For predict's fetch, whose reader checks them
+    (the check imports scikit-learn, which scoring imports anyway), and for reading files
+    other than the model (reproduce's requirements); tests/unit/test_model_trust.py lists
+    who may. `label` names the model in errors (`churn v3`)."""
+    return _files(uri, folder, label)
 
 
 def _checked(folder: str, label: str, recorded: Any) -> tuple[str, Any]:
-    """The downloaded folder made safe to load (model_folder.check_model_folder), and the
-    model it loaded."""
-    from mlops_template.io.model_folder import Recorded, check_model_folder
+    """The downloaded folder made safe to load (model_folder.check_model_folder): nothing
+    in it is trusted as stored, and the model file must be the one `recorded` (a
+    model_folder.Recorded: the registry's md5s, or dvc.lock's) describes; and the model it
+    loaded."""
+    from mlops_template.io.model_folder import check_model_folder
 
-    _, model = check_model_folder(folder, label, recorded or Recorded(""))
+    _, model = check_model_folder(folder, label, recorded)
     return folder, model
 
 
@@ -233,15 +224,9 @@ def _files(uri: str, folder: str, label: str) -> str:
     return local
 
 
-def model_schema(folder: str, label: str) -> dict[str, Any]:
+def model_schema(folder: str) -> dict[str, Any]:
     """The training schema a checked folder's MLmodel carries in its metadata (the MLmodel
-    check_model_folder wrote: plain YAML, read without importing MLflow)."""
+    check_model_folder wrote and found one in: plain YAML, read without importing MLflow)."""
     import yaml
 
-    schema = yaml.safe_load(Path(folder, "MLmodel").read_text())["metadata"].get("schema")
-    if not isinstance(schema, dict):
-        raise PipelineError(
-            f"{label}: its MLmodel carries no training schema (metadata.schema); the train "
-            "stage stores one with every model it logs: register a model `dvc repro` trained"
-        )
-    return schema
+    return yaml.safe_load(Path(folder, "MLmodel").read_text())["metadata"]["schema"]

@@ -246,7 +246,7 @@ def _environment(ref: model_versions.ModelRef) -> list[str]:
     never loaded here, and the check keeps only the model file and MLmodel."""
     differs = []
     with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
-        folder = model_versions.download_model(ref.uri, tmp, ref.label, check=False)
+        folder = model_versions.download_unchecked(ref.uri, tmp, ref.label)
         pins = _text(Path(folder) / "requirements.txt").splitlines()
         try:
             python = yaml.safe_load(_text(Path(folder) / "python_env.yaml"))

@@ -31,7 +31,17 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
             raise PipelineError(f"{name} has no version {target}")
         if target == current:
             raise PipelineError(f"v{target} is already the champion of {name}")
-        refused = gate_refusal(client.get_model_version(name, target).tags)
+        tags = client.get_model_version(name, target).tags
+        refused = gate_refusal(tags)
+        if not to and refused is None and tags.get("gate.decision") != "promoted":
+            # The history is runs anyone who may create runs can add, consistent ones too:
+            # a version it names must also be one the gate crowned (a registry tag).
+            raise PipelineError(
+                f"v{target} of {name}, the champion before v{current} in the promotion "
+                "history, was never promoted by the gate (its gate.decision tag): the history "
+                f"may hold event runs added by hand; `rollback --to {target}` crowns it if that "
+                "is right"
+            )
         if refused is not None and not force:
             raise PipelineError(
                 f"v{target} of {name} was refused by the gate ({refused}); "

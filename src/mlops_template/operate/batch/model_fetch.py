@@ -110,7 +110,7 @@ def _read(folder: str) -> FetchedModel:
     found = json.loads((Path(folder) / RESULT).read_text())
     ref = ModelRef(**found["ref"])
     _, model = check_model_folder(found["folder"], ref.label, ref.recorded)
-    schema = model_versions.model_schema(found["folder"], ref.label)
+    schema = model_versions.model_schema(found["folder"])
     return FetchedModel(ref, found["folder"], schema, model)
 
 
@@ -127,7 +127,7 @@ def _fetch(name: str, version: str, alias: str, dest: str) -> int:
             return 1
         raise
     # Checked by _read, in the process that loads it.
-    folder = model_versions.download_model(ref.uri, target, ref.label, check=False)
+    folder = model_versions.download_unchecked(ref.uri, target, ref.label)
     Path(dest, RESULT).write_text(json.dumps({"ref": vars(ref), "folder": folder}))
     return 0
 

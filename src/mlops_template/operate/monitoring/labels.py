@@ -70,8 +70,9 @@ def import_labels(
         _refuse_requests_of_several_rows(path, labels["id"], logged)
     with table_lock.locked(store):
         stored = labels_table.read(store)
-        found = sort_labels(labels, stored, logged[["id", "scored_at"]], key)
-        keep_agreeing(found, stored, logged.assign(**{key: logged["id"]}), key)
+        rows = logged[[key, "scored_at"]].set_axis(["id", "scored_at"], axis=1)
+        found = sort_labels(labels, stored, rows, key)
+        keep_agreeing(found, stored, logged, key)
         if len(found.new):
             labels_table.append(store, found.new, str(path), regression)
     print(found.summary(str(path)), file=sys.stderr)
@@ -96,8 +97,9 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _logged(table: str, key: str, others: list[str]) -> pd.DataFrame:
-    """The log's rows: their ID (by `key`, as `id`; by the `others` the log has, under
-    their names), when they were scored, and the columns that say the model's classes."""
+    """The log's rows: their IDs (by `key` and by the `others` the log has, each under its
+    own name: one may be `id`), when they were scored, and the columns that say the
+    model's classes."""
     log = logged_predictions.open_logged(table, "; labels are matched to logged predictions")
     names = logged_predictions.column_names(log)
     if key not in names:
@@ -112,7 +114,7 @@ def _logged(table: str, key: str, others: list[str]) -> pd.DataFrame:
     rows = ["shadow", *[n for n in names if n.startswith(PREFIX)]] if key == "request_id" else []
     columns = [key, *also, "row_number", "scored_at", *answers, *rows]
     logged = logged_predictions.logged_frame(log, table, columns)
-    return logged.rename(columns={key: "id"}).dropna(subset=["id"])
+    return logged.dropna(subset=[key])
 
 
 def _refuse_requests_of_several_rows(path: Path, ids: pd.Series, logged: pd.DataFrame) -> None:
@@ -124,7 +126,8 @@ def _refuse_requests_of_several_rows(path: Path, ids: pd.Series, logged: pd.Data
     facts = [
         c for c in served if c in ("row_number", "prediction") or c.startswith(("proba_", PREFIX))
     ]
-    rows = pd.Series(row_ids(served, facts), index=served.index).groupby(served["id"]).nunique()
+    rows = pd.Series(row_ids(served, facts), index=served.index).groupby(served["request_id"])
+    rows = rows.nunique()
     if several := sorted(set(ids) & set(rows.index[rows > 1])):
         more = f" (and {len(several) - 1} more)" if len(several) > 1 else ""
         raise PipelineError(

@@ -87,14 +87,14 @@ def _serve(cfg: Config, alias: str, host: str, port: int) -> int:
             )
         shadow = model_versions.resolve(client, name, None, settings.shadow)
     workers = settings.workers or usable_cores()
-    # Checked here, once (model_versions.download_model): a model the project does not
+    # Checked here, once (model_versions.model_copy): a model the project does not
     # trust, or a damaged one, is a one-line refusal before any worker starts; so is a
     # log table the rows cannot go to.
     with ExitStack() as copies:
         model = copies.enter_context(
             model_versions.model_copy(ref.uri, "serve", ref.label, ref.recorded)
         )
-        schema = TrainingSchema.of(model_versions.model_schema(model, ref.label), ref.label)
+        schema = TrainingSchema.of(model_versions.model_schema(model), ref.label)
         log = inference_log_env(cfg, ref, schema, shadow)
         print(f"serving {name} v{ref.version} (@{alias}) on http://{host}:{port}", file=sys.stderr)
         if log:
