@@ -156,7 +156,9 @@ def refuse_uncommitted_settings() -> None:
     if files := [line[3:] for line in changed.splitlines()]:
         raise PipelineError(
             f"exp best --apply would replace uncommitted changes to {', '.join(files)}: "
-            "commit them (or `git stash`) first"
+            "commit them (or `git stash`) first; where they are what a `dvc exp run` in the "
+            "workspace left (DVC keeps it as an experiment), `make restore` puts the "
+            "commit's back"
         )
 
 
@@ -209,6 +211,7 @@ def keep_in_conf(root: Path, name: str) -> None:
     told of the conf/ that now composes to the same params.yaml, so that it is committed
     as is (check_params ran on the experiment's conf/, which composed to it too)."""
     from mlops_template.conf_edits import keep_params
+    from mlops_template.config import PARAMS_FILE
 
     overrides = keep_params(
         root,
@@ -223,6 +226,14 @@ def keep_in_conf(root: Path, name: str) -> None:
         print("note: `dvc commit check_params` failed (above): run it before you commit")
     kept = f": {' '.join(overrides)}" if overrides else ""
     print(f"applied {name}, its settings kept in conf/{kept}; commit to keep it")
+    params = yaml.safe_load((root / PARAMS_FILE).read_text(encoding="utf-8"))
+    if (params.get("tune") or {}).get("method", "none") != "none":
+        # Else every later repro searches again, over any -S of the model's settings.
+        print(
+            f"note: {name} searched the model's settings (tune={params['tune']['method']}), "
+            "and conf/ now does on every `dvc repro`: `python -m mlops_template tune keep` "
+            "writes the settings it found into conf/ and the search off"
+        )
 
 
 def tuned_overrides(path: str | Path) -> list[str]:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -327,13 +329,8 @@ def test_an_experiment_conf_cannot_hold_is_refused_and_conf_left_alone(root, exp
     assert {p: p.read_bytes() for p in (root / "conf").rglob("*.yaml")} == before
 
 
-def test_apply_checks_an_experiment_against_the_conf_it_brought(root, monkeypatch):
-    """exp best --apply refuses, before `dvc exp apply`, what keep_in_conf could not write:
-    judged on the experiment's conf/ (DVC gives it conf/ as it was when queued), not the
-    workspace's. An experiment queued with a key removed from conf/ was refused."""
-    from mlops_template.experiments import Scored, _refuse_unsayable
-
-    monkeypatch.chdir(root)
+def committed(root: Path) -> Callable[..., str]:
+    """root made a git repository with its files committed; a git command there."""
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -345,9 +342,36 @@ def test_apply_checks_an_experiment_against_the_conf_it_brought(root, monkeypatc
     git("init", "-q")
     git("add", "-A")
     git("commit", "-qm", "workspace")
+    return git
+
+
+def test_apply_refuses_settings_not_committed(root, monkeypatch):
+    """`dvc exp apply` would replace them without a word; a `dvc exp run` in the
+    workspace leaves its params.yaml there, which `make restore` puts back."""
+    from mlops_template.experiments import refuse_uncommitted_settings
+
+    monkeypatch.chdir(root)
+    committed(root)
+    refuse_uncommitted_settings()
+    (root / "params.yaml").write_text(compose_text(root, ["split.test_size=0.3"]))
+    with pytest.raises(PipelineError, match=r"uncommitted changes to params.yaml: .*make restore"):
+        refuse_uncommitted_settings()
+
+
+def test_apply_checks_an_experiment_against_the_conf_it_brought(root, monkeypatch):
+    """exp best --apply refuses, before `dvc exp apply`, what keep_in_conf could not write:
+    judged on the experiment's conf/ (DVC gives it conf/ as it was when queued), not the
+    workspace's. An experiment queued with a key removed from conf/ was refused."""
+    from mlops_template.experiments import Scored, _refuse_unsayable
+
+    monkeypatch.chdir(root)
+    git = committed(root)
     registry = root / "conf/registry/default.yaml"
     kept = registry.read_text()
-    registry.write_text(kept.replace("  owner: the team", "  # owner: the team"))
+    # The card's owner, as the template or a project's adopt.py wrote it.
+    without, removed = re.subn(r"(?m)^  owner: .*\n", "", kept)
+    assert removed == 1
+    registry.write_text(without)
     (root / "params.yaml").write_text(compose_text(root, []))
     git("commit", "-qam", "the experiment: conf/ without registry.card.owner")
     registry.write_text(kept)  # the workspace: the key back

@@ -46,10 +46,19 @@ def test_summary_and_metrics_from_the_fields(params):
     report = _report(params, perf)
     lines = report.summary().splitlines()
     assert lines[0] == (
-        "b.csv against churn v3's training data: drift (1 of 1 columns drifted, the batch "
-        "drifts from 50%: x)"
+        "b.csv against churn v3's training data: drift (1 of 1 columns drifted; the batch "
+        "drifts from 50% of them, monitor.drift_share): x"
     )
     assert lines[1] == "predictions: no drift"
+    # Columns drifted, the batch not: "no drift (... columns drifted ...): x" read false.
+    settings = Monitor(**params["monitor"])
+    calm = numeric_drift(pd.Series(range(500)) * 1.0, pd.Series(range(500)) * 1.0, settings)
+    features = {**report.features, "y": calm, "z": calm}
+    fewer = report.model_copy(update={"dataset": dataset_drift(features, 0.5)}).summary()
+    assert fewer.splitlines()[0].endswith(
+        "no drift (1 of 3 columns drifted, fewer than the 50% of them from which the batch "
+        "drifts, monitor.drift_share): x"
+    )
     assert lines[2].startswith("accuracy: 0.7000 on the batch (interval 0.6500 to 0.7500)")
     assert "out of range (drop 0.2000, allowed 0.1000" in lines[2]
     metrics = report.metrics()

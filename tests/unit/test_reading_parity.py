@@ -232,3 +232,41 @@ def test_a_carriage_return_outside_quotes_is_refused_on_every_path(tmp_path):
     path.write_bytes(path.read_bytes().replace(b"split here", b"split\rhere"))
     with pytest.raises(PipelineError, match=said):
         batch_columns(path, schema)
+
+
+def test_a_batch_column_empty_in_every_row_is_missing_on_every_path(tmp_path):
+    """pandas writes a column of None only to Parquet as Arrow's null type: a numeric
+    feature so was refused ("not numeric"), where the same rows as CSV read it missing (a
+    feed that stopped filling it: what monitor's missing-share test is for)."""
+    training_csv = tmp_path / "training.csv"
+    write_csv(raw_cells(0), training_csv)
+    data = FileData(source="file", format="csv", path=str(training_csv), target="label", watch="x")
+    training = load_source(data)
+    features = training.drop(columns="label")
+    schema = infer_schema(features, training["label"], "classification")
+    reader = RawRows(
+        tuple(schema.names("numeric")),
+        tuple(schema.names("categorical")),
+        schema.booleans,
+        dates=schema.dates,
+    ).fit(features)
+    emptied = [NAMES[kind] for kind in ("num", "int", "bool", "date")]  # the plan kept
+    cells = [{**row, **dict.fromkeys(emptied, "")} for row in raw_cells(1)]
+    csv_path, parquet_path = tmp_path / "batch.csv", tmp_path / "batch.parquet"
+    write_csv(cells, csv_path)
+    pd.DataFrame(cells).assign(**dict.fromkeys(emptied, None)).to_parquet(parquet_path)
+    assert {pq.read_schema(parquet_path).field(name).type for name in emptied} == {pa.null()}
+    read = {}
+    for path in (csv_path, parquet_path):
+        problems, _ = batch_files.check_columns(
+            schema,
+            batch_columns(path, schema),
+            allowed_extra={"label"},
+            extra_policy="error",
+            source=str(path),
+        )
+        assert problems == [], path
+        rows = pd.concat(c.to_pandas() for c in iter_chunks(path, schema, 37))
+        read[path] = reader.transform(rows[features.columns].reset_index(drop=True))
+    assert read[csv_path][emptied[:3]].isna().all().all()  # the date is read into parts
+    pd.testing.assert_frame_equal(read[parquet_path], read[csv_path], check_exact=True)

@@ -151,11 +151,18 @@ class MonitorReport(_Part):
         unlabelled = "performance: the batch has no labels" + (
             f" (no column '{target}' with values)" if target else ""
         )
+        # Columns drifted and a batch that does not, said so that both read true.
+        share = f"{dataset.drift_share:.0%} of them"
+        threshold = {
+            "drift": f"; the batch drifts from {share}, monitor.drift_share",
+            "no drift": f", fewer than the {share} from which the batch drifts, "
+            "monitor.drift_share",
+        }.get(dataset.decision, "")
+        drifted = f": {', '.join(dataset.drifted)}" if dataset.drifted else ""
         lines = [
             f"{self.batch.path} against {self.model.name} v{self.model.version}'s training "
             f"data: {dataset.decision} ({len(dataset.drifted)} of {dataset.decided} columns "
-            f"drifted, the batch drifts from {dataset.drift_share:.0%}: "
-            f"{', '.join(dataset.drifted) or 'none'})",
+            f"drifted{threshold if dataset.drifted else ''}){drifted}",
             f"predictions: {self.prediction.decision}",
             self.performance.line() if self.performance else unlabelled,
         ]

@@ -71,7 +71,12 @@ def batch_columns(path: Path, schema: TrainingSchema) -> dict[str, bool]:
                 f"{path}: column '{name}' holds {arrow_type} values, which the model cannot "
                 f"read: write one value per cell, {kinds[name]} as in training"
             )
-    return {field.name: is_arrow_numeric(field.type) for field in arrow_schema}
+    # A column without a value in any row (Arrow's null type: pandas writes a column of
+    # None so) is missing in every row, whatever the model reads there.
+    return {
+        field.name: is_arrow_numeric(field.type) or pa.types.is_null(field.type)
+        for field in arrow_schema
+    }
 
 
 def iter_chunks(path: Path, schema: TrainingSchema, rows: int) -> Iterator[pa.RecordBatch]:
