@@ -161,3 +161,30 @@ def test_known_rows_match_an_id_the_log_kept_as_text():
     assert known.seen(logged, "arrest_id", ["x"]).tolist() == [True, False, True, False]
     as_text = KnownRows(trained.astype({"arrest_id": str}))  # and text against text
     assert as_text.seen(logged, "arrest_id", ["x"]).tolist() == [True, False, True, False]
+
+
+def test_known_rows_match_dates_held_as_text_or_in_a_zone():
+    """Training rows held a date as a timestamp without zone; the batch as ISO text, or in
+    UTC: monitor matched none of a batch's 78% training rows, and scored the model on them
+    (nycflights13's time_hour). The gate's `seen` compares them alike."""
+    from mlops_template.core.row_ids import KnownRows, seen
+
+    hours = pd.to_datetime(["2013-01-01 05:00", "2013-01-01 06:00", "2013-01-02 05:00"])
+    trained = pd.DataFrame({"time_hour": hours, "x": [1.0, 2.0, 3.0]})
+    batch = pd.DataFrame({"time_hour": hours[[0, 2, 1]], "x": [1.0, 3.0, 9.0]})
+    held = {
+        "as text": batch.assign(time_hour=["2013-01-01T05:00:00Z", "2013-01-02 05:00", "x"]),
+        "in UTC": batch.assign(time_hour=batch["time_hour"].dt.tz_localize("UTC")),
+        "in Paris": batch.assign(
+            time_hour=batch["time_hour"].dt.tz_localize("UTC").dt.tz_convert("Europe/Paris")
+        ),
+        "as timestamps in the training rows' own": batch,
+    }
+    features = ["time_hour", "x"]
+    for how, rows in held.items():
+        expected = [True, True, False]  # the third differs in x (and its date is no date)
+        assert KnownRows(trained).seen(rows, None, features).tolist() == expected, how
+        assert seen(rows, trained, features).tolist() == expected, how
+        as_text = trained.assign(time_hour=trained["time_hour"].dt.strftime("%Y-%m-%dT%H:%M"))
+        dates = ["time_hour"]  # text on both sides: the schema says which are dates
+        assert KnownRows(as_text).seen(rows, None, features, dates).tolist() == expected, how

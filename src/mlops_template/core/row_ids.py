@@ -5,7 +5,7 @@ which rows a model trained on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,18 +74,49 @@ class KnownRows:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
-        self._ids: dict[tuple[str, ...], np.ndarray] = {}
+        self._ids: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
 
-    def seen(self, rows: pd.DataFrame, key: str | None, features: list[str]) -> np.ndarray:
-        """Which of `rows` are known (shared_identity); none where no column is shared."""
+    def seen(
+        self, rows: pd.DataFrame, key: str | None, features: list[str], dates: Sequence[str] = ()
+    ) -> np.ndarray:
+        """Which of `rows` are known (shared_identity); none where no column is shared.
+        `dates`, the schema's date columns, are compared as instants (_dated)."""
         columns = tuple(shared_identity(key, features, [rows, self.frame]))
         if not columns:
             return np.zeros(len(rows), dtype=bool)
-        if columns not in self._ids:
-            self._ids[columns] = row_ids(self.frame, list(columns))
-        return np.isin(
-            row_ids(_as_known(rows, self.frame, columns), list(columns)), self._ids[columns]
-        )
+        dated = _dated(rows, self.frame, columns, dates)
+        if (columns, dated) not in self._ids:
+            self._ids[columns, dated] = row_ids(_utc_dates(self.frame, dated), list(columns))
+        rows = _as_known(_utc_dates(rows, dated), self.frame, columns)
+        return np.isin(row_ids(rows, list(columns)), self._ids[columns, dated])
+
+
+def _dated(
+    rows: pd.DataFrame, known: pd.DataFrame, columns: tuple[str, ...], dates: Sequence[str]
+) -> tuple[str, ...]:
+    """The columns of dates, `dates` or timestamps on either side: a batch or the log may
+    hold them as text in another spelling, or in a zone, where the training rows hold them
+    as timestamps or as text."""
+    is_date = pd.api.types.is_datetime64_any_dtype
+    return tuple(c for c in columns if c in dates or is_date(rows[c]) or is_date(known[c]))
+
+
+def _utc_dates(frame: pd.DataFrame, dated: tuple[str, ...]) -> pd.DataFrame:
+    """`frame` with its `dated` columns as UTC timestamps without zone, as the model reads
+    dates (core/raw_rows.as_dates; here text that is no date is missing, not an error)."""
+    if not dated:
+        return frame
+    return frame.assign(**{c: _utc(frame[c]) for c in dated})
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if values.dt.tz is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return values.astype("datetime64[us]")
+    text = values.astype("string")
+    dates = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    return dates.dt.tz_localize(None).astype("datetime64[us]")
 
 
 def _as_known(rows: pd.DataFrame, known: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -107,6 +138,12 @@ def _is_number(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def seen(frame: pd.DataFrame, known: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Which rows of `frame` have the same values in `columns` as some row of `known`."""
-    return np.isin(row_ids(frame, columns), row_ids(known, columns))
+def seen(
+    frame: pd.DataFrame, known: pd.DataFrame, columns: list[str], dates: Sequence[str] = ()
+) -> np.ndarray:
+    """Which rows of `frame` have the same values in `columns` as some row of `known`
+    (`dates` and timestamps compared as instants: _dated)."""
+    dated = _dated(frame, known, tuple(columns), dates)
+    return np.isin(
+        row_ids(_utc_dates(frame, dated), columns), row_ids(_utc_dates(known, dated), columns)
+    )

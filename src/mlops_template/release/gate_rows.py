@@ -119,7 +119,7 @@ def compare(
     rows, excluded = test, 0
     if champion is not None:
         identity = _identity(cfg, schema, [test, champion.train])
-        trained = seen(test, champion.train, identity)
+        trained = seen(test, champion.train, identity, schema.dates)
         rows, excluded = test[~trained], int(trained.sum())
         if rows.empty and identity not in ([cfg.split.key], schema.features):
             raise Incomparable(
@@ -194,7 +194,7 @@ def _holdout(cfg, schema, candidate, train, champion, *, noise):
             file=sys.stderr,
         )
         return held.iloc[:0], None
-    held = held[~seen(held, train, _identity(cfg, schema, [held, train]))]
+    held = held[~seen(held, train, _identity(cfg, schema, [held, train]), schema.dates)]
     if held.empty:
         return held, None
     y = held[target].reset_index(drop=True)

@@ -210,7 +210,7 @@ def _performance(
     with_labels = labelled_rows(current, schema, keep=cfg.split.key)
     labelled = relabelled(with_labels, target, schema.target.small_classes)
     # A batch cut from the data, or logged rows labelled again, can hold training rows.
-    seen_in_training = trained.seen(labelled, cfg.split.key, schema.features)
+    seen_in_training = trained.seen(labelled, cfg.split.key, schema.features, schema.dates)
     # Rows not yet labelled, of dropped classes, or trained on are left out of the score:
     # counted.
     counts = {
