@@ -50,6 +50,11 @@ def test_summary_and_metrics_from_the_fields(params):
         "drifts from 50% of them, monitor.drift_share): x"
     )
     assert lines[1] == "predictions: no drift"
+    drawn = report.model_copy(
+        update={"batch": BatchFile(path="b.csv", md5="m", rows=900, sampled=500)}
+    )
+    assert drawn.summary().startswith("b.csv (500 of its 900 rows, monitor.max_rows) against ")
+    assert MonitorReport.model_validate(drawn.as_json()) == drawn
     # Columns drifted, the batch not: "no drift (... columns drifted ...): x" read false.
     settings = Monitor(**params["monitor"])
     calm = numeric_drift(pd.Series(range(500)) * 1.0, pd.Series(range(500)) * 1.0, settings)

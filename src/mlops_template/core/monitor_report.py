@@ -122,6 +122,7 @@ class BatchFile(_Part):
     path: str
     md5: str
     rows: int
+    sampled: int | None = None  # rows drawn from a larger batch (monitor.max_rows)
 
 
 class ModelVersion(_Part):
@@ -159,8 +160,11 @@ class MonitorReport(_Part):
             "monitor.drift_share",
         }.get(dataset.decision, "")
         drifted = f": {', '.join(dataset.drifted)}" if dataset.drifted else ""
+        batch = self.batch
+        drawn = f" ({batch.sampled} of its {batch.rows} rows, monitor.max_rows)"
         lines = [
-            f"{self.batch.path} against {self.model.name} v{self.model.version}'s training "
+            f"{batch.path}{drawn if batch.sampled else ''} against {self.model.name} "
+            f"v{self.model.version}'s training "
             f"data: {dataset.decision} ({len(dataset.drifted)} of {dataset.decided} columns "
             f"drifted{threshold if dataset.drifted else ''}){drifted}",
             f"predictions: {self.prediction.decision}",

@@ -139,8 +139,9 @@ def _compare(
         sample(f, settings.max_rows, settings.seed) for f in (trained.frame, current)
     )
     found = assess(cfg, champion, current, reference, trained)
+    drawn = {"sampled": len(current)} if len(current) < batch_rows else {}
     report = MonitorReport(
-        batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows),
+        batch=BatchFile(path=str(path), md5=file_md5(path), rows=batch_rows, **drawn),
         model=ModelVersion(name=champion.ref.name, version=champion.ref.version),
         reference=Reference(md5=champion.data_md5("train"), rows=len(reference)),
         dataset=found.dataset,
