@@ -181,8 +181,12 @@ def _refuse_unsayable(experiment: Scored) -> None:
             raise PipelineError(
                 f"cannot read {experiment.name}'s {CONF_DIR}/ ({why}); nothing applied"
             )
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+        with tarfile.open(archive) as tar:  # git's own tree: conf/'s files, one by one
+            for member in tar.getmembers():  # (extractall's filter= needs Python 3.11.4)
+                if member.isfile() and (held := tar.extractfile(member)) is not None:
+                    target = Path(tmp, member.name)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(held.read())
         params_overrides(Path(tmp), params, f"{experiment.name}'s params")
 
 
