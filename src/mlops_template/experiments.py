@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,48 +162,18 @@ def refuse_uncommitted_settings() -> None:
 
 def _refuse_unsayable(experiment: Scored) -> None:
     """Refuse an experiment whose params.yaml no overrides of its own conf/ give (what
-    keep_in_conf would write after `dvc exp apply`), read from the commit DVC keeps it as."""
-    from mlops_template.compose import CONF_DIR
-
-    params = _params_of(experiment)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp, "conf.tar")
-        made = subprocess.run(
-            ["git", "archive", "-o", str(archive), experiment.rev, CONF_DIR],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if made.returncode != 0:
-            why = made.stderr.strip()
-            raise PipelineError(
-                f"cannot read {experiment.name}'s {CONF_DIR}/ ({why}); nothing applied"
-            )
-        with tarfile.open(archive) as tar:  # git's own tree: conf/'s files, one by one
-            for member in tar.getmembers():  # (extractall's filter= needs Python 3.11.4)
-                if member.isfile() and (held := tar.extractfile(member)) is not None:
-                    target = Path(tmp, member.name)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(held.read())
-        params_overrides(Path(tmp), params, f"{experiment.name}'s params")
-
-
-def _params_of(experiment: Scored) -> str:
-    """The experiment's params.yaml, from the git commit DVC keeps it as."""
+    keep_in_conf would write after `dvc exp apply`), both read from the commit DVC keeps
+    it as, checked out beside the workspace."""
     from mlops_template.config import PARAMS_FILE
+    from mlops_template.io.commit_worktree import worktree
 
-    shown = subprocess.run(
-        ["git", "show", f"{experiment.rev}:{PARAMS_FILE}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if not experiment.rev or shown.returncode != 0:
-        why = shown.stderr.strip() or "no commit"
-        raise PipelineError(
-            f"cannot read {experiment.name}'s {PARAMS_FILE} ({why}); nothing applied"
-        )
-    return shown.stdout
+    if not experiment.rev:
+        raise PipelineError(f"{experiment.name} names no commit to read; nothing applied")
+    with worktree(experiment.rev) as tree:  # a commit it cannot check out: said in one line
+        params = tree / PARAMS_FILE
+        if not params.is_file():
+            raise PipelineError(f"{experiment.name}'s commit has no {PARAMS_FILE}; nothing applied")
+        params_overrides(tree, params.read_text(encoding="utf-8"), f"{experiment.name}'s params")
 
 
 def keep_in_conf(root: Path, name: str) -> None:

@@ -224,6 +224,7 @@ def _signature_agrees(meta: dict[str, Any], training: Any, label: str) -> None:
     except (KeyError, TypeError, ValueError):
         return
     expected = {c.name: (not c.nullable, _declared_type(c)) for c in training.columns}
+    float32 = {c.name for c in training.columns if c.dtype.lower() in FLOAT32}
     declared = {}
     for spec in inputs if isinstance(inputs, list) else [None]:
         if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)):
@@ -234,7 +235,7 @@ def _signature_agrees(meta: dict[str, Any], training: Any, label: str) -> None:
         kind = "string" if kind == "any" else kind
         # Models logged before input_example made every number double declared float32
         # training columns as float.
-        kind = "double" if kind == "float" and _is_float32(training, spec["name"]) else kind
+        kind = "double" if kind == "float" and spec["name"] in float32 else kind
         declared[spec["name"]] = (spec.get("required", True), kind)
     if declared != expected:
         differ = (
@@ -254,10 +255,6 @@ def _declared_type(column: Any) -> str:
     if column.is_boolean or column.kind == "date":
         return "string"
     return "double" if re.match(r"(?i)u?int|float", column.dtype) else "string"
-
-
-def _is_float32(training: Any, name: str) -> bool:
-    return any(c.name == name and c.dtype.lower() in FLOAT32 for c in training.columns)
 
 
 def _mapping(value: object) -> dict:

@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,11 @@ class RegisteredVersion:
 def load_version(client: Any, ref: ModelRef) -> RegisteredVersion:
     """The version's model, schema and lineage, from one checked download."""
     from mlops_template.core.schema import TrainingSchema
+    from mlops_template.io.model_folder import Recorded
 
     tags = client.get_model_version(ref.name, ref.version).tags
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
-    recorded = replace(
-        ref, model_md5=lineage.get(MODEL_MD5, ""), content_md5=lineage.get(CONTENT_MD5, "")
-    ).recorded
+    recorded = Recorded(lineage.get(MODEL_MD5, ""), lineage.get(CONTENT_MD5, ""))
     with checked_copy(ref.uri, "load", ref.label, recorded) as (folder, model):
         return RegisteredVersion(
             ref=ref,
@@ -165,8 +164,13 @@ def model_copy(uri: str, purpose: str, label: str, recorded: Any) -> Iterator[st
 @contextmanager
 def checked_copy(uri: str, purpose: str, label: str, recorded: Any) -> Iterator[tuple[str, Any]]:
     """model_copy's folder, and the model the check loaded from it."""
+    from mlops_template.io.model_folder import check_model_folder
+
     with tempfile.TemporaryDirectory(prefix=f"mlops-{purpose}-") as tmp:
-        folder, model = _checked(_files(uri, tmp, label), label, recorded)
+        folder = _files(uri, tmp, label)
+        # Nothing in it trusted as stored; the model file must be the one `recorded` (a
+        # model_folder.Recorded: the registry's md5s, or dvc.lock's) describes.
+        _, model = check_model_folder(folder, label, recorded)
         signature_readable(folder, label)
         yield folder, model
 
@@ -191,17 +195,6 @@ def download_unchecked(uri: str, folder: str, label: str) -> str:
     other than the model (reproduce's requirements); tests/unit/test_model_trust.py lists
     who may. `label` names the model in errors (`churn v3`)."""
     return _files(uri, folder, label)
-
-
-def _checked(folder: str, label: str, recorded: Any) -> tuple[str, Any]:
-    """The downloaded folder made safe to load (model_folder.check_model_folder): nothing
-    in it is trusted as stored, and the model file must be the one `recorded` (a
-    model_folder.Recorded: the registry's md5s, or dvc.lock's) describes; and the model it
-    loaded."""
-    from mlops_template.io.model_folder import check_model_folder
-
-    _, model = check_model_folder(folder, label, recorded)
-    return folder, model
 
 
 def _files(uri: str, folder: str, label: str) -> str:
