@@ -210,6 +210,18 @@ def test_a_version_without_a_recorded_md5_is_refused(store):
         _fetch_in_process(cfg, None)
 
 
+def test_the_store_holds_the_model_file_itself_deflated(store):
+    """MLflow's own skops dump stores its members uncompressed (a 306 MB forest took
+    1.77 GB in the store): the store keeps the pipeline's file, byte for byte."""
+    import zipfile
+
+    _, artifacts, _ = store
+    stored = artifacts / "model.skops"
+    assert stored.read_bytes() == Path("model.skops").read_bytes()  # the store's root
+    with zipfile.ZipFile(stored) as held:
+        assert {m.compress_type for m in held.infolist()} == {zipfile.ZIP_DEFLATED}
+
+
 def test_the_content_md5_decides_where_the_registry_records_it(store, tmp_path):
     """The md5 of a file's deflated bytes differs under another zlib (zlib-ng) whatever
     it holds: where the content's md5 is recorded, it alone decides."""

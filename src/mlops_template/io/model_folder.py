@@ -130,8 +130,9 @@ def _described(mlmodel: Path, label: str) -> tuple[dict[str, Any], str]:
 
 
 def _is_recorded(data: bytes, where: str, recorded: Recorded) -> None:
-    """MLflow writes the model with skops again, so its bytes are not the pipeline's file;
-    their canonical content is (model_file.content_md5), and that is what is compared."""
+    """The store holds the pipeline's file (model_logging), but one logged by an older
+    template holds MLflow's own skops dump, and another zlib deflates otherwise: their
+    canonical content is the same (model_file.content_md5), and that is what is compared."""
     if not (recorded.content_md5 or recorded.md5):
         raise PipelineError(
             f"{where} refused: no md5 of it is recorded to check it against (the registry's "

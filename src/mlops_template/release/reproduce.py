@@ -211,8 +211,9 @@ def _served(client: Any, ref: model_versions.ModelRef) -> Any:
 
 def _served_scores(served: Any, model: Path, test: Path) -> Compared:
     """The store's copy against the rebuilt model file, by their scores on the rebuilt
-    test rows: the tags record the file's md5, but the store's copy is what runs (its
-    bytes are MLflow's own serialization, so it is compared by what it does)."""
+    test rows: the tags record the file's md5, but the store's copy is what runs (one
+    logged by an older template is MLflow's own skops dump, not the file's bytes, so it
+    is compared by what it does)."""
     import pandas as pd
 
     from mlops_template.io.model_file import load_model
