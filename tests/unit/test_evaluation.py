@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.core.evaluation import (
+    PLOT_POINTS,
     classification_metrics,
     confusion_rows,
+    evenly_spaced,
     precision_recall_points,
     regression_metrics,
     regression_rows,
@@ -103,3 +105,26 @@ def test_regression_rows():
         {"actual": 1.0, "predicted": 1.5, "residual": -0.5},
         {"actual": 2.5, "predicted": 2.0, "residual": 0.5},
     ]
+
+
+def test_large_curves_and_scatters_are_thinned_to_evenly_spaced_points():
+    """65k test rows made 8.8 MB of plot files: the curves and the scatter keep
+    PLOT_POINTS evenly spaced points, their ends too; the confusion rows stay whole."""
+    rng = np.random.default_rng(0)
+    n = 5 * PLOT_POINTS
+    y = pd.Series(rng.choice(BINARY, n))
+    score = np.clip((y == "pos") * 0.3 + rng.normal(0.35, 0.25, n), 0, 1).to_numpy()
+    proba = np.column_stack([1 - score, score])
+    for points, first, last in [
+        (roc_points(y, proba, BINARY), {"fpr": 0.0, "tpr": 0.0}, {"fpr": 1.0, "tpr": 1.0}),
+        (precision_recall_points(y, proba, BINARY), None, {"recall": 0.0, "precision": 1.0}),
+    ]:
+        assert PLOT_POINTS // 2 < len(points) <= PLOT_POINTS
+        assert points[-1] == last and (first is None or points[0] == first)
+    assert precision_recall_points(y, proba, BINARY)[0]["recall"] == 1.0
+    actual = pd.Series(np.arange(n, dtype=float))
+    rows = regression_rows(actual, actual.to_numpy() + 1)
+    assert len(rows) == PLOT_POINTS and rows[0]["actual"] == 0 and rows[-1]["actual"] == n - 1
+    assert len(confusion_rows(y, np.array(["pos"] * n))) == n
+    assert list(evenly_spaced(5)) == [0, 1, 2, 3, 4]
+    assert list(evenly_spaced(9, most=3)) == [0, 4, 8]

@@ -91,6 +91,20 @@ def regression_metrics(y_true: pd.Series, y_pred: np.ndarray) -> dict[str, float
     return {k: _round(v) for k, v in scores.items()}
 
 
+# A plotted curve or scatter shows no more points than a screen has pixels: curves and
+# regression rows are thinned to evenly spaced ones, both ends kept, so the plot files do
+# not grow with the test set (65k test rows made 8.8 MB). Metrics read every row; the
+# confusion rows stay whole, as the plot counts them.
+PLOT_POINTS = 2000
+
+
+def evenly_spaced(n: int, most: int = PLOT_POINTS) -> np.ndarray:
+    """Indices of at most `most` of `n` points, evenly spaced, the first and last kept."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(int))
+
+
 def _one_vs_rest(y_true: pd.Series, proba: np.ndarray, classes: list[Any]):
     """Binary: the positive (second) class. Multiclass: micro-average over classes."""
     if len(classes) == 2:
@@ -102,15 +116,17 @@ def _one_vs_rest(y_true: pd.Series, proba: np.ndarray, classes: list[Any]):
 def roc_points(y_true: pd.Series, proba: np.ndarray, classes: list[Any]) -> list[dict]:
     truth, score = _one_vs_rest(y_true, proba, classes)
     fpr, tpr, _ = skm.roc_curve(truth, score)
-    return [{"fpr": _round(f), "tpr": _round(t)} for f, t in zip(fpr, tpr, strict=True)]
+    kept = evenly_spaced(len(fpr))
+    return [{"fpr": _round(f), "tpr": _round(t)} for f, t in zip(fpr[kept], tpr[kept], strict=True)]
 
 
 def precision_recall_points(y_true: pd.Series, proba: np.ndarray, classes: list[Any]) -> list[dict]:
     truth, score = _one_vs_rest(y_true, proba, classes)
     precision, recall, _ = skm.precision_recall_curve(truth, score)
+    kept = evenly_spaced(len(recall))
     return [
         {"recall": _round(r), "precision": _round(p)}
-        for r, p in zip(recall, precision, strict=True)
+        for r, p in zip(recall[kept], precision[kept], strict=True)
     ]
 
 
@@ -123,7 +139,9 @@ def confusion_rows(y_true: pd.Series, y_pred: np.ndarray) -> list[dict]:
 
 
 def regression_rows(y_true: pd.Series, y_pred: np.ndarray) -> list[dict]:
+    """The scatter's points: evenly spaced test rows (PLOT_POINTS at most)."""
+    kept = evenly_spaced(len(y_pred))
     return [
         {"actual": _round(a), "predicted": _round(p), "residual": _round(a - p)}
-        for a, p in zip(y_true.tolist(), y_pred.tolist(), strict=True)
+        for a, p in zip(y_true.to_numpy()[kept].tolist(), y_pred[kept].tolist(), strict=True)
     ]
