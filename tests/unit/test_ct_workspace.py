@@ -245,3 +245,27 @@ def test_rows_an_earlier_ct_added_are_not_added_again(project, capsys):
     Path("again.csv").write_text("customer_id,x,y\n203,2.5,0\n")
     assert workspace.add_batch(cfg, Path("again.csv"), schema) == 0
     assert len(list(Path(cfg.paths.incoming).rglob("*.parquet"))) == 2
+
+
+def test_rows_the_collected_training_data_holds_are_left_out_with_a_key(project, capsys):
+    """A batch cut from the data holds training rows: with a split key, those (the same
+    key, features and label) are said and left out; a known key with a new label is
+    a new row."""
+    cfg, schema = _keyed(project)  # data/raw holds 101 (x 1.0, y 0) and 102 (x 2.0, y 1)
+    Path("cut.csv").write_text("customer_id,x,y\n101,1.0,0\n102,2.0,0\n301,3.0,1\n")
+    assert Workspace().add_batch(cfg, Path("cut.csv"), schema) == 2
+    said = capsys.readouterr().err
+    assert "1 of cut.csv's 3 labelled rows are in the training data already: left out" in said
+    (added,) = Path(cfg.paths.incoming).rglob("*.parquet")
+    assert sorted(pd.read_parquet(added)["customer_id"]) == [102, 301]
+
+
+def test_rows_equal_to_training_rows_without_a_key_are_said_and_added(project, capsys):
+    cfg, schema = _keyed(project)
+    cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"key": None})})
+    Path("cut.csv").write_text("x,y\n1.0,0\n2.0,1\n3.0,1\n")
+    assert Workspace().add_batch(cfg, Path("cut.csv"), schema) == 3
+    assert (
+        "2 of cut.csv's 3 labelled rows equal training rows in every column; added all the "
+        "same (without split.key, an equal row may be a new observation)"
+    ) in capsys.readouterr().err

@@ -87,15 +87,17 @@ def _labelled(
     return rows, keys
 
 
-def already_added(rows: pd.DataFrame, folder: Path) -> np.ndarray:
-    """Which of `rows` an earlier ct added to `folder` (equal in every column; files of
-    other columns, from a model with other features, are not compared)."""
+def already_held(rows: pd.DataFrame, files: list[Path]) -> np.ndarray:
+    """Which of `rows` one of the Parquet `files` holds, equal in every column of `rows`
+    (a file without all of them, from a model with other features, is not compared)."""
+    import pyarrow.parquet as pq
+
     found = np.zeros(len(rows), dtype=bool)
-    for file in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
-        before = pd.read_parquet(file)
-        if list(before.columns) != list(rows.columns):
+    for file in files:
+        if not file.is_file() or not set(rows.columns) <= set(pq.read_schema(file).names):
             continue
         try:
+            before = pd.read_parquet(file, columns=list(rows.columns))
             before = before.astype(rows.dtypes.to_dict()).drop_duplicates()
             merged = rows.merge(before, how="left", indicator=True)
         except (TypeError, ValueError):  # typed otherwise (an earlier model's data)
@@ -119,9 +121,10 @@ class Workspace:
 
     def add_batch(self, cfg: Config, path: Path, schema: TrainingSchema) -> int:
         """The batch's labelled rows, as the data source's training data, under DVC; the
-        number of rows added. With a split key, a row an earlier ct added (the same key,
-        features and label: the inference log's windows overlap from one run to the
-        next) is left out, so that no row counts twice in training."""
+        number of rows added. With a split key, a row the training data holds already
+        (the same key, features and label: collected, or added by an earlier ct, as the
+        inference log's windows overlap from one run to the next) is left out, so that no
+        row counts twice in training; without one, such rows are counted and added."""
         folder = incoming_folder(cfg.paths.incoming, cfg.data)
         target = folder / f"{file_md5(path)}.parquet"
         self.save(Path("params.yaml"), Path(LOCK_FILE), folder / ".gitignore")
@@ -130,13 +133,19 @@ class Workspace:
         if target.exists():
             return 0
         rows = training_rows(path, schema, cfg)
+        # A batch cut from the data, or ct --log's overlapping windows, can hold rows the
+        # training data has (collected, or added by an earlier ct not yet collected).
+        held = already_held(rows, [Path(cfg.paths.raw), *sorted(folder.glob("*.parquet"))])
+        said = f"{held.sum()} of {path.name}'s {len(rows)} labelled rows"
         # Only rows with a split key are known again: without one, an equal row may be a
         # new observation.
-        new = rows[~already_added(rows, folder)] if cfg.split.key else rows
-        if len(new) < len(rows):
+        new = rows[~held] if cfg.split.key else rows
+        if held.any() and cfg.split.key:
+            print(f"{said} are in the training data already: left out", file=sys.stderr)
+        elif held.any():
             print(
-                f"{len(rows) - len(new)} of {path.name}'s {len(rows)} labelled rows are in the "
-                f"training data already ({folder}): left out",
+                f"{said} equal training rows in every column; added all the same (without "
+                "split.key, an equal row may be a new observation)",
                 file=sys.stderr,
             )
         if new.empty:
