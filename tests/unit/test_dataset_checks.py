@@ -255,6 +255,15 @@ def test_a_column_that_only_looks_like_the_target_is_kept():
     assert check(frame, "churn").features == ["tenure", "almost", "plan"]
 
 
+def test_a_column_of_one_value_is_named_with_the_fix():
+    """A scale trial's flights were all of 2013: `year` reached the model unsaid."""
+    report = check(labelled(40).assign(year=2013))
+    assert report.warnings == [
+        "column 'year' holds the same value in every row: a model learns nothing from it, "
+        "and every batch would still need it; list it in data.drop_columns"
+    ]
+
+
 def test_a_column_empty_in_every_row_is_named_with_the_fix():
     """It reached the model as a required input, each batch refused without it, and only
     scikit-learn's warning said so, nine times."""

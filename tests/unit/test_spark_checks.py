@@ -331,6 +331,25 @@ def test_dates_booleans_and_missing_values(spark, tmp_path):
     assert report["dates"] == ["when", "day"]
 
 
+def test_columns_of_one_value(spark, tmp_path):
+    """A column of one value in every row (a year the data was cut to) is named with the
+    fix, of every type; one missing value or one other value is information."""
+    rng = np.random.default_rng(5)
+    one = {
+        "year": np.full(N, 2013),
+        "rate": np.full(N, 0.5),
+        "city": pd.Series(["Oslo"] * N, dtype="str"),
+        "flag": np.full(N, True),
+        "day": pd.Series(pd.Timestamp("2024-01-01"), index=range(N)),
+    }
+    frame = pd.DataFrame({**one, "y": rng.choice([0, 1], N)})
+    frame["one_missing"], frame["one_other"] = 1.0, "a"
+    frame.loc[3, "one_missing"], frame.loc[4, "one_other"] = None, "b"
+    report = both(spark, tmp_path, frame)
+    assert [w.split("'")[1] for w in report["warnings"] if "same value" in w] == list(one)
+    assert report["features"] == [*one, "one_missing", "one_other"]  # kept: warned only
+
+
 def test_synthetic_tables(spark, tmp_path):
     common = {"source": "synthetic", "target": "y", "watch": "uv.lock", "seed": 3}
     common |= {"n_rows": 3000, "n_numeric": 4}

@@ -128,6 +128,12 @@ def check_table(
                 for c in kept
                 if facts.missing(c) == facts.rows
             ),
+            *(
+                f"column '{c}' holds the same value in every row: a model learns nothing from "
+                "it, and every batch would still need it; list it in data.drop_columns"
+                for c in kept
+                if facts.constant(c)
+            ),
             *(panel_line(unit, period) for unit, period in panel_units(facts, features)),
         ],
     }

@@ -85,6 +85,10 @@ class TableFacts(ABC):
         """An integer column's largest value minus its smallest, plus one."""
 
     @abstractmethod
+    def constant(self, name: Any) -> bool:
+        """Whether the column holds one value in every row, none missing."""
+
+    @abstractmethod
     def wordy_shares(self, names: list[Any]) -> dict[Any, float]:
         """Share of each column's values (as text, stripped) with whitespace inside."""
 
@@ -173,6 +177,11 @@ class FrameFacts(TableFacts):
 
     def span(self, name: Any) -> int:
         return self._once("span", name, lambda c: int(c.max()) - int(c.min()) + 1)
+
+    def constant(self, name: Any) -> bool:
+        return self._once(
+            "constant", name, lambda c: bool(c.notna().all() and c.eq(c.iloc[0]).all())
+        )
 
     def wordy_shares(self, names: list[Any]) -> dict[Any, float]:
         return {name: self._once("wordy", name, _wordy_share) for name in names}

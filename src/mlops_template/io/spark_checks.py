@@ -147,7 +147,7 @@ class SparkFacts(TableFacts):
 
     def _column_aggregates(self, names: list[Any], every: bool = False) -> list[Column]:
         """Missing values of each column; distinct values of those that can be counted
-        (integers, text, dates); bounds of integers. Named "fact i", i in `names`."""
+        (integers, text, dates); bounds. Named "fact i", i in `names`."""
         from pyspark.sql import functions as F
 
         aggs = []
@@ -157,8 +157,8 @@ class SparkFacts(TableFacts):
             if every or is_integer(dtype) or is_text(dtype) or column_kind(dtype) == "date":
                 present = F.when(~self.is_missing(name), column)
                 aggs.append(F.count_distinct(present).alias(f"distinct {i}"))
-            if every or is_integer(dtype):
-                aggs += [F.min(column).alias(f"low {i}"), F.max(column).alias(f"high {i}")]
+            # Bounds of every column: an integer's span, and whether a column is constant.
+            aggs += [F.min(column).alias(f"low {i}"), F.max(column).alias(f"high {i}")]
         return aggs
 
     def missing(self, name: Any) -> int:
@@ -172,6 +172,9 @@ class SparkFacts(TableFacts):
 
     def span(self, name: Any) -> int:
         return int(self._stat(name, "high")) - int(self._stat(name, "low")) + 1
+
+    def constant(self, name: Any) -> bool:
+        return self.missing(name) == 0 and self._stat(name, "low") == self._stat(name, "high")
 
     def _text(self, names: list[Any]) -> dict[Any, tuple[int, int]]:
         """Per column, its values with whitespace inside, and its words; the columns not
