@@ -38,7 +38,7 @@ alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
 	promote promote-dry-run rollback retire reproduce dvc-gc serve predict monitor monitor-log labels shadow-report ct ct-log \
-	metrics-diff dvc-push dvc-pull server team-roles
+	metrics-diff dvc-push dvc-pull server team-roles stop-stage-server
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -211,6 +211,9 @@ bench: env ## print pipeline timings (benchmarks/pipeline.py)
 gc: env ## remove deleted MLflow runs and their artifacts for good (local store by default)
 	store="$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"; \
 	  mlflow gc --backend-store-uri "$$store" --tracking-uri "$$store"
+
+stop-stage-server: env ## stop the warm stage server once its stages end (it also exits after 10 idle minutes)
+	python -m mlops_template stage-server stop
 
 # What runs change, back to the last commit: the composed params, the lock, the metrics,
 # and every DVC output from the cache (--force: a run's own uncached outputs are replaced,

@@ -14,7 +14,7 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
-from mlops_template import compose, stop_signals
+from mlops_template import compose, stage_client, stop_signals
 from mlops_template.cli_operate import add_operate_commands
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
@@ -201,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("action", choices=["keep"])
     tune.set_defaults(func=_tune)
+    server = commands.add_parser(
+        "stage-server",
+        help="status: whether the warm stage server is up; stop: ask it to exit once the "
+        "stages it runs have ended (it also exits after 10 idle minutes)",
+    )
+    server.add_argument("action", choices=["status", "stop"])
+    server.set_defaults(func=lambda args: stage_client.stage_server_command(args.action))
     return parser
 
 

@@ -191,12 +191,37 @@ def _connect(path: Path) -> socket.socket:
     return conn
 
 
-def check_peer(conn: socket.socket) -> None:
-    """The other end must be this user: a stage hands over its environment (credentials)."""
+def check_peer(conn: socket.socket) -> int:
+    """The other end must be this user: a stage hands over its environment (credentials).
+    Its pid."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
+    pid, uid, _gid = struct.unpack("3i", creds)
     if uid != os.getuid():
         raise PermissionError(f"stage server socket owned by uid {uid}")
+    return pid
+
+
+def server_pid() -> int | None:
+    """The pid of the server for this code and environment, if one is listening."""
+    try:
+        with _connect(socket_path()) as conn:
+            return check_peer(conn)
+    except OSError:
+        return None
+
+
+def stage_server_command(action: str) -> int:
+    """`stage-server status` says whether this code's server is up; `stop` asks it to exit
+    (SIGTERM: it takes no new stage, and exits once those it runs have ended)."""
+    pid, log = server_pid(), f"{socket_path()}.log"
+    if pid is None:
+        print("no stage server is up for this code and environment")
+    elif action == "stop":
+        os.kill(pid, signal.SIGTERM)
+        print(f"stage server {pid} stops once the stages it runs have ended (log: {log})")
+    else:
+        print(f"stage server {pid} is up (log: {log})")
+    return 0
 
 
 def _fill_closed_stdio() -> None:

@@ -7,7 +7,8 @@ of their own prints and returns. A signal to the stage process reaches the child
 stage process forwards it); if the stage process dies, the server kills the child, and
 if the server dies, the kernel kills its children (PR_SET_PDEATHSIG): nothing runs on
 after the stage DVC sees has ended. It exits after MLOPS_STAGE_SERVER_IDLE seconds
-without work (default 600); its log is the socket's path with `.log`.
+without work (default 600), or on SIGTERM (`make stop-stage-server`) once the stages it
+runs have ended; its log is the socket's path with `.log`.
 """
 
 from __future__ import annotations
@@ -83,29 +84,68 @@ def serve(path: Path) -> None:
     os.umask(0o077)
     listener.bind(str(path))
     listener.listen(64)
+    print(f"stage server {os.getpid()} listening on {path}", flush=True)
+    why = _run(path, listener, lock, idle)
+    print(f"stage server {os.getpid()} exiting: {why}", flush=True)
+
+
+def _run(path: Path, listener: socket.socket, lock: Any, idle: float) -> str:
+    """A child per request until idle, superseded or stopped; why it ended."""
     identity = path.stat().st_ino
     own_key = socket_path()  # as this server computes it: another one means new code
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, None)
-    print(f"stage server {os.getpid()} listening on {path}", flush=True)
-    while True:
-        events = selector.select(timeout=idle)
-        if not events and len(selector.get_map()) == 1:
-            break  # idle
-        for key, _ in events:
-            try:
-                if key.data is None:
-                    _accept(listener, selector, lock)
-                else:
-                    _child_event(selector, key.fileobj, key.data)
-            except OSError as err:  # one stage's broken connection ends only that stage
-                print(f"error: {err}", flush=True)
-        stage_ended = any(key.data is not None for key, _ in events)
-        if stage_ended and len(selector.get_map()) == 1 and socket_path() != own_key:
-            break  # superseded: the code or the installed packages changed
+    selector.register(_wake_on_sigterm(), selectors.EVENT_READ, _STOP)
+    stopping = False
+    try:
+        while True:
+            events = selector.select(timeout=idle)
+            if not events and not _busy(selector):
+                return "idle"
+            for key, _ in events:
+                try:
+                    if key.data is None and not stopping:
+                        _accept(listener, selector, lock)
+                    elif key.data is _STOP:  # read, or select would wake at once again
+                        if signal.SIGTERM in os.read(key.fd, 64) and not stopping:
+                            stopping = True  # no new stage; those running end first
+                            selector.unregister(listener)
+                            listener.close()
+                            _unlink(path, identity)
+                    elif key.data is not None:
+                        _child_event(selector, key.fileobj, key.data)
+                except OSError as err:  # one stage's broken connection ends only that stage
+                    print(f"error: {err}", flush=True)
+            if stopping and not _busy(selector):
+                return "asked to stop"
+            stage_ended = any(isinstance(key.data, _Running) for key, _ in events)
+            if stage_ended and not _busy(selector) and socket_path() != own_key:
+                return "its code changed"  # or the installed packages: superseded
+    finally:
+        _unlink(path, identity)
+
+
+_STOP = "SIGTERM"  # the selector's mark for the signal's wake-up pipe
+
+
+def _wake_on_sigterm() -> int:
+    """A pipe the signal module writes SIGTERM's number to when it arrives (`stop`, or a
+    plain `kill`): the loop reads it, stops taking stages and exits once the running ones
+    have ended, instead of dying with them half done."""
+    wake_read, wake_write = os.pipe2(os.O_NONBLOCK)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGTERM, lambda *_: None)  # handled by the loop, not here
+    return wake_read
+
+
+def _busy(selector: Any) -> bool:
+    return any(isinstance(key.data, _Running) for key in selector.get_map().values())
+
+
+def _unlink(path: Path, identity: int) -> None:
+    """The socket, if it is still this server's (a newer server may have taken the path)."""
     if path.exists() and path.stat().st_ino == identity:
         path.unlink()
-    print(f"stage server {os.getpid()} exiting: idle, or its code changed", flush=True)
 
 
 def _preload() -> None:
@@ -154,6 +194,9 @@ def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
         conn.settimeout(10)
         check_peer(conn)
         message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+        if not message and not fds:  # a look at the server (stage_client.server_pid)
+            conn.close()
+            return
         if len(fds) != 3 or len(message) < LENGTH.size:
             raise ConnectionError("a request without its length and three descriptors")
         (length,) = LENGTH.unpack(message[: LENGTH.size])
@@ -171,6 +214,7 @@ def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
     if child == 0:
         try:  # whatever happens, this process never returns into the server's loop
             os.close(go_write)
+            os.close(signal.set_wakeup_fd(-1))  # the stage's signals are its own (SIG_DFL)
             for key in list(selector.get_map().values()):  # other stages', the listener
                 os.close(key.fd)
             selector.close()

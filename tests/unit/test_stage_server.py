@@ -247,6 +247,16 @@ def short_tmp():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _server_process_at(path: Path) -> subprocess.Popen:
+    """A server for this socket, started as a stage starts one, its log beside it."""
+    with open(f"{path}.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mlops_template.stage_server", str(path)],
+            stdout=log,
+            stderr=log,
+        )
+
+
 def test_a_stage_waits_for_a_server_that_is_still_importing(short_tmp, monkeypatch):
     """Rather than import everything itself beside it, on the same cores."""
     tmp_path = short_tmp
@@ -255,12 +265,7 @@ def test_a_stage_waits_for_a_server_that_is_still_importing(short_tmp, monkeypat
     path = stage_client.socket_path()
     path.parent.mkdir(mode=0o700)
     folder = _project(tmp_path / "p")
-    with open(f"{path}.log", "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mlops_template.stage_server", str(path)],
-            stdout=log,
-            stderr=log,
-        )
+    server = _server_process_at(path)
     try:
         _wait_for(lambda: stage_client._starting(path, 300), "server holding its lock", 30)
         assert not path.exists()  # not listening yet: importing
@@ -304,3 +309,33 @@ def test_a_child_exits_as_python_does_with_a_thread_pool_left_open():
     )
     assert done.returncode == 3, done.stderr
     assert done.stdout.splitlines() == ["worked", "child worked", "atexit ran", "atexit ran"]
+
+
+def test_stop_lets_the_running_stages_end_then_the_server_exits(
+    short_tmp, monkeypatch, silent_server
+):
+    """`make stop-stage-server`: no new stage reaches the server, the one it runs is not
+    cut short, and the server exits once that one has ended."""
+    monkeypatch.setenv("TMPDIR", str(short_tmp))
+    path = stage_client.socket_path()
+    path.parent.mkdir(mode=0o700)
+    folder = _project(short_tmp / "p")
+    said = lambda action: _stage(folder, "stage-server", action, check=True).stdout  # noqa: E731
+    assert said("stop") == "no stage server is up for this code and environment\n"
+    server = _server_process_at(path)
+    try:
+        _wait_for(path.exists, "stage server socket")
+        assert said("status") == f"stage server {server.pid} is up (log: {path}.log)\n"
+        stage, child, asked = _waiting_stage(path, folder, silent_server)
+        assert said("stop").startswith(f"stage server {server.pid} stops once the stages")
+        _wait_for(lambda: not path.exists(), "socket removed")
+        assert child.is_running() and server.poll() is None  # the stage goes on
+        assert "no stage server is up" in said("status")
+        stage.send_signal(signal.SIGTERM)  # the stage ends (as it would have, in time)
+        assert stage.wait(timeout=30) == 128 + signal.SIGTERM
+        assert server.wait(timeout=30) == 0
+        assert _served(path)[-1] == f"stage server {server.pid} exiting: asked to stop"
+        asked.close()
+    finally:
+        server.kill()
+        server.wait(timeout=30)
