@@ -212,8 +212,8 @@ gc: env ## remove deleted MLflow runs and their artifacts for good (local store 
 	store="$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"; \
 	  mlflow gc --backend-store-uri "$$store" --tracking-uri "$$store"
 
-stop-stage-server: env ## stop the warm stage server once its stages end (it also exits after 10 idle minutes)
-	python -m mlops_template stage-server stop
+stop-stage-server: env ## stop this environment's warm stage servers once their stages end (each also exits after 10 idle minutes)
+	python -m mlops_template stage-server stop --all
 
 # What runs change, back to the last commit: the composed params, the lock, the metrics,
 # and every DVC output from the cache (--force: a run's own uncached outputs are replaced,

@@ -4,8 +4,10 @@ champion, an S3 store; the machinery behind them is in tests/helpers/.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops_template import stage_client
 from tests.helpers import spark_classes
 from tests.helpers.servers import free_port, running, s3_client
 from tests.helpers.template import (
@@ -101,6 +104,16 @@ def _no_active_experiment_left() -> Iterator[None]:
         os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
     else:
         os.environ["MLFLOW_EXPERIMENT_ID"] = before
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The warm stage servers the tests' pipelines started: stopped at the end (once,
+    by xdist's controller), not left to idle out (each would exit after 10 minutes)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    for pid in stage_client.servers_of_this_environment():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

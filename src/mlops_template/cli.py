@@ -207,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
         "stages it runs have ended (it also exits after 10 idle minutes)",
     )
     server.add_argument("action", choices=["status", "stop"])
-    server.set_defaults(func=lambda args: stage_client.stage_server_command(args.action))
+    server.add_argument(
+        "--all", action="store_true", help="every server of this environment (older code too)"
+    )
+    server.set_defaults(func=lambda args: stage_client.stage_server_command(args.action, args.all))
     return parser
 
 

@@ -201,26 +201,48 @@ def check_peer(conn: socket.socket) -> int:
     return pid
 
 
-def server_pid() -> int | None:
-    """The pid of the server for this code and environment, if one is listening."""
+def server_pid(path: Path) -> int | None:
+    """The pid of the server listening on `path`, if one is."""
     try:
-        with _connect(socket_path()) as conn:
+        with _connect(path) as conn:
             return check_peer(conn)
     except OSError:
         return None
 
 
-def stage_server_command(action: str) -> int:
+def servers_of_this_environment() -> dict[int, Path]:
+    """Every server this user runs with this interpreter (older code too), by pid."""
+    found = {}
+    for path in sorted(socket_path().parent.glob("*.sock")):
+        pid = server_pid(path)
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone since, or no pid
+            continue
+        if argv[0] == os.fsencode(sys.executable):
+            found[pid] = path
+    return found
+
+
+def stage_server_command(action: str, every: bool = False) -> int:
     """`stage-server status` says whether this code's server is up; `stop` asks it to exit
-    (SIGTERM: it takes no new stage, and exits once those it runs have ended)."""
-    pid, log = server_pid(), f"{socket_path()}.log"
-    if pid is None:
-        print("no stage server is up for this code and environment")
-    elif action == "stop":
-        os.kill(pid, signal.SIGTERM)
-        print(f"stage server {pid} stops once the stages it runs have ended (log: {log})")
+    (SIGTERM: it takes no new stage, and exits once those it runs have ended). `every`:
+    each server of this interpreter, those of older code too."""
+    if every:
+        servers = servers_of_this_environment()
     else:
-        print(f"stage server {pid} is up (log: {log})")
+        pid = server_pid(socket_path())
+        servers = {} if pid is None else {pid: socket_path()}
+    if not servers:
+        print(
+            "no stage server is up for this " + ("environment" if every else "code and environment")
+        )
+    for pid, path in servers.items():
+        if action == "stop":
+            os.kill(pid, signal.SIGTERM)
+            print(f"stage server {pid} stops once the stages it runs have ended (log: {path}.log)")
+        else:
+            print(f"stage server {pid} is up (log: {path}.log)")
     return 0
 
 

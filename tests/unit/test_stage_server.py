@@ -326,6 +326,8 @@ def test_stop_lets_the_running_stages_end_then_the_server_exits(
     try:
         _wait_for(path.exists, "stage server socket")
         assert said("status") == f"stage server {server.pid} is up (log: {path}.log)\n"
+        every = _stage(folder, "stage-server", "status", "--all", check=True).stdout
+        assert every == said("status")  # the only one of this interpreter here
         stage, child, asked = _waiting_stage(path, folder, silent_server)
         assert said("stop").startswith(f"stage server {server.pid} stops once the stages")
         _wait_for(lambda: not path.exists(), "socket removed")
