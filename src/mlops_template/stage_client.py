@@ -214,10 +214,11 @@ def servers_of_this_environment() -> dict[int, Path]:
     """Every server this user runs with this interpreter (older code too), by pid."""
     found = {}
     for path in sorted(socket_path().parent.glob("*.sock")):
-        pid = server_pid(path)
+        if (pid := server_pid(path)) is None:  # a socket left by a server killed outright
+            continue
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:  # gone since, or no pid
+        except OSError:  # gone since
             continue
         if argv[0] == os.fsencode(sys.executable):
             found[pid] = path
