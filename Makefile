@@ -65,9 +65,20 @@ $(VENV)/.synced-%: uv.lock pyproject.toml | $(BIN)/uv
 	$(SYNC) --no-dev --extra $*
 	touch $@
 
+# DVC resolves a relative local remote from the filesystem's root when it reads other
+# commits: `dvc push -A`, `dvc fetch -A` and `dvc gc --all-commits --cloud` used /dvc-storage.
+# So the default remote's absolute path for this clone goes into .dvc/config.local (git
+# ignores it; written again if the clone moves).
+LOCAL_REMOTE := $(abspath ../dvc-storage)
+local-remote = if grep -qsE '^\s*url = \.\./\.\./dvc-storage\s*$$' .dvc/config && \
+	  ! grep -qsxE '\s*url = $(LOCAL_REMOTE)' .dvc/config.local; then \
+	  dvc remote modify --local local url "$(LOCAL_REMOTE)"; fi
+
 env: $(VENV)/.synced $(EXTRAS:%=$(VENV)/.synced-%) ## create .venv from uv.lock: the core, and EXTRAS="spark server s3"
+	@$(local-remote)
 
 dev-env: $(VENV)/.synced-dev ## .venv with every extra and the dev tools (tests, lint)
+	@$(local-remote)
 
 run: env params.yaml ## run the pipeline (dvc repro); params.yaml composed first if conf/ changed
 	dvc repro

@@ -59,6 +59,9 @@ def test_dvc_push_and_pull_through_the_local_default_remote(reproduced, tmp_path
     copy.make("dvc-push")  # the default remote: ../dvc-storage, beside the clone
     pushed = {p.name for p in (tmp_path / "dvc-storage").rglob("*") if p.is_file()}
     assert file_md5(copy.path(MODEL))[2:] in pushed
+    # Every commit's data goes there too: DVC read the relative path from / for commits
+    # (`dvc push -A` pushed them to /dvc-storage), so the clone's own path is set locally.
+    assert copy.run("dvc", "push", "-A").stdout.strip() == "Everything is up to date."
 
     clone = fresh_clone(copy, tmp_path / "clone")  # beside it: the same default remote
     clone.make("dvc-pull")
