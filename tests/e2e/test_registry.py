@@ -131,6 +131,10 @@ def test_the_first_candidate_becomes_champion_with_its_lineage(copy):
     assert version.tags["lineage.source_run_id"] == report["candidate"]["source_run_id"]
     assert version.tags["lineage.model_md5"] == report["candidate"]["model_md5"]
     assert version.tags["gate.decision"] == "promoted"
+    # The metrics it was registered with, which `reproduce` compares a rebuild's with.
+    evaluated = client(copy).get_run(version.tags["lineage.evaluate_run_id"]).data.tags
+    assert evaluated["pipeline.stage"] == "evaluate"
+    assert evaluated["model_md5"] == report["candidate"]["model_md5"]
     # The gate's own run: its decision, the candidate's metrics and the JSON report.
     (gate_run,) = client(copy).search_runs(
         [e.experiment_id for e in client(copy).search_experiments()],

@@ -37,20 +37,24 @@ def kind_of(path: str) -> str:
 
 
 def stale_inputs(
-    lock: dict[str, Any], md5_of: Callable[[str], str | None], params: dict[str, Any]
+    lock: dict[str, Any],
+    md5_of: Callable[[str], str | None],
+    params: dict[str, Any],
+    changed_dirs: frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """The inputs whose digest or value in the commit's dvc.lock is not what the commit
-    holds, by kind: a file by its path, a param by `key: locked -> now`. Outputs of
-    other stages are rebuilt, not compared; directories are left to the files in them."""
+    holds, by kind: a file by its path, a param by `key: locked -> now`, a directory
+    (conf/, data/incoming/) if it is among `changed_dirs` (DVC's own digest of it says
+    so). Outputs of other stages are rebuilt, not compared."""
     stages = (lock.get("stages") or {}).values()
     outputs = {out["path"] for stage in stages for out in stage.get("outs", [])}
     found: dict[str, set[str]] = {}
     for stage in stages:
         for dep in stage.get("deps", []):
             path, locked = dep["path"], dep.get("md5", "")
-            if path in outputs or not locked or locked.endswith(".dir"):  # URLs have no md5
+            if path in outputs or not locked:  # URLs have no md5
                 continue
-            if md5_of(path) != locked:
+            if path in changed_dirs if locked.endswith(".dir") else md5_of(path) != locked:
                 found.setdefault(kind_of(path), set()).add(path)
         for values in (stage.get("params") or {}).values():
             for key, locked in (values or {}).items():

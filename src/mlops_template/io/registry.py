@@ -96,13 +96,17 @@ def versions_tagged(client: Any, name: str, model_md5: str) -> list[str]:
     return sorted((str(v.version) for v in versions), key=int, reverse=True)
 
 
-def newest_stage_run(client: Any, stage: str, model_md5: str) -> Any | None:
-    """The newest finished run of a pipeline stage (train, evaluate) for this model file."""
+def newest_stage_run(
+    client: Any, stage: str, model_md5: str, started_by: int | None = None
+) -> Any | None:
+    """The newest finished run of a pipeline stage (train, evaluate) for this model file
+    (started by `started_by`, milliseconds since the epoch, if given)."""
+    by = f" and attributes.start_time <= {int(started_by)}" if started_by is not None else ""
     runs = client.search_runs(
         experiment_ids(client),
         filter_string=(
             f"tags.`pipeline.stage` = '{stage}' and attributes.status = 'FINISHED' "
-            f"and tags.model_md5 = '{model_md5}'"
+            f"and tags.model_md5 = '{model_md5}'{by}"
         ),
         order_by=["attributes.start_time DESC"],
         max_results=1,

@@ -82,8 +82,12 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
             f"no MLflow run at this tracking store logged the model in {LOCK_FILE} "
             f"(md5 {model_md5}); run `dvc repro --force train` with this store"
         )
+    # The metrics registered with it (reproduce compares a rebuild's with them): a later
+    # evaluation of the same file, with a metric added since, is another record.
+    evaluated = registry.newest_stage_run(client, "evaluate", model_md5)
     lineage = {
         "source_run_id": run.info.run_id,
+        **({"evaluate_run_id": evaluated.info.run_id} if evaluated else {}),
         "git_commit": run.data.tags.get("pipeline.git_commit", "unknown"),
         "git_dirty": run.data.tags.get("pipeline.git_dirty", "unknown"),
         "model_md5": model_md5,

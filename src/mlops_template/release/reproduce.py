@@ -6,7 +6,8 @@ worktree that shares this project's DVC cache and remote; its DVC-tracked data i
 from the cache, else fetched from the remote; the whole pipeline runs again there
 (`dvc repro --force`, with that commit's code, into a throwaway tracking store), and the
 model file, the train and test data and the metrics are compared with the digests the
-version was registered with (core/reproduction.py names what differs). The artifact
+version was registered with (core/reproduction.py names what differs; version_commit.py
+finds the commit and what in it differs from its dvc.lock). The artifact
 store's copy of the model, which serve and predict load, is compared with the rebuild
 by their scores on the rebuilt test rows when the rebuilt file is the recorded one.
 
@@ -34,13 +35,12 @@ from mlops_template.core.reproduction import (
     Compared,
     Reproduction,
     scores_digest,
-    stale_inputs,
 )
 from mlops_template.errors import PipelineError
 from mlops_template.io import commit_worktree, model_versions, registry
 from mlops_template.io.atomic import write_json
-from mlops_template.io.lineage import LOCK_FILE, file_md5
-from mlops_template.release.candidate import committed_outputs
+from mlops_template.io.lineage import file_md5
+from mlops_template.release.version_commit import stale_inputs_of, version_commit
 
 DIFFERS = 3
 REPORT_DIR = Path("reports/reproduce")
@@ -53,19 +53,21 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
     ref = model_versions.resolve(
         client, name, number if number.isdigit() else None, None if number.isdigit() else target
     )
-    tags = client.get_model_version(name, ref.version).tags
+    version = client.get_model_version(name, ref.version)
+    tags = version.tags
     lineage = {k.removeprefix("lineage."): v for k, v in tags.items() if k.startswith("lineage.")}
-    commit, notes = _commit_with_model(_commit(ref.label, lineage), lineage, cfg.paths.model)
+    commit, notes = version_commit(ref.label, lineage)
     print(f"reproduce {ref.label} from commit {commit[:12]}", file=sys.stderr)
     served = _served(client, ref)  # before the rebuild's minutes: the store is asked once
     with commit_worktree.worktree(commit) as tree:
         commit_worktree.share_dvc(tree)
         commit_worktree.fetch_tracked_data(tree, ref.label)
-        stale = _stale(tree)  # after the fetch: a tracked file is there to compare
+        stale = stale_inputs_of(tree)  # after the fetch: a tracked file is there to compare
         if notes:
             stale = {"uncommitted": notes, **stale}
         _rebuild(tree, verbose)
-        outputs, said = _compared(client, tree, lineage, served)
+        registered = _registered_metrics(client, lineage, version.creation_timestamp)
+        outputs, said = _compared(tree, lineage, served, registered)
         found = Reproduction(
             model=ref.label,
             commit=commit,
@@ -78,61 +80,6 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
     for line in found.lines():
         print(line, file=sys.stderr)
     return 0 if found.identical else DIFFERS
-
-
-def _commit(label: str, lineage: dict[str, str]) -> str:
-    """The commit the version was promoted from (else trained at), present here."""
-    commit = lineage.get("promoted_from_commit") or lineage.get("git_commit") or "unknown"
-    if commit == "unknown":
-        raise PipelineError(f"{label} records no git commit (lineage.*): it cannot be rebuilt")
-    if commit_worktree.git("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
-        raise PipelineError(
-            f"{label} was promoted from commit {commit[:12]}, which this repository does "
-            "not have: `git fetch` it (or the branch that holds it) first"
-        )
-    return commit
-
-
-def _commit_with_model(commit: str, lineage: dict[str, str], model: str) -> tuple[str, list[str]]:
-    """`commit` if its dvc.lock records the version's model file; else a later commit whose
-    dvc.lock does (the run was committed after `promote`, as `make run`, `make promote`,
-    then a commit do); else `commit`, with a note that the version was built from changes
-    it does not hold."""
-    md5 = lineage.get("model_md5", "")
-    if not md5 or committed_outputs(commit).get(model) == md5:
-        return commit, []
-    later = commit_worktree.git(
-        "log", "--format=%H", "-S", md5, "--", LOCK_FILE, check=False
-    ).stdout.split()
-    for candidate in later:
-        if committed_outputs(candidate).get(model) == md5:
-            print(
-                f"promoted from commit {commit[:12]}, whose {LOCK_FILE} records another model; "
-                f"commit {candidate[:12]} records this one",
-                file=sys.stderr,
-            )
-            return candidate, []
-    dirty = lineage.get("git_dirty") == "true"
-    dirty_said = " (its training run saw uncommitted changes)" if dirty else ""
-    return commit, [
-        f"no commit's {LOCK_FILE} records model {md5}: it was built from changes not "
-        f"committed at {commit[:12]}{dirty_said}"
-    ]
-
-
-def _stale(tree: Path) -> dict[str, list[str]]:
-    """The inputs the commit's dvc.lock recorded otherwise than the commit holds them."""
-    lock_file = tree / LOCK_FILE
-    if not lock_file.is_file():
-        return {}
-    lock = dvc_yaml(lock_file)
-    params = dvc_yaml(tree / "params.yaml")
-
-    def md5_of(path: str) -> str | None:
-        file = tree / path
-        return file_md5(file) if file.is_file() else None
-
-    return stale_inputs(lock, md5_of, params)
 
 
 def _rebuild(tree: Path, verbose: bool) -> None:
@@ -166,7 +113,7 @@ def _rebuild(tree: Path, verbose: bool) -> None:
 
 
 def _compared(
-    client: Any, tree: Path, lineage: dict[str, str], served: Any
+    tree: Path, lineage: dict[str, str], served: Any, registered: dict[str, Any] | None
 ) -> tuple[list[Compared], list[str]]:
     """The registered outputs against the rebuilt ones, and what could not be compared."""
     paths = (yaml.safe_load((tree / "params.yaml").read_text(encoding="utf-8")) or {})["paths"]
@@ -189,9 +136,11 @@ def _compared(
     if isinstance(served, str):
         notes.append(f"the served model could not be loaded: {served}")
     metrics_file = tree / paths["metrics"]
-    registered = _registered_metrics(client, lineage.get("model_md5", ""))
     if registered is None:
-        notes.append("metrics: no evaluate run of this model in the store, not compared")
+        notes.append(
+            "metrics: the evaluate run the version was registered with is not in the store, "
+            "not compared"
+        )
     elif metrics_file.is_file():
         now = json.loads(metrics_file.read_text())
         found.append(Compared("metrics", _digest(registered), _digest(now)))
@@ -230,9 +179,22 @@ def _served_scores(served: Any, model: Path, test: Path) -> Compared:
     )
 
 
-def _registered_metrics(client: Any, model_md5: str) -> dict[str, Any] | None:
-    """The metrics `evaluate` logged for this model file (None if no run did)."""
-    run = registry.newest_stage_run(client, "evaluate", model_md5)
+def _registered_metrics(
+    client: Any, lineage: dict[str, str], registered_at: int
+) -> dict[str, Any] | None:
+    """The metrics the version was registered with: those of the `evaluate` run promote
+    recorded, else (a version registered before it did) of the newest one of its model
+    file started before the registration. A later evaluation of the same file (the code
+    added a metric since) is not what was registered. None if there is no such run."""
+    from mlflow.exceptions import MlflowException
+
+    if run_id := lineage.get("evaluate_run_id"):
+        try:
+            return dict(client.get_run(run_id).data.metrics)
+        except MlflowException:  # deleted (mlflow gc): nothing to compare with
+            return None
+    md5 = lineage.get("model_md5", "")
+    run = registry.newest_stage_run(client, "evaluate", md5, started_by=registered_at)
     return dict(run.data.metrics) if run else None
 
 
@@ -278,11 +240,3 @@ def _text(path: Path) -> str:
         return path.read_text(encoding="utf-8") if path.is_file() else ""
     except UnicodeDecodeError:
         return ""
-
-
-def dvc_yaml(path: Path) -> dict:
-    """A file read as DVC reads it: YAML 1.2, where 1e-06 is a number (PyYAML's YAML 1.1
-    reads it as text, so a param would differ from itself)."""
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}

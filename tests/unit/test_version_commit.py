@@ -1,0 +1,89 @@
+"""What `reproduce` rebuilds a version from and compares it with, in process: the commit
+(a git repository of hand-made dvc.lock files), the directories DVC finds changed (a
+real DVC project) and the metrics the version was registered with (a temporary store).
+The rebuild itself is tests/e2e/test_reproduce.py's."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from mlops_template.release.reproduce import _registered_metrics
+from mlops_template.release.version_commit import stale_inputs_of, version_commit
+from tests.helpers.mlflow_store import empty_store, use_store
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+
+
+def _commit(folder: Path, message: str) -> str:
+    subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
+    subprocess.run([*GIT, "commit", "-q", "--allow-empty", "-m", message], cwd=folder, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+    )
+    return head.stdout.strip()
+
+
+def test_the_model_file_is_found_wherever_the_commit_kept_it(tmp_path, monkeypatch):
+    """The commit's own output paths, not the workspace's `paths.model` (an uncommitted
+    edit of it made reproduce say the version was built from uncommitted changes)."""
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    outs = [{"path": "models/alt.skops", "md5": "a" * 32}]
+    Path("dvc.lock").write_text(yaml.safe_dump({"stages": {"train": {"outs": outs}}}))
+    head = _commit(tmp_path, "trained")
+    lineage = {"model_md5": "a" * 32, "promoted_from_commit": head}
+    assert version_commit("v1", lineage) == (head, [])
+    commit, notes = version_commit("v2", {**lineage, "model_md5": "b" * 32})
+    assert commit == head and notes[0].startswith(f"no commit's dvc.lock records model {'b' * 32}")
+
+
+def test_a_config_folder_changed_after_the_lock_is_named(tmp_path):
+    """conf/ (and data/incoming/) are recorded as DVC's digests of folders: a conf/ edited
+    by hand after the lock was written was put down to "hardware, threads?"."""
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "model.yaml").write_text("alpha: 0.5\n")
+    stage = {"cmd": "echo trained", "deps": ["conf"], "params": [{"params.yaml": ["alpha"]}]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": stage}}))
+    (tmp_path / "params.yaml").write_text("alpha: 0.5\n")
+    subprocess.run(["dvc", "repro", "-q"], cwd=tmp_path, check=True)
+    assert stale_inputs_of(tmp_path) == {}
+    (tmp_path / "conf" / "model.yaml").write_text("alpha: 0.9\n")
+    (tmp_path / "params.yaml").write_text("alpha: 0.9\n")
+    assert stale_inputs_of(tmp_path) == {"params": ["alpha: 0.5 -> 0.9", "conf"]}
+
+
+@pytest.fixture
+def store(tmp_path_factory, tmp_path, monkeypatch):
+    return use_store(tmp_path, empty_store(tmp_path_factory), monkeypatch)
+
+
+def _evaluated(client, md5: str, **metrics: float) -> str:
+    with mlflow.start_run(experiment_id=client.create_experiment(f"e{time.time_ns()}")) as run:
+        mlflow.set_tags({"pipeline.stage": "evaluate", "model_md5": md5})
+        mlflow.log_metrics(metrics)
+    return run.info.run_id
+
+
+def test_the_metrics_compared_are_those_the_version_was_registered_with(store):
+    """A later `evaluate` of the same model file (the code added a metric since) is not
+    what was registered: the rebuild from the version's commit was said to differ."""
+    md5 = "c" * 32
+    first = _evaluated(store, md5, accuracy=0.9)
+    time.sleep(0.01)
+    registered_at = int(time.time() * 1000)
+    time.sleep(0.01)
+    _evaluated(store, md5, accuracy=0.9, mcc=0.5)
+    recorded = {"model_md5": md5, "evaluate_run_id": first}
+    assert _registered_metrics(store, recorded, registered_at) == {"accuracy": 0.9}
+    # Registered before promote recorded the run: the newest one before the registration.
+    assert _registered_metrics(store, {"model_md5": md5}, registered_at) == {"accuracy": 0.9}
+    assert _registered_metrics(store, {"model_md5": md5}, 0) is None
+    gone = {**recorded, "evaluate_run_id": "0" * 32}  # removed for good by `mlflow gc`
+    assert _registered_metrics(store, gone, registered_at) is None
