@@ -241,22 +241,40 @@ def keep_tuned(root: Path, path: str | Path) -> list[str]:
     from mlops_template.conf_edits import params_command
 
     overrides = tuned_overrides(path)
-    check_same_model(root)
+    check_same_search(root)
     if group_option_file(root, "tune").stem != "none":
         overrides.append("tune=none")
     params_command(root, "set", overrides)
     return overrides
 
 
-def check_same_model(root: Path) -> None:
-    """The search ran on params.yaml's model settings: keeping its result in conf/ makes
-    sense only where conf/ composes to the same ones (not after `-S model=...`)."""
-    from mlops_template.compose import compose_text
+# What a search's result depends on besides its seed and budget: the rows (how they are
+# read, checked, split and encoded), the learner, the folds and the metric.
+SEARCHED_ON = ("data", "read", "validate", "split", "features", "model", "train")
 
-    used = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["model"]
-    if yaml.safe_load(compose_text(root, []))["model"] != used:
+
+def check_same_search(root: Path) -> None:
+    """The search ran with params.yaml's settings: keeping its result in conf/ makes sense
+    only where conf/ composes to the same ones (not after `-S model=...`, `-S data=...` or
+    another gate metric: settings found for other rows or another metric)."""
+    from mlops_template.compose import compose_text
+    from mlops_template.core.reproduction import lookup
+
+    ran = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    conf = yaml.safe_load(compose_text(root, []))
+    if conf["model"] != ran["model"]:
         raise PipelineError(
             "params.yaml's model settings, which the search ran on, are not what conf/ "
             "composes to (an experiment's -S model=...?): set that model in conf/ first "
             "(`python -m mlops_template params set model=<name>`), then `tune keep`"
+        )
+    metrics = [f"gate.{task}.metric" for task in ("classification", "regression")]
+    differ = [k for k in SEARCHED_ON if conf.get(k) != ran.get(k)]
+    differ += [k for k in metrics if lookup(conf, k) != lookup(ran, k)]
+    if differ:
+        raise PipelineError(
+            f"the search ran with other {', '.join(differ)} than conf/ composes to (an "
+            "experiment's -S?): the settings it found are for those; keep them all with "
+            "`python -m mlops_template params keep`, then `tune keep`, or search again "
+            "with conf/'s"
         )

@@ -180,37 +180,71 @@ def test_a_learners_searched_param_is_kept_even_where_its_params_lack_it(tmp_pat
 
 
 def test_keeping_a_search_run_on_another_model_than_conf_is_refused(tmp_path):
-    from mlops_template.experiments import check_same_model
+    from mlops_template.experiments import check_same_search
 
     example_conf(tmp_path)
     (tmp_path / "params.yaml").write_text(compose_text(tmp_path, ["model=lightgbm"]))
     with pytest.raises(PipelineError, match=r"not what conf/ composes to .*params set model="):
-        check_same_model(tmp_path)
+        check_same_search(tmp_path)
     (tmp_path / "params.yaml").write_text(compose_text(tmp_path, []))
-    check_same_model(tmp_path)  # the same: nothing said
+    check_same_search(tmp_path)  # the same: nothing said
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("data=wine", "data"), ("gate.classification.metric=accuracy", "gate.")],
+)
+def test_keeping_a_search_run_on_other_rows_or_another_metric_is_refused(tmp_path, override, named):
+    """Settings found for another data set, or for another metric (`class_weight` went
+    from balanced to null, and the cross-validated balanced accuracy fell 0.82 -> 0.73),
+    were kept without a word."""
+    from mlops_template.experiments import check_same_search
+
+    example_conf(tmp_path)
+    (tmp_path / "params.yaml").write_text(compose_text(tmp_path, [override]))
+    with pytest.raises(PipelineError, match=rf"the search ran with other {named}.* params keep"):
+        check_same_search(tmp_path)
+    (tmp_path / "params.yaml").write_text(compose_text(tmp_path, ["tune=optuna"]))
+    check_same_search(tmp_path)  # the search itself on: the same rows, model and metric
+
+
+def _breast_cancer_search(model: str, *overrides: str):
+    """The search of `model` (a config group choice) on breast_cancer's training rows, with
+    its search space replaced by the `+model.search.` overrides."""
+    chosen = composed("data=breast_cancer", model, "tune=optuna", "~model.search", *overrides)
+    cfg = parse_config(chosen)
+    frame = load_source(cfg.data, cfg.read)
+    train, _ = split_frame(frame, cfg.data.target, "classification", cfg.split)
+    (result,) = models.model_for_rows(cfg, train, cfg.data.target, "classification").searches
+    return result
 
 
 def test_trials_a_library_refuses_fail_and_the_search_goes_on():
     """num_leaves=1 is a value LightGBM refuses when it trains: those trials fail, the
     others are scored, and the summary counts them."""
-    cfg = parse_config(
-        composed(
-            "data=breast_cancer",
-            "model=lightgbm",
-            "tune=optuna",
-            "tune.trials=8",
-            "~model.search",
-            "+model.search.num_leaves={choices: [1, 31]}",
-        )
+    result = _breast_cancer_search(
+        "model=lightgbm", "tune.trials=8", "+model.search.num_leaves={choices: [1, 31]}"
     )
-    frame = load_source(cfg.data, cfg.read)
-    train, _ = split_frame(frame, cfg.data.target, "classification", cfg.split)
-    (result,) = models.model_for_rows(cfg, train, cfg.data.target, "classification").searches
     failed = [t for t in result.trials if t.state == "failed"]
     assert failed and all(t.settings == {"num_leaves": 1} for t in failed)
     assert "model.search.params: lightgbm refused them while training" in failed[0].why
     assert any(t.state == COMPLETE and t.settings for t in result.trials)
     assert f"{len(failed)} failed)" in result.summary()
+
+
+def test_settings_scikit_learn_refuses_together_fail_that_trial():
+    """Each value alone passes the check (max_samples=0.5 is one extra trees takes), but
+    not without bootstrap: the search crashed with scikit-learn's traceback."""
+    result = _breast_cancer_search(
+        "model=extra_trees",
+        "model.params.n_estimators=10",
+        "tune.trials=3",
+        "+model.search.max_samples={low: 0.5, high: 0.9}",
+    )
+    assert [t.state for t in result.trials] == [COMPLETE, "failed", "failed"]
+    assert result.trials[1].why.startswith(
+        "model.search.params: scikit-learn refused them while training: `max_sample` cannot"
+    )
 
 
 def test_the_encoding_of_text_columns_is_not_searched(params):

@@ -200,10 +200,22 @@ def learner_of(step: Any) -> Any:
 
 
 def library_refusal(err: BaseException, key: str) -> PipelineError | None:
-    """LightGBM's or XGBoost's refusal of a value while training, as an error naming the
-    key (scikit-learn's are checked before: sklearn_class); None for any other error."""
+    """A learner's refusal of its settings while training, as an error naming the key:
+    LightGBM's or XGBoost's errors, and scikit-learn's ValueError raised in its own code
+    (each value is checked before, sklearn_class, but not how they combine: extra trees'
+    max_samples without bootstrap); None for any other error."""
     library = type(err).__module__.partition(".")[0]
     if library not in ("lightgbm", "xgboost"):
-        return None
+        if not (isinstance(err, ValueError) and _raised_in(err) == "sklearn"):
+            return None
+        library = "scikit-learn"
     reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
     return PipelineError(f"{key}.params: {library} refused them while training: {reason}")
+
+
+def _raised_in(err: BaseException) -> str:
+    """The top-level package of the code that raised `err` (its innermost frame)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).partition(".")[0] if tb else ""
