@@ -86,6 +86,15 @@ def test_the_card_says_what_a_reader_needs_in_its_sections():
     assert "make reproduce VERSION=3" in found["Rebuild it"].lines[0]
 
 
+def test_a_version_trained_before_its_commit_says_where_it_is_rebuilt_from():
+    """`make run`, `make promote`, then a commit: the run saw the changes uncommitted,
+    and reproduce rebuilds from the later commit; the card named only the parent."""
+    lineage = {"git_commit": "abc", "git_dirty": "true", "promoted_from_commit": "abc"}
+    found = {s.title: s for s in sections(facts(lineage=lineage))}
+    assert "commit `abc` with changes not yet committed" in found["Training data"].lines[2]
+    assert "the later commit whose dvc.lock records this one" in found["Rebuild it"].lines[0]
+
+
 def test_a_regression_card_has_no_class_balance():
     titles = [s.title for s in sections(facts(validation={"target": "price", "n_rows": 9}))]
     assert "Class balance" not in titles

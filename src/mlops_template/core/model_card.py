@@ -62,7 +62,12 @@ def sections(facts: CardFacts) -> list[Section]:
                 "without a target left out), split into training and test rows.",
                 f"Train data md5 `{lineage.get('train_md5', '?')}`, test data md5 "
                 f"`{lineage.get('test_md5', '?')}`, commit `{lineage.get('git_commit', '?')}`"
-                + (" (with uncommitted changes)" if lineage.get("git_dirty") == "true" else ""),
+                + (
+                    " with changes not yet committed (a run committed after it, as `make run`, "
+                    "`make promote`, then a commit do: see Rebuild it)"
+                    if lineage.get("git_dirty") == "true"
+                    else ""
+                ),
             ],
             (
                 # As validate counted them: in every collected row, those left out for
@@ -137,9 +142,10 @@ def sections(facts: CardFacts) -> list[Section]:
             "Rebuild it",
             [
                 f"`make reproduce VERSION={facts.version}` checks out commit "
-                f"`{lineage.get('promoted_from_commit') or lineage.get('git_commit', '?')}`, "
-                "runs the pipeline again and says whether the model file, data and metrics "
-                "are byte-identical.",
+                f"`{lineage.get('promoted_from_commit') or lineage.get('git_commit', '?')}` "
+                "(or, when its dvc.lock records another model, the later commit whose "
+                "dvc.lock records this one), runs the pipeline again and says whether the "
+                "model file, data and metrics are byte-identical.",
             ],
         )
     )
