@@ -247,6 +247,15 @@ def test_settings_scikit_learn_refuses_together_fail_that_trial():
     )
 
 
+def test_a_search_of_a_setting_the_task_never_uses_is_refused():
+    """loss is for regression: on a classification its trials were scored alike and
+    logged with model.loss=poisson, as if it had been tried."""
+    with pytest.raises(PipelineError, match=r"model.search.loss: a setting for regression only"):
+        _breast_cancer_search(
+            "model=hist_gradient_boosting", "+model.search.loss={choices: [poisson, gamma]}"
+        )
+
+
 def test_the_encoding_of_text_columns_is_not_searched(params):
     params["model"] = composed("model=lightgbm")["model"]
     params["model"]["search"] = {"categorical": {"choices": ["onehot", "native"]}}

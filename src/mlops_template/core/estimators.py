@@ -142,6 +142,23 @@ def _task_params(model: RandomForestModel | HistGradientBoostingModel, classify:
     return {"loss": loss, "quantile": model.quantile}
 
 
+# The settings one task's estimators never get (_task_params): a search of one changed
+# nothing, and its trials were logged with it as if it had.
+TASK_ONLY = {"class_weight": "classification", "loss": "regression", "quantile": "regression"}
+
+
+def check_search_fits_task(model: Estimator, task: str, key: str) -> None:
+    """A search of a setting the task's estimator never gets is refused, naming it."""
+    if isinstance(model, SklearnModel):  # its params go to the task's class as they are
+        return
+    if ignored := [name for name in model.search if TASK_ONLY.get(name, task) != task]:
+        raise PipelineError(
+            f"{key}.search.{ignored[0]}: a setting for {TASK_ONLY[ignored[0]]} only, and this "
+            f"is {task}: searching it changes nothing; remove it (-S '~{key}.search."
+            f"{ignored[0]}')"
+        )
+
+
 def check_model_fits_target(model: Estimator, task: str, y: pd.Series, key: str = "model") -> None:
     """Raise PipelineError, naming the key (`key` is where `model` sits in the config),
     if the model cannot train on this target.

@@ -32,6 +32,7 @@ from mlops_template.core.cross_validation import (
     fit_fold,
     out_of_fold,
 )
+from mlops_template.core.estimators import check_search_fits_task
 from mlops_template.core.learner_adapters import library_refusal
 from mlops_template.errors import PipelineError
 from mlops_template.metric_names import LOWER_IS_BETTER, improvement
@@ -147,6 +148,8 @@ def search(
     """Search `config.search` for `key`'s learner. `pipeline_for(config)` checks a config
     and builds its unfitted pipeline (its preprocessing is the one `prepared` holds)."""
     import optuna
+
+    check_search_fits_task(config, "regression" if classes is None else "classification", key)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     scored = y[folds.scored].reset_index(drop=True)
