@@ -99,3 +99,13 @@ def test_a_difference_nothing_recorded_explains_says_so():
     found = Reproduction("m v1", "abc", outputs(model="k2"))
     assert list(found.differs()) == ["unrecorded"]
     assert not Compared("metrics", None, "e1").same  # nothing registered to compare with
+
+
+def test_a_served_model_that_could_not_be_loaded_is_not_said_to_score_none():
+    """It said "differs (registered None, rebuilt None)" of a version refused on load."""
+    from mlops_template.core.reproduction import SERVED
+
+    refused = "refused: it is not the model recorded in the registry's tags"
+    found = Reproduction("m v1", "abc", [*outputs(), Compared(SERVED, None, None)], notes=[refused])
+    assert f"  {SERVED}: differs (not loaded: see below)" in found.lines()
+    assert found.lines()[-2] == f"  {refused}" and list(found.differs()) == ["artifact"]

@@ -150,6 +150,8 @@ class Reproduction:
         for output in self.outputs:
             if output.same:
                 said.append(f"  {output.name}: identical ({output.registered})")
+            elif output.registered is None and output.rebuilt is None:  # nothing to score
+                said.append(f"  {output.name}: differs (not loaded: see below)")
             else:
                 said.append(
                     f"  {output.name}: differs (registered {output.registered}, "

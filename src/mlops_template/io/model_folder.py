@@ -152,7 +152,7 @@ def _is_recorded(data: bytes, where: str, recorded: Recorded) -> None:
         other_zlib = "" if recorded.content_md5 else " (or its md5 was recorded under another zlib)"
         raise PipelineError(
             f"{where} refused: it is not the model recorded in {recorded.where} ({expected}; this "
-            f"one's is {found}): the artifact store was changed{other_zlib}"
+            f"one's is {found}): the artifact store was changed, or {recorded.where}{other_zlib}"
         )
 
 
