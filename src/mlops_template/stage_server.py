@@ -91,6 +91,8 @@ def serve(path: Path) -> None:
 
 def _run(path: Path, listener: socket.socket, lock: Any, idle: float) -> str:
     """A child per request until idle, superseded or stopped; why it ended."""
+    import fcntl
+
     identity = path.stat().st_ino
     own_key = socket_path()  # as this server computes it: another one means new code
     selector = selectors.DefaultSelector()
@@ -112,6 +114,9 @@ def _run(path: Path, listener: socket.socket, lock: Any, idle: float) -> str:
                             selector.unregister(listener)
                             listener.close()
                             _unlink(path, identity)
+                            # The next stage may start a server of its own at once, not
+                            # wait on this one's lock as on a server still importing.
+                            fcntl.flock(lock, fcntl.LOCK_UN)
                     elif key.data is not None:
                         _child_event(selector, key.fileobj, key.data)
                 except OSError as err:  # one stage's broken connection ends only that stage
@@ -189,36 +194,14 @@ class _Running:
 
 def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
     conn, _ = listener.accept()
-    fds: list[int] = []
-    try:
-        conn.settimeout(10)
-        check_peer(conn)
-        message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        if not message and not fds:  # a look at the server (stage_client.server_pid)
-            conn.close()
-            return
-        if len(fds) != 3 or len(message) < LENGTH.size:
-            raise ConnectionError("a request without its length and three descriptors")
-        (length,) = LENGTH.unpack(message[: LENGTH.size])
-        body = message[LENGTH.size :]
-        body += read_exactly(conn, length - len(body))
-        request = json.loads(body)
-    except (OSError, ValueError) as err:
-        print(f"refused a request: {err}", flush=True)
-        for fd in fds:
-            os.close(fd)
-        conn.close()
+    got = _request(conn)
+    if got is None:
         return
+    request, fds = got
     go_read, go_write = os.pipe()
-    child = os.fork()
+    child = _forked(selector, lock, go_write)
     if child == 0:
         try:  # whatever happens, this process never returns into the server's loop
-            os.close(go_write)
-            os.close(signal.set_wakeup_fd(-1))  # the stage's signals are its own (SIG_DFL)
-            for key in list(selector.get_map().values()):  # other stages', the listener
-                os.close(key.fd)
-            selector.close()
-            lock.close()
             run_child(conn, fds, request, go_read)
         finally:
             os._exit(1)
@@ -241,6 +224,60 @@ def _accept(listener: socket.socket, selector: Any, lock: Any) -> None:
         os.close(go_write)
     selector.register(running.watch, selectors.EVENT_READ, running)
     selector.register(conn, selectors.EVENT_READ, running)
+
+
+def _request(conn: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    """A stage's request and its three descriptors; None (the connection closed) for a
+    connection that is no request, or a bad one (said in the log)."""
+    fds: list[int] = []
+    try:
+        conn.settimeout(10)
+        check_peer(conn)
+        message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+        if not message and not fds:  # a look at the server (stage_client.server_pid)
+            conn.close()
+            return None
+        if len(fds) != 3 or len(message) < LENGTH.size:
+            raise ConnectionError("a request without its length and three descriptors")
+        (length,) = LENGTH.unpack(message[: LENGTH.size])
+        body = message[LENGTH.size :]
+        body += read_exactly(conn, length - len(body))
+        return json.loads(body), fds
+    except (OSError, ValueError) as err:
+        print(f"refused a request: {err}", flush=True)
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+        return None
+
+
+def _forked(selector: Any, lock: Any, go_write: int) -> int:
+    """os.fork; in the child (0), the server's descriptors closed and its SIGTERM handling
+    dropped. SIGTERM is held back across the fork: the child starts with the server's
+    handler and wake-up pipe, which a SIGTERM (the stage's own, forwarded) must not meet:
+    it would be swallowed, or stop the server."""
+    term = {signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, term)
+    try:
+        child = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, term)
+        raise
+    if child == 0:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the stage's signals are its own
+            os.close(signal.set_wakeup_fd(-1))
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, term)
+            os.close(go_write)
+            for key in list(selector.get_map().values()):  # other stages', the listener
+                os.close(key.fd)
+            selector.close()
+            lock.close()
+        except BaseException:
+            os._exit(1)  # never back into the server's loop
+        return 0
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, term)
+    return child
 
 
 def _child_event(selector: Any, fileobj: Any, running: _Running) -> None:

@@ -220,6 +220,9 @@ def test_the_store_holds_the_model_file_itself_deflated(store):
     assert stored.read_bytes() == Path("model.skops").read_bytes()  # the store's root
     with zipfile.ZipFile(stored) as held:
         assert {m.compress_type for m in held.infolist()} == {zipfile.ZIP_DEFLATED}
+    # The size the MLmodel records is of these files, not of MLflow's own dump.
+    size = yaml.safe_load((artifacts / "MLmodel").read_text())["model_size_bytes"]
+    assert stored.stat().st_size < size <= sum(f.stat().st_size for f in artifacts.rglob("*"))
 
 
 def test_the_content_md5_decides_where_the_registry_records_it(store, tmp_path):

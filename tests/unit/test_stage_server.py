@@ -332,6 +332,8 @@ def test_stop_lets_the_running_stages_end_then_the_server_exits(
         assert said("stop").startswith(f"stage server {server.pid} stops once the stages")
         _wait_for(lambda: not path.exists(), "socket removed")
         assert child.is_running() and server.poll() is None  # the stage goes on
+        # Its lock let go: a new stage starts a server of its own, not wait on this one.
+        assert not stage_client._starting(path, 300)
         assert "no stage server is up" in said("status")
         stage.send_signal(signal.SIGTERM)  # the stage ends (as it would have, in time)
         assert stage.wait(timeout=30) == 128 + signal.SIGTERM

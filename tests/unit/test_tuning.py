@@ -247,6 +247,21 @@ def test_settings_scikit_learn_refuses_together_fail_that_trial():
     )
 
 
+def test_only_a_trial_puts_a_scikit_learn_error_down_to_its_settings():
+    """Outside a search (the config's own training) a ValueError of scikit-learn's may be
+    the data's ("the least populated class in y has only 1 member"): not blamed on them."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from mlops_template.core.learner_adapters import library_refusal
+
+    with pytest.raises(ValueError) as raised:
+        ExtraTreesClassifier(bootstrap=False, max_samples=0.5).fit([[0], [1]], [0, 1])
+    assert library_refusal(raised.value, "model") is None
+    said = str(library_refusal(raised.value, "model.search", sklearn=True))
+    assert said.startswith("model.search.params: scikit-learn refused them while training")
+    assert library_refusal(ValueError("ours"), "model.search", sklearn=True) is None
+
+
 def test_a_search_of_a_setting_the_task_never_uses_is_refused():
     """loss is for regression: on a classification its trials were scored alike and
     logged with model.loss=poisson, as if it had been tried."""

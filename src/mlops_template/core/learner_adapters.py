@@ -199,14 +199,16 @@ def learner_of(step: Any) -> Any:
     return step
 
 
-def library_refusal(err: BaseException, key: str) -> PipelineError | None:
-    """A learner's refusal of its settings while training, as an error naming the key:
-    LightGBM's or XGBoost's errors, and scikit-learn's ValueError raised in its own code
-    (each value is checked before, sklearn_class, but not how they combine: extra trees'
-    max_samples without bootstrap); None for any other error."""
+def library_refusal(err: BaseException, key: str, sklearn: bool = False) -> PipelineError | None:
+    """LightGBM's or XGBoost's refusal of a value while training, as an error naming the
+    key; None for any other error. With `sklearn` (a search's trial, whose sampled settings
+    are all that differs from the config's own, which trained), scikit-learn's ValueError
+    raised in its own code too: each value is checked before (sklearn_class), but not how
+    they combine (extra trees' max_samples without bootstrap). Elsewhere such an error
+    may be the data's, and is not put down to the settings."""
     library = type(err).__module__.partition(".")[0]
     if library not in ("lightgbm", "xgboost"):
-        if not (isinstance(err, ValueError) and _raised_in(err) == "sklearn"):
+        if not (sklearn and isinstance(err, ValueError) and _raised_in(err) == "sklearn"):
             return None
         library = "scikit-learn"
     reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__

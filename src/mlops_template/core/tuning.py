@@ -174,7 +174,11 @@ def search(
                 n_jobs=n_jobs,
             )
         except Exception as err:  # a point the learner or its library refuses
-            why = err if isinstance(err, PipelineError) else library_refusal(err, f"{key}.search")
+            why = (
+                err
+                if isinstance(err, PipelineError)
+                else library_refusal(err, f"{key}.search", sklearn=not own)
+            )
             if why is None:
                 raise
             trials.append(Trial(trial.number, settings, FAILED, None, (), str(why)))

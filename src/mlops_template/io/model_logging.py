@@ -57,8 +57,9 @@ class _SklearnWithOurFile:
     """mlflow.sklearn as the flavor `Model.log` saves with (what mlflow.sklearn.log_model
     does), its model.skops then replaced by the pipeline's own file: skops' dump, as
     MLflow calls it, stores its members uncompressed (a 306 MB forest took 1.77 GB in the
-    store). The file holds the same model in canonical form, deflated; the folder check
-    compares contents (model_folder), and MLflow loads it to check the input example."""
+    store; its dump is still written, in a temporary folder). The file holds the same
+    model in canonical form, deflated; the folder check compares contents (model_folder),
+    and MLflow loads it to check the input example."""
 
     __name__ = "mlflow.sklearn"
 
@@ -67,10 +68,14 @@ class _SklearnWithOurFile:
 
     def save_model(self, path: str, mlflow_model: Any, **kwargs: Any) -> None:
         import mlflow.sklearn
+        from mlflow.utils.file_utils import get_total_file_size
 
         mlflow.sklearn.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
         stored = mlflow_model.flavors["sklearn"]["pickled_model"]  # model.skops
         shutil.copyfile(self.model_file, Path(path) / stored)
+        # The size MLflow recorded was its own dump's (as save_model computes it).
+        mlflow_model.model_size_bytes = get_total_file_size(path)
+        mlflow_model.save(str(Path(path) / "MLmodel"))
 
 
 # What the modules of the classes a model holds import of ours (learner_adapters: errors).

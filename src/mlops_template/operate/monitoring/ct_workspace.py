@@ -17,12 +17,14 @@ from mlops_template.compose import CONF_DIR
 from mlops_template.config import Config
 from mlops_template.core.batch_checks import as_training_types
 from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.row_ids import row_ids
 from mlops_template.core.schema import TrainingSchema
 from mlops_template.errors import PipelineError
 from mlops_template.io.atomic import write_parquet
 from mlops_template.io.datasets import incoming_folder
 from mlops_template.io.dvc_cache import uncached_outputs
 from mlops_template.io.lineage import LOCK_FILE, file_md5
+from mlops_template.io.parquet_chunks import CHUNK_ROWS, exact_pandas
 from mlops_template.operate.monitoring.monitor import (
     labelled_rows,
     read_batch,
@@ -89,20 +91,20 @@ def _labelled(
 
 def already_held(rows: pd.DataFrame, files: list[Path]) -> np.ndarray:
     """Which of `rows` one of the Parquet `files` holds, equal in every column of `rows`
-    (a file without all of them, from a model with other features, is not compared)."""
+    (a file without all of them, from a model with other features, is not compared).
+    Compared by row id (core/row_ids: an integer read as a float is the same value), a
+    chunk of a file at a time: the training data need not fit in memory beside the batch."""
     import pyarrow.parquet as pq
 
+    columns = list(rows.columns)
+    wanted = row_ids(rows, columns)
     found = np.zeros(len(rows), dtype=bool)
     for file in files:
-        if not file.is_file() or not set(rows.columns) <= set(pq.read_schema(file).names):
+        if not file.is_file() or not set(columns) <= set(pq.read_schema(file).names):
             continue
-        try:
-            before = pd.read_parquet(file, columns=list(rows.columns))
-            before = before.astype(rows.dtypes.to_dict()).drop_duplicates()
-            merged = rows.merge(before, how="left", indicator=True)
-        except (TypeError, ValueError):  # typed otherwise (an earlier model's data)
-            continue
-        found |= (merged["_merge"] == "both").to_numpy()
+        source = pq.ParquetFile(file, pre_buffer=False)  # as parquet_chunks reads
+        for batch in source.iter_batches(batch_size=CHUNK_ROWS, columns=columns):
+            found |= np.isin(wanted, row_ids(exact_pandas(batch), columns))
     return found
 
 
