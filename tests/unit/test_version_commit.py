@@ -87,3 +87,25 @@ def test_the_metrics_compared_are_those_the_version_was_registered_with(store):
     assert _registered_metrics(store, {"model_md5": md5}, 0) is None
     gone = {**recorded, "evaluate_run_id": "0" * 32}  # removed for good by `mlflow gc`
     assert _registered_metrics(store, gone, registered_at) is None
+
+
+def test_a_damaged_cache_copy_of_the_data_is_named(tmp_path):
+    """An auditor overwrote a data file in the DVC cache: the rebuild said the data was
+    "recorded otherwise than the commit holds", not that the cache's copy is damaged."""
+    from mlops_template.errors import PipelineError
+    from mlops_template.io.commit_worktree import fetch_tracked_data
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "rows.csv").write_text("x,y\n1,0\n")
+    subprocess.run(["dvc", "add", "-q", "rows.csv"], cwd=tmp_path, check=True)
+    _commit(tmp_path, "data")
+    (tmp_path / "rows.csv").unlink()  # as a fresh worktree of the commit has it
+    fetch_tracked_data(tmp_path, "v1")  # the cache's copy is good: checked out
+    md5 = yaml.safe_load((tmp_path / "rows.csv.dvc").read_text())["outs"][0]["md5"]
+    cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    (tmp_path / "rows.csv").unlink()
+    cached.chmod(0o644)
+    cached.write_text("x,y\n1,1\n")
+    with pytest.raises(PipelineError, match=r"v1: the DVC cache's copy of its data rows.csv "):
+        fetch_tracked_data(tmp_path, "v1")

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from mlops_template.errors import PipelineError
+from mlops_template.io.dvc_cache import is_md5
+from mlops_template.io.lineage import file_md5
 
 
 def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -72,6 +74,7 @@ def fetch_tracked_data(tree: Path, label: str) -> None:
     tracked = git("ls-files", "*.dvc", cwd=tree).stdout.split()
     for pointer in tracked:
         if dvc(tree, "checkout", "--quiet", pointer).returncode == 0:
+            _refuse_damaged(tree, pointer, label)
             continue
         fetched = dvc(tree, "pull", "--quiet", pointer)
         if fetched.returncode != 0:
@@ -83,4 +86,22 @@ def fetch_tracked_data(tree: Path, label: str) -> None:
                 f"{label}: its data {path} (md5 {out.get('md5', '?')}) is neither in the DVC "
                 f"cache nor on the remote ({url or 'none set'}): `dvc push` it from a clone "
                 "that has it"
+            )
+
+
+def _refuse_damaged(tree: Path, pointer: str, label: str) -> None:
+    """A file the cache gave that is not the md5 its .dvc file records: the cache's copy
+    was changed (DVC does not hash its cache again). Said as such, not left for the
+    rebuild to call the data "recorded otherwise than the commit holds"."""
+    for out in (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs", []):
+        path = Path(pointer).parent / str(out.get("path", ""))
+        recorded = str(out.get("md5", ""))
+        if not (is_md5(recorded) and (tree / path).is_file()):
+            continue  # a folder (its .dir md5), or nothing checked out
+        if (found := file_md5(tree / path)) != recorded:
+            raise PipelineError(
+                f"{label}: the DVC cache's copy of its data {path.as_posix()} is damaged "
+                f"(md5 {found}; {pointer} records {recorded}): remove it from the cache "
+                f"(`dvc cache dir` names the folder; files/md5/{recorded[:2]}/"
+                f"{recorded[2:]}) and `dvc pull {pointer}`"
             )
