@@ -66,13 +66,9 @@ $(VENV)/.synced-%: uv.lock pyproject.toml | $(BIN)/uv
 	touch $@
 
 # DVC resolves a relative local remote from the filesystem's root when it reads other
-# commits: `dvc push -A`, `dvc fetch -A` and `dvc gc --all-commits --cloud` used /dvc-storage.
-# So the default remote's absolute path for this clone goes into .dvc/config.local (git
-# ignores it; written again if the clone moves).
-LOCAL_REMOTE := $(abspath ../dvc-storage)
-local-remote = if grep -qsE '^\s*url = \.\./\.\./dvc-storage\s*$$' .dvc/config && \
-	  ! grep -qsxE '\s*url = $(LOCAL_REMOTE)' .dvc/config.local; then \
-	  dvc remote modify --local local url "$(LOCAL_REMOTE)"; fi
+# commits (`dvc push -A` used /dvc-storage): the default remote's absolute path for this
+# clone goes into .dvc/config.local (git ignores it; written again if the clone moves).
+local-remote = $(BIN)/python tools/local_remote.py
 
 env: $(VENV)/.synced $(EXTRAS:%=$(VENV)/.synced-%) ## create .venv from uv.lock: the core, and EXTRAS="spark server s3"
 	@$(local-remote)

@@ -30,6 +30,7 @@ class Scored:
     test: float | None  # the test metric, shown, never ranked by
     committed: bool = False  # the commit's own score, which an experiment must beat
     rev: str = field(default="", compare=False)  # its git commit (DVC keeps it as one)
+    stopped_by_time: bool = False  # a search of it ran out of tune.timeout
 
 
 def scored_experiments(
@@ -50,7 +51,8 @@ def scored_experiments(
             own := _scores(baseline, cv_path, metric, metrics_path)
         ):
             name = baseline.get("name") or str(baseline.get("rev", "?"))[:7]
-            found.append(Scored(f"{name} (committed)", *own, committed=True))
+            score, test, timed = own
+            found.append(Scored(f"{name} (committed)", score, test, True, "", timed))
         for experiment in baseline.get("experiments") or []:
             revision = (experiment.get("revs") or [{}])[0]
             name = experiment.get("name") or str(revision.get("rev", "?"))[:7]
@@ -67,19 +69,24 @@ def scored_experiments(
             if scores is None:
                 unscored.append(name)
                 continue
-            found.append(Scored(name, *scores, rev=str(revision.get("rev") or "")))
+            score, test, timed = scores
+            found.append(Scored(name, score, test, False, str(revision.get("rev") or ""), timed))
     return sorted(found, key=lambda s: improvement(metric, 0.0, s.score)), unscored
 
 
 def _scores(
     row: dict[str, Any], cv_path: str, metric: str, metrics_path: str
-) -> tuple[float, float | None] | None:
-    """A row's cross-validated score and test metric (None without the former)."""
+) -> tuple[float, float | None, bool] | None:
+    """A row's cross-validated score, test metric, and whether a search ran out of time
+    (None without a score)."""
+    from mlops_template.core.tuning import STOPPED_BY_TIME
+
     metrics = (row.get("data") or {}).get("metrics") or {}
-    score = ((metrics.get(cv_path) or {}).get("data") or {}).get(f"cv_{metric}")
-    if score is None:
+    cv = (metrics.get(cv_path) or {}).get("data") or {}
+    if (score := cv.get(f"cv_{metric}")) is None:
         return None
-    return score, ((metrics.get(metrics_path) or {}).get("data") or {}).get(metric)
+    test = ((metrics.get(metrics_path) or {}).get("data") or {}).get(metric)
+    return score, test, bool(cv.get(STOPPED_BY_TIME))
 
 
 def _out_hash(row: dict[str, Any], path: str) -> str | None:
@@ -116,7 +123,13 @@ def best(
     print(f"experiments by cross-validated {metric} on their training rows (best first):")
     for item in ranked:
         test = f"   (test {metric} {item.test:.6g}, not ranked by)" if item.test is not None else ""
-        print(f"  {item.name:<24} cv_{metric} {item.score:.6g}{test}")
+        timed = "   (search stopped by tune.timeout)" if item.stopped_by_time else ""
+        print(f"  {item.name:<24} cv_{metric} {item.score:.6g}{test}{timed}")
+    if any(item.stopped_by_time for item in ranked):
+        print(
+            "a search stopped by tune.timeout tried as many settings as the machine had "
+            "time for, fewer than tune.trials: its score depends on the machine's speed"
+        )
     if unscored:  # one model without a search: train wrote no cross-validated score
         print(
             "left out, without a cross-validated score (one model without tune=optuna), "

@@ -82,3 +82,18 @@ def test_the_commits_own_score_is_ranked_and_wins_a_tie():
     del shown[1]["name"]
     ranked, _ = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
     assert "abc1234 (committed)" in [s.name for s in ranked]
+
+
+def test_a_search_stopped_by_its_timeout_is_marked():
+    """A search that ran out of tune.timeout tried what the machine had time for: its
+    score is ranked, and marked so."""
+    from mlops_template.core.tuning import STOPPED_BY_TIME
+
+    timed = _experiment("timed", 55.0, 50.0)
+    timed["revs"][0]["data"]["metrics"][CV]["data"][STOPPED_BY_TIME] = True
+    shown = [{"rev": "workspace"}, {"experiments": [timed, _experiment("full", 56.0, 50.0)]}]
+    ranked, _ = scored_experiments(shown, CV, "rmse", METRICS, TRAIN)
+    assert ranked == [
+        Scored("timed", 55.0, 50.0, stopped_by_time=True),
+        Scored("full", 56.0, 50.0),
+    ]

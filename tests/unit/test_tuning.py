@@ -219,6 +219,24 @@ def _breast_cancer_search(model: str, *overrides: str):
     return result
 
 
+def test_a_search_stopped_by_its_timeout_says_so_in_cv_json():
+    """Its score depends on how many trials the machine had time for: `exp best` ranked
+    it beside complete searches without a word."""
+    from mlops_template.core.tuning import STOPPED_BY_TIME, cv_scores
+
+    result = _breast_cancer_search(
+        "model=linear",
+        "tune.trials=500",
+        "tune.timeout=1",
+        "+model.search.alpha={low: 0.1, high: 10}",
+    )
+    assert result.stopped_by_time and len(result.trials) < 500
+    assert "stopped by tune.timeout" in result.summary()
+    said = cv_scores("roc_auc", result.best_score, result.stopped_by_time)
+    assert said == {"cv_roc_auc": result.best_score, STOPPED_BY_TIME: True}
+    assert STOPPED_BY_TIME not in cv_scores("roc_auc", 0.9)  # the bundled cv.json unchanged
+
+
 def test_trials_a_library_refuses_fail_and_the_search_goes_on():
     """num_leaves=1 is a value LightGBM refuses when it trains: those trials fail, the
     others are scored, and the summary counts them."""
@@ -269,6 +287,35 @@ def test_a_search_of_a_setting_the_task_never_uses_is_refused():
         _breast_cancer_search(
             "model=hist_gradient_boosting", "+model.search.loss={choices: [poisson, gamma]}"
         )
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("kind", ["linear", "random_forest", "hist_gradient_boosting"])
+def test_the_settings_said_to_be_one_tasks_are_those_its_estimator_alone_gets(kind, task):
+    """TASK_ONLY, which refuses a search of a setting the task ignores, says what
+    build_estimator does: a change of such a setting reaches the estimator of its task, and
+    only that one."""
+    from pydantic import TypeAdapter
+
+    from mlops_template.config.model import Estimator
+    from mlops_template.core.estimators import NOT_PARAMS, TASK_ONLY, build_estimator
+
+    parse_model = TypeAdapter(Estimator).validate_python
+
+    assert set(TASK_ONLY) == NOT_PARAMS - {"type", "search", "categorical"}
+    changes = {
+        "class_weight": ({}, {"class_weight": "balanced"}),
+        "loss": ({}, {"loss": "absolute_error"}),
+        "quantile": ({"loss": "quantile", "quantile": 0.5}, {"quantile": 0.9}),
+    }
+    fields = parse_model({"type": kind}).model_fields
+    for name, (base, change) in changes.items():
+        if name not in fields:
+            continue
+        before = parse_model({"type": kind, **base})
+        after = parse_model({"type": kind, **base, **change})
+        got = [build_estimator(m, task, seed=0).get_params() for m in (before, after)]
+        assert (got[0] != got[1]) == (TASK_ONLY[name] == task), (name, got)
 
 
 def test_the_encoding_of_text_columns_is_not_searched(params):

@@ -59,6 +59,17 @@ def test_a_config_folder_changed_after_the_lock_is_named(tmp_path):
     assert stale_inputs_of(tmp_path) == {"params": ["alpha: 0.5 -> 0.9", "conf"]}
 
 
+def test_a_file_the_fetch_checked_is_not_read_again(tmp_path):
+    """The fetch hashes each tracked file to check the cache's copy: its md5 is taken, not
+    a second full read of the data (the file here is gone, so a read would find it so)."""
+    deps = [{"path": "data/raw/rows.csv", "md5": "a" * 32}]
+    lock = {"stages": {"prepare": {"cmd": "prepare", "deps": deps}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    (tmp_path / "params.yaml").write_text("{}\n")
+    assert stale_inputs_of(tmp_path, {"data/raw/rows.csv": "a" * 32}) == {}
+    assert list(stale_inputs_of(tmp_path).values()) == [["data/raw/rows.csv"]]
+
+
 @pytest.fixture
 def store(tmp_path_factory, tmp_path, monkeypatch):
     return use_store(tmp_path, empty_store(tmp_path_factory), monkeypatch)
@@ -101,8 +112,9 @@ def test_a_damaged_cache_copy_of_the_data_is_named(tmp_path):
     subprocess.run(["dvc", "add", "-q", "rows.csv"], cwd=tmp_path, check=True)
     _commit(tmp_path, "data")
     (tmp_path / "rows.csv").unlink()  # as a fresh worktree of the commit has it
-    fetch_tracked_data(tmp_path, "v1")  # the cache's copy is good: checked out
     md5 = yaml.safe_load((tmp_path / "rows.csv.dvc").read_text())["outs"][0]["md5"]
+    # The cache's copy is good: checked out, with the md5 it was checked against.
+    assert fetch_tracked_data(tmp_path, "v1") == {"rows.csv": md5}
     cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     (tmp_path / "rows.csv").unlink()
     cached.chmod(0o644)

@@ -143,7 +143,8 @@ def _task_params(model: RandomForestModel | HistGradientBoostingModel, classify:
 
 
 # The settings one task's estimators never get (_task_params): a search of one changed
-# nothing, and its trials were logged with it as if it had.
+# nothing, and its trials were logged with it as if it had. test_tuning holds it to
+# build_estimator.
 TASK_ONLY = {"class_weight": "classification", "loss": "regression", "quantile": "regression"}
 
 

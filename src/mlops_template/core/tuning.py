@@ -281,6 +281,14 @@ def tuned_params_text(searches: tuple[Search, ...], method: str) -> str:
     return head + yaml.safe_dump(chosen, sort_keys=False, default_flow_style=False)
 
 
-def cv_scores(metric: str, score: float | None) -> dict[str, float]:
-    """reports/cv.json: the trained model's cross-validated score, if it has one."""
-    return {} if score is None else {f"cv_{metric}": score}
+# In reports/cv.json when a search ran out of tune.timeout before tune.trials: it tried
+# as many settings as the machine had time for, so its score depends on the machine.
+STOPPED_BY_TIME = "cv_search_stopped_by_time"
+
+
+def cv_scores(metric: str, score: float | None, stopped_by_time: bool = False) -> dict:
+    """reports/cv.json: the trained model's cross-validated score, if it has one, and
+    whether a search behind it was stopped by tune.timeout."""
+    if score is None:
+        return {}
+    return {f"cv_{metric}": score, **({STOPPED_BY_TIME: True} if stopped_by_time else {})}

@@ -68,40 +68,54 @@ def share_dvc(tree: Path) -> None:
             raise PipelineError(f"dvc {' '.join(args[:2])} in the worktree: {done.stderr.strip()}")
 
 
-def fetch_tracked_data(tree: Path, label: str) -> None:
+def fetch_tracked_data(tree: Path, label: str) -> dict[str, str]:
     """Every DVC-tracked file of the commit (*.dvc) from the cache, else from the remote:
-    one the remote does not have either is a refusal naming it."""
-    tracked = git("ls-files", "*.dvc", cwd=tree).stdout.split()
-    for pointer in tracked:
+    one the remote does not have either is a refusal naming it. Returns the md5 of each
+    file taken from the cache, checked against its .dvc file (so it is not hashed again)."""
+    checked: dict[str, str] = {}
+    for pointer in git("ls-files", "*.dvc", cwd=tree).stdout.split():
+        outs = _outs(tree, pointer)
         if dvc(tree, "checkout", "--quiet", pointer).returncode == 0:
-            _refuse_damaged(tree, pointer, label)
+            checked |= _refuse_damaged(tree, pointer, outs, label)
             continue
-        fetched = dvc(tree, "pull", "--quiet", pointer)
-        if fetched.returncode != 0:
-            out = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs", [{}])[0]
-            path = (Path(pointer).parent / out.get("path", "")).as_posix()
+        if dvc(tree, "pull", "--quiet", pointer).returncode != 0:
+            path, md5 = outs[0] if outs else (pointer, "?")
             remote = dvc(tree, "remote", "default").stdout.strip()
             url = dvc(tree, "config", f"remote.{remote}.url").stdout.strip() if remote else ""
             raise PipelineError(
-                f"{label}: its data {path} (md5 {out.get('md5', '?')}) is neither in the DVC "
+                f"{label}: its data {path} (md5 {md5 or '?'}) is neither in the DVC "
                 f"cache nor on the remote ({url or 'none set'}): `dvc push` it from a clone "
                 "that has it"
             )
+    return checked
 
 
-def _refuse_damaged(tree: Path, pointer: str, label: str) -> None:
-    """A file the cache gave that is not the md5 its .dvc file records: the cache's copy
-    was changed (DVC does not hash its cache again). Said as such, not left for the
-    rebuild to call the data "recorded otherwise than the commit holds"."""
-    for out in (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs", []):
-        path = Path(pointer).parent / str(out.get("path", ""))
-        recorded = str(out.get("md5", ""))
+def _outs(tree: Path, pointer: str) -> list[tuple[str, str]]:
+    """A .dvc file's outputs: each path (relative to the project) and its recorded md5."""
+    outs = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs") or []
+    return [
+        ((Path(pointer).parent / str(out.get("path", ""))).as_posix(), str(out.get("md5", "")))
+        for out in outs
+    ]
+
+
+def _refuse_damaged(
+    tree: Path, pointer: str, outs: list[tuple[str, str]], label: str
+) -> dict[str, str]:
+    """The md5 of each file the cache gave, refused when it is not the md5 its .dvc file
+    records: the cache's copy was changed (DVC does not hash its cache again). Said as
+    such, not left for the rebuild to call the data "recorded otherwise than the commit
+    holds"."""
+    checked = {}
+    for path, recorded in outs:
         if not (is_md5(recorded) and (tree / path).is_file()):
             continue  # a folder (its .dir md5), or nothing checked out
         if (found := file_md5(tree / path)) != recorded:
             raise PipelineError(
-                f"{label}: the DVC cache's copy of its data {path.as_posix()} is damaged "
+                f"{label}: the DVC cache's copy of its data {path} is damaged "
                 f"(md5 {found}; {pointer} records {recorded}): remove it from the cache "
                 f"(`dvc cache dir` names the folder; files/md5/{recorded[:2]}/"
                 f"{recorded[2:]}) and `dvc pull {pointer}`"
             )
+        checked[path] = found
+    return checked

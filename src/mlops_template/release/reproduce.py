@@ -61,8 +61,8 @@ def reproduce(cfg: Config, target: str, verbose: bool = False) -> int:
     served = _served(client, ref)  # before the rebuild's minutes: the store is asked once
     with commit_worktree.worktree(commit) as tree:
         commit_worktree.share_dvc(tree)
-        commit_worktree.fetch_tracked_data(tree, ref.label)
-        stale = stale_inputs_of(tree)  # after the fetch: a tracked file is there to compare
+        fetched = commit_worktree.fetch_tracked_data(tree, ref.label)
+        stale = stale_inputs_of(tree, fetched)  # after the fetch: the files are there
         if notes:
             stale = {"uncommitted": notes, **stale}
         _rebuild(tree, verbose)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,9 @@ def _commit_with_model(commit: str, lineage: dict[str, str]) -> tuple[str, list[
     ]
 
 
-def stale_inputs_of(tree: Path) -> dict[str, list[str]]:
-    """The inputs the commit's dvc.lock recorded otherwise than the commit holds them."""
+def stale_inputs_of(tree: Path, known: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """The inputs the commit's dvc.lock recorded otherwise than the commit holds them;
+    `known` gives files' md5s already taken (the fetch's), so they are not read again."""
     lock_file = tree / LOCK_FILE
     if not lock_file.is_file():
         return {}
@@ -71,6 +73,8 @@ def stale_inputs_of(tree: Path) -> dict[str, list[str]]:
     params = dvc_yaml(tree / "params.yaml")
 
     def md5_of(path: str) -> str | None:
+        if known and path in known:
+            return known[path]
         file = tree / path
         return file_md5(file) if file.is_file() else None
 

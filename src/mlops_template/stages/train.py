@@ -77,7 +77,8 @@ def run(cfg: Config) -> StageRecord:
     dump_model(model, cfg.paths.model)
     write_json(cfg.paths.schema_, schema.as_json())
     write_text(cfg.paths.tuned, tuned_params_text(searches, cfg.tune.method))
-    cross_validated = cv_scores(getattr(cfg.gate, task).metric, cv_score(training))
+    stopped = any(search.stopped_by_time for search in searches)
+    cross_validated = cv_scores(getattr(cfg.gate, task).metric, cv_score(training), stopped)
     write_json(cfg.paths.cv, cross_validated)
     model_md5 = file_md5(cfg.paths.model)
 
