@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_template import stage_client
+from mlops_template import stage_server_control
 from tests.helpers import spark_classes
 from tests.helpers.servers import free_port, running, s3_client
 from tests.helpers.template import (
@@ -111,7 +111,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     by xdist's controller), not left to idle out (each would exit after 10 minutes)."""
     if hasattr(session.config, "workerinput"):
         return
-    for pid in stage_client.servers_of_this_environment():
+    for pid in stage_server_control.servers_of_this_environment():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
 

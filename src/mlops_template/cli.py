@@ -14,7 +14,7 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
-from mlops_template import compose, stage_client, stop_signals
+from mlops_template import compose, stage_server_control, stop_signals
 from mlops_template.cli_operate import add_operate_commands
 from mlops_template.config import load_config
 from mlops_template.error_report import run_reporting_errors
@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--all", action="store_true", help="every server of this environment (older code too)"
     )
-    server.set_defaults(func=lambda args: stage_client.stage_server_command(args.action, args.all))
+    server.set_defaults(
+        func=lambda args: stage_server_control.stage_server_command(args.action, args.all)
+    )
     return parser
 
 

@@ -54,6 +54,7 @@ LAYERS = [
     ["blas_kernel"],  # the package's __init__ runs it before anything loads numpy
     # and constants
     ["mlops_template", "operate", "errors", "metric_names", "stage_client", "stop_signals"],
+    ["stage_server_control"],  # `stage-server status|stop`, over stage_client's socket
     ["config"],
     ["core"],
     ["io"],
