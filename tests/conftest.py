@@ -106,12 +106,23 @@ def _no_active_experiment_left() -> Iterator[None]:
         os.environ["MLFLOW_EXPERIMENT_ID"] = before
 
 
+# The stage servers up before the session (a developer's own `make run`): left running.
+_SERVERS_BEFORE: set[int] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        _SERVERS_BEFORE.update(stage_server_control.servers_of_this_environment())
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The warm stage servers the tests' pipelines started: stopped at the end (once,
     by xdist's controller), not left to idle out (each would exit after 10 minutes)."""
     if hasattr(session.config, "workerinput"):
         return
     for pid in stage_server_control.servers_of_this_environment():
+        if pid in _SERVERS_BEFORE:
+            continue
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
 
