@@ -50,7 +50,6 @@ def requests(features: pd.DataFrame) -> dict[str, dict]:
         "an extra column": {"dataframe_split": split(rows.assign(extra=1.5))},
         "columns reordered": {"dataframe_split": split(rows[rows.columns[::-1]])},
         "text for a number": {"dataframe_split": text_for_number},
-        "no rows": {"dataframe_split": {"columns": whole["columns"], "data": []}},
         "ragged": {"dataframe_split": {"columns": whole["columns"], "data": [[1.0]]}},
         "with params": {"dataframe_split": whole, "params": {}},
         "instances": {"instances": records},
@@ -273,3 +272,29 @@ def test_a_column_spelt_as_the_models_beside_it_gets_a_400(served_pyfunc, apps):
     status, _, answer = post(app, *as_request(rows, "split"))
     assert status == 400
     assert f"'{name.upper()}' (the model's '{name}')" in json.loads(answer)["message"]
+
+
+def test_requests_mlflows_app_fails_on_get_a_reason_of_ours(served_pyfunc, apps):
+    """No Content-Type was a 500 (MLflow's app splits the missing header); no rows and a
+    column sent twice were "an unexpected error" or "'DataFrame' object has no attribute
+    'dtype'", with MLflow's stack trace (in a CSV, pandas renamed the copy, and it was
+    dropped unsaid)."""
+    mlflow_app, app = apps
+    _, features = served_pyfunc
+    body = json.dumps({"dataframe_split": split(features.head(2))}).encode()
+    status, _, answer = call(app, "POST", "/invocations", body)
+    assert status == 415 and json.loads(answer)["message"].startswith("no Content-Type header")
+    columns = split(features.head(2))["columns"]
+    empty = json.dumps({"dataframe_split": {"columns": columns, "data": []}}).encode()
+    twice = features.head(2).iloc[:, [0, 0, *range(1, features.shape[1])]]
+    split_twice = json.dumps({"dataframe_split": split(twice)}).encode()
+    for request, said in (
+        ((empty, JSON), "dataframe_split holds no rows to score"),
+        ((split_twice, JSON), f"columns sent more than once: ['{columns[0]}']"),
+        ((twice.to_csv(index=False).encode(), "text/csv"), "columns sent more than once"),
+    ):
+        assert post(mlflow_app, *request)[0] != 200 or request[1] == "text/csv"  # as it was
+        status, _, answer = post(app, *request)
+        error = json.loads(answer)
+        assert status == 400 and error["message"].startswith(said), error
+        assert "stack_trace" not in error

@@ -5,6 +5,7 @@ wrong with the log (a full queue, a table it cannot write), the request is answe
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from unittest import mock
@@ -17,7 +18,7 @@ from mlflow.pyfunc import scoring_server
 from sklearn.base import clone
 
 from mlops_template.core.logged_inputs import features_from_log
-from mlops_template.core.logged_requests import Answered, request_records
+from mlops_template.core.logged_requests import PARQUET, Answered, request_records
 from mlops_template.core.schema import infer_schema
 from mlops_template.io import predictions_table
 from mlops_template.operate.serving.fast_scoring import ScoringApp
@@ -131,6 +132,28 @@ def test_refused_requests_are_answered_and_not_logged(served_pyfunc, tmp_path):
     assert len(predictions_table.read(str(table))) == 1
 
 
+def test_a_parquet_request_is_logged_as_its_rows(served_pyfunc, tmp_path):
+    """MLflow's app answers Parquet bodies: they were answered and not logged."""
+    _, features = served_pyfunc
+    table = tmp_path / "predictions"
+    log = make_log(served_pyfunc, table)
+    app = app_with(served_pyfunc, log)
+    sent = pd.DataFrame(**split(features.head(3)))  # dates as text, as in JSON
+    # Booleans too: the signature declares them text, and MLflow refuses a bool column.
+    sent[NAMES["bool"]] = sent[NAMES["bool"]].map(lambda v: None if v is None else str(v))
+    body = io.BytesIO()
+    sent.to_parquet(body)
+    headers = [(b"content-type", PARQUET.encode())]
+    status, _, answer = call(app, "POST", "/invocations", body.getvalue(), headers)
+    assert status == 200, answer
+    log.close()
+    logged = predictions_table.read(str(table))
+    assert logged["prediction"].tolist() == [str(p) for p in json.loads(answer)["predictions"]]
+    health = log.health()
+    assert health["inference_log"]["unlogged_requests"] == 0
+    assert health["model"] == {"name": "m", "version": "3", "alias": "champion"}
+
+
 def test_a_table_it_cannot_write_is_reported_in_health_and_retried(served_pyfunc, tmp_path):
     _, features = served_pyfunc
     table = tmp_path / "predictions"
@@ -189,6 +212,9 @@ def test_requests_are_read_in_every_json_shape_mlflow_takes():
     for body in (split_body, records, columns):
         assert request_records(JSON, body.encode()) == [{"a": 1, "b": "x"}]
     assert request_records("text/csv", b"a,b\n1,x\n") == [{"a": 1, "b": "x"}]
+    parquet = io.BytesIO()
+    pd.DataFrame({"a": [1], "b": ["x"]}).to_parquet(parquet)
+    assert request_records(PARQUET, parquet.getvalue()) == [{"a": 1, "b": "x"}]
     with pytest.raises(ValueError, match="keys"):
         request_records(JSON, b'{"instances": [[1, 2]]}')
 

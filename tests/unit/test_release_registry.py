@@ -152,7 +152,10 @@ def test_rollback_to_a_version_the_gate_refused_needs_force(cfg, store, files, c
     assert "`rollback --to 2 --force` crowns it anyway" in said
     assert aliases(store, name) == {"champion": "1"}
     assert cli.main(["rollback", "--to", "2", "--force"]) == 0
-    assert "crowned with --force" in capfd.readouterr().err
+    said = capfd.readouterr().err
+    assert "crowned with --force" in said
+    # A running server keeps v1: a trial found it logging v1 as "champion" for minutes.
+    assert f"note: {registry.RUNNING_SERVERS}" in said
     assert aliases(store, name) == {"champion": "2"}
     (event,) = [e for e in registry.events(store, name) if e["action"] == "rollback"]
     run = store.get_run(event["run_id"])
@@ -356,7 +359,10 @@ def test_the_promotion_report_is_written_and_says_why(cfg, store, capsys):
     assert promote.report_promotion(report) == 0
     written = json.loads(Path(promote.REPORT).read_text())
     assert written["decision"]["promote"] is True
-    assert "promoted: " in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "promoted: " in said and registry.RUNNING_SERVERS not in said  # no champion before
+    assert promote.report_promotion(_decided(cfg, "3", "2")) == 0
+    assert f"is champion ({registry.RUNNING_SERVERS})" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("locked", ["m5", "another", None])

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 JSON_FORMATS = ("dataframe_split", "dataframe_records")
+PARQUET = "application/vnd.apache.parquet"  # MLflow's scoring app reads it with read_parquet
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,12 @@ class NotLogged(ValueError):
 
 def request_records(content_type: str, body: bytes) -> list[dict[str, Any]]:
     """The rows of a request, one dict per row, as the scoring app read them: JSON
-    `dataframe_split` or `dataframe_records`, or CSV."""
+    `dataframe_split` or `dataframe_records`, CSV or Parquet."""
     mime = content_type.split(";", maxsplit=1)[0].strip().lower()
     if mime == "text/csv":
         return pd.read_csv(BytesIO(body)).to_dict("records")
+    if mime == PARQUET:
+        return pd.read_parquet(BytesIO(body)).to_dict("records")
     if mime != "application/json":
         raise NotLogged(f"content type {mime!r}")
     request = json.loads(body)

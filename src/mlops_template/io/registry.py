@@ -20,6 +20,11 @@ from mlops_template.io.store import all_pages, check_server, store_uri, tracking
 from mlops_template.io.table_lock import LOCK_WAIT, wait_for_lock
 
 CHAMPION = "champion"
+# Said when the champion moves: serve loads the version the alias named at its start.
+RUNNING_SERVERS = (
+    "a server already running (make serve) goes on serving the version it started with "
+    "until restarted"
+)
 CHALLENGER = "challenger"
 ACTION_TAG = "registry.action"
 MODEL_TAG = "registry.model"

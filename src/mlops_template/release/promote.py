@@ -256,7 +256,8 @@ def report_promotion(report: PromotionReport, verbose: bool = False) -> int:
         verdict = "would promote" if decision.promote else "would refuse"
         print(f"dry run: {verdict} the candidate{failed}; nothing was changed", file=sys.stderr)
     elif decision.promote:
-        print(f"promoted: {name} v{version} is champion", file=sys.stderr)
+        before = f" ({registry.RUNNING_SERVERS})" if report.champion_version else ""
+        print(f"promoted: {name} v{version} is champion{before}", file=sys.stderr)
     elif decision.check("rolled_back") is not None:
         said = f"refused: {name} v{version} was rolled back; nothing changed{failed}"
         print(said, file=sys.stderr)

@@ -53,6 +53,7 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
         registry.move_champion(client, experiment, name, target, action="rollback", extra=extra)
     said = f" (refused by the gate: {refused}; crowned with --force)" if refused else ""
     print(f"rolled back: {name} champion v{current} -> v{target}{said}", file=sys.stderr)
+    print(f"note: {registry.RUNNING_SERVERS}", file=sys.stderr)
     return 0
 
 

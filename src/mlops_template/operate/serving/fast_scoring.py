@@ -14,8 +14,10 @@ does. So an answer is MLflow's answer, byte for byte (tests/unit/test_fast_scori
 tests/e2e/test_reading_parity.py). A request the model refuses is scored twice, and
 MLflow's app times it afresh: its error carries MLflow's own stack trace.
 
-Three kinds of request get a 400 of ours instead, in MLflow's error shape and without a
-stack trace: rows the raw-row contract refuses (core/raw_rows.py: infinity, a date that
+Some requests get an answer of ours instead, in MLflow's error shape and without a stack
+trace: a POST without a Content-Type (415; MLflow's app fails on it with a 500), a column
+sent twice or no rows (400; MLflow's app: "an unexpected error"), rows the raw-row
+contract refuses (core/raw_rows.py: infinity, a date that
 is not ISO 8601 text, ...), with the contract's message naming the column and values,
 where MLflow's app answers "an unexpected error" and the whole stack trace; a body
 nested deeper than Python's JSON parser goes, which MLflow's app lets through as a 500;
@@ -37,6 +39,7 @@ import pandas as pd
 from mlops_template.core.batch_checks import refuse_misnamed
 from mlops_template.core.logged_requests import Answered
 from mlops_template.core.raw_rows import BadCells
+from mlops_template.core.raw_tables import duplicate_names
 from mlops_template.operate.serving.asgi_messages import (
     JSON,
     Answer,
@@ -53,6 +56,13 @@ if TYPE_CHECKING:
 
 FORMATS = {"dataframe_split": "split", "dataframe_records": "records"}
 TIMEOUT_MESSAGE = "Request processing time exceeded limit"  # MLflow's 504 text
+NO_CONTENT_TYPE = json.dumps(
+    {
+        "error_code": "BAD_REQUEST",
+        "message": "no Content-Type header: send application/json, text/csv or "
+        "application/vnd.apache.parquet",
+    }
+)
 
 
 def cast_plan(schema: Any) -> dict[str, Any] | None:
@@ -123,6 +133,8 @@ class ScoringApp:
             return await self.mlflow_app(scope, receive, send)
         request_id = request_id_of(scope)
         answer = Answer(send, request_id)
+        if scope["method"] == "POST" and content_type_of(scope) is None:
+            return await answer.respond(415, NO_CONTENT_TYPE)  # MLflow's app: a 500
         body = b""
         if self._may_take(scope) or self._checks_names(scope):
             try:  # timed from the start, body included, as MLflow's middleware times it
@@ -174,10 +186,13 @@ class ScoringApp:
         `instances`, `params`, ...), a 400 if it misnames a column, or None."""
         if self._may_take(scope) and (result := self.answer(body)) is not None:
             return result
+        names = request_columns(body, content_type_of(scope) or "")
+        if repeated := duplicate_names(names):  # MLflow's app: "'DataFrame' object has no..."
+            return _bad_request(f"columns sent more than once: {repeated}; send each once")
         if not self.columns:
             return None
         try:
-            refuse_misnamed(request_columns(body, content_type_of(scope) or ""), self.columns)
+            refuse_misnamed(names, self.columns)
         except BadCells as err:
             return _bad_request(str(err))
         return None
@@ -201,6 +216,8 @@ class ScoringApp:
         ((key, rows),) = request.items()
         try:
             frame = dataframe_from_parsed_json(rows, FORMATS[key])
+            if not len(frame):  # MLflow's app: a stack trace
+                raise BadCells(f"{key} holds no rows to score")
             if self.columns:  # an optional column misnamed would be read missing in every row
                 refuse_misnamed([str(c) for c in frame.columns], self.columns)
             frame = typed_frame(frame, self.plan)

@@ -124,6 +124,11 @@ class InferenceLog:
         return {
             "status": "degraded" if trouble else "ok",
             "worker": os.getpid(),
+            "model": {  # the version loaded at start, whatever the alias names now
+                "name": self.constants["model_name"],
+                "version": self.constants["model_version"],
+                "alias": self.constants["model_alias"],
+            },
             "inference_log": {
                 "table": self.table,
                 "logged_rows": self.counts["logged_rows"],
