@@ -37,7 +37,7 @@ need-batch = @test -n "$(BATCH)" || { echo "set BATCH=path/to/batch.(csv|parquet
 alias-option = $(if $(ALIAS),--alias "$(ALIAS)")
 
 .PHONY: help env dev-env gc restore run params check-params project test test-fast docs lint format lock ui bench clean \
-	promote promote-dry-run rollback retire reproduce dvc-gc serve predict monitor monitor-log labels shadow-report ct ct-log \
+	promote promote-dry-run rollback retire reproduce dvc-gc serve predict monitor monitor-log labels compact-log shadow-report ct ct-log \
 	metrics-diff dvc-push dvc-pull server team-roles stop-stage-server
 
 help: ## list the targets
@@ -187,6 +187,9 @@ monitor: env ## drift report of BATCH=file against the champion's (or ALIAS=...)
 
 monitor-log: env ## the inference log (REST and batch rows) by time windows: drift, and the metric where labels arrived
 	python -m mlops_template monitor --log $(alias-option)
+
+compact-log: env ## compact the inference log (predict.table): few large files, rows unchanged; run it daily
+	python -m mlops_template compact-log
 
 shadow-report: env ## the shadow model (serve.shadow) against the served one on the logged rows with labels
 	python -m mlops_template shadow-report

@@ -72,6 +72,14 @@ def _labels(args: argparse.Namespace) -> int:
     return import_labels(load_config(), Path(args.file), args.key, args.label_column)
 
 
+def _compact_log(args: argparse.Namespace) -> int:
+    from mlops_template.io.table_upkeep import compact
+
+    table = args.table or load_config().predict.table
+    print(compact(table, args.keep_hours).summary(table, args.keep_hours))
+    return 0
+
+
 def _shadow_report(_args: argparse.Namespace) -> int:
     from mlops_template.operate.monitoring.shadow_report import shadow_report
 
@@ -151,6 +159,19 @@ def add_operate_commands(commands: Any, flag: dict[str, Any]) -> None:
         "--label-column", help="the labels (default the target's name if present, else label)"
     )
     labels.set_defaults(func=_labels)
+    upkeep = commands.add_parser(
+        "compact-log",
+        help="rewrite the inference log's many small files into few (rows unchanged), "
+        "then delete those no version of the last --keep-hours uses",
+    )
+    upkeep.add_argument("--table", help="the Delta table (default predict.table)")
+    upkeep.add_argument(
+        "--keep-hours",
+        type=int,
+        default=168,
+        help="older versions stay readable this long (default 168, Delta's own)",
+    )
+    upkeep.set_defaults(func=_compact_log)
     shadow = commands.add_parser(
         "shadow-report",
         help="the shadow model (serve.shadow) against the served one on labelled logged rows",
