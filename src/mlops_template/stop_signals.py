@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -76,10 +77,20 @@ def _sent_again(hook: Callable[[Any], None]) -> Callable[[Any], None]:
         stop = event.exc_value
         if isinstance(stop, Terminated | KeyboardInterrupt):
             signum = int(stop.code) - 128 if isinstance(stop, Terminated) else signal.SIGINT
-            again = threading.Timer(0.01, os.kill, (os.getpid(), signum))
-            again.daemon = True
-            again.start()
+            left = threading.Event()
+            threading.Thread(target=_send_after, args=(left, signum), daemon=True).start()
+            left.set()  # the last step here: the stop must not land in this hook again
         else:
             hook(event)
 
     return unraisable
+
+
+def _send_after(left: threading.Event, signum: int) -> None:
+    """The stop, once the hook has returned. A timer from the hook's start lost it under
+    load: it fired while the hook still waited for its thread to start, and the stop was
+    ignored there again. Once `left` is set, the main thread holds the GIL until it has
+    left the hook, and this thread needs the GIL to send."""
+    left.wait()
+    time.sleep(0.01)
+    os.kill(os.getpid(), signum)
