@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,13 @@ MODELS = "src/mlops_template/core/estimators.py"
 def test_the_champion_is_rebuilt_byte_identical(served, tmp_path):
     copy = served.clone_to(tmp_path / "copy", with_store=True)
     status = copy.run("git", "status", "--porcelain").stdout
+    # A post-checkout hook that fails in a new worktree, as DVC's (`pre-commit install`)
+    # did there, before the tree shared the project's cache: no hook runs there now.
+    hook = copy.path(".git/hooks/post-checkout")
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    runs = Path(copy.run("dvc", "cache", "dir").stdout.strip()) / "runs"
+    cached_runs = sorted(runs.rglob("*")) if runs.is_dir() else []
     done = copy.make("reproduce")
     assert "byte-identical" in done.stderr, done.stderr
     report = json.loads(copy.path("reports/reproduce/v1.json").read_text())
@@ -33,6 +41,9 @@ def test_the_champion_is_rebuilt_byte_identical(served, tmp_path):
     assert copy.run("git", "worktree", "list").stdout.count("\n") == 1
     after = copy.run("git", "status", "--porcelain").stdout.replace("?? reports/reproduce/\n", "")
     assert after == status
+    # Nor the shared cache's run-cache: from it, a later `dvc repro` here had restored
+    # evaluate's outputs without running it, so without its MLflow run.
+    assert (sorted(runs.rglob("*")) if runs.is_dir() else []) == cached_runs
 
 
 def test_a_code_change_committed_without_rerunning_is_named(reproduced_build, tmp_path):

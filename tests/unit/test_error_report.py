@@ -359,3 +359,23 @@ def test_an_unexpected_error_holding_a_password_is_printed_without_it(capsys):
     err = capsys.readouterr().err
     assert ended.value.code == 1 and SECRET not in err
     assert "Traceback" in err and "http://ana:***@127.0.0.1:5999/api" in err
+
+
+def test_a_store_another_mlflow_migrated_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """An upgrade trial: MLflow 3.18 migrated mlflow.db when it first opened it, and after
+    going back to 3.17 every command ended in a 40-line traceback (promote: exit 1)."""
+    import sqlite3
+
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "mlflow.db"
+    MlflowClient(f"sqlite:///{tmp_path}/./mlflow.db").search_experiments()  # made by this one
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")  # a newer one's
+    uri = f"sqlite:///{store}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    capsys.readouterr()  # MLflow's own lines, making the store
+    assert run_reporting_errors(lambda: MlflowClient(uri).search_experiments() and 0) == 2
+    said = capsys.readouterr().err
+    assert "Traceback" not in said, said
+    assert f"error: the tracking store {store} was migrated by another MLflow" in said

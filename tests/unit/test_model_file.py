@@ -71,6 +71,23 @@ def test_foreign_type_is_refused(tmp_path):
         load_model(path)
 
 
+def test_a_file_of_another_scikit_learn_says_so(monkeypatch):
+    """An upgrade trial: a gradient-boosting model written by scikit-learn 1.8 names its
+    loss `_loss.CyHalfBinomialLoss` (1.9: `sklearn._loss._loss`), and its refusal read like
+    tampering. The version the file records, and this one's, are now said."""
+    import sklearn
+
+    written_by = sklearn.__version__
+    data = canonical_skops(sio.dumps({"model": fitted(), "extra": Foreign()}))
+    with pytest.raises(PipelineError, match=r"Foreign$"):  # the same scikit-learn: no hint
+        trusted_types(data)
+    monkeypatch.setattr(sklearn, "__version__", "9.0.0")
+    with pytest.raises(PipelineError) as refused:
+        trusted_types(data)
+    said = str(refused.value)
+    assert f"written by scikit-learn {written_by}, and this environment has 9.0.0" in said
+
+
 @pytest.mark.parametrize("damage", [lambda b: b[:2000], lambda b: b"not a zip", lambda b: b""])
 def test_a_damaged_file_is_named(tmp_path, damage):
     path = dump_model(fitted(), tmp_path / "model.skops")

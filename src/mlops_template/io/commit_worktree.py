@@ -17,8 +17,12 @@ from mlops_template.io.dvc_cache import is_md5
 from mlops_template.io.lineage import file_md5
 
 
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+def git(
+    *args: str, cwd: Path | None = None, check: bool = True, hooks: bool = True
+) -> subprocess.CompletedProcess:
+    config = [] if hooks else ["-c", "core.hooksPath=/dev/null"]
+    command = ["git", *config, *args]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     if check and done.returncode != 0:
         raise PipelineError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()}")
     return done
@@ -35,7 +39,9 @@ def worktree(commit: str) -> Iterator[Path]:
     """The commit checked out beside this one (git worktree), removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
         tree = Path(tmp) / "tree"
-        git("worktree", "add", "--detach", "--force", str(tree), commit)
+        # No hooks: DVC's post-checkout hook (pre-commit's) ran `dvc checkout` in the new
+        # tree before it shared this project's cache, and the add failed.
+        git("worktree", "add", "--detach", "--force", str(tree), commit, hooks=False)
         try:
             yield tree
         finally:

@@ -8,6 +8,7 @@ order and fixing timestamps makes equal models equal bytes, which DVC's cache an
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -177,7 +178,7 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
     if foreign:
         raise PipelineError(
             f"{where} refused: it holds types outside scikit-learn's classes, numpy's types "
-            "and ours: " + ", ".join(foreign)
+            "and ours: " + ", ".join(foreign) + _other_scikit_learn(data)
         )
     if PARTIAL in needed and (wrapped := _partials_refused(data)):
         raise PipelineError(
@@ -185,6 +186,41 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
             f"{CHECK_ARRAY} may be wrapped"
         )
     return needed
+
+
+def _other_scikit_learn(data: bytes) -> str:
+    """Why such types may be there without anyone's doing: the file was written by another
+    scikit-learn, whose classes live in other modules (1.8's `_loss` is 1.9's
+    `sklearn._loss._loss`). Said, with the way out, when its estimators record one."""
+    import sklearn
+
+    trained = _sklearn_version(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json")))
+    if trained is None or trained == sklearn.__version__:
+        return ""
+    return (
+        f"; it was written by scikit-learn {trained}, and this environment has "
+        f"{sklearn.__version__}: load it where {trained} is installed (the version's "
+        "requirements.txt), or train and promote a model of this one (`rollback --to` a "
+        "version this environment loads meanwhile)"
+    )
+
+
+def _sklearn_version(node: Any) -> str | None:
+    """The first `_sklearn_version` an estimator in a skops schema records."""
+    if isinstance(node, dict):
+        stamp = node.get("_sklearn_version")
+        if isinstance(stamp, dict) and isinstance(stamp.get("content"), str):
+            with contextlib.suppress(ValueError):
+                return str(json.loads(stamp["content"]))
+        nodes = node.values()
+    elif isinstance(node, list):
+        nodes = node
+    else:
+        return None
+    for child in nodes:
+        if (found := _sklearn_version(child)) is not None:
+            return found
+    return None
 
 
 def _partials_refused(data: bytes) -> list[str]:

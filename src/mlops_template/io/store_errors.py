@@ -77,6 +77,12 @@ SQLITE_PROBLEMS = {
     "restore it from a backup, or move it aside to start a new, empty store",
     "database or disk is full": "cannot grow, its disk is full (database or disk is full): "
     "free space there and run this again",
+    # Another MLflow's: a newer one migrates the store when it first opens it, and an older
+    # one cannot read it then (nor can its `mlflow db upgrade`).
+    "out-of-date database schema": "was migrated by another MLflow version than this one "
+    "(out-of-date database schema): go back to the MLflow that migrated it (uv.lock), or "
+    "restore the copy of the store made before changing MLflow; an older store is upgraded "
+    "with `mlflow db upgrade sqlite:///<store>`",
 }
 
 

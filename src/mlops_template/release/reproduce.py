@@ -99,7 +99,10 @@ def _rebuild(tree: Path, verbose: bool) -> None:
             MLOPS_STAGE_SERVER="0",  # a warm server runs the installed code, not this
         )
         done = subprocess.run(
-            ["dvc", "repro", "--force", "--quiet"],
+            # --no-commit: nothing of the rebuild goes into the shared cache. Its run-cache
+            # entries had a later `dvc repro` here restore evaluate's outputs without
+            # running it, so without an MLflow run.
+            ["dvc", "repro", "--force", "--no-commit", "--quiet"],
             cwd=tree,
             env=env,
             stdout=None if verbose else subprocess.PIPE,
