@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import skops.io as sio
@@ -86,6 +88,23 @@ def test_a_file_of_another_scikit_learn_says_so(monkeypatch):
         trusted_types(data)
     said = str(refused.value)
     assert f"written by scikit-learn {written_by}, and this environment has 9.0.0" in said
+
+
+def test_a_model_another_scikit_learn_wrote_is_said_once(tmp_path, monkeypatch, capfd):
+    """scikit-learn's InconsistentVersionWarning came once per estimator at every load (18
+    lines at `make serve` in the upgrade trial): one line of ours now."""
+    import sklearn
+
+    path = dump_model(fitted(), tmp_path / "model.skops")
+    load_model(path)
+    assert "scikit-learn" not in capfd.readouterr().err  # the same version: nothing said
+    monkeypatch.setattr(sklearn, "__version__", "9.0.0")
+    monkeypatch.setattr(sklearn.base, "__version__", "9.0.0")  # what its estimators compare
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of scikit-learn's escapes
+        np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted().predict_proba(X))
+    (line,) = capfd.readouterr().err.splitlines()
+    assert line.startswith(f"note: {path} was written by scikit-learn ")
 
 
 @pytest.mark.parametrize("damage", [lambda b: b[:2000], lambda b: b"not a zip", lambda b: b""])

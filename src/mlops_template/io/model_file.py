@@ -12,9 +12,13 @@ import contextlib
 import io
 import json
 import re
+import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from sklearn.exceptions import InconsistentVersionWarning
 
 from mlops_template.core import learner_adapters, raw_rows, text_encoders
 from mlops_template.errors import PipelineError
@@ -194,15 +198,22 @@ def _other_scikit_learn(data: bytes) -> str:
     `sklearn._loss._loss`). Said, with the way out, when its estimators record one."""
     import sklearn
 
-    trained = _sklearn_version(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json")))
-    if trained is None or trained == sklearn.__version__:
+    if (written := _written_by_another(data)) is None:
         return ""
     return (
-        f"; it was written by scikit-learn {trained}, and this environment has "
-        f"{sklearn.__version__}: load it where {trained} is installed (the version's "
+        f"; it was written by scikit-learn {written}, and this environment has "
+        f"{sklearn.__version__}: load it where {written} is installed (the version's "
         "requirements.txt), or train and promote a model of this one (`rollback --to` a "
         "version this environment loads meanwhile)"
     )
+
+
+def _written_by_another(data: bytes) -> str | None:
+    """The scikit-learn version a skops file's estimators record, if not this one's."""
+    import sklearn
+
+    written = _sklearn_version(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json")))
+    return None if written in (None, sklearn.__version__) else written
 
 
 def _sklearn_version(node: Any) -> str | None:
@@ -259,9 +270,26 @@ def load_model(path: str | Path, where: str | None = None) -> Any:
     data = path.read_bytes()
     trusted = trusted_types(data, where)
     try:
-        return sio.loads(data, trusted=trusted)
+        with warnings.catch_warnings():  # said once below, not once per estimator
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
+            model = sio.loads(data, trusted=trusted)
     except Exception as err:  # its types are ours: a failure here is a damaged member
         raise PipelineError(f"{where} is damaged and cannot be loaded ({reason(err)})") from None
+    _say_other_scikit_learn(data, where)
+    return model
+
+
+def _say_other_scikit_learn(data: bytes, where: str) -> None:
+    """scikit-learn warns once per estimator of a file another version wrote (six lines
+    for a pipeline, at every load): one line instead."""
+    import sklearn
+
+    if (written := _written_by_another(data)) is not None:
+        print(
+            f"note: {where} was written by scikit-learn {written} and is loaded by "
+            f"{sklearn.__version__}: its predictions may differ (InconsistentVersionWarning)",
+            file=sys.stderr,
+        )
 
 
 def reason(err: BaseException) -> str:
