@@ -121,3 +121,33 @@ def test_a_damaged_cache_copy_of_the_data_is_named(tmp_path):
     cached.write_text("x,y\n1,1\n")
     with pytest.raises(PipelineError, match=r"v1: the DVC cache's copy of its data rows.csv "):
         fetch_tracked_data(tmp_path, "v1")
+
+
+def test_data_with_the_same_rows_in_another_file_is_said_so(tmp_path, monkeypatch):
+    """An upgrade trial: pyarrow 24 rebuilt the train and test files with equal rows, and
+    reproduce said "differs in data" with nothing on why (pandas and pyarrow write their
+    versions into every Parquet file)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlops_template.io.lineage import file_md5
+    from mlops_template.release.version_commit import same_rows_note
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], check=True)
+    rows = pd.DataFrame({"x": [1.0, 2.0], "y": ["a", "b"]})
+    rows.to_parquet("registered.parquet", index=False)  # pandas writes its version in it
+    md5 = file_md5(Path("registered.parquet"))
+    cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True)
+    Path("registered.parquet").rename(cached)
+    pq.write_table(
+        pa.Table.from_pandas(rows, preserve_index=False).replace_schema_metadata(), "a.parquet"
+    )
+    said = same_rows_note("train data", md5, tmp_path / "a.parquet")
+    assert said is not None and said.startswith("train data: the same rows as registered")
+    assert ", pandas " in said.split("->")[0] and ", pandas " not in said.split("->")[1]
+    rows.assign(x=[1.0, 3.0]).to_parquet("b.parquet", index=False)
+    assert same_rows_note("train data", md5, tmp_path / "b.parquet") is None
+    assert same_rows_note("train data", "0" * 32, tmp_path / "a.parquet") is None  # not cached

@@ -40,7 +40,11 @@ from mlops_template.errors import PipelineError
 from mlops_template.io import commit_worktree, model_versions, registry
 from mlops_template.io.atomic import write_json
 from mlops_template.io.lineage import file_md5
-from mlops_template.release.version_commit import stale_inputs_of, version_commit
+from mlops_template.release.version_commit import (
+    same_rows_note,
+    stale_inputs_of,
+    version_commit,
+)
 
 DIFFERS = 3
 REPORT_DIR = Path("reports/reproduce")
@@ -130,7 +134,12 @@ def _compared(
         Compared("train data", lineage.get("train_md5") or None, rebuilt("train")),
         Compared("test data", lineage.get("test_md5"), rebuilt("test")),
     ]
-    notes = []
+    notes = [
+        said
+        for compared, key in zip(found[1:], ("train", "test"), strict=True)
+        if not compared.same
+        and (said := same_rows_note(compared.name, compared.registered, tree / paths[key]))
+    ]
     if found[0].same:  # the rebuilt file is the one the tags record: the store's copy too?
         try:
             found.append(_served_scores(served, tree / paths["model"], tree / paths["test"]))

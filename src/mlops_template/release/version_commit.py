@@ -112,3 +112,32 @@ def dvc_yaml(path: Path) -> dict:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+
+
+def same_rows_note(label: str, recorded_md5: str | None, rebuilt: Path) -> str | None:
+    """For a rebuilt data file whose md5 is not the recorded one: whether its rows are
+    the recorded file's (from the DVC cache) all the same, and what wrote each. pandas and
+    pyarrow write their versions into every Parquet file, so an upgrade of either changes
+    the md5 of rows that are equal: said as such, not left to read as other data."""
+    import pyarrow.parquet as pq
+
+    cache = commit_worktree.dvc(Path.cwd(), "cache", "dir").stdout.strip()
+    if not (recorded_md5 and cache and rebuilt.is_file()):
+        return None
+    recorded = Path(cache) / "files" / "md5" / recorded_md5[:2] / recorded_md5[2:]
+    try:
+        if not pq.read_table(recorded).equals(pq.read_table(rebuilt)):
+            return None
+        writers = [_writer(pq.read_metadata(path)) for path in (recorded, rebuilt)]
+    except (OSError, ValueError):  # not in the cache, or not Parquet: nothing to say
+        return None
+    return (
+        f"{label}: the same rows as registered, in a file written otherwise "
+        f"({writers[0]} -> {writers[1]})"
+    )
+
+
+def _writer(meta: Any) -> str:
+    """What wrote a Parquet file: pyarrow's `created_by`, and pandas' version if it did."""
+    pandas = json.loads((meta.metadata or {}).get(b"pandas", b"{}")).get("pandas_version")
+    return meta.created_by + (f", pandas {pandas}" if pandas else "")
