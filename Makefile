@@ -114,7 +114,7 @@ format: dev-env ## apply ruff fixes and formatting
 	ruff check --fix .
 	ruff format .
 
-lock: ## re-resolve dependencies into uv.lock and regenerate conda.yaml from it
+lock: ## re-resolve uv.lock; conda.yaml, the server image's pins and UV_VERSION follow it
 	$(BIN)/uv lock
 	$(BIN)/python tools/conda_env.py
 

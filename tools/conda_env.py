@@ -1,14 +1,19 @@
-"""Write conda.yaml from uv.lock, or check that it still matches (`--check`).
+"""Write conda.yaml from uv.lock, with the other pins that follow it, or check that they
+still match (`--check`).
 
 uv.lock is the one pin list; conda.yaml (for `mlflow run --env-manager conda`) takes
-the same runtime pins through pip, so the two environments cannot drift apart.
+the same runtime pins through pip, so the two environments cannot drift apart. The team
+server's image (deploy/mlflow.Dockerfile: mlflow, psycopg, boto3, MLflow's base image)
+and the Makefile's UV_VERSION (the uv that `make env` installs) take uv.lock's versions.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 HEADER = """\
@@ -52,21 +57,46 @@ def render(root: Path) -> str:
     )
 
 
+def pinned(root: Path) -> dict[Path, str]:
+    """Each file that follows uv.lock, as it should read."""
+    locked = {
+        package["name"]: package["version"]
+        for package in tomllib.loads((root / "uv.lock").read_text())["package"]
+    }
+    files = {root / "conda.yaml": render(root)}
+    docker = root / "deploy" / "mlflow.Dockerfile"
+    if docker.is_file():
+        text = re.sub(r"(mlflow/mlflow:v)\S+", rf"\g<1>{locked['mlflow']}", docker.read_text())
+        files[docker] = re.sub(
+            r'"([a-z0-9-]+)(\[[a-z]+\])?==[^"]+"',
+            lambda pin: f'"{pin[1]}{pin[2] or ""}=={locked.get(pin[1], "?")}"',
+            text,
+        )
+    makefile = root / "Makefile"
+    if makefile.is_file() and "uv" in locked:
+        files[makefile] = re.sub(
+            r"^(UV_VERSION := )\S+", rf"\g<1>{locked['uv']}", makefile.read_text(), flags=re.M
+        )
+    return files
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if conda.yaml is stale")
+    parser.add_argument("--check", action="store_true", help="fail if a file is stale")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
-    target = root / "conda.yaml"
-    text = render(root)
+    files = pinned(root)
+    stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
     if args.check:
-        if not target.exists() or target.read_text() != text:
-            print("conda.yaml does not match uv.lock: run `make lock`", file=sys.stderr)
+        if stale:
+            names = ", ".join(str(p.relative_to(root)) for p in stale)
+            print(f"{names} do not match uv.lock: run `make lock`", file=sys.stderr)
             return 1
-        print("conda.yaml matches uv.lock")
+        print("conda.yaml and the pins that follow uv.lock match it")
         return 0
-    target.write_text(text)
-    print(f"wrote {target.name}")
+    for path in stale:
+        path.write_text(files[path])
+        print(f"wrote {path.relative_to(root)}")
     return 0
 
 
