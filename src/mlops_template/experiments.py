@@ -20,7 +20,7 @@ import yaml
 from mlops_template.conf_edits import params_overrides
 from mlops_template.errors import PipelineError
 from mlops_template.io.workspace_lock import workspace_locked
-from mlops_template.metric_names import improvement
+from mlops_template.metric_names import STOPPED_BY_TIME, improvement
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,6 @@ def _scores(
 ) -> tuple[float, float | None, bool] | None:
     """A row's cross-validated score, test metric, and whether a search ran out of time
     (None without a score)."""
-    from mlops_template.core.tuning import STOPPED_BY_TIME
-
     metrics = (row.get("data") or {}).get("metrics") or {}
     cv = (metrics.get(cv_path) or {}).get("data") or {}
     if (score := cv.get(f"cv_{metric}")) is None:

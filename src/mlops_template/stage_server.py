@@ -234,7 +234,7 @@ def _request(conn: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         conn.settimeout(10)
         check_peer(conn)
         message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        if not message and not fds:  # a look at the server (stage_client.server_pid)
+        if not message and not fds:  # a look at the server (stage_server_control.server_pid)
             conn.close()
             return None
         if len(fds) != 3 or len(message) < LENGTH.size:

@@ -378,4 +378,5 @@ def test_a_store_another_mlflow_migrated_is_one_line_and_exit_2(tmp_path, monkey
     assert run_reporting_errors(lambda: MlflowClient(uri).search_experiments() and 0) == 2
     said = capsys.readouterr().err
     assert "Traceback" not in said, said
-    assert f"error: the tracking store {store} was migrated by another MLflow" in said
+    assert f"error: the tracking store {store} has another MLflow version's schema" in said
+    assert f"`mlflow db upgrade {uri}`" in said

@@ -87,7 +87,7 @@ def test_the_commits_own_score_is_ranked_and_wins_a_tie():
 def test_a_search_stopped_by_its_timeout_is_marked():
     """A search that ran out of tune.timeout tried what the machine had time for: its
     score is ranked, and marked so."""
-    from mlops_template.core.tuning import STOPPED_BY_TIME
+    from mlops_template.metric_names import STOPPED_BY_TIME
 
     timed = _experiment("timed", 55.0, 50.0)
     timed["revs"][0]["data"]["metrics"][CV]["data"][STOPPED_BY_TIME] = True

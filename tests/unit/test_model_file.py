@@ -76,18 +76,27 @@ def test_foreign_type_is_refused(tmp_path):
 def test_a_file_of_another_scikit_learn_says_so(monkeypatch):
     """An upgrade trial: a gradient-boosting model written by scikit-learn 1.8 names its
     loss `_loss.CyHalfBinomialLoss` (1.9: `sklearn._loss._loss`), and its refusal read like
-    tampering. The version the file records, and this one's, are now said."""
+    tampering. The version the file records, and this one's, are now said; only where
+    every refused type is named as scikit-learn's (the stamp is the file's own word)."""
     import sklearn
 
+    class CyHalfBinomialLoss:  # named as scikit-learn 1.8 names its losses
+        pass
+
+    CyHalfBinomialLoss.__module__ = "_loss"
+    Loss = CyHalfBinomialLoss
     written_by = sklearn.__version__
-    data = canonical_skops(sio.dumps({"model": fitted(), "extra": Foreign()}))
-    with pytest.raises(PipelineError, match=r"Foreign$"):  # the same scikit-learn: no hint
-        trusted_types(data)
+    renamed = canonical_skops(sio.dumps({"model": fitted(), "loss": Loss()}))
+    foreign = canonical_skops(sio.dumps({"model": fitted(), "loss": Loss(), "x": Foreign()}))
+    with pytest.raises(PipelineError, match=r"_loss.CyHalfBinomialLoss$"):  # the same version
+        trusted_types(renamed)
     monkeypatch.setattr(sklearn, "__version__", "9.0.0")
     with pytest.raises(PipelineError) as refused:
-        trusted_types(data)
+        trusted_types(renamed)
     said = str(refused.value)
     assert f"written by scikit-learn {written_by}, and this environment has 9.0.0" in said
+    with pytest.raises(PipelineError, match=r"Foreign$"):  # not scikit-learn's: no excuse
+        trusted_types(foreign)
 
 
 def test_a_model_another_scikit_learn_wrote_is_said_once(tmp_path, monkeypatch, capfd):

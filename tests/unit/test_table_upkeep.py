@@ -3,6 +3,8 @@ rows unchanged; what no version within the retention uses, deleted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -25,6 +27,8 @@ def test_compacting_keeps_every_row_in_fewer_files(tmp_path):
     before = _flushed(table, 30)
     kept = compact(table, keep_hours=168)  # older versions stay readable: nothing deleted
     assert (kept.files_before, kept.files_after, kept.rows, kept.deleted) == (30, 1, 60, 0)
+    assert "(60 rows, unchanged)" in kept.summary(table, 168)
+    assert "(61 rows before, 60 after)" in replace(kept, rows_before=61).summary(table, 168)
     assert DeltaTable(table).to_pyarrow_table().sort_by("request_id").equals(before)
     assert DeltaTable(table, version=29).to_pyarrow_table().num_rows == 60  # time travel
     swept = compact(table, keep_hours=0)

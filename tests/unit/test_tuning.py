@@ -222,7 +222,8 @@ def _breast_cancer_search(model: str, *overrides: str):
 def test_a_search_stopped_by_its_timeout_says_so_in_cv_json():
     """Its score depends on how many trials the machine had time for: `exp best` ranked
     it beside complete searches without a word."""
-    from mlops_template.core.tuning import STOPPED_BY_TIME, cv_scores
+    from mlops_template.core.tuning import cv_scores
+    from mlops_template.metric_names import STOPPED_BY_TIME
 
     result = _breast_cancer_search(
         "model=linear",

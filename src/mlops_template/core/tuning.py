@@ -35,7 +35,7 @@ from mlops_template.core.cross_validation import (
 from mlops_template.core.estimators import check_search_fits_task
 from mlops_template.core.learner_adapters import library_refusal
 from mlops_template.errors import PipelineError
-from mlops_template.metric_names import LOWER_IS_BETTER, improvement
+from mlops_template.metric_names import LOWER_IS_BETTER, STOPPED_BY_TIME, improvement
 
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
 
@@ -279,11 +279,6 @@ def tuned_params_text(searches: tuple[Search, ...], method: str) -> str:
             else "# Nothing to keep: conf/'s own settings stay as they are.\n"
         )
     return head + yaml.safe_dump(chosen, sort_keys=False, default_flow_style=False)
-
-
-# In reports/cv.json when a search ran out of tune.timeout before tune.trials: it tried
-# as many settings as the machine had time for, so its score depends on the machine.
-STOPPED_BY_TIME = "cv_search_stopped_by_time"
 
 
 def cv_scores(metric: str, score: float | None, stopped_by_time: bool = False) -> dict:

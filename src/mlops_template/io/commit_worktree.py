@@ -98,7 +98,10 @@ def fetch_tracked_data(tree: Path, label: str) -> dict[str, str]:
 
 def _outs(tree: Path, pointer: str) -> list[tuple[str, str]]:
     """A .dvc file's outputs: each path (relative to the project) and its recorded md5."""
-    outs = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs") or []
+    try:
+        outs = (yaml.safe_load((tree / pointer).read_text()) or {}).get("outs") or []
+    except (yaml.YAMLError, AttributeError):  # not a pointer: `dvc checkout` says so
+        return []
     return [
         ((Path(pointer).parent / str(out.get("path", ""))).as_posix(), str(out.get("md5", "")))
         for out in outs

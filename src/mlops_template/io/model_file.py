@@ -182,7 +182,7 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
     if foreign:
         raise PipelineError(
             f"{where} refused: it holds types outside scikit-learn's classes, numpy's types "
-            "and ours: " + ", ".join(foreign) + _other_scikit_learn(data)
+            "and ours: " + ", ".join(foreign) + _other_scikit_learn(data, foreign)
         )
     if PARTIAL in needed and (wrapped := _partials_refused(data)):
         raise PipelineError(
@@ -192,12 +192,19 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
     return needed
 
 
-def _other_scikit_learn(data: bytes) -> str:
+# Where another scikit-learn's classes may be named: 1.8's `_loss` is 1.9's sklearn._loss.
+SKLEARN_MODULES = ("sklearn.", "_loss.")
+
+
+def _other_scikit_learn(data: bytes, foreign: list[str]) -> str:
     """Why such types may be there without anyone's doing: the file was written by another
-    scikit-learn, whose classes live in other modules (1.8's `_loss` is 1.9's
-    `sklearn._loss._loss`). Said, with the way out, when its estimators record one."""
+    scikit-learn, whose classes live in other modules. Said, with the way out, only when
+    every refused type is named as scikit-learn's (the version stamp is the file's own
+    word: another type is refused without it) and its estimators record another one."""
     import sklearn
 
+    if not all(name.startswith(SKLEARN_MODULES) for name in foreign):
+        return ""
     if (written := _written_by_another(data)) is None:
         return ""
     return (

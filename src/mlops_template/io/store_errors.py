@@ -77,12 +77,12 @@ SQLITE_PROBLEMS = {
     "restore it from a backup, or move it aside to start a new, empty store",
     "database or disk is full": "cannot grow, its disk is full (database or disk is full): "
     "free space there and run this again",
-    # Another MLflow's: a newer one migrates the store when it first opens it, and an older
-    # one cannot read it then (nor can its `mlflow db upgrade`).
-    "out-of-date database schema": "was migrated by another MLflow version than this one "
-    "(out-of-date database schema): go back to the MLflow that migrated it (uv.lock), or "
-    "restore the copy of the store made before changing MLflow; an older store is upgraded "
-    "with `mlflow db upgrade sqlite:///<store>`",
+    # Another MLflow version's schema: an older store (back it up, then upgrade it), or a
+    # newer one's, which this MLflow cannot read (nor can its `mlflow db upgrade`).
+    "out-of-date database schema": "has another MLflow version's schema (out-of-date "
+    "database schema): if this MLflow is the newer, back the store up and run `mlflow db "
+    "upgrade {uri}`; if a newer MLflow migrated it, go back to that one (uv.lock) or "
+    "restore the copy made before changing MLflow",
 }
 
 
@@ -94,7 +94,7 @@ def sqlite_store(err: BaseException) -> str | None:
         return None
     for said, meaning in SQLITE_PROBLEMS.items():
         if said in str(err):
-            return f"the tracking store {uri.removeprefix('sqlite:///')} {meaning}"
+            return f"the tracking store {uri.removeprefix('sqlite:///')} " + meaning.format(uri=uri)
     return None
 
 

@@ -23,14 +23,19 @@ RETENTION_HOURS = 168  # Delta's own default: a week of older versions stays rea
 class Upkeep:
     files_before: int
     files_after: int
+    rows_before: int
     rows: int
     deleted: int
 
     def summary(self, table: str, keep_hours: int) -> str:
+        rows = (
+            f"{self.rows} rows, unchanged"
+            if self.rows == self.rows_before
+            else f"{self.rows_before} rows before, {self.rows} after"
+        )
         return (
-            f"{table}: {self.files_before} data files -> {self.files_after} "
-            f"({self.rows} rows, unchanged); {self.deleted} files no version of the last "
-            f"{keep_hours} h uses deleted"
+            f"{table}: {self.files_before} data files -> {self.files_after} ({rows}); "
+            f"{self.deleted} files no version of the last {keep_hours} h uses deleted"
         )
 
 
@@ -47,13 +52,14 @@ def compact(table: str, keep_hours: int = RETENTION_HOURS) -> Upkeep:
         raise PipelineError(f"{table}: {what}; nothing logged there to compact")
     with table_lock.locked(table):
         before = DeltaTable(table)
-        files_before = len(before.file_uris())
+        files_before, rows_before = len(before.file_uris()), _rows(before)
         before.optimize.compact()
         deleted = DeltaTable(table).vacuum(
             retention_hours=keep_hours, dry_run=False, enforce_retention_duration=False
         )
         after = DeltaTable(table)
-        return Upkeep(files_before, len(after.file_uris()), _rows(after), len(deleted))
+        files_after, rows = len(after.file_uris()), _rows(after)
+        return Upkeep(files_before, files_after, rows_before, rows, len(deleted))
 
 
 def _rows(table) -> int:

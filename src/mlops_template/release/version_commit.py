@@ -121,15 +121,16 @@ def same_rows_note(label: str, recorded_md5: str | None, rebuilt: Path) -> str |
     the md5 of rows that are equal: said as such, not left to read as other data."""
     import pyarrow.parquet as pq
 
-    cache = commit_worktree.dvc(Path.cwd(), "cache", "dir").stdout.strip()
-    if not (recorded_md5 and cache and rebuilt.is_file()):
+    from mlops_template.io.dvc_cache import cached_file
+
+    if not (recorded_md5 and rebuilt.is_file()):
         return None
-    recorded = Path(cache) / "files" / "md5" / recorded_md5[:2] / recorded_md5[2:]
-    try:
+    try:  # the cache's copy, checked against its md5 (a tag that is none is refused)
+        recorded = cached_file(recorded_md5, label)
         if not pq.read_table(recorded).equals(pq.read_table(rebuilt)):
             return None
         writers = [_writer(pq.read_metadata(path)) for path in (recorded, rebuilt)]
-    except (OSError, ValueError):  # not in the cache, or not Parquet: nothing to say
+    except (PipelineError, OSError, ValueError):  # not to be had, or not Parquet
         return None
     return (
         f"{label}: the same rows as registered, in a file written otherwise "
@@ -140,4 +141,4 @@ def same_rows_note(label: str, recorded_md5: str | None, rebuilt: Path) -> str |
 def _writer(meta: Any) -> str:
     """What wrote a Parquet file: pyarrow's `created_by`, and pandas' version if it did."""
     pandas = json.loads((meta.metadata or {}).get(b"pandas", b"{}")).get("pandas_version")
-    return meta.created_by + (f", pandas {pandas}" if pandas else "")
+    return (meta.created_by or "an unnamed writer") + (f", pandas {pandas}" if pandas else "")

@@ -16,7 +16,8 @@ MLflow's app times it afresh: its error carries MLflow's own stack trace.
 
 Some requests get an answer of ours instead, in MLflow's error shape and without a stack
 trace: a POST without a Content-Type (415; MLflow's app fails on it with a 500), a column
-sent twice or no rows (400; MLflow's app: "an unexpected error"), rows the raw-row
+sent twice (to a model whose signature names its columns, as every model train logs) or
+no rows (400; MLflow's app: "an unexpected error"), rows the raw-row
 contract refuses (core/raw_rows.py: infinity, a date that
 is not ISO 8601 text, ...), with the contract's message naming the column and values,
 where MLflow's app answers "an unexpected error" and the whole stack trace; a body
