@@ -62,14 +62,17 @@ def pinned(root: Path) -> dict[Path, str]:
     locked = {
         package["name"]: package["version"]
         for package in tomllib.loads((root / "uv.lock").read_text())["package"]
+        if "version" in package  # a virtual or dynamic-version package has none
     }
     files = {root / "conda.yaml": render(root)}
     docker = root / "deploy" / "mlflow.Dockerfile"
     if docker.is_file():
         text = re.sub(r"(mlflow/mlflow:v)\S+", rf"\g<1>{locked['mlflow']}", docker.read_text())
-        files[docker] = re.sub(
+        files[docker] = re.sub(  # a pin of a package the lock does not hold: as it is
             r'"([a-z0-9-]+)(\[[a-z]+\])?==[^"]+"',
-            lambda pin: f'"{pin[1]}{pin[2] or ""}=={locked.get(pin[1], "?")}"',
+            lambda pin: (
+                f'"{pin[1]}{pin[2] or ""}=={locked[pin[1]]}"' if pin[1] in locked else pin[0]
+            ),
             text,
         )
     makefile = root / "Makefile"
