@@ -15,6 +15,7 @@ import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -219,50 +220,50 @@ def _written_by_another(data: bytes) -> str | None:
     """The scikit-learn version a skops file's estimators record, if not this one's."""
     import sklearn
 
-    written = _sklearn_version(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json")))
+    written = _sklearn_version(_schema(data))
     return None if written in (None, sklearn.__version__) else written
 
 
-def _sklearn_version(node: Any) -> str | None:
+def _sklearn_version(schema: Any) -> str | None:
     """The first `_sklearn_version` an estimator in a skops schema records."""
-    if isinstance(node, dict):
+    for node in _dicts(schema):
         stamp = node.get("_sklearn_version")
         if isinstance(stamp, dict) and isinstance(stamp.get("content"), str):
             with contextlib.suppress(ValueError):
                 return str(json.loads(stamp["content"]))
-        nodes = node.values()
-    elif isinstance(node, list):
-        nodes = node
-    else:
-        return None
-    for child in nodes:
-        if (found := _sklearn_version(child)) is not None:
-            return found
     return None
 
 
 def _partials_refused(data: bytes) -> list[str]:
     """What the file's partials wrap, other than scikit-learn's check_array."""
-    schema = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))
     refused: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("__loader__") == "PartialNode" or (
-                f"{node.get('__module__')}.{node.get('__class__')}" == PARTIAL
-            ):
-                func = (node.get("content") or {}).get("func") or {}
-                name = f"{func.get('__module__')}.{func.get('__class__')}"
-                if func.get("__loader__") != "FunctionNode" or name != CHECK_ARRAY:
-                    refused.append(name)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
+    for node in _dicts(_schema(data)):
+        if node.get("__loader__") == "PartialNode" or (
+            f"{node.get('__module__')}.{node.get('__class__')}" == PARTIAL
+        ):
+            func = (node.get("content") or {}).get("func") or {}
+            name = f"{func.get('__module__')}.{func.get('__class__')}"
+            if func.get("__loader__") != "FunctionNode" or name != CHECK_ARRAY:
+                refused.append(name)
     return refused
+
+
+def _schema(data: bytes) -> Any:
+    """A skops file's schema.json, parsed."""
+    return json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))
+
+
+def _dicts(node: Any) -> Iterator[dict]:
+    """Every mapping in a parsed schema, each before those inside it."""
+    if isinstance(node, dict):
+        yield node
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        yield from _dicts(child)
 
 
 def load_model(path: str | Path, where: str | None = None) -> Any:
