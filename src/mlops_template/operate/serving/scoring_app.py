@@ -18,24 +18,31 @@ from uvicorn.config import STARTUP_FAILURE
 
 def _app():
     import json
+    import warnings
 
     from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
     from mlflow.pyfunc import scoring_server
+    from sklearn.exceptions import InconsistentVersionWarning
 
     from mlops_template.core.schema import TrainingSchema
     from mlops_template.operate.serving.fast_scoring import ScoringApp
     from mlops_template.operate.serving.inference_log import ENV, SHADOW_ENV, InferenceLog
 
-    model = scoring_server.load_model_with_mlflow_config(
-        os.environ[scoring_server._SERVER_MODEL_PATH]
-    )
-    log = None
-    if settings := os.environ.get(ENV):
-        schema = TrainingSchema.of(model.metadata.metadata["schema"])
-        shadow = None
-        if shadow_folder := os.environ.get(SHADOW_ENV):  # checked by serve, as the served one
-            shadow = scoring_server.load_model_with_mlflow_config(shadow_folder).get_raw_model()
-        log = InferenceLog(json.loads(settings), model.get_raw_model(), schema, shadow)
+    with warnings.catch_warnings():
+        # serve said it once (model_file.load_model) before the workers start: MLflow's
+        # load says it once per estimator, in every worker.
+        warnings.simplefilter("ignore", InconsistentVersionWarning)
+        model = scoring_server.load_model_with_mlflow_config(
+            os.environ[scoring_server._SERVER_MODEL_PATH]
+        )
+        log = None
+        if settings := os.environ.get(ENV):
+            schema = TrainingSchema.of(model.metadata.metadata["schema"])
+            shadow = None
+            if shadow_folder := os.environ.get(SHADOW_ENV):  # checked by serve, as the served
+                shadow = scoring_server.load_model_with_mlflow_config(shadow_folder)
+                shadow = shadow.get_raw_model()
+            log = InferenceLog(json.loads(settings), model.get_raw_model(), schema, shadow)
     return ScoringApp(
         scoring_server.init(model), model, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get(), log
     )
