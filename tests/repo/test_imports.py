@@ -53,7 +53,15 @@ def test_no_cycle_between_parts():
 LAYERS = [
     ["blas_kernel"],  # the package's __init__ runs it before anything loads numpy
     # and constants
-    ["mlops_template", "operate", "errors", "metric_names", "stage_client", "stop_signals"],
+    [
+        "mlops_template",
+        "operate",
+        "errors",
+        "metric_names",
+        "stage_client",
+        "stop_signals",
+        "synced_env",
+    ],
     ["stage_server_control"],  # `stage-server status|stop`, over stage_client's socket
     ["config"],
     ["core"],
