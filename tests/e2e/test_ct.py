@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 
 import mlflow
 import numpy as np
@@ -110,6 +111,7 @@ def test_drifted_labelled_batch_retrains_and_promotes(copy, tmp_path):
     tags = client.get_model_version("mlops-template", "2").tags
     assert tags["lineage.train_md5"] == outs["data/prepared/train.parquet"]
     assert tags["lineage.model_md5"] == outs["models/model.skops"]
+    assert f"scikit-learn=={version('scikit-learn')}" in tags["lineage.libraries"].split()
 
     # Scored by the old champion, then again by the new one.
     rows = DeltaTable(str(copy.path(TABLE))).to_pandas()

@@ -95,6 +95,16 @@ def test_a_version_trained_before_its_commit_says_where_it_is_rebuilt_from():
     assert "the later commit whose dvc.lock records this one" in found["Rebuild it"].lines[0]
 
 
+def test_the_libraries_it_was_trained_with_are_named():
+    """An upgrade trial: the card and the version's tags did not say which libraries
+    trained it (only the version's requirements.txt in the store did)."""
+    lineage = {"model_md5": "k1", "libraries": "python==3.11.9 scikit-learn==1.9.1 pandas==3.0.0"}
+    model = {s.title: s for s in sections(facts(lineage=lineage))}["Model"]
+    assert model.lines[-1] == "Trained with python 3.11.9, scikit-learn 1.9.1, pandas 3.0.0."
+    older = {s.title: s for s in sections(facts())}["Model"]  # registered before the tag
+    assert not any("Trained with" in line for line in older.lines)
+
+
 def test_a_regression_card_has_no_class_balance():
     titles = [s.title for s in sections(facts(validation={"target": "price", "n_rows": 9}))]
     assert "Class balance" not in titles

@@ -99,6 +99,11 @@ def sections(facts: CardFacts) -> list[Section]:
                 f"Learner: {facts.learner}.",
                 f"Chosen by: {facts.selection}" if facts.selection else "Chosen by its config.",
                 f"Model file md5 `{lineage.get('model_md5', '?')}`.",
+                *(
+                    [f"Trained with {', '.join(p.replace('==', ' ') for p in libraries.split())}."]
+                    if (libraries := lineage.get("libraries"))
+                    else []
+                ),
             ],
             (["param", "value"], [[k, str(v)] for k, v in sorted(facts.params.items())]),
         )

@@ -22,14 +22,20 @@ from mlops_template.io.model_file import MODEL_CLASSES, trusted_types
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy", "mlflow")
 
 
+def requirement_pins() -> list[str]:
+    """MODEL_REQUIREMENTS as installed here ("scikit-learn==1.9.1", ...): the model's
+    requirements.txt, and its train run's `libraries` tag (the registry and card show it)."""
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS]
+
+
 def log_model(
     model: Any, features: pd.DataFrame, schema: TrainingSchema, model_path: str, model_md5: str
 ) -> None:
     """The fitted pipeline as an MLflow model in the active run: the skops file's types
     listed as trusted, a signature from the training schema, an input example, pinned
     requirements, and the schema and md5 in its metadata (read back by model_versions)."""
-    from importlib.metadata import version
-
     from mlflow.models import Model
 
     # MLflow says, at INFO, that it found uv.lock: a line in every `dvc repro` for nothing
@@ -48,7 +54,7 @@ def log_model(
             skops_trusted_types=trusted_types(Path(model_path).read_bytes()),
             signature=model_signature(model, example, schema),
             input_example=example,
-            pip_requirements=[f"{p}=={version(p)}" for p in MODEL_REQUIREMENTS],
+            pip_requirements=requirement_pins(),
             metadata={"schema": schema.as_json(), "model_md5": model_md5},
         )
 

@@ -97,6 +97,7 @@ def find_candidate(cfg: Config, client: Any) -> Candidate:
         "test_md5": test_md5,
         "train_md5": train_md5,
         "model_type": run.data.tags.get("model_type", ""),
+        "libraries": run.data.tags.get("libraries", ""),
         "promoted_from_commit": git_info()["git_commit"],
     }
     return Candidate(model_md5, test_md5, run.info.run_id, f"models:/{logged[0].model_id}", lineage)

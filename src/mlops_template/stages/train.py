@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import time
 
 from mlops_template.config import Config
@@ -103,6 +104,10 @@ def run(cfg: Config) -> StageRecord:
             "model_type": type(learner_of(model.named_steps["model"])).__name__
             if chosen.type == "sklearn"
             else chosen.type,
+            # What it was trained with (the registry's lineage.libraries, the card).
+            "libraries": " ".join(
+                [f"python=={platform.python_version()}", *model_logging.requirement_pins()]
+            ),
             **({"model_selection": selection.summary()} if selection else {}),
             **({"tuning": " | ".join(s.summary() for s in searches)} if searches else {}),
         },
