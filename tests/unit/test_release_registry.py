@@ -232,12 +232,12 @@ def test_a_held_registry_lock_is_said_and_given_up_on(store, monkeypatch, capsys
     try:
         assert holder.stdout.readline().strip() == "locked"
         gave_up = r"kept the registry locked .* for over 0 s"
-        with pytest.raises(PipelineError, match=gave_up), registry.registry_lock():
+        with pytest.raises(PipelineError, match=gave_up), registry.registry_lock(store, "m"):
             pytest.fail("the lock was taken beside its holder")
         assert "is changing the registry" in capsys.readouterr().err
     finally:
         holder.communicate("")
-    with registry.registry_lock():  # free once the holder has ended
+    with registry.registry_lock(store, "m"):  # free once the holder has ended
         pass
 
 

@@ -134,15 +134,22 @@ def aliased_versions(client: Any, name: str) -> set[str]:
 
 
 @contextmanager
-def registry_lock() -> Iterator[None]:
-    """Serialise promotions on a local store: a lock file beside the SQLite database.
-
-    A tracking server has no lock to take; `promote` re-checks the champion just before
-    moving the alias instead.
-    """
+def registry_lock(client: Any, name: str, create: bool = False) -> Iterator[None]:
+    """Serialise promotions, rollbacks and retirements of model `name`: a lock file
+    beside a local SQLite database, else a lease in the registry (io/registry_lease.py);
+    `create` registers the model first where it is not (a first promotion), else a model
+    not there yet is left unlocked (nothing to roll back or retire)."""
     uri = tracking_uri()
     if not uri.startswith("sqlite:///"):
-        yield
+        if create and not has_model(client, name):
+            _create_model(client, name)
+        if not has_model(client, name):
+            yield
+            return
+        from mlops_template.io.registry_lease import leased
+
+        with leased(client, name, actor(), LOCK_WAIT):
+            yield
         return
     lock = f"{uri.removeprefix('sqlite:///')}.lock"
     with open(lock, "w") as handle:  # released when the file closes
@@ -155,6 +162,17 @@ def registry_lock() -> Iterator[None]:
             LOCK_WAIT,
         )
         yield
+
+
+def _create_model(client: Any, name: str) -> None:
+    """Registered without versions; another process that just did so is no error."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def events(client: Any, name: str) -> list[dict[str, Any]]:

@@ -141,7 +141,7 @@ def decide_promotion(cfg: Config, dry_run: bool, moved: ExitStack | None = None)
     name = cfg.registry.model_name
     # Deciding and moving the alias under one lock: a concurrent promotion waits and
     # then competes against whichever champion this one leaves.
-    with nullcontext() if dry_run else registry.registry_lock():
+    with nullcontext() if dry_run else registry.registry_lock(client, name, create=True):
         report, compared = evaluate_gate(cfg, client, name)
         report = report.but(dry_run=dry_run)
         if not dry_run and compared is not None:

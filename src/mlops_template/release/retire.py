@@ -20,7 +20,7 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
     client = registry.connect()
     name = cfg.registry.model_name
     keep = cfg.registry.keep_versions
-    with registry.registry_lock():
+    with registry.registry_lock(client, name):
         versions = sorted(
             registry.all_versions(client, name),
             key=lambda v: int(v.version),

@@ -16,7 +16,7 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
 
     client = registry.connect()
     name = cfg.registry.model_name
-    with registry.registry_lock():
+    with registry.registry_lock(client, name):
         current = registry.alias_version(client, name, registry.CHAMPION)
         if current is None:
             raise PipelineError(f"{name} has no champion to roll back")

@@ -1,0 +1,96 @@
+"""One promote, rollback or retire at a time on a tracking server: a lease, held as a
+registered model's tag (`registry.lease`) naming its holder and when it lapses.
+
+A server has no lock to take and no compare-and-set: two promotions from two clones
+both read the champion, both passed the gate against it and both moved it (a team
+trial: 3 pairs in 5), the second never compared with the first. So a taker reads the
+tag; if no one holds it (absent, lapsed or unreadable) it writes its own, lets any
+concurrent writer's tag land (SETTLE, or three round trips of its own write if longer),
+and reads it back: only the last writer finds its own and holds the lease, the others
+wait and try again. The holder deletes the tag when done; one that died leaves it until
+it lapses (LEASE_SECONDS), as the waiting message says. (A local SQLite store uses a
+lock file instead: registry.registry_lock.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mlops_template.errors import PipelineError
+
+TAG = "registry.lease"
+LEASE_SECONDS = 900.0  # a promotion's gate on large test rows takes a minute or two
+SETTLE = 0.5  # seconds: far more than one write's round trip to a team server
+POLL = 1.0  # seconds between tries while another holds it (with jitter)
+
+
+@contextmanager
+def leased(client: Any, name: str, who: str, wait: float) -> Iterator[None]:
+    """Model `name`'s lease for this process meanwhile; waits up to `wait` s for another
+    holder, saying so once."""
+    token = f"{who} on {socket.gethostname()} (pid {os.getpid()}, {uuid.uuid4().hex[:8]})"
+    deadline = time.monotonic() + wait
+    said = False
+    while (other := _take(client, name, token)) is not None:
+        if time.monotonic() >= deadline:
+            raise PipelineError(
+                f"{other} has held the registry of {name} for over {wait:.0f} s; nothing "
+                f"was changed: run this again once it is done (a holder that died leaves "
+                f"the {TAG} tag on {name} until then: delete it if it is gone)"
+            )
+        if not said:
+            print(f"{other} is changing the registry of {name}; waiting", file=sys.stderr)
+            said = True
+        time.sleep(POLL * random.uniform(0.5, 1.5))  # two waiters do not retry in step
+    try:
+        yield
+    finally:
+        if (held := _held(client, name)) is not None and held[0] == token:
+            client.delete_registered_model_tag(name, TAG)
+
+
+def _take(client: Any, name: str, token: str) -> str | None:
+    """None if this process now holds the lease, else who does."""
+    if (held := _held(client, name)) is None:
+        started = time.monotonic()
+        until = time.time() + LEASE_SECONDS
+        try:
+            client.set_registered_model_tag(
+                name, TAG, json.dumps({"holder": token, "until": until})
+            )
+        except Exception:
+            # MLflow's SQL store inserts a new tag: a concurrent taker's insert of the same
+            # one fails (a unique key), and then that taker holds it.
+            if (held := _held(client, name)) is None:
+                raise
+            return _described(*held)
+        time.sleep(max(SETTLE, 3 * (time.monotonic() - started)))
+        if (held := _held(client, name)) is None:  # deleted by hand meanwhile: try again
+            return "another promote, rollback or retire"
+        if held[0] == token:
+            return None
+    return _described(*held)
+
+
+def _described(holder: str, until: float) -> str:
+    return f"{holder} (its lease lapses at {time.strftime('%H:%M:%S', time.localtime(until))})"
+
+
+def _held(client: Any, name: str) -> tuple[str, float] | None:
+    """Who holds the lease and until when, if one holds it now."""
+    text = client.get_registered_model(name).tags.get(TAG)
+    try:
+        lease = json.loads(text) if text else None
+        holder, until = str(lease["holder"]), float(lease["until"])
+    except (ValueError, TypeError, KeyError):  # unreadable: no one's
+        return None
+    return (holder, until) if until > time.time() else None  # lapsed: died or overran
