@@ -15,9 +15,11 @@ the license texts when done: they belong to the template.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -65,9 +67,11 @@ def main(answers_file: str) -> int:
     refuse_taken_name(root, package)
     readme = (root / "README.md").read_text(encoding="utf-8")
     described(readme, answers, renamed)  # a README it cannot adopt stops it before any change
+    changed = []
     if renamed:
         rename_paths(root, PACKAGE, package)
-        replace_text(root, {PACKAGE: package, SLUG: slug}, keep={root / answers_file})
+        changed = replace_text(root, {PACKAGE: package, SLUG: slug}, keep={root / answers_file})
+        widen_line_limit(root / "pyproject.toml", package)
     describe(root, answers, renamed)
     write_license(root, answers["license"], answers["author"])
     if answers.get("data") == "file":
@@ -75,6 +79,7 @@ def main(answers_file: str) -> int:
         set_card(root, answers["description"], answers["author"])
     if answers.get("tracking_uri"):
         set_line(root / "conf/tracking/default.yaml", "uri", _scalar(answers["tracking_uri"]))
+    format_python(root, [p for p in changed if p.suffix == ".py"])
     shutil.rmtree(LICENSES, ignore_errors=True)
     Path(__file__).unlink(missing_ok=True)
     return 0
@@ -150,10 +155,11 @@ def rename_paths(root: Path, old: str, new: str) -> None:
             shutil.rmtree(folder)
 
 
-def replace_text(root: Path, names: dict[str, str], keep: set[Path] = frozenset()) -> None:
+def replace_text(root: Path, names: dict[str, str], keep: set[Path] = frozenset()) -> list[Path]:
     """The names replaced in every text file but `keep` (copier's answers, which hold the
-    project's own names as given)."""
+    project's own names as given); the files changed."""
     rename = renaming(names)
+    changed_files = []
     for path in _walk(root):
         if path in keep or path.stat().st_size > BIGGEST_TEXT:
             continue
@@ -164,6 +170,43 @@ def replace_text(root: Path, names: dict[str, str], keep: set[Path] = frozenset(
         changed = rename(text)
         if changed != text:
             path.write_text(changed, encoding="utf-8")
+            changed_files.append(path)
+    return changed_files
+
+
+def widen_line_limit(pyproject: Path, package: str) -> None:
+    """The template's lines fit ruff's 100 columns with its own package's name; a longer
+    name (twice on some lines) lengthens strings and comments the formatter cannot split,
+    so their limit (E501's) grows by twice the difference."""
+    extra = 2 * (len(package) - len(PACKAGE))
+    text = pyproject.read_text(encoding="utf-8")
+    if extra <= 0 or "[tool.ruff.lint.pycodestyle]" in text:
+        return
+    pyproject.write_text(
+        text + "\n[tool.ruff.lint.pycodestyle]\n# The package's longer name in strings and "
+        f"comments (tools/adopt.py).\nmax-line-length = {100 + extra}\n",
+        encoding="utf-8",
+    )
+
+
+def format_python(root: Path, files: list[Path]) -> None:
+    """The renamed Python files formatted as the project's ruff formats them: a name of
+    another length wraps lines otherwise, and `make test` (pre-commit) would fail on a
+    fresh project. ruff from copier's Python or the PATH; without it, said."""
+    if not files:
+        return
+    if importlib.util.find_spec("ruff") is not None:
+        ruff = [sys.executable, "-m", "ruff"]
+    elif found := shutil.which("ruff"):
+        ruff = [found]
+    else:
+        print(
+            "note: ruff is not installed where copier runs: run `make format` once in the "
+            "project (the renamed package's lines wrap otherwise) before its first commit",
+            file=sys.stderr,
+        )
+        return
+    subprocess.run([*ruff, "format", "--quiet", *map(str, files)], cwd=root, check=True)
 
 
 def describe(root: Path, answers: dict, renamed: bool) -> None:

@@ -23,7 +23,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
 
 
 def _part(module: str) -> str:
-    """mlops_template.core.split -> mlops_template.core; mlops_template.config stays."""
+    """<package>.core.split -> <package>.core; <package>.config stays."""
     return ".".join(module.split(".")[:2])
 
 
@@ -87,7 +87,7 @@ TEMPLATE = (REPO / "copier.yml").exists()
 
 
 def _layered_part(module: str) -> str:
-    """mlops_template.operate.batch.predict -> operate.batch; mlops_template.io.x -> io."""
+    """<package>.operate.batch.predict -> operate.batch; <package>.io.x -> io."""
     names = module.split(".")[1:]
     return ".".join(names[:2]) if names[:1] == ["operate"] else (names or ["mlops_template"])[0]
 

@@ -234,3 +234,29 @@ def test_the_templates_own_words_are_copier_ymls_defaults(adopt):
     """adopt tells the template's description from a project's own by this."""
     questions = yaml.safe_load((REPO / "copier.yml").read_text())
     assert questions["description"]["default"] == adopt.DESCRIPTION
+
+
+@pytest.mark.parametrize("package", ["a", "churn_model", "a_team_s_very_long_package_name_x"])
+def test_a_renamed_project_passes_ruff_as_it_is(adopt, tmp_path, package):
+    """An extension trial: a project named "Churn Model" failed its first `make test`, as
+    ruff-format would join lines the shorter name let fit; a longer name makes lines too
+    long. The renamed files are formatted, and E501's limit grows with the name."""
+    import subprocess
+    import sys
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py", "pyproject.toml"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in tracked:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / name, tmp_path / name)
+    slug = package.replace("_", "-")
+    changed = adopt.replace_text(tmp_path, {"mlops_template": package, "mlops-template": slug})
+    adopt.widen_line_limit(tmp_path / "pyproject.toml", package)
+    adopt.format_python(tmp_path, [p for p in changed if p.suffix == ".py"])
+    ruff = [sys.executable, "-m", "ruff"]
+    checks = [[*ruff, "format", "--check", "."], [*ruff, "check", "--select", "E501", "."]]
+    for check in checks:
+        done = subprocess.run(check, cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout[-2000:]
