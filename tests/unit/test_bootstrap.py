@@ -42,6 +42,18 @@ def test_regression_metrics_equal_scikit_learns():
         assert bs.metric_value(metric, y, out) == pytest.approx(value, abs=1e-6), metric
 
 
+def test_every_metric_a_task_has_is_resampled_and_another_is_refused():
+    """An extension trial added `brier` to evaluation and metric_names: the gate read it as
+    a regression metric (on labels: a crash; on 0/1 labels: r2 of the hard labels)."""
+    from mlops_template.errors import PipelineError
+    from mlops_template.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+    assert CLASSIFICATION_METRICS | REGRESSION_METRICS == bs.METRICS
+    y = pd.Series([0, 1, 1, 0])
+    with pytest.raises(PipelineError, match=r"cannot resample metric 'brier': core/bootstrap"):
+        bs.metric_value("brier", y, bs.Outputs(y.to_numpy(), np.eye(2)[y], [0, 1]))
+
+
 def test_a_clear_difference_is_better_and_a_tiny_one_is_noise():
     rng = np.random.default_rng(0)
     y = pd.Series(rng.choice(["a", "b"], 500))

@@ -125,6 +125,16 @@ def test_a_model_names_scikit_learn_lightgbm_or_xgboost_only(params, path):
         parse_config(params)
 
 
+def test_a_model_may_name_a_class_of_the_projects_own(params):
+    """An extension trial: a team's estimator in its own package was refused by the
+    pattern (docs/experiments.md, "A class of your own")."""
+    from mlops_template.config import parse_config
+
+    own = "mlops_template.core.team_models.LogLogistic"
+    params["model"] = {"type": "sklearn", "classifier": own}
+    assert parse_config(params).model.classifier == own
+
+
 @pytest.mark.parametrize("name", LEARNERS)
 def test_the_shipped_configs_and_their_search_spaces_check(name):
     check_estimators(learner_config(name))  # every end of every range is a value it takes

@@ -73,6 +73,19 @@ def test_foreign_type_is_refused(tmp_path):
         load_model(path)
 
 
+def test_a_class_of_the_projects_own_is_refused_until_listed_and_train_says_where():
+    class LogLogistic:  # a team's class, in the package, not in MODEL_CLASSES
+        pass
+
+    LogLogistic.__module__ = "mlops_template.core.team_models"
+    data = sio.dumps({"model": fitted(), "own": LogLogistic()})
+    hint = r"team_models.LogLogistic \(a class of this project's own: list it in MODEL_CLASSES"
+    with pytest.raises(PipelineError, match=hint):
+        trusted_types(data, fitted_here=True)
+    with pytest.raises(PipelineError, match=r"team_models.LogLogistic$"):  # a stored model's
+        trusted_types(data)
+
+
 def test_a_file_of_another_scikit_learn_says_so(monkeypatch):
     """An upgrade trial: a gradient-boosting model written by scikit-learn 1.8 names its
     loss `_loss.CyHalfBinomialLoss` (1.9: `sklearn._loss._loss`), and its refusal read like

@@ -136,7 +136,8 @@ class EarlyStop(Strict):
 
 # The packages whose estimators a `type: sklearn` model may name: their models are saved
 # with skops and loaded by the types io/model_file.py trusts.
-LEARNER_PACKAGES = ("sklearn", "lightgbm", "xgboost")
+# And this package: a class of the project's own (docs/experiments.md, "A class of your own").
+LEARNER_PACKAGES = ("sklearn", "lightgbm", "xgboost", "mlops_template")
 SklearnPath = Annotated[str, Field(pattern=rf"^({'|'.join(LEARNER_PACKAGES)})(\.[A-Za-z_]\w*)+$")]
 
 

@@ -16,10 +16,15 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.config.release import Bootstrap
+from mlops_template.errors import PipelineError
 from mlops_template.metric_names import improvement
 
 BETTER, WORSE, NOISE = "better", "worse", "within noise"
 _CONFUSION = {"accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro"}
+_RESIDUALS = {"rmse", "mae", "r2"}
+# Every metric resampled here: one added to metric_names (and core/evaluation.py) needs
+# its own branch below before the gate can judge by it (docs/release.md).
+METRICS = frozenset({*_CONFUSION, "log_loss", "roc_auc", *_RESIDUALS})
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,11 @@ class _Metric:
     """One metric over several models' outputs on the same rows, for any subset of rows."""
 
     def __init__(self, metric: str, y: pd.Series, models: list[Outputs]) -> None:
+        if metric not in METRICS:  # read as a regression metric, it gave another number
+            raise PipelineError(
+                f"the gate cannot resample metric {metric!r}: core/bootstrap.py computes "
+                f"only {', '.join(sorted(METRICS))} (docs/release.md, 'A metric of your own')"
+            )
         self.metric = metric
         self.y = y.to_numpy()
         if metric in _CONFUSION:
@@ -47,7 +57,7 @@ class _Metric:
             self.codes = [np.array([index[v] for v in m.predicted.tolist()]) for m in models]
         elif metric == "log_loss":
             self.losses = [_row_log_loss(y, m) for m in models]
-        elif metric != "roc_auc":  # regression: residuals
+        elif metric in _RESIDUALS:
             self.errors = [self.y.astype("float64") - m.predicted.astype("float64") for m in models]
         self.models = models
 

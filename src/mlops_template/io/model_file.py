@@ -36,6 +36,11 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 # raw_rows among its code deps: the model runs it.)
 MODEL_CLASSES = (raw_rows.RawRows, *learner_adapters.TRUSTED, text_encoders.TextWords)
 _OURS = {f"{c.__module__}.{c.__name__}" for c in MODEL_CLASSES}
+_PACKAGE = f"{__name__.partition('.')[0]}."
+_OWN_CLASS_HINT = (
+    " (a class of this project's own: list it in MODEL_CLASSES, io/model_file.py; "
+    "docs/experiments.md, 'A class of your own')"
+)
 PARTIAL, CHECK_ARRAY = "functools.partial", "sklearn.utils.validation.check_array"
 # LightGBM's and XGBoost's estimators and boosters (a booster is rebuilt from its saved
 # model text or bytes, which the library parses; nothing in it is called).
@@ -167,11 +172,13 @@ def dump_model(model: Any, path: str | Path) -> Path:
     return write_bytes(path, canonical_skops(sio.dumps(model)))
 
 
-def trusted_types(data: bytes, where: str = "model file") -> list[str]:
+def trusted_types(data: bytes, where: str = "model file", fitted_here: bool = False) -> list[str]:
     """The non-default types a model file needs; refuse anything outside our libraries.
 
     This list, never one stored beside the model (an MLmodel's `skops_trusted_types`),
     decides what a model may hold: whoever can write to an artifact store could edit that.
+    A model `fitted_here` (train's) holding a class of this package's not listed is a
+    team's new class: the refusal says where to list it.
     """
     import skops.io as sio
 
@@ -181,9 +188,11 @@ def trusted_types(data: bytes, where: str = "model file") -> list[str]:
         raise PipelineError(f"{where} is damaged, not a skops model file ({reason(err)})") from None
     foreign = [t for t in needed if not _trusted(t)]
     if foreign:
+        own = fitted_here and any(t.startswith(_PACKAGE) for t in foreign)
         raise PipelineError(
             f"{where} refused: it holds types outside scikit-learn's classes, numpy's types "
-            "and ours: " + ", ".join(foreign) + _other_scikit_learn(data, foreign)
+            f"and ours: {', '.join(foreign)}{_other_scikit_learn(data, foreign)}"
+            + (_OWN_CLASS_HINT if own else "")
         )
     if PARTIAL in needed and (wrapped := _partials_refused(data)):
         raise PipelineError(

@@ -51,7 +51,7 @@ def log_model(
             sk_model=model,
             code_paths=[str(_contract_package(Path(code)))],
             serialization_format="skops",
-            skops_trusted_types=trusted_types(Path(model_path).read_bytes()),
+            skops_trusted_types=trusted_types(Path(model_path).read_bytes(), fitted_here=True),
             signature=model_signature(model, example, schema),
             input_example=example,
             pip_requirements=requirement_pins(),
