@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template.errors import PipelineError
-from mlops_template.stages import summaries
+from mlops_template.stages import parsed, summaries
 
 PACKAGE = "mlops_template"
 SOURCE = f"src/{PACKAGE}"
@@ -105,7 +105,7 @@ def code_deps(root: Path, stage: str) -> list[str]:
         parts = module.split(".")
         # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
         todo += [(".".join(parts[:i]), True) for i in range(1, len(parts))]
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parsed(path)
         if runs_code(tree):
             found.add(path)
         is_package = path.name == "__init__.py"
@@ -121,7 +121,7 @@ def import_graph(root: Path) -> dict[str, set[str]]:
         rel = path.relative_to(root / "src").with_suffix("")
         parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
         module = ".".join(parts)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parsed(path)
         names = {
             name
             for node in _import_nodes(tree, nested=True, typing=True)

@@ -59,3 +59,9 @@ def test_a_queued_grid_is_ranked_by_cv_score_and_the_best_applied(reproduced_bui
     assert applied["cv_balanced_accuracy"] == pytest.approx(scores[0], abs=1e-4)
     alpha = yaml.safe_load(copy.path("params.yaml").read_text())["model"]["candidates"]
     assert alpha["linear"]["alpha"] in (0.001, 1)
+    # By hand, `dvc exp apply` then `params keep`: the keep runs check_params again, so a
+    # commit holds a dvc.lock that knows the conf/ (a team trial found it stale).
+    copy.commit("the best applied")
+    copy.run("dvc", "exp", "apply", "resplit")
+    assert "split.seed=7" in copy.run("python", "-m", "mlops_template", "params", "keep").stdout
+    assert "Data and pipelines are up to date" in copy.run("dvc", "status").stdout

@@ -127,6 +127,20 @@ def test_what_cannot_be_generated_is_named(root):
     ]
 
 
+@pytest.mark.parametrize("where", ["core/helper.py", "stages/alpha.py"])
+def test_a_module_with_a_merge_conflict_is_named(root, where):
+    """An extension trial: `project check` on a module a merge left conflict markers in
+    ended in a traceback from "<unknown>", line 16."""
+    from mlops_template.errors import PipelineError
+
+    module = root / "src/mlops_template" / where
+    ours = module.read_text()
+    module.write_text(f"<<<<<<< HEAD\n{ours}=======\n{ours}>>>>>>> theirs\n")
+    said = rf"{module}, line 1: an unresolved merge conflict: resolve it$"
+    with pytest.raises(PipelineError, match=said):
+        generated(root)
+
+
 def test_check_fails_on_drift_and_write_mends_it(tmp_path):
     for name in ["dvc.yaml", "MLproject"]:
         shutil.copy(REPO / name, tmp_path / name)

@@ -28,8 +28,22 @@ def summaries(folder: Path = Path(__file__).parent) -> dict[str, str]:
     found = {}
     for name in sorted(stage_names(folder)):
         path = folder / f"{name}.py"
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        doc = ast.get_docstring(parsed(path)) or ""
         found[path.stem] = (
             doc.splitlines()[0].removeprefix(f"{path.stem}:").strip(" .") if doc else ""
         )
     return found
+
+
+def parsed(path: Path) -> ast.Module:
+    """A module's syntax tree, read without importing it; one that does not parse (a merge
+    conflict left in it) is named by file and line, not with a traceback."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return ast.parse(text, filename=str(path))
+    except SyntaxError as err:
+        from mlops_template.errors import PipelineError
+
+        conflict = "\n<<<<<<< " in f"\n{text}"
+        what = "an unresolved merge conflict: resolve it" if conflict else err.msg
+        raise PipelineError(f"{path}, line {err.lineno}: {what}") from None
