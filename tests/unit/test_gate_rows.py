@@ -169,12 +169,12 @@ def test_a_column_the_champion_needs_gone_from_the_data_is_a_clear_error(cfg):
     assert [c.check for c in decision.checks] == [
         "comparable",
         "threshold:accuracy",
-        "baseline:balanced_accuracy",
+        f"baseline:{gate.metric}",  # a project's own metric too
     ]
     assert re.fullmatch(gone, decision.checks[0].detail)
     assert decision.checks[1].passed and decision.checks[2].passed  # x alone predicts y
     assert result.champion_metrics is None and result.rows["evaluation"] == len(TEST)
-    assert set(result.candidate_metrics) >= {"accuracy", "balanced_accuracy"}
+    assert set(result.candidate_metrics) >= {"accuracy", gate.metric}
 
 
 def test_a_comparable_champion_is_judged_with_the_live_check(cfg):
@@ -183,7 +183,8 @@ def test_a_comparable_champion_is_judged_with_the_live_check(cfg):
         partial(_compare, cfg), cfg.gate.classification, _champion(TRAIN), lambda: asked.append(1)
     )
     assert asked == [1] and "champion" in result.comparisons
-    assert "improvement:balanced_accuracy" in [c.check for c in decision.checks]
+    metric = cfg.gate.classification.metric
+    assert f"improvement:{metric}" in [c.check for c in decision.checks]
 
 
 def test_a_class_the_champion_never_learned_counts_against_it(cfg):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mlops_template.io.model_file import load_model
-from tests.helpers.template import REPO, Template, template_text
+from tests.helpers.template import OUTPUT_STAGES, REPO, Template, template_text
 
 ROWS = 600
 UNLABELLED = 30
@@ -46,9 +46,7 @@ def project(root: Path, *overrides: str) -> Template:
 def dropped(tmp_path_factory):
     """The table through the pipeline with small classes dropped."""
     copy = project(tmp_path_factory.mktemp("tables") / "drop", "validate.small_classes=drop")
-    outputs = {
-        stage: copy.main(stage) for stage in ("collect", "validate", "prepare", "train", "evaluate")
-    }
+    outputs = {stage: copy.main(stage) for stage in OUTPUT_STAGES}  # a project's own too
     return copy, outputs
 
 
@@ -107,7 +105,9 @@ def wordy(tmp_path_factory):
     (root / "params.yaml").write_text(template_text(*config))
     shutil.copy(REPO / "dvc.yaml", root)
     copy = Template(root)
-    outputs = {stage: copy.main(stage) for stage in ("collect", "validate", "prepare", "train")}
+    outputs = {
+        stage: copy.main(stage) for stage in OUTPUT_STAGES[: OUTPUT_STAGES.index("train") + 1]
+    }
     return copy, outputs
 
 

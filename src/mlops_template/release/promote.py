@@ -33,6 +33,7 @@ from mlops_template.release.promotion_report import PromotionReport
 from mlops_template.release.refusal_hint import imbalance_hint
 
 GATE_REFUSED = 3
+CHAMPION_CHANGED = "not moved: the champion changed while deciding"
 REPORT = "reports/promotion.json"
 ROWS = "reports/promotion_rows.parquet"  # the rows the decision was made on
 
@@ -198,6 +199,8 @@ def _move_and_record(
     experiment = experiment_id(client, cfg.tracking.operations_experiment)
     if decision.promote:
         if registry.alias_version(client, name, registry.CHAMPION) != report.champion_version:
+            # Its tags said `promoted` of a version never crowned (a team trial).
+            client.set_model_version_tag(name, version, "gate.decision", CHAMPION_CHANGED)
             raise PipelineError(
                 f"the champion of {name} changed while this promotion was deciding; "
                 "nothing was promoted: run promote again"
