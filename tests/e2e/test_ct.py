@@ -173,8 +173,9 @@ def test_retraining_that_cannot_beat_the_gate_raises_an_alert(copy, tmp_path):
 
 
 def test_a_batch_with_inverted_labels_is_never_promoted(copy, tmp_path):
-    """Rows like the training rows, labels inverted, more of them than the originals: a
-    model retrained on them learns the inversion. On the new test rows (mostly the
+    """Rows like the training rows, labels inverted, more of them than the originals: ct
+    learns nothing from labels that score the champion below chance. Told to, a model
+    retrained on them learns the inversion. On the new test rows (mostly the
     batch's) it beats the champion; on the rows the champion was judged on it is clearly
     worse, so the gate refuses every try and the loop alerts."""
     train = pd.read_parquet(copy.path("data/prepared/train.parquet"))
@@ -187,6 +188,14 @@ def test_a_batch_with_inverted_labels_is_never_promoted(copy, tmp_path):
     path = tmp_path / "inverted.parquet"
     batch.to_parquet(path, index=False)
     copy.main("params", "set", "ct.tries=[[],['model=random_forest']]")
+    # First line: labels that score the champion below chance are not learned from.
+    done = copy.main("ct", str(path), check=False)
+    assert done.returncode == 4, done.stderr
+    alert = json.loads(copy.path(ALERT).read_text())
+    assert alert["tries"] == [] and "the labels look wrong" in alert["notes"][0]
+    assert registry_state(copy)[1] == "1"
+    # Second line, with the first off: the gate refuses every try.
+    copy.main("params", "set", "ct.learn_below_chance=true")
     done = copy.main("ct", str(path), check=False)
     assert done.returncode == 4, done.stderr
     alert = json.loads(copy.path(ALERT).read_text())

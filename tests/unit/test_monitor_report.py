@@ -142,3 +142,32 @@ def test_the_performance_line_says_which_end_of_the_interval_decided():
     assert "beyond it even at the interval's best end, 60.0000" in worse.line()
     calm = performance("rmse", {"value": 50.0, "interval": (40.0, 60.0)}, 49.8108, 81.9161, 0.1)
     assert calm.line().endswith("in range (drop 0.1892, allowed 3.2105 = 0.1 of the lead)")
+
+
+def _scored(metric: str, batch: float, interval: tuple[float, float], trivial: float):
+    return Performance(
+        metric=metric,
+        decision="out of range",
+        labelled_rows=400,
+        batch=batch,
+        batch_interval=interval,
+        baseline=0.75,
+        trivial=trivial,
+        drop=0.75 - batch,
+        max_drop=0.02,
+        max_drop_share=0.1,
+    )
+
+
+def test_labels_that_score_the_model_below_chance_look_wrong():
+    """A CT trial: a drifted batch with every label flipped was learned into production
+    (the gate's held-out rows did not cover the drifted region)."""
+    flipped = _scored("balanced_accuracy", 0.24, (0.2, 0.29), trivial=0.5)
+    said = flipped.labels_suspect()
+    assert said.startswith("the labels look wrong: balanced_accuracy 0.2400 on 400 labelled")
+    assert "best end (0.2900)" in said
+    # Drift towards chance, within noise of it: not suspect.
+    assert _scored("balanced_accuracy", 0.47, (0.43, 0.51), trivial=0.5).labels_suspect() == ""
+    assert _scored("roc_auc", 0.3, (0.25, 0.35), trivial=0.5).labels_suspect() != ""
+    # A metric whose trivial baseline is not chance (accuracy: the majority's share).
+    assert _scored("accuracy", 0.5, (0.45, 0.55), trivial=0.8).labels_suspect() == ""

@@ -121,3 +121,4 @@ class ContinuousTraining(Strict):
     tries: Annotated[list[list[str]], Field(min_length=1)]
     report_dir: str = Field(min_length=1)
     trigger: CtTrigger = CtTrigger()
+    learn_below_chance: bool = False

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mlops_template.metric_names import improvement
+from mlops_template.metric_names import CHANCE_METRICS, improvement
 
 
 class _Part(BaseModel):
@@ -101,6 +101,25 @@ class Performance(_Part):
         if self.drop > self.max_drop:
             return f"{said}: noise, as the interval's best end, {best:.4f}, is within it"
         return said
+
+    def labels_suspect(self) -> str:
+        """Why the labels look wrong ("" if they do not): scored by a chance-level metric,
+        the model is below the trivial baseline even at the interval's best end, worse
+        than a guess. Drift brings a model down towards chance; inverted labels, or labels
+        joined to other rows, take it past (a CT trial promoted a model learned from a
+        drifted batch whose labels were all flipped)."""
+        if self.batch is None or self.trivial is None or self.metric not in CHANCE_METRICS:
+            return ""
+        low, high = self.batch_interval or (self.batch, self.batch)
+        if max(low, high) >= self.trivial:
+            return ""
+        return (
+            f"the labels look wrong: {self.metric} {self.batch:.4f} on "
+            f"{self.labelled_rows} labelled rows is below the trivial baseline's "
+            f"{self.trivial:.4f} even at its interval's best end ({max(low, high):.4f}), "
+            "worse than a guess (labels inverted, or joined to other rows?); not learned "
+            "from: check them"
+        )
 
     def line(self) -> str:
         left_out = self.left_out()

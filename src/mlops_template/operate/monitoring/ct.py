@@ -92,6 +92,9 @@ def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbo
     if performance is None or performance.decision != OUT_OF_RANGE:
         reason = performance.decision if performance else "no labels"
         return _finish(cfg, record, f"no retraining ({reason})", verbose)
+    if not cfg.ct.learn_below_chance and (suspect := performance.labels_suspect()):
+        record.notes = [suspect]
+        return _finish(cfg, record, "alert", verbose)
     rescore = lambda: predict(load_config(), batch, None, registry.CHAMPION, None)  # noqa: E731
     return _retrain(cfg, record, path, champion.schema, verbose=verbose, rescore=rescore)
 
@@ -121,6 +124,15 @@ def ct_from_log(
         )
         if not verdict.retrain:
             return _finish(cfg, record, "no retraining (the log's windows)", verbose)
+        if not cfg.ct.learn_below_chance and (
+            suspect := [
+                f"{w.start} to {w.end}: {why}"
+                for w in verdict.windows
+                if (why := w.performance.labels_suspect())
+            ]
+        ):
+            record.notes = suspect
+            return _finish(cfg, record, "alert", verbose)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "inference-log-rows.parquet"
             rows = labelled_log_rows(cfg, champion.schema, verdict.windows)
