@@ -89,6 +89,23 @@ def test_restore_puts_back_every_saved_file_and_removes_what_was_added(project):
     assert Path("data/incoming").is_dir()
 
 
+def test_a_checkout_that_fails_after_the_restore_says_how_to_finish(project):
+    """A CT trial: after a Ctrl-C during a try, `dvc checkout --quiet` failed with exit 255
+    and no word, the outputs left the try's."""
+    train = {"cmd": "true", "outs": ["model.skops"]}
+    Path("dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": train}}))
+    out = {"path": "model.skops", "hash": "md5", "md5": "0" * 32, "size": 1}
+    lock = {"schema": "2.0", "stages": {"train": {"cmd": "true", "outs": [out]}}}
+    Path("dvc.lock").write_text(missing := yaml.safe_dump(lock))  # its model in no cache
+    with pytest.raises(PipelineError) as failed, restored_unless_promoted() as workspace:
+        workspace.save(Path("dvc.lock"))
+        Path("dvc.lock").write_text("changed by a try\n")
+    said = str(failed.value)
+    assert said.startswith("ct put conf/, params.yaml and dvc.lock back, but `dvc checkout` fa")
+    assert said.endswith("(`dvc status` then says they are up to date)")
+    assert Path("dvc.lock").read_text() == missing
+
+
 def test_a_promoted_try_keeps_the_workspace(project):
     with restored_unless_promoted() as workspace:
         workspace.save(Path("params.yaml"))

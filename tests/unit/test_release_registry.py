@@ -281,6 +281,24 @@ def test_retire_archives_old_versions_without_an_alias(params, store, capsys):
     assert aliases(store, name) == {"champion": "2", "challenger": "5"}
 
 
+def test_retire_keeps_the_version_rollback_returns_to(params, store, capsys):
+    """A CT trial: `retire --delete` deleted the previous champion (old, no alias), and
+    `rollback` then failed on a version the registry no longer had."""
+    params["registry"]["keep_versions"] = 1
+    cfg = Config.model_validate(params)
+    name = cfg.registry.model_name
+    add_versions(store, name, 4)
+    champion_at(store, name, "1")
+    champion_at(store, name, "3")  # rollback goes back to v1
+    assert retire.retire(cfg, dry_run=False, delete=True) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["deleted"] == ["2"]
+    assert "kept v4, v3, v1 (the newest 1, any with an alias, and v1, which rollback" in said.err
+    assert sorted(str(v.version) for v in store.search_model_versions(f"name = '{name}'")) == [
+        "1", "3", "4",
+    ]  # fmt: skip
+
+
 # promote: the last step, after the gate decided
 
 

@@ -83,6 +83,23 @@ def test_drift_shifts_numbers_by_standard_deviations_and_swaps_categories(held_o
     assert moved_frame["c"].isna().equals(calm["c"].isna())
 
 
+def test_a_boolean_column_drifts_as_booleans_and_writes_to_parquet(held_out, tmp_path):
+    """A CT trial: drift on the demo's `autopay` made it half text, half booleans, and a
+    Parquet batch failed to write ("Expected bytes, got a 'bool' object")."""
+    schema = training_schema(
+        {"name": "x", "kind": "numeric"},
+        {"name": "autopay", "kind": "categorical", "categories": ["False", "True"]},
+        name="label",
+    )
+    flags = held_out.assign(autopay=np.arange(len(held_out)) % 3 == 0)
+    settings = {"rows": 100, "drifted_share": 1.0, "labels": True, "seed": 0}
+    calm, _ = simulated_batch(flags, schema, drift=0.0, **settings)
+    moved_frame, _ = simulated_batch(flags, schema, drift=1.0, **settings)
+    assert moved_frame["autopay"].dtype == bool
+    assert (moved_frame["autopay"] == ~calm["autopay"]).all()  # a share of 1 swaps all
+    moved_frame.to_parquet(tmp_path / "batch.parquet")
+
+
 def test_drift_moves_dates_later_by_their_spread(held_out):
     schema = training_schema(
         {"name": "x", "kind": "numeric"},

@@ -96,6 +96,11 @@ def _swap_categories(values: pd.Series, categories: list[str], share: float, rng
         return values
     following = {c: categories[(i + 1) % len(categories)] for i, c in enumerate(categories)}
     swap = (rng.random(len(values)) < min(share, 1.0)) & values.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(values.dtype):  # its categories are "False", "True"
+        # Kept booleans: swapped to text beside booleans, a Parquet batch was refused.
+        out = values.copy()
+        out[swap] = ~values[swap]
+        return out
     out = values.astype(object).copy()
     out[swap] = values[swap].astype(str).map(lambda v: following.get(v, v))
     return out

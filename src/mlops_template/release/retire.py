@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 from mlops_template.config import Config
+from mlops_template.core.champion_history import rollback_target
 from mlops_template.io import registry
 
 
@@ -27,10 +29,13 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
             reverse=True,
         )
         aliased = registry.aliased_versions(client, name) if versions else set()
+        # The version `rollback` returns to: deleted, it left rollback nothing (CT trial).
+        back_to = _rollback_target(client, name) if versions else None
         retiring = [
             v
             for v in versions[keep:]
-            if str(v.version) not in aliased and (delete or v.tags.get("archived") != "true")
+            if str(v.version) not in {*aliased, back_to}
+            and (delete or v.tags.get("archived") != "true")
         ]
         if not dry_run:
             for version in retiring:
@@ -45,12 +50,18 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
         "model_name": name,
         "keep_versions": keep,
         "kept": [str(v.version) for v in versions if v not in retiring],
+        "rollback_target": back_to,
         "deleted" if delete else "archived": [str(v.version) for v in retiring],
         "dry_run": dry_run,
     }
     print(json.dumps(summary, indent=2))  # for scripts; the verdict for people:
     print(_verdict(summary, versions, retiring, dry_run, delete), file=sys.stderr)
     return 0
+
+
+def _rollback_target(client: Any, name: str) -> str | None:
+    champion = registry.alias_version(client, name, registry.CHAMPION)
+    return rollback_target(registry.events(client, name), champion) if champion else None
 
 
 def _verdict(summary: dict, versions: list, retiring: list, dry_run: bool, delete: bool) -> str:
@@ -63,9 +74,11 @@ def _verdict(summary: dict, versions: list, retiring: list, dry_run: bool, delet
     kept = [f"v{v}" for v in summary["kept"] if f"v{v}" not in earlier]
     did = "delete" if delete else "archive"
     did = f"would {did}" if dry_run else f"{did}d"
+    why = f"the newest {summary['keep_versions']}, and any with an alias"
+    if back_to := summary["rollback_target"]:
+        why = why.replace(", and", ",") + f", and v{back_to}, which rollback returns to"
     line = (
         f"retire: {did} {', '.join(f'v{v.version}' for v in retiring) or 'no version'} of "
-        f"{summary['model_name']}; kept {', '.join(kept) or 'none'} (the newest "
-        f"{summary['keep_versions']}, and any with an alias)"
+        f"{summary['model_name']}; kept {', '.join(kept) or 'none'} ({why})"
     )
     return line + (f"; archived before: {', '.join(earlier)}" if earlier else "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -178,7 +179,7 @@ class Workspace:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         if self.saved:
-            _run("dvc", "checkout", "--quiet")  # the outputs dvc.lock names again
+            _checkout()  # the outputs dvc.lock names again
 
 
 @contextmanager
@@ -205,6 +206,24 @@ def restored_unless_promoted(moved_to: Callable[[], str] = str) -> Iterator[Work
     finally:
         if not workspace.kept:
             workspace.restore()
+
+
+def _checkout(tries: int = 5) -> None:
+    """`dvc checkout`, after the files were put back. A Ctrl-C reaches the try's `dvc
+    repro` too, which holds DVC's lock while it stops: waited for. Failing, it says how to
+    finish by hand (a CT trial: the outputs stayed the try's, and nothing said so)."""
+    for attempt in range(tries):
+        done = subprocess.run(["dvc", "checkout"], check=False, capture_output=True, text=True)
+        said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
+        if done.returncode == 0 or "lock" not in said.lower() or attempt == tries - 1:
+            break
+        time.sleep(1 + attempt)
+    if done.returncode != 0:
+        raise PipelineError(
+            f"ct put conf/, params.yaml and dvc.lock back, but `dvc checkout` failed:\n{said}"
+            "\nthe outputs may still be a try's: run `dvc checkout` once nothing else runs "
+            "here (`dvc status` then says they are up to date)"
+        )
 
 
 def _run(*cmd: str) -> None:
