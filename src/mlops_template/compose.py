@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from mlops_template.config import PARAMS_FILE, parse_config
-from mlops_template.errors import PipelineError
+from mlops_template.errors import CONFLICT, PipelineError, conflict_line
 
 CONF_DIR = "conf"
 CONFIG_NAME = "config"
@@ -57,9 +57,8 @@ def unreadable_file(conf_dir: Path) -> str | None:
             yaml.safe_load(text)
         except yaml.YAMLError as err:
             where = f"{CONF_DIR}/{path.relative_to(conf_dir).as_posix()}"
-            if conflict := re.search(r"(?m)^<<<<<<< ", text):
-                line = text.count("\n", 0, conflict.start()) + 1
-                return f"{where}, line {line}: an unresolved merge conflict: resolve it"
+            if line := conflict_line(text):
+                return f"{where}, line {line}: {CONFLICT}"
             mark = getattr(err, "problem_mark", None)
             where += f", line {mark.line + 1}" if mark else ""
             return f"{where}: not YAML: {getattr(err, 'problem', None) or err}"

@@ -47,9 +47,9 @@ def params_command(root: Path, action: str, overrides: list[str]) -> int:
     if action == "keep":
         with workspace_locked("params keep"):
             kept = keep_params(root, f"{PARAMS_FILE} as it is")
-        print(f"wrote into conf/: {' '.join(kept)}" if kept else "conf/ composes to it already")
-        if kept and (root / "dvc.yaml").is_file():
-            _check_params_again()
+            print(f"wrote into conf/: {' '.join(kept)}" if kept else "conf/ composes to it already")
+            if kept:
+                _check_params_again(root)
         return 0
     overrides = split_overrides(overrides)
     # Not while ct retrains here: it rewrites conf/ and params.yaml per try, then keeps
@@ -64,17 +64,26 @@ def params_command(root: Path, action: str, overrides: list[str]) -> int:
     return 0
 
 
-def _check_params_again() -> None:
+def _check_params_again(root: Path, stage: str = "check_params") -> None:
     """dvc.lock told of the conf/ that now composes to params.yaml: its first stage run on
     them (a second or two; the others stay cached), else a commit holds a dvc.lock stale
     against conf/ (a team trial: `reproduce` then named `params: conf` as changed)."""
     import subprocess
 
-    checked = subprocess.run(
-        ["dvc", "repro", "--single-item", "--quiet", "check_params"], check=False
-    ).returncode
+    dvc_yaml = root / "dvc.yaml"
+    if not dvc_yaml.is_file() or f"\n  {stage}:" not in dvc_yaml.read_text(encoding="utf-8"):
+        return  # not this template's pipeline
+    try:
+        checked = subprocess.run(
+            ["dvc", "repro", "--single-item", "--quiet", stage], cwd=root, check=False
+        ).returncode
+    except OSError as err:  # no dvc here
+        checked = str(err)
     if checked:
-        print("note: `dvc repro check_params` failed (above): run it before you commit")
+        print(
+            f"note: `dvc repro {stage}` failed ({checked}): run it before you commit",
+            file=sys.stderr,
+        )
 
 
 def keep_params(root: Path, what: str, state: str = "nothing was changed") -> list[str]:

@@ -18,6 +18,16 @@ _SECRET_PARAMETER = re.compile(
 REDACTED = "***"
 
 
+def conflict_line(text: str) -> int | None:
+    """The line of the first merge-conflict marker a file holds (`git merge` and `copier
+    update` leave them), or None: said as such rather than as the error it causes."""
+    found = re.search(r"(?m)^<<<<<<< ", text)
+    return None if found is None else text.count("\n", 0, found.start()) + 1
+
+
+CONFLICT = "an unresolved merge conflict: resolve it"
+
+
 class PipelineError(Exception):
     """Bad input or config. The CLI prints the message (no traceback) and exits non-zero."""
 

@@ -193,6 +193,8 @@ def test_a_batch_with_inverted_labels_is_never_promoted(copy, tmp_path):
     assert done.returncode == 4, done.stderr
     alert = json.loads(copy.path(ALERT).read_text())
     assert alert["tries"] == [] and "the labels look wrong" in alert["notes"][0]
+    issue = copy.path(ALERT).with_name("alert.md").read_text()
+    assert 'title: "CT alert: the labels look wrong"' in issue  # not the gate's issue
     assert registry_state(copy)[1] == "1"
     # Second line, with the first off: the gate refuses every try.
     copy.main("params", "set", "ct.learn_below_chance=true")

@@ -84,11 +84,28 @@ def test_a_lapsed_or_unreadable_lease_is_no_ones(client, lease):
 
 def test_registry_lock_on_a_server_takes_the_lease(client, monkeypatch):
     """On a server (not a SQLite file) promote, rollback and retire take the lease; a first
-    promotion registers the model to hold it on."""
+    promotion registers the model to hold it on, and removes it again if it registered no
+    version (an empty model hid a wrong store from dvc-gc's check)."""
     monkeypatch.setattr(registry, "tracking_uri", lambda: "http://127.0.0.1:5000")
     with registry.registry_lock(client, "new"):  # rollback, retire: nothing there, no lock
         assert not registry.has_model(client, "new")
-    with registry.registry_lock(client, "new", create=True):
+    with registry.registry_lock(client, "new", create=True) as lease:
         holder = json.loads(_tags(client, "new")[TAG])["holder"]
         assert holder.startswith(f"{registry.actor()} on ")
-    assert TAG not in _tags(client, "new")
+        lease.confirm()  # still this process's
+    assert not registry.has_model(client, "new")
+    with registry.registry_lock(client, "m") as lease:
+        assert TAG in _tags(client)
+    assert TAG not in _tags(client) and registry.has_model(client, "m")
+
+
+def test_a_lease_another_took_meanwhile_changes_nothing(client):
+    """The read-back cannot see a competitor whose write lands later (MLflow's client
+    retries, a pause): confirm, just before an alias moves, is where it shows."""
+    with leased(client, "m", "alice", wait=0) as lease:
+        bob = json.dumps({"holder": "bob on box (pid 2, cd34)", "until": time.time() + 60})
+        client.set_registered_model_tag("m", TAG, bob)
+        held_by = r"lease of m is held by bob on box \(pid 2, cd34\) .*, no longer by this pro"
+        with pytest.raises(PipelineError, match=held_by):
+            lease.confirm()
+    assert _tags(client)[TAG] == bob  # bob's, left to bob

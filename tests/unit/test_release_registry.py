@@ -342,8 +342,8 @@ def test_promote_refuses_when_the_champion_changed_while_deciding(cfg, store, de
         promote._register(cfg, store, name, _decided(cfg, "2", decided_against))
     assert aliases(store, name) == {"champion": "3", "challenger": "2"}
     assert [e[1] for e in history(store, name)] == ["3"]
-    decision = store.get_model_version(name, "2").tags["gate.decision"]
-    assert decision == "not moved: the champion changed while deciding"  # not `promoted`
+    tags = store.get_model_version(name, "2").tags
+    assert tags["promotion.not_moved"] == "the champion changed while this promotion was deciding"
 
 
 def test_a_stop_after_the_move_waits_for_the_gate_run_and_the_card(cfg, store, monkeypatch):

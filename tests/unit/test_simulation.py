@@ -98,6 +98,10 @@ def test_a_boolean_column_drifts_as_booleans_and_writes_to_parquet(held_out, tmp
     assert moved_frame["autopay"].dtype == bool
     assert (moved_frame["autopay"] == ~calm["autopay"]).all()  # a share of 1 swaps all
     moved_frame.to_parquet(tmp_path / "batch.parquet")
+    gaps = flags.assign(autopay=flags["autopay"].astype(object).where(flags.index % 7 > 0))
+    moved_gaps, _ = simulated_batch(gaps, schema, drift=1.0, **settings)  # objects, with gaps
+    assert set(moved_gaps["autopay"].dropna().map(type)) == {bool}
+    moved_gaps.to_parquet(tmp_path / "gaps.parquet")
 
 
 def test_drift_moves_dates_later_by_their_spread(held_out):

@@ -96,10 +96,14 @@ def _swap_categories(values: pd.Series, categories: list[str], share: float, rng
         return values
     following = {c: categories[(i + 1) % len(categories)] for i, c in enumerate(categories)}
     swap = (rng.random(len(values)) < min(share, 1.0)) & values.notna().to_numpy()
-    if pd.api.types.is_bool_dtype(values.dtype):  # its categories are "False", "True"
+    present = values.dropna()
+    # Its categories are "False", "True"; with gaps, pandas holds it as objects.
+    if pd.api.types.is_bool_dtype(values.dtype) or (
+        len(present) and present.map(type).eq(bool).all()
+    ):
         # Kept booleans: swapped to text beside booleans, a Parquet batch was refused.
         out = values.copy()
-        out[swap] = ~values[swap]
+        out[swap] = ~values[swap].astype(bool)
         return out
     out = values.astype(object).copy()
     out[swap] = values[swap].astype(str).map(lambda v: following.get(v, v))

@@ -133,25 +133,41 @@ def aliased_versions(client: Any, name: str) -> set[str]:
     return {str(v) for v in client.get_registered_model(name).aliases.values()}
 
 
-@contextmanager
-def registry_lock(client: Any, name: str, create: bool = False) -> Iterator[None]:
-    """Serialise promotions, rollbacks and retirements of model `name`: a lock file
-    beside a local SQLite database, else a lease in the registry (io/registry_lease.py);
-    `create` registers the model first where it is not (a first promotion), else a model
-    not there yet is left unlocked (nothing to roll back or retire)."""
-    uri = tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        if create and not has_model(client, name):
-            _create_model(client, name)
-        if not has_model(client, name):
-            yield
-            return
-        from mlops_template.io.registry_lease import leased
+class _NoLease:
+    """A lock file's holder: no one else can have changed the registry meanwhile."""
 
-        with leased(client, name, actor(), LOCK_WAIT):
-            yield
+    def confirm(self) -> None:
+        pass
+
+
+@contextmanager
+def registry_lock(client: Any, name: str, create: bool = False) -> Iterator[Any]:
+    """Serialise promotions, rollbacks and retirements of model `name`: a lock file
+    beside a local SQLite database, else a lease in the registry (io/registry_lease.py),
+    given to `confirm()` just before an alias or tag changes. `create` registers the model
+    first where it is not (a first promotion; removed again if it ends with no version),
+    else a model not there yet is left unlocked (nothing to roll back or retire)."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        with _lock_file(f"{uri.removeprefix('sqlite:///')}.lock"):
+            yield _NoLease()
         return
-    lock = f"{uri.removeprefix('sqlite:///')}.lock"
+    created = create and not has_model(client, name) and _create_model(client, name)
+    if not has_model(client, name):
+        yield _NoLease()
+        return
+    from mlops_template.io.registry_lease import leased
+
+    try:
+        with leased(client, name, actor(), LOCK_WAIT) as lease:
+            yield lease
+    finally:
+        if created and not all_versions(client, name):  # a first promote that failed
+            client.delete_registered_model(name)
+
+
+@contextmanager
+def _lock_file(lock: str) -> Iterator[None]:
     with open(lock, "w") as handle:  # released when the file closes
         # A promote stopped with Ctrl-Z holds it: said, not a silent wait.
         wait_for_lock(
@@ -164,8 +180,9 @@ def registry_lock(client: Any, name: str, create: bool = False) -> Iterator[None
         yield
 
 
-def _create_model(client: Any, name: str) -> None:
-    """Registered without versions; another process that just did so is no error."""
+def _create_model(client: Any, name: str) -> bool:
+    """Registered without versions; whether this process did (another that just did so
+    is no error)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -173,6 +190,8 @@ def _create_model(client: Any, name: str) -> None:
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+        return False
+    return True
 
 
 def events(client: Any, name: str) -> list[dict[str, Any]]:

@@ -22,19 +22,42 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from mlops_template.errors import PipelineError
 
 TAG = "registry.lease"
-LEASE_SECONDS = 900.0  # a promotion's gate on large test rows takes a minute or two
+# A promotion's gate on large test rows takes a minute or two; each confirm renews it.
+# Judged by the waiter's clock: the team's machines' clocks must agree within minutes.
+LEASE_SECONDS = 900.0
 SETTLE = 0.5  # seconds: far more than one write's round trip to a team server
 POLL = 1.0  # seconds between tries while another holds it (with jitter)
 
 
+class Lease:
+    """The lease this process holds; `confirm` before changing the registry."""
+
+    def __init__(self, client: Any, name: str, token: str) -> None:
+        self.client, self.name, self.token = client, name, token
+
+    def confirm(self) -> None:
+        """Still this process's, renewed; else nothing may change. The read-back cannot see
+        a competitor whose write (retried by MLflow's client, or paused) lands after it:
+        that one then holds the lease too, and this check, after the gate's seconds of
+        work and just before an alias moves, is where the first learns it lost."""
+        held = _held(self.client, self.name)
+        if held is None or held[0] != self.token:
+            other = _described(*held) if held else "no one (it lapsed)"
+            raise PipelineError(
+                f"the registry's lease of {self.name} is held by {other}, no longer by this "
+                "process: nothing was changed; run this again"
+            )
+        _write(self.client, self.name, self.token)
+
+
 @contextmanager
-def leased(client: Any, name: str, who: str, wait: float) -> Iterator[None]:
+def leased(client: Any, name: str, who: str, wait: float) -> Iterator[Lease]:
     """Model `name`'s lease for this process meanwhile; waits up to `wait` s for another
     holder, saying so once."""
     token = f"{who} on {socket.gethostname()} (pid {os.getpid()}, {uuid.uuid4().hex[:8]})"
@@ -52,21 +75,25 @@ def leased(client: Any, name: str, who: str, wait: float) -> Iterator[None]:
             said = True
         time.sleep(POLL * random.uniform(0.5, 1.5))  # two waiters do not retry in step
     try:
-        yield
+        yield Lease(client, name, token)
     finally:
-        if (held := _held(client, name)) is not None and held[0] == token:
-            client.delete_registered_model_tag(name, TAG)
+        # Not over the body's own error (the server gone, say): a lease left lapses.
+        with suppress(Exception):
+            if (held := _held(client, name)) is not None and held[0] == token:
+                client.delete_registered_model_tag(name, TAG)
+
+
+def _write(client: Any, name: str, token: str) -> None:
+    lease = {"holder": token, "until": time.time() + LEASE_SECONDS}
+    client.set_registered_model_tag(name, TAG, json.dumps(lease))
 
 
 def _take(client: Any, name: str, token: str) -> str | None:
     """None if this process now holds the lease, else who does."""
     if (held := _held(client, name)) is None:
         started = time.monotonic()
-        until = time.time() + LEASE_SECONDS
         try:
-            client.set_registered_model_tag(
-                name, TAG, json.dumps({"holder": token, "until": until})
-            )
+            _write(client, name, token)
         except Exception:
             # MLflow's SQL store inserts a new tag: a concurrent taker's insert of the same
             # one fails (a unique key), and then that taker holds it.

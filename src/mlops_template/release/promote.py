@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from functools import partial
 from pathlib import Path
@@ -33,7 +34,8 @@ from mlops_template.release.promotion_report import PromotionReport
 from mlops_template.release.refusal_hint import imbalance_hint
 
 GATE_REFUSED = 3
-CHAMPION_CHANGED = "not moved: the champion changed while deciding"
+NOT_MOVED = "promotion.not_moved"  # not gate.*: rollback reads those as checks
+CHAMPION_CHANGED = "the champion changed while this promotion was deciding"
 REPORT = "reports/promotion.json"
 ROWS = "reports/promotion_rows.parquet"  # the rows the decision was made on
 
@@ -142,7 +144,7 @@ def decide_promotion(cfg: Config, dry_run: bool, moved: ExitStack | None = None)
     name = cfg.registry.model_name
     # Deciding and moving the alias under one lock: a concurrent promotion waits and
     # then competes against whichever champion this one leaves.
-    with nullcontext() if dry_run else registry.registry_lock(client, name, create=True):
+    with nullcontext() if dry_run else registry.registry_lock(client, name, create=True) as lock:
         report, compared = evaluate_gate(cfg, client, name)
         report = report.but(dry_run=dry_run)
         if not dry_run and compared is not None:
@@ -150,15 +152,24 @@ def decide_promotion(cfg: Config, dry_run: bool, moved: ExitStack | None = None)
         # A rolled-back version keeps the tags of the gate that once passed it.
         rolled_back = report.decision.check("rolled_back") is not None
         if not dry_run and not report.already_champion and not rolled_back:
-            report = report.but(registered_version=_register(cfg, client, name, report, moved))
+            registered = _register(cfg, client, name, report, moved, confirm=lock.confirm)
+            report = report.but(registered_version=registered)
     return report
 
 
 def _register(
-    cfg: Config, client: Any, name: str, report: PromotionReport, moved: ExitStack | None = None
+    cfg: Config,
+    client: Any,
+    name: str,
+    report: PromotionReport,
+    moved: ExitStack | None = None,
+    *,
+    confirm: Callable[[], None] = lambda: None,
 ) -> str:
     """The candidate registered (or its earlier version's tags brought up to date) as
-    challenger, then _move_and_record; its version."""
+    challenger, then _move_and_record; its version. `confirm` first: the registry is
+    still this promotion's to change (registry.registry_lock)."""
+    confirm()
     decision = report.decision
     tags = {f"lineage.{k}": v for k, v in report.candidate.items() if k != "model_uri"}
     tags["gate.decision"] = "promoted" if decision.promote else "refused"
@@ -180,7 +191,7 @@ def _register(
             client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
     with ExitStack() as own:
-        _move_and_record(cfg, client, report, version, moved or own)
+        _move_and_record(cfg, client, report, version, moved or own, confirm=confirm)
     return version
 
 
@@ -190,6 +201,8 @@ def _move_and_record(
     report: PromotionReport,
     version: str,
     moved: ExitStack,
+    *,
+    confirm: Callable[[], None] = lambda: None,
 ) -> None:
     """The champion moved (if promoted), then the gate's run and the model card."""
     from mlops_template.io.report_runs import record_report_run
@@ -198,9 +211,10 @@ def _move_and_record(
     name, decision = report.model_name, report.decision
     experiment = experiment_id(client, cfg.tracking.operations_experiment)
     if decision.promote:
+        confirm()  # after the card's and run's seconds too: just before the move
         if registry.alias_version(client, name, registry.CHAMPION) != report.champion_version:
-            # Its tags said `promoted` of a version never crowned (a team trial).
-            client.set_model_version_tag(name, version, "gate.decision", CHAMPION_CHANGED)
+            # Its gate.decision says `promoted`, and it was not crowned (a team trial).
+            client.set_model_version_tag(name, version, NOT_MOVED, CHAMPION_CHANGED)
             raise PipelineError(
                 f"the champion of {name} changed while this promotion was deciding; "
                 "nothing was promoted: run promote again"

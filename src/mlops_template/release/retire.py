@@ -22,7 +22,7 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
     client = registry.connect()
     name = cfg.registry.model_name
     keep = cfg.registry.keep_versions
-    with registry.registry_lock(client, name):
+    with registry.registry_lock(client, name) as lock:
         versions = sorted(
             registry.all_versions(client, name),
             key=lambda v: int(v.version),
@@ -37,7 +37,8 @@ def retire(cfg: Config, dry_run: bool, delete: bool) -> int:
             if str(v.version) not in {*aliased, back_to}
             and (delete or v.tags.get("archived") != "true")
         ]
-        if not dry_run:
+        if not dry_run and retiring:
+            lock.confirm()
             for version in retiring:
                 client.set_model_version_tag(name, version.version, "archived", "true")
                 client.set_model_version_tag(

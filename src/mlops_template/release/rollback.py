@@ -16,7 +16,7 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
 
     client = registry.connect()
     name = cfg.registry.model_name
-    with registry.registry_lock(client, name):
+    with registry.registry_lock(client, name) as lock:
         current = registry.alias_version(client, name, registry.CHAMPION)
         if current is None:
             raise PipelineError(f"{name} has no champion to roll back")
@@ -50,6 +50,7 @@ def rollback(cfg: Config, to: str | None, force: bool = False) -> int:
         # As serve and predict would load it: files gone or refused crown nothing.
         model_versions.load_version(client, model_versions.ModelRef(name, target, ""))
         extra = {"from": current, **({"forced": refused} if refused else {})}
+        lock.confirm()
         registry.move_champion(client, experiment, name, target, action="rollback", extra=extra)
     said = f" (refused by the gate: {refused}; crowned with --force)" if refused else ""
     print(f"rolled back: {name} champion v{current} -> v{target}{said}", file=sys.stderr)

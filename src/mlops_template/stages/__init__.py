@@ -42,8 +42,8 @@ def parsed(path: Path) -> ast.Module:
     try:
         return ast.parse(text, filename=str(path))
     except SyntaxError as err:
-        from mlops_template.errors import PipelineError
+        from mlops_template.errors import CONFLICT, PipelineError, conflict_line
 
-        conflict = "\n<<<<<<< " in f"\n{text}"
-        what = "an unresolved merge conflict: resolve it" if conflict else err.msg
-        raise PipelineError(f"{path}, line {err.lineno}: {what}") from None
+        if line := conflict_line(text):
+            raise PipelineError(f"{path}, line {line}: {CONFLICT}") from None
+        raise PipelineError(f"{path}, line {err.lineno}: {err.msg}") from None

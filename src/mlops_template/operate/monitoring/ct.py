@@ -54,6 +54,7 @@ from mlops_template.release.promote import decide_promotion, report_promotion
 EXIT_ALERT = 4
 CT_REPORT, ALERT, ALERT_ISSUE, SUMMARY = "ct.json", "alert.json", "alert.md", "summary.md"
 ALERT_TITLE = "CT alert: retraining could not beat the champion"
+LABELS_TITLE = "CT alert: the labels look wrong"  # its own issue: nothing was retrained
 
 
 def ct(
@@ -94,7 +95,7 @@ def _loop(cfg: Config, batch: str, version: str | None, alias: str | None, verbo
         return _finish(cfg, record, f"no retraining ({reason})", verbose)
     if not cfg.ct.learn_below_chance and (suspect := performance.labels_suspect()):
         record.notes = [suspect]
-        return _finish(cfg, record, "alert", verbose)
+        return _finish(cfg, record, "alert", verbose, LABELS_TITLE)
     rescore = lambda: predict(load_config(), batch, None, registry.CHAMPION, None)  # noqa: E731
     return _retrain(cfg, record, path, champion.schema, verbose=verbose, rescore=rescore)
 
@@ -132,7 +133,7 @@ def ct_from_log(
             ]
         ):
             record.notes = suspect
-            return _finish(cfg, record, "alert", verbose)
+            return _finish(cfg, record, "alert", verbose, LABELS_TITLE)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "inference-log-rows.parquet"
             rows = labelled_log_rows(cfg, champion.schema, verdict.windows)
@@ -250,7 +251,9 @@ def _try(attempt: int, overrides: list[str], verbose: bool, workspace: Workspace
     )
 
 
-def _finish(cfg: Config, record: CtReport, outcome: str, verbose: bool) -> int:
+def _finish(
+    cfg: Config, record: CtReport, outcome: str, verbose: bool, title: str = ALERT_TITLE
+) -> int:
     record.outcome = outcome
     folder = Path(cfg.ct.report_dir)
     alert = outcome == "alert"
@@ -264,7 +267,7 @@ def _finish(cfg: Config, record: CtReport, outcome: str, verbose: bool) -> int:
     if alert:
         files.append(write_json(folder / ALERT, stored))
         # The issue the CT workflow opens (or updates, by title) from this file.
-        front = f'---\ntitle: "{ALERT_TITLE}"\nlabels: ct-alert\n---\n'
+        front = f'---\ntitle: "{title}"\nlabels: ct-alert\n---\n'
         files.append(write_text(folder / ALERT_ISSUE, front + record.markdown()))
     else:  # an earlier alert is not this batch's
         for name in (ALERT, ALERT_ISSUE):

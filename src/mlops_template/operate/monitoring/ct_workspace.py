@@ -215,7 +215,8 @@ def _checkout(tries: int = 5) -> None:
     for attempt in range(tries):
         done = subprocess.run(["dvc", "checkout"], check=False, capture_output=True, text=True)
         said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
-        if done.returncode == 0 or "lock" not in said.lower() or attempt == tries - 1:
+        waiting = "unable to acquire lock" in said.lower() and attempt < tries - 1
+        if done.returncode == 0 or not waiting:
             break
         time.sleep(1 + attempt)
     if done.returncode != 0:
