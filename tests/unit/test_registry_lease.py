@@ -62,11 +62,11 @@ def test_concurrent_takers_hold_it_one_at_a_time(client):
 def test_a_held_lease_is_said_and_given_up_on(client, capsys):
     alice = json.dumps({"holder": "alice on box (pid 1, ab12)", "until": time.time() + 60})
     client.set_registered_model_tag("m", TAG, alice)
-    gave_up = r"^alice on box \(pid 1, ab12\) \(its lease lapses at .*\) has held the registry"
+    gave_up = r"^alice on box \(pid 1, ab12\) \(its lease lapses at .*\) held the registry of m"
     with pytest.raises(PipelineError, match=gave_up), leased(client, "m", "bob", wait=0.2):
         pytest.fail("taken beside its holder")
     err = capsys.readouterr().err
-    assert "alice on box (pid 1, ab12) (its lease lapses at" in err and "; waiting" in err
+    assert "alice on box (pid 1, ab12) (its lease lapses at" in err and "; waiting up to" in err
     assert _tags(client)[TAG] == alice  # left as it was
 
 
@@ -109,3 +109,15 @@ def test_a_lease_another_took_meanwhile_changes_nothing(client):
         with pytest.raises(PipelineError, match=held_by):
             lease.confirm()
     assert _tags(client)[TAG] == bob  # bob's, left to bob
+
+
+def test_a_living_holder_renews_its_lease(client, monkeypatch):
+    """A verification trial: a holder killed with `kill -9` blocked every promote for 15
+    minutes, past a waiter's 10. The lease is short and renewed while its holder lives."""
+    monkeypatch.setattr(registry_lease, "RENEW", 0.05)
+    with leased(client, "m", "alice", wait=0):
+        first = json.loads(_tags(client)[TAG])["until"]
+        time.sleep(0.5)
+        assert json.loads(_tags(client)[TAG])["until"] > first
+    assert TAG not in _tags(client)
+    assert registry_lease.LEASE_SECONDS < registry.LOCK_WAIT  # a dead holder is waited out

@@ -8,14 +8,11 @@ order and fixing timestamps makes equal models equal bytes, which DVC's cache an
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
-import sys
 import warnings
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,12 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 from mlops_template.core import learner_adapters, raw_rows, text_encoders
 from mlops_template.errors import PipelineError
+from mlops_template.io.skops_schema import (
+    dicts,
+    other_scikit_learn,
+    say_other_scikit_learn,
+    schema,
+)
 
 # A member file skops names after an object id, or (XGBoost's booster) a random UUID.
 _ID_FILE = re.compile(r"^(\d+|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})(\.\w+)$")
@@ -191,7 +194,7 @@ def trusted_types(data: bytes, where: str = "model file", fitted_here: bool = Fa
         own = fitted_here and any(t.startswith(_PACKAGE) for t in foreign)
         raise PipelineError(
             f"{where} refused: it holds types outside scikit-learn's classes, numpy's types "
-            f"and ours: {', '.join(foreign)}{_other_scikit_learn(data, foreign)}"
+            f"and ours: {', '.join(foreign)}{other_scikit_learn(data, foreign)}"
             + (_OWN_CLASS_HINT if own else "")
         )
     if PARTIAL in needed and (wrapped := _partials_refused(data)):
@@ -202,51 +205,10 @@ def trusted_types(data: bytes, where: str = "model file", fitted_here: bool = Fa
     return needed
 
 
-# Where another scikit-learn's classes may be named: 1.8's `_loss` is 1.9's sklearn._loss.
-SKLEARN_MODULES = ("sklearn.", "_loss.")
-
-
-def _other_scikit_learn(data: bytes, foreign: list[str]) -> str:
-    """Why such types may be there without anyone's doing: the file was written by another
-    scikit-learn, whose classes live in other modules. Said, with the way out, only when
-    every refused type is named as scikit-learn's (the version stamp is the file's own
-    word: another type is refused without it) and its estimators record another one."""
-    import sklearn
-
-    if not all(name.startswith(SKLEARN_MODULES) for name in foreign):
-        return ""
-    if (written := _written_by_another(data)) is None:
-        return ""
-    return (
-        f"; it was written by scikit-learn {written}, and this environment has "
-        f"{sklearn.__version__}: load it where {written} is installed (the version's "
-        "requirements.txt), or train and promote a model of this one (`rollback --to` a "
-        "version this environment loads meanwhile)"
-    )
-
-
-def _written_by_another(data: bytes) -> str | None:
-    """The scikit-learn version a skops file's estimators record, if not this one's."""
-    import sklearn
-
-    written = _sklearn_version(_schema(data))
-    return None if written in (None, sklearn.__version__) else written
-
-
-def _sklearn_version(schema: Any) -> str | None:
-    """The first `_sklearn_version` an estimator in a skops schema records."""
-    for node in _dicts(schema):
-        stamp = node.get("_sklearn_version")
-        if isinstance(stamp, dict) and isinstance(stamp.get("content"), str):
-            with contextlib.suppress(ValueError):
-                return str(json.loads(stamp["content"]))
-    return None
-
-
 def _partials_refused(data: bytes) -> list[str]:
     """What the file's partials wrap, other than scikit-learn's check_array."""
     refused: list[str] = []
-    for node in _dicts(_schema(data)):
+    for node in dicts(schema(data)):
         if node.get("__loader__") == "PartialNode" or (
             f"{node.get('__module__')}.{node.get('__class__')}" == PARTIAL
         ):
@@ -255,24 +217,6 @@ def _partials_refused(data: bytes) -> list[str]:
             if func.get("__loader__") != "FunctionNode" or name != CHECK_ARRAY:
                 refused.append(name)
     return refused
-
-
-def _schema(data: bytes) -> Any:
-    """A skops file's schema.json, parsed."""
-    return json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))
-
-
-def _dicts(node: Any) -> Iterator[dict]:
-    """Every mapping in a parsed schema, each before those inside it."""
-    if isinstance(node, dict):
-        yield node
-        children: Any = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
-        return
-    for child in children:
-        yield from _dicts(child)
 
 
 def load_model(path: str | Path, where: str | None = None) -> Any:
@@ -292,21 +236,8 @@ def load_model(path: str | Path, where: str | None = None) -> Any:
             model = sio.loads(data, trusted=trusted)
     except Exception as err:  # its types are ours: a failure here is a damaged member
         raise PipelineError(f"{where} is damaged and cannot be loaded ({reason(err)})") from None
-    _say_other_scikit_learn(data, where)
+    say_other_scikit_learn(data, where)
     return model
-
-
-def _say_other_scikit_learn(data: bytes, where: str) -> None:
-    """scikit-learn warns once per estimator of a file another version wrote (six lines
-    for a pipeline, at every load): one line instead."""
-    import sklearn
-
-    if (written := _written_by_another(data)) is not None:
-        print(
-            f"note: {where} was written by scikit-learn {written} and is loaded by "
-            f"{sklearn.__version__}: its predictions may differ (InconsistentVersionWarning)",
-            file=sys.stderr,
-        )
 
 
 def reason(err: BaseException) -> str:

@@ -7,9 +7,10 @@ trial: 3 pairs in 5), the second never compared with the first. So a taker reads
 tag; if no one holds it (absent, lapsed or unreadable) it writes its own, lets any
 concurrent writer's tag land (SETTLE, or three round trips of its own write if longer),
 and reads it back: only the last writer finds its own and holds the lease, the others
-wait and try again. The holder deletes the tag when done; one that died leaves it until
-it lapses (LEASE_SECONDS), as the waiting message says. (A local SQLite store uses a
-lock file instead: registry.registry_lock.)
+wait and try again; and a holder confirms it is still its own just before it changes
+the registry (Lease.confirm). The holder renews it while it works and deletes it when
+done; one killed outright leaves it until it lapses (LEASE_SECONDS). (A local SQLite
+store uses a lock file instead: registry.registry_lock.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,9 +30,12 @@ from typing import Any
 from mlops_template.errors import PipelineError
 
 TAG = "registry.lease"
-# A promotion's gate on large test rows takes a minute or two; each confirm renews it.
-# Judged by the waiter's clock: the team's machines' clocks must agree within minutes.
-LEASE_SECONDS = 900.0
+# Renewed every RENEW seconds while its holder lives (and at each confirm), so a holder
+# killed outright (`kill -9`) holds it at most this long: well within a waiter's patience
+# (registry.LOCK_WAIT, 600 s). Judged by the waiter's clock: the team's machines' clocks
+# must agree within a minute or so.
+LEASE_SECONDS = 180.0
+RENEW = 45.0
 SETTLE = 0.5  # seconds: far more than one write's round trip to a team server
 POLL = 1.0  # seconds between tries while another holds it (with jitter)
 
@@ -66,21 +71,39 @@ def leased(client: Any, name: str, who: str, wait: float) -> Iterator[Lease]:
     while (other := _take(client, name, token)) is not None:
         if time.monotonic() >= deadline:
             raise PipelineError(
-                f"{other} has held the registry of {name} for over {wait:.0f} s; nothing "
-                f"was changed: run this again once it is done (a holder that died leaves "
-                f"the {TAG} tag on {name} until then: delete it if it is gone)"
+                f"{other} held the registry of {name} all the {wait:.0f} s this waited; "
+                "nothing was changed: run this again once it is done"
             )
         if not said:
-            print(f"{other} is changing the registry of {name}; waiting", file=sys.stderr)
+            print(
+                f"{other} is changing the registry of {name}; waiting up to {wait:.0f} s (a "
+                "holder that died lets go when its lease lapses)",
+                file=sys.stderr,
+            )
             said = True
         time.sleep(POLL * random.uniform(0.5, 1.5))  # two waiters do not retry in step
+    stop = threading.Event()
+    renewing = threading.Thread(target=_renew, args=(client, name, token, stop), daemon=True)
+    renewing.start()
     try:
         yield Lease(client, name, token)
     finally:
+        stop.set()
+        renewing.join()
         # Not over the body's own error (the server gone, say): a lease left lapses.
         with suppress(Exception):
             if (held := _held(client, name)) is not None and held[0] == token:
                 client.delete_registered_model_tag(name, TAG)
+
+
+def _renew(client: Any, name: str, token: str, stop: threading.Event) -> None:
+    """The lease kept while its holder works (a gate on large data takes minutes); given
+    up, for confirm to find, once another holds it."""
+    while not stop.wait(RENEW):
+        with suppress(Exception):  # the server gone a moment: the next round, or it lapses
+            if (held := _held(client, name)) is None or held[0] != token:
+                return
+            _write(client, name, token)
 
 
 def _write(client: Any, name: str, token: str) -> None:
