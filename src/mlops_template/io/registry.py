@@ -13,7 +13,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr
+from contextlib import contextmanager, redirect_stderr, suppress
 from typing import Any
 
 from mlops_template.io.store import all_pages, check_server, store_uri, tracking_uri
@@ -162,8 +162,9 @@ def registry_lock(client: Any, name: str, create: bool = False) -> Iterator[Any]
         with leased(client, name, actor(), LOCK_WAIT) as lease:
             yield lease
     finally:
-        if created and not all_versions(client, name):  # a first promote that failed
-            client.delete_registered_model(name)
+        with suppress(Exception):  # not over the body's own error (the server gone, say)
+            if created and not all_versions(client, name):  # a first promote that failed
+                client.delete_registered_model(name)
 
 
 @contextmanager

@@ -211,7 +211,7 @@ def _move_and_record(
     name, decision = report.model_name, report.decision
     experiment = experiment_id(client, cfg.tracking.operations_experiment)
     if decision.promote:
-        confirm()  # after the card's and run's seconds too: just before the move
+        confirm()  # again after registering: just before the move
         if registry.alias_version(client, name, registry.CHAMPION) != report.champion_version:
             # Its gate.decision says `promoted`, and it was not crowned (a team trial).
             client.set_model_version_tag(name, version, NOT_MOVED, CHAMPION_CHANGED)

@@ -39,7 +39,8 @@ def _app():
         if settings := os.environ.get(ENV):
             schema = TrainingSchema.of(model.metadata.metadata["schema"])
             shadow = None
-            if shadow_folder := os.environ.get(SHADOW_ENV):  # checked by serve, as the served
+            # serve checked the shadow's folder as it checks the served one
+            if shadow_folder := os.environ.get(SHADOW_ENV):
                 shadow = scoring_server.load_model_with_mlflow_config(shadow_folder)
                 shadow = shadow.get_raw_model()
             log = InferenceLog(json.loads(settings), model.get_raw_model(), schema, shadow)
