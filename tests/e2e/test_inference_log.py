@@ -276,8 +276,16 @@ def test_ct_from_the_log_retrains_only_when_two_of_the_last_three_windows_say_so
         assert done.returncode == 0 and report["outcome"].startswith("no retraining")
         assert report["tries"] == [] and "1 of the last 3 labelled windows" in report["trigger"][-1]
         return
-    # Trained on inverted labels, the new model cannot beat the champion: an alert that
-    # says why, and the workspace as it was.
+    # The bad windows' labels are inverted, below chance: by default an alert that says
+    # so, nothing tried.
+    assert done.returncode == 4 and report["tries"] == [], done.stderr
+    assert "the labels look wrong" in " ".join(report["notes"])
+    # Told to learn from them all the same, one try: trained on inverted labels, the new
+    # model cannot beat the champion: an alert that says why, and the workspace as it was.
+    ct_copy.main("params", "set", "ct.learn_below_chance=true")
+    ct_copy.commit("ct learns from labels below chance")
+    done = ct_copy.main("ct", "--log", check=False)
+    report = json.loads(ct_copy.path("reports/ct/ct.json").read_text())
     assert report["trigger"][-1].endswith(": retrain") and len(report["tries"]) == 1
     assert done.returncode == 4 and report["outcome"] == "alert", done.stderr
     alert = json.loads(ct_copy.path("reports/ct/alert.json").read_text())
