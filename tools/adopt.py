@@ -197,19 +197,16 @@ def format_python(root: Path, files: list[Path]) -> None:
         return
     if importlib.util.find_spec("ruff") is not None:
         ruff = [sys.executable, "-m", "ruff"]
-    elif found := shutil.which("ruff"):
-        ruff = [found]
     else:
-        print(
-            "note: ruff is not installed where copier runs: run `make format` once in the "
-            "project (the renamed package's lines wrap otherwise) before its first commit",
+        ruff = [found] if (found := shutil.which("ruff")) else []
+    command = [*ruff, "format", "--quiet", *map(str, files)]
+    if not ruff or subprocess.run(command, cwd=root, check=False).returncode:
+        print(  # another ruff than the project's may fail: the adoption goes on
+            "note: the renamed Python files are not formatted (ruff "
+            f"{'failed' if ruff else 'is not installed where copier runs'}): run `make format` "
+            "once in the project (their lines wrap otherwise) before its first commit",
             file=sys.stderr,
         )
-        return
-    done = subprocess.run([*ruff, "format", "--quiet", *map(str, files)], cwd=root, check=False)
-    if done.returncode:  # another ruff than the project's, say: the adoption goes on
-        print("note: ruff could not format the renamed files: run `make format` once in the "
-              "project before its first commit", file=sys.stderr)  # fmt: skip
 
 
 def describe(root: Path, answers: dict, renamed: bool) -> None:

@@ -71,7 +71,8 @@ def _check_params_again(root: Path, stage: str = "check_params") -> None:
     import subprocess
 
     dvc_yaml = root / "dvc.yaml"
-    if not dvc_yaml.is_file() or f"\n  {stage}:" not in dvc_yaml.read_text(encoding="utf-8"):
+    stages = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) if dvc_yaml.is_file() else {}
+    if stage not in (stages or {}).get("stages", {}):
         return  # not this template's pipeline
     try:
         checked = subprocess.run(

@@ -214,7 +214,7 @@ def _checkout(tries: int = 5) -> None:
     finish by hand (a CT trial: the outputs stayed the try's, and nothing said so)."""
     for attempt in range(tries):
         done = subprocess.run(["dvc", "checkout"], check=False, capture_output=True, text=True)
-        said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
+        said = _said(done)
         waiting = "unable to acquire lock" in said.lower() and attempt < tries - 1
         if done.returncode == 0 or not waiting:
             break
@@ -229,6 +229,10 @@ def _checkout(tries: int = 5) -> None:
 
 def _run(*cmd: str) -> None:
     done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    if done.returncode != 0:  # DVC says some errors (its lock taken) on stdout
-        said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
-        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{said}")
+    if done.returncode != 0:
+        raise PipelineError(f"`{' '.join(cmd)}` failed:\n{_said(done)}")
+
+
+def _said(done: subprocess.CompletedProcess) -> str:
+    """What a failed command said: DVC says some errors (its lock taken) on stdout."""
+    return done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
